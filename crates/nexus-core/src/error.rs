@@ -1,0 +1,176 @@
+//! Errors of the filesystem service and their stable codes.
+
+use nexus_path::{InvalidOrgId, PathError, VfsPath};
+use nexus_store::{Rejection, StoreError};
+
+/// Stable, machine-readable error codes. Interfaces map them to what they speak (HTTP
+/// statuses, CLI exit codes) in exactly one place each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// The path is malformed.
+    InvalidPath,
+    /// An argument other than a path is malformed or not allowed.
+    InvalidInput,
+    /// The object does not exist (or the caller may not know that it does).
+    NotFound,
+    /// A parent directory of the target does not exist.
+    ParentNotFound,
+    /// The target already exists.
+    AlreadyExists,
+    /// A directory was expected.
+    NotADirectory,
+    /// A file was expected.
+    IsADirectory,
+    /// A directory still has entries.
+    DirectoryNotEmpty,
+    /// An `If-Match` / `If-None-Match` condition does not hold.
+    PreconditionFailed,
+    /// A byte range lies outside the content.
+    RangeNotSatisfiable,
+    /// The caller may not do this.
+    PermissionDenied,
+    /// The store cannot serve now (locked by another process, closed, failed).
+    Unavailable,
+    /// Stored data failed an integrity check.
+    DataCorrupt,
+    /// Anything else; details are in logs.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as it appears in error bodies and JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidPath => "invalid_path",
+            ErrorCode::InvalidInput => "invalid_input",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::ParentNotFound => "parent_not_found",
+            ErrorCode::AlreadyExists => "already_exists",
+            ErrorCode::NotADirectory => "not_a_directory",
+            ErrorCode::IsADirectory => "is_a_directory",
+            ErrorCode::DirectoryNotEmpty => "directory_not_empty",
+            ErrorCode::PreconditionFailed => "precondition_failed",
+            ErrorCode::RangeNotSatisfiable => "range_not_satisfiable",
+            ErrorCode::PermissionDenied => "permission_denied",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::DataCorrupt => "data_corrupt",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// Why a filesystem operation failed. Nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum FsError {
+    #[error(transparent)]
+    InvalidPath(#[from] PathError),
+    #[error("invalid path: {0}")]
+    InvalidOrganization(#[from] InvalidOrgId),
+    #[error("{message}")]
+    InvalidInput { message: String },
+    #[error("`{path}` is outside every organization: files live under `/orgs/<org>/`")]
+    OutsideOrganization { path: VfsPath },
+    #[error("`{path}` is a fixed directory and cannot be changed")]
+    FixedDirectory { path: VfsPath },
+    #[error("`{path}` does not exist")]
+    WrongOrganization { path: VfsPath },
+    #[error("byte range {range} is outside `{path}` ({size} bytes)")]
+    RangeNotSatisfiable {
+        path: VfsPath,
+        range: String,
+        size: u64,
+    },
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl FsError {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        FsError::InvalidInput {
+            message: message.into(),
+        }
+    }
+
+    /// The stable code of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            FsError::InvalidPath(_) | FsError::InvalidOrganization(_) => ErrorCode::InvalidPath,
+            FsError::InvalidInput { .. }
+            | FsError::OutsideOrganization { .. }
+            | FsError::FixedDirectory { .. } => ErrorCode::InvalidInput,
+            // A caller acting for one organization learns nothing about another's paths.
+            FsError::WrongOrganization { .. } => ErrorCode::NotFound,
+            FsError::RangeNotSatisfiable { .. } => ErrorCode::RangeNotSatisfiable,
+            FsError::Rejected(rejection) => match rejection {
+                Rejection::NotFound { .. } | Rejection::VersionNotFound { .. } => {
+                    ErrorCode::NotFound
+                }
+                Rejection::WrongOrganization { .. } => ErrorCode::NotFound,
+                Rejection::ParentNotFound { .. } => ErrorCode::ParentNotFound,
+                Rejection::AlreadyExists { .. } => ErrorCode::AlreadyExists,
+                Rejection::NotADirectory { .. } => ErrorCode::NotADirectory,
+                Rejection::IsADirectory { .. } => ErrorCode::IsADirectory,
+                Rejection::DirectoryNotEmpty { .. } => ErrorCode::DirectoryNotEmpty,
+                Rejection::PreconditionFailed { .. } => ErrorCode::PreconditionFailed,
+                Rejection::IntoItself { .. } | Rejection::PathTooLong { .. } => {
+                    ErrorCode::InvalidInput
+                }
+                Rejection::BlobMissing { .. } => ErrorCode::Unavailable,
+            },
+            FsError::Store(error) => match error {
+                StoreError::Locked { .. } | StoreError::Closed | StoreError::Poisoned { .. } => {
+                    ErrorCode::Unavailable
+                }
+                StoreError::Corrupt { .. } | StoreError::MissingBlob { .. } => {
+                    ErrorCode::DataCorrupt
+                }
+                StoreError::Database { .. }
+                | StoreError::Blob { .. }
+                | StoreError::Io { .. }
+                | StoreError::InvalidData { .. } => ErrorCode::Internal,
+            },
+        }
+    }
+
+    /// A suggestion for the user, when there is an obvious next step.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            FsError::Rejected(Rejection::ParentNotFound { parent }) => Some(format!(
+                "create it first (`mkdir -p {parent}`) or pass the create-parents option"
+            )),
+            FsError::Rejected(Rejection::DirectoryNotEmpty { .. }) => {
+                Some("remove it recursively to delete everything beneath it".to_owned())
+            }
+            FsError::Rejected(Rejection::PreconditionFailed {
+                current_etag: Some(_),
+                ..
+            }) => Some("read the file again and retry with its current etag".to_owned()),
+            FsError::Store(StoreError::Locked { .. }) => Some(
+                "stop the other nexus process using this data directory, or talk to it through its server"
+                    .to_owned(),
+            ),
+            FsError::OutsideOrganization { .. } => {
+                Some("create an organization root first, e.g. `mkdir /orgs/acme`".to_owned())
+            }
+            _ => None,
+        }
+    }
+
+    /// The current entity tag of the file, for a failed precondition.
+    pub fn current_etag(&self) -> Option<&str> {
+        match self {
+            FsError::Rejected(Rejection::PreconditionFailed { current_etag, .. }) => {
+                current_etag.as_deref()
+            }
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! The Nexus filesystem service.
+//!
+//! ```text
+//!   Fs (fs/)            every file operation, given a CallContext (principal + tenant)
+//!     ├── search.rs     glob and grep, enumerating through listings
+//!     └── cursor.rs     opaque pagination cursors
+//!   Entry, ... (entry.rs)   what operations return (serializable)
+//!   FsError, ErrorCode      typed errors with stable codes
+//! ```
+//!
+//! Paths are canonicalized once, by [`nexus_path::VfsPath::parse`], and every operation
+//! checks that its paths belong to an organization the caller acts for before touching the
+//! store. Storage (metadata, blobs, durability) is [`nexus_store`]'s job.
+
+mod entry;
+mod error;
+mod fs;
+mod principal;
+
+pub use entry::{
+    ContextLine, Entry, EntryKind, GlobResult, GrepMatch, GrepResult, ListPage, RemoveResult,
+    VersionInfo, format_timestamp,
+};
+pub use error::{ErrorCode, FsError};
+pub use fs::{
+    ByteRange, DEFAULT_PAGE_SIZE, Fs, GlobOptions, GrepOptions, ListOptions, MAX_PAGE_SIZE,
+    ReadOptions, ReadOutput, WriteOptions,
+};
+pub use nexus_path::{OrgId, VfsPath};
+pub use nexus_store::{StoreOptions, VersionPolicy};
+pub use principal::{CallContext, InvalidPrincipal, Principal, Tenant};

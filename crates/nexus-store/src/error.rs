@@ -1,0 +1,110 @@
+//! The store's two error families: requests it refused ([`Rejection`], nothing changed) and
+//! failures of the machinery underneath ([`StoreError`]).
+
+use std::fmt;
+
+use nexus_path::VfsPath;
+
+/// A mutation the store refused because of the state it found. Nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("`{path}` does not exist")]
+    NotFound { path: VfsPath },
+    #[error("`{path}` already exists")]
+    AlreadyExists { path: VfsPath },
+    #[error("parent directory `{parent}` does not exist")]
+    ParentNotFound { parent: VfsPath },
+    #[error("`{path}` is not a directory")]
+    NotADirectory { path: VfsPath },
+    #[error("`{path}` is a directory")]
+    IsADirectory { path: VfsPath },
+    #[error("directory `{path}` is not empty")]
+    DirectoryNotEmpty { path: VfsPath },
+    #[error("precondition failed for `{path}`: {}", PreconditionState(current_etag.as_deref()))]
+    PreconditionFailed {
+        path: VfsPath,
+        /// The entity tag the file has now (`None` when it does not exist).
+        current_etag: Option<String>,
+    },
+    #[error("cannot move or copy `{from}` into itself (`{to}`)")]
+    IntoItself { from: VfsPath, to: VfsPath },
+    #[error("version {version} of `{path}` does not exist")]
+    VersionNotFound { path: VfsPath, version: u64 },
+    #[error("`{path}` would be longer than the path limit after this operation")]
+    PathTooLong { path: VfsPath },
+    #[error("`{path}` is not inside organization `{org}`")]
+    WrongOrganization { path: VfsPath, org: String },
+    #[error("the blob for `{path}` disappeared before it was committed; retry the write")]
+    BlobMissing { path: VfsPath },
+}
+
+struct PreconditionState<'a>(Option<&'a str>);
+
+impl fmt::Display for PreconditionState<'_> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(etag) => write!(formatter, "its current etag is `{etag}`"),
+            None => formatter.write_str("it does not exist"),
+        }
+    }
+}
+
+/// The store could not do its job (disk, database, corruption, shutdown).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("metadata database error: {message}")]
+    Database { message: String },
+    #[error("blob storage error: {message}")]
+    Blob { message: String },
+    #[error(
+        "blob `{hash}` of organization `{org}` is corrupt: its content does not match its hash"
+    )]
+    Corrupt { org: String, hash: String },
+    #[error("blob `{hash}` of organization `{org}` is missing")]
+    MissingBlob { org: String, hash: String },
+    #[error("data directory `{path}` is in use by another process")]
+    Locked { path: String },
+    #[error("i/o error on `{path}`: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the store refuses writes after a failed commit; restart to recover: {message}")]
+    Poisoned { message: String },
+    #[error("the store is closed")]
+    Closed,
+    #[error("stored data is invalid: {message}")]
+    InvalidData { message: String },
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        StoreError::Database {
+            message: error.to_string(),
+        }
+    }
+}
+
+impl From<object_store::Error> for StoreError {
+    fn from(error: object_store::Error) -> Self {
+        StoreError::Blob {
+            message: error.to_string(),
+        }
+    }
+}
+
+/// The failure of one store operation: refused, or the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Self {
+        Error::Store(error.into())
+    }
+}

@@ -1,0 +1,36 @@
+//! Persistence for Nexus: namespace metadata, file versions and content-addressed blobs.
+//!
+//! ```text
+//!   Store (store.rs) ── one handle per data directory; caches; the committer task
+//!     ├── MetadataStore (meta.rs)  trait ── SqliteMetadataStore (sqlite/)
+//!     └── BlobStore (blob.rs)      trait ── LocalBlobStore (object_store, fsync on)
+//! ```
+//!
+//! - Metadata lives in SQLite (WAL, `synchronous=FULL`, versioned migrations) behind
+//!   [`MetadataStore`], which speaks in domain mutations so another database can implement
+//!   it without callers changing.
+//! - Content lives in blobs named by their BLAKE3 hash under a per-organization prefix,
+//!   written create-only and fsynced; metadata counts references to them in the same
+//!   transaction that changes files; unreferenced blobs are deleted after a grace period.
+//! - Every mutation is committed by one task that batches concurrent mutations into one
+//!   transaction (group commit): an acknowledged write has its content and metadata on disk.
+//!
+//! The data directory holds `nexus-data.json` (marker), `LOCK` (held while open),
+//! `meta.db` (+ WAL) and `blobs/orgs/<org>/<xx>/<hash>`.
+
+mod blob;
+mod cache;
+mod error;
+mod meta;
+mod sqlite;
+mod store;
+mod types;
+
+pub use blob::{BlobStore, LocalBlobStore, StoredBlob};
+pub use error::{Error, Rejection, StoreError};
+pub use meta::{Applied, BlobRow, MetadataCheck, MetadataStore, Mutation, Precondition};
+pub use sqlite::{SCHEMA_VERSION, SqliteMetadataStore};
+pub use store::{CheckReport, GcReport, MARKER_FILE, Store, StoreOptions, WriteRequest};
+pub use types::{
+    BlobRef, ContentHash, ListQuery, Node, NodeKind, Timestamp, VersionPolicy, VersionRecord,
+};

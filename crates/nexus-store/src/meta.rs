@@ -1,0 +1,196 @@
+//! The metadata store: namespace, versions and blob reference counts.
+//!
+//! Backends implement [`MetadataStore`]. Reads see committed state only. All changes arrive
+//! as [`Mutation`]s through [`MetadataStore::apply`], which runs a whole batch in one
+//! transaction with one durable commit (group commit) while keeping every mutation atomic on
+//! its own: a refused mutation leaves no trace and does not affect its neighbours.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use nexus_path::{OrgId, VfsPath};
+
+use crate::error::{Rejection, StoreError};
+use crate::types::{
+    BlobRef, ContentHash, ListQuery, Node, Timestamp, VersionPolicy, VersionRecord,
+};
+
+/// What must hold about a file's current state for a write to proceed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Precondition {
+    /// Write unconditionally.
+    #[default]
+    None,
+    /// The file must exist with exactly this entity tag (`*`: the file must exist).
+    IfMatch(String),
+    /// The file must not exist.
+    IfNoneMatch,
+}
+
+/// A change to the namespace. Paths are canonical; `org` owns every path involved.
+#[derive(Debug, Clone)]
+pub enum Mutation {
+    /// Creates or overwrites a file with a blob that has already been stored.
+    WriteFile {
+        org: OrgId,
+        path: VfsPath,
+        blob: BlobRef,
+        precondition: Precondition,
+        /// Create missing parent directories instead of refusing.
+        create_parents: bool,
+        author: String,
+        at: Timestamp,
+    },
+    /// Creates a directory.
+    CreateDirectory {
+        org: OrgId,
+        path: VfsPath,
+        /// Create missing parents, and succeed if the directory already exists.
+        parents: bool,
+        author: String,
+        at: Timestamp,
+    },
+    /// Removes a file, an empty directory, or (with `recursive`) a whole directory.
+    Remove {
+        org: OrgId,
+        path: VfsPath,
+        recursive: bool,
+        at: Timestamp,
+    },
+    /// Renames a file or directory (with everything beneath it), atomically.
+    Move {
+        org: OrgId,
+        from: VfsPath,
+        to: VfsPath,
+        /// Replace an existing file at `to`.
+        overwrite: bool,
+        author: String,
+        at: Timestamp,
+    },
+    /// Copies a file, or (with `recursive`) a directory tree; content is shared, not duplicated.
+    Copy {
+        org: OrgId,
+        from: VfsPath,
+        to: VfsPath,
+        recursive: bool,
+        /// Replace an existing file at `to` (it gains a new version).
+        overwrite: bool,
+        author: String,
+        at: Timestamp,
+    },
+    /// Makes an old version's content the file's new current version.
+    RestoreVersion {
+        org: OrgId,
+        path: VfsPath,
+        version: u64,
+        author: String,
+        at: Timestamp,
+    },
+    /// Sets an organization's version policy and prunes every file to it.
+    SetVersionPolicy {
+        org: OrgId,
+        policy: VersionPolicy,
+        at: Timestamp,
+    },
+}
+
+impl Mutation {
+    /// The newly stored blob this mutation makes the store reference, if any.
+    pub fn new_blob(&self) -> Option<&BlobRef> {
+        match self {
+            Mutation::WriteFile { blob, .. } => Some(blob),
+            _ => None,
+        }
+    }
+
+    /// The path a refusal would be about.
+    pub fn path(&self) -> Option<&VfsPath> {
+        match self {
+            Mutation::WriteFile { path, .. }
+            | Mutation::CreateDirectory { path, .. }
+            | Mutation::Remove { path, .. }
+            | Mutation::RestoreVersion { path, .. } => Some(path),
+            Mutation::Move { from, .. } | Mutation::Copy { from, .. } => Some(from),
+            Mutation::SetVersionPolicy { .. } => None,
+        }
+    }
+}
+
+/// What an applied mutation did.
+#[derive(Debug, Clone, Default)]
+pub struct Applied {
+    /// The resulting node (the written, created, moved or copied one).
+    pub node: Option<Node>,
+    /// How many nodes were removed (files and directories).
+    pub removed: u64,
+    /// Paths whose metadata changed (for caches).
+    pub changed: Vec<VfsPath>,
+    /// Roots of subtrees that changed as a whole (for caches).
+    pub changed_subtrees: Vec<VfsPath>,
+}
+
+/// Result of checking the metadata's own consistency.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetadataCheck {
+    /// Problems found; empty when consistent.
+    pub problems: Vec<String>,
+}
+
+/// A blob the metadata knows about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobRow {
+    pub org: OrgId,
+    pub hash: ContentHash,
+    pub size: u64,
+    pub refcount: u64,
+}
+
+/// Persistence for the namespace. See the module documentation for the contract.
+#[async_trait]
+pub trait MetadataStore: Send + Sync + fmt::Debug {
+    /// The node at `path`, if stored.
+    async fn node(&self, path: &VfsPath) -> Result<Option<Node>, StoreError>;
+
+    /// Nodes under `query.dir`, ordered by path, at most `query.limit`.
+    async fn list(&self, query: &ListQuery) -> Result<Vec<Node>, StoreError>;
+
+    /// All stored versions of a file, newest first.
+    async fn versions(&self, file_id: i64) -> Result<Vec<VersionRecord>, StoreError>;
+
+    /// One stored version of a file.
+    async fn version(
+        &self,
+        file_id: i64,
+        version: u64,
+    ) -> Result<Option<VersionRecord>, StoreError>;
+
+    /// The organization's version policy ([`VersionPolicy::DEFAULT`] if never set).
+    async fn version_policy(&self, org: &OrgId) -> Result<VersionPolicy, StoreError>;
+
+    /// Applies a batch in one transaction with one durable commit. Returns one result per
+    /// mutation, in order. `Err` means the batch as a whole did not commit.
+    async fn apply(
+        &self,
+        batch: &[Mutation],
+    ) -> Result<Vec<Result<Applied, Rejection>>, StoreError>;
+
+    /// Whether the metadata has a row for the blob (referenced or awaiting collection).
+    async fn blob_known(&self, org: &OrgId, hash: &ContentHash) -> Result<bool, StoreError>;
+
+    /// Forgets up to `limit` blobs that have been unreferenced since before `cutoff` and
+    /// returns them; the caller deletes their content.
+    async fn collect_unreferenced(
+        &self,
+        cutoff: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(OrgId, ContentHash)>, StoreError>;
+
+    /// Every blob row.
+    async fn blob_rows(&self) -> Result<Vec<BlobRow>, StoreError>;
+
+    /// Checks integrity and that reference counts match the versions that hold them.
+    async fn check(&self) -> Result<MetadataCheck, StoreError>;
+
+    /// Closes connections, waiting for them to finish.
+    async fn close(&self);
+}

@@ -1,0 +1,375 @@
+//! [`MetadataStore`] on SQLite: WAL journal, `synchronous=FULL`, foreign keys on.
+//!
+//! One connection writes (owned by whoever calls [`MetadataStore::apply`], serialized by a
+//! mutex); a small pool of read-only connections serves reads concurrently with it.
+
+mod mutate;
+mod schema;
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use nexus_path::{OrgId, VfsPath};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Connection, Row, SqliteConnection};
+
+pub use schema::SCHEMA_VERSION;
+
+use crate::error::{Rejection, StoreError};
+use crate::meta::{Applied, BlobRow, MetadataCheck, MetadataStore, Mutation};
+use crate::types::{
+    ContentHash, ListQuery, Node, NodeKind, Timestamp, VersionPolicy, VersionRecord,
+};
+
+/// The columns [`node_from_row`] reads, in a form `concat!` accepts.
+macro_rules! node_columns {
+    () => {
+        "id, org, path, kind, size, hash, version, created_at, modified_at, author"
+    };
+}
+pub(crate) use node_columns;
+
+/// The columns [`version_from_row`] reads.
+macro_rules! version_columns {
+    () => {
+        "file_id, version, org, hash, size, created_at, author"
+    };
+}
+
+const READ_CONNECTIONS: u32 = 4;
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Metadata in one SQLite database file.
+#[derive(Debug)]
+pub struct SqliteMetadataStore {
+    readers: SqlitePool,
+    writer: tokio::sync::Mutex<SqliteConnection>,
+}
+
+impl SqliteMetadataStore {
+    /// Opens (creating and migrating as needed) the database at `path`.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let writer_options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let mut writer = SqliteConnection::connect_with(&writer_options).await?;
+        schema::migrate(&mut writer).await?;
+        let reader_options = SqliteConnectOptions::new()
+            .filename(path)
+            .read_only(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let readers = SqlitePoolOptions::new()
+            .max_connections(READ_CONNECTIONS)
+            .min_connections(1)
+            .connect_with(reader_options)
+            .await?;
+        Ok(SqliteMetadataStore {
+            readers,
+            writer: tokio::sync::Mutex::new(writer),
+        })
+    }
+}
+
+pub(crate) fn to_i64(value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::InvalidData {
+        message: format!("value {value} does not fit the database"),
+    })
+}
+
+pub(crate) fn to_u64(value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::InvalidData {
+        message: format!("negative value {value} in the database"),
+    })
+}
+
+fn invalid(message: String) -> StoreError {
+    StoreError::InvalidData { message }
+}
+
+pub(crate) fn hash_from_bytes(bytes: &[u8]) -> Result<ContentHash, StoreError> {
+    ContentHash::from_slice(bytes).ok_or_else(|| invalid(format!("hash of {} bytes", bytes.len())))
+}
+
+pub(crate) fn org_from_text(text: &str) -> Result<OrgId, StoreError> {
+    OrgId::parse(text).map_err(|error| invalid(error.to_string()))
+}
+
+pub(crate) fn node_from_row(row: &SqliteRow) -> Result<Node, StoreError> {
+    let path: String = row.try_get("path")?;
+    let kind: i64 = row.try_get("kind")?;
+    let hash: Option<Vec<u8>> = row.try_get("hash")?;
+    let org: String = row.try_get("org")?;
+    Ok(Node {
+        id: row.try_get("id")?,
+        org: Some(org_from_text(&org)?),
+        path: VfsPath::parse(&path).map_err(|error| invalid(error.to_string()))?,
+        kind: NodeKind::from_code(kind).ok_or_else(|| invalid(format!("node kind {kind}")))?,
+        size: to_u64(row.try_get("size")?)?,
+        hash: hash.as_deref().map(hash_from_bytes).transpose()?,
+        version: to_u64(row.try_get("version")?)?,
+        created_at: Timestamp(row.try_get("created_at")?),
+        modified_at: Timestamp(row.try_get("modified_at")?),
+        author: row.try_get("author")?,
+    })
+}
+
+pub(crate) fn version_from_row(row: &SqliteRow) -> Result<VersionRecord, StoreError> {
+    let hash: Vec<u8> = row.try_get("hash")?;
+    let org: String = row.try_get("org")?;
+    Ok(VersionRecord {
+        file_id: row.try_get("file_id")?,
+        version: to_u64(row.try_get("version")?)?,
+        org: org_from_text(&org)?,
+        hash: hash_from_bytes(&hash)?,
+        size: to_u64(row.try_get("size")?)?,
+        created_at: Timestamp(row.try_get("created_at")?),
+        author: row.try_get("author")?,
+    })
+}
+
+/// The half-open key range `[low, high)` holding every path strictly beneath `dir`.
+pub(crate) fn subtree_range(dir: &VfsPath) -> (String, String) {
+    let low = if dir.is_root() {
+        "/".to_owned()
+    } else {
+        format!("{dir}/")
+    };
+    // '0' is the character after '/', so `high` bounds exactly the paths starting with `low`.
+    let high = format!("{}0", low.get(..low.len() - 1).unwrap_or(""));
+    (low, high)
+}
+
+pub(crate) fn policy_from_row(row: Option<&SqliteRow>) -> Result<VersionPolicy, StoreError> {
+    let Some(row) = row else {
+        return Ok(VersionPolicy::DEFAULT);
+    };
+    let keep_last: Option<i64> = row.try_get("keep_last")?;
+    let keep_days: Option<i64> = row.try_get("keep_days")?;
+    let narrow =
+        |value: i64| u32::try_from(value).map_err(|_| invalid(format!("policy value {value}")));
+    Ok(VersionPolicy {
+        keep_last: keep_last.map(narrow).transpose()?,
+        keep_days: keep_days.map(narrow).transpose()?,
+    })
+}
+
+#[async_trait]
+impl MetadataStore for SqliteMetadataStore {
+    async fn node(&self, path: &VfsPath) -> Result<Option<Node>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            node_columns!(),
+            " FROM nodes WHERE path = ?"
+        ))
+        .bind(path.as_str())
+        .fetch_optional(&self.readers)
+        .await?;
+        row.as_ref().map(node_from_row).transpose()
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Vec<Node>, StoreError> {
+        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+        let after = query.after.as_ref().map_or("", VfsPath::as_str);
+        let rows = if query.recursive {
+            let (low, high) = subtree_range(&query.dir);
+            sqlx::query(concat!(
+                "SELECT ",
+                node_columns!(),
+                " FROM nodes WHERE path > ?1 AND path < ?2 AND path > ?3 ORDER BY path LIMIT ?4"
+            ))
+            .bind(low)
+            .bind(high)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.readers)
+            .await?
+        } else {
+            sqlx::query(concat!(
+                "SELECT ",
+                node_columns!(),
+                " FROM nodes WHERE parent = ?1 AND path > ?2 ORDER BY path LIMIT ?3"
+            ))
+            .bind(query.dir.as_str())
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.readers)
+            .await?
+        };
+        rows.iter().map(node_from_row).collect()
+    }
+
+    async fn versions(&self, file_id: i64) -> Result<Vec<VersionRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            version_columns!(),
+            " FROM versions WHERE file_id = ? ORDER BY version DESC"
+        ))
+        .bind(file_id)
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter().map(version_from_row).collect()
+    }
+
+    async fn version(
+        &self,
+        file_id: i64,
+        version: u64,
+    ) -> Result<Option<VersionRecord>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            version_columns!(),
+            " FROM versions WHERE file_id = ? AND version = ?"
+        ))
+        .bind(file_id)
+        .bind(to_i64(version)?)
+        .fetch_optional(&self.readers)
+        .await?;
+        row.as_ref().map(version_from_row).transpose()
+    }
+
+    async fn version_policy(&self, org: &OrgId) -> Result<VersionPolicy, StoreError> {
+        let row = sqlx::query("SELECT keep_last, keep_days FROM version_policies WHERE org = ?")
+            .bind(org.as_str())
+            .fetch_optional(&self.readers)
+            .await?;
+        policy_from_row(row.as_ref())
+    }
+
+    async fn apply(
+        &self,
+        batch: &[Mutation],
+    ) -> Result<Vec<Result<Applied, Rejection>>, StoreError> {
+        let mut writer = self.writer.lock().await;
+        let mut transaction = writer.begin().await?;
+        let mut results = Vec::with_capacity(batch.len());
+        for mutation in batch {
+            let mut savepoint = transaction.begin().await?;
+            match mutate::apply(&mut savepoint, mutation).await {
+                Ok(applied) => {
+                    savepoint.commit().await?;
+                    results.push(Ok(applied));
+                }
+                Err(mutate::Failure::Rejected(rejection)) => {
+                    savepoint.rollback().await?;
+                    results.push(Err(rejection));
+                }
+                Err(mutate::Failure::Store(error)) => return Err(error),
+            }
+        }
+        transaction.commit().await?;
+        Ok(results)
+    }
+
+    async fn blob_known(&self, org: &OrgId, hash: &ContentHash) -> Result<bool, StoreError> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM blobs WHERE org = ? AND hash = ?")
+                .bind(org.as_str())
+                .bind(hash.0.as_slice())
+                .fetch_optional(&self.readers)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    async fn collect_unreferenced(
+        &self,
+        cutoff: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(OrgId, ContentHash)>, StoreError> {
+        let mut writer = self.writer.lock().await;
+        let mut transaction = writer.begin().await?;
+        let rows = sqlx::query(
+            "DELETE FROM blobs WHERE (org, hash) IN (SELECT org, hash FROM blobs WHERE refcount = 0 AND unreferenced_since <= ? LIMIT ?) RETURNING org, hash",
+        )
+        .bind(cutoff.as_micros())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&mut *transaction)
+        .await?;
+        transaction.commit().await?;
+        rows.iter()
+            .map(|row| {
+                let org: String = row.try_get("org")?;
+                let hash: Vec<u8> = row.try_get("hash")?;
+                Ok((org_from_text(&org)?, hash_from_bytes(&hash)?))
+            })
+            .collect()
+    }
+
+    async fn blob_rows(&self) -> Result<Vec<BlobRow>, StoreError> {
+        let rows = sqlx::query("SELECT org, hash, size, refcount FROM blobs ORDER BY org, hash")
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let org: String = row.try_get("org")?;
+                let hash: Vec<u8> = row.try_get("hash")?;
+                Ok(BlobRow {
+                    org: org_from_text(&org)?,
+                    hash: hash_from_bytes(&hash)?,
+                    size: to_u64(row.try_get("size")?)?,
+                    refcount: to_u64(row.try_get("refcount")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn check(&self) -> Result<MetadataCheck, StoreError> {
+        let mut problems = Vec::new();
+        let integrity: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_all(&self.readers)
+            .await?;
+        if integrity != ["ok"] {
+            problems.extend(
+                integrity
+                    .into_iter()
+                    .map(|line| format!("integrity: {line}")),
+            );
+        }
+        let foreign_keys = sqlx::query("PRAGMA foreign_key_check")
+            .fetch_all(&self.readers)
+            .await?;
+        if !foreign_keys.is_empty() {
+            problems.push(format!("{} rows violate foreign keys", foreign_keys.len()));
+        }
+        let mismatched: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT b.org, b.refcount, COALESCE(v.n, 0) FROM blobs b LEFT JOIN (SELECT org, hash, count(*) AS n FROM versions GROUP BY org, hash) v ON v.org = b.org AND v.hash = b.hash WHERE b.refcount <> COALESCE(v.n, 0)",
+        )
+        .fetch_all(&self.readers)
+        .await?;
+        for (org, stored, actual) in mismatched {
+            problems.push(format!(
+                "a blob of `{org}` has reference count {stored} but {actual} versions refer to it"
+            ));
+        }
+        let orphans: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM nodes n WHERE n.parent NOT IN ('/', '/orgs') AND NOT EXISTS (SELECT 1 FROM nodes p WHERE p.path = n.parent AND p.kind = 1)",
+        )
+        .fetch_one(&self.readers)
+        .await?;
+        if orphans > 0 {
+            problems.push(format!("{orphans} nodes have no parent directory"));
+        }
+        let current_missing: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM nodes n WHERE n.kind = 2 AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.file_id = n.id AND v.version = n.version AND v.hash = n.hash)",
+        )
+        .fetch_one(&self.readers)
+        .await?;
+        if current_missing > 0 {
+            problems.push(format!(
+                "{current_missing} files lack their current version"
+            ));
+        }
+        Ok(MetadataCheck { problems })
+    }
+
+    async fn close(&self) {
+        self.readers.close().await;
+    }
+}
