@@ -4,10 +4,16 @@
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
-    reason = "test code: a failed unwrap is a failed test"
+    clippy::too_many_lines,
+    reason = "test code: a failed unwrap is a failed test; scenario tests read top to bottom"
 )]
 
+mod bad_input;
+mod concurrency;
 mod operations;
+mod roundtrip;
+mod search;
+mod versions;
 
 use bytes::Bytes;
 use nexus_core::{CallContext, Fs, ReadOptions, StoreOptions, WriteOptions};
