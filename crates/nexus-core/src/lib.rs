@@ -27,5 +27,5 @@ pub use fs::{
     ReadOptions, ReadOutput, WriteOptions,
 };
 pub use nexus_path::{OrgId, VfsPath};
-pub use nexus_store::{StoreOptions, VersionPolicy};
+pub use nexus_store::{StoreOptions, Timestamp, VersionPolicy};
 pub use principal::{CallContext, InvalidPrincipal, Principal, Tenant};

@@ -1,0 +1,232 @@
+//! Command-line syntax (clap). Behaviour lives in `commands.rs`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Nexus: a multi-tenant context store for teams of humans and AI agents.
+#[derive(Debug, Parser)]
+#[command(name = "nexus", version, about, long_about = None)]
+pub struct Cli {
+    /// Data directory of the embedded store.
+    #[arg(long, global = true, env = "NEXUS_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Print results as JSON (errors too, on stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Seconds to wait for another process to release the data directory.
+    #[arg(long, global = true, default_value_t = 10, value_name = "SECONDS")]
+    pub lock_timeout: u64,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List a directory (all pages unless `--limit` is given).
+    Ls(LsArgs),
+    /// Print a file's content.
+    Cat(CatArgs),
+    /// Create or overwrite a file from an argument, a file or standard input.
+    Write(WriteArgs),
+    /// Create directories.
+    Mkdir(MkdirArgs),
+    /// Remove files or directories.
+    Rm(RmArgs),
+    /// Move or rename a file or directory.
+    Mv(MvArgs),
+    /// Copy a file or directory.
+    Cp(CpArgs),
+    /// Show metadata of a file or directory.
+    Stat(PathArg),
+    /// Find paths matching a glob pattern (`*`, `?`, `**`, `[...]`, `{a,b}`).
+    Glob(GlobArgs),
+    /// Search file contents with a regular expression.
+    Grep(GrepArgs),
+    /// List, read and restore old versions of a file; set retention.
+    Versions(VersionsArgs),
+    /// Delete content no file refers to any more (after a grace period).
+    Gc(GcArgs),
+    /// Check the data directory for inconsistencies.
+    Fsck(FsckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PathArg {
+    /// Absolute path, e.g. `/orgs/acme/sales/notes.md`.
+    pub path: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Directory (or file) to list.
+    #[arg(default_value = "/")]
+    pub path: String,
+    /// Everything beneath the directory, not just its children.
+    #[arg(short, long)]
+    pub recursive: bool,
+    /// Return one page of at most this many entries (prints the next cursor on stderr).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Continue a listing from the cursor a previous page printed.
+    #[arg(long, value_name = "CURSOR")]
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CatArgs {
+    pub path: String,
+    /// Only these bytes: `START-END` (inclusive), `START-` or `-LAST`.
+    #[arg(long, value_name = "RANGE")]
+    pub range: Option<String>,
+    /// Read this stored version instead of the current one.
+    #[arg(long, value_name = "N")]
+    pub version: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    pub path: String,
+    /// The content; `-` or omitted reads standard input.
+    #[arg(conflicts_with = "file")]
+    pub content: Option<String>,
+    /// Read the content from this local file.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Only write if the file's current etag is this one (`*`: if it exists).
+    #[arg(long, value_name = "ETAG", conflicts_with = "if_none_match")]
+    pub if_match: Option<String>,
+    /// Only write if the file does not exist yet.
+    #[arg(long)]
+    pub if_none_match: bool,
+    /// Create missing parent directories.
+    #[arg(short, long)]
+    pub parents: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MkdirArgs {
+    #[arg(required = true)]
+    pub paths: Vec<String>,
+    /// Create missing parents; an existing directory is not an error.
+    #[arg(short, long)]
+    pub parents: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    #[arg(required = true)]
+    pub paths: Vec<String>,
+    /// Remove directories and everything beneath them.
+    #[arg(short, long)]
+    pub recursive: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MvArgs {
+    pub source: String,
+    /// New path; an existing directory receives the source inside it.
+    pub destination: String,
+    /// Replace an existing file at the destination.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    pub source: String,
+    /// New path; an existing directory receives the copy inside it.
+    pub destination: String,
+    /// Copy directories with everything beneath them.
+    #[arg(short, long)]
+    pub recursive: bool,
+    /// Replace an existing file at the destination (it gains a version).
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobArgs {
+    /// Absolute pattern, e.g. `/orgs/acme/**/*.md`.
+    pub pattern: String,
+    /// Most results.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct GrepArgs {
+    /// Regular expression (Rust `regex` syntax).
+    pub pattern: String,
+    /// File or directory to search.
+    #[arg(default_value = "/")]
+    pub path: String,
+    /// Match without regard to case.
+    #[arg(short, long)]
+    pub ignore_case: bool,
+    /// Lines of context around each match.
+    #[arg(short = 'C', long, default_value_t = 0, value_name = "N")]
+    pub context: usize,
+    /// Only files whose name matches this glob (whose path, if it contains `/`).
+    #[arg(long, value_name = "GLOB")]
+    pub include: Option<String>,
+    /// Stop after this many matches.
+    #[arg(short = 'm', long, value_name = "N")]
+    pub max_count: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct VersionsArgs {
+    /// File whose versions to list.
+    pub path: Option<String>,
+    #[command(subcommand)]
+    pub action: Option<VersionsAction>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VersionsAction {
+    /// List the stored versions of a file, newest first.
+    List(PathArg),
+    /// Print the content of one version.
+    Cat { path: String, version: u64 },
+    /// Make an old version the current content (as a new version).
+    Restore { path: String, version: u64 },
+    /// Show or set how many versions an organization keeps.
+    Policy(PolicyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// Organization id (or its root, `/orgs/<org>`).
+    pub org: String,
+    /// Keep at most this many versions per file, the current one included.
+    #[arg(long, value_name = "N", conflicts_with = "keep_all")]
+    pub keep: Option<u32>,
+    /// Drop old versions older than this many days.
+    #[arg(long, value_name = "DAYS", conflicts_with = "keep_forever")]
+    pub keep_days: Option<u32>,
+    /// Remove the count limit.
+    #[arg(long)]
+    pub keep_all: bool,
+    /// Remove the age limit.
+    #[arg(long)]
+    pub keep_forever: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Only delete content unreferenced for longer than this (default: one hour).
+    #[arg(long, value_name = "SECONDS")]
+    pub grace: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct FsckArgs {
+    /// Also read every blob back and check its hash.
+    #[arg(long)]
+    pub verify_content: bool,
+}

@@ -1,0 +1,547 @@
+//! What each command does, on the embedded store of a data directory.
+
+use std::io::{IsTerminal, Read};
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::Bytes;
+use nexus_core::{
+    ByteRange, CallContext, ErrorCode, Fs, GlobOptions, GrepOptions, ListOptions, ListPage,
+    ReadOptions, StoreOptions, Timestamp, WriteOptions,
+};
+use serde::Serialize;
+
+use crate::cli::{
+    CatArgs, Cli, Command, CpArgs, FsckArgs, GcArgs, GlobArgs, GrepArgs, LsArgs, MkdirArgs, MvArgs,
+    PolicyArgs, RmArgs, VersionsAction, VersionsArgs, WriteArgs,
+};
+use crate::output::{self, CliError, Printer, print_json, write_stdout};
+
+/// Runs one parsed command line.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let printer = Printer { json: cli.json };
+    let data_dir = cli.data_dir.ok_or_else(|| {
+        CliError::new(ErrorCode::InvalidInput, "no data directory given")
+            .with_hint("pass `--data-dir DIR` or set `NEXUS_DATA_DIR`")
+    })?;
+    let options = StoreOptions {
+        lock_timeout: Duration::from_secs(cli.lock_timeout),
+        ..StoreOptions::default()
+    };
+    let fs = Fs::open(&data_dir, options).await?;
+    let session = Session {
+        fs: fs.clone(),
+        context: CallContext::system(),
+        printer,
+    };
+    let result = session.dispatch(cli.command).await;
+    fs.close().await;
+    result
+}
+
+struct Session {
+    fs: Fs,
+    context: CallContext,
+    printer: Printer,
+}
+
+#[derive(Serialize)]
+struct Removed<'a> {
+    path: &'a str,
+    removed: u64,
+}
+
+#[derive(Serialize)]
+struct ReadView<'a> {
+    #[serde(flatten)]
+    entry: &'a nexus_core::Entry,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_base64: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    range: Option<[u64; 2]>,
+}
+
+#[derive(Serialize)]
+struct PolicyView<'a> {
+    org: &'a str,
+    keep: Option<u32>,
+    keep_days: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct GcView {
+    unreferenced: u64,
+    orphans: u64,
+    interrupted: u64,
+}
+
+#[derive(Serialize)]
+struct FsckView<'a> {
+    ok: bool,
+    problems: &'a [String],
+    referenced_blobs: u64,
+    orphan_blobs: u64,
+    verified_blobs: u64,
+}
+
+impl Session {
+    async fn dispatch(&self, command: Command) -> Result<(), CliError> {
+        match command {
+            Command::Ls(args) => self.ls(args).await,
+            Command::Cat(args) => self.cat(args).await,
+            Command::Write(args) => self.write(args).await,
+            Command::Mkdir(args) => self.mkdir(args).await,
+            Command::Rm(args) => self.rm(args).await,
+            Command::Mv(args) => self.mv(args).await,
+            Command::Cp(args) => self.cp(args).await,
+            Command::Stat(args) => {
+                let entry = self.fs.stat(&self.context, &args.path).await?;
+                if self.printer.json {
+                    return print_json(&entry);
+                }
+                write_stdout(output::entry(&entry).as_bytes())
+            }
+            Command::Glob(args) => self.glob(args).await,
+            Command::Grep(args) => self.grep(args).await,
+            Command::Versions(args) => self.versions(args).await,
+            Command::Gc(args) => self.gc(args).await,
+            Command::Fsck(args) => self.fsck(args).await,
+        }
+    }
+
+    async fn ls(&self, args: LsArgs) -> Result<(), CliError> {
+        let single_page = args.limit.is_some() || args.cursor.is_some();
+        let mut cursor = args.cursor;
+        let mut all = ListPage {
+            entries: Vec::new(),
+            next_cursor: None,
+        };
+        loop {
+            let page = self
+                .fs
+                .ls(
+                    &self.context,
+                    &args.path,
+                    ListOptions {
+                        recursive: args.recursive,
+                        limit: args.limit,
+                        cursor: cursor.take(),
+                    },
+                )
+                .await?;
+            all.entries.extend(page.entries);
+            match page.next_cursor {
+                Some(next) if !single_page => cursor = Some(next),
+                next => {
+                    all.next_cursor = next;
+                    break;
+                }
+            }
+        }
+        if self.printer.json {
+            return print_json(&all);
+        }
+        write_stdout(output::entries(&all.entries, args.recursive).as_bytes())?;
+        if let Some(next) = all.next_cursor {
+            eprintln!("more entries: continue with `--cursor {next}`");
+        }
+        Ok(())
+    }
+
+    async fn cat(&self, args: CatArgs) -> Result<(), CliError> {
+        let range = args.range.as_deref().map(ByteRange::parse).transpose()?;
+        let read = self
+            .fs
+            .read(
+                &self.context,
+                &args.path,
+                ReadOptions {
+                    range,
+                    version: args.version,
+                },
+            )
+            .await?;
+        if !self.printer.json {
+            return write_stdout(&read.content);
+        }
+        let text = std::str::from_utf8(&read.content).ok();
+        print_json(&ReadView {
+            entry: &read.entry,
+            content: text,
+            content_base64: text
+                .is_none()
+                .then(|| base64::engine::general_purpose::STANDARD.encode(&read.content)),
+            range: read.range.map(|(start, end)| [start, end]),
+        })
+    }
+
+    async fn write(&self, args: WriteArgs) -> Result<(), CliError> {
+        let content = read_content(&args)?;
+        let size = content.len();
+        let entry = self
+            .fs
+            .write(
+                &self.context,
+                &args.path,
+                content,
+                WriteOptions {
+                    if_match: args.if_match,
+                    if_none_match: args.if_none_match,
+                    create_parents: args.parents,
+                },
+            )
+            .await
+            .map_err(|error| CliError::from(error).suggest_parents_flag())?;
+        if self.printer.json {
+            return print_json(&entry);
+        }
+        self.printer.note(&format!(
+            "wrote {} ({size} bytes, version {}, etag {})",
+            entry.path,
+            entry.version,
+            entry.etag.as_deref().unwrap_or("")
+        ));
+        Ok(())
+    }
+
+    async fn mkdir(&self, args: MkdirArgs) -> Result<(), CliError> {
+        let mut created = Vec::new();
+        for path in &args.paths {
+            let entry = self
+                .fs
+                .mkdir(&self.context, path, args.parents)
+                .await
+                .map_err(|error| CliError::from(error).suggest_parents_flag())?;
+            self.printer.note(&format!("created {}", entry.path));
+            created.push(entry);
+        }
+        if self.printer.json {
+            return print_json(&created);
+        }
+        Ok(())
+    }
+
+    async fn rm(&self, args: RmArgs) -> Result<(), CliError> {
+        let mut results = Vec::new();
+        for path in &args.paths {
+            let result = self.fs.rm(&self.context, path, args.recursive).await?;
+            self.printer
+                .note(&format!("removed {path} ({} entries)", result.removed));
+            results.push(Removed {
+                path,
+                removed: result.removed,
+            });
+        }
+        if self.printer.json {
+            return print_json(&results);
+        }
+        Ok(())
+    }
+
+    /// Where a move or copy lands: inside `destination` when it is an existing directory.
+    async fn target(&self, source: &str, destination: &str) -> Result<String, CliError> {
+        match self.fs.stat(&self.context, destination).await {
+            Ok(entry) if entry.is_dir() => {
+                let source =
+                    nexus_core::VfsPath::parse(source).map_err(nexus_core::FsError::from)?;
+                let path =
+                    nexus_core::VfsPath::parse(&entry.path).map_err(nexus_core::FsError::from)?;
+                Ok(path
+                    .join(source.name())
+                    .map_err(nexus_core::FsError::from)?
+                    .to_string())
+            }
+            Ok(_) => Ok(destination.to_owned()),
+            Err(error) if error.code() == ErrorCode::NotFound => Ok(destination.to_owned()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn mv(&self, args: MvArgs) -> Result<(), CliError> {
+        let target = self.target(&args.source, &args.destination).await?;
+        let entry = self
+            .fs
+            .mv(&self.context, &args.source, &target, args.force)
+            .await?;
+        if self.printer.json {
+            return print_json(&entry);
+        }
+        self.printer
+            .note(&format!("moved {} to {}", args.source, entry.path));
+        Ok(())
+    }
+
+    async fn cp(&self, args: CpArgs) -> Result<(), CliError> {
+        let target = self.target(&args.source, &args.destination).await?;
+        let entry = self
+            .fs
+            .cp(
+                &self.context,
+                &args.source,
+                &target,
+                args.recursive,
+                args.force,
+            )
+            .await
+            .map_err(|error| {
+                let hint = (error.code() == ErrorCode::IsADirectory && !args.recursive)
+                    .then_some("pass `-r` to copy a directory");
+                let mut error = CliError::from(error);
+                if let Some(hint) = hint {
+                    error = error.with_hint(hint);
+                }
+                error
+            })?;
+        if self.printer.json {
+            return print_json(&entry);
+        }
+        self.printer
+            .note(&format!("copied {} to {}", args.source, entry.path));
+        Ok(())
+    }
+
+    async fn glob(&self, args: GlobArgs) -> Result<(), CliError> {
+        let result = self
+            .fs
+            .glob(
+                &self.context,
+                &args.pattern,
+                GlobOptions { limit: args.limit },
+            )
+            .await?;
+        if self.printer.json {
+            return print_json(&result);
+        }
+        let mut out = String::new();
+        for entry in &result.entries {
+            out.push_str(&entry.path);
+            out.push('\n');
+        }
+        write_stdout(out.as_bytes())?;
+        if result.truncated {
+            eprintln!(
+                "stopped after {} results; raise `--limit` for more",
+                result.entries.len()
+            );
+        }
+        Ok(())
+    }
+
+    async fn grep(&self, args: GrepArgs) -> Result<(), CliError> {
+        let result = self
+            .fs
+            .grep(
+                &self.context,
+                &args.pattern,
+                &args.path,
+                GrepOptions {
+                    ignore_case: args.ignore_case,
+                    context: args.context,
+                    max_matches: args.max_count,
+                    include: args.include,
+                    max_file_bytes: None,
+                },
+            )
+            .await?;
+        if self.printer.json {
+            return print_json(&result);
+        }
+        write_stdout(output::grep(&result, args.context > 0).as_bytes())?;
+        if result.truncated {
+            eprintln!(
+                "stopped after {} matches; raise `--max-count` for more",
+                result.matches.len()
+            );
+        }
+        if result.matches.is_empty() {
+            return Err(CliError::new(
+                ErrorCode::NotFound,
+                format!("no match for `{}`", args.pattern),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn versions(&self, args: VersionsArgs) -> Result<(), CliError> {
+        let action = match (args.action, args.path) {
+            (Some(action), _) => action,
+            (None, Some(path)) => VersionsAction::List(crate::cli::PathArg { path }),
+            (None, None) => {
+                return Err(CliError::new(ErrorCode::InvalidInput, "no file given")
+                    .with_hint("`nexus versions PATH` lists the versions of a file"));
+            }
+        };
+        match action {
+            VersionsAction::List(args) => {
+                let versions = self.fs.versions(&self.context, &args.path).await?;
+                if self.printer.json {
+                    return print_json(&versions);
+                }
+                write_stdout(output::versions(&versions).as_bytes())
+            }
+            VersionsAction::Cat { path, version } => {
+                self.cat(CatArgs {
+                    path,
+                    range: None,
+                    version: Some(version),
+                })
+                .await
+            }
+            VersionsAction::Restore { path, version } => {
+                let entry = self.fs.restore(&self.context, &path, version).await?;
+                if self.printer.json {
+                    return print_json(&entry);
+                }
+                self.printer.note(&format!(
+                    "restored {} to the content of version {version} (now version {})",
+                    entry.path, entry.version
+                ));
+                Ok(())
+            }
+            VersionsAction::Policy(args) => self.policy(args).await,
+        }
+    }
+
+    async fn policy(&self, args: PolicyArgs) -> Result<(), CliError> {
+        let org = args
+            .org
+            .strip_prefix("/orgs/")
+            .map_or(args.org.as_str(), |rest| rest.trim_end_matches('/'));
+        let mut policy = self.fs.version_policy(&self.context, org).await?;
+        let changing =
+            args.keep.is_some() || args.keep_days.is_some() || args.keep_all || args.keep_forever;
+        if changing {
+            if args.keep_all {
+                policy.keep_last = None;
+            }
+            if args.keep_forever {
+                policy.keep_days = None;
+            }
+            if let Some(keep) = args.keep {
+                policy.keep_last = Some(keep);
+            }
+            if let Some(days) = args.keep_days {
+                policy.keep_days = Some(days);
+            }
+            policy = self
+                .fs
+                .set_version_policy(&self.context, org, policy)
+                .await?;
+        }
+        let view = PolicyView {
+            org,
+            keep: policy.keep_last,
+            keep_days: policy.keep_days,
+        };
+        if self.printer.json {
+            return print_json(&view);
+        }
+        let count = policy.keep_last.map_or_else(
+            || "every version".to_owned(),
+            |n| format!("at most {n} versions"),
+        );
+        let age = policy.keep_days.map_or_else(String::new, |days| {
+            format!(", dropping old versions after {days} days")
+        });
+        write_stdout(format!("organization {org} keeps {count} of each file{age}\n").as_bytes())
+    }
+
+    async fn gc(&self, args: GcArgs) -> Result<(), CliError> {
+        let store = self.fs.store();
+        let cutoff = match args.grace {
+            Some(seconds) => Timestamp::now().minus(Duration::from_secs(seconds)),
+            None => store.gc_cutoff(),
+        };
+        let report = store
+            .collect_garbage(cutoff)
+            .await
+            .map_err(nexus_core::FsError::from)?;
+        let view = GcView {
+            unreferenced: report.unreferenced,
+            orphans: report.orphans,
+            interrupted: report.interrupted,
+        };
+        if self.printer.json {
+            return print_json(&view);
+        }
+        write_stdout(
+            format!(
+                "deleted {} unreferenced blobs, {} orphan blobs, {} interrupted uploads\n",
+                view.unreferenced, view.orphans, view.interrupted
+            )
+            .as_bytes(),
+        )
+    }
+
+    async fn fsck(&self, args: FsckArgs) -> Result<(), CliError> {
+        let report = self
+            .fs
+            .store()
+            .check(args.verify_content)
+            .await
+            .map_err(nexus_core::FsError::from)?;
+        let view = FsckView {
+            ok: report.problems.is_empty(),
+            problems: &report.problems,
+            referenced_blobs: report.referenced_blobs,
+            orphan_blobs: report.orphan_blobs,
+            verified_blobs: report.verified_blobs,
+        };
+        if self.printer.json {
+            print_json(&view)?;
+        } else {
+            let mut out = String::new();
+            for problem in &report.problems {
+                out.push_str(&format!("problem: {problem}\n"));
+            }
+            out.push_str(&format!(
+                "{}: {} referenced blobs ({} verified), {} orphan blobs\n",
+                if view.ok { "ok" } else { "damaged" },
+                view.referenced_blobs,
+                view.verified_blobs,
+                view.orphan_blobs
+            ));
+            write_stdout(out.as_bytes())?;
+        }
+        if view.ok {
+            Ok(())
+        } else {
+            Err(CliError::new(
+                ErrorCode::DataCorrupt,
+                format!("{} problems found", report.problems.len()),
+            ))
+        }
+    }
+}
+
+/// The content of `nexus write`: the argument, `--file`, or standard input.
+fn read_content(args: &WriteArgs) -> Result<Bytes, CliError> {
+    if let Some(file) = &args.file {
+        return std::fs::read(file).map(Bytes::from).map_err(|error| {
+            CliError::new(
+                ErrorCode::InvalidInput,
+                format!("cannot read `{}`: {error}", file.display()),
+            )
+        });
+    }
+    match args.content.as_deref() {
+        Some("-") | None => {
+            let mut stdin = std::io::stdin().lock();
+            if args.content.is_none() && stdin.is_terminal() {
+                return Err(CliError::new(ErrorCode::InvalidInput, "no content given")
+                    .with_hint("pass the content as an argument, use `--file FILE`, or pipe it to standard input"));
+            }
+            let mut buffer = Vec::new();
+            stdin.read_to_end(&mut buffer).map_err(|error| {
+                CliError::new(
+                    ErrorCode::InvalidInput,
+                    format!("cannot read standard input: {error}"),
+                )
+            })?;
+            Ok(Bytes::from(buffer))
+        }
+        Some(text) => Ok(Bytes::from(text.to_owned())),
+    }
+}
