@@ -6,10 +6,14 @@
 //! the database races with commits, so each shard carries a generation: a fill is kept only
 //! if no invalidation touched the shard since the reader looked (see [`NodeCache::fill`]).
 //!
+//! [`ListingCache`] holds complete directory listings by directory, under the same rule: a
+//! commit invalidates the listing of the parent of every path it changed.
+//!
 //! [`ContentCache`] holds small blobs by hash. Blobs are immutable, so it never goes stale.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use nexus_path::{OrgId, VfsPath};
@@ -88,6 +92,92 @@ impl NodeCache {
         for shard in &self.shards {
             let mut shard = shard.lock();
             shard.nodes.clear();
+            shard.generation += 1;
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct ListingShard {
+    listings: HashMap<VfsPath, Arc<Vec<Node>>>,
+    /// Nodes held by this shard's listings.
+    nodes: usize,
+    generation: u64,
+}
+
+/// Complete listings (direct children, in path order) of recently listed directories.
+#[derive(Debug)]
+pub(crate) struct ListingCache {
+    shards: Vec<Mutex<ListingShard>>,
+    nodes_per_shard: usize,
+    hasher: RandomState,
+}
+
+impl ListingCache {
+    pub(crate) fn new(capacity_nodes: usize) -> Self {
+        ListingCache {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            nodes_per_shard: capacity_nodes / SHARDS,
+            hasher: RandomState::new(),
+        }
+    }
+
+    fn shard(&self, dir: &VfsPath) -> &Mutex<ListingShard> {
+        let index = usize::try_from(self.hasher.hash_one(dir) % SHARDS as u64).unwrap_or(0);
+        #[expect(
+            clippy::indexing_slicing,
+            reason = "index is reduced modulo SHARDS, the length"
+        )]
+        &self.shards[index]
+    }
+
+    pub(crate) fn get(&self, dir: &VfsPath) -> Option<Arc<Vec<Node>>> {
+        self.shard(dir).lock().listings.get(dir).cloned()
+    }
+
+    /// The shard generation to pass to [`ListingCache::fill`] after reading the database.
+    pub(crate) fn generation(&self, dir: &VfsPath) -> u64 {
+        self.shard(dir).lock().generation
+    }
+
+    /// Caches the complete listing of `dir` read from the database, unless a commit
+    /// invalidated the shard since `generation` was taken.
+    pub(crate) fn fill(&self, dir: VfsPath, listing: Vec<Node>, generation: u64) {
+        let size = listing.len().max(1);
+        if size > self.nodes_per_shard {
+            return;
+        }
+        let mut shard = self.shard(&dir).lock();
+        if shard.generation != generation {
+            return;
+        }
+        while shard.nodes + size > self.nodes_per_shard {
+            let Some(victim) = shard.listings.keys().next().cloned() else {
+                break;
+            };
+            if let Some(evicted) = shard.listings.remove(&victim) {
+                shard.nodes -= evicted.len().max(1);
+            }
+        }
+        shard.nodes += size;
+        if let Some(previous) = shard.listings.insert(dir, Arc::new(listing)) {
+            shard.nodes -= previous.len().max(1);
+        }
+    }
+
+    pub(crate) fn invalidate(&self, dir: &VfsPath) {
+        let mut shard = self.shard(dir).lock();
+        if let Some(evicted) = shard.listings.remove(dir) {
+            shard.nodes -= evicted.len().max(1);
+        }
+        shard.generation += 1;
+    }
+
+    pub(crate) fn clear(&self) {
+        for shard in &self.shards {
+            let mut shard = shard.lock();
+            shard.listings.clear();
+            shard.nodes = 0;
             shard.generation += 1;
         }
     }

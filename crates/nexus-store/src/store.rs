@@ -22,7 +22,7 @@ use nexus_path::{OrgId, VfsPath};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::blob::{BlobStore, LocalBlobStore};
-use crate::cache::{ContentCache, NodeCache};
+use crate::cache::{ContentCache, ListingCache, NodeCache};
 use crate::error::{Error, Rejection, StoreError};
 use crate::meta::{Applied, MetadataStore, Mutation, Precondition};
 use crate::sqlite::SqliteMetadataStore;
@@ -48,6 +48,8 @@ pub struct StoreOptions {
     pub lock_timeout: Duration,
     /// Upper bound of the metadata cache, in entries.
     pub node_cache_entries: usize,
+    /// Upper bound of the directory listing cache, in entries of all listings together.
+    pub listing_cache_entries: usize,
     /// Upper bound of the content cache, in bytes.
     pub content_cache_bytes: usize,
     /// Largest blob the content cache keeps.
@@ -62,6 +64,7 @@ impl Default for StoreOptions {
             gc_grace: Duration::from_hours(1),
             lock_timeout: Duration::ZERO,
             node_cache_entries: 200_000,
+            listing_cache_entries: 400_000,
             content_cache_bytes: 64 << 20,
             content_cache_max_entry: 256 << 10,
             max_batch: 256,
@@ -134,6 +137,7 @@ struct Inner {
     meta: Arc<dyn MetadataStore>,
     blobs: Arc<dyn BlobStore>,
     nodes: Arc<NodeCache>,
+    listings: Arc<ListingCache>,
     contents: Arc<ContentCache>,
     jobs: mpsc::Sender<Job>,
     options: StoreOptions,
@@ -168,6 +172,7 @@ impl Store {
         options: StoreOptions,
     ) -> Store {
         let nodes = Arc::new(NodeCache::new(options.node_cache_entries));
+        let listings = Arc::new(ListingCache::new(options.listing_cache_entries));
         let contents = Arc::new(ContentCache::new(
             options.content_cache_bytes,
             options.content_cache_max_entry,
@@ -177,6 +182,7 @@ impl Store {
             meta: meta.clone(),
             blobs: blobs.clone(),
             nodes: nodes.clone(),
+            listings: listings.clone(),
             contents: contents.clone(),
             max_batch: options.max_batch.max(1),
             poisoned: None,
@@ -188,6 +194,7 @@ impl Store {
                 meta,
                 blobs,
                 nodes,
+                listings,
                 contents,
                 jobs,
                 options,
@@ -219,7 +226,10 @@ impl Store {
     /// Nodes beneath a directory in path order (see [`ListQuery`]). `/` lists `/orgs`.
     pub async fn list(&self, query: &ListQuery) -> Result<Vec<Node>, StoreError> {
         if !query.dir.is_root() {
-            return self.inner.meta.list(query).await;
+            if query.recursive {
+                return self.inner.meta.list(query).await;
+            }
+            return self.list_children(query).await;
         }
         let orgs =
             VfsPath::parse(nexus_path::ORGS_ROOT).map_err(|error| StoreError::InvalidData {
@@ -239,6 +249,29 @@ impl Store {
             nodes.extend(self.inner.meta.list(&rest).await?);
         }
         Ok(nodes)
+    }
+
+    /// Direct children, served from a cached complete listing when there is one. A query that
+    /// returns a whole directory (first page, shorter than the limit) fills the cache.
+    async fn list_children(&self, query: &ListQuery) -> Result<Vec<Node>, StoreError> {
+        let listings = &self.inner.listings;
+        if let Some(listing) = listings.get(&query.dir) {
+            let start = query.after.as_ref().map_or(0, |after| {
+                listing.partition_point(|node| node.path <= *after)
+            });
+            return Ok(listing
+                .iter()
+                .skip(start)
+                .take(query.limit)
+                .cloned()
+                .collect());
+        }
+        let generation = listings.generation(&query.dir);
+        let page = self.inner.meta.list(query).await?;
+        if query.after.is_none() && page.len() < query.limit {
+            listings.fill(query.dir.clone(), page.clone(), generation);
+        }
+        Ok(page)
     }
 
     /// The whole current content of a file, verified against its hash.
@@ -570,6 +603,7 @@ struct Committer {
     meta: Arc<dyn MetadataStore>,
     blobs: Arc<dyn BlobStore>,
     nodes: Arc<NodeCache>,
+    listings: Arc<ListingCache>,
     contents: Arc<ContentCache>,
     max_batch: usize,
     /// Set after a commit failed: the database state is unknown, so writes stop (fail-stop).
@@ -630,12 +664,15 @@ impl Committer {
         }
         // A new blob must exist now; collection runs on this task, so it cannot vanish
         // between this check and the commit.
-        let mut admitted = Vec::with_capacity(batch.len());
-        for (mutation, reply) in batch {
-            let present = match mutation.new_blob() {
+        let checks = futures::future::join_all(batch.iter().map(|(mutation, _)| async {
+            match mutation.new_blob() {
                 Some(blob) => self.blobs.exists(&blob.org, &blob.hash).await,
                 None => Ok(true),
-            };
+            }
+        }))
+        .await;
+        let mut admitted = Vec::with_capacity(batch.len());
+        for ((mutation, reply), present) in batch.into_iter().zip(checks) {
             match present {
                 Ok(true) => admitted.push((mutation, reply)),
                 Ok(false) => {
@@ -657,6 +694,7 @@ impl Committer {
                 tracing::error!(%error, "commit failed; refusing further writes");
                 self.poisoned = Some(error.to_string());
                 self.nodes.clear();
+                self.listings.clear();
                 for (_, reply) in admitted {
                     let _ = reply.send(Err(StoreError::Poisoned {
                         message: error.to_string(),
@@ -672,9 +710,13 @@ impl Committer {
                     if applied.changed_subtrees.is_empty() {
                         for path in &applied.changed {
                             self.nodes.invalidate(path);
+                            if let Some(parent) = path.parent() {
+                                self.listings.invalidate(&parent);
+                            }
                         }
                     } else {
                         self.nodes.clear();
+                        self.listings.clear();
                     }
                 }
                 Err(_) => {

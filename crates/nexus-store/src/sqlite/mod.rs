@@ -42,6 +42,7 @@ macro_rules! version_columns {
 
 const READ_CONNECTIONS: u32 = 4;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+const READ_ROW_BUFFER: usize = 4096;
 
 /// Metadata in one SQLite database file.
 #[derive(Debug)]
@@ -65,7 +66,10 @@ impl SqliteMetadataStore {
         let reader_options = SqliteConnectOptions::new()
             .filename(path)
             .read_only(true)
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(BUSY_TIMEOUT)
+            // Rows travel from SQLite's thread to the caller through a bounded channel; a
+            // deep buffer lets a large listing stream without a thread handoff per row.
+            .row_buffer_size(READ_ROW_BUFFER);
         let readers = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
             .min_connections(1)

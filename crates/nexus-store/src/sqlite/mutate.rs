@@ -89,10 +89,10 @@ pub(super) async fn apply(
             org,
             path,
             recursive,
-            at,
+            at: _,
         } => {
             owned_by(org, path)?;
-            remove(connection, path, *recursive, *at).await
+            remove(connection, path, *recursive).await
         }
         Mutation::Move {
             org,
@@ -100,11 +100,11 @@ pub(super) async fn apply(
             to,
             overwrite,
             author: _,
-            at,
+            at: _,
         } => {
             owned_by(org, from)?;
             owned_by(org, to)?;
-            move_node(connection, from, to, *overwrite, *at).await
+            move_node(connection, from, to, *overwrite).await
         }
         Mutation::Copy {
             org,
@@ -165,6 +165,33 @@ async fn get(connection: &mut SqliteConnection, path: &VfsPath) -> Outcome<Optio
     .fetch_optional(&mut *connection)
     .await?;
     Ok(row.as_ref().map(node_from_row).transpose()?)
+}
+
+/// The nodes at `path` and at its parent, in one query.
+async fn get_with_parent(
+    connection: &mut SqliteConnection,
+    path: &VfsPath,
+    parent: &VfsPath,
+) -> Outcome<(Option<Node>, Option<Node>)> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        node_columns!(),
+        " FROM nodes WHERE path IN (?, ?)"
+    ))
+    .bind(path.as_str())
+    .bind(parent.as_str())
+    .fetch_all(&mut *connection)
+    .await?;
+    let (mut node, mut parent_node) = (None, None);
+    for row in &rows {
+        let found = node_from_row(row)?;
+        if found.path == *path {
+            node = Some(found);
+        } else {
+            parent_node = Some(found);
+        }
+    }
+    Ok((node, parent_node))
 }
 
 /// Whether `path` is one of the fixed directories that exist without being stored.
@@ -238,7 +265,6 @@ async fn insert_node(
     .fetch_one(&mut *connection)
     .await?;
     if let Some(blob) = blob {
-        reference_blob(connection, blob).await?;
         insert_version(connection, id, 1, blob, author, at).await?;
     }
     Ok(Node {
@@ -253,18 +279,6 @@ async fn insert_node(
         modified_at: at,
         author: author.to_owned(),
     })
-}
-
-async fn reference_blob(connection: &mut SqliteConnection, blob: &BlobRef) -> Outcome<()> {
-    sqlx::query(
-        "INSERT INTO blobs (org, hash, size, refcount, unreferenced_since) VALUES (?, ?, ?, 1, NULL) ON CONFLICT (org, hash) DO UPDATE SET refcount = refcount + 1, unreferenced_since = NULL",
-    )
-    .bind(blob.org.as_str())
-    .bind(blob.hash.0.as_slice())
-    .bind(to_i64(blob.size)?)
-    .execute(&mut *connection)
-    .await?;
-    Ok(())
 }
 
 async fn insert_version(
@@ -290,43 +304,30 @@ async fn insert_version(
     Ok(())
 }
 
-/// Deletes the versions `filter` selects and releases their blob references.
-async fn drop_versions(
-    connection: &mut SqliteConnection,
-    filter: VersionFilter<'_>,
-    at: Timestamp,
-) -> Outcome<()> {
-    // The set of versions, as a condition over `versions` binding `?1` and `?2`.
-    let selection = match filter {
-        VersionFilter::File(_) => "file_id = ?1 AND ?2 = 0",
-        VersionFilter::One(..) => "file_id = ?1 AND version = ?2",
-        VersionFilter::Subtree(..) => {
-            "file_id IN (SELECT id FROM nodes WHERE path > ?1 AND path < ?2)"
-        }
-    };
-    let release = format!(
-        "UPDATE blobs SET refcount = refcount - c.n, unreferenced_since = CASE WHEN refcount - c.n = 0 THEN ?3 ELSE NULL END FROM (SELECT org, hash, count(*) AS n FROM versions WHERE {selection} GROUP BY org, hash) AS c WHERE blobs.org = c.org AND blobs.hash = c.hash"
-    );
-    let delete = format!("DELETE FROM versions WHERE {selection} AND ?3 = ?3");
-    for statement in [release, delete] {
-        let query = sqlx::query(sqlx::AssertSqlSafe(statement));
-        let query = match &filter {
-            VersionFilter::File(file_id) => query.bind(*file_id).bind(0_i64),
-            VersionFilter::One(file_id, version) => query.bind(*file_id).bind(to_i64(*version)?),
-            VersionFilter::Subtree(low, high) => query.bind(*low).bind(*high),
-        };
-        query.bind(at.as_micros()).execute(&mut *connection).await?;
-    }
+/// Deletes every version of one file; the `versions_release_blob` trigger releases the
+/// blob references.
+async fn drop_file_versions(connection: &mut SqliteConnection, file_id: i64) -> Outcome<()> {
+    sqlx::query("DELETE FROM versions WHERE file_id = ?")
+        .bind(file_id)
+        .execute(&mut *connection)
+        .await?;
     Ok(())
 }
 
-enum VersionFilter<'a> {
-    /// Every version of one file.
-    File(i64),
-    /// One version of one file.
-    One(i64, u64),
-    /// Every version of every file in the key range `[low, high)`.
-    Subtree(&'a str, &'a str),
+/// Deletes every version of every file in the key range `[low, high)`.
+async fn drop_subtree_versions(
+    connection: &mut SqliteConnection,
+    low: &str,
+    high: &str,
+) -> Outcome<()> {
+    sqlx::query(
+        "DELETE FROM versions WHERE file_id IN (SELECT id FROM nodes WHERE path > ? AND path < ?)",
+    )
+    .bind(low)
+    .bind(high)
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
 }
 
 async fn policy(connection: &mut SqliteConnection, org: &OrgId) -> Outcome<VersionPolicy> {
@@ -345,38 +346,25 @@ async fn prune(
     policy: VersionPolicy,
     at: Timestamp,
 ) -> Outcome<()> {
-    let mut doomed: Vec<u64> = Vec::new();
-    if let Some(keep_last) = policy.keep_last {
-        let rows: Vec<i64> = sqlx::query_scalar(
-            "SELECT version FROM versions WHERE file_id = ? ORDER BY version DESC LIMIT -1 OFFSET ?",
-        )
-        .bind(file_id)
-        .bind(i64::from(keep_last.max(1)))
-        .fetch_all(&mut *connection)
-        .await?;
-        for version in rows {
-            doomed.push(to_u64(version)?);
-        }
+    if policy.keep_last.is_none() && policy.keep_days.is_none() {
+        return Ok(());
     }
-    if let Some(keep_days) = policy.keep_days {
-        let cutoff = at.minus(Duration::from_micros(u64::from(keep_days) * MICROS_PER_DAY));
-        let rows: Vec<i64> = sqlx::query_scalar(
-            "SELECT version FROM versions WHERE file_id = ? AND version <> ? AND created_at < ?",
-        )
-        .bind(file_id)
-        .bind(to_i64(current)?)
-        .bind(cutoff.as_micros())
-        .fetch_all(&mut *connection)
-        .await?;
-        for version in rows {
-            doomed.push(to_u64(version)?);
-        }
-    }
-    doomed.sort_unstable();
-    doomed.dedup();
-    for version in doomed.into_iter().filter(|version| *version != current) {
-        drop_versions(connection, VersionFilter::One(file_id, version), at).await?;
-    }
+    let keep_last = policy
+        .keep_last
+        .map_or(i64::MAX, |keep| i64::from(keep.max(1)));
+    let cutoff = policy.keep_days.map_or(i64::MIN, |days| {
+        at.minus(Duration::from_micros(u64::from(days) * MICROS_PER_DAY))
+            .as_micros()
+    });
+    sqlx::query(
+        "DELETE FROM versions WHERE file_id = ?1 AND version <> ?2 AND (created_at < ?4 OR version IN (SELECT version FROM versions WHERE file_id = ?1 ORDER BY version DESC LIMIT -1 OFFSET ?3))",
+    )
+    .bind(file_id)
+    .bind(to_i64(current)?)
+    .bind(keep_last)
+    .bind(cutoff)
+    .execute(&mut *connection)
+    .await?;
     Ok(())
 }
 
@@ -390,7 +378,6 @@ async fn add_version(
     at: Timestamp,
 ) -> Outcome<Node> {
     let version = file.version + 1;
-    reference_blob(connection, blob).await?;
     insert_version(connection, file.id, version, blob, author, at).await?;
     sqlx::query(
         "UPDATE nodes SET size = ?, hash = ?, version = ?, modified_at = ?, author = ? WHERE id = ?",
@@ -429,7 +416,8 @@ async fn write_file(
     if matches!(path.location(), Ok(nexus_path::Location::OrgRoot(_))) {
         return Err(Rejection::IsADirectory { path: path.clone() }.into());
     }
-    let existing = get(connection, path).await?;
+    let parent_path = path.parent().unwrap_or_else(VfsPath::root);
+    let (existing, parent) = get_with_parent(connection, path, &parent_path).await?;
     if existing.as_ref().is_some_and(Node::is_dir) {
         return Err(Rejection::IsADirectory { path: path.clone() }.into());
     }
@@ -451,6 +439,17 @@ async fn write_file(
     let mut changed = vec![path.clone()];
     let node = if let Some(file) = existing {
         add_version(connection, org, &file, blob, author, at).await?
+    } else if parent.as_ref().is_some_and(Node::is_dir) {
+        insert_node(
+            connection,
+            org,
+            path,
+            NodeKind::File,
+            Some(blob),
+            author,
+            at,
+        )
+        .await?
     } else {
         ensure_parent(
             connection,
@@ -518,15 +517,11 @@ async fn has_children(connection: &mut SqliteConnection, path: &VfsPath) -> Outc
 }
 
 /// Deletes a node and, for a directory, everything beneath it. Returns the number removed.
-async fn delete_tree(
-    connection: &mut SqliteConnection,
-    node: &Node,
-    at: Timestamp,
-) -> Outcome<u64> {
+async fn delete_tree(connection: &mut SqliteConnection, node: &Node) -> Outcome<u64> {
     let mut removed = 0;
     if node.is_dir() {
         let (low, high) = subtree_range(&node.path);
-        drop_versions(connection, VersionFilter::Subtree(&low, &high), at).await?;
+        drop_subtree_versions(connection, &low, &high).await?;
         let result = sqlx::query("DELETE FROM nodes WHERE path > ? AND path < ?")
             .bind(&low)
             .bind(&high)
@@ -534,7 +529,7 @@ async fn delete_tree(
             .await?;
         removed += result.rows_affected();
     } else {
-        drop_versions(connection, VersionFilter::File(node.id), at).await?;
+        drop_file_versions(connection, node.id).await?;
     }
     sqlx::query("DELETE FROM nodes WHERE id = ?")
         .bind(node.id)
@@ -547,7 +542,6 @@ async fn remove(
     connection: &mut SqliteConnection,
     path: &VfsPath,
     recursive: bool,
-    at: Timestamp,
 ) -> Outcome<Applied> {
     let node = get(connection, path)
         .await?
@@ -555,7 +549,7 @@ async fn remove(
     if node.is_dir() && !recursive && has_children(connection, path).await? {
         return Err(Rejection::DirectoryNotEmpty { path: path.clone() }.into());
     }
-    let removed = delete_tree(connection, &node, at).await?;
+    let removed = delete_tree(connection, &node).await?;
     Ok(Applied {
         node: None,
         removed,
@@ -623,7 +617,6 @@ async fn move_node(
     from: &VfsPath,
     to: &VfsPath,
     overwrite: bool,
-    at: Timestamp,
 ) -> Outcome<Applied> {
     let source = get(connection, from)
         .await?
@@ -642,7 +635,7 @@ async fn move_node(
         .into());
     }
     if let Some(replaced) = prepare_destination(connection, &source, to, overwrite).await? {
-        delete_tree(connection, &replaced, at).await?;
+        delete_tree(connection, &replaced).await?;
     }
     let mut changed_subtrees = Vec::new();
     if source.is_dir() {

@@ -52,6 +52,23 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX versions_by_blob ON versions (org, hash);
 
+    -- INVARIANT: blobs.refcount = number of versions rows naming the blob. The triggers keep
+    -- it so in the same statement that adds or removes a version.
+    CREATE TRIGGER versions_reference_blob BEFORE INSERT ON versions BEGIN
+        INSERT INTO blobs (org, hash, size, refcount, unreferenced_since)
+        VALUES (NEW.org, NEW.hash, NEW.size, 1, NULL)
+        ON CONFLICT (org, hash) DO UPDATE SET refcount = refcount + 1, unreferenced_since = NULL;
+    END;
+    CREATE TRIGGER versions_release_blob AFTER DELETE ON versions BEGIN
+        UPDATE blobs
+        SET refcount = refcount - 1,
+            unreferenced_since = CASE
+                WHEN refcount = 1 THEN CAST(unixepoch('subsec') * 1000000 AS INTEGER)
+                ELSE unreferenced_since
+            END
+        WHERE org = OLD.org AND hash = OLD.hash;
+    END;
+
     CREATE TABLE version_policies (
         org       TEXT PRIMARY KEY,
         keep_last INTEGER CHECK (keep_last IS NULL OR keep_last >= 1),
