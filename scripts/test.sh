@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole check, exactly as CI runs it: formatting, lints (warnings are errors), tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() {
+    printf '\n==> %s\n' "$*" >&2
+    "$@"
+}
+
+step cargo fmt --all --check
+step cargo clippy --workspace --all-targets --locked -- -D warnings
+step cargo test --workspace --locked
