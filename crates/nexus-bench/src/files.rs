@@ -138,7 +138,9 @@ async fn list_large_directory(fs: &Fs) -> anyhow::Result<Report> {
         samples.push(begin.elapsed());
     }
     // The first listing reads the database; later ones are served by the listing cache.
-    let cold_ms = samples.first().map_or(0.0, |first| first.as_secs_f64() * 1e3);
+    let cold_ms = samples
+        .first()
+        .map_or(0.0, |first| first.as_secs_f64() * 1e3);
     Ok(
         Report::new("F3 list 10,000 entries", samples, started.elapsed())
             .with_extra(serde_json::json!({ "cold_ms": cold_ms })),

@@ -148,3 +148,68 @@ async fn concurrent_renames_have_one_winner() {
     assert_eq!(remaining.len(), 1);
     assert_eq!(cat(&fs, &remaining[0]).await, "payload");
 }
+
+/// Writes abandoned at random moments (the caller's future dropped mid-flight, as when an
+/// HTTP client hangs up) leave either the old or the complete new content, never a partial
+/// file, and no content that garbage collection cannot reclaim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_writes_leave_no_partial_state() {
+    use rand::{RngExt, SeedableRng};
+    let (_dir, fs) = fresh().await;
+    fs.mkdir(&system(), "/orgs/acme/c", false).await.unwrap();
+    let mut tasks = Vec::new();
+    for worker in 0..8_u64 {
+        let fs = fs.clone();
+        tasks.push(tokio::spawn(async move {
+            let context = system();
+            let mut rng = rand::rngs::SmallRng::seed_from_u64(worker);
+            let mut completed = 0;
+            for attempt in 0..40_u64 {
+                let fill = u8::try_from((worker * 40 + attempt) % 251).unwrap();
+                let size = rng.random_range(0..200_000);
+                let path = format!("/orgs/acme/c/{}", rng.random_range(0..10));
+                let write = fs.write(
+                    &context,
+                    &path,
+                    Bytes::from(vec![fill; size]),
+                    WriteOptions::default(),
+                );
+                let budget = std::time::Duration::from_micros(rng.random_range(0..20_000));
+                if tokio::time::timeout(budget, write).await.is_ok() {
+                    completed += 1;
+                }
+            }
+            completed
+        }));
+    }
+    let mut completed = 0;
+    for task in tasks {
+        completed += task.await.unwrap();
+    }
+    // Let committed-but-unanswered mutations land before inspecting.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    for entry in crate::tree(&fs, "/orgs/acme/c").await {
+        let content = fs
+            .read(&system(), &entry, ReadOptions::default())
+            .await
+            .unwrap()
+            .content;
+        let first = content.first().copied().unwrap_or(0);
+        assert!(
+            content.iter().all(|byte| *byte == first),
+            "{entry} holds mixed content"
+        );
+    }
+    let report = fs.store().check(true).await.unwrap();
+    assert_eq!(report.problems, Vec::<String>::new());
+    fs.store()
+        .collect_garbage(nexus_core::Timestamp(i64::MAX))
+        .await
+        .unwrap();
+    let report = fs.store().check(true).await.unwrap();
+    assert_eq!((report.problems.len(), report.orphan_blobs), (0, 0));
+    assert!(
+        completed > 0 && completed < 320,
+        "{completed} of 320 writes completed: both outcomes must occur"
+    );
+}
