@@ -1,0 +1,925 @@
+//! The engine: a schema, the relationships, the current revision, and every query.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::caveat::{CaveatContext, CaveatError};
+use crate::graph::{
+    Graph, NO_RELATION, Object, ObjectId, StoredCaveat, Subject, TupleKey, TupleMeta, WILDCARD_ID,
+};
+use crate::relationship::{ObjectRef, Relationship, RelationshipCaveat, SubjectRef, WILDCARD};
+use crate::schema::{AllowedSubject, AllowedSubjectKind, RelationBody, RelationId, Schema, TypeId};
+
+/// Default limit on nested evaluation steps of one query.
+pub const DEFAULT_MAX_DEPTH: u32 = 50;
+
+/// Engine settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Nested evaluation steps before a query fails with [`CheckError::DepthExceeded`].
+    pub max_depth: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            max_depth: DEFAULT_MAX_DEPTH,
+        }
+    }
+}
+
+/// Computes the subjects of a relation from the resource id instead of storing them (a
+/// file's `parent` is the path's parent directory).
+pub type Derive = Arc<dyn Fn(&str) -> Vec<ObjectRef> + Send + Sync>;
+
+/// A relation whose subjects are derived from the resource id.
+#[derive(Clone)]
+pub struct DerivedRelation {
+    pub resource_type: String,
+    pub relation: String,
+    pub derive: Derive,
+}
+
+impl fmt::Debug for DerivedRelation {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            formatter,
+            "DerivedRelation({}#{})",
+            self.resource_type, self.relation
+        )
+    }
+}
+
+/// The answer to a permission check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckResult {
+    /// The subject has the permission.
+    Has,
+    /// The subject does not have the permission.
+    No,
+    /// It depends on caveat parameters that were not given.
+    Conditional { missing: Vec<String> },
+}
+
+impl CheckResult {
+    /// Whether this is [`CheckResult::Has`].
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, CheckResult::Has)
+    }
+}
+
+/// Why a query could not be answered. A failed query never allows anything.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    #[error("unknown object type `{0}`")]
+    UnknownType(String),
+    #[error("`{object_type}` has no relation or permission `{relation}`")]
+    UnknownRelation {
+        object_type: String,
+        relation: String,
+    },
+    #[error("invalid object id `{0}`")]
+    InvalidId(String),
+    #[error("cannot check a wildcard subject (`{0}`)")]
+    WildcardSubject(String),
+    #[error(
+        "the evaluation exceeded the maximum depth of {max_depth}: the relationships are nested too deeply or recursive"
+    )]
+    DepthExceeded { max_depth: u32 },
+    #[error("the answer depends on a cycle through an exclusion at `{at}`: it cannot be decided")]
+    CycleThroughExclusion { at: String },
+    #[error(transparent)]
+    Caveat(#[from] CaveatError),
+}
+
+/// A check: may `subject` `permission` on `resource`?
+#[derive(Debug, Clone, Copy)]
+pub struct CheckRequest<'a> {
+    pub resource: &'a ObjectRef,
+    pub permission: &'a str,
+    pub subject: &'a SubjectRef,
+    /// Caveat parameters supplied by the caller.
+    pub context: Option<&'a CaveatContext>,
+    /// The evaluation instant (microseconds since the epoch), for expirations.
+    pub now: i64,
+}
+
+/// What a write does to one relationship.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// Add; fails if the relationship exists.
+    Create,
+    /// Add or replace (caveat, expiration).
+    Touch,
+    /// Remove if present.
+    Delete,
+}
+
+/// One change of a write batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelationshipUpdate {
+    pub operation: Operation,
+    pub relationship: Relationship,
+}
+
+/// Selects relationships; unset fields match anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RelationshipFilter {
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub relation: Option<String>,
+    pub subject_type: Option<String>,
+    pub subject_id: Option<String>,
+    /// `Some(None)`: only subjects without a relation; `Some(Some(r))`: only `#r`.
+    pub subject_relation: Option<Option<String>>,
+}
+
+/// A condition a write batch requires: that some relationship matches (or none does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WritePrecondition {
+    pub must_match: bool,
+    pub filter: RelationshipFilter,
+}
+
+/// An applied change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// `Touch` (created or replaced) or `Delete`.
+    pub operation: Operation,
+    pub relationship: Relationship,
+}
+
+/// The result of a committed write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteOutcome {
+    pub revision: u64,
+    pub changes: Vec<Change>,
+}
+
+/// Why a write was refused. Nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WriteError {
+    #[error("invalid relationship `{relationship}`: {problem}")]
+    Invalid {
+        relationship: String,
+        problem: String,
+    },
+    #[error("relationship `{0}` already exists")]
+    AlreadyExists(String),
+    #[error("relationship `{0}` appears twice in one write")]
+    Duplicate(String),
+    #[error("precondition failed: {0}")]
+    PreconditionFailed(String),
+}
+
+/// A derived relation resolved against the current schema.
+#[derive(Clone)]
+pub(crate) struct DerivedSlot {
+    pub(crate) object_type: TypeId,
+    pub(crate) relation: RelationId,
+    pub(crate) derive: Derive,
+}
+
+impl fmt::Debug for DerivedSlot {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            formatter,
+            "DerivedSlot({}#{})",
+            self.object_type, self.relation
+        )
+    }
+}
+
+/// The relationship engine. Queries take `&self`; writes take `&mut self`.
+#[derive(Debug)]
+pub struct Engine {
+    pub(crate) schema: Schema,
+    pub(crate) graph: Graph,
+    pub(crate) config: EngineConfig,
+    pub(crate) derived: Vec<DerivedSlot>,
+    derived_definitions: Vec<DerivedRelation>,
+    revision: u64,
+}
+
+impl Engine {
+    /// An empty engine with a schema.
+    pub fn new(schema: Schema, config: EngineConfig) -> Self {
+        Engine {
+            schema,
+            graph: Graph::default(),
+            config,
+            derived: Vec::new(),
+            derived_definitions: Vec::new(),
+            revision: 0,
+        }
+    }
+
+    /// Declares a derived relation (see [`DerivedRelation`]).
+    pub fn add_derived_relation(&mut self, derived: DerivedRelation) -> Result<(), CheckError> {
+        let (type_id, relation) =
+            self.resolve_relation(&derived.resource_type, &derived.relation)?;
+        self.derived.push(DerivedSlot {
+            object_type: type_id,
+            relation,
+            derive: derived.derive.clone(),
+        });
+        self.derived_definitions.push(derived);
+        Ok(())
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    pub fn config(&self) -> EngineConfig {
+        self.config
+    }
+
+    /// The revision of the last committed write.
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// Sets the current revision (when loading persisted state).
+    pub fn set_revision(&mut self, revision: u64) {
+        self.revision = revision;
+    }
+
+    /// Number of stored relationships.
+    pub fn len(&self) -> usize {
+        self.graph.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.graph.len() == 0
+    }
+
+    /// Replaces the schema. Refused if a definition or relation that still has
+    /// relationships would disappear; relationships that the new schema no longer allows stay
+    /// stored but stop counting in every query.
+    pub fn replace_schema(&mut self, schema: Schema) -> Result<(), WriteError> {
+        let mut remap: Vec<Option<(TypeId, Vec<Option<RelationId>>)>> = Vec::new();
+        for definition in self.schema.types() {
+            let new_type = schema.type_id(&definition.name);
+            let relations = definition
+                .relations
+                .iter()
+                .map(|relation| {
+                    let new_definition = new_type.and_then(|id| schema.type_definition(id));
+                    new_definition
+                        .and_then(|new| new.relation_id(&relation.name))
+                        .filter(|id| {
+                            new_type
+                                .and_then(|type_id| schema.relation(type_id, *id))
+                                .is_some_and(|new| new.is_permission() == relation.is_permission())
+                        })
+                })
+                .collect();
+            remap.push(new_type.map(|id| (id, relations)));
+        }
+        let map_relation = |type_id: TypeId, relation: RelationId| -> Option<RelationId> {
+            if relation == NO_RELATION {
+                return Some(NO_RELATION);
+            }
+            remap
+                .get(usize::from(type_id))?
+                .as_ref()?
+                .1
+                .get(usize::from(relation))
+                .copied()
+                .flatten()
+        };
+        let map_type = |type_id: TypeId| {
+            remap
+                .get(usize::from(type_id))
+                .and_then(|entry| entry.as_ref().map(|e| e.0))
+        };
+        let mut mapped = Vec::with_capacity(self.graph.len());
+        for (key, meta) in self.graph.iter() {
+            let new_key = (|| {
+                Some(TupleKey {
+                    resource: Object {
+                        object_type: map_type(key.resource.object_type)?,
+                        id: key.resource.id,
+                    },
+                    relation: map_relation(key.resource.object_type, key.relation)?,
+                    subject: Subject {
+                        subject_type: map_type(key.subject.subject_type)?,
+                        relation: map_relation(key.subject.subject_type, key.subject.relation)?,
+                        id: key.subject.id,
+                    },
+                })
+            })();
+            let Some(new_key) = new_key else {
+                let relationship = self.relationship_of(&self.graph, key, meta.as_deref());
+                return Err(WriteError::Invalid {
+                    relationship: relationship.to_string(),
+                    problem: "the new schema removes its type or relation; delete such relationships first".to_owned(),
+                });
+            };
+            mapped.push((new_key, meta.clone()));
+        }
+        let mut rebuilt = Graph::with_interner(std::mem::take(&mut self.graph.interner));
+        rebuilt.reserve(mapped.len());
+        for (key, meta) in mapped {
+            rebuilt.insert(key, meta);
+        }
+        self.graph = rebuilt;
+        self.schema = schema;
+        let derived = std::mem::take(&mut self.derived_definitions);
+        self.derived.clear();
+        for definition in derived {
+            // A derived relation the new schema lacks simply stops applying.
+            let _ = self.add_derived_relation(definition);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn resolve_type(&self, name: &str) -> Result<TypeId, CheckError> {
+        self.schema
+            .type_id(name)
+            .ok_or_else(|| CheckError::UnknownType(name.to_owned()))
+    }
+
+    pub(crate) fn resolve_relation(
+        &self,
+        object_type: &str,
+        relation: &str,
+    ) -> Result<(TypeId, RelationId), CheckError> {
+        let type_id = self.resolve_type(object_type)?;
+        let relation_id = self
+            .schema
+            .type_definition(type_id)
+            .and_then(|definition| definition.relation_id(relation))
+            .ok_or_else(|| CheckError::UnknownRelation {
+                object_type: object_type.to_owned(),
+                relation: relation.to_owned(),
+            })?;
+        Ok((type_id, relation_id))
+    }
+
+    pub(crate) fn is_derived(&self, type_id: TypeId, relation: RelationId) -> bool {
+        self.derived
+            .iter()
+            .any(|slot| slot.object_type == type_id && slot.relation == relation)
+    }
+
+    /// The text of an interned id.
+    pub(crate) fn id_text(graph: &Graph, id: ObjectId) -> &str {
+        if id == WILDCARD_ID {
+            WILDCARD
+        } else {
+            graph.interner.resolve(id).unwrap_or("?")
+        }
+    }
+
+    /// Converts an index entry back into a [`Relationship`].
+    pub(crate) fn relationship_of(
+        &self,
+        graph: &Graph,
+        key: &TupleKey,
+        meta: Option<&TupleMeta>,
+    ) -> Relationship {
+        let resource = ObjectRef::new(
+            self.schema.type_name(key.resource.object_type),
+            Self::id_text(graph, key.resource.id),
+        );
+        let subject = SubjectRef {
+            object: ObjectRef::new(
+                self.schema.type_name(key.subject.subject_type),
+                Self::id_text(graph, key.subject.id),
+            ),
+            relation: (key.subject.relation != NO_RELATION).then(|| {
+                self.schema
+                    .relation_name(key.subject.subject_type, key.subject.relation)
+                    .to_owned()
+            }),
+        };
+        let mut relationship = Relationship::new(
+            resource,
+            self.schema
+                .relation_name(key.resource.object_type, key.relation),
+            subject,
+        );
+        if let Some(meta) = meta {
+            relationship.caveat = meta
+                .caveat
+                .as_ref()
+                .map(|(id, context)| RelationshipCaveat {
+                    name: self
+                        .schema
+                        .caveat(*id)
+                        .map(|caveat| caveat.name.clone())
+                        .unwrap_or_default(),
+                    context: context.as_deref().cloned(),
+                });
+            relationship.expires_at = meta.expires_at;
+        }
+        relationship
+    }
+
+    /// Validates a relationship against the schema and builds its index entry. A deletion
+    /// need not fit the current schema's allowed subjects (it may remove a relationship a
+    /// schema change made inert).
+    fn prepare(
+        &mut self,
+        relationship: &Relationship,
+        operation: Operation,
+    ) -> Result<(TupleKey, Option<Arc<TupleMeta>>), WriteError> {
+        let invalid = |problem: String| WriteError::Invalid {
+            relationship: relationship.to_string(),
+            problem,
+        };
+        let (resource_type, relation) = self
+            .resolve_relation(&relationship.resource.object_type, &relationship.relation)
+            .map_err(|error| invalid(error.to_string()))?;
+        let definition = self
+            .schema
+            .relation(resource_type, relation)
+            .ok_or_else(|| invalid("unknown relation".to_owned()))?;
+        let RelationBody::Relation(allowed) = &definition.body else {
+            return Err(invalid(format!(
+                "`{}` is a permission: permissions are computed, only relations can be written",
+                relationship.relation
+            )));
+        };
+        if self.is_derived(resource_type, relation) {
+            return Err(invalid(format!(
+                "`{}#{}` is derived from the object id and cannot be written",
+                relationship.resource.object_type, relationship.relation
+            )));
+        }
+        validate_id(&relationship.resource.object_id, false).map_err(invalid)?;
+        validate_id(&relationship.subject.object.object_id, true).map_err(invalid)?;
+        let subject_type = self
+            .resolve_type(&relationship.subject.object.object_type)
+            .map_err(|error| invalid(error.to_string()))?;
+        let subject_relation = match &relationship.subject.relation {
+            None => NO_RELATION,
+            Some(name) => {
+                self.resolve_relation(&relationship.subject.object.object_type, name)
+                    .map_err(|error| invalid(error.to_string()))?
+                    .1
+            }
+        };
+        let caveat = self
+            .prepare_caveat(relationship.caveat.as_ref(), operation)
+            .map_err(invalid)?;
+        let is_wildcard = relationship.subject.is_wildcard();
+        let subject = Subject {
+            subject_type,
+            relation: subject_relation,
+            id: if is_wildcard {
+                WILDCARD_ID
+            } else {
+                self.graph
+                    .interner
+                    .intern(&relationship.subject.object.object_id)
+            },
+        };
+        let caveat_id = caveat.as_ref().map(|(id, _)| *id);
+        if operation != Operation::Delete
+            && !allows(
+                allowed,
+                subject,
+                caveat_id,
+                relationship.expires_at.is_some(),
+            )
+        {
+            return Err(invalid(format!(
+                "relation `{}#{}` does not allow `{}`{}",
+                relationship.resource.object_type,
+                relationship.relation,
+                describe_subject(relationship),
+                describe_allowed(&self.schema, allowed)
+            )));
+        }
+        let key = TupleKey {
+            resource: Object {
+                object_type: resource_type,
+                id: self.graph.interner.intern(&relationship.resource.object_id),
+            },
+            relation,
+            subject,
+        };
+        let meta = (caveat.is_some() || relationship.expires_at.is_some()).then(|| {
+            Arc::new(TupleMeta {
+                caveat,
+                expires_at: relationship.expires_at,
+            })
+        });
+        Ok((key, meta))
+    }
+
+    /// Resolves a relationship's caveat and checks its stored context.
+    fn prepare_caveat(
+        &self,
+        caveat: Option<&RelationshipCaveat>,
+        operation: Operation,
+    ) -> Result<Option<StoredCaveat>, String> {
+        let Some(caveat) = caveat else {
+            return Ok(None);
+        };
+        let id = self
+            .schema
+            .caveat_id(&caveat.name)
+            .ok_or_else(|| format!("unknown caveat `{}`", caveat.name))?;
+        if let (Some(context), Some(compiled), false) = (
+            &caveat.context,
+            self.schema.caveat(id),
+            operation == Operation::Delete,
+        ) {
+            compiled
+                .validate_context(context)
+                .map_err(|error| error.to_string())?;
+        }
+        let context = caveat
+            .context
+            .clone()
+            .filter(|context| !context.is_empty())
+            .map(Arc::new);
+        Ok(Some((id, context)))
+    }
+
+    /// Applies a batch atomically: every update is validated and every precondition checked
+    /// before anything changes. Returns the new revision and what changed.
+    pub fn write(
+        &mut self,
+        updates: &[RelationshipUpdate],
+        preconditions: &[WritePrecondition],
+        now: i64,
+    ) -> Result<WriteOutcome, WriteError> {
+        self.check_preconditions(preconditions, now)?;
+        let mut prepared = Vec::with_capacity(updates.len());
+        let mut seen = hashbrown::HashSet::new();
+        for update in updates {
+            let (key, meta) = self.prepare(&update.relationship, update.operation)?;
+            if !seen.insert(key) {
+                return Err(WriteError::Duplicate(update.relationship.to_string()));
+            }
+            if update.operation == Operation::Create && self.graph.get(&key).is_some() {
+                return Err(WriteError::AlreadyExists(update.relationship.to_string()));
+            }
+            prepared.push((update, key, meta));
+        }
+        let mut changes = Vec::new();
+        for (update, key, meta) in prepared {
+            match update.operation {
+                Operation::Create | Operation::Touch => {
+                    let previous = self.graph.insert(key, meta.clone());
+                    if previous.as_ref() != Some(&meta) {
+                        changes.push(Change {
+                            operation: Operation::Touch,
+                            relationship: self.relationship_of(&self.graph, &key, meta.as_deref()),
+                        });
+                    }
+                }
+                Operation::Delete => {
+                    if let Some(previous) = self.graph.remove(&key) {
+                        changes.push(Change {
+                            operation: Operation::Delete,
+                            relationship: self.relationship_of(
+                                &self.graph,
+                                &key,
+                                previous.as_deref(),
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        self.revision += 1;
+        Ok(WriteOutcome {
+            revision: self.revision,
+            changes,
+        })
+    }
+
+    /// Deletes every relationship matching `filter` (after checking preconditions).
+    pub fn delete_matching(
+        &mut self,
+        filter: &RelationshipFilter,
+        preconditions: &[WritePrecondition],
+        now: i64,
+    ) -> Result<WriteOutcome, WriteError> {
+        self.check_preconditions(preconditions, now)?;
+        let keys = self.matching_keys(filter, None);
+        let mut changes = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(previous) = self.graph.remove(&key) {
+                changes.push(Change {
+                    operation: Operation::Delete,
+                    relationship: self.relationship_of(&self.graph, &key, previous.as_deref()),
+                });
+            }
+        }
+        self.revision += 1;
+        Ok(WriteOutcome {
+            revision: self.revision,
+            changes,
+        })
+    }
+
+    fn check_preconditions(
+        &self,
+        preconditions: &[WritePrecondition],
+        now: i64,
+    ) -> Result<(), WriteError> {
+        for precondition in preconditions {
+            let found = !self
+                .matching_keys(&precondition.filter, Some(now))
+                .is_empty();
+            if found != precondition.must_match {
+                return Err(WriteError::PreconditionFailed(
+                    format!(
+                        "{} relationship matching {} ",
+                        if precondition.must_match {
+                            "expected a"
+                        } else {
+                            "expected no"
+                        },
+                        describe_filter(&precondition.filter)
+                    )
+                    .trim_end()
+                    .to_owned(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Keys of relationships matching a filter (live ones only when `now` is given).
+    fn matching_keys(&self, filter: &RelationshipFilter, now: Option<i64>) -> Vec<TupleKey> {
+        let Some(compiled) = self.compile_filter(filter) else {
+            return Vec::new();
+        };
+        self.graph
+            .iter()
+            .filter(|(key, meta)| {
+                compiled.matches(key) && now.is_none_or(|now| is_live(meta.as_deref(), now))
+            })
+            .map(|(key, _)| *key)
+            .collect()
+    }
+
+    /// Relationships matching a filter, ordered by their text form, after `after` (exclusive),
+    /// at most `limit`. Expired relationships are not returned.
+    pub fn read(
+        &self,
+        filter: &RelationshipFilter,
+        after: Option<&str>,
+        limit: usize,
+        now: i64,
+    ) -> Vec<Relationship> {
+        let Some(compiled) = self.compile_filter(filter) else {
+            return Vec::new();
+        };
+        let mut found: Vec<(String, Relationship)> = self
+            .graph
+            .iter()
+            .filter(|(key, meta)| compiled.matches(key) && is_live(meta.as_deref(), now))
+            .map(|(key, meta)| {
+                let relationship = self.relationship_of(&self.graph, key, meta.as_deref());
+                (sort_key(&relationship), relationship)
+            })
+            .filter(|(sort, _)| after.is_none_or(|after| sort.as_str() > after))
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found
+            .into_iter()
+            .take(limit)
+            .map(|(_, relationship)| relationship)
+            .collect()
+    }
+
+    fn compile_filter(&self, filter: &RelationshipFilter) -> Option<CompiledFilter> {
+        let resource_type = match &filter.resource_type {
+            Some(name) => Some(self.schema.type_id(name)?),
+            None => None,
+        };
+        let relation = filter.relation.clone();
+        let subject_type = match &filter.subject_type {
+            Some(name) => Some(self.schema.type_id(name)?),
+            None => None,
+        };
+        let id = |text: &Option<String>| -> Option<Option<ObjectId>> {
+            match text {
+                None => Some(None),
+                Some(text) if text == WILDCARD => Some(Some(WILDCARD_ID)),
+                Some(text) => self.graph.interner.get(text).map(Some),
+            }
+        };
+        Some(CompiledFilter {
+            resource_type,
+            resource_id: id(&filter.resource_id)?,
+            relation,
+            subject_type,
+            subject_id: id(&filter.subject_id)?,
+            subject_relation: filter.subject_relation.clone(),
+            schema: self.schema.clone(),
+        })
+    }
+
+    /// Looks up an object id without interning it.
+    pub(crate) fn lookup_id(&self, text: &str) -> Option<ObjectId> {
+        if text == WILDCARD {
+            Some(WILDCARD_ID)
+        } else {
+            self.graph.interner.get(text)
+        }
+    }
+
+    /// Pre-sizes the index for a bulk load.
+    pub fn reserve(&mut self, additional: usize) {
+        self.graph.reserve(additional);
+    }
+
+    /// Loads persisted relationships without revision accounting; invalid ones are returned.
+    pub fn load(
+        &mut self,
+        relationships: impl IntoIterator<Item = Relationship>,
+    ) -> Vec<(Relationship, WriteError)> {
+        let mut rejected = Vec::new();
+        for relationship in relationships {
+            match self.prepare(&relationship, Operation::Touch) {
+                Ok((key, meta)) => {
+                    self.graph.insert(key, meta);
+                }
+                Err(error) => rejected.push((relationship, error)),
+            }
+        }
+        rejected
+    }
+}
+
+struct CompiledFilter {
+    resource_type: Option<TypeId>,
+    resource_id: Option<ObjectId>,
+    relation: Option<String>,
+    subject_type: Option<TypeId>,
+    subject_id: Option<ObjectId>,
+    subject_relation: Option<Option<String>>,
+    schema: Schema,
+}
+
+impl CompiledFilter {
+    fn matches(&self, key: &TupleKey) -> bool {
+        self.resource_type
+            .is_none_or(|t| t == key.resource.object_type)
+            && self.resource_id.is_none_or(|id| id == key.resource.id)
+            && self.relation.as_ref().is_none_or(|name| {
+                self.schema
+                    .relation_name(key.resource.object_type, key.relation)
+                    == name
+            })
+            && self
+                .subject_type
+                .is_none_or(|t| t == key.subject.subject_type)
+            && self.subject_id.is_none_or(|id| id == key.subject.id)
+            && self
+                .subject_relation
+                .as_ref()
+                .is_none_or(|wanted| match wanted {
+                    None => key.subject.relation == NO_RELATION,
+                    Some(name) => {
+                        key.subject.relation != NO_RELATION
+                            && self
+                                .schema
+                                .relation_name(key.subject.subject_type, key.subject.relation)
+                                == name
+                    }
+                })
+    }
+}
+
+/// The order of [`Engine::read`]: resource, relation, subject.
+fn sort_key(relationship: &Relationship) -> String {
+    format!(
+        "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+        relationship.resource.object_type,
+        relationship.resource.object_id,
+        relationship.relation,
+        relationship.subject.object.object_type,
+        relationship.subject.object.object_id,
+        relationship.subject.relation.as_deref().unwrap_or(""),
+        ""
+    )
+}
+
+/// A relationship counts at `now` unless it expired strictly before.
+pub(crate) fn is_live(meta: Option<&TupleMeta>, now: i64) -> bool {
+    meta.and_then(|meta| meta.expires_at)
+        .is_none_or(|expires_at| expires_at >= now)
+}
+
+/// Whether an allowed-subject list admits a subject with this caveat and expiration.
+pub(crate) fn allows(
+    allowed: &[AllowedSubject],
+    subject: Subject,
+    caveat: Option<crate::schema::CaveatId>,
+    expiring: bool,
+) -> bool {
+    allowed.iter().any(|entry| {
+        entry.subject_type == subject.subject_type
+            && match entry.kind {
+                AllowedSubjectKind::Object => {
+                    subject.relation == NO_RELATION && subject.id != WILDCARD_ID
+                }
+                AllowedSubjectKind::Wildcard => subject.id == WILDCARD_ID,
+                AllowedSubjectKind::Userset(relation) => subject.relation == relation,
+            }
+            && entry.caveat == caveat
+            && (!expiring || entry.expiration)
+    })
+}
+
+fn validate_id(id: &str, subject: bool) -> Result<(), String> {
+    if subject && id == WILDCARD {
+        return Ok(());
+    }
+    if id.is_empty() || id.len() > 1024 {
+        return Err(format!(
+            "object ids are 1 to 1024 bytes long (`{}` is {})",
+            id.chars().take(40).collect::<String>(),
+            id.len()
+        ));
+    }
+    if id.chars().any(char::is_control) {
+        return Err("object ids cannot contain control characters".to_owned());
+    }
+    if id.contains('*') && id != WILDCARD {
+        return Err(format!(
+            "`{id}`: `*` is only valid alone, as a wildcard subject"
+        ));
+    }
+    if !subject && id == WILDCARD {
+        return Err("a resource cannot be a wildcard".to_owned());
+    }
+    Ok(())
+}
+
+fn describe_subject(relationship: &Relationship) -> String {
+    let mut text = relationship.subject.to_string();
+    if let Some(caveat) = &relationship.caveat {
+        text.push_str(&format!(" with {}", caveat.name));
+    }
+    if relationship.expires_at.is_some() {
+        text.push_str(" with expiration");
+    }
+    text
+}
+
+fn describe_allowed(schema: &Schema, allowed: &[AllowedSubject]) -> String {
+    let forms: Vec<String> = allowed
+        .iter()
+        .map(|entry| {
+            let name = schema.type_name(entry.subject_type);
+            let mut form = match entry.kind {
+                AllowedSubjectKind::Object => name.to_owned(),
+                AllowedSubjectKind::Wildcard => format!("{name}:*"),
+                AllowedSubjectKind::Userset(relation) => {
+                    format!(
+                        "{name}#{}",
+                        schema.relation_name(entry.subject_type, relation)
+                    )
+                }
+            };
+            if let Some(caveat) = entry.caveat.and_then(|id| schema.caveat(id)) {
+                form.push_str(&format!(" with {}", caveat.name));
+            }
+            if entry.expiration {
+                form.push_str(if entry.caveat.is_some() {
+                    " and expiration"
+                } else {
+                    " with expiration"
+                });
+            }
+            form
+        })
+        .collect();
+    format!(" (allowed: {})", forms.join(" | "))
+}
+
+fn describe_filter(filter: &RelationshipFilter) -> String {
+    let mut parts = Vec::new();
+    if let Some(value) = &filter.resource_type {
+        parts.push(format!("resource type `{value}`"));
+    }
+    if let Some(value) = &filter.resource_id {
+        parts.push(format!("resource id `{value}`"));
+    }
+    if let Some(value) = &filter.relation {
+        parts.push(format!("relation `{value}`"));
+    }
+    if let Some(value) = &filter.subject_type {
+        parts.push(format!("subject type `{value}`"));
+    }
+    if let Some(value) = &filter.subject_id {
+        parts.push(format!("subject id `{value}`"));
+    }
+    if parts.is_empty() {
+        "anything".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}

@@ -1,0 +1,537 @@
+//! Check evaluation: a depth-first walk of the schema's rewrite rules over the index.
+//!
+//! Results are three-valued (has / no / depends on missing caveat parameters) and combine
+//! with Kleene logic: `+` is OR, `&` is AND, `a - b` is `a AND NOT b`.
+//!
+//! Recursion: relationship graphs may contain cycles (groups inside each other). A step that
+//! reaches an (object, relation) already being evaluated answers "no" for that path and
+//! records how far up the cycle reaches (`floor`, an index into the evaluation stack). For
+//! unions, intersections and arrows this computes the least fixpoint, i.e. the answer from
+//! what is reachable. Through an exclusion it would not be sound (a cut "no" would turn into
+//! "yes"), so an exclusion whose right side depends on a cycle through the exclusion itself
+//! fails with [`CheckError::CycleThroughExclusion`]. Walks deeper than the configured depth
+//! fail with [`CheckError::DepthExceeded`]. Failures never allow.
+
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+
+use crate::caveat::{CaveatContext, CaveatOutcome};
+use crate::engine::{CheckError, CheckResult, Engine, allows, is_live};
+use crate::graph::{EPHEMERAL_BASE, NO_RELATION, Object, ObjectId, Subject, TupleKey, TupleMeta};
+use crate::relationship::{ObjectRef, SubjectRef, WILDCARD};
+use crate::schema::{Expr, RelationBody, RelationId};
+
+/// A three-valued answer; `Maybe` carries the missing caveat parameters (sorted, unique).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Tri {
+    No,
+    Yes,
+    Maybe(Vec<String>),
+}
+
+impl Tri {
+    fn or(self, other: Tri) -> Tri {
+        match (self, other) {
+            (Tri::Yes, _) | (_, Tri::Yes) => Tri::Yes,
+            (Tri::No, other) | (other, Tri::No) => other,
+            (Tri::Maybe(a), Tri::Maybe(b)) => Tri::Maybe(merge(a, b)),
+        }
+    }
+
+    fn and(self, other: Tri) -> Tri {
+        match (self, other) {
+            (Tri::No, _) | (_, Tri::No) => Tri::No,
+            (Tri::Yes, other) | (other, Tri::Yes) => other,
+            (Tri::Maybe(a), Tri::Maybe(b)) => Tri::Maybe(merge(a, b)),
+        }
+    }
+
+    fn not(self) -> Tri {
+        match self {
+            Tri::Yes => Tri::No,
+            Tri::No => Tri::Yes,
+            maybe @ Tri::Maybe(_) => maybe,
+        }
+    }
+
+    pub(crate) fn into_result(self) -> CheckResult {
+        match self {
+            Tri::Yes => CheckResult::Has,
+            Tri::No => CheckResult::No,
+            Tri::Maybe(missing) => CheckResult::Conditional { missing },
+        }
+    }
+}
+
+fn merge(mut a: Vec<String>, b: Vec<String>) -> Vec<String> {
+    a.extend(b);
+    a.sort();
+    a.dedup();
+    a
+}
+
+/// An answer and the highest stack frame a cycle cut it depended on reaches.
+#[derive(Debug, Clone)]
+pub(crate) struct Outcome {
+    pub(crate) tri: Tri,
+    pub(crate) floor: Option<usize>,
+}
+
+impl Outcome {
+    fn definite(tri: Tri) -> Outcome {
+        Outcome { tri, floor: None }
+    }
+}
+
+fn lower(a: Option<usize>, b: Option<usize>) -> Option<usize> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+/// State of one query.
+pub(crate) struct Evaluator<'a> {
+    pub(crate) engine: &'a Engine,
+    pub(crate) context: Option<&'a CaveatContext>,
+    pub(crate) now: i64,
+    stack: Vec<(Object, RelationId)>,
+    memo: HashMap<(Object, RelationId), Tri>,
+    /// Strings that are not interned (ids only a query mentions), by ephemeral id.
+    ephemeral: Vec<Arc<str>>,
+    ephemeral_index: HashMap<Arc<str>, ObjectId>,
+    subject: Subject,
+}
+
+impl<'a> Evaluator<'a> {
+    pub(crate) fn new(engine: &'a Engine, context: Option<&'a CaveatContext>, now: i64) -> Self {
+        Evaluator {
+            engine,
+            context,
+            now,
+            stack: Vec::new(),
+            memo: HashMap::new(),
+            ephemeral: Vec::new(),
+            ephemeral_index: HashMap::new(),
+            subject: Subject {
+                subject_type: 0,
+                relation: NO_RELATION,
+                id: 0,
+            },
+        }
+    }
+
+    /// The id of a string: interned, or a per-query ephemeral id.
+    pub(crate) fn id_of(&mut self, text: &str) -> ObjectId {
+        if let Some(id) = self.engine.lookup_id(text) {
+            return id;
+        }
+        if let Some(id) = self.ephemeral_index.get(text) {
+            return *id;
+        }
+        let id = EPHEMERAL_BASE + ObjectId::try_from(self.ephemeral.len()).unwrap_or(0);
+        let shared: Arc<str> = text.into();
+        self.ephemeral.push(shared.clone());
+        self.ephemeral_index.insert(shared, id);
+        id
+    }
+
+    /// The text of an id.
+    pub(crate) fn text_of(&self, id: ObjectId) -> String {
+        if id >= EPHEMERAL_BASE && id != crate::graph::WILDCARD_ID {
+            return self
+                .ephemeral
+                .get((id - EPHEMERAL_BASE) as usize)
+                .map_or_else(String::new, ToString::to_string);
+        }
+        Engine::id_text(&self.engine.graph, id).to_owned()
+    }
+
+    /// Resolves a subject reference.
+    pub(crate) fn subject_of(&mut self, subject: &SubjectRef) -> Result<Subject, CheckError> {
+        if subject.object.object_id == WILDCARD {
+            return Err(CheckError::WildcardSubject(subject.to_string()));
+        }
+        let subject_type = self.engine.resolve_type(&subject.object.object_type)?;
+        let relation = match &subject.relation {
+            None => NO_RELATION,
+            Some(name) => {
+                self.engine
+                    .resolve_relation(&subject.object.object_type, name)?
+                    .1
+            }
+        };
+        Ok(Subject {
+            subject_type,
+            relation,
+            id: self.id_of(&subject.object.object_id),
+        })
+    }
+
+    /// Resolves an object reference and a relation or permission name on it.
+    pub(crate) fn resource_of(
+        &mut self,
+        resource: &ObjectRef,
+        relation: &str,
+    ) -> Result<(Object, RelationId), CheckError> {
+        if resource.object_id == WILDCARD || resource.object_id.is_empty() {
+            return Err(CheckError::InvalidId(resource.object_id.clone()));
+        }
+        let (object_type, relation) = self
+            .engine
+            .resolve_relation(&resource.object_type, relation)?;
+        let id = self.id_of(&resource.object_id);
+        Ok((Object { object_type, id }, relation))
+    }
+
+    /// Answers `subject` in `resource#relation`, fresh state per subject.
+    pub(crate) fn check(
+        &mut self,
+        resource: Object,
+        relation: RelationId,
+        subject: Subject,
+    ) -> Result<Tri, CheckError> {
+        if self.subject != subject {
+            self.memo.clear();
+            self.subject = subject;
+        }
+        self.stack.clear();
+        let outcome = self.visit(resource, relation)?;
+        Ok(outcome.tri)
+    }
+
+    fn visit(&mut self, resource: Object, relation: RelationId) -> Result<Outcome, CheckError> {
+        let subject = self.subject;
+        // A userset is a member of itself.
+        if subject.relation == relation
+            && subject.subject_type == resource.object_type
+            && subject.id == resource.id
+        {
+            return Ok(Outcome::definite(Tri::Yes));
+        }
+        if let Some(known) = self.memo.get(&(resource, relation)) {
+            return Ok(Outcome::definite(known.clone()));
+        }
+        if let Some(position) = self
+            .stack
+            .iter()
+            .position(|frame| *frame == (resource, relation))
+        {
+            return Ok(Outcome {
+                tri: Tri::No,
+                floor: Some(position),
+            });
+        }
+        if self.stack.len() >= self.engine.config.max_depth as usize {
+            return Err(CheckError::DepthExceeded {
+                max_depth: self.engine.config.max_depth,
+            });
+        }
+        let depth = self.stack.len();
+        self.stack.push((resource, relation));
+        let engine: &'a Engine = self.engine;
+        let body = engine
+            .schema
+            .relation(resource.object_type, relation)
+            .map(|definition| &definition.body);
+        let outcome = match body {
+            Some(RelationBody::Relation(_)) => self.direct(resource, relation),
+            Some(RelationBody::Permission(expression)) => self.expression(resource, expression),
+            None => Ok(Outcome::definite(Tri::No)),
+        };
+        self.stack.pop();
+        let mut outcome = outcome?;
+        outcome.floor = outcome.floor.filter(|floor| *floor < depth);
+        if outcome.floor.is_none() {
+            self.memo.insert((resource, relation), outcome.tri.clone());
+        }
+        Ok(outcome)
+    }
+
+    /// The relationship's own condition: absent -> yes; expired -> no; caveat -> evaluated.
+    fn edge(&self, meta: Option<&TupleMeta>) -> Result<Tri, CheckError> {
+        let Some(meta) = meta else {
+            return Ok(Tri::Yes);
+        };
+        if !is_live(Some(meta), self.now) {
+            return Ok(Tri::No);
+        }
+        let Some((caveat_id, stored)) = &meta.caveat else {
+            return Ok(Tri::Yes);
+        };
+        let Some(caveat) = self.engine.schema.caveat(*caveat_id) else {
+            return Ok(Tri::No);
+        };
+        Ok(match caveat.evaluate(stored.as_deref(), self.context)? {
+            CaveatOutcome::True => Tri::Yes,
+            CaveatOutcome::False => Tri::No,
+            CaveatOutcome::Missing(missing) => Tri::Maybe(missing),
+        })
+    }
+
+    /// Metadata of a stored relationship if the current schema still admits it.
+    fn admitted(&self, key: &TupleKey) -> Option<Option<&'a TupleMeta>> {
+        let meta = self.engine.graph.get(key)?;
+        let definition = self
+            .engine
+            .schema
+            .relation(key.resource.object_type, key.relation)?;
+        let caveat = meta
+            .as_ref()
+            .and_then(|meta| meta.caveat.as_ref().map(|(id, _)| *id));
+        let expiring = meta.as_ref().is_some_and(|meta| meta.expires_at.is_some());
+        allows(definition.allowed(), key.subject, caveat, expiring).then_some(meta.as_deref())
+    }
+
+    /// A stored relation: the subject directly, through a wildcard, or through usersets.
+    fn direct(&mut self, resource: Object, relation: RelationId) -> Result<Outcome, CheckError> {
+        let subject = self.subject;
+        if let Some(derived) = self.derived_subjects(resource, relation) {
+            let found = derived
+                .iter()
+                .any(|object| subject.relation == NO_RELATION && *object == subject.object());
+            return Ok(Outcome::definite(if found { Tri::Yes } else { Tri::No }));
+        }
+        let mut result = Tri::No;
+        let candidates = [subject, Subject::wildcard_of(subject.subject_type)];
+        for candidate in candidates {
+            let key = TupleKey {
+                resource,
+                relation,
+                subject: candidate,
+            };
+            if let Some(meta) = self.admitted(&key) {
+                result = result.or(self.edge(meta)?);
+                if result == Tri::Yes {
+                    return Ok(Outcome::definite(Tri::Yes));
+                }
+            }
+        }
+        let mut floor = None;
+        let usersets = self.engine.graph.userset_subjects(resource, relation);
+        for &userset in usersets {
+            if userset == subject {
+                continue;
+            }
+            let key = TupleKey {
+                resource,
+                relation,
+                subject: userset,
+            };
+            let Some(meta) = self.admitted(&key) else {
+                continue;
+            };
+            let edge = self.edge(meta)?;
+            if edge == Tri::No {
+                continue;
+            }
+            let inner = self.visit(userset.object(), userset.relation)?;
+            floor = lower(floor, inner.floor);
+            result = result.or(edge.and(inner.tri));
+            if result == Tri::Yes {
+                return Ok(Outcome::definite(Tri::Yes));
+            }
+        }
+        Ok(Outcome { tri: result, floor })
+    }
+
+    /// Subjects of a derived relation, if `relation` is one.
+    pub(crate) fn derived_subjects(
+        &mut self,
+        resource: Object,
+        relation: RelationId,
+    ) -> Option<Vec<Object>> {
+        let derive = self
+            .engine
+            .derived
+            .iter()
+            .find(|slot| slot.object_type == resource.object_type && slot.relation == relation)
+            .map(|slot| slot.derive.clone())?;
+        let text = self.text_of(resource.id);
+        let mut objects = Vec::new();
+        for object in derive(&text) {
+            if let Some(object_type) = self.engine.schema.type_id(&object.object_type) {
+                let id = self.id_of(&object.object_id);
+                objects.push(Object { object_type, id });
+            }
+        }
+        Some(objects)
+    }
+
+    fn expression(&mut self, resource: Object, expression: &Expr) -> Result<Outcome, CheckError> {
+        match expression {
+            Expr::Nil => Ok(Outcome::definite(Tri::No)),
+            Expr::Computed(relation) => self.visit(resource, *relation),
+            Expr::Union(operands) => {
+                let mut result = Tri::No;
+                let mut floor = None;
+                for operand in operands {
+                    let outcome = self.expression(resource, operand)?;
+                    if outcome.tri == Tri::Yes {
+                        return Ok(Outcome::definite(Tri::Yes));
+                    }
+                    floor = lower(floor, outcome.floor);
+                    result = result.or(outcome.tri);
+                }
+                Ok(Outcome { tri: result, floor })
+            }
+            Expr::Intersection(operands) => {
+                let mut result = Tri::Yes;
+                let mut floor = None;
+                for operand in operands {
+                    let outcome = self.expression(resource, operand)?;
+                    if outcome.tri == Tri::No {
+                        return Ok(outcome);
+                    }
+                    floor = lower(floor, outcome.floor);
+                    result = result.and(outcome.tri);
+                }
+                Ok(Outcome { tri: result, floor })
+            }
+            Expr::Exclusion(base, subtracted) => {
+                let left = self.expression(resource, base)?;
+                if left.tri == Tri::No {
+                    return Ok(left);
+                }
+                let right = self.expression(resource, subtracted)?;
+                if right.tri == Tri::Yes {
+                    return Ok(Outcome::definite(Tri::No));
+                }
+                if right.floor.is_some() {
+                    let at = format!(
+                        "{}:{}",
+                        self.engine.schema.type_name(resource.object_type),
+                        self.text_of(resource.id)
+                    );
+                    return Err(CheckError::CycleThroughExclusion { at });
+                }
+                Ok(Outcome {
+                    tri: left.tri.and(right.tri.not()),
+                    floor: left.floor,
+                })
+            }
+            Expr::Arrow {
+                tupleset,
+                targets,
+                all,
+                ..
+            } => self.arrow(resource, *tupleset, targets, *all),
+        }
+    }
+
+    /// The objects a tupleset relation points at, with each relationship's condition.
+    fn tupleset(
+        &mut self,
+        resource: Object,
+        tupleset: RelationId,
+    ) -> Result<Vec<(Object, Tri)>, CheckError> {
+        if let Some(derived) = self.derived_subjects(resource, tupleset) {
+            return Ok(derived
+                .into_iter()
+                .map(|object| (object, Tri::Yes))
+                .collect());
+        }
+        let graph = &self.engine.graph;
+        let mut found = Vec::new();
+        for &subject in graph
+            .object_subjects(resource, tupleset)
+            .iter()
+            .chain(graph.userset_subjects(resource, tupleset))
+        {
+            let key = TupleKey {
+                resource,
+                relation: tupleset,
+                subject,
+            };
+            let Some(meta) = self.admitted(&key) else {
+                continue;
+            };
+            // Expired relationships are invisible; caveated ones carry their condition.
+            if !is_live(meta, self.now) {
+                continue;
+            }
+            let edge = self.edge(meta)?;
+            found.push((subject.object(), edge));
+        }
+        Ok(found)
+    }
+
+    fn arrow(
+        &mut self,
+        resource: Object,
+        tupleset: RelationId,
+        targets: &[Option<RelationId>],
+        all: bool,
+    ) -> Result<Outcome, CheckError> {
+        let subjects = self.tupleset(resource, tupleset)?;
+        let mut floor = None;
+        if all {
+            if subjects.is_empty() {
+                return Ok(Outcome::definite(Tri::No));
+            }
+            let mut result = Tri::Yes;
+            for (object, edge) in subjects {
+                let Some(target) = targets
+                    .get(usize::from(object.object_type))
+                    .copied()
+                    .flatten()
+                else {
+                    return Ok(Outcome::definite(Tri::No));
+                };
+                let inner = self.visit(object, target)?;
+                floor = lower(floor, inner.floor);
+                result = result.and(edge.and(inner.tri));
+                if result == Tri::No {
+                    return Ok(Outcome {
+                        tri: Tri::No,
+                        floor,
+                    });
+                }
+            }
+            return Ok(Outcome { tri: result, floor });
+        }
+        let mut result = Tri::No;
+        for (object, edge) in subjects {
+            if edge == Tri::No {
+                continue;
+            }
+            let Some(target) = targets
+                .get(usize::from(object.object_type))
+                .copied()
+                .flatten()
+            else {
+                continue;
+            };
+            let inner = self.visit(object, target)?;
+            if inner.tri == Tri::Yes && edge == Tri::Yes {
+                return Ok(Outcome::definite(Tri::Yes));
+            }
+            floor = lower(floor, inner.floor);
+            result = result.or(edge.and(inner.tri));
+        }
+        Ok(Outcome { tri: result, floor })
+    }
+}
+
+impl Engine {
+    /// Answers one check.
+    pub fn check(
+        &self,
+        request: &crate::engine::CheckRequest<'_>,
+    ) -> Result<CheckResult, CheckError> {
+        let mut evaluator = Evaluator::new(self, request.context, request.now);
+        let (resource, relation) = evaluator.resource_of(request.resource, request.permission)?;
+        let subject = evaluator.subject_of(request.subject)?;
+        Ok(evaluator.check(resource, relation, subject)?.into_result())
+    }
+
+    /// Answers many checks; each succeeds or fails on its own.
+    pub fn check_bulk(
+        &self,
+        requests: &[crate::engine::CheckRequest<'_>],
+    ) -> Vec<Result<CheckResult, CheckError>> {
+        requests.iter().map(|request| self.check(request)).collect()
+    }
+}

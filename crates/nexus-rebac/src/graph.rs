@@ -1,0 +1,240 @@
+//! The in-memory relationship index.
+//!
+//! Strings are interned once; a relationship is four small integers and a subject relation.
+//! Three views of the same set are kept in step:
+//!
+//! - `tuples`: relationship -> metadata (caveat, expiration), for exact membership tests;
+//! - `forward`: (resource, relation) -> subjects, for walking usersets and arrows;
+//! - `reverse`: subject -> (resource, relation), for lookups from a subject.
+
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use hashbrown::{HashMap, HashTable};
+
+use crate::caveat::CaveatContext;
+use crate::schema::{CaveatId, RelationId, TypeId};
+
+/// An interned object id.
+pub(crate) type ObjectId = u32;
+/// The object id of `type:*`.
+pub(crate) const WILDCARD_ID: ObjectId = u32::MAX;
+/// The subject relation of a plain object subject (`...`).
+pub(crate) const NO_RELATION: RelationId = u16::MAX;
+/// Object ids at or above this are per-query ids of strings not in the index.
+pub(crate) const EPHEMERAL_BASE: ObjectId = 1 << 31;
+
+/// An object: type and interned id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct Object {
+    pub(crate) object_type: TypeId,
+    pub(crate) id: ObjectId,
+}
+
+/// A subject: an object (`relation == NO_RELATION`), a userset, or `type:*`.
+#[expect(
+    clippy::struct_field_names,
+    reason = "`subject.subject_type` mirrors the schema's naming"
+)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct Subject {
+    pub(crate) subject_type: TypeId,
+    pub(crate) relation: RelationId,
+    pub(crate) id: ObjectId,
+}
+
+impl Subject {
+    pub(crate) fn object(self) -> Object {
+        Object {
+            object_type: self.subject_type,
+            id: self.id,
+        }
+    }
+
+    pub(crate) fn wildcard_of(subject_type: TypeId) -> Subject {
+        Subject {
+            subject_type,
+            relation: NO_RELATION,
+            id: WILDCARD_ID,
+        }
+    }
+}
+
+/// `resource#relation@subject`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct TupleKey {
+    pub(crate) resource: Object,
+    pub(crate) relation: RelationId,
+    pub(crate) subject: Subject,
+}
+
+/// A caveat on a stored relationship: which one, and the context fixed at write time.
+pub(crate) type StoredCaveat = (CaveatId, Option<Arc<CaveatContext>>);
+
+/// What a relationship carries besides its key; most carry nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TupleMeta {
+    pub(crate) caveat: Option<StoredCaveat>,
+    pub(crate) expires_at: Option<i64>,
+}
+
+/// Strings to dense ids; each string is stored once.
+#[derive(Debug, Default)]
+pub(crate) struct Interner {
+    strings: Vec<Box<str>>,
+    table: HashTable<ObjectId>,
+    hasher: hashbrown::DefaultHashBuilder,
+}
+
+impl Interner {
+    pub(crate) fn get(&self, text: &str) -> Option<ObjectId> {
+        let hash = self.hasher.hash_one(text);
+        self.table
+            .find(hash, |id| {
+                self.strings
+                    .get(*id as usize)
+                    .is_some_and(|stored| &**stored == text)
+            })
+            .copied()
+    }
+
+    pub(crate) fn intern(&mut self, text: &str) -> ObjectId {
+        if let Some(id) = self.get(text) {
+            return id;
+        }
+        let id = ObjectId::try_from(self.strings.len())
+            .unwrap_or(EPHEMERAL_BASE - 1)
+            .min(EPHEMERAL_BASE - 1);
+        self.strings.push(text.into());
+        let hasher = &self.hasher;
+        let strings = &self.strings;
+        let hash = hasher.hash_one(text);
+        self.table.insert_unique(hash, id, |existing| {
+            hasher.hash_one(strings.get(*existing as usize).map_or("", |s| &**s))
+        });
+        id
+    }
+
+    pub(crate) fn resolve(&self, id: ObjectId) -> Option<&str> {
+        self.strings.get(id as usize).map(|text| &**text)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.strings.len()
+    }
+}
+
+type SubjectList = Vec<Subject>;
+type ResourceList = Vec<(TypeId, RelationId, ObjectId)>;
+
+/// The relationship index.
+#[derive(Debug, Default)]
+pub(crate) struct Graph {
+    pub(crate) interner: Interner,
+    tuples: HashMap<TupleKey, Option<Arc<TupleMeta>>>,
+    /// Subjects without a relation (objects and wildcards), by (type, relation, id).
+    objects: HashMap<(TypeId, RelationId, ObjectId), SubjectList>,
+    /// Userset subjects, by (type, relation, id).
+    usersets: HashMap<(TypeId, RelationId, ObjectId), SubjectList>,
+    reverse: HashMap<Subject, ResourceList>,
+}
+
+impl Graph {
+    /// An empty index reusing interned strings.
+    pub(crate) fn with_interner(interner: Interner) -> Graph {
+        Graph {
+            interner,
+            ..Graph::default()
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.tuples.len()
+    }
+
+    pub(crate) fn get(&self, key: &TupleKey) -> Option<&Option<Arc<TupleMeta>>> {
+        self.tuples.get(key)
+    }
+
+    /// Inserts or replaces a relationship. Returns the previous metadata if it existed.
+    pub(crate) fn insert(
+        &mut self,
+        key: TupleKey,
+        meta: Option<Arc<TupleMeta>>,
+    ) -> Option<Option<Arc<TupleMeta>>> {
+        let previous = self.tuples.insert(key, meta);
+        if previous.is_none() {
+            let forward_key = (key.resource.object_type, key.relation, key.resource.id);
+            let list = if key.subject.relation == NO_RELATION {
+                self.objects.entry(forward_key).or_default()
+            } else {
+                self.usersets.entry(forward_key).or_default()
+            };
+            list.push(key.subject);
+            self.reverse.entry(key.subject).or_default().push((
+                key.resource.object_type,
+                key.relation,
+                key.resource.id,
+            ));
+        }
+        previous
+    }
+
+    /// Removes a relationship. Returns its metadata if it existed.
+    pub(crate) fn remove(&mut self, key: &TupleKey) -> Option<Option<Arc<TupleMeta>>> {
+        let removed = self.tuples.remove(key)?;
+        let forward_key = (key.resource.object_type, key.relation, key.resource.id);
+        let map = if key.subject.relation == NO_RELATION {
+            &mut self.objects
+        } else {
+            &mut self.usersets
+        };
+        if let Some(list) = map.get_mut(&forward_key) {
+            if let Some(position) = list.iter().position(|subject| *subject == key.subject) {
+                list.swap_remove(position);
+            }
+            if list.is_empty() {
+                map.remove(&forward_key);
+            }
+        }
+        let resource = (key.resource.object_type, key.relation, key.resource.id);
+        if let Some(list) = self.reverse.get_mut(&key.subject) {
+            if let Some(position) = list.iter().position(|entry| *entry == resource) {
+                list.swap_remove(position);
+            }
+            if list.is_empty() {
+                self.reverse.remove(&key.subject);
+            }
+        }
+        Some(removed)
+    }
+
+    /// Object and wildcard subjects of `resource#relation`.
+    pub(crate) fn object_subjects(&self, resource: Object, relation: RelationId) -> &[Subject] {
+        self.objects
+            .get(&(resource.object_type, relation, resource.id))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Userset subjects of `resource#relation`.
+    pub(crate) fn userset_subjects(&self, resource: Object, relation: RelationId) -> &[Subject] {
+        self.usersets
+            .get(&(resource.object_type, relation, resource.id))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The (resource type, relation, resource id) entries that name `subject`.
+    pub(crate) fn resources_of(&self, subject: Subject) -> &[(TypeId, RelationId, ObjectId)] {
+        self.reverse.get(&subject).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every relationship (unordered).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&TupleKey, &Option<Arc<TupleMeta>>)> {
+        self.tuples.iter()
+    }
+
+    /// Reserves room for `additional` more relationships.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.tuples.reserve(additional);
+    }
+}

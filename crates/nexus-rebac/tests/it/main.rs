@@ -1,0 +1,11 @@
+//! Integration tests of the engine.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::too_many_lines,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
+mod conformance;
