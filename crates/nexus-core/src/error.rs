@@ -123,7 +123,9 @@ impl FsError {
                 Rejection::IntoItself { .. } | Rejection::PathTooLong { .. } => {
                     ErrorCode::InvalidInput
                 }
-                Rejection::BlobMissing { .. } => ErrorCode::Unavailable,
+                Rejection::BlobMissing { .. } | Rejection::RevisionConflict { .. } => {
+                    ErrorCode::Unavailable
+                }
             },
             FsError::Store(error) => match error {
                 StoreError::Locked { .. } | StoreError::Closed | StoreError::Poisoned { .. } => {

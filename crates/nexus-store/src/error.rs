@@ -36,6 +36,8 @@ pub enum Rejection {
     WrongOrganization { path: VfsPath, org: String },
     #[error("the blob for `{path}` disappeared before it was committed; retry the write")]
     BlobMissing { path: VfsPath },
+    #[error("authorization revision {attempted} does not follow the stored revision {stored}")]
+    RevisionConflict { stored: u64, attempted: u64 },
 }
 
 struct PreconditionState<'a>(Option<&'a str>);

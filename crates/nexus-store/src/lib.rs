@@ -28,7 +28,10 @@ mod types;
 
 pub use blob::{BlobStore, LocalBlobStore, StoredBlob};
 pub use error::{Error, Rejection, StoreError};
-pub use meta::{Applied, BlobRow, MetadataCheck, MetadataStore, Mutation, Precondition};
+pub use meta::{
+    Applied, AuthorizationSnapshot, BlobRow, ChangeOperation, MetadataCheck, MetadataStore,
+    Mutation, Precondition, RecordedChange, RelationshipBatch, RelationshipChange,
+};
 pub use sqlite::{SCHEMA_VERSION, SqliteMetadataStore};
 pub use store::{CheckReport, GcReport, MARKER_FILE, Store, StoreOptions, WriteRequest};
 pub use types::{

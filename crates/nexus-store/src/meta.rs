@@ -92,6 +92,49 @@ pub enum Mutation {
         policy: VersionPolicy,
         at: Timestamp,
     },
+    /// Records relationship changes as revision `batch.revision` (which must follow the stored
+    /// revision).
+    WriteRelationships { batch: RelationshipBatch },
+    /// Replaces the authorization schema, as revision `revision`.
+    SetAuthorizationSchema { source: String, revision: u64 },
+}
+
+/// Relationship changes committed together as one revision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelationshipBatch {
+    pub revision: u64,
+    pub changes: Vec<RelationshipChange>,
+}
+
+/// One relationship added (or replaced) or removed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelationshipChange {
+    pub operation: ChangeOperation,
+    pub relationship: nexus_rebac::Relationship,
+    /// The organization the relationship belongs to (`None`: none, e.g. system-wide).
+    pub org: Option<OrgId>,
+}
+
+/// Kind of a relationship change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeOperation {
+    Touch,
+    Delete,
+}
+
+/// A committed relationship change, from the change log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedChange {
+    pub revision: u64,
+    pub change: RelationshipChange,
+}
+
+/// The persisted authorization state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuthorizationSnapshot {
+    pub schema: Option<String>,
+    pub revision: u64,
+    pub relationships: Vec<(nexus_rebac::Relationship, Option<OrgId>)>,
 }
 
 impl Mutation {
@@ -111,7 +154,9 @@ impl Mutation {
             | Mutation::Remove { path, .. }
             | Mutation::RestoreVersion { path, .. } => Some(path),
             Mutation::Move { from, .. } | Mutation::Copy { from, .. } => Some(from),
-            Mutation::SetVersionPolicy { .. } => None,
+            Mutation::SetVersionPolicy { .. }
+            | Mutation::WriteRelationships { .. }
+            | Mutation::SetAuthorizationSchema { .. } => None,
         }
     }
 }
@@ -167,12 +212,23 @@ pub trait MetadataStore: Send + Sync + fmt::Debug {
     /// The organization's version policy ([`VersionPolicy::DEFAULT`] if never set).
     async fn version_policy(&self, org: &OrgId) -> Result<VersionPolicy, StoreError>;
 
-    /// Applies a batch in one transaction with one durable commit. Returns one result per
-    /// mutation, in order. `Err` means the batch as a whole did not commit.
+    /// Applies a batch of mutation groups in one transaction with one durable commit. Each
+    /// group applies entirely or not at all. Returns one result per group, in order. `Err`
+    /// means the batch as a whole did not commit.
     async fn apply(
         &self,
-        batch: &[Mutation],
-    ) -> Result<Vec<Result<Applied, Rejection>>, StoreError>;
+        batch: &[Vec<Mutation>],
+    ) -> Result<Vec<Result<Vec<Applied>, Rejection>>, StoreError>;
+
+    /// The authorization schema, revision and every relationship.
+    async fn load_authorization(&self) -> Result<AuthorizationSnapshot, StoreError>;
+
+    /// Relationship changes committed after `revision`, oldest first, at most `limit`.
+    async fn relationship_changes(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedChange>, StoreError>;
 
     /// Whether the metadata has a row for the blob (referenced or awaiting collection).
     async fn blob_known(&self, org: &OrgId, hash: &ContentHash) -> Result<bool, StoreError>;

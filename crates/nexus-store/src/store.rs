@@ -108,10 +108,13 @@ pub struct CheckReport {
     pub verified_blobs: u64,
 }
 
+/// Where the committer sends the outcome of a mutation group.
+type GroupReply = oneshot::Sender<Result<Vec<Applied>, Error>>;
+
 enum Job {
     Apply {
-        mutation: Mutation,
-        reply: oneshot::Sender<Result<Applied, Error>>,
+        group: Vec<Mutation>,
+        reply: GroupReply,
     },
     CollectUnreferenced {
         cutoff: Timestamp,
@@ -406,13 +409,41 @@ impl Store {
 
     /// Commits one mutation (batched with concurrent ones) and returns what it did.
     pub async fn apply(&self, mutation: Mutation) -> Result<Applied, Error> {
+        let mut applied = self.apply_group(vec![mutation]).await?;
+        applied.pop().ok_or_else(|| {
+            StoreError::InvalidData {
+                message: "a mutation committed without a result".to_owned(),
+            }
+            .into()
+        })
+    }
+
+    /// Commits mutations that take effect together or not at all (e.g. removing a
+    /// directory and the relationships on it). Returns one result per mutation.
+    pub async fn apply_group(&self, group: Vec<Mutation>) -> Result<Vec<Applied>, Error> {
         let (reply, answer) = oneshot::channel();
         self.inner
             .jobs
-            .send(Job::Apply { mutation, reply })
+            .send(Job::Apply { group, reply })
             .await
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// The persisted authorization state.
+    pub async fn load_authorization(
+        &self,
+    ) -> Result<crate::meta::AuthorizationSnapshot, StoreError> {
+        self.inner.meta.load_authorization().await
+    }
+
+    /// Relationship changes committed after `revision`.
+    pub async fn relationship_changes(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::meta::RecordedChange>, StoreError> {
+        self.inner.meta.relationship_changes(after, limit).await
     }
 
     /// Deletes blobs unreferenced since before `cutoff`, orphan blobs older than `cutoff` and
@@ -622,7 +653,7 @@ impl Committer {
             let mut closing = None;
             for job in jobs.drain(..) {
                 match job {
-                    Job::Apply { mutation, reply } => batch.push((mutation, reply)),
+                    Job::Apply { group, reply } => batch.push((group, reply)),
                     Job::CollectUnreferenced { cutoff, reply } => {
                         self.commit(std::mem::take(&mut batch)).await;
                         let _ = reply.send(self.collect_unreferenced(cutoff).await);
@@ -638,8 +669,8 @@ impl Committer {
             if let Some(reply) = closing {
                 receiver.close();
                 while let Ok(job) = receiver.try_recv() {
-                    if let Job::Apply { mutation, reply } = job {
-                        self.commit(vec![(mutation, reply)]).await;
+                    if let Job::Apply { group, reply } = job {
+                        self.commit(vec![(group, reply)]).await;
                     }
                 }
                 self.meta.close().await;
@@ -649,7 +680,7 @@ impl Committer {
         }
     }
 
-    async fn commit(&mut self, batch: Vec<(Mutation, oneshot::Sender<Result<Applied, Error>>)>) {
+    async fn commit(&mut self, batch: Vec<(Vec<Mutation>, GroupReply)>) {
         if batch.is_empty() {
             return;
         }
@@ -664,19 +695,25 @@ impl Committer {
         }
         // A new blob must exist now; collection runs on this task, so it cannot vanish
         // between this check and the commit.
-        let checks = futures::future::join_all(batch.iter().map(|(mutation, _)| async {
-            match mutation.new_blob() {
-                Some(blob) => self.blobs.exists(&blob.org, &blob.hash).await,
-                None => Ok(true),
+        let checks = futures::future::join_all(batch.iter().map(|(group, _)| async {
+            for blob in group.iter().filter_map(Mutation::new_blob) {
+                if !self.blobs.exists(&blob.org, &blob.hash).await? {
+                    return Ok(false);
+                }
             }
+            Ok::<bool, StoreError>(true)
         }))
         .await;
         let mut admitted = Vec::with_capacity(batch.len());
-        for ((mutation, reply), present) in batch.into_iter().zip(checks) {
+        for ((group, reply), present) in batch.into_iter().zip(checks) {
             match present {
-                Ok(true) => admitted.push((mutation, reply)),
+                Ok(true) => admitted.push((group, reply)),
                 Ok(false) => {
-                    let path = mutation.path().cloned().unwrap_or_else(VfsPath::root);
+                    let path = group
+                        .iter()
+                        .find_map(Mutation::path)
+                        .cloned()
+                        .unwrap_or_else(VfsPath::root);
                     let _ = reply.send(Err(Rejection::BlobMissing { path }.into()));
                 }
                 Err(error) => {
@@ -684,11 +721,8 @@ impl Committer {
                 }
             }
         }
-        let mutations: Vec<Mutation> = admitted
-            .iter()
-            .map(|(mutation, _)| mutation.clone())
-            .collect();
-        let results = match self.meta.apply(&mutations).await {
+        let groups: Vec<Vec<Mutation>> = admitted.iter().map(|(group, _)| group.clone()).collect();
+        let results = match self.meta.apply(&groups).await {
             Ok(results) => results,
             Err(error) => {
                 tracing::error!(%error, "commit failed; refusing further writes");
@@ -704,28 +738,35 @@ impl Committer {
                 return;
             }
         };
-        for ((mutation, reply), result) in admitted.into_iter().zip(results) {
+        for ((group, reply), result) in admitted.into_iter().zip(results) {
             match &result {
                 Ok(applied) => {
-                    if applied.changed_subtrees.is_empty() {
-                        for path in &applied.changed {
-                            self.nodes.invalidate(path);
-                            if let Some(parent) = path.parent() {
-                                self.listings.invalidate(&parent);
-                            }
-                        }
-                    } else {
-                        self.nodes.clear();
-                        self.listings.clear();
+                    for applied in applied {
+                        self.invalidate(applied);
                     }
                 }
                 Err(_) => {
-                    if let Some(blob) = mutation.new_blob() {
+                    for blob in group.iter().filter_map(Mutation::new_blob) {
                         self.discard_if_unknown(blob).await;
                     }
                 }
             }
             let _ = reply.send(result.map_err(Error::from));
+        }
+    }
+
+    /// Drops cached metadata and listings a committed mutation changed.
+    fn invalidate(&self, applied: &Applied) {
+        if applied.changed_subtrees.is_empty() {
+            for path in &applied.changed {
+                self.nodes.invalidate(path);
+                if let Some(parent) = path.parent() {
+                    self.listings.invalidate(&parent);
+                }
+            }
+        } else {
+            self.nodes.clear();
+            self.listings.clear();
         }
     }
 

@@ -4,6 +4,7 @@
 //! mutex); a small pool of read-only connections serves reads concurrently with it.
 
 mod mutate;
+mod relationship;
 mod schema;
 
 use std::path::Path;
@@ -20,10 +21,13 @@ use sqlx::{Connection, Row, SqliteConnection};
 pub use schema::SCHEMA_VERSION;
 
 use crate::error::{Rejection, StoreError};
-use crate::meta::{Applied, BlobRow, MetadataCheck, MetadataStore, Mutation};
+use crate::meta::{
+    Applied, AuthorizationSnapshot, BlobRow, MetadataCheck, MetadataStore, Mutation, RecordedChange,
+};
 use crate::types::{
     ContentHash, ListQuery, Node, NodeKind, Timestamp, VersionPolicy, VersionRecord,
 };
+use relationship::relationship_columns;
 
 /// The columns [`node_from_row`] reads, in a form `concat!` accepts.
 macro_rules! node_columns {
@@ -249,15 +253,26 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn apply(
         &self,
-        batch: &[Mutation],
-    ) -> Result<Vec<Result<Applied, Rejection>>, StoreError> {
+        batch: &[Vec<Mutation>],
+    ) -> Result<Vec<Result<Vec<Applied>, Rejection>>, StoreError> {
         let mut writer = self.writer.lock().await;
         let mut transaction = writer.begin().await?;
         let mut results = Vec::with_capacity(batch.len());
-        for mutation in batch {
+        for group in batch {
             let mut savepoint = transaction.begin().await?;
-            match mutate::apply(&mut savepoint, mutation).await {
-                Ok(applied) => {
+            let mut applied = Vec::with_capacity(group.len());
+            let mut outcome = Ok(());
+            for mutation in group {
+                match mutate::apply(&mut savepoint, mutation).await {
+                    Ok(done) => applied.push(done),
+                    Err(failure) => {
+                        outcome = Err(failure);
+                        break;
+                    }
+                }
+            }
+            match outcome {
+                Ok(()) => {
                     savepoint.commit().await?;
                     results.push(Ok(applied));
                 }
@@ -270,6 +285,47 @@ impl MetadataStore for SqliteMetadataStore {
         }
         transaction.commit().await?;
         Ok(results)
+    }
+
+    async fn load_authorization(&self) -> Result<AuthorizationSnapshot, StoreError> {
+        let state = sqlx::query("SELECT schema, revision FROM authorization_state WHERE id = 1")
+            .fetch_one(&self.readers)
+            .await?;
+        let schema: Option<String> = state.try_get("schema")?;
+        let revision = to_u64(state.try_get("revision")?)?;
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            relationship_columns!(),
+            " FROM relationships"
+        ))
+        .fetch_all(&self.readers)
+        .await?;
+        let relationships = rows
+            .iter()
+            .map(relationship::from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(AuthorizationSnapshot {
+            schema,
+            revision,
+            relationships,
+        })
+    }
+
+    async fn relationship_changes(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedChange>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT revision, operation, ",
+            relationship_columns!(),
+            " FROM relationship_changes WHERE revision > ? ORDER BY revision, position LIMIT ?"
+        ))
+        .bind(to_i64(after)?)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter().map(relationship::change_from_row).collect()
     }
 
     async fn blob_known(&self, org: &OrgId, hash: &ContentHash) -> Result<bool, StoreError> {

@@ -41,6 +41,7 @@ type Outcome<T> = Result<T, Failure>;
 
 const MICROS_PER_DAY: u64 = 86_400_000_000;
 
+#[expect(clippy::too_many_lines, reason = "one arm per mutation, each a call")]
 pub(super) async fn apply(
     connection: &mut SqliteConnection,
     mutation: &Mutation,
@@ -134,6 +135,14 @@ pub(super) async fn apply(
         }
         Mutation::SetVersionPolicy { org, policy, at } => {
             set_policy(connection, org, *policy, *at).await
+        }
+        Mutation::WriteRelationships { batch } => {
+            super::relationship::write_batch(connection, batch).await?;
+            Ok(Applied::default())
+        }
+        Mutation::SetAuthorizationSchema { source, revision } => {
+            super::relationship::set_schema(connection, source, *revision).await?;
+            Ok(Applied::default())
         }
     }
 }

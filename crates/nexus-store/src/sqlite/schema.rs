@@ -75,6 +75,50 @@ const MIGRATIONS: &[&str] = &[
         keep_days INTEGER CHECK (keep_days IS NULL OR keep_days >= 0)
     ) STRICT;
     ",
+    // 2: authorization: the schema, relationships, their change log, and the revision.
+    r"
+    CREATE TABLE authorization_state (
+        id       INTEGER PRIMARY KEY CHECK (id = 1),
+        schema   TEXT,
+        revision INTEGER NOT NULL CHECK (revision >= 0)
+    ) STRICT;
+    INSERT INTO authorization_state (id, schema, revision) VALUES (1, NULL, 0);
+
+    CREATE TABLE relationships (
+        resource_type    TEXT NOT NULL,
+        resource_id      TEXT NOT NULL,
+        relation         TEXT NOT NULL,
+        subject_type     TEXT NOT NULL,
+        subject_id       TEXT NOT NULL,
+        -- '' for a plain object subject.
+        subject_relation TEXT NOT NULL,
+        -- The organization the relationship belongs to; '' for none.
+        org              TEXT NOT NULL,
+        caveat_name      TEXT,
+        caveat_context   TEXT,
+        expires_at       INTEGER,
+        revision         INTEGER NOT NULL,
+        PRIMARY KEY (resource_type, resource_id, relation, subject_type, subject_id, subject_relation)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX relationships_by_org ON relationships (org);
+
+    CREATE TABLE relationship_changes (
+        revision         INTEGER NOT NULL,
+        position         INTEGER NOT NULL,
+        operation        TEXT NOT NULL CHECK (operation IN ('touch', 'delete')),
+        resource_type    TEXT NOT NULL,
+        resource_id      TEXT NOT NULL,
+        relation         TEXT NOT NULL,
+        subject_type     TEXT NOT NULL,
+        subject_id       TEXT NOT NULL,
+        subject_relation TEXT NOT NULL,
+        org              TEXT NOT NULL,
+        caveat_name      TEXT,
+        caveat_context   TEXT,
+        expires_at       INTEGER,
+        PRIMARY KEY (revision, position)
+    ) STRICT, WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build writes.
