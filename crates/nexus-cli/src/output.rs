@@ -40,7 +40,7 @@ impl CliError {
     /// The process exit status for this error (documented in `docs/cli.md`).
     pub fn exit_code(&self) -> u8 {
         match self.code {
-            ErrorCode::Internal | ErrorCode::DataCorrupt => 1,
+            ErrorCode::Internal | ErrorCode::DataCorrupt | ErrorCode::EvaluationFailed => 1,
             ErrorCode::InvalidPath | ErrorCode::InvalidInput | ErrorCode::RangeNotSatisfiable => 2,
             ErrorCode::NotFound | ErrorCode::ParentNotFound => 3,
             ErrorCode::AlreadyExists

@@ -1,6 +1,7 @@
 //! Errors of the filesystem service and their stable codes.
 
 use nexus_path::{InvalidOrgId, PathError, VfsPath};
+use nexus_rebac::{CheckError, SchemaError, WriteError};
 use nexus_store::{Rejection, StoreError};
 
 /// Stable, machine-readable error codes. Interfaces map them to what they speak (HTTP
@@ -29,6 +30,9 @@ pub enum ErrorCode {
     RangeNotSatisfiable,
     /// The caller may not do this.
     PermissionDenied,
+    /// A permission could not be evaluated (nesting too deep, a cycle through an exclusion,
+    /// a caveat error); access is refused.
+    EvaluationFailed,
     /// The store cannot serve now (locked by another process, closed, failed).
     Unavailable,
     /// Stored data failed an integrity check.
@@ -52,6 +56,7 @@ impl ErrorCode {
             ErrorCode::PreconditionFailed => "precondition_failed",
             ErrorCode::RangeNotSatisfiable => "range_not_satisfiable",
             ErrorCode::PermissionDenied => "permission_denied",
+            ErrorCode::EvaluationFailed => "evaluation_failed",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::DataCorrupt => "data_corrupt",
             ErrorCode::Internal => "internal",
@@ -86,6 +91,22 @@ pub enum FsError {
         range: String,
         size: u64,
     },
+    #[error("permission denied: `{principal}` lacks `{permission}` on `{path}`")]
+    PermissionDenied {
+        principal: String,
+        permission: &'static str,
+        path: VfsPath,
+    },
+    #[error(
+        "cross-organization relationship refused: `{subject}` is not a member of organization `{org}`"
+    )]
+    CrossTenant { subject: String, org: String },
+    #[error(transparent)]
+    Relationship(#[from] WriteError),
+    #[error(transparent)]
+    Evaluation(#[from] CheckError),
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
     #[error(transparent)]
     Rejected(#[from] Rejection),
     #[error(transparent)]
@@ -105,10 +126,28 @@ impl FsError {
             FsError::InvalidPath(_) | FsError::InvalidOrganization(_) => ErrorCode::InvalidPath,
             FsError::InvalidInput { .. }
             | FsError::OutsideOrganization { .. }
-            | FsError::FixedDirectory { .. } => ErrorCode::InvalidInput,
+            | FsError::FixedDirectory { .. }
+            | FsError::CrossTenant { .. }
+            | FsError::Schema(_) => ErrorCode::InvalidInput,
             // A caller acting for one organization learns nothing about another's paths.
             FsError::WrongOrganization { .. } => ErrorCode::NotFound,
             FsError::RangeNotSatisfiable { .. } => ErrorCode::RangeNotSatisfiable,
+            FsError::PermissionDenied { .. } => ErrorCode::PermissionDenied,
+            FsError::Relationship(error) => match error {
+                WriteError::Invalid { .. } | WriteError::Duplicate(_) => ErrorCode::InvalidInput,
+                WriteError::AlreadyExists(_) => ErrorCode::AlreadyExists,
+                WriteError::PreconditionFailed(_) => ErrorCode::PreconditionFailed,
+                WriteError::StalePlan => ErrorCode::Unavailable,
+            },
+            FsError::Evaluation(error) => match error {
+                CheckError::UnknownType(_)
+                | CheckError::UnknownRelation { .. }
+                | CheckError::InvalidId(_)
+                | CheckError::WildcardSubject(_) => ErrorCode::InvalidInput,
+                CheckError::DepthExceeded { .. }
+                | CheckError::CycleThroughExclusion { .. }
+                | CheckError::Caveat(_) => ErrorCode::EvaluationFailed,
+            },
             FsError::Rejected(rejection) => match rejection {
                 Rejection::NotFound { .. } | Rejection::VersionNotFound { .. } => {
                     ErrorCode::NotFound

@@ -12,6 +12,7 @@
 //! checks that its paths belong to an organization the caller acts for before touching the
 //! store. Storage (metadata, blobs, durability) is [`nexus_store`]'s job.
 
+pub mod authz;
 mod entry;
 mod error;
 mod fs;
@@ -23,8 +24,8 @@ pub use entry::{
 };
 pub use error::{ErrorCode, FsError};
 pub use fs::{
-    ByteRange, DEFAULT_PAGE_SIZE, Fs, GlobOptions, GrepOptions, ListOptions, MAX_PAGE_SIZE,
-    ReadOptions, ReadOutput, WriteOptions,
+    ByteRange, CheckQuery, DEFAULT_PAGE_SIZE, Fs, GlobOptions, GrepOptions, ListOptions,
+    MAX_PAGE_SIZE, ReadOptions, ReadOutput, WriteOptions,
 };
 pub use nexus_path::{OrgId, VfsPath};
 pub use nexus_store::{StoreOptions, Timestamp, VersionPolicy};

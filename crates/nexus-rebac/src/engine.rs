@@ -127,6 +127,9 @@ pub struct RelationshipUpdate {
 pub struct RelationshipFilter {
     pub resource_type: Option<String>,
     pub resource_id: Option<String>,
+    /// Only resources whose id is this one or continues it after a `/` (a path and
+    /// everything beneath it: `/a/b` matches `/a/b` and `/a/b/c`, not `/a/bc`).
+    pub resource_subtree: Option<String>,
     pub relation: Option<String>,
     pub subject_type: Option<String>,
     pub subject_id: Option<String>,
@@ -147,6 +150,31 @@ pub struct Change {
     /// `Touch` (created or replaced) or `Delete`.
     pub operation: Operation,
     pub relationship: Relationship,
+}
+
+/// An index entry: a relationship's key and metadata.
+type Entry = (TupleKey, Option<Arc<TupleMeta>>);
+
+/// A validated write, ready to persist and apply (see [`Engine::plan`]).
+#[derive(Debug, Clone)]
+pub struct WritePlan {
+    base_revision: u64,
+    steps: Vec<Step>,
+    /// What the write changes; empty when it changes nothing.
+    pub changes: Vec<Change>,
+}
+
+impl WritePlan {
+    /// The revision the write will have once applied.
+    pub fn revision(&self) -> u64 {
+        self.base_revision + 1
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Insert(TupleKey, Option<Arc<TupleMeta>>),
+    Remove(TupleKey),
 }
 
 /// The result of a committed write.
@@ -170,6 +198,8 @@ pub enum WriteError {
     Duplicate(String),
     #[error("precondition failed: {0}")]
     PreconditionFailed(String),
+    #[error("the relationships changed while the write was being prepared; retry")]
+    StalePlan,
 }
 
 /// A derived relation resolved against the current schema.
@@ -254,10 +284,35 @@ impl Engine {
         self.graph.len() == 0
     }
 
+    /// Checks that [`Engine::replace_schema`] would accept `schema`: no definition or relation
+    /// that still has relationships may disappear.
+    pub fn check_schema_replacement(&self, schema: &Schema) -> Result<(), WriteError> {
+        self.remap(schema).map(drop)
+    }
+
     /// Replaces the schema. Refused if a definition or relation that still has
     /// relationships would disappear; relationships that the new schema no longer allows stay
     /// stored but stop counting in every query.
     pub fn replace_schema(&mut self, schema: Schema) -> Result<(), WriteError> {
+        let mapped = self.remap(&schema)?;
+        let mut rebuilt = Graph::with_interner(std::mem::take(&mut self.graph.interner));
+        rebuilt.reserve(mapped.len());
+        for (key, meta) in mapped {
+            rebuilt.insert(key, meta);
+        }
+        self.graph = rebuilt;
+        self.schema = schema;
+        let derived = std::mem::take(&mut self.derived_definitions);
+        self.derived.clear();
+        for definition in derived {
+            // A derived relation the new schema lacks simply stops applying.
+            let _ = self.add_derived_relation(definition);
+        }
+        Ok(())
+    }
+
+    /// Every relationship re-keyed to the ids of `schema`.
+    fn remap(&self, schema: &Schema) -> Result<Vec<Entry>, WriteError> {
         let mut remap: Vec<Option<(TypeId, Vec<Option<RelationId>>)>> = Vec::new();
         for definition in self.schema.types() {
             let new_type = schema.type_id(&definition.name);
@@ -319,20 +374,7 @@ impl Engine {
             };
             mapped.push((new_key, meta.clone()));
         }
-        let mut rebuilt = Graph::with_interner(std::mem::take(&mut self.graph.interner));
-        rebuilt.reserve(mapped.len());
-        for (key, meta) in mapped {
-            rebuilt.insert(key, meta);
-        }
-        self.graph = rebuilt;
-        self.schema = schema;
-        let derived = std::mem::take(&mut self.derived_definitions);
-        self.derived.clear();
-        for definition in derived {
-            // A derived relation the new schema lacks simply stops applying.
-            let _ = self.add_derived_relation(definition);
-        }
-        Ok(())
+        Ok(mapped)
     }
 
     pub(crate) fn resolve_type(&self, name: &str) -> Result<TypeId, CheckError> {
@@ -541,42 +583,45 @@ impl Engine {
         Ok(Some((id, context)))
     }
 
-    /// Applies a batch atomically: every update is validated and every precondition checked
-    /// before anything changes. Returns the new revision and what changed.
-    pub fn write(
+    /// Validates a batch and computes what it would change, without changing anything:
+    /// every update is validated and every precondition checked. Apply the plan with
+    /// [`Engine::apply`] (after persisting [`WritePlan::changes`], if the state is persisted);
+    /// no other write may come between.
+    pub fn plan(
         &mut self,
         updates: &[RelationshipUpdate],
         preconditions: &[WritePrecondition],
         now: i64,
-    ) -> Result<WriteOutcome, WriteError> {
+    ) -> Result<WritePlan, WriteError> {
         self.check_preconditions(preconditions, now)?;
-        let mut prepared = Vec::with_capacity(updates.len());
+        let mut plan = WritePlan {
+            base_revision: self.revision,
+            steps: Vec::with_capacity(updates.len()),
+            changes: Vec::new(),
+        };
         let mut seen = hashbrown::HashSet::new();
         for update in updates {
             let (key, meta) = self.prepare(&update.relationship, update.operation)?;
             if !seen.insert(key) {
                 return Err(WriteError::Duplicate(update.relationship.to_string()));
             }
-            if update.operation == Operation::Create && self.graph.get(&key).is_some() {
-                return Err(WriteError::AlreadyExists(update.relationship.to_string()));
-            }
-            prepared.push((update, key, meta));
-        }
-        let mut changes = Vec::new();
-        for (update, key, meta) in prepared {
+            let existing = self.graph.get(&key);
             match update.operation {
+                Operation::Create if existing.is_some() => {
+                    return Err(WriteError::AlreadyExists(update.relationship.to_string()));
+                }
                 Operation::Create | Operation::Touch => {
-                    let previous = self.graph.insert(key, meta.clone());
-                    if previous.as_ref() != Some(&meta) {
-                        changes.push(Change {
+                    if existing != Some(&meta) {
+                        plan.changes.push(Change {
                             operation: Operation::Touch,
                             relationship: self.relationship_of(&self.graph, &key, meta.as_deref()),
                         });
+                        plan.steps.push(Step::Insert(key, meta));
                     }
                 }
                 Operation::Delete => {
-                    if let Some(previous) = self.graph.remove(&key) {
-                        changes.push(Change {
+                    if let Some(previous) = existing {
+                        plan.changes.push(Change {
                             operation: Operation::Delete,
                             relationship: self.relationship_of(
                                 &self.graph,
@@ -584,40 +629,84 @@ impl Engine {
                                 previous.as_deref(),
                             ),
                         });
+                        plan.steps.push(Step::Remove(key));
                     }
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Plans deleting every relationship matching `filter` (after checking preconditions).
+    pub fn plan_delete_matching(
+        &mut self,
+        filter: &RelationshipFilter,
+        preconditions: &[WritePrecondition],
+        now: i64,
+    ) -> Result<WritePlan, WriteError> {
+        self.check_preconditions(preconditions, now)?;
+        let keys = self.matching_keys(filter, None);
+        let mut plan = WritePlan {
+            base_revision: self.revision,
+            steps: Vec::with_capacity(keys.len()),
+            changes: Vec::with_capacity(keys.len()),
+        };
+        for key in keys {
+            let previous = self.graph.get(&key).cloned().flatten();
+            plan.changes.push(Change {
+                operation: Operation::Delete,
+                relationship: self.relationship_of(&self.graph, &key, previous.as_deref()),
+            });
+            plan.steps.push(Step::Remove(key));
+        }
+        Ok(plan)
+    }
+
+    /// Applies a plan made against the current revision and advances the revision.
+    ///
+    /// # Errors
+    /// [`WriteError::StalePlan`] if another write happened since the plan was made.
+    pub fn apply(&mut self, plan: WritePlan) -> Result<WriteOutcome, WriteError> {
+        if plan.base_revision != self.revision {
+            return Err(WriteError::StalePlan);
+        }
+        for step in plan.steps {
+            match step {
+                Step::Insert(key, meta) => {
+                    self.graph.insert(key, meta);
+                }
+                Step::Remove(key) => {
+                    self.graph.remove(&key);
                 }
             }
         }
         self.revision += 1;
         Ok(WriteOutcome {
             revision: self.revision,
-            changes,
+            changes: plan.changes,
         })
     }
 
-    /// Deletes every relationship matching `filter` (after checking preconditions).
+    /// Plans and applies a batch atomically (for state that is not persisted).
+    pub fn write(
+        &mut self,
+        updates: &[RelationshipUpdate],
+        preconditions: &[WritePrecondition],
+        now: i64,
+    ) -> Result<WriteOutcome, WriteError> {
+        let plan = self.plan(updates, preconditions, now)?;
+        self.apply(plan)
+    }
+
+    /// Deletes every relationship matching `filter` (for state that is not persisted).
     pub fn delete_matching(
         &mut self,
         filter: &RelationshipFilter,
         preconditions: &[WritePrecondition],
         now: i64,
     ) -> Result<WriteOutcome, WriteError> {
-        self.check_preconditions(preconditions, now)?;
-        let keys = self.matching_keys(filter, None);
-        let mut changes = Vec::with_capacity(keys.len());
-        for key in keys {
-            if let Some(previous) = self.graph.remove(&key) {
-                changes.push(Change {
-                    operation: Operation::Delete,
-                    relationship: self.relationship_of(&self.graph, &key, previous.as_deref()),
-                });
-            }
-        }
-        self.revision += 1;
-        Ok(WriteOutcome {
-            revision: self.revision,
-            changes,
-        })
+        let plan = self.plan_delete_matching(filter, preconditions, now)?;
+        self.apply(plan)
     }
 
     fn check_preconditions(
@@ -656,7 +745,8 @@ impl Engine {
         self.graph
             .iter()
             .filter(|(key, meta)| {
-                compiled.matches(key) && now.is_none_or(|now| is_live(meta.as_deref(), now))
+                compiled.matches(key, &self.graph)
+                    && now.is_none_or(|now| is_live(meta.as_deref(), now))
             })
             .map(|(key, _)| *key)
             .collect()
@@ -677,7 +767,9 @@ impl Engine {
         let mut found: Vec<(String, Relationship)> = self
             .graph
             .iter()
-            .filter(|(key, meta)| compiled.matches(key) && is_live(meta.as_deref(), now))
+            .filter(|(key, meta)| {
+                compiled.matches(key, &self.graph) && is_live(meta.as_deref(), now)
+            })
             .map(|(key, meta)| {
                 let relationship = self.relationship_of(&self.graph, key, meta.as_deref());
                 (sort_key(&relationship), relationship)
@@ -712,6 +804,7 @@ impl Engine {
         Some(CompiledFilter {
             resource_type,
             resource_id: id(&filter.resource_id)?,
+            resource_subtree: filter.resource_subtree.clone(),
             relation,
             subject_type,
             subject_id: id(&filter.subject_id)?,
@@ -741,7 +834,9 @@ impl Engine {
     ) -> Vec<(Relationship, WriteError)> {
         let mut rejected = Vec::new();
         for relationship in relationships {
-            match self.prepare(&relationship, Operation::Touch) {
+            // Loading keeps relationships a schema change made inert (they stay stored and
+            // count again if the schema allows them again).
+            match self.prepare(&relationship, Operation::Delete) {
                 Ok((key, meta)) => {
                     self.graph.insert(key, meta);
                 }
@@ -755,6 +850,7 @@ impl Engine {
 struct CompiledFilter {
     resource_type: Option<TypeId>,
     resource_id: Option<ObjectId>,
+    resource_subtree: Option<String>,
     relation: Option<String>,
     subject_type: Option<TypeId>,
     subject_id: Option<ObjectId>,
@@ -763,10 +859,17 @@ struct CompiledFilter {
 }
 
 impl CompiledFilter {
-    fn matches(&self, key: &TupleKey) -> bool {
+    fn matches(&self, key: &TupleKey, graph: &Graph) -> bool {
         self.resource_type
             .is_none_or(|t| t == key.resource.object_type)
             && self.resource_id.is_none_or(|id| id == key.resource.id)
+            && self.resource_subtree.as_ref().is_none_or(|root| {
+                graph.interner.resolve(key.resource.id).is_some_and(|id| {
+                    id.strip_prefix(root.as_str()).is_some_and(|rest| {
+                        rest.is_empty() || rest.starts_with('/') || root.ends_with('/')
+                    })
+                })
+            })
             && self.relation.as_ref().is_none_or(|name| {
                 self.schema
                     .relation_name(key.resource.object_type, key.relation)

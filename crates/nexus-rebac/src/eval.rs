@@ -535,3 +535,45 @@ impl Engine {
         requests.iter().map(|request| self.check(request)).collect()
     }
 }
+
+/// Many checks for one subject, sharing work between them (a folder's grants, a group's
+/// members are evaluated once). Borrows the engine: use it within one read of the state.
+pub struct Checker<'a> {
+    evaluator: Evaluator<'a>,
+    subject: Subject,
+}
+
+impl std::fmt::Debug for Checker<'_> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("Checker").finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// A [`Checker`] for `subject`.
+    pub fn checker<'a>(
+        &'a self,
+        subject: &SubjectRef,
+        context: Option<&'a CaveatContext>,
+        now: i64,
+    ) -> Result<Checker<'a>, CheckError> {
+        let mut evaluator = Evaluator::new(self, context, now);
+        let subject = evaluator.subject_of(subject)?;
+        Ok(Checker { evaluator, subject })
+    }
+}
+
+impl Checker<'_> {
+    /// Whether the subject has `permission` on `resource`.
+    pub fn check(
+        &mut self,
+        resource: &ObjectRef,
+        permission: &str,
+    ) -> Result<CheckResult, CheckError> {
+        let (resource, relation) = self.evaluator.resource_of(resource, permission)?;
+        Ok(self
+            .evaluator
+            .check(resource, relation, self.subject)?
+            .into_result())
+    }
+}

@@ -14,8 +14,9 @@ pub mod validation;
 pub use engine::{
     Change, CheckError, CheckRequest, CheckResult, DEFAULT_MAX_DEPTH, Derive, DerivedRelation,
     Engine, EngineConfig, Operation, RelationshipFilter, RelationshipUpdate, WriteError,
-    WriteOutcome, WritePrecondition,
+    WriteOutcome, WritePlan, WritePrecondition,
 };
+pub use eval::Checker;
 pub use expand::{ExpandKind, ExpandNode, ExpandedSubject};
 pub use lookup::{EngineStats, FoundResource, FoundSubject, FoundWildcard, SubjectLookup};
 pub use relationship::{ObjectRef, Relationship, RelationshipCaveat, SubjectRef};

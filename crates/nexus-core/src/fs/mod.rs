@@ -5,6 +5,7 @@
 //! checks plug in at the same place as the tenant check.
 
 mod cursor;
+mod relations;
 mod search;
 
 use std::path::Path;
@@ -16,8 +17,14 @@ use nexus_store::{
     WriteRequest,
 };
 
+pub use relations::CheckQuery;
 pub use search::{GlobOptions, GrepOptions};
 
+use std::sync::Arc;
+
+use nexus_rebac::EngineConfig;
+
+use crate::authz::{self, Authorizer, Permission};
 use crate::entry::{Entry, ListPage, RemoveResult, VersionInfo};
 use crate::error::FsError;
 use crate::principal::{CallContext, Tenant};
@@ -136,10 +143,11 @@ pub struct ListOptions {
 #[derive(Debug, Clone)]
 pub struct Fs {
     store: Store,
+    authz: Arc<Authorizer>,
 }
 
 /// The organization that owns a path, or the fixed directory it is.
-enum Scope {
+pub(crate) enum Scope {
     Fixed,
     Org(OrgId),
 }
@@ -147,14 +155,21 @@ enum Scope {
 impl Fs {
     /// Opens the embedded store in `data_dir`.
     pub async fn open(data_dir: &Path, options: StoreOptions) -> Result<Fs, FsError> {
+        Self::from_store(Store::open(data_dir, options).await?).await
+    }
+
+    /// Wraps an already open store, loading its authorization state.
+    pub async fn from_store(store: Store) -> Result<Fs, FsError> {
+        let authz = Authorizer::open(store.clone(), EngineConfig::default()).await?;
         Ok(Fs {
-            store: Store::open(data_dir, options).await?,
+            store,
+            authz: Arc::new(authz),
         })
     }
 
-    /// Wraps an already open store.
-    pub fn from_store(store: Store) -> Fs {
-        Fs { store }
+    /// The permission engine of this filesystem.
+    pub fn authorizer(&self) -> &Authorizer {
+        &self.authz
     }
 
     /// The underlying store.
@@ -206,10 +221,86 @@ impl Fs {
         Ok(node)
     }
 
+    /// Refuses unless the caller may `permission` the path.
+    fn authorize(
+        &self,
+        context: &CallContext,
+        path: &VfsPath,
+        permission: Permission,
+    ) -> Result<(), FsError> {
+        self.authz.authorize(context, path, permission)
+    }
+
+    /// Refuses unless the caller may `permission` the path and everything beneath it.
+    async fn authorize_subtree(
+        &self,
+        context: &CallContext,
+        root: &VfsPath,
+        permission: Permission,
+    ) -> Result<(), FsError> {
+        self.authorize(context, root, permission)?;
+        let Some(subject) = authz::subject_of(&context.principal) else {
+            return Ok(());
+        };
+        let mut after = None;
+        loop {
+            let page = self
+                .store
+                .list(&ListQuery {
+                    dir: root.clone(),
+                    recursive: true,
+                    after: after.take(),
+                    limit: MAX_PAGE_SIZE,
+                })
+                .await?;
+            {
+                let engine = self.authz.engine();
+                let mut checker = engine.checker(&subject, None, authz::now())?;
+                for node in &page {
+                    if checker.check(&authz::file_object(&node.path), permission.name())?
+                        != nexus_rebac::CheckResult::Has
+                    {
+                        return Err(FsError::PermissionDenied {
+                            principal: context.principal.to_string(),
+                            permission: permission.name(),
+                            path: node.path.clone(),
+                        });
+                    }
+                }
+            }
+            if page.len() < MAX_PAGE_SIZE {
+                return Ok(());
+            }
+            after = page.last().map(|node| node.path.clone());
+        }
+    }
+
+    /// Refuses unless the caller may see `node`: read a file; read, or hold a grant
+    /// beneath, a directory.
+    fn authorize_view(&self, context: &CallContext, node: &Node) -> Result<(), FsError> {
+        if !node.is_dir() {
+            return self.authorize(context, &node.path, Permission::Read);
+        }
+        if self
+            .authz
+            .visibility(context)?
+            .is_visible(&self.authz, context, &node.path)?
+        {
+            return Ok(());
+        }
+        self.authorize(context, &node.path, Permission::Read)
+    }
+
     /// Metadata of a file or directory.
     pub async fn stat(&self, context: &CallContext, path: &str) -> Result<Entry, FsError> {
         let (path, _) = Self::resolve(context, path)?;
-        Ok(Entry::from_node(&self.existing(&path).await?))
+        let Some(node) = self.store.node(&path).await? else {
+            // Missing either way; but say so only to a caller who may see the parent.
+            self.authorize(context, &path, Permission::Read)?;
+            return Err(nexus_store::Rejection::NotFound { path }.into());
+        };
+        self.authorize_view(context, &node)?;
+        Ok(Entry::from_node(&node))
     }
 
     /// Whether a file or directory exists.
@@ -229,6 +320,7 @@ impl Fs {
         options: ReadOptions,
     ) -> Result<ReadOutput, FsError> {
         let (path, _) = Self::resolve(context, path)?;
+        self.authorize(context, &path, Permission::Read)?;
         let file = self.file(&path).await?;
         if let Some(number) = options.version.filter(|number| *number != file.version) {
             return self
@@ -301,6 +393,7 @@ impl Fs {
         options: WriteOptions,
     ) -> Result<Entry, FsError> {
         let (path, org) = Self::resolve_mutable(context, path)?;
+        self.authorize(context, &path, Permission::Write)?;
         let precondition = match (options.if_match, options.if_none_match) {
             (Some(_), true) => {
                 return Err(FsError::invalid(
@@ -342,6 +435,7 @@ impl Fs {
             }
             return Err(nexus_store::Rejection::AlreadyExists { path }.into());
         };
+        self.authorize(context, &path, Permission::Write)?;
         let applied = self
             .store
             .apply(Mutation::CreateDirectory {
@@ -365,18 +459,21 @@ impl Fs {
         recursive: bool,
     ) -> Result<RemoveResult, FsError> {
         let (path, org) = Self::resolve_mutable(context, path)?;
-        let applied = self
-            .store
-            .apply(Mutation::Remove {
-                org,
-                path,
-                recursive,
-                at: Timestamp::now(),
-            })
-            .await
-            .map_err(store_error)?;
+        if recursive {
+            self.authorize_subtree(context, &path, Permission::Write)
+                .await?;
+        } else {
+            self.authorize(context, &path, Permission::Write)?;
+        }
+        let remove = Mutation::Remove {
+            org,
+            path: path.clone(),
+            recursive,
+            at: Timestamp::now(),
+        };
+        let applied = self.authz.rekey_subtree(&path, None, vec![remove]).await?;
         Ok(RemoveResult {
-            removed: applied.removed,
+            removed: applied.first().map_or(0, |applied| applied.removed),
         })
     }
 
@@ -397,19 +494,22 @@ impl Fs {
                 "`{from}` is an organization root and cannot be moved"
             )));
         }
+        self.authorize_subtree(context, &from, Permission::Write)
+            .await?;
+        self.authorize(context, &to, Permission::Write)?;
+        let rename = Mutation::Move {
+            org,
+            from: from.clone(),
+            to: to.clone(),
+            overwrite,
+            author: context.principal.to_string(),
+            at: Timestamp::now(),
+        };
         let applied = self
-            .store
-            .apply(Mutation::Move {
-                org,
-                from,
-                to,
-                overwrite,
-                author: context.principal.to_string(),
-                at: Timestamp::now(),
-            })
-            .await
-            .map_err(store_error)?;
-        applied_entry(applied)
+            .authz
+            .rekey_subtree(&from, Some(&to), vec![rename])
+            .await?;
+        applied_entry(applied.into_iter().next().unwrap_or_default())
     }
 
     /// Copies a file, or with `recursive` a directory tree, to the new path `to`. Content is
@@ -425,6 +525,9 @@ impl Fs {
         let (from, org) = Self::resolve_mutable(context, from)?;
         let (to, to_org) = Self::resolve_mutable(context, to)?;
         check_same_org(&org, &to_org, &to)?;
+        self.authorize_subtree(context, &from, Permission::Read)
+            .await?;
+        self.authorize(context, &to, Permission::Write)?;
         let applied = self
             .store
             .apply(Mutation::Copy {
@@ -456,7 +559,11 @@ impl Fs {
                 "invalid page size {limit}: use 1 to {MAX_PAGE_SIZE}"
             )));
         }
-        let node = self.existing(&dir).await?;
+        let Some(node) = self.store.node(&dir).await? else {
+            self.authorize(context, &dir, Permission::Read)?;
+            return Err(nexus_store::Rejection::NotFound { path: dir }.into());
+        };
+        self.authorize_view(context, &node)?;
         if !node.is_dir() {
             if options.cursor.is_some() {
                 return Err(FsError::invalid(
@@ -468,38 +575,81 @@ impl Fs {
                 next_cursor: None,
             });
         }
-        let after = options
+        let mut after = options
             .cursor
             .as_deref()
             .map(|cursor| cursor::decode(cursor, &dir, options.recursive))
             .transpose()?;
-        let nodes = match (&scope, &context.tenant) {
-            // A caller bound to one organization sees only that organization under `/orgs`.
-            (Scope::Fixed, Tenant::Org(org)) => {
-                self.fixed_listing_for(&dir, org, options.recursive, after.as_ref(), limit + 1)
-                    .await?
+        let visibility = self.authz.visibility(context)?;
+        let batch = (limit + 1).max(64);
+        let mut kept: Vec<Node> = Vec::with_capacity(limit + 1);
+        loop {
+            let nodes = match (&scope, &context.tenant) {
+                // A caller bound to one organization sees only that organization under `/orgs`.
+                (Scope::Fixed, Tenant::Org(org)) => {
+                    self.fixed_listing_for(&dir, org, options.recursive, after.as_ref(), batch)
+                        .await?
+                }
+                _ => {
+                    self.store
+                        .list(&ListQuery {
+                            dir: dir.clone(),
+                            recursive: options.recursive,
+                            after: after.clone(),
+                            limit: batch,
+                        })
+                        .await?
+                }
+            };
+            let exhausted = nodes.len() < batch;
+            after = nodes.last().map(|node| node.path.clone());
+            self.keep_visible(context, &visibility, nodes, &mut kept, limit + 1)?;
+            if kept.len() > limit || exhausted {
+                break;
             }
-            _ => {
-                self.store
-                    .list(&ListQuery {
-                        dir: dir.clone(),
-                        recursive: options.recursive,
-                        after,
-                        limit: limit + 1,
-                    })
-                    .await?
-            }
-        };
-        let more = nodes.len() > limit;
-        let page: Vec<Node> = nodes.into_iter().take(limit).collect();
-        let next_cursor = match page.last() {
+        }
+        let more = kept.len() > limit;
+        kept.truncate(limit);
+        let next_cursor = match kept.last() {
             Some(last) if more => Some(cursor::encode(&dir, options.recursive, &last.path)),
             _ => None,
         };
         Ok(ListPage {
-            entries: page.iter().map(Entry::from_node).collect(),
+            entries: kept.iter().map(Entry::from_node).collect(),
             next_cursor,
         })
+    }
+
+    /// Appends to `kept` (up to `cap`) the nodes the caller may see: files it can read,
+    /// directories it can read or holds a grant beneath.
+    fn keep_visible(
+        &self,
+        context: &CallContext,
+        visibility: &authz::Visibility,
+        nodes: Vec<Node>,
+        kept: &mut Vec<Node>,
+        cap: usize,
+    ) -> Result<(), FsError> {
+        let Some(subject) = authz::subject_of(&context.principal) else {
+            kept.extend(nodes.into_iter().take(cap.saturating_sub(kept.len())));
+            return Ok(());
+        };
+        let engine = self.authz.engine();
+        let mut checker = engine.checker(&subject, None, authz::now())?;
+        for node in nodes {
+            if kept.len() >= cap {
+                break;
+            }
+            let visible = if node.is_dir() {
+                visibility.is_visible_with(&mut checker, &node.path)?
+            } else {
+                visibility.can_read_with(&mut checker, &node.path)?
+            };
+            if visible {
+                kept.push(node);
+            }
+        }
+        Ok(())
     }
 
     /// The listing of `/` or `/orgs` as seen from inside organization `org`.
@@ -550,6 +700,7 @@ impl Fs {
         path: &str,
     ) -> Result<Vec<VersionInfo>, FsError> {
         let (path, _) = Self::resolve(context, path)?;
+        self.authorize(context, &path, Permission::Read)?;
         let file = self.file(&path).await?;
         let records = self.store.versions(&file).await?;
         Ok(records
@@ -566,6 +717,7 @@ impl Fs {
         version: u64,
     ) -> Result<Entry, FsError> {
         let (path, org) = Self::resolve_mutable(context, path)?;
+        self.authorize(context, &path, Permission::Write)?;
         let applied = self
             .store
             .apply(Mutation::RestoreVersion {
@@ -587,6 +739,14 @@ impl Fs {
         org: &str,
     ) -> Result<VersionPolicy, FsError> {
         let org = Self::org_of_context(context, org)?;
+        let root = VfsPath::org_root(&org);
+        if !self
+            .authz
+            .visibility(context)?
+            .is_visible(&self.authz, context, &root)?
+        {
+            return Err(nexus_store::Rejection::NotFound { path: root }.into());
+        }
         Ok(self.store.version_policy(&org).await?)
     }
 
@@ -603,6 +763,7 @@ impl Fs {
             ));
         }
         let org = Self::org_of_context(context, org)?;
+        self.authorize(context, &VfsPath::org_root(&org), Permission::Manage)?;
         self.store
             .apply(Mutation::SetVersionPolicy {
                 org,
@@ -662,7 +823,7 @@ fn check_same_org(from: &OrgId, to: &OrgId, path: &VfsPath) -> Result<(), FsErro
     }
 }
 
-fn store_error(error: nexus_store::Error) -> FsError {
+pub(crate) fn store_error(error: nexus_store::Error) -> FsError {
     match error {
         nexus_store::Error::Rejected(rejection) => FsError::Rejected(rejection),
         nexus_store::Error::Store(error) => FsError::Store(error),

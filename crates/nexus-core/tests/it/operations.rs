@@ -288,6 +288,9 @@ async fn fixed_directories_and_tenant_views() {
         Principal::User("alice@acme.com".into()),
         OrgId::parse("acme").unwrap(),
     );
+    fs.setfacl(&system(), "/orgs/acme", "user:alice@acme.com:rwx")
+        .await
+        .unwrap();
     let seen = fs
         .ls(&alice, "/orgs", ListOptions::default())
         .await

@@ -108,6 +108,9 @@ async fn glob_patterns() {
         Principal::User("alice".into()),
         OrgId::parse("acme").unwrap(),
     );
+    fs.setfacl(&system, "/orgs/acme", "user:alice:r--")
+        .await
+        .unwrap();
     assert_eq!(
         glob(&fs, &alice, "/orgs/*/secret.md").await,
         Vec::<String>::new()
@@ -267,6 +270,9 @@ async fn grep_lines_with_context() {
         Principal::User("alice".into()),
         OrgId::parse("acme").unwrap(),
     );
+    fs.setfacl(&system(), "/orgs/acme", "user:alice:r--")
+        .await
+        .unwrap();
     let everywhere = fs
         .grep(&alice, "secret", "/", GrepOptions::default())
         .await

@@ -1,0 +1,538 @@
+//! Authorization for the filesystem: the relationship engine, kept exactly current with the
+//! relationships persisted in the store.
+//!
+//! Reads take a shared lock on the in-memory engine. Writes are serialized: plan against the
+//! current state, persist the changes (with any file mutation they belong to, in one
+//! transaction, as one new revision), then apply the plan to the engine. A reader therefore
+//! never sees a relationship that is not durable, and sees every acknowledged change at once.
+
+pub mod acl;
+pub mod schema;
+
+use std::collections::BTreeSet;
+
+use nexus_path::{Location, OrgId, VfsPath};
+use nexus_rebac::{
+    CheckRequest, CheckResult, Engine, EngineConfig, ObjectRef, Operation, Relationship,
+    RelationshipFilter, RelationshipUpdate, Schema, SubjectRef, WriteOutcome, WritePrecondition,
+};
+use nexus_store::{
+    ChangeOperation, Mutation, RelationshipBatch, RelationshipChange, Store, Timestamp,
+};
+use parking_lot::{RwLock, RwLockReadGuard};
+
+use crate::error::FsError;
+use crate::principal::{CallContext, Principal};
+
+/// What a file operation needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    Read,
+    Write,
+    Manage,
+}
+
+impl Permission {
+    /// The permission's name in the schema.
+    pub fn name(self) -> &'static str {
+        match self {
+            Permission::Read => "read",
+            Permission::Write => "write",
+            Permission::Manage => "manage",
+        }
+    }
+}
+
+/// The engine and the path to persist its changes.
+#[derive(Debug)]
+pub struct Authorizer {
+    engine: RwLock<Engine>,
+    writes: tokio::sync::Mutex<()>,
+    store: Store,
+    custom_schema: RwLock<bool>,
+}
+
+/// The subject a principal acts as (`None` for the system, which is not checked).
+pub fn subject_of(principal: &Principal) -> Option<SubjectRef> {
+    match principal {
+        Principal::System => None,
+        Principal::User(id) => Some(SubjectRef::object("user", id)),
+        Principal::Agent(id) => Some(SubjectRef::object("agent", id)),
+    }
+}
+
+/// The object for a path: `file:<canonical path>`.
+pub fn file_object(path: &VfsPath) -> ObjectRef {
+    ObjectRef::new("file", path.as_str())
+}
+
+/// The organization a relationship belongs to: a file's, an `org`'s own, or a group's
+/// (`group:<org>/<name>`).
+pub fn org_of(relationship: &Relationship) -> Option<OrgId> {
+    org_of_object(&relationship.resource)
+}
+
+fn org_of_object(object: &ObjectRef) -> Option<OrgId> {
+    match object.object_type.as_str() {
+        "file" => VfsPath::parse(&object.object_id)
+            .ok()?
+            .location()
+            .ok()?
+            .org()
+            .cloned(),
+        "org" => OrgId::parse(&object.object_id).ok(),
+        "group" => OrgId::parse(object.object_id.split_once('/')?.0).ok(),
+        _ => None,
+    }
+}
+
+/// The current time, for expirations.
+pub(crate) fn now() -> i64 {
+    Timestamp::now().as_micros()
+}
+
+impl Authorizer {
+    /// Loads the persisted schema and relationships.
+    pub async fn open(store: Store, config: EngineConfig) -> Result<Authorizer, FsError> {
+        let snapshot = store.load_authorization().await?;
+        let custom = snapshot.schema.is_some();
+        let source = snapshot.schema.as_deref().unwrap_or(schema::DEFAULT_SCHEMA);
+        let parsed = Schema::parse(source)?;
+        let mut engine = Engine::new(parsed, config);
+        for derived in schema::derived_relations() {
+            engine.add_derived_relation(derived)?;
+        }
+        engine.reserve(snapshot.relationships.len());
+        let rejected = engine.load(
+            snapshot
+                .relationships
+                .into_iter()
+                .map(|(relationship, _)| relationship),
+        );
+        for (relationship, error) in &rejected {
+            tracing::warn!(%relationship, %error, "stored relationship does not fit the schema; ignored");
+        }
+        engine.set_revision(snapshot.revision);
+        Ok(Authorizer {
+            engine: RwLock::new(engine),
+            writes: tokio::sync::Mutex::new(()),
+            store,
+            custom_schema: RwLock::new(custom),
+        })
+    }
+
+    /// Shared access to the engine for queries. Do not hold it across an `.await`.
+    pub fn engine(&self) -> RwLockReadGuard<'_, Engine> {
+        self.engine.read()
+    }
+
+    /// The current revision.
+    pub fn revision(&self) -> u64 {
+        self.engine.read().revision()
+    }
+
+    /// The schema text, and whether it is a deployment's own (else the default).
+    pub fn schema_source(&self) -> (String, bool) {
+        (
+            self.engine.read().schema().source().to_owned(),
+            *self.custom_schema.read(),
+        )
+    }
+
+    /// Whether `context` may `permission` the path (the system may do anything).
+    pub fn allowed(
+        &self,
+        context: &CallContext,
+        path: &VfsPath,
+        permission: Permission,
+    ) -> Result<bool, FsError> {
+        let Some(subject) = subject_of(&context.principal) else {
+            return Ok(true);
+        };
+        let engine = self.engine.read();
+        let result = engine.check(&CheckRequest {
+            resource: &file_object(path),
+            permission: permission.name(),
+            subject: &subject,
+            context: None,
+            now: now(),
+        })?;
+        Ok(result == CheckResult::Has)
+    }
+
+    /// Refuses unless `context` may `permission` the path. A caller who cannot see the parent
+    /// gets "not found", never "permission denied".
+    pub fn authorize(
+        &self,
+        context: &CallContext,
+        path: &VfsPath,
+        permission: Permission,
+    ) -> Result<(), FsError> {
+        if self.allowed(context, path, permission)? {
+            return Ok(());
+        }
+        let visible_parent = match path.parent() {
+            None => true,
+            Some(parent) => self
+                .visibility(context)?
+                .is_visible(self, context, &parent)?,
+        };
+        if visible_parent {
+            Err(FsError::PermissionDenied {
+                principal: context.principal.to_string(),
+                permission: permission.name(),
+                path: path.clone(),
+            })
+        } else {
+            Err(nexus_store::Rejection::NotFound { path: path.clone() }.into())
+        }
+    }
+
+    /// What a caller can see when listing: paths it holds grants on, organizations it is in.
+    pub fn visibility(&self, context: &CallContext) -> Result<Visibility, FsError> {
+        let Some(subject) = subject_of(&context.principal) else {
+            return Ok(Visibility::Everything);
+        };
+        let engine = self.engine.read();
+        let at = now();
+        let granted = engine
+            .lookup_resources("file", "read", &subject, None, at)?
+            .into_iter()
+            .filter(|found| found.result == CheckResult::Has)
+            .filter_map(|found| VfsPath::parse(&found.id).ok())
+            .collect();
+        let orgs = engine
+            .lookup_resources("org", "membership", &subject, None, at)?
+            .into_iter()
+            .filter(|found| found.result == CheckResult::Has)
+            .filter_map(|found| OrgId::parse(&found.id).ok())
+            .collect();
+        Ok(Visibility::Limited { granted, orgs })
+    }
+
+    /// Plans, persists (with `mutations`, atomically) and applies relationship updates.
+    /// Returns what changed; with no change, nothing is written and the revision stays.
+    pub async fn write(
+        &self,
+        context: &CallContext,
+        updates: Vec<RelationshipUpdate>,
+        preconditions: Vec<WritePrecondition>,
+    ) -> Result<WriteOutcome, FsError> {
+        let _serialized = self.writes.lock().await;
+        let plan = self.engine.write().plan(&updates, &preconditions, now())?;
+        self.check_tenancy(context, &plan.changes)?;
+        Ok(self.persist_and_apply(plan, Vec::new()).await?.0)
+    }
+
+    /// Plans deleting every relationship matching `filter`, then persists and applies it.
+    pub async fn delete_matching(
+        &self,
+        filter: &RelationshipFilter,
+        preconditions: Vec<WritePrecondition>,
+    ) -> Result<WriteOutcome, FsError> {
+        let _serialized = self.writes.lock().await;
+        let plan = self
+            .engine
+            .write()
+            .plan_delete_matching(filter, &preconditions, now())?;
+        Ok(self.persist_and_apply(plan, Vec::new()).await?.0)
+    }
+
+    /// Commits a file mutation that removes (`new_root: None`) or moves the subtree at
+    /// `root`, together with the matching change to every relationship on the subtree: they
+    /// are deleted, or move along to `new_root`. Relationships already on `new_root`'s
+    /// subtree (a replaced file) are deleted. Returns what the mutations did.
+    pub async fn rekey_subtree(
+        &self,
+        root: &VfsPath,
+        new_root: Option<&VfsPath>,
+        mutations: Vec<Mutation>,
+    ) -> Result<Vec<nexus_store::Applied>, FsError> {
+        let _serialized = self.writes.lock().await;
+        let subtree = |path: &VfsPath| RelationshipFilter {
+            resource_type: Some("file".to_owned()),
+            resource_subtree: Some(path.to_string()),
+            ..RelationshipFilter::default()
+        };
+        let plan = {
+            let mut engine = self.engine.write();
+            // Keyed by the relationship without caveat and expiration: the last word wins.
+            let mut updates: Vec<RelationshipUpdate> = Vec::new();
+            let mut index = std::collections::HashMap::new();
+            let mut push = |update: RelationshipUpdate| {
+                let mut key = update.relationship.clone();
+                key.caveat = None;
+                key.expires_at = None;
+                if let Some(&position) = index.get(&key.to_string()) {
+                    if let Some(slot) = updates.get_mut(position) {
+                        *slot = update;
+                    }
+                } else {
+                    index.insert(key.to_string(), updates.len());
+                    updates.push(update);
+                }
+            };
+            if let Some(new_root) = new_root {
+                for relationship in engine.read(&subtree(new_root), None, usize::MAX, i64::MIN) {
+                    push(RelationshipUpdate {
+                        operation: Operation::Delete,
+                        relationship,
+                    });
+                }
+            }
+            for relationship in engine.read(&subtree(root), None, usize::MAX, i64::MIN) {
+                push(RelationshipUpdate {
+                    operation: Operation::Delete,
+                    relationship: relationship.clone(),
+                });
+                let moved = new_root.and_then(|new_root| {
+                    VfsPath::parse(&relationship.resource.object_id)
+                        .ok()
+                        .and_then(|path| path.rebase(root, new_root))
+                });
+                if let Some(moved) = moved {
+                    let mut renamed = relationship;
+                    renamed.resource.object_id = moved.to_string();
+                    push(RelationshipUpdate {
+                        operation: Operation::Touch,
+                        relationship: renamed,
+                    });
+                }
+            }
+            engine.plan(&updates, &[], now())?
+        };
+        Ok(self.persist_and_apply(plan, mutations).await?.1)
+    }
+
+    async fn persist_and_apply(
+        &self,
+        plan: nexus_rebac::WritePlan,
+        mut mutations: Vec<Mutation>,
+    ) -> Result<(WriteOutcome, Vec<nexus_store::Applied>), FsError> {
+        if plan.changes.is_empty() {
+            let applied = if mutations.is_empty() {
+                Vec::new()
+            } else {
+                self.store
+                    .apply_group(mutations)
+                    .await
+                    .map_err(crate::fs::store_error)?
+            };
+            let revision = self.engine.read().revision();
+            return Ok((
+                WriteOutcome {
+                    revision,
+                    changes: Vec::new(),
+                },
+                applied,
+            ));
+        }
+        let changes = plan
+            .changes
+            .iter()
+            .map(|change| RelationshipChange {
+                operation: match change.operation {
+                    Operation::Delete => ChangeOperation::Delete,
+                    Operation::Create | Operation::Touch => ChangeOperation::Touch,
+                },
+                org: org_of(&change.relationship),
+                relationship: change.relationship.clone(),
+            })
+            .collect();
+        mutations.push(Mutation::WriteRelationships {
+            batch: RelationshipBatch {
+                revision: plan.revision(),
+                changes,
+            },
+        });
+        let applied = self
+            .store
+            .apply_group(mutations)
+            .await
+            .map_err(crate::fs::store_error)?;
+        Ok((self.engine.write().apply(plan)?, applied))
+    }
+
+    /// A relationship inside an organization may only name subjects of that organization:
+    /// members (users, agents) and its own groups. Membership relationships themselves, and
+    /// wildcards (which membership limits anyway), are exempt.
+    fn check_tenancy(
+        &self,
+        _context: &CallContext,
+        changes: &[nexus_rebac::Change],
+    ) -> Result<(), FsError> {
+        let engine = self.engine.read();
+        let at = now();
+        let joining: BTreeSet<(String, SubjectRef)> = changes
+            .iter()
+            .filter(|change| {
+                change.operation != Operation::Delete
+                    && change.relationship.resource.object_type == "org"
+            })
+            .map(|change| {
+                (
+                    change.relationship.resource.object_id.clone(),
+                    change.relationship.subject.clone(),
+                )
+            })
+            .collect();
+        for change in changes
+            .iter()
+            .filter(|change| change.operation != Operation::Delete)
+        {
+            let relationship = &change.relationship;
+            if relationship.resource.object_type == "org" || relationship.subject.is_wildcard() {
+                continue;
+            }
+            let Some(org) = org_of(relationship) else {
+                continue;
+            };
+            let subject = &relationship.subject;
+            let belongs = match subject.object.object_type.as_str() {
+                "group" => org_of_object(&subject.object).as_ref() == Some(&org),
+                "user" | "agent" => {
+                    joining.contains(&(org.to_string(), subject.clone()))
+                        || engine
+                            .check(&CheckRequest {
+                                resource: &ObjectRef::new("org", org.as_str()),
+                                permission: "membership",
+                                subject,
+                                context: None,
+                                now: at,
+                            })
+                            .is_ok_and(|result| result == CheckResult::Has)
+                }
+                _ => true,
+            };
+            if !belongs {
+                return Err(FsError::CrossTenant {
+                    subject: subject.to_string(),
+                    org: org.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the schema (validated, checked against the filesystem's contract, and
+    /// refused if relationships would lose their relation).
+    pub async fn write_schema(&self, source: &str) -> Result<u64, FsError> {
+        let parsed = Schema::parse(source)?;
+        schema::check_contract(&parsed).map_err(FsError::invalid)?;
+        let _serialized = self.writes.lock().await;
+        let revision = {
+            let engine = self.engine.read();
+            engine.check_schema_replacement(&parsed)?;
+            engine.revision() + 1
+        };
+        self.store
+            .apply(Mutation::SetAuthorizationSchema {
+                source: source.to_owned(),
+                revision,
+            })
+            .await
+            .map_err(crate::fs::store_error)?;
+        let mut engine = self.engine.write();
+        engine.replace_schema(parsed)?;
+        engine.set_revision(revision);
+        *self.custom_schema.write() = true;
+        Ok(revision)
+    }
+
+    /// Checks that the engine is at least at `revision` (read-your-writes across requests).
+    pub fn require_revision(&self, revision: Option<u64>) -> Result<(), FsError> {
+        match revision {
+            Some(wanted) if wanted > self.revision() => Err(FsError::invalid(format!(
+                "revision {wanted} is newer than the current revision {}: it was not issued by this store",
+                self.revision()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// The change log after `revision`.
+    pub async fn changes_since(
+        &self,
+        revision: u64,
+        limit: usize,
+    ) -> Result<Vec<nexus_store::RecordedChange>, FsError> {
+        Ok(self.store.relationship_changes(revision, limit).await?)
+    }
+}
+
+/// What a caller can see in listings.
+#[derive(Debug, Clone)]
+pub enum Visibility {
+    /// The system sees everything.
+    Everything,
+    Limited {
+        /// Paths (with relationships) the caller can read.
+        granted: Vec<VfsPath>,
+        /// Organizations the caller belongs to.
+        orgs: Vec<OrgId>,
+    },
+}
+
+impl Visibility {
+    /// A path is visible when the caller can read it, holds a grant beneath it, or it is the
+    /// root of an organization the caller belongs to (or `/`, `/orgs`).
+    pub fn is_visible(
+        &self,
+        authorizer: &Authorizer,
+        context: &CallContext,
+        path: &VfsPath,
+    ) -> Result<bool, FsError> {
+        match self.decide(path) {
+            Some(decided) => Ok(decided),
+            None => authorizer.allowed(context, path, Permission::Read),
+        }
+    }
+
+    /// Like [`Visibility::is_visible`] with a checker shared across many paths.
+    pub fn is_visible_with(
+        &self,
+        checker: &mut nexus_rebac::Checker<'_>,
+        path: &VfsPath,
+    ) -> Result<bool, FsError> {
+        match self.decide(path) {
+            Some(decided) => Ok(decided),
+            None => {
+                Ok(checker.check(&file_object(path), Permission::Read.name())? == CheckResult::Has)
+            }
+        }
+    }
+
+    /// Whether this is a file the caller can read (files are never visible by grants beneath).
+    pub fn can_read_with(
+        &self,
+        checker: &mut nexus_rebac::Checker<'_>,
+        path: &VfsPath,
+    ) -> Result<bool, FsError> {
+        match self {
+            Visibility::Everything => Ok(true),
+            Visibility::Limited { .. } => {
+                Ok(checker.check(&file_object(path), Permission::Read.name())? == CheckResult::Has)
+            }
+        }
+    }
+
+    /// What can be decided without a check (`None`: check `read`).
+    fn decide(&self, path: &VfsPath) -> Option<bool> {
+        let Visibility::Limited { granted, orgs } = self else {
+            return Some(true);
+        };
+        match path.location() {
+            Ok(Location::Root | Location::OrgsRoot) => return Some(true),
+            Ok(Location::OrgRoot(org)) if orgs.contains(&org) => return Some(true),
+            Ok(Location::Outside) | Err(_) => return Some(false),
+            Ok(Location::OrgRoot(org) | Location::InOrg(org)) if !orgs.contains(&org) => {
+                return Some(false);
+            }
+            Ok(_) => {}
+        }
+        if granted.iter().any(|grant| grant.starts_with(path)) {
+            return Some(true);
+        }
+        None
+    }
+}

@@ -1,0 +1,157 @@
+//! The default authorization schema and what any deployment schema must provide.
+
+use std::sync::Arc;
+
+use nexus_path::{Location, VfsPath};
+use nexus_rebac::{DerivedRelation, ObjectRef, Schema};
+
+/// The schema used until a deployment writes its own (documented in `docs/permissions.md`).
+pub const DEFAULT_SCHEMA: &str = r"// Nexus default authorization schema.
+definition user {}
+
+definition agent {}
+
+definition group {
+    relation member: user | agent | group#member
+}
+
+definition org {
+    relation admin: user | agent | group#member
+    relation member: user | agent | group#member
+    permission membership = admin + member
+}
+
+definition file {
+    // Derived from the path, never stored: the parent directory and the organization.
+    relation parent: file
+    relation org: org
+
+    // Roles. The seed's admin means rwx, member and assistant rw-.
+    relation owner: user | agent | group#member
+    relation admin: user | agent | group#member
+    relation editor: user | agent | group#member
+    relation member: user | agent | group#member
+    relation assistant: user | agent | group#member
+    relation viewer: user | agent | group#member | user:* | agent:*
+
+    // ACL entries: the r, w and x of setfacl.
+    relation acl_read: user | agent | group#member
+    relation acl_write: user | agent | group#member
+    relation acl_manage: user | agent | group#member
+
+    // Grants inherit downward through parent directories.
+    permission read_grant = owner + admin + editor + member + assistant + viewer + acl_read + org->admin + parent->read_grant
+    permission write_grant = owner + admin + editor + member + assistant + acl_write + org->admin + parent->write_grant
+    permission manage_grant = owner + admin + acl_manage + org->admin + parent->manage_grant
+
+    // Nothing in an organization is accessible without current membership.
+    permission read = read_grant & org->membership
+    permission write = write_grant & org->membership
+    permission manage = manage_grant & org->membership
+}
+";
+
+/// Checks that a schema provides what the filesystem relies on.
+pub fn check_contract(schema: &Schema) -> Result<(), String> {
+    let require = |type_name: &str, names: &[&str]| -> Result<(), String> {
+        let definition = schema
+            .type_id(type_name)
+            .and_then(|id| schema.type_definition(id))
+            .ok_or_else(|| format!("a Nexus schema must define `{type_name}`"))?;
+        for name in names {
+            if definition.relation_id(name).is_none() {
+                return Err(format!(
+                    "a Nexus schema must give `{type_name}` a relation or permission `{name}`"
+                ));
+            }
+        }
+        Ok(())
+    };
+    require("user", &[])?;
+    require("org", &["membership"])?;
+    require("file", &["parent", "org", "read", "write", "manage"])?;
+    for derived in ["parent", "org"] {
+        let file = schema
+            .type_id("file")
+            .and_then(|id| schema.type_definition(id));
+        let is_relation = file
+            .and_then(|definition| {
+                definition
+                    .relation_id(derived)
+                    .and_then(|id| definition.relations.get(usize::from(id)))
+            })
+            .is_some_and(|relation| !relation.is_permission());
+        if !is_relation {
+            return Err(format!(
+                "`file#{derived}` must be a relation: it is derived from the path"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `file#parent` and `file#org`, computed from the path.
+pub fn derived_relations() -> Vec<DerivedRelation> {
+    vec![
+        DerivedRelation {
+            resource_type: "file".to_owned(),
+            relation: "parent".to_owned(),
+            derive: Arc::new(|id: &str| {
+                VfsPath::parse(id)
+                    .ok()
+                    .and_then(|path| path.parent())
+                    .map(|parent| vec![ObjectRef::new("file", parent.as_str())])
+                    .unwrap_or_default()
+            }),
+        },
+        DerivedRelation {
+            resource_type: "file".to_owned(),
+            relation: "org".to_owned(),
+            derive: Arc::new(|id: &str| {
+                VfsPath::parse(id)
+                    .ok()
+                    .and_then(|path| path.location().ok())
+                    .and_then(|location| match location {
+                        Location::OrgRoot(org) | Location::InOrg(org) => {
+                            Some(vec![ObjectRef::new("org", org.as_str())])
+                        }
+                        Location::Root | Location::OrgsRoot | Location::Outside => None,
+                    })
+                    .unwrap_or_default()
+            }),
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_schema_meets_the_contract() {
+        let schema = Schema::parse(DEFAULT_SCHEMA).unwrap();
+        check_contract(&schema).unwrap();
+        let broken =
+            Schema::parse("definition user {}\ndefinition org { relation membership: user }")
+                .unwrap();
+        assert_eq!(
+            check_contract(&broken).unwrap_err(),
+            "a Nexus schema must define `file`"
+        );
+    }
+
+    #[test]
+    fn derived_relations_follow_the_path() {
+        let relations = derived_relations();
+        assert_eq!(
+            (relations[0].derive)("/orgs/acme/x"),
+            [ObjectRef::new("file", "/orgs/acme")]
+        );
+        assert_eq!((relations[0].derive)("/"), Vec::<ObjectRef>::new());
+        assert_eq!(
+            (relations[1].derive)("/orgs/acme/x/y"),
+            [ObjectRef::new("org", "acme")]
+        );
+        assert_eq!((relations[1].derive)("/orgs"), Vec::<ObjectRef>::new());
+    }
+}

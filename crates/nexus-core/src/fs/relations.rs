@@ -1,0 +1,356 @@
+//! Relationship and ACL operations on the filesystem's permission engine, with the caller's
+//! right to perform them checked.
+//!
+//! Who may do what:
+//! - writing or deleting a relationship needs `manage` on what the resource governs: the
+//!   file's path, `/orgs/<org>` for `org:<org>` and `group:<org>/...`; other resource types
+//!   are the system's alone;
+//! - a check is open to the system, to the subject asking about itself, and to whoever
+//!   manages the resource; resource lookups to the system and the subject itself; subject
+//!   lookups, expansions and relationship reads to whoever manages the resource;
+//! - the schema and the change log are the system's.
+//!
+//! When the system (the local operator) grants something inside an organization to a user or
+//! agent who is not yet a member, the grant also makes them a member: the operator vouches
+//! for them. Anyone else granting to a non-member is refused (cross-tenant).
+
+use nexus_path::{OrgId, VfsPath};
+use nexus_rebac::{
+    CheckRequest, CheckResult, ExpandNode, FoundResource, ObjectRef, Operation, Relationship,
+    RelationshipFilter, RelationshipUpdate, SubjectLookup, SubjectRef, WriteOutcome,
+    WritePrecondition,
+};
+
+use super::Fs;
+use crate::authz::acl::{self, AclEntry, AclListing};
+use crate::authz::{self, Permission, org_of};
+use crate::error::FsError;
+use crate::principal::{CallContext, Principal};
+
+/// Arguments of a check.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckQuery<'a> {
+    pub resource: &'a ObjectRef,
+    pub permission: &'a str,
+    pub subject: &'a SubjectRef,
+    /// Caveat parameters.
+    pub context: Option<&'a nexus_rebac::caveat::CaveatContext>,
+    /// Answer at least as fresh as this revision.
+    pub at_least: Option<u64>,
+}
+
+/// The path whose `manage` permission governs relationships on `resource`.
+fn governing_path(resource: &ObjectRef) -> Option<VfsPath> {
+    match resource.object_type.as_str() {
+        "file" => VfsPath::parse(&resource.object_id).ok(),
+        "org" | "group" => org_of(&Relationship::new(
+            resource.clone(),
+            "x",
+            SubjectRef::object("x", "x"),
+        ))
+        .map(|org| VfsPath::org_root(&org)),
+        _ => None,
+    }
+}
+
+fn is_system(context: &CallContext) -> bool {
+    context.principal == Principal::System
+}
+
+impl Fs {
+    /// Refuses unless the caller may manage what `resource` belongs to.
+    fn authorize_manage(&self, context: &CallContext, resource: &ObjectRef) -> Result<(), FsError> {
+        if is_system(context) {
+            return Ok(());
+        }
+        let Some(path) = governing_path(resource) else {
+            return Err(FsError::PermissionDenied {
+                principal: context.principal.to_string(),
+                permission: "manage",
+                path: VfsPath::root(),
+            });
+        };
+        if let Some(org) = path
+            .location()
+            .ok()
+            .and_then(|location| location.org().cloned())
+            && !context.covers(&org)
+        {
+            return Err(FsError::WrongOrganization { path });
+        }
+        self.authorize(context, &path, Permission::Manage)
+    }
+
+    fn require_system(context: &CallContext, what: &str) -> Result<(), FsError> {
+        if is_system(context) {
+            return Ok(());
+        }
+        tracing::debug!(what, "refused to a non-system caller");
+        Err(FsError::PermissionDenied {
+            principal: context.principal.to_string(),
+            permission: "system",
+            path: VfsPath::root(),
+        })
+    }
+
+    /// Writes relationships atomically as one revision.
+    pub async fn relationships_write(
+        &self,
+        context: &CallContext,
+        mut updates: Vec<RelationshipUpdate>,
+        preconditions: Vec<WritePrecondition>,
+    ) -> Result<WriteOutcome, FsError> {
+        for update in &mut updates {
+            if update.relationship.resource.object_type == "file" {
+                let path = VfsPath::parse(&update.relationship.resource.object_id)?;
+                update.relationship.resource.object_id = path.to_string();
+            }
+            self.authorize_manage(context, &update.relationship.resource)?;
+        }
+        if is_system(context) {
+            let joining = self.memberships_needed(&updates)?;
+            updates.extend(joining);
+        }
+        self.authz.write(context, updates, preconditions).await
+    }
+
+    /// `org:<org>#member@subject` for every user or agent the updates grant something in an
+    /// organization they do not belong to.
+    fn memberships_needed(
+        &self,
+        updates: &[RelationshipUpdate],
+    ) -> Result<Vec<RelationshipUpdate>, FsError> {
+        let engine = self.authz.engine();
+        let mut needed: Vec<RelationshipUpdate> = Vec::new();
+        for update in updates
+            .iter()
+            .filter(|update| update.operation != Operation::Delete)
+        {
+            let relationship = &update.relationship;
+            let subject = &relationship.subject;
+            if relationship.resource.object_type == "org"
+                || !matches!(subject.object.object_type.as_str(), "user" | "agent")
+                || subject.relation.is_some()
+                || subject.is_wildcard()
+            {
+                continue;
+            }
+            let Some(org) = org_of(relationship) else {
+                continue;
+            };
+            let membership = Relationship::new(
+                ObjectRef::new("org", org.as_str()),
+                "member",
+                subject.clone(),
+            );
+            if needed
+                .iter()
+                .any(|existing| existing.relationship == membership)
+            {
+                continue;
+            }
+            let member = engine.check(&CheckRequest {
+                resource: &membership.resource,
+                permission: "membership",
+                subject,
+                context: None,
+                now: authz::now(),
+            })?;
+            if member != CheckResult::Has {
+                needed.push(RelationshipUpdate {
+                    operation: Operation::Touch,
+                    relationship: membership,
+                });
+            }
+        }
+        Ok(needed)
+    }
+
+    /// Deletes every relationship matching `filter` (which must name a resource).
+    pub async fn relationships_delete(
+        &self,
+        context: &CallContext,
+        filter: RelationshipFilter,
+    ) -> Result<WriteOutcome, FsError> {
+        match (&filter.resource_type, &filter.resource_id) {
+            (Some(resource_type), Some(resource_id)) => {
+                self.authorize_manage(
+                    context,
+                    &ObjectRef::new(resource_type.clone(), resource_id.clone()),
+                )?;
+            }
+            _ => Self::require_system(context, "delete relationships by a broad filter")?,
+        }
+        self.authz.delete_matching(&filter, Vec::new()).await
+    }
+
+    /// Relationships matching `filter`, in order, after `after` (a relationship's sort key as
+    /// returned by a previous page), at most `limit`.
+    pub fn relationships_read(
+        &self,
+        context: &CallContext,
+        filter: &RelationshipFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Relationship>, FsError> {
+        match (&filter.resource_type, &filter.resource_id) {
+            (Some(resource_type), Some(resource_id)) => {
+                self.authorize_manage(
+                    context,
+                    &ObjectRef::new(resource_type.clone(), resource_id.clone()),
+                )?;
+            }
+            _ => Self::require_system(context, "read relationships by a broad filter")?,
+        }
+        Ok(self.authz.engine().read(filter, after, limit, authz::now()))
+    }
+
+    /// Answers a permission check.
+    pub fn check(
+        &self,
+        context: &CallContext,
+        query: CheckQuery<'_>,
+    ) -> Result<CheckResult, FsError> {
+        self.authz.require_revision(query.at_least)?;
+        let asking_for_self = authz::subject_of(&context.principal).as_ref() == Some(query.subject);
+        if !asking_for_self {
+            self.authorize_manage(context, query.resource)?;
+        }
+        let resource = normalize_file(query.resource)?;
+        Ok(self.authz.engine().check(&CheckRequest {
+            resource: &resource,
+            permission: query.permission,
+            subject: query.subject,
+            context: query.context,
+            now: authz::now(),
+        })?)
+    }
+
+    /// The tree of why: how `permission` on `resource` is formed.
+    pub fn expand(
+        &self,
+        context: &CallContext,
+        resource: &ObjectRef,
+        permission: &str,
+        recursive: bool,
+    ) -> Result<ExpandNode, FsError> {
+        self.authorize_manage(context, resource)?;
+        let resource = normalize_file(resource)?;
+        Ok(self
+            .authz
+            .engine()
+            .expand(&resource, permission, recursive, authz::now())?)
+    }
+
+    /// Resources of a type on which `subject` has `permission`.
+    pub fn lookup_resources(
+        &self,
+        context: &CallContext,
+        resource_type: &str,
+        permission: &str,
+        subject: &SubjectRef,
+        caveat_context: Option<&nexus_rebac::caveat::CaveatContext>,
+    ) -> Result<Vec<FoundResource>, FsError> {
+        if authz::subject_of(&context.principal).as_ref() != Some(subject) {
+            Self::require_system(context, "look up another subject's resources")?;
+        }
+        Ok(self.authz.engine().lookup_resources(
+            resource_type,
+            permission,
+            subject,
+            caveat_context,
+            authz::now(),
+        )?)
+    }
+
+    /// Subjects of a type that have `permission` on `resource`.
+    pub fn lookup_subjects(
+        &self,
+        context: &CallContext,
+        resource: &ObjectRef,
+        permission: &str,
+        subject_type: &str,
+        subject_relation: Option<&str>,
+        caveat_context: Option<&nexus_rebac::caveat::CaveatContext>,
+    ) -> Result<SubjectLookup, FsError> {
+        self.authorize_manage(context, resource)?;
+        let resource = normalize_file(resource)?;
+        Ok(self.authz.engine().lookup_subjects(
+            &resource,
+            permission,
+            subject_type,
+            subject_relation,
+            caveat_context,
+            authz::now(),
+        )?)
+    }
+
+    /// Relationship changes committed after `revision`.
+    pub async fn relationship_changes(
+        &self,
+        context: &CallContext,
+        revision: u64,
+        limit: usize,
+    ) -> Result<Vec<nexus_store::RecordedChange>, FsError> {
+        Self::require_system(context, "read the change log")?;
+        self.authz.changes_since(revision, limit).await
+    }
+
+    /// The schema text and whether it is a deployment's own.
+    pub fn schema(&self) -> (String, bool) {
+        self.authz.schema_source()
+    }
+
+    /// Replaces the schema.
+    pub async fn write_schema(&self, context: &CallContext, source: &str) -> Result<u64, FsError> {
+        Self::require_system(context, "replace the schema")?;
+        self.authz.write_schema(source).await
+    }
+
+    /// Sets the caller-given entry as the subject's ACL entry at `path` (`---` removes it).
+    pub async fn setfacl(
+        &self,
+        context: &CallContext,
+        path: &str,
+        entry: &str,
+    ) -> Result<AclListing, FsError> {
+        let (path, scope) = Self::resolve(context, path)?;
+        let org = match scope {
+            super::Scope::Org(org) => org,
+            super::Scope::Fixed => return Err(FsError::FixedDirectory { path }),
+        };
+        let entry = AclEntry::parse(entry)?;
+        self.authorize(context, &path, Permission::Manage)?;
+        self.relationships_write(context, entry.updates(&path, Some(&org)), Vec::new())
+            .await?;
+        Ok(self.acl_listing(&path, Some(&org)))
+    }
+
+    /// The ACL entries and role grants stored on `path` (not inherited ones).
+    pub fn getfacl(&self, context: &CallContext, path: &str) -> Result<AclListing, FsError> {
+        let (path, scope) = Self::resolve(context, path)?;
+        let org: Option<OrgId> = match scope {
+            super::Scope::Org(org) => Some(org),
+            super::Scope::Fixed => None,
+        };
+        self.authorize(context, &path, Permission::Read)?;
+        Ok(self.acl_listing(&path, org.as_ref()))
+    }
+
+    fn acl_listing(&self, path: &VfsPath, org: Option<&OrgId>) -> AclListing {
+        let relationships =
+            self.authz
+                .engine()
+                .read(&acl::path_filter(path), None, usize::MAX, authz::now());
+        acl::listing(path, org, &relationships)
+    }
+}
+
+/// File ids are canonical paths: `file:/orgs/acme/sales/` names `file:/orgs/acme/sales`.
+fn normalize_file(resource: &ObjectRef) -> Result<ObjectRef, FsError> {
+    if resource.object_type == "file" {
+        let path = VfsPath::parse(&resource.object_id)?;
+        return Ok(ObjectRef::new("file", path.as_str()));
+    }
+    Ok(resource.clone())
+}
