@@ -195,12 +195,18 @@ impl Authorizer {
         };
         let engine = self.engine.read();
         let at = now();
-        let granted = engine
-            .lookup_resources("file", "read", &subject, None, at)?
-            .into_iter()
-            .filter(|found| found.result == CheckResult::Has)
-            .filter_map(|found| VfsPath::parse(&found.id).ok())
-            .collect();
+        // Any grant counts: a caller who may only write somewhere must still find the way.
+        let mut granted: Vec<VfsPath> = Vec::new();
+        for permission in [Permission::Read, Permission::Write, Permission::Manage] {
+            for found in engine.lookup_resources("file", permission.name(), &subject, None, at)? {
+                if found.result == CheckResult::Has
+                    && let Ok(path) = VfsPath::parse(&found.id)
+                    && !granted.contains(&path)
+                {
+                    granted.push(path);
+                }
+            }
+        }
         let orgs = engine
             .lookup_resources("org", "membership", &subject, None, at)?
             .into_iter()
@@ -466,7 +472,7 @@ pub enum Visibility {
     /// The system sees everything.
     Everything,
     Limited {
-        /// Paths (with relationships) the caller can read.
+        /// Paths (with relationships) the caller holds a grant on.
         granted: Vec<VfsPath>,
         /// Organizations the caller belongs to.
         orgs: Vec<OrgId>,

@@ -11,6 +11,7 @@
 mod bad_input;
 mod concurrency;
 mod operations;
+mod permissions;
 mod roundtrip;
 mod search;
 mod versions;
