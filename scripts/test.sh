@@ -11,3 +11,6 @@ step() {
 step cargo fmt --all --check
 step cargo clippy --workspace --all-targets --locked -- -D warnings
 step cargo test --workspace --locked
+# The SpiceDB conformance suite through the CLI (every assertion of every file).
+step cargo build --quiet --locked -p nexus-cli
+step ./target/debug/nexus rebac validate conformance/spicedb/*.yaml

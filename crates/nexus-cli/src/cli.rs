@@ -20,6 +20,11 @@ pub struct Cli {
     #[arg(long, global = true, default_value_t = 10, value_name = "SECONDS")]
     pub lock_timeout: u64,
 
+    /// Act as this principal (`user:ID` or `agent:ID`) instead of the operator: every
+    /// operation is then checked against its permissions.
+    #[arg(long = "as", global = true, value_name = "PRINCIPAL")]
+    pub acting_as: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -52,6 +57,121 @@ pub enum Command {
     Gc(GcArgs),
     /// Check the data directory for inconsistencies.
     Fsck(FsckArgs),
+    /// Set one subject's ACL entry on a path: `user:ID:rwx`, `agent:ID:rw-`, `group:NAME:r--`
+    /// (`---` removes it).
+    Setfacl { path: String, entry: String },
+    /// Show the ACL entries and role grants stored on a path.
+    Getfacl(PathArg),
+    /// Relationships, permission checks and the schema (Zanzibar-style ReBAC).
+    #[command(subcommand)]
+    Rebac(RebacCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RebacCommand {
+    /// Show or replace the authorization schema (SpiceDB schema language).
+    #[command(subcommand)]
+    Schema(SchemaCommand),
+    /// Add a relationship: `SUBJECT RELATION OBJECT` (e.g. `user:alice@acme.com admin /orgs/acme`)
+    /// or one `resource#relation@subject` string. Fails if it exists.
+    Create(RelationshipArgs),
+    /// Add or replace a relationship (same forms as `create`).
+    Touch(RelationshipArgs),
+    /// Remove a relationship (same forms as `create`).
+    Delete(RelationshipArgs),
+    /// Whether SUBJECT has PERMISSION on OBJECT: prints `true`, `false` or `conditional`.
+    Check(CheckArgs),
+    /// The tree of how PERMISSION on OBJECT is formed.
+    Expand {
+        permission: String,
+        object: String,
+        /// Expand usersets down to their members too.
+        #[arg(short, long)]
+        recursive: bool,
+    },
+    /// Objects of TYPE on which SUBJECT has PERMISSION.
+    LookupResources {
+        subject: String,
+        permission: String,
+        #[arg(value_name = "TYPE")]
+        resource_type: String,
+    },
+    /// Subjects of a type (`user`, or `group#member`) with PERMISSION on OBJECT.
+    LookupSubjects {
+        object: String,
+        permission: String,
+        subject_type: String,
+    },
+    /// Stored relationships, filtered.
+    Read(ReadArgs),
+    /// Relationship changes after a revision.
+    Changes {
+        /// Changes after this revision.
+        #[arg(long, default_value_t = 0)]
+        since: u64,
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+    /// Run SpiceDB validation files (schema, relationships, assertions, expected relations).
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchemaCommand {
+    /// Print the schema in force.
+    Read,
+    /// Replace the schema with the one in FILE (`-`: standard input).
+    Write { file: PathBuf },
+}
+
+#[derive(Debug, Args)]
+pub struct RelationshipArgs {
+    /// `SUBJECT RELATION OBJECT`, or one `resource#relation@subject` string. OBJECT may be a
+    /// path (`/orgs/acme/sales`, a file) or `type:id`.
+    #[arg(required = true, num_args = 1..=3)]
+    pub parts: Vec<String>,
+    /// Caveat: `NAME` or `NAME:{json context}`.
+    #[arg(long, value_name = "CAVEAT")]
+    pub caveat: Option<String>,
+    /// Expiry instant (RFC 3339), for relations that allow expiration.
+    #[arg(long, value_name = "TIME")]
+    pub expires: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    pub subject: String,
+    pub permission: String,
+    pub object: String,
+    /// Caveat parameters as a JSON object.
+    #[arg(long, value_name = "JSON")]
+    pub context: Option<String>,
+    /// Answer at least as fresh as this revision.
+    #[arg(long, value_name = "REVISION")]
+    pub at_least: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// Only relationships on this object (`type:id` or a path).
+    #[arg(long, value_name = "OBJECT")]
+    pub resource: Option<String>,
+    /// Only relationships of this type of object.
+    #[arg(long, value_name = "TYPE")]
+    pub resource_type: Option<String>,
+    #[arg(long)]
+    pub relation: Option<String>,
+    /// Only relationships with this subject (`type:id` or `type:id#relation`).
+    #[arg(long, value_name = "SUBJECT")]
+    pub subject: Option<String>,
+    #[arg(long, default_value_t = 1000)]
+    pub limit: usize,
+    /// Continue after this relationship (as printed by a previous page).
+    #[arg(long, value_name = "RELATIONSHIP")]
+    pub after: Option<String>,
 }
 
 #[derive(Debug, Args)]

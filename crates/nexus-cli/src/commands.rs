@@ -7,19 +7,27 @@ use base64::Engine;
 use bytes::Bytes;
 use nexus_core::{
     ByteRange, CallContext, ErrorCode, Fs, GlobOptions, GrepOptions, ListOptions, ListPage,
-    ReadOptions, StoreOptions, Timestamp, WriteOptions,
+    Principal, ReadOptions, StoreOptions, Tenant, Timestamp, WriteOptions,
 };
 use serde::Serialize;
 
 use crate::cli::{
     CatArgs, Cli, Command, CpArgs, FsckArgs, GcArgs, GlobArgs, GrepArgs, LsArgs, MkdirArgs, MvArgs,
-    PolicyArgs, RmArgs, VersionsAction, VersionsArgs, WriteArgs,
+    PolicyArgs, RebacCommand, RmArgs, VersionsAction, VersionsArgs, WriteArgs,
 };
 use crate::output::{self, CliError, Printer, print_json, write_stdout};
 
 /// Runs one parsed command line.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let printer = Printer { json: cli.json };
+    if let Command::Rebac(RebacCommand::Validate { files }) = &cli.command {
+        return crate::rebac::validate(files, cli.json);
+    }
+    let principal = match cli.acting_as.as_deref() {
+        None => Principal::System,
+        Some(text) => Principal::parse(text)
+            .map_err(|error| CliError::new(ErrorCode::InvalidInput, error.to_string()))?,
+    };
     let data_dir = cli.data_dir.ok_or_else(|| {
         CliError::new(ErrorCode::InvalidInput, "no data directory given")
             .with_hint("pass `--data-dir DIR` or set `NEXUS_DATA_DIR`")
@@ -31,7 +39,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     let fs = Fs::open(&data_dir, options).await?;
     let session = Session {
         fs: fs.clone(),
-        context: CallContext::system(),
+        context: CallContext {
+            principal,
+            tenant: Tenant::System,
+        },
         printer,
     };
     let result = session.dispatch(cli.command).await;
@@ -39,10 +50,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     result
 }
 
-struct Session {
-    fs: Fs,
-    context: CallContext,
-    printer: Printer,
+pub(crate) struct Session {
+    pub(crate) fs: Fs,
+    pub(crate) context: CallContext,
+    pub(crate) printer: Printer,
 }
 
 #[derive(Serialize)]
@@ -108,6 +119,9 @@ impl Session {
             Command::Versions(args) => self.versions(args).await,
             Command::Gc(args) => self.gc(args).await,
             Command::Fsck(args) => self.fsck(args).await,
+            Command::Setfacl { path, entry } => self.setfacl(&path, &entry).await,
+            Command::Getfacl(args) => self.getfacl(&args.path),
+            Command::Rebac(command) => self.rebac(command).await,
         }
     }
 

@@ -28,5 +28,5 @@ pub use fs::{
     MAX_PAGE_SIZE, ReadOptions, ReadOutput, WriteOptions,
 };
 pub use nexus_path::{OrgId, VfsPath};
-pub use nexus_store::{StoreOptions, Timestamp, VersionPolicy};
+pub use nexus_store::{ChangeOperation, RecordedChange, StoreOptions, Timestamp, VersionPolicy};
 pub use principal::{CallContext, InvalidPrincipal, Principal, Tenant};

@@ -752,15 +752,17 @@ impl Engine {
             .collect()
     }
 
-    /// Relationships matching a filter, ordered by their text form, after `after` (exclusive),
-    /// at most `limit`. Expired relationships are not returned.
+    /// Relationships matching a filter, ordered by resource, relation and subject, after
+    /// `after` (exclusive), at most `limit`. Expired relationships are not returned.
     pub fn read(
         &self,
         filter: &RelationshipFilter,
-        after: Option<&str>,
+        after: Option<&Relationship>,
         limit: usize,
         now: i64,
     ) -> Vec<Relationship> {
+        let after = after.map(sort_key);
+        let after = after.as_deref();
         let Some(compiled) = self.compile_filter(filter) else {
             return Vec::new();
         };

@@ -439,3 +439,242 @@ fn refuses_a_directory_that_is_not_a_data_directory() {
     );
     assert_eq!(std::fs::read_dir(nexus.data_dir()).unwrap().count(), 1);
 }
+
+/// The seed's ReBAC and ACL commands, as written.
+#[test]
+fn seed_permission_commands() {
+    let nexus = Nexus::new();
+    nexus.ok(&[
+        "mkdir",
+        "-p",
+        "/orgs/acme/sales/documents",
+        "/orgs/acme/engineering",
+    ]);
+    nexus.ok(&[
+        "rebac",
+        "create",
+        "user:alice@acme.com",
+        "admin",
+        "/orgs/acme",
+    ]);
+    nexus.ok(&[
+        "rebac",
+        "create",
+        "user:bob@acme.com",
+        "member",
+        "/orgs/acme/sales",
+    ]);
+    nexus.ok(&[
+        "rebac",
+        "create",
+        "agent:sales_bot_001",
+        "assistant",
+        "/orgs/acme/sales",
+    ]);
+    assert_eq!(
+        nexus.ok(&[
+            "rebac",
+            "check",
+            "user:bob@acme.com",
+            "write",
+            "/orgs/acme/sales/documents/"
+        ]),
+        "true\n"
+    );
+    assert_eq!(
+        nexus.ok(&[
+            "rebac",
+            "check",
+            "user:bob@acme.com",
+            "write",
+            "/orgs/acme/engineering/"
+        ]),
+        "false\n"
+    );
+    assert_eq!(
+        nexus.ok(&[
+            "rebac",
+            "check",
+            "user:alice@acme.com",
+            "manage",
+            "/orgs/acme/engineering"
+        ]),
+        "true\n"
+    );
+    nexus.ok(&["setfacl", "/orgs/acme", "user:alice@acme.com:rwx"]);
+    nexus.ok(&["setfacl", "/orgs/acme/sales", "user:bob@acme.com:rw-"]);
+    nexus.ok(&["setfacl", "/orgs/acme/sales", "agent:sales_bot_001:rw-"]);
+    assert_eq!(
+        nexus.ok(&["getfacl", "/orgs/acme/sales"]),
+        "# file: /orgs/acme/sales\nagent:sales_bot_001:rw-\nuser:bob@acme.com:rw-\n# role assistant: agent:sales_bot_001\n# role member: user:bob@acme.com\n"
+    );
+    // The seed's revocation: `---` removes the entry; the role still grants until deleted.
+    nexus.ok(&["setfacl", "/orgs/acme/sales", "user:bob@acme.com:---"]);
+    nexus.ok(&[
+        "rebac",
+        "delete",
+        "user:bob@acme.com",
+        "member",
+        "/orgs/acme/sales",
+    ]);
+    assert_eq!(
+        nexus.ok(&[
+            "rebac",
+            "check",
+            "user:bob@acme.com",
+            "read",
+            "/orgs/acme/sales/documents/"
+        ]),
+        "false\n"
+    );
+    let json = nexus.json(&[
+        "rebac",
+        "check",
+        "agent:sales_bot_001",
+        "write",
+        "/orgs/acme/sales/x",
+    ]);
+    assert_eq!(json["result"], "has_permission");
+    let subjects = nexus.ok(&[
+        "rebac",
+        "lookup-subjects",
+        "/orgs/acme/sales",
+        "write",
+        "agent",
+    ]);
+    assert_eq!(subjects, "agent:sales_bot_001\n");
+    let changes = nexus.ok(&["rebac", "changes"]);
+    assert!(changes.lines().count() >= 8, "{changes}");
+}
+
+#[test]
+fn acting_as_a_principal_is_checked() {
+    let nexus = Nexus::new();
+    nexus.ok(&["mkdir", "-p", "/orgs/acme/sales", "/orgs/acme/engineering"]);
+    nexus.ok(&["write", "/orgs/acme/engineering/secret.md", "s"]);
+    nexus.ok(&["setfacl", "/orgs/acme/sales", "user:bob:rw-"]);
+    let bob = |args: &[&str]| {
+        let mut all = vec!["--as", "user:bob"];
+        all.extend_from_slice(args);
+        nexus.run(&all)
+    };
+    assert_eq!(
+        bob(&["write", "/orgs/acme/sales/notes.md", "hello"]).code,
+        0
+    );
+    assert_eq!(bob(&["cat", "/orgs/acme/sales/notes.md"]).stdout, "hello");
+    let hidden = bob(&["cat", "/orgs/acme/engineering/secret.md"]);
+    assert_eq!(
+        (hidden.code, hidden.stderr.as_str()),
+        (
+            3,
+            "error: `/orgs/acme/engineering/secret.md` does not exist\n"
+        )
+    );
+    let denied = bob(&["ls", "/orgs/acme/engineering"]);
+    assert_eq!(denied.code, 5);
+    assert_eq!(
+        denied.stderr,
+        "error: permission denied: `user:bob` lacks `read` on `/orgs/acme/engineering`\n"
+    );
+    assert_eq!(
+        bob(&["ls", "/orgs/acme"]).stdout.split_whitespace().last(),
+        Some("sales/")
+    );
+    let escalate = bob(&["setfacl", "/orgs/acme/sales", "user:bob:rwx"]);
+    assert_eq!(escalate.code, 5);
+    let stranger = bob(&[
+        "rebac",
+        "create",
+        "user:eve@evil.com",
+        "viewer",
+        "/orgs/acme/sales",
+    ]);
+    assert_eq!(stranger.code, 5, "{}", stranger.stderr);
+    nexus.ok(&["setfacl", "/orgs/acme/sales", "user:bob:rwx"]);
+    let cross = bob(&[
+        "rebac",
+        "create",
+        "user:eve@evil.com",
+        "viewer",
+        "/orgs/acme/sales",
+    ]);
+    assert_eq!(
+        (cross.code, cross.stderr.as_str()),
+        (
+            2,
+            "error: cross-organization relationship refused: `user:eve@evil.com` is not a member of organization `acme`\n"
+        )
+    );
+    let bad_principal = nexus.run(&["--as", "bob", "ls"]);
+    assert_eq!(bad_principal.code, 2);
+}
+
+#[test]
+fn rebac_validate_runs_spicedb_validation_files() {
+    let nexus = Nexus::new();
+    let conformance = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../conformance/spicedb/caveatip.yaml"
+    );
+    let run = nexus.run(&["rebac", "validate", conformance]);
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "20 passed, 0 failed\n")
+    );
+    let wrong = nexus.dir.path().join("wrong.yaml");
+    std::fs::write(
+        &wrong,
+        "schema: |-\n  definition user {}\n  definition doc {\n    relation viewer: user\n    permission view = viewer\n  }\nrelationships: |-\n  doc:1#viewer@user:tom\nassertions:\n  assertTrue:\n  - doc:1#view@user:tom\n  - doc:1#view@user:jerry\n  assertFalse:\n  - doc:1#view@user:tom\n",
+    )
+    .unwrap();
+    let failing = nexus.run(&["rebac", "validate", wrong.to_str().unwrap()]);
+    assert_ne!(failing.code, 0);
+    let lines: Vec<&str> = failing.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", failing.stdout);
+    assert!(
+        lines[0].starts_with("FAIL ")
+            && lines[0].ends_with(
+                "wrong.yaml: doc:1#view@user:jerry: expected has permission, got no permission"
+            ),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].ends_with(
+            "wrong.yaml: doc:1#view@user:tom: expected no permission, got has permission"
+        ),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(lines[2], "1 passed, 2 failed");
+}
+
+#[test]
+fn schema_read_and_write() {
+    let nexus = Nexus::new();
+    let schema = nexus.ok(&["rebac", "schema", "read"]);
+    assert!(schema.contains("definition file {"));
+    let file = nexus.dir.path().join("schema.zed");
+    std::fs::write(
+        &file,
+        schema.replace(
+            "definition agent {}",
+            "definition agent {}\ndefinition team {}",
+        ),
+    )
+    .unwrap();
+    nexus.ok(&["rebac", "schema", "write", file.to_str().unwrap()]);
+    assert!(
+        nexus
+            .ok(&["rebac", "schema", "read"])
+            .contains("definition team {}")
+    );
+    std::fs::write(&file, "definition user {\n  relation x: nothing\n}").unwrap();
+    let bad = nexus.run(&["rebac", "schema", "write", file.to_str().unwrap()]);
+    assert_eq!(bad.code, 2);
+    assert_eq!(
+        bad.stderr,
+        "error: schema error at line 2, column 15: unknown definition `nothing`\n"
+    );
+}

@@ -184,13 +184,13 @@ impl Fs {
         self.authz.delete_matching(&filter, Vec::new()).await
     }
 
-    /// Relationships matching `filter`, in order, after `after` (a relationship's sort key as
-    /// returned by a previous page), at most `limit`.
+    /// Relationships matching `filter`, in order, after `after` (the last relationship of
+    /// the previous page), at most `limit`.
     pub fn relationships_read(
         &self,
         context: &CallContext,
         filter: &RelationshipFilter,
-        after: Option<&str>,
+        after: Option<&Relationship>,
         limit: usize,
     ) -> Result<Vec<Relationship>, FsError> {
         match (&filter.resource_type, &filter.resource_id) {
