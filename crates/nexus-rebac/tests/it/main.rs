@@ -9,5 +9,6 @@
 )]
 
 mod conformance;
+mod expected_relations;
 mod reference;
 mod regressions;
