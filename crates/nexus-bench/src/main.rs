@@ -3,8 +3,17 @@
 //! Every workload prints one JSON object per line on stdout (`name`, `ops`, `seconds`,
 //! `p50_us`, `p99_us`, `ops_per_s`, `rss_mb`), so runs can be compared.
 
+#![allow(
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::cast_precision_loss,
+    reason = "benchmark generators index within bounds they construct; a broken generator should stop the run loudly"
+)]
+
 mod files;
 mod load;
+mod rebac;
+mod rebac_store;
 mod report;
 
 use std::path::PathBuf;
@@ -25,6 +34,8 @@ enum Command {
     /// Concurrent writers that print one `ack` line per acknowledged write, forever or up
     /// to `--max-writes` (the workload of the crash test).
     WriteLoad(load::LoadArgs),
+    /// Permission workloads R1-R5 (and F3 with permission filtering).
+    Rebac(rebac::RebacArgs),
 }
 
 /// Where benchmark data directories are created (a real disk, so fsync costs what it costs).
@@ -42,5 +53,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Files(args) => runtime.block_on(files::run(args)),
         Command::WriteLoad(args) => runtime.block_on(load::run(args)),
+        Command::Rebac(args) => runtime.block_on(rebac::run(args)),
     }
 }

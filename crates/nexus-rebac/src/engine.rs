@@ -227,6 +227,10 @@ pub struct Engine {
     pub(crate) graph: Graph,
     pub(crate) config: EngineConfig,
     pub(crate) derived: Vec<DerivedSlot>,
+    /// Per type, bit `r` set when relation `r` is derived.
+    derived_mask: Vec<u64>,
+    /// Derived subjects of every stored resource (and its derived ancestors), computed once.
+    pub(crate) derived_index: hashbrown::HashMap<(Object, RelationId), Arc<[Object]>>,
     derived_definitions: Vec<DerivedRelation>,
     revision: u64,
 }
@@ -239,6 +243,8 @@ impl Engine {
             graph: Graph::default(),
             config,
             derived: Vec::new(),
+            derived_index: hashbrown::HashMap::new(),
+            derived_mask: Vec::new(),
             derived_definitions: Vec::new(),
             revision: 0,
         }
@@ -253,6 +259,15 @@ impl Engine {
             relation,
             derive: derived.derive.clone(),
         });
+        if relation < 64 {
+            let index = usize::from(type_id);
+            if self.derived_mask.len() <= index {
+                self.derived_mask.resize(index + 1, 0);
+            }
+            if let Some(mask) = self.derived_mask.get_mut(index) {
+                *mask |= 1 << relation;
+            }
+        }
         self.derived_definitions.push(derived);
         Ok(())
     }
@@ -304,9 +319,15 @@ impl Engine {
         self.schema = schema;
         let derived = std::mem::take(&mut self.derived_definitions);
         self.derived.clear();
+        self.derived_mask.clear();
+        self.derived_index.clear();
         for definition in derived {
             // A derived relation the new schema lacks simply stops applying.
             let _ = self.add_derived_relation(definition);
+        }
+        let resources: Vec<Object> = self.graph.iter().map(|(key, _)| key.resource).collect();
+        for resource in resources {
+            self.index_derived(resource);
         }
         Ok(())
     }
@@ -401,6 +422,12 @@ impl Engine {
     }
 
     pub(crate) fn is_derived(&self, type_id: TypeId, relation: RelationId) -> bool {
+        if relation < 64 {
+            return self
+                .derived_mask
+                .get(usize::from(type_id))
+                .is_some_and(|mask| mask & (1 << relation) != 0);
+        }
         self.derived
             .iter()
             .any(|slot| slot.object_type == type_id && slot.relation == relation)
@@ -674,6 +701,7 @@ impl Engine {
             match step {
                 Step::Insert(key, meta) => {
                     self.graph.insert(key, meta);
+                    self.index_derived(key.resource);
                 }
                 Step::Remove(key) => {
                     self.graph.remove(&key);
@@ -824,6 +852,37 @@ impl Engine {
         }
     }
 
+    /// Computes (once) the derived subjects of `object` and, transitively, of the objects
+    /// they name (a file's parent, its parent, ...), interning their ids.
+    fn index_derived(&mut self, object: Object) {
+        let mut pending = vec![object];
+        while let Some(current) = pending.pop() {
+            for index in 0..self.derived.len() {
+                let Some(slot) = self.derived.get(index) else {
+                    continue;
+                };
+                if slot.object_type != current.object_type
+                    || self.derived_index.contains_key(&(current, slot.relation))
+                {
+                    continue;
+                }
+                let relation = slot.relation;
+                let derive = slot.derive.clone();
+                let text = Self::id_text(&self.graph, current.id).to_owned();
+                let mut objects = Vec::new();
+                for derived in derive(&text) {
+                    if let Some(object_type) = self.schema.type_id(&derived.object_type) {
+                        let id = self.graph.interner.intern(&derived.object_id);
+                        objects.push(Object { object_type, id });
+                    }
+                }
+                pending.extend(objects.iter().copied());
+                self.derived_index
+                    .insert((current, relation), objects.into());
+            }
+        }
+    }
+
     /// Pre-sizes the index for a bulk load.
     pub fn reserve(&mut self, additional: usize) {
         self.graph.reserve(additional);
@@ -841,6 +900,7 @@ impl Engine {
             match self.prepare(&relationship, Operation::Delete) {
                 Ok((key, meta)) => {
                     self.graph.insert(key, meta);
+                    self.index_derived(key.resource);
                 }
                 Err(error) => rejected.push((relationship, error)),
             }

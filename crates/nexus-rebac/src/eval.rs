@@ -71,6 +71,21 @@ fn merge(mut a: Vec<String>, b: Vec<String>) -> Vec<String> {
     a
 }
 
+/// Whether an allowed-subject entry admits the subject's type and kind (ignoring caveats
+/// and expiration).
+fn admits_kind(entry: &crate::schema::AllowedSubject, subject: Subject) -> bool {
+    use crate::graph::WILDCARD_ID;
+    use crate::schema::AllowedSubjectKind;
+    entry.subject_type == subject.subject_type
+        && match entry.kind {
+            AllowedSubjectKind::Object => {
+                subject.relation == NO_RELATION && subject.id != WILDCARD_ID
+            }
+            AllowedSubjectKind::Wildcard => subject.id == WILDCARD_ID,
+            AllowedSubjectKind::Userset(relation) => subject.relation == relation,
+        }
+}
+
 /// An answer and the highest stack frame a cycle cut it depended on reaches.
 #[derive(Debug, Clone)]
 pub(crate) struct Outcome {
@@ -102,6 +117,10 @@ pub(crate) struct Evaluator<'a> {
     /// Strings that are not interned (ids only a query mentions), by ephemeral id.
     ephemeral: Vec<Arc<str>>,
     ephemeral_index: HashMap<Arc<str>, ObjectId>,
+    /// The last object whose presence bits were looked up, and the bits.
+    presence: Option<(Object, u64)>,
+    /// Derived relations computed so far (they depend on the object only).
+    derived_cache: HashMap<(Object, RelationId), Arc<[Object]>>,
     subject: Subject,
 }
 
@@ -112,9 +131,11 @@ impl<'a> Evaluator<'a> {
             context,
             now,
             stack: Vec::new(),
-            memo: HashMap::new(),
+            memo: HashMap::with_capacity(64),
             ephemeral: Vec::new(),
             ephemeral_index: HashMap::new(),
+            derived_cache: HashMap::with_capacity(16),
+            presence: None,
             subject: Subject {
                 subject_type: 0,
                 relation: NO_RELATION,
@@ -250,6 +271,22 @@ impl<'a> Evaluator<'a> {
         Ok(outcome)
     }
 
+    /// Whether `resource#relation` may have stored subjects (`false`: certainly none).
+    fn may_have(&mut self, resource: Object, relation: RelationId) -> bool {
+        if relation >= 64 {
+            return true;
+        }
+        let mask = match self.presence {
+            Some((object, mask)) if object == resource => mask,
+            _ => {
+                let mask = self.engine.graph.presence_mask(resource);
+                self.presence = Some((resource, mask));
+                mask
+            }
+        };
+        mask & (1 << relation) != 0
+    }
+
     /// The relationship's own condition: absent -> yes; expired -> no; caveat -> evaluated.
     fn edge(&self, meta: Option<&TupleMeta>) -> Result<Tri, CheckError> {
         let Some(meta) = meta else {
@@ -294,9 +331,21 @@ impl<'a> Evaluator<'a> {
                 .any(|object| subject.relation == NO_RELATION && *object == subject.object());
             return Ok(Outcome::definite(if found { Tri::Yes } else { Tri::No }));
         }
+        if !self.may_have(resource, relation) {
+            return Ok(Outcome::definite(Tri::No));
+        }
         let mut result = Tri::No;
+        let engine: &'a Engine = self.engine;
+        let allowed = engine
+            .schema
+            .relation(resource.object_type, relation)
+            .map_or(&[][..], |definition| definition.allowed());
         let candidates = [subject, Subject::wildcard_of(subject.subject_type)];
         for candidate in candidates {
+            // Only look up what the schema could have stored.
+            if !allowed.iter().any(|entry| admits_kind(entry, candidate)) {
+                continue;
+            }
             let key = TupleKey {
                 resource,
                 relation,
@@ -337,12 +386,22 @@ impl<'a> Evaluator<'a> {
         Ok(Outcome { tri: result, floor })
     }
 
-    /// Subjects of a derived relation, if `relation` is one.
+    /// Subjects of a derived relation, if `relation` is one: from the engine's index for
+    /// objects it knows, else computed (and remembered for this query).
     pub(crate) fn derived_subjects(
         &mut self,
         resource: Object,
         relation: RelationId,
-    ) -> Option<Vec<Object>> {
+    ) -> Option<Arc<[Object]>> {
+        if !self.engine.is_derived(resource.object_type, relation) {
+            return None;
+        }
+        if let Some(indexed) = self.engine.derived_index.get(&(resource, relation)) {
+            return Some(indexed.clone());
+        }
+        if let Some(cached) = self.derived_cache.get(&(resource, relation)) {
+            return Some(cached.clone());
+        }
         let derive = self
             .engine
             .derived
@@ -357,13 +416,35 @@ impl<'a> Evaluator<'a> {
                 objects.push(Object { object_type, id });
             }
         }
+        let objects: Arc<[Object]> = objects.into();
+        self.derived_cache
+            .insert((resource, relation), objects.clone());
         Some(objects)
     }
 
     fn expression(&mut self, resource: Object, expression: &Expr) -> Result<Outcome, CheckError> {
         match expression {
             Expr::Nil => Ok(Outcome::definite(Tri::No)),
-            Expr::Computed(relation) => self.visit(resource, *relation),
+            Expr::Computed(relation) => {
+                // A stored relation with nothing stored answers no without a step.
+                let subject = self.subject;
+                let itself = subject.relation == *relation
+                    && subject.subject_type == resource.object_type
+                    && subject.id == resource.id;
+                let stored = self
+                    .engine
+                    .schema
+                    .type_definition(resource.object_type)
+                    .is_some_and(|definition| definition.is_stored_fast(*relation));
+                if stored
+                    && !itself
+                    && !self.may_have(resource, *relation)
+                    && !self.engine.is_derived(resource.object_type, *relation)
+                {
+                    return Ok(Outcome::definite(Tri::No));
+                }
+                self.visit(resource, *relation)
+            }
             Expr::Union(operands) => {
                 let mut result = Tri::No;
                 let mut floor = None;
@@ -428,10 +509,7 @@ impl<'a> Evaluator<'a> {
         tupleset: RelationId,
     ) -> Result<Vec<(Object, Tri)>, CheckError> {
         if let Some(derived) = self.derived_subjects(resource, tupleset) {
-            return Ok(derived
-                .into_iter()
-                .map(|object| (object, Tri::Yes))
-                .collect());
+            return Ok(derived.iter().map(|object| (*object, Tri::Yes)).collect());
         }
         let graph = &self.engine.graph;
         let mut found = Vec::new();

@@ -122,7 +122,7 @@ impl Expander<'_, '_> {
                 let mut subjects = Vec::new();
                 let mut children = Vec::new();
                 if let Some(derived) = self.evaluator.derived_subjects(object, relation) {
-                    for derived in derived {
+                    for derived in derived.iter().copied() {
                         subjects.push(ExpandedSubject {
                             subject: SubjectRef {
                                 object: self.object_ref(derived),
@@ -193,7 +193,7 @@ impl Expander<'_, '_> {
             } => {
                 let mut targets_found = Vec::new();
                 if let Some(derived) = self.evaluator.derived_subjects(object, *tupleset) {
-                    targets_found.extend(derived);
+                    targets_found.extend(derived.iter().copied());
                 } else {
                     let graph = &self.engine.graph;
                     for subject in graph

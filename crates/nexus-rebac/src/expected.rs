@@ -270,7 +270,7 @@ impl Collector<'_> {
                 let graph = &self.engine.graph;
                 let mut pointed: Vec<Object> =
                     match self.evaluator.derived_subjects(object, *tupleset) {
-                        Some(derived) => derived,
+                        Some(derived) => derived.to_vec(),
                         None => graph
                             .object_subjects(object, *tupleset)
                             .iter()

@@ -125,6 +125,11 @@ impl Interner {
 }
 
 type SubjectList = Vec<Subject>;
+
+/// The presence bit of a relation, for relation ids below 64.
+fn presence_bit(relation: RelationId) -> Option<u64> {
+    (relation < 64).then(|| 1_u64 << relation)
+}
 type ResourceList = Vec<(TypeId, RelationId, ObjectId)>;
 
 /// The relationship index.
@@ -137,6 +142,9 @@ pub(crate) struct Graph {
     /// Userset subjects, by (type, relation, id).
     usersets: HashMap<(TypeId, RelationId, ObjectId), SubjectList>,
     reverse: HashMap<Subject, ResourceList>,
+    /// Per object, a bit per relation (ids below 64) that has at least one subject: most
+    /// objects have no relationships at all, and most relations of the rest are empty.
+    presence: HashMap<Object, u64>,
 }
 
 impl Graph {
@@ -171,6 +179,9 @@ impl Graph {
                 self.usersets.entry(forward_key).or_default()
             };
             list.push(key.subject);
+            if let Some(bit) = presence_bit(key.relation) {
+                *self.presence.entry(key.resource).or_default() |= bit;
+            }
             self.reverse.entry(key.subject).or_default().push((
                 key.resource.object_type,
                 key.relation,
@@ -197,6 +208,17 @@ impl Graph {
                 map.remove(&forward_key);
             }
         }
+        let still_present =
+            self.objects.contains_key(&forward_key) || self.usersets.contains_key(&forward_key);
+        if !still_present
+            && let Some(bit) = presence_bit(key.relation)
+            && let Some(mask) = self.presence.get_mut(&key.resource)
+        {
+            *mask &= !bit;
+            if *mask == 0 {
+                self.presence.remove(&key.resource);
+            }
+        }
         let resource = (key.resource.object_type, key.relation, key.resource.id);
         if let Some(list) = self.reverse.get_mut(&key.subject) {
             if let Some(position) = list.iter().position(|entry| *entry == resource) {
@@ -207,6 +229,11 @@ impl Graph {
             }
         }
         Some(removed)
+    }
+
+    /// Bit `r` set when relation `r` (below 64) of the object has at least one subject.
+    pub(crate) fn presence_mask(&self, resource: Object) -> u64 {
+        self.presence.get(&resource).copied().unwrap_or(0)
     }
 
     /// Object and wildcard subjects of `resource#relation`.

@@ -162,7 +162,7 @@ impl Engine {
                     .copied()
                     .collect();
                 if let Some(derived) = evaluator.derived_subjects(object, relation_id) {
-                    reached.extend(derived.into_iter().map(|derived| Subject {
+                    reached.extend(derived.iter().map(|derived| Subject {
                         subject_type: derived.object_type,
                         relation: NO_RELATION,
                         id: derived.id,

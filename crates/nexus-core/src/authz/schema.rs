@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use nexus_path::{Location, VfsPath};
+use nexus_path::OrgId;
 use nexus_rebac::{DerivedRelation, ObjectRef, Schema};
 
 /// The schema used until a deployment writes its own (documented in `docs/permissions.md`).
@@ -96,28 +96,24 @@ pub fn derived_relations() -> Vec<DerivedRelation> {
         DerivedRelation {
             resource_type: "file".to_owned(),
             relation: "parent".to_owned(),
-            derive: Arc::new(|id: &str| {
-                VfsPath::parse(id)
-                    .ok()
-                    .and_then(|path| path.parent())
-                    .map(|parent| vec![ObjectRef::new("file", parent.as_str())])
-                    .unwrap_or_default()
+            // File ids are canonical paths (checked where they enter), so string operations
+            // suffice: the parent is everything before the last `/`.
+            derive: Arc::new(|id: &str| match id.rsplit_once('/') {
+                Some(("", "")) | None => Vec::new(),
+                Some(("", _)) => vec![ObjectRef::new("file", "/")],
+                Some((parent, _)) => vec![ObjectRef::new("file", parent)],
             }),
         },
         DerivedRelation {
             resource_type: "file".to_owned(),
             relation: "org".to_owned(),
+            // `/orgs/<org>/...`: the second segment, if it is a valid organization id.
             derive: Arc::new(|id: &str| {
-                VfsPath::parse(id)
-                    .ok()
-                    .and_then(|path| path.location().ok())
-                    .and_then(|location| match location {
-                        Location::OrgRoot(org) | Location::InOrg(org) => {
-                            Some(vec![ObjectRef::new("org", org.as_str())])
-                        }
-                        Location::Root | Location::OrgsRoot | Location::Outside => None,
-                    })
-                    .unwrap_or_default()
+                let mut segments = id.strip_prefix("/orgs/").unwrap_or("").split('/');
+                match segments.next().map(OrgId::parse) {
+                    Some(Ok(org)) => vec![ObjectRef::new("org", org.as_str())],
+                    _ => Vec::new(),
+                }
             }),
         },
     ]

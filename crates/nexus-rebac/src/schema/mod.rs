@@ -55,6 +55,8 @@ pub struct TypeDefinition {
     pub name: String,
     pub relations: Vec<RelationDefinition>,
     index: HashMap<String, RelationId>,
+    /// Bit `r` set when relation `r` (below 64) is stored rather than computed.
+    stored_mask: u64,
 }
 
 /// A relation or a permission of a definition.
@@ -178,6 +180,12 @@ impl Schema {
 }
 
 impl TypeDefinition {
+    /// Whether relation `id` is stored (a relation, not a permission); ids of 64 and above
+    /// report `false` (callers then take the general path).
+    pub(crate) fn is_stored_fast(&self, id: RelationId) -> bool {
+        id < 64 && self.stored_mask & (1 << id) != 0
+    }
+
     /// A relation or permission id by name.
     pub fn relation_id(&self, name: &str) -> Option<RelationId> {
         self.index.get(name).copied()
@@ -295,10 +303,13 @@ fn compile(source: &str, ast: &ast::SchemaAst) -> Result<Schema, SchemaError> {
                 );
             }
         }
+        let stored_mask =
+            (0..definition.relations.len().min(64)).fold(0_u64, |mask, bit| mask | (1 << bit));
         types.push(TypeDefinition {
             name: definition.name.clone(),
             relations: Vec::new(),
             index,
+            stored_mask,
         });
     }
 

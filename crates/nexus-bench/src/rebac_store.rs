@@ -1,0 +1,132 @@
+//! Permission workloads that involve the store: R5 (bulk import of relationships, then
+//! reopening) and F3 with permission filtering.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use bytes::Bytes;
+use nexus_core::authz::org_of;
+use nexus_core::{
+    CallContext, ChangeOperation, Fs, ListOptions, OrgId, Principal, StoreOptions, WriteOptions,
+};
+use nexus_rebac::Relationship;
+use nexus_store::{Mutation, RelationshipBatch, RelationshipChange, Store};
+
+use crate::report::Report;
+
+const IMPORT_BATCH: usize = 10_000;
+
+/// R5: D2's relationships written to the embedded store in durable batches, then the time to
+/// open the data directory and load them into the engine.
+pub async fn bulk_import(
+    relationships: Vec<Relationship>,
+    dir: Option<PathBuf>,
+) -> anyhow::Result<Report> {
+    let scratch = crate::scratch_dir(dir)?;
+    let data = scratch.path().join("data");
+    let store = Store::open(&data, StoreOptions::default()).await?;
+    let total = relationships.len();
+    let started = Instant::now();
+    let mut samples = Vec::new();
+    for (index, chunk) in relationships.chunks(IMPORT_BATCH).enumerate() {
+        let batch = RelationshipBatch {
+            revision: u64::try_from(index + 1)?,
+            changes: chunk
+                .iter()
+                .map(|relationship| RelationshipChange {
+                    operation: ChangeOperation::Touch,
+                    org: org_of(relationship),
+                    relationship: relationship.clone(),
+                })
+                .collect(),
+        };
+        let begin = Instant::now();
+        store
+            .apply(Mutation::WriteRelationships { batch })
+            .await
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
+        samples.push(begin.elapsed());
+    }
+    let import = started.elapsed();
+    store.close().await;
+    let opening = Instant::now();
+    let fs = Fs::open(&data, StoreOptions::default()).await?;
+    let open_time = opening.elapsed();
+    fs.close().await;
+    Ok(Report::new(
+        "R5 bulk import of D2 relationships (10k per durable batch)",
+        samples,
+        import,
+    )
+    .with_extra(serde_json::json!({
+        "relationships": total,
+        "relationships_per_s": total as f64 / import.as_secs_f64(),
+        "reopen_and_load_s": open_time.as_secs_f64(),
+    })))
+}
+
+/// F3 with permissions: a member with a read grant on a directory of 10,000 files lists it.
+pub async fn filtered_listing(dir: Option<PathBuf>) -> anyhow::Result<Report> {
+    let scratch = crate::scratch_dir(dir)?;
+    let fs = Fs::open(&scratch.path().join("data"), StoreOptions::default()).await?;
+    let system = CallContext::system();
+    fs.mkdir(&system, "/orgs/bench/big", true).await?;
+    let mut tasks = Vec::new();
+    for worker in 0..16 {
+        let fs = fs.clone();
+        tasks.push(tokio::spawn(async move {
+            for index in (worker..10_000).step_by(16) {
+                let path = format!("/orgs/bench/big/file-{index:05}.txt");
+                fs.write(
+                    &CallContext::system(),
+                    &path,
+                    Bytes::from_static(b"x"),
+                    WriteOptions::default(),
+                )
+                .await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    fs.setfacl(&system, "/orgs/bench/big", "user:reader@bench:r--")
+        .await?;
+    let reader = CallContext::in_org(
+        Principal::User("reader@bench".to_owned()),
+        OrgId::parse("bench")?,
+    );
+    let mut samples = Vec::new();
+    let started = Instant::now();
+    for _ in 0..30 {
+        let begin = Instant::now();
+        let page = fs
+            .ls(
+                &reader,
+                "/orgs/bench/big",
+                ListOptions {
+                    recursive: false,
+                    limit: Some(nexus_core::MAX_PAGE_SIZE),
+                    cursor: None,
+                },
+            )
+            .await?;
+        anyhow::ensure!(
+            page.entries.len() == 10_000,
+            "listed {} entries",
+            page.entries.len()
+        );
+        samples.push(begin.elapsed());
+    }
+    let cold_ms = samples
+        .first()
+        .map_or(0.0, |first| first.as_secs_f64() * 1e3);
+    fs.close().await;
+    Ok(Report::new(
+        "F3 list 10,000 entries, permission-filtered for a non-admin",
+        samples,
+        started.elapsed(),
+    )
+    .with_extra(serde_json::json!({ "cold_ms": cold_ms })))
+}
