@@ -202,6 +202,47 @@ pub enum WriteError {
     StalePlan,
 }
 
+/// Memberships of subjects in pure relations, computed once per subject and index version.
+#[derive(Debug, Default)]
+pub(crate) struct ClosureCache {
+    version: u64,
+    entries: hashbrown::HashMap<Subject, Arc<hashbrown::HashMap<Subject, u32>>>,
+}
+
+/// Subjects whose closures a cache keeps at most.
+const CLOSURE_CACHE_ENTRIES: usize = 65_536;
+
+impl ClosureCache {
+    pub(crate) fn get(
+        &mut self,
+        version: u64,
+        subject: Subject,
+    ) -> Option<Arc<hashbrown::HashMap<Subject, u32>>> {
+        if self.version != version {
+            self.entries.clear();
+            self.version = version;
+            return None;
+        }
+        self.entries.get(&subject).cloned()
+    }
+
+    pub(crate) fn put(
+        &mut self,
+        version: u64,
+        subject: Subject,
+        closure: Arc<hashbrown::HashMap<Subject, u32>>,
+    ) {
+        if self.version != version {
+            self.entries.clear();
+            self.version = version;
+        }
+        if self.entries.len() >= CLOSURE_CACHE_ENTRIES {
+            self.entries.clear();
+        }
+        self.entries.insert(subject, closure);
+    }
+}
+
 /// A derived relation resolved against the current schema.
 #[derive(Clone)]
 pub(crate) struct DerivedSlot {
@@ -229,6 +270,12 @@ pub struct Engine {
     pub(crate) derived: Vec<DerivedSlot>,
     /// Per type, bit `r` set when relation `r` is derived.
     derived_mask: Vec<u64>,
+    /// Per type, bit `r` set when relation `r` is "pure": stored, without caveats or
+    /// expiration, and its usersets only name pure relations. Membership in a pure relation
+    /// is plain reachability over stored relationships.
+    pure_mask: Vec<u64>,
+    /// Reverse closures of recent subjects (see the evaluator), valid for one index version.
+    pub(crate) closures: parking_lot::Mutex<ClosureCache>,
     /// Derived subjects of every stored resource (and its derived ancestors), computed once.
     pub(crate) derived_index: hashbrown::HashMap<(Object, RelationId), Arc<[Object]>>,
     derived_definitions: Vec<DerivedRelation>,
@@ -238,16 +285,106 @@ pub struct Engine {
 impl Engine {
     /// An empty engine with a schema.
     pub fn new(schema: Schema, config: EngineConfig) -> Self {
-        Engine {
+        let mut engine = Engine {
             schema,
             graph: Graph::default(),
             config,
             derived: Vec::new(),
             derived_index: hashbrown::HashMap::new(),
             derived_mask: Vec::new(),
+            pure_mask: Vec::new(),
+            closures: parking_lot::Mutex::new(ClosureCache::default()),
             derived_definitions: Vec::new(),
             revision: 0,
+        };
+        engine.compute_pure_relations();
+        engine
+    }
+
+    /// Recomputes [`Engine::is_pure`] (a greatest fixpoint: start from every stored relation
+    /// without caveats or expiration, drop those whose usersets reach anything else).
+    fn compute_pure_relations(&mut self) {
+        let types = self.schema.types();
+        let mut masks: Vec<u64> = types
+            .iter()
+            .enumerate()
+            .map(|(type_index, definition)| {
+                let mut mask = 0_u64;
+                for (index, relation) in definition.relations.iter().enumerate().take(64) {
+                    let RelationBody::Relation(allowed) = &relation.body else {
+                        continue;
+                    };
+                    let derived = u16::try_from(type_index)
+                        .ok()
+                        .zip(u16::try_from(index).ok())
+                        .is_some_and(|(type_id, relation_id)| {
+                            self.is_derived(type_id, relation_id)
+                        });
+                    if !derived
+                        && allowed
+                            .iter()
+                            .all(|entry| entry.caveat.is_none() && !entry.expiration)
+                    {
+                        mask |= 1 << index;
+                    }
+                }
+                mask
+            })
+            .collect();
+        // Only relations some userset names matter: reachability is asked of nothing else.
+        let mut named = vec![0_u64; types.len()];
+        for definition in types {
+            for relation in &definition.relations {
+                for entry in relation.allowed() {
+                    if let AllowedSubjectKind::Userset(target) = entry.kind
+                        && target < 64
+                        && let Some(mask) = named.get_mut(usize::from(entry.subject_type))
+                    {
+                        *mask |= 1 << target;
+                    }
+                }
+            }
         }
+        loop {
+            let mut changed = false;
+            for (type_index, definition) in types.iter().enumerate() {
+                for (index, relation) in definition.relations.iter().enumerate().take(64) {
+                    let bit = 1_u64 << index;
+                    if masks.get(type_index).is_none_or(|mask| mask & bit == 0) {
+                        continue;
+                    }
+                    let impure = relation.allowed().iter().any(|entry| match entry.kind {
+                        AllowedSubjectKind::Userset(target) => {
+                            target >= 64
+                                || masks
+                                    .get(usize::from(entry.subject_type))
+                                    .is_none_or(|mask| mask & (1 << target) == 0)
+                        }
+                        AllowedSubjectKind::Object | AllowedSubjectKind::Wildcard => false,
+                    });
+                    if impure && let Some(mask) = masks.get_mut(type_index) {
+                        *mask &= !bit;
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        for (mask, named) in masks.iter_mut().zip(named) {
+            *mask &= named;
+        }
+        self.pure_mask = masks;
+    }
+
+    /// Whether membership in `type#relation` is plain reachability over stored relationships.
+    pub(crate) fn is_pure(&self, type_id: TypeId, relation: RelationId) -> bool {
+        relation < 64
+            && self
+                .pure_mask
+                .get(usize::from(type_id))
+                .is_some_and(|mask| mask & (1 << relation) != 0)
     }
 
     /// Declares a derived relation (see [`DerivedRelation`]).
@@ -268,6 +405,7 @@ impl Engine {
                 *mask |= 1 << relation;
             }
         }
+        self.compute_pure_relations();
         self.derived_definitions.push(derived);
         Ok(())
     }
@@ -321,6 +459,7 @@ impl Engine {
         self.derived.clear();
         self.derived_mask.clear();
         self.derived_index.clear();
+        self.compute_pure_relations();
         for definition in derived {
             // A derived relation the new schema lacks simply stops applying.
             let _ = self.add_derived_relation(definition);

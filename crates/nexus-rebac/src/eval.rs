@@ -117,6 +117,9 @@ pub(crate) struct Evaluator<'a> {
     /// Strings that are not interned (ids only a query mentions), by ephemeral id.
     ephemeral: Vec<Arc<str>>,
     ephemeral_index: HashMap<Arc<str>, ObjectId>,
+    /// The usersets of pure relations the subject belongs to, with the number of steps a
+    /// walk down to the subject takes (computed on first use, for the current subject).
+    member_of: Option<Arc<HashMap<Subject, u32>>>,
     /// The last object whose presence bits were looked up, and the bits.
     presence: Option<(Object, u64)>,
     /// Derived relations computed so far (they depend on the object only).
@@ -136,6 +139,7 @@ impl<'a> Evaluator<'a> {
             ephemeral_index: HashMap::new(),
             derived_cache: HashMap::with_capacity(16),
             presence: None,
+            member_of: None,
             subject: Subject {
                 subject_type: 0,
                 relation: NO_RELATION,
@@ -216,6 +220,7 @@ impl<'a> Evaluator<'a> {
     ) -> Result<Tri, CheckError> {
         if self.subject != subject {
             self.memo.clear();
+            self.member_of = None;
             self.subject = subject;
         }
         self.stack.clear();
@@ -269,6 +274,75 @@ impl<'a> Evaluator<'a> {
             self.memo.insert((resource, relation), outcome.tri.clone());
         }
         Ok(outcome)
+    }
+
+    /// Steps from `userset` (of a pure relation) down to the subject, if it is a member.
+    fn member_distance(&mut self, userset: Subject) -> Option<u32> {
+        if self.member_of.is_none() {
+            let engine = self.engine;
+            let version = engine.graph.version();
+            // Only interned subjects can be cached: ephemeral ids are this query's own.
+            let cacheable = self.subject.id < EPHEMERAL_BASE;
+            let cached = if cacheable {
+                engine.closures.lock().get(version, self.subject)
+            } else {
+                None
+            };
+            let closure = if let Some(closure) = cached {
+                closure
+            } else {
+                let closure = Arc::new(self.reverse_closure());
+                if cacheable {
+                    engine
+                        .closures
+                        .lock()
+                        .put(version, self.subject, closure.clone());
+                }
+                closure
+            };
+            self.member_of = Some(closure);
+        }
+        self.member_of.as_ref()?.get(&userset).copied()
+    }
+
+    /// Breadth-first from the subject (and its type's wildcard) up the reverse index through
+    /// pure relations: every userset the subject belongs to, at its shortest distance.
+    fn reverse_closure(&self) -> HashMap<Subject, u32> {
+        let engine = self.engine;
+        let mut distances: HashMap<Subject, u32> = HashMap::new();
+        let mut queue = std::collections::VecDeque::new();
+        queue.push_back((self.subject, 0_u32));
+        queue.push_back((Subject::wildcard_of(self.subject.subject_type), 0));
+        let mut seen: hashbrown::HashSet<Subject> = hashbrown::HashSet::new();
+        while let Some((current, distance)) = queue.pop_front() {
+            if !seen.insert(current) {
+                continue;
+            }
+            for &(object_type, relation, id) in engine.graph.resources_of(current) {
+                if !engine.is_pure(object_type, relation) {
+                    continue;
+                }
+                let key = TupleKey {
+                    resource: Object { object_type, id },
+                    relation,
+                    subject: current,
+                };
+                // Pure relations admit no caveats or expirations, so admitted means counted.
+                if !matches!(self.admitted(&key), Some(None)) {
+                    continue;
+                }
+                let userset = Subject {
+                    subject_type: object_type,
+                    relation,
+                    id,
+                };
+                if !distances.contains_key(&userset) {
+                    distances.insert(userset, distance + 1);
+                    queue.push_back((userset, distance + 1));
+                }
+            }
+        }
+        distances
     }
 
     /// Whether `resource#relation` may have stored subjects (`false`: certainly none).
@@ -376,7 +450,23 @@ impl<'a> Evaluator<'a> {
             if edge == Tri::No {
                 continue;
             }
-            let inner = self.visit(userset.object(), userset.relation)?;
+            let inner = if self.engine.is_pure(userset.subject_type, userset.relation) {
+                // Reachability, answered from the subject's side in one lookup.
+                match self.member_distance(userset) {
+                    None => continue,
+                    Some(distance) => {
+                        let max_depth = self.engine.config.max_depth as usize;
+                        if self.stack.len() + distance as usize > max_depth {
+                            return Err(CheckError::DepthExceeded {
+                                max_depth: self.engine.config.max_depth,
+                            });
+                        }
+                        Outcome::definite(Tri::Yes)
+                    }
+                }
+            } else {
+                self.visit(userset.object(), userset.relation)?
+            };
             floor = lower(floor, inner.floor);
             result = result.or(edge.and(inner.tri));
             if result == Tri::Yes {

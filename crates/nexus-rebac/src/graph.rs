@@ -145,9 +145,16 @@ pub(crate) struct Graph {
     /// Per object, a bit per relation (ids below 64) that has at least one subject: most
     /// objects have no relationships at all, and most relations of the rest are empty.
     presence: HashMap<Object, u64>,
+    /// Incremented by every change: anything derived from the index is valid for one version.
+    version: u64,
 }
 
 impl Graph {
+    /// The version of the index (changes with every insert and removal).
+    pub(crate) fn version(&self) -> u64 {
+        self.version
+    }
+
     /// An empty index reusing interned strings.
     pub(crate) fn with_interner(interner: Interner) -> Graph {
         Graph {
@@ -170,6 +177,7 @@ impl Graph {
         key: TupleKey,
         meta: Option<Arc<TupleMeta>>,
     ) -> Option<Option<Arc<TupleMeta>>> {
+        self.version += 1;
         let previous = self.tuples.insert(key, meta);
         if previous.is_none() {
             let forward_key = (key.resource.object_type, key.relation, key.resource.id);
@@ -194,6 +202,7 @@ impl Graph {
     /// Removes a relationship. Returns its metadata if it existed.
     pub(crate) fn remove(&mut self, key: &TupleKey) -> Option<Option<Arc<TupleMeta>>> {
         let removed = self.tuples.remove(key)?;
+        self.version += 1;
         let forward_key = (key.resource.object_type, key.relation, key.resource.id);
         let map = if key.subject.relation == NO_RELATION {
             &mut self.objects
