@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use bytes::Bytes;
+use futures::StreamExt;
 use nexus_core::authz::org_of;
 use nexus_core::{
     CallContext, ChangeOperation, Fs, ListOptions, OrgId, Principal, StoreOptions, WriteOptions,
@@ -15,6 +16,7 @@ use nexus_store::{Mutation, RelationshipBatch, RelationshipChange, Store};
 use crate::report::Report;
 
 const IMPORT_BATCH: usize = 10_000;
+const IN_FLIGHT: usize = 4;
 
 /// R5: D2's relationships written to the embedded store in durable batches, then the time to
 /// open the data directory and load them into the engine.
@@ -27,26 +29,40 @@ pub async fn bulk_import(
     let store = Store::open(&data, StoreOptions::default()).await?;
     let total = relationships.len();
     let started = Instant::now();
-    let mut samples = Vec::new();
-    for (index, chunk) in relationships.chunks(IMPORT_BATCH).enumerate() {
-        let batch = RelationshipBatch {
-            revision: u64::try_from(index + 1)?,
-            changes: chunk
-                .iter()
-                .map(|relationship| RelationshipChange {
-                    operation: ChangeOperation::Touch,
-                    org: org_of(relationship),
-                    relationship: relationship.clone(),
-                })
-                .collect(),
-        };
-        let begin = Instant::now();
-        store
-            .apply(Mutation::WriteRelationships { batch })
-            .await
-            .map_err(|error| anyhow::anyhow!("{error}"))?;
-        samples.push(begin.elapsed());
-    }
+    // Batches are committed strictly in order; up to `IN_FLIGHT` are queued at once, so the
+    // next batch is prepared while the previous one commits (each is still acknowledged only
+    // once durable, and queued batches may share a transaction through group commit).
+    let batches = relationships
+        .chunks(IMPORT_BATCH)
+        .enumerate()
+        .map(|(index, chunk)| {
+            let store = store.clone();
+            async move {
+                let batch = RelationshipBatch {
+                    revision: u64::try_from(index + 1)?,
+                    changes: chunk
+                        .iter()
+                        .map(|relationship| RelationshipChange {
+                            operation: ChangeOperation::Touch,
+                            org: org_of(relationship),
+                            relationship: relationship.clone(),
+                        })
+                        .collect(),
+                };
+                let begin = Instant::now();
+                store
+                    .apply(Mutation::WriteRelationships { batch })
+                    .await
+                    .map_err(|error| anyhow::anyhow!("{error}"))?;
+                anyhow::Ok(begin.elapsed())
+            }
+        });
+    let samples: Vec<_> = futures::stream::iter(batches)
+        .buffered(IN_FLIGHT)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
     let import = started.elapsed();
     store.close().await;
     let opening = Instant::now();
@@ -54,7 +70,7 @@ pub async fn bulk_import(
     let open_time = opening.elapsed();
     fs.close().await;
     Ok(Report::new(
-        "R5 bulk import of D2 relationships (10k per durable batch)",
+        "R5 bulk import of D2 relationships (10k per durable batch, 4 queued)",
         samples,
         import,
     )

@@ -223,7 +223,10 @@ pub trait MetadataStore: Send + Sync + fmt::Debug {
     /// The authorization schema, revision and every relationship.
     async fn load_authorization(&self) -> Result<AuthorizationSnapshot, StoreError>;
 
-    /// Relationship changes committed after `revision`, oldest first, at most `limit`.
+    /// Relationship changes committed after `revision`, oldest first. A page holds whole
+    /// revisions: it stops at the first revision boundary at or past `limit` changes (so one
+    /// large batch may exceed it), and resuming after the last revision returned misses
+    /// nothing.
     async fn relationship_changes(
         &self,
         after: u64,

@@ -189,7 +189,7 @@ impl Store {
             contents: contents.clone(),
             max_batch: options.max_batch.max(1),
             poisoned: None,
-            _lock: lock,
+            lock,
         };
         tokio::spawn(committer.run(receiver));
         Store {
@@ -639,7 +639,8 @@ struct Committer {
     max_batch: usize,
     /// Set after a commit failed: the database state is unknown, so writes stop (fail-stop).
     poisoned: Option<String>,
-    _lock: Option<DirectoryLock>,
+    /// Released before `close` answers, so the directory can be reopened at once.
+    lock: Option<DirectoryLock>,
 }
 
 impl Committer {
@@ -674,6 +675,7 @@ impl Committer {
                     }
                 }
                 self.meta.close().await;
+                drop(self.lock.take());
                 let _ = reply.send(());
                 break;
             }

@@ -685,6 +685,20 @@ async fn reopen_keeps_everything() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_releases_the_directory_before_returning() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    for round in 0..40 {
+        // The default lock timeout is zero: a lock still held after `close` fails here.
+        let fs = nexus_core::Fs::open(&data, nexus_core::StoreOptions::default())
+            .await
+            .unwrap_or_else(|error| panic!("round {round}: {error}"));
+        put(&fs, &format!("/orgs/acme/round-{round}"), "x").await;
+        fs.close().await;
+    }
+}
+
 #[tokio::test]
 async fn a_second_process_cannot_open_the_same_directory() {
     let (dir, _fs) = fresh().await;

@@ -485,17 +485,30 @@ fn expiration_and_preconditions() {
 fn group_removals_take_effect_immediately() {
     let mut engine = build(
         SCHEMA,
-        &["group:inner#member@user:u", "group:outer#member@group:inner#member", "doc:d#viewer@group:outer#member"],
+        &[
+            "group:inner#member@user:u",
+            "group:outer#member@group:inner#member",
+            "doc:d#viewer@group:outer#member",
+        ],
     );
     for _ in 0..3 {
-        assert_eq!(check(&engine, "doc:d", "view", "user:u"), Ok(CheckResult::Has));
+        assert_eq!(
+            check(&engine, "doc:d", "view", "user:u"),
+            Ok(CheckResult::Has)
+        );
     }
     let removal = RelationshipUpdate {
         operation: Operation::Delete,
         relationship: Relationship::parse("group:inner#member@user:u").unwrap(),
     };
     engine.write(&[removal], &[], 0).unwrap();
-    assert_eq!(check(&engine, "doc:d", "view", "user:u"), Ok(CheckResult::No));
+    assert_eq!(
+        check(&engine, "doc:d", "view", "user:u"),
+        Ok(CheckResult::No)
+    );
     write(&mut engine, &["group:outer#member@user:u"]).unwrap();
-    assert_eq!(check(&engine, "doc:d", "view", "user:u"), Ok(CheckResult::Has));
+    assert_eq!(
+        check(&engine, "doc:d", "view", "user:u"),
+        Ok(CheckResult::Has)
+    );
 }

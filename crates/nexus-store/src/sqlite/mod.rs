@@ -48,6 +48,9 @@ const READ_CONNECTIONS: u32 = 4;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_ROW_BUFFER: usize = 4096;
 
+/// The writer's page cache, as SQLite's negative-means-KiB `cache_size` value (64 MiB).
+const WRITER_CACHE_KIB: &str = "-65536";
+
 /// Metadata in one SQLite database file.
 #[derive(Debug)]
 pub struct SqliteMetadataStore {
@@ -64,7 +67,13 @@ impl SqliteMetadataStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(BUSY_TIMEOUT)
+            // The writer touches index pages all over the tree (bulk relationship imports,
+            // large moves); SQLite's default 2 MiB page cache makes it reread them.
+            .pragma("cache_size", WRITER_CACHE_KIB)
+            // Statement journals (every multi-row upsert needs one) stay in memory instead of
+            // going through a temporary file.
+            .pragma("temp_store", "memory");
         let mut writer = SqliteConnection::connect_with(&writer_options).await?;
         schema::migrate(&mut writer).await?;
         let reader_options = SqliteConnectOptions::new()
@@ -316,16 +325,23 @@ impl MetadataStore for SqliteMetadataStore {
         after: u64,
         limit: usize,
     ) -> Result<Vec<RecordedChange>, StoreError> {
-        let rows = sqlx::query(concat!(
-            "SELECT revision, operation, ",
-            relationship_columns!(),
-            " FROM relationship_changes WHERE revision > ? ORDER BY revision, position LIMIT ?"
-        ))
-        .bind(to_i64(after)?)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter().map(relationship::change_from_row).collect()
+        // Whole revisions only: fetch them one by one until the page is full.
+        let mut changes = Vec::new();
+        let mut after = to_i64(after)?;
+        while changes.len() < limit.max(1) {
+            let row: Option<(i64, String)> = sqlx::query_as(
+                "SELECT revision, changes FROM relationship_changes WHERE revision > ? ORDER BY revision LIMIT 1",
+            )
+            .bind(after)
+            .fetch_optional(&self.readers)
+            .await?;
+            let Some((revision, text)) = row else {
+                break;
+            };
+            changes.extend(relationship::decode_changes(to_u64(revision)?, &text)?);
+            after = revision;
+        }
+        Ok(changes)
     }
 
     async fn blob_known(&self, org: &OrgId, hash: &ContentHash) -> Result<bool, StoreError> {

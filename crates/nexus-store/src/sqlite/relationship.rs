@@ -1,15 +1,20 @@
 //! Relationship rows: encoding, decoding, and applying a batch with its change log entries.
 
 use nexus_path::OrgId;
+use std::borrow::Cow;
+
 use nexus_rebac::{ObjectRef, Relationship, RelationshipCaveat, SubjectRef};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sqlx::query_builder::Separated;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::{org_from_text, to_i64, to_u64};
 use crate::error::{Rejection, StoreError};
 use crate::meta::{ChangeOperation, RecordedChange, RelationshipBatch, RelationshipChange};
 
-/// The columns [`from_row`] reads, shared by `relationships` and `relationship_changes`.
+/// The columns [`from_row`] reads.
 macro_rules! relationship_columns {
     () => {
         "resource_type, resource_id, relation, subject_type, subject_id, subject_relation, org, caveat_name, caveat_context, expires_at"
@@ -62,21 +67,130 @@ pub(super) fn from_row(row: &SqliteRow) -> Result<(Relationship, Option<OrgId>),
     Ok((relationship, org))
 }
 
-pub(super) fn change_from_row(row: &SqliteRow) -> Result<RecordedChange, StoreError> {
-    let operation: String = row.try_get("operation")?;
-    let (relationship, org) = from_row(row)?;
-    Ok(RecordedChange {
-        revision: to_u64(row.try_get("revision")?)?,
-        change: RelationshipChange {
-            operation: if operation == "delete" {
-                ChangeOperation::Delete
+/// One change-log entry as stored in `relationship_changes.changes` (a JSON array of these).
+/// Short keys keep a large batch's row small; empty and absent fields are omitted.
+#[derive(Serialize, Deserialize)]
+struct StoredChange<'a> {
+    /// `t` (touch) or `d` (delete).
+    op: Cow<'a, str>,
+    rt: Cow<'a, str>,
+    ri: Cow<'a, str>,
+    r: Cow<'a, str>,
+    st: Cow<'a, str>,
+    si: Cow<'a, str>,
+    #[serde(default, skip_serializing_if = "str::is_empty")]
+    sr: Cow<'a, str>,
+    #[serde(default, skip_serializing_if = "str::is_empty")]
+    org: Cow<'a, str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    caveat: Option<Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    context: Option<Cow<'a, Map<String, Value>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires: Option<i64>,
+}
+
+const TOUCH: &str = "t";
+const DELETE: &str = "d";
+
+impl<'a> StoredChange<'a> {
+    fn new(change: &'a RelationshipChange) -> Self {
+        let relationship = &change.relationship;
+        StoredChange {
+            op: Cow::Borrowed(match change.operation {
+                ChangeOperation::Touch => TOUCH,
+                ChangeOperation::Delete => DELETE,
+            }),
+            rt: Cow::Borrowed(&relationship.resource.object_type),
+            ri: Cow::Borrowed(&relationship.resource.object_id),
+            r: Cow::Borrowed(&relationship.relation),
+            st: Cow::Borrowed(&relationship.subject.object.object_type),
+            si: Cow::Borrowed(&relationship.subject.object.object_id),
+            sr: Cow::Borrowed(relationship.subject.relation.as_deref().unwrap_or("")),
+            org: Cow::Borrowed(change.org.as_ref().map_or("", OrgId::as_str)),
+            caveat: relationship
+                .caveat
+                .as_ref()
+                .map(|caveat| Cow::Borrowed(caveat.name.as_str())),
+            context: relationship
+                .caveat
+                .as_ref()
+                .and_then(|caveat| caveat.context.as_ref())
+                .map(Cow::Borrowed),
+            expires: relationship.expires_at,
+        }
+    }
+
+    /// The primary key, in the table's column order.
+    fn key(&self) -> [&str; 6] {
+        [&self.rt, &self.ri, &self.r, &self.st, &self.si, &self.sr]
+    }
+
+    /// Binds the six key columns, in primary key order.
+    fn push_key(&self, tuple: &mut Separated<'_, Sqlite, &'static str>) {
+        for part in self.key() {
+            tuple.push_bind(part.to_owned());
+        }
+    }
+
+    /// Binds `org, caveat_name, caveat_context, expires_at`.
+    fn push_attributes(&self, tuple: &mut Separated<'_, Sqlite, &'static str>) {
+        tuple
+            .push_bind(self.org.clone().into_owned())
+            .push_bind(self.caveat.clone().map(Cow::into_owned))
+            .push_bind(
+                self.context
+                    .as_ref()
+                    .map(|context| Value::Object(context.clone().into_owned()).to_string()),
+            )
+            .push_bind(self.expires);
+    }
+}
+
+/// Decodes one revision's stored changes.
+pub(super) fn decode_changes(revision: u64, text: &str) -> Result<Vec<RecordedChange>, StoreError> {
+    let stored: Vec<StoredChange<'_>> = serde_json::from_str(text)
+        .map_err(|error| invalid(format!("change log of revision {revision}: {error}")))?;
+    stored
+        .into_iter()
+        .map(|stored| {
+            let operation = match stored.op.as_ref() {
+                TOUCH => ChangeOperation::Touch,
+                DELETE => ChangeOperation::Delete,
+                other => {
+                    return Err(invalid(format!(
+                        "change log of revision {revision}: unknown operation `{other}`"
+                    )));
+                }
+            };
+            let relationship = Relationship {
+                resource: ObjectRef::new(stored.rt.into_owned(), stored.ri.into_owned()),
+                relation: stored.r.into_owned(),
+                subject: SubjectRef {
+                    object: ObjectRef::new(stored.st.into_owned(), stored.si.into_owned()),
+                    relation: (!stored.sr.is_empty()).then(|| stored.sr.into_owned()),
+                },
+                caveat: stored.caveat.map(|name| RelationshipCaveat {
+                    name: name.into_owned(),
+                    context: stored.context.map(Cow::into_owned),
+                }),
+                expires_at: stored.expires,
+            };
+            let org = if stored.org.is_empty() {
+                None
             } else {
-                ChangeOperation::Touch
-            },
-            relationship,
-            org,
-        },
-    })
+                Some(org_from_text(&stored.org)?)
+            };
+            Ok(RecordedChange {
+                revision,
+                change: RelationshipChange {
+                    operation,
+                    relationship,
+                    org,
+                },
+            })
+        })
+        .collect()
 }
 
 /// Checks that `revision` follows the stored one and records it.
@@ -104,83 +218,69 @@ pub(super) async fn advance_revision(
     Ok(())
 }
 
+/// Rows per multi-row statement: 11 columns each stays far below SQLite's 32,766 variables.
+const ROWS_PER_STATEMENT: usize = 2000;
+
+/// Applies a batch in a few multi-row statements. Consecutive changes with the same
+/// operation are grouped, so the result equals applying the changes one by one in order (a
+/// later upsert of the same key inside one statement wins, as it would sequentially).
 pub(super) async fn write_batch(
     connection: &mut SqliteConnection,
     batch: &RelationshipBatch,
 ) -> Result<(), super::mutate::Failure> {
     advance_revision(connection, batch.revision).await?;
     let revision = to_i64(batch.revision)?;
-    for (position, change) in batch.changes.iter().enumerate() {
-        let relationship = &change.relationship;
-        let subject_relation = relationship.subject.relation.as_deref().unwrap_or("");
-        let org = change.org.as_ref().map_or("", OrgId::as_str);
-        let caveat_name = relationship
-            .caveat
-            .as_ref()
-            .map(|caveat| caveat.name.as_str());
-        let caveat_context = relationship
-            .caveat
-            .as_ref()
-            .and_then(|caveat| caveat.context.as_ref())
-            .map(|context| serde_json::Value::Object(context.clone()).to_string());
-        match change.operation {
-            ChangeOperation::Touch => {
-                sqlx::query(
-                    "INSERT INTO relationships (resource_type, resource_id, relation, subject_type, subject_id, subject_relation, org, caveat_name, caveat_context, expires_at, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (resource_type, resource_id, relation, subject_type, subject_id, subject_relation) DO UPDATE SET org = excluded.org, caveat_name = excluded.caveat_name, caveat_context = excluded.caveat_context, expires_at = excluded.expires_at, revision = excluded.revision",
-                )
-                .bind(&relationship.resource.object_type)
-                .bind(&relationship.resource.object_id)
-                .bind(&relationship.relation)
-                .bind(&relationship.subject.object.object_type)
-                .bind(&relationship.subject.object.object_id)
-                .bind(subject_relation)
-                .bind(org)
-                .bind(caveat_name)
-                .bind(&caveat_context)
-                .bind(relationship.expires_at)
-                .bind(revision)
+    let stored: Vec<StoredChange<'_>> = batch.changes.iter().map(StoredChange::new).collect();
+    for run in stored.chunk_by(|a, b| a.op == b.op) {
+        // Key order turns scattered B-tree inserts into near-sequential ones; the sort is
+        // stable, so repeated keys keep their order and the last one still wins.
+        let mut run: Vec<&StoredChange<'_>> = run.iter().collect();
+        run.sort_by(|a, b| a.key().cmp(&b.key()));
+        for rows in run.chunks(ROWS_PER_STATEMENT) {
+            let Some(first) = rows.first() else {
+                continue;
+            };
+            let mut builder = if first.op == TOUCH {
+                let mut builder = QueryBuilder::<Sqlite>::new(concat!(
+                    "INSERT INTO relationships (",
+                    relationship_columns!(),
+                    ", revision) "
+                ));
+                builder.push_values(rows.iter().copied(), |mut tuple, row| {
+                    row.push_key(&mut tuple);
+                    row.push_attributes(&mut tuple);
+                    tuple.push_bind(revision);
+                });
+                builder.push(
+                        " ON CONFLICT (resource_type, resource_id, relation, subject_type, subject_id, subject_relation) DO UPDATE SET org = excluded.org, caveat_name = excluded.caveat_name, caveat_context = excluded.caveat_context, expires_at = excluded.expires_at, revision = excluded.revision",
+                    );
+                builder
+            } else {
+                let mut builder = QueryBuilder::<Sqlite>::new(
+                    "DELETE FROM relationships WHERE (resource_type, resource_id, relation, subject_type, subject_id, subject_relation) IN (",
+                );
+                builder.push_values(rows.iter().copied(), |mut tuple, row| {
+                    row.push_key(&mut tuple);
+                });
+                builder.push(")");
+                builder
+            };
+            builder
+                .build()
                 .execute(&mut *connection)
                 .await
                 .map_err(StoreError::from)?;
-            }
-            ChangeOperation::Delete => {
-                sqlx::query(
-                    "DELETE FROM relationships WHERE resource_type = ? AND resource_id = ? AND relation = ? AND subject_type = ? AND subject_id = ? AND subject_relation = ?",
-                )
-                .bind(&relationship.resource.object_type)
-                .bind(&relationship.resource.object_id)
-                .bind(&relationship.relation)
-                .bind(&relationship.subject.object.object_type)
-                .bind(&relationship.subject.object.object_id)
-                .bind(subject_relation)
-                .execute(&mut *connection)
-                .await
-                .map_err(StoreError::from)?;
-            }
         }
-        sqlx::query(
-            "INSERT INTO relationship_changes (revision, position, operation, resource_type, resource_id, relation, subject_type, subject_id, subject_relation, org, caveat_name, caveat_context, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
+    }
+    sqlx::query("INSERT INTO relationship_changes (revision, changes) VALUES (?, ?)")
         .bind(revision)
-        .bind(i64::try_from(position).unwrap_or(i64::MAX))
-        .bind(match change.operation {
-            ChangeOperation::Touch => "touch",
-            ChangeOperation::Delete => "delete",
-        })
-        .bind(&relationship.resource.object_type)
-        .bind(&relationship.resource.object_id)
-        .bind(&relationship.relation)
-        .bind(&relationship.subject.object.object_type)
-        .bind(&relationship.subject.object.object_id)
-        .bind(subject_relation)
-        .bind(org)
-        .bind(caveat_name)
-        .bind(&caveat_context)
-        .bind(relationship.expires_at)
+        .bind(
+            serde_json::to_string(&stored)
+                .map_err(|error| invalid(format!("change log: {error}")))?,
+        )
         .execute(&mut *connection)
         .await
         .map_err(StoreError::from)?;
-    }
     Ok(())
 }
 

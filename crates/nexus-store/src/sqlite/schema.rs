@@ -100,24 +100,13 @@ const MIGRATIONS: &[&str] = &[
         revision         INTEGER NOT NULL,
         PRIMARY KEY (resource_type, resource_id, relation, subject_type, subject_id, subject_relation)
     ) STRICT, WITHOUT ROWID;
-    CREATE INDEX relationships_by_org ON relationships (org);
 
+    -- One row per committed batch: its changes in order, as a JSON array (see
+    -- sqlite/relationship.rs). A batch of thousands of changes costs one row.
     CREATE TABLE relationship_changes (
-        revision         INTEGER NOT NULL,
-        position         INTEGER NOT NULL,
-        operation        TEXT NOT NULL CHECK (operation IN ('touch', 'delete')),
-        resource_type    TEXT NOT NULL,
-        resource_id      TEXT NOT NULL,
-        relation         TEXT NOT NULL,
-        subject_type     TEXT NOT NULL,
-        subject_id       TEXT NOT NULL,
-        subject_relation TEXT NOT NULL,
-        org              TEXT NOT NULL,
-        caveat_name      TEXT,
-        caveat_context   TEXT,
-        expires_at       INTEGER,
-        PRIMARY KEY (revision, position)
-    ) STRICT, WITHOUT ROWID;
+        revision INTEGER PRIMARY KEY,
+        changes  TEXT NOT NULL
+    ) STRICT;
     ",
 ];
 
