@@ -299,25 +299,35 @@ fn heavy_user_lookup(engine: &Engine, dataset: &Dataset) -> anyhow::Result<Repor
     let subject = SubjectRef::object("user", &dataset.heavy_user);
     let started = Instant::now();
     let granted = engine.lookup_resources("file", "read", &subject, None, 0)?;
+    // Roots in path order; a root inside an earlier one adds no documents.
+    let mut roots: Vec<&str> = granted.iter().map(|found| found.id.as_str()).collect();
+    roots.sort_unstable();
+    let mut outermost: Vec<&str> = Vec::new();
+    for root in roots {
+        let nested = outermost.last().is_some_and(|last| {
+            root.strip_prefix(last)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        });
+        if !nested {
+            outermost.push(root);
+        }
+    }
     let mut checker = engine.checker(&subject, None, 0)?;
     let mut readable = 0_u64;
-    let mut seen = BTreeSet::new();
-    for found in &granted {
-        let prefix = format!("{}/", found.id);
+    let mut candidates = 0_u64;
+    for root in &outermost {
+        let prefix = format!("{root}/");
         let start = sorted.partition_point(|path| path.as_str() < prefix.as_str());
-        for path in sorted[start..]
+        let beneath = sorted[start..]
             .iter()
-            .take_while(|path| path.starts_with(&prefix))
-            .chain(
-                sorted
-                    .binary_search(&found.id)
-                    .ok()
-                    .map(|index| &sorted[index]),
-            )
-        {
-            if seen.insert(path.clone())
-                && checker.check(&ObjectRef::new("file", path), "read")? == CheckResult::Has
-            {
+            .take_while(|path| path.starts_with(&prefix));
+        let itself = sorted
+            .binary_search_by(|path| path.as_str().cmp(root))
+            .ok()
+            .map(|index| &sorted[index]);
+        for path in itself.into_iter().chain(beneath) {
+            candidates += 1;
+            if checker.check_object("file", path, "read")? == CheckResult::Has {
                 readable += 1;
             }
         }
@@ -331,6 +341,7 @@ fn heavy_user_lookup(engine: &Engine, dataset: &Dataset) -> anyhow::Result<Repor
     .with_extra(serde_json::json!({
         "documents": readable,
         "granted_roots": granted.len(),
-        "candidates": seen.len(),
+        "outermost_roots": outermost.len(),
+        "candidates": candidates,
     })))
 }

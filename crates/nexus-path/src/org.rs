@@ -23,15 +23,19 @@ pub struct InvalidOrgId {
 }
 
 impl OrgId {
-    /// Validates an organization id.
-    pub fn parse(id: &str) -> Result<Self, InvalidOrgId> {
-        let valid = !id.is_empty()
+    /// Whether `id` is a valid organization id (what [`OrgId::parse`] accepts).
+    pub fn is_valid(id: &str) -> bool {
+        !id.is_empty()
             && id.len() <= MAX_ORG_ID_BYTES
             && id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
             && id
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-        if valid {
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    }
+
+    /// Validates an organization id.
+    pub fn parse(id: &str) -> Result<Self, InvalidOrgId> {
+        if Self::is_valid(id) {
             Ok(OrgId(id.to_owned()))
         } else {
             Err(InvalidOrgId { id: id.to_owned() })

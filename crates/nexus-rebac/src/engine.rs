@@ -29,8 +29,10 @@ impl Default for EngineConfig {
 }
 
 /// Computes the subjects of a relation from the resource id instead of storing them (a
-/// file's `parent` is the path's parent directory).
-pub type Derive = Arc<dyn Fn(&str) -> Vec<ObjectRef> + Send + Sync>;
+/// file's `parent` is the path's parent directory): called with the resource id, it calls
+/// `emit(subject_type, subject_id)` once per subject. Emitting borrowed slices of the id
+/// keeps a check free of allocations.
+pub type Derive = Arc<dyn Fn(&str, &mut dyn FnMut(&str, &str)) + Send + Sync>;
 
 /// A relation whose subjects are derived from the resource id.
 #[derive(Clone)]
@@ -1009,12 +1011,13 @@ impl Engine {
                 let derive = slot.derive.clone();
                 let text = Self::id_text(&self.graph, current.id).to_owned();
                 let mut objects = Vec::new();
-                for derived in derive(&text) {
-                    if let Some(object_type) = self.schema.type_id(&derived.object_type) {
-                        let id = self.graph.interner.intern(&derived.object_id);
+                let (schema, interner) = (&self.schema, &mut self.graph.interner);
+                derive(&text, &mut |object_type, object_id| {
+                    if let Some(object_type) = schema.type_id(object_type) {
+                        let id = interner.intern(object_id);
                         objects.push(Object { object_type, id });
                     }
-                }
+                });
                 pending.extend(objects.iter().copied());
                 self.derived_index
                     .insert((current, relation), objects.into());

@@ -15,12 +15,13 @@
 use std::sync::Arc;
 
 use hashbrown::HashMap;
+use smallvec::SmallVec;
 
 use crate::caveat::{CaveatContext, CaveatOutcome};
 use crate::engine::{CheckError, CheckResult, Engine, allows, is_live};
 use crate::graph::{EPHEMERAL_BASE, NO_RELATION, Object, ObjectId, Subject, TupleKey, TupleMeta};
 use crate::relationship::{ObjectRef, SubjectRef, WILDCARD};
-use crate::schema::{Expr, RelationBody, RelationId};
+use crate::schema::{Expr, RelationBody, RelationId, TypeId};
 
 /// A three-valued answer; `Maybe` carries the missing caveat parameters (sorted, unique).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +108,9 @@ fn lower(a: Option<usize>, b: Option<usize>) -> Option<usize> {
     }
 }
 
+/// How many ids of objects outside the index a [`Checker`] keeps between checks.
+const EPHEMERAL_KEPT: usize = 4096;
+
 /// State of one query.
 pub(crate) struct Evaluator<'a> {
     pub(crate) engine: &'a Engine,
@@ -125,7 +129,17 @@ pub(crate) struct Evaluator<'a> {
     /// Derived relations computed so far (they depend on the object only).
     derived_cache: HashMap<(Object, RelationId), Arc<[Object]>>,
     subject: Subject,
+    /// Answers for objects outside the index, by type, relation and derived subjects (see
+    /// [`Checker::check`]).
+    shapes: HashMap<Shape, Tri>,
+    /// An object outside the index being checked for `shapes`, and whether a derived
+    /// relation led back to it (its answer then depends on its identity and is not shared).
+    watched: Option<(ObjectId, bool)>,
 }
+
+/// What the answer for an object outside the index depends on: its type, the relation
+/// asked, and the subjects of its derived relations.
+type Shape = (TypeId, RelationId, SmallVec<[(RelationId, Object); 4]>);
 
 impl<'a> Evaluator<'a> {
     pub(crate) fn new(engine: &'a Engine, context: Option<&'a CaveatContext>, now: i64) -> Self {
@@ -134,12 +148,14 @@ impl<'a> Evaluator<'a> {
             context,
             now,
             stack: Vec::new(),
-            memo: HashMap::with_capacity(64),
+            memo: HashMap::new(),
             ephemeral: Vec::new(),
             ephemeral_index: HashMap::new(),
-            derived_cache: HashMap::with_capacity(16),
+            derived_cache: HashMap::new(),
             presence: None,
             member_of: None,
+            shapes: HashMap::new(),
+            watched: None,
             subject: Subject {
                 subject_type: 0,
                 relation: NO_RELATION,
@@ -211,6 +227,79 @@ impl<'a> Evaluator<'a> {
         Ok((Object { object_type, id }, relation))
     }
 
+    /// Between checks of a long run (a [`Checker`] over thousands of resources), forgets what
+    /// earlier checks learned once they have named many objects the index does not hold, so
+    /// the state stays small. Nothing is forgotten while `subject` itself is such an object.
+    pub(crate) fn trim(&mut self, subject: Subject) {
+        if self.ephemeral.len() < EPHEMERAL_KEPT || subject.id >= EPHEMERAL_BASE {
+            return;
+        }
+        self.memo.clear();
+        self.derived_cache.clear();
+        self.ephemeral.clear();
+        self.ephemeral_index.clear();
+        self.shapes.clear();
+    }
+
+    /// Answers for an object the index does not hold at all (no relationship names it, as
+    /// resource or subject). Such an object's answer depends only on its type, the relation
+    /// and the subjects of its derived relations, so objects alike in those (the documents
+    /// of one folder) share one evaluation. `None` when the shortcut does not apply.
+    pub(crate) fn check_by_shape(
+        &mut self,
+        object_type: TypeId,
+        relation: RelationId,
+        id: &str,
+        subject: Subject,
+    ) -> Result<Option<Tri>, CheckError> {
+        if id == WILDCARD
+            || id.is_empty()
+            || self.engine.lookup_id(id).is_some()
+            || self.ephemeral_index.contains_key(id)
+        {
+            return Ok(None);
+        }
+        let engine = self.engine;
+        let mut derived = SmallVec::new();
+        for slot in engine
+            .derived
+            .iter()
+            .filter(|slot| slot.object_type == object_type)
+        {
+            (slot.derive)(id, &mut |derived_type, derived_id| {
+                if let Some(derived_type) = engine.schema.type_id(derived_type) {
+                    let object = Object {
+                        object_type: derived_type,
+                        id: self.id_of(derived_id),
+                    };
+                    derived.push((slot.relation, object));
+                }
+            });
+        }
+        if self.subject != subject {
+            self.memo.clear();
+            self.shapes.clear();
+            self.member_of = None;
+            self.subject = subject;
+        }
+        let shape = (object_type, relation, derived);
+        if let Some(known) = self.shapes.get(&shape) {
+            return Ok(Some(known.clone()));
+        }
+        let object = Object {
+            object_type,
+            id: self.id_of(id),
+        };
+        self.watched = Some((object.id, false));
+        let answer = self.check(object, relation, subject);
+        let revisited = self.watched.take().is_some_and(|(_, revisited)| revisited);
+        let answer = answer?;
+        if !revisited && shape.2.iter().all(|(_, derived)| derived.id != object.id) {
+            self.shapes.insert(shape, answer.clone());
+        }
+        Ok(Some(answer))
+    }
+
     /// Answers `subject` in `resource#relation`, fresh state per subject.
     pub(crate) fn check(
         &mut self,
@@ -220,6 +309,7 @@ impl<'a> Evaluator<'a> {
     ) -> Result<Tri, CheckError> {
         if self.subject != subject {
             self.memo.clear();
+            self.shapes.clear();
             self.member_of = None;
             self.subject = subject;
         }
@@ -498,13 +588,29 @@ impl<'a> Evaluator<'a> {
             .iter()
             .find(|slot| slot.object_type == resource.object_type && slot.relation == relation)
             .map(|slot| slot.derive.clone())?;
-        let text = self.text_of(resource.id);
+        let engine = self.engine;
+        // Borrowed from the index, or a shared handle on this query's own string: the closure
+        // below needs `self` mutably.
+        let shared;
+        let text: &str = if resource.id >= EPHEMERAL_BASE {
+            shared = self
+                .ephemeral
+                .get((resource.id - EPHEMERAL_BASE) as usize)
+                .cloned()
+                .unwrap_or_else(|| Arc::from(""));
+            &shared
+        } else {
+            Engine::id_text(&engine.graph, resource.id)
+        };
         let mut objects = Vec::new();
-        for object in derive(&text) {
-            if let Some(object_type) = self.engine.schema.type_id(&object.object_type) {
-                let id = self.id_of(&object.object_id);
+        derive(text, &mut |object_type, object_id| {
+            if let Some(object_type) = engine.schema.type_id(object_type) {
+                let id = self.id_of(object_id);
                 objects.push(Object { object_type, id });
             }
+        });
+        if let Some((watched, revisited)) = &mut self.watched {
+            *revisited |= objects.iter().any(|object| object.id == *watched);
         }
         let objects: Arc<[Object]> = objects.into();
         self.derived_cache
@@ -709,6 +815,8 @@ impl Engine {
 pub struct Checker<'a> {
     evaluator: Evaluator<'a>,
     subject: Subject,
+    /// The last type and permission names resolved, with their ids.
+    resolved: Option<(String, String, TypeId, RelationId)>,
 }
 
 impl std::fmt::Debug for Checker<'_> {
@@ -727,7 +835,11 @@ impl Engine {
     ) -> Result<Checker<'a>, CheckError> {
         let mut evaluator = Evaluator::new(self, context, now);
         let subject = evaluator.subject_of(subject)?;
-        Ok(Checker { evaluator, subject })
+        Ok(Checker {
+            evaluator,
+            subject,
+            resolved: None,
+        })
     }
 }
 
@@ -738,10 +850,58 @@ impl Checker<'_> {
         resource: &ObjectRef,
         permission: &str,
     ) -> Result<CheckResult, CheckError> {
-        let (resource, relation) = self.evaluator.resource_of(resource, permission)?;
+        self.check_object(&resource.object_type, &resource.object_id, permission)
+    }
+
+    /// Whether the subject has `permission` on `object_type:object_id`.
+    pub fn check_object(
+        &mut self,
+        object_type: &str,
+        object_id: &str,
+        permission: &str,
+    ) -> Result<CheckResult, CheckError> {
+        if object_id == WILDCARD || object_id.is_empty() {
+            return Err(CheckError::InvalidId(object_id.to_owned()));
+        }
+        let (type_id, relation) = self.resolve(object_type, permission)?;
+        self.evaluator.trim(self.subject);
+        if let Some(answer) =
+            self.evaluator
+                .check_by_shape(type_id, relation, object_id, self.subject)?
+        {
+            return Ok(answer.into_result());
+        }
+        let resource = Object {
+            object_type: type_id,
+            id: self.evaluator.id_of(object_id),
+        };
         Ok(self
             .evaluator
             .check(resource, relation, self.subject)?
             .into_result())
+    }
+
+    fn resolve(
+        &mut self,
+        object_type: &str,
+        permission: &str,
+    ) -> Result<(TypeId, RelationId), CheckError> {
+        if let Some((last_type, last_permission, type_id, relation)) = &self.resolved
+            && last_type == object_type
+            && last_permission == permission
+        {
+            return Ok((*type_id, *relation));
+        }
+        let (type_id, relation) = self
+            .evaluator
+            .engine
+            .resolve_relation(object_type, permission)?;
+        self.resolved = Some((
+            object_type.to_owned(),
+            permission.to_owned(),
+            type_id,
+            relation,
+        ));
+        Ok((type_id, relation))
     }
 }

@@ -11,6 +11,7 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use hashbrown::{HashMap, HashTable};
+use smallvec::SmallVec;
 
 use crate::caveat::CaveatContext;
 use crate::schema::{CaveatId, RelationId, TypeId};
@@ -78,10 +79,13 @@ pub(crate) struct TupleMeta {
     pub(crate) expires_at: Option<i64>,
 }
 
-/// Strings to dense ids; each string is stored once.
+/// Strings to dense ids; each string is stored once, all of them in one buffer (a string
+/// costs its bytes plus one offset, not an allocation of its own).
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
-    strings: Vec<Box<str>>,
+    bytes: String,
+    /// Where each string ends in `bytes`; it starts where the previous one ends.
+    ends: Vec<usize>,
     table: HashTable<ObjectId>,
     hasher: hashbrown::DefaultHashBuilder,
 }
@@ -90,11 +94,7 @@ impl Interner {
     pub(crate) fn get(&self, text: &str) -> Option<ObjectId> {
         let hash = self.hasher.hash_one(text);
         self.table
-            .find(hash, |id| {
-                self.strings
-                    .get(*id as usize)
-                    .is_some_and(|stored| &**stored == text)
-            })
+            .find(hash, |id| self.resolve(*id) == Some(text))
             .copied()
     }
 
@@ -102,35 +102,47 @@ impl Interner {
         if let Some(id) = self.get(text) {
             return id;
         }
-        let id = ObjectId::try_from(self.strings.len())
+        let id = ObjectId::try_from(self.ends.len())
             .unwrap_or(EPHEMERAL_BASE - 1)
             .min(EPHEMERAL_BASE - 1);
-        self.strings.push(text.into());
-        let hasher = &self.hasher;
-        let strings = &self.strings;
-        let hash = hasher.hash_one(text);
+        self.bytes.push_str(text);
+        self.ends.push(self.bytes.len());
+        let hash = self.hasher.hash_one(text);
+        let (hasher, bytes, ends) = (&self.hasher, &self.bytes, &self.ends);
         self.table.insert_unique(hash, id, |existing| {
-            hasher.hash_one(strings.get(*existing as usize).map_or("", |s| &**s))
+            hasher.hash_one(span(bytes, ends, *existing).unwrap_or(""))
         });
         id
     }
 
     pub(crate) fn resolve(&self, id: ObjectId) -> Option<&str> {
-        self.strings.get(id as usize).map(|text| &**text)
+        span(&self.bytes, &self.ends, id)
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.strings.len()
+        self.ends.len()
     }
 }
 
-type SubjectList = Vec<Subject>;
+/// The `id`th string of an interner's buffer.
+fn span<'a>(bytes: &'a str, ends: &[usize], id: ObjectId) -> Option<&'a str> {
+    let index = id as usize;
+    let end = *ends.get(index)?;
+    let start = match index.checked_sub(1) {
+        Some(previous) => *ends.get(previous)?,
+        None => 0,
+    };
+    bytes.get(start..end)
+}
+
+/// Most lists hold one or two entries: those live inline in the map, without an allocation.
+type SubjectList = SmallVec<[Subject; 2]>;
 
 /// The presence bit of a relation, for relation ids below 64.
 fn presence_bit(relation: RelationId) -> Option<u64> {
     (relation < 64).then(|| 1_u64 << relation)
 }
-type ResourceList = Vec<(TypeId, RelationId, ObjectId)>;
+type ResourceList = SmallVec<[(TypeId, RelationId, ObjectId); 2]>;
 
 /// The relationship index.
 #[derive(Debug, Default)]
@@ -249,19 +261,19 @@ impl Graph {
     pub(crate) fn object_subjects(&self, resource: Object, relation: RelationId) -> &[Subject] {
         self.objects
             .get(&(resource.object_type, relation, resource.id))
-            .map_or(&[], Vec::as_slice)
+            .map_or(&[], SmallVec::as_slice)
     }
 
     /// Userset subjects of `resource#relation`.
     pub(crate) fn userset_subjects(&self, resource: Object, relation: RelationId) -> &[Subject] {
         self.usersets
             .get(&(resource.object_type, relation, resource.id))
-            .map_or(&[], Vec::as_slice)
+            .map_or(&[], SmallVec::as_slice)
     }
 
     /// The (resource type, relation, resource id) entries that name `subject`.
     pub(crate) fn resources_of(&self, subject: Subject) -> &[(TypeId, RelationId, ObjectId)] {
-        self.reverse.get(&subject).map_or(&[], Vec::as_slice)
+        self.reverse.get(&subject).map_or(&[], SmallVec::as_slice)
     }
 
     /// Every relationship (unordered).

@@ -63,8 +63,11 @@ pub fn subject_of(principal: &Principal) -> Option<SubjectRef> {
 
 /// The object for a path: `file:<canonical path>`.
 pub fn file_object(path: &VfsPath) -> ObjectRef {
-    ObjectRef::new("file", path.as_str())
+    ObjectRef::new(FILE, path.as_str())
 }
+
+/// The object type of files.
+pub const FILE: &str = "file";
 
 /// The organization a relationship belongs to: a file's, an `org`'s own, or a group's
 /// (`group:<org>/<name>`).
@@ -502,9 +505,10 @@ impl Visibility {
     ) -> Result<bool, FsError> {
         match self.decide(path) {
             Some(decided) => Ok(decided),
-            None => {
-                Ok(checker.check(&file_object(path), Permission::Read.name())? == CheckResult::Has)
-            }
+            None => Ok(
+                checker.check_object(FILE, path.as_str(), Permission::Read.name())?
+                    == CheckResult::Has,
+            ),
         }
     }
 
@@ -516,9 +520,11 @@ impl Visibility {
     ) -> Result<bool, FsError> {
         match self {
             Visibility::Everything => Ok(true),
-            Visibility::Limited { .. } => {
-                Ok(checker.check(&file_object(path), Permission::Read.name())? == CheckResult::Has)
-            }
+            Visibility::Limited { .. } => Ok(checker.check_object(
+                FILE,
+                path.as_str(),
+                Permission::Read.name(),
+            )? == CheckResult::Has),
         }
     }
 

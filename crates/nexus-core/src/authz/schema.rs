@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use nexus_path::OrgId;
-use nexus_rebac::{DerivedRelation, ObjectRef, Schema};
+use nexus_rebac::{DerivedRelation, Schema};
 
 /// The schema used until a deployment writes its own (documented in `docs/permissions.md`).
 pub const DEFAULT_SCHEMA: &str = r"// Nexus default authorization schema.
@@ -98,21 +98,22 @@ pub fn derived_relations() -> Vec<DerivedRelation> {
             relation: "parent".to_owned(),
             // File ids are canonical paths (checked where they enter), so string operations
             // suffice: the parent is everything before the last `/`.
-            derive: Arc::new(|id: &str| match id.rsplit_once('/') {
-                Some(("", "")) | None => Vec::new(),
-                Some(("", _)) => vec![ObjectRef::new("file", "/")],
-                Some((parent, _)) => vec![ObjectRef::new("file", parent)],
+            derive: Arc::new(|id: &str, emit: &mut dyn FnMut(&str, &str)| {
+                match id.rsplit_once('/') {
+                    Some(("", "")) | None => {}
+                    Some(("", _)) => emit("file", "/"),
+                    Some((parent, _)) => emit("file", parent),
+                }
             }),
         },
         DerivedRelation {
             resource_type: "file".to_owned(),
             relation: "org".to_owned(),
             // `/orgs/<org>/...`: the second segment, if it is a valid organization id.
-            derive: Arc::new(|id: &str| {
-                let mut segments = id.strip_prefix("/orgs/").unwrap_or("").split('/');
-                match segments.next().map(OrgId::parse) {
-                    Some(Ok(org)) => vec![ObjectRef::new("org", org.as_str())],
-                    _ => Vec::new(),
+            derive: Arc::new(|id: &str, emit: &mut dyn FnMut(&str, &str)| {
+                let org = id.strip_prefix("/orgs/").unwrap_or("").split('/').next();
+                if let Some(org) = org.filter(|org| OrgId::is_valid(org)) {
+                    emit("org", org);
                 }
             }),
         },
@@ -139,15 +140,19 @@ mod tests {
     #[test]
     fn derived_relations_follow_the_path() {
         let relations = derived_relations();
-        assert_eq!(
-            (relations[0].derive)("/orgs/acme/x"),
-            [ObjectRef::new("file", "/orgs/acme")]
-        );
-        assert_eq!((relations[0].derive)("/"), Vec::<ObjectRef>::new());
-        assert_eq!(
-            (relations[1].derive)("/orgs/acme/x/y"),
-            [ObjectRef::new("org", "acme")]
-        );
-        assert_eq!((relations[1].derive)("/orgs"), Vec::<ObjectRef>::new());
+        let derive = |relation: usize, id: &str| {
+            let mut found = Vec::new();
+            (relations[relation].derive)(id, &mut |object_type, object_id| {
+                found.push(format!("{object_type}:{object_id}"));
+            });
+            found
+        };
+        assert_eq!(derive(0, "/orgs/acme/x"), ["file:/orgs/acme"]);
+        assert_eq!(derive(0, "/orgs"), ["file:/"]);
+        assert_eq!(derive(0, "/"), Vec::<String>::new());
+        assert_eq!(derive(1, "/orgs/acme/x/y"), ["org:acme"]);
+        assert_eq!(derive(1, "/orgs/acme"), ["org:acme"]);
+        assert_eq!(derive(1, "/orgs"), Vec::<String>::new());
+        assert_eq!(derive(1, "/orgs/Bad Org/x"), Vec::<String>::new());
     }
 }

@@ -257,7 +257,7 @@ impl Fs {
                 let engine = self.authz.engine();
                 let mut checker = engine.checker(&subject, None, authz::now())?;
                 for node in &page {
-                    if checker.check(&authz::file_object(&node.path), permission.name())?
+                    if checker.check_object(authz::FILE, node.path.as_str(), permission.name())?
                         != nexus_rebac::CheckResult::Has
                     {
                         return Err(FsError::PermissionDenied {

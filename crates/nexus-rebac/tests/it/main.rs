@@ -9,6 +9,7 @@
 )]
 
 mod conformance;
+mod derived;
 mod expected_relations;
 mod reference;
 mod regressions;

@@ -302,6 +302,7 @@ impl MetadataStore for SqliteMetadataStore {
             .await?;
         let schema: Option<String> = state.try_get("schema")?;
         let revision = to_u64(state.try_get("revision")?)?;
+        let mut decoder = relationship::RowDecoder::default();
         let rows = sqlx::query(concat!(
             "SELECT ",
             relationship_columns!(),
@@ -311,7 +312,7 @@ impl MetadataStore for SqliteMetadataStore {
         .await?;
         let relationships = rows
             .iter()
-            .map(relationship::from_row)
+            .map(|row| decoder.decode(row))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(AuthorizationSnapshot {
             schema,

@@ -14,7 +14,7 @@ use super::{org_from_text, to_i64, to_u64};
 use crate::error::{Rejection, StoreError};
 use crate::meta::{ChangeOperation, RecordedChange, RelationshipBatch, RelationshipChange};
 
-/// The columns [`from_row`] reads.
+/// The columns [`RowDecoder`] reads, in its order.
 macro_rules! relationship_columns {
     () => {
         "resource_type, resource_id, relation, subject_type, subject_id, subject_relation, org, caveat_name, caveat_context, expires_at"
@@ -26,45 +26,60 @@ fn invalid(message: String) -> StoreError {
     StoreError::InvalidData { message }
 }
 
-pub(super) fn from_row(row: &SqliteRow) -> Result<(Relationship, Option<OrgId>), StoreError> {
-    let subject_relation: String = row.try_get("subject_relation")?;
-    let caveat_name: Option<String> = row.try_get("caveat_name")?;
-    let caveat_context: Option<String> = row.try_get("caveat_context")?;
-    let org: String = row.try_get("org")?;
-    let caveat = match caveat_name {
-        None => None,
-        Some(name) => {
-            let context = caveat_context
-                .map(|text| {
-                    serde_json::from_str(&text)
-                        .map_err(|error| invalid(format!("caveat context: {error}")))
-                })
-                .transpose()?;
-            Some(RelationshipCaveat { name, context })
+/// Decodes rows selected with [`relationship_columns`], by position. Rows of one
+/// organization usually come together, so the last organization parsed is reused.
+#[derive(Default)]
+pub(super) struct RowDecoder {
+    last_org: Option<(String, OrgId)>,
+}
+
+impl RowDecoder {
+    pub(super) fn decode(
+        &mut self,
+        row: &SqliteRow,
+    ) -> Result<(Relationship, Option<OrgId>), StoreError> {
+        let subject_relation: String = row.try_get(5)?;
+        let org: &str = row.try_get(6)?;
+        let caveat_name: Option<String> = row.try_get(7)?;
+        let caveat_context: Option<&str> = row.try_get(8)?;
+        let caveat = match caveat_name {
+            None => None,
+            Some(name) => {
+                let context = caveat_context
+                    .map(|text| {
+                        serde_json::from_str(text)
+                            .map_err(|error| invalid(format!("caveat context: {error}")))
+                    })
+                    .transpose()?;
+                Some(RelationshipCaveat { name, context })
+            }
+        };
+        let relationship = Relationship {
+            resource: ObjectRef::new(row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?),
+            relation: row.try_get(2)?,
+            subject: SubjectRef {
+                object: ObjectRef::new(row.try_get::<String, _>(3)?, row.try_get::<String, _>(4)?),
+                relation: (!subject_relation.is_empty()).then_some(subject_relation),
+            },
+            caveat,
+            expires_at: row.try_get(9)?,
+        };
+        Ok((relationship, self.org(org)?))
+    }
+
+    fn org(&mut self, text: &str) -> Result<Option<OrgId>, StoreError> {
+        if text.is_empty() {
+            return Ok(None);
         }
-    };
-    let relationship = Relationship {
-        resource: ObjectRef::new(
-            row.try_get::<String, _>("resource_type")?,
-            row.try_get::<String, _>("resource_id")?,
-        ),
-        relation: row.try_get("relation")?,
-        subject: SubjectRef {
-            object: ObjectRef::new(
-                row.try_get::<String, _>("subject_type")?,
-                row.try_get::<String, _>("subject_id")?,
-            ),
-            relation: (!subject_relation.is_empty()).then_some(subject_relation),
-        },
-        caveat,
-        expires_at: row.try_get("expires_at")?,
-    };
-    let org = if org.is_empty() {
-        None
-    } else {
-        Some(org_from_text(&org)?)
-    };
-    Ok((relationship, org))
+        match &self.last_org {
+            Some((last, org)) if last == text => Ok(Some(org.clone())),
+            _ => {
+                let org = org_from_text(text)?;
+                self.last_org = Some((text.to_owned(), org.clone()));
+                Ok(Some(org))
+            }
+        }
+    }
 }
 
 /// One change-log entry as stored in `relationship_changes.changes` (a JSON array of these).
