@@ -141,20 +141,78 @@ pub(crate) struct Evaluator<'a> {
 /// asked, and the subjects of its derived relations.
 type Shape = (TypeId, RelationId, SmallVec<[(RelationId, Object); 4]>);
 
+/// The collections of an [`Evaluator`], kept per thread between queries so that a check
+/// does not start by allocating them. Always empty when stored.
+#[derive(Default)]
+struct Scratch {
+    stack: Vec<(Object, RelationId)>,
+    memo: HashMap<(Object, RelationId), Tri>,
+    ephemeral: Vec<Arc<str>>,
+    ephemeral_index: HashMap<Arc<str>, ObjectId>,
+    derived_cache: HashMap<(Object, RelationId), Arc<[Object]>>,
+    shapes: HashMap<Shape, Tri>,
+}
+
+/// Collections that grew past this many entries are freed rather than kept for reuse.
+const SCRATCH_KEPT: usize = 1024;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Option<Scratch>> = const { std::cell::RefCell::new(None) };
+}
+
+impl Drop for Evaluator<'_> {
+    fn drop(&mut self) {
+        let mut scratch = Scratch {
+            stack: std::mem::take(&mut self.stack),
+            memo: std::mem::take(&mut self.memo),
+            ephemeral: std::mem::take(&mut self.ephemeral),
+            ephemeral_index: std::mem::take(&mut self.ephemeral_index),
+            derived_cache: std::mem::take(&mut self.derived_cache),
+            shapes: std::mem::take(&mut self.shapes),
+        };
+        if scratch.memo.capacity() > SCRATCH_KEPT
+            || scratch.ephemeral_index.capacity() > SCRATCH_KEPT
+            || scratch.derived_cache.capacity() > SCRATCH_KEPT
+            || scratch.shapes.capacity() > SCRATCH_KEPT
+            || scratch.stack.capacity() > SCRATCH_KEPT
+            || scratch.ephemeral.capacity() > SCRATCH_KEPT
+        {
+            return;
+        }
+        scratch.stack.clear();
+        scratch.memo.clear();
+        scratch.ephemeral.clear();
+        scratch.ephemeral_index.clear();
+        scratch.derived_cache.clear();
+        scratch.shapes.clear();
+        // `try_with`: during thread teardown the slot may be gone; the scratch is then dropped.
+        let _ = SCRATCH.try_with(|slot| {
+            if let Ok(mut slot) = slot.try_borrow_mut() {
+                *slot = Some(scratch);
+            }
+        });
+    }
+}
+
 impl<'a> Evaluator<'a> {
     pub(crate) fn new(engine: &'a Engine, context: Option<&'a CaveatContext>, now: i64) -> Self {
+        let scratch = SCRATCH
+            .try_with(|slot| slot.try_borrow_mut().ok().and_then(|mut slot| slot.take()))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         Evaluator {
             engine,
             context,
             now,
-            stack: Vec::new(),
-            memo: HashMap::new(),
-            ephemeral: Vec::new(),
-            ephemeral_index: HashMap::new(),
-            derived_cache: HashMap::new(),
+            stack: scratch.stack,
+            memo: scratch.memo,
+            ephemeral: scratch.ephemeral,
+            ephemeral_index: scratch.ephemeral_index,
+            derived_cache: scratch.derived_cache,
             presence: None,
             member_of: None,
-            shapes: HashMap::new(),
+            shapes: scratch.shapes,
             watched: None,
             subject: Subject {
                 subject_type: 0,
