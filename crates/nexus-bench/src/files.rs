@@ -33,6 +33,10 @@ pub async fn run(args: FilesArgs) -> anyhow::Result<()> {
     let fs = Fs::open(&scratch.path().join("data"), StoreOptions::default()).await?;
     let system = CallContext::system();
     fs.mkdir(&system, "/orgs/bench", false).await?;
+    // The reader is an ordinary member with read, write and manage on the organization's
+    // folder: every operation below goes through the permission check a user's would.
+    fs.setfacl(&system, "/orgs/bench", "user:reader@bench:rwx")
+        .await?;
     let wants = |name: &str| args.workload == "all" || args.workload == name;
     if wants("f1") || wants("f2") {
         fs.write(
@@ -156,13 +160,14 @@ async fn durable_writes(
     total: usize,
 ) -> anyhow::Result<Report> {
     let run = format!("/orgs/bench/w{writers}");
-    fs.mkdir(&CallContext::system(), &run, false).await?;
+    fs.mkdir(&member_of_bench()?, &run, false).await?;
     let per_writer = total / writers;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for writer in 0..writers {
         let fs = fs.clone();
         let run = run.clone();
+        let caller = member_of_bench()?;
         tasks.push(tokio::spawn(async move {
             let mut samples: Vec<Duration> = Vec::with_capacity(per_writer);
             for index in 0..per_writer {
@@ -171,7 +176,7 @@ async fn durable_writes(
                 let path = format!("{run}/{writer}-{index}");
                 let begin = Instant::now();
                 fs.write(
-                    &CallContext::system(),
+                    &caller,
                     &path,
                     Bytes::from(content),
                     WriteOptions::default(),
