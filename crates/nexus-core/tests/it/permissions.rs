@@ -1,5 +1,5 @@
 //! Permissions on files: grants, inheritance, membership, listings, tenancy, and the
-//! regression cases that concern files (R08, R26, R29, R32).
+//! regression cases that concern files (R08, R21, R26, R29, R32).
 
 use bytes::Bytes;
 use nexus_core::{
@@ -654,4 +654,92 @@ async fn schemas_can_be_replaced_but_must_keep_the_contract() {
     assert!(fs.schema().1);
     let refused = fs.write_schema(&user("u"), &extended).await.unwrap_err();
     assert_eq!(refused.code(), ErrorCode::PermissionDenied);
+}
+
+/// R21: batches around and far beyond one statement's bind-parameter budget (SQLite's
+/// 32,766 variables) write completely, and what is read back after a restart is exactly
+/// what was asked.
+#[tokio::test]
+async fn r21_large_grant_batches_write_completely() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let sizes = [1_999, 2_000, 2_001, 40_000];
+    let expected: Vec<Vec<String>> = sizes
+        .iter()
+        .map(|size| {
+            let mut batch: Vec<String> = (0..*size)
+                .map(|index| {
+                    format!(
+                        "file:/orgs/acme/r21-{size}/d{index:05}#viewer@user:u{}",
+                        index % 50
+                    )
+                })
+                .collect();
+            batch.sort();
+            batch
+        })
+        .collect();
+    {
+        let fs = Fs::open(&data, nexus_core::StoreOptions::default())
+            .await
+            .unwrap();
+        fs.mkdir(&system(), "/orgs/acme", false).await.unwrap();
+        for batch in &expected {
+            let updates = batch
+                .iter()
+                .map(|text| RelationshipUpdate {
+                    operation: Operation::Create,
+                    relationship: Relationship::parse(text).unwrap(),
+                })
+                .collect();
+            let outcome = fs
+                .relationships_write(&system(), updates, Vec::new())
+                .await
+                .unwrap();
+            let changes = fs
+                .relationship_changes(&system(), outcome.revision - 1, 1)
+                .await
+                .unwrap();
+            // The grants, plus the memberships the first batch implied.
+            assert!(changes.len() >= batch.len());
+            assert!(
+                changes
+                    .iter()
+                    .all(|change| change.revision == outcome.revision)
+            );
+        }
+        fs.close().await;
+    }
+    let fs = Fs::open(&data, nexus_core::StoreOptions::default())
+        .await
+        .unwrap();
+    for (size, batch) in sizes.iter().zip(&expected) {
+        let filter = nexus_rebac::RelationshipFilter {
+            resource_type: Some("file".to_owned()),
+            resource_subtree: Some(format!("/orgs/acme/r21-{size}")),
+            ..Default::default()
+        };
+        let mut read: Vec<String> = fs
+            .relationships_read(&system(), &filter, None, 100_000)
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        read.sort();
+        assert_eq!(&read, batch, "batch of {size}");
+    }
+    assert_eq!(
+        fs.check(
+            &system(),
+            CheckQuery {
+                resource: &ObjectRef::new("file", "/orgs/acme/r21-40000/d39999"),
+                permission: "read",
+                subject: &SubjectRef::parse("user:u49").unwrap(),
+                context: None,
+                at_least: None,
+            },
+        )
+        .unwrap(),
+        CheckResult::Has
+    );
 }

@@ -1,4 +1,4 @@
-//! Regression cases from authorization bugs other systems shipped (RELIABILITY.md R01-R21),
+//! Regression cases from authorization bugs other systems shipped (RELIABILITY.md R01-R20),
 //! in engine terms.
 
 use std::time::{Duration, Instant};
