@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A short tour of Nexus on the embedded store: creates a data directory, then writes,
-# lists, searches and reads files through the `nexus` CLI, printing each command.
+# lists, searches and reads files through the `nexus` CLI, grants access to two people and
+# shows what each may do, printing each command.
 #
 #   ./scripts/demo.sh [DATA_DIR]     (default: a new temporary directory)
 set -euo pipefail
@@ -54,5 +55,17 @@ step versions cat /orgs/acme/sales/documents/proposal.md 1
 step stat /orgs/acme/sales/documents/proposal.md
 step mv /orgs/acme/sales/documents/proposal.md /orgs/acme/sales/documents/q1-proposal.md
 step --json ls /orgs/acme/sales/documents
+step mkdir -p /orgs/acme/engineering
+step write /orgs/acme/engineering/roadmap.md '# Engineering roadmap (internal)'
+step rebac create user:alice@acme.com admin /orgs/acme
+step rebac create user:bob@acme.com member /orgs/acme/sales
+step rebac check user:bob@acme.com write /orgs/acme/sales/documents/
+step rebac check user:bob@acme.com read /orgs/acme/engineering/roadmap.md
+step --as user:bob@acme.com ls -r /orgs/acme
+show --as user:bob@acme.com cat /orgs/acme/engineering/roadmap.md
+"$nexus_bin" --as user:bob@acme.com cat /orgs/acme/engineering/roadmap.md || echo "(exit code $?: bob cannot see it)"
+step setfacl /orgs/acme/engineering user:bob@acme.com:r--
+step getfacl /orgs/acme/engineering
+step --as user:bob@acme.com cat /orgs/acme/engineering/roadmap.md
 step fsck --verify-content
 printf '\ndone: the data directory %s holds everything written above\n' "$data_dir"

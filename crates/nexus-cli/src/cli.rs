@@ -59,7 +59,13 @@ pub enum Command {
     Fsck(FsckArgs),
     /// Set one subject's ACL entry on a path: `user:ID:rwx`, `agent:ID:rw-`, `group:NAME:r--`
     /// (`---` removes it).
-    Setfacl { path: String, entry: String },
+    Setfacl {
+        /// Absolute path, e.g. `/orgs/acme/sales`.
+        path: String,
+        /// `user:ID:MODE`, `agent:ID:MODE` or `group:NAME:MODE`; MODE is three characters
+        /// from `r-`, `w-`, `x-` (e.g. `rw-`).
+        entry: String,
+    },
     /// Show the ACL entries and role grants stored on a path.
     Getfacl(PathArg),
     /// Relationships, permission checks and the schema (Zanzibar-style ReBAC).
@@ -83,7 +89,9 @@ pub enum RebacCommand {
     Check(CheckArgs),
     /// The tree of how PERMISSION on OBJECT is formed.
     Expand {
+        /// A permission or relation name (`read`, `write`, `manage`, `member`...).
         permission: String,
+        /// A path or `type:id`.
         object: String,
         /// Expand usersets down to their members too.
         #[arg(short, long)]
@@ -91,15 +99,21 @@ pub enum RebacCommand {
     },
     /// Objects of TYPE on which SUBJECT has PERMISSION.
     LookupResources {
+        /// `type:id` or `type:id#relation` (e.g. `user:bob@acme.com`).
         subject: String,
+        /// A permission or relation name.
         permission: String,
+        /// The object type to search (e.g. `file`, `group`).
         #[arg(value_name = "TYPE")]
         resource_type: String,
     },
     /// Subjects of a type (`user`, or `group#member`) with PERMISSION on OBJECT.
     LookupSubjects {
+        /// A path or `type:id`.
         object: String,
+        /// A permission or relation name.
         permission: String,
+        /// `user`, `agent`, or a userset type such as `group#member`.
         subject_type: String,
     },
     /// Stored relationships, filtered.
@@ -109,11 +123,14 @@ pub enum RebacCommand {
         /// Changes after this revision.
         #[arg(long, default_value_t = 0)]
         since: u64,
+        /// Stop after the revision that reaches this many changes (pages hold whole
+        /// revisions; continue with `--since` the last revision printed).
         #[arg(long, default_value_t = 1000)]
         limit: usize,
     },
     /// Run SpiceDB validation files (schema, relationships, assertions, expected relations).
     Validate {
+        /// SpiceDB validation files (YAML).
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -143,8 +160,11 @@ pub struct RelationshipArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
+    /// `type:id` or `type:id#relation` (e.g. `user:bob@acme.com`).
     pub subject: String,
+    /// A permission or relation name (`read`, `write`, `manage`...).
     pub permission: String,
+    /// A path (`/orgs/acme/sales/`) or `type:id`.
     pub object: String,
     /// Caveat parameters as a JSON object.
     #[arg(long, value_name = "JSON")]
@@ -162,11 +182,13 @@ pub struct ReadArgs {
     /// Only relationships of this type of object.
     #[arg(long, value_name = "TYPE")]
     pub resource_type: Option<String>,
+    /// Only relationships with this relation.
     #[arg(long)]
     pub relation: Option<String>,
     /// Only relationships with this subject (`type:id` or `type:id#relation`).
     #[arg(long, value_name = "SUBJECT")]
     pub subject: Option<String>,
+    /// At most this many relationships (the last one printed continues with `--after`).
     #[arg(long, default_value_t = 1000)]
     pub limit: usize,
     /// Continue after this relationship (as printed by a previous page).

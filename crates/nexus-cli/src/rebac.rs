@@ -602,7 +602,10 @@ pub fn validate(files: &[std::path::PathBuf], json: bool) -> Result<(), CliError
     } else {
         Err(CliError::new(
             ErrorCode::PreconditionFailed,
-            format!("{failed} assertions failed"),
+            format!(
+                "validation failed: {failed} {}",
+                if failed == 1 { "failure" } else { "failures" }
+            ),
         ))
     }
 }
