@@ -650,16 +650,17 @@ impl<'a> Evaluator<'a> {
         // Borrowed from the index, or a shared handle on this query's own string: the closure
         // below needs `self` mutably.
         let shared;
-        let text: &str = if resource.id >= EPHEMERAL_BASE {
-            shared = self
-                .ephemeral
-                .get((resource.id - EPHEMERAL_BASE) as usize)
-                .cloned()
-                .unwrap_or_else(|| Arc::from(""));
-            &shared
-        } else {
-            Engine::id_text(&engine.graph, resource.id)
-        };
+        let text: &str =
+            if resource.id >= EPHEMERAL_BASE && resource.id != crate::graph::WILDCARD_ID {
+                shared = self
+                    .ephemeral
+                    .get((resource.id - EPHEMERAL_BASE) as usize)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::from(""));
+                &shared
+            } else {
+                Engine::id_text(&engine.graph, resource.id)
+            };
         let mut objects = Vec::new();
         derive(text, &mut |object_type, object_id| {
             if let Some(object_type) = engine.schema.type_id(object_type) {

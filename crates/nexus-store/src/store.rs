@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use nexus_path::{OrgId, VfsPath};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::blob::{BlobStore, LocalBlobStore};
 use crate::cache::{ContentCache, ListingCache, NodeCache};
@@ -124,9 +124,7 @@ enum Job {
         candidates: Vec<(OrgId, ContentHash)>,
         reply: oneshot::Sender<Result<u64, StoreError>>,
     },
-    Close {
-        reply: oneshot::Sender<()>,
-    },
+    Close,
 }
 
 /// The storage engine of one data directory. Cheap to clone; clones share everything.
@@ -143,6 +141,8 @@ struct Inner {
     listings: Arc<ListingCache>,
     contents: Arc<ContentCache>,
     jobs: mpsc::Sender<Job>,
+    /// Becomes `true` once the committer has stopped and released the data directory.
+    closed: watch::Receiver<bool>,
     options: StoreOptions,
 }
 
@@ -181,6 +181,7 @@ impl Store {
             options.content_cache_max_entry,
         ));
         let (jobs, receiver) = mpsc::channel(1024);
+        let (closed_sender, closed) = watch::channel(false);
         let committer = Committer {
             meta: meta.clone(),
             blobs: blobs.clone(),
@@ -190,6 +191,7 @@ impl Store {
             max_batch: options.max_batch.max(1),
             poisoned: None,
             lock,
+            closed: closed_sender,
         };
         tokio::spawn(committer.run(receiver));
         Store {
@@ -200,6 +202,7 @@ impl Store {
                 listings,
                 contents,
                 jobs,
+                closed,
                 options,
             }),
         }
@@ -528,12 +531,14 @@ impl Store {
         Ok(report)
     }
 
-    /// Finishes queued commits, stops the committer and releases the data directory.
+    /// Finishes queued commits, stops the committer and releases the data directory. Returns
+    /// once the directory is released, also when another caller closed the store first.
     pub async fn close(&self) {
-        let (reply, answer) = oneshot::channel();
-        if self.send(Job::Close { reply }).await.is_ok() {
-            let _ = answer.await;
-        }
+        // A failed send means the committer is already closing; wait for it all the same.
+        let _ = self.send(Job::Close).await;
+        let mut closed = self.inner.closed.clone();
+        // An error means the committer is gone, which also means the lock is released.
+        let _ = closed.wait_for(|closed| *closed).await;
     }
 
     async fn send(&self, job: Job) -> Result<(), StoreError> {
@@ -641,6 +646,8 @@ struct Committer {
     poisoned: Option<String>,
     /// Released before `close` answers, so the directory can be reopened at once.
     lock: Option<DirectoryLock>,
+    /// Set once the directory is released (see `Store::close`).
+    closed: watch::Sender<bool>,
 }
 
 impl Committer {
@@ -651,7 +658,7 @@ impl Committer {
                 break;
             }
             let mut batch = Vec::new();
-            let mut closing = None;
+            let mut closing = false;
             for job in jobs.drain(..) {
                 match job {
                     Job::Apply { group, reply } => batch.push((group, reply)),
@@ -663,12 +670,14 @@ impl Committer {
                         self.commit(std::mem::take(&mut batch)).await;
                         let _ = reply.send(self.delete_orphans(candidates).await);
                     }
-                    Job::Close { reply } => closing = Some(reply),
+                    Job::Close => closing = true,
                 }
             }
             self.commit(batch).await;
-            if let Some(reply) = closing {
+            if closing {
                 receiver.close();
+                // Writes already queued still commit. Maintenance jobs queued after a close
+                // are dropped (their callers see the store closed).
                 while let Ok(job) = receiver.try_recv() {
                     if let Job::Apply { group, reply } = job {
                         self.commit(vec![(group, reply)]).await;
@@ -676,7 +685,8 @@ impl Committer {
                 }
                 self.meta.close().await;
                 drop(self.lock.take());
-                let _ = reply.send(());
+                // Every `close` caller waits for this.
+                self.closed.send_replace(true);
                 break;
             }
         }

@@ -330,16 +330,24 @@ impl MetadataStore for SqliteMetadataStore {
         let mut changes = Vec::new();
         let mut after = to_i64(after)?;
         while changes.len() < limit.max(1) {
-            let row: Option<(i64, String)> = sqlx::query_as(
-                "SELECT revision, changes FROM relationship_changes WHERE revision > ? ORDER BY revision LIMIT 1",
+            let next: Option<i64> = sqlx::query_scalar(
+                "SELECT min(revision) FROM relationship_change_parts WHERE revision > ?",
             )
             .bind(after)
-            .fetch_optional(&self.readers)
+            .fetch_one(&self.readers)
             .await?;
-            let Some((revision, text)) = row else {
+            let Some(revision) = next else {
                 break;
             };
-            changes.extend(relationship::decode_changes(to_u64(revision)?, &text)?);
+            let parts: Vec<String> = sqlx::query_scalar(
+                "SELECT changes FROM relationship_change_parts WHERE revision = ? ORDER BY part",
+            )
+            .bind(revision)
+            .fetch_all(&self.readers)
+            .await?;
+            for part in parts {
+                changes.extend(relationship::decode_changes(to_u64(revision)?, &part)?);
+            }
             after = revision;
         }
         Ok(changes)

@@ -82,7 +82,8 @@ impl RowDecoder {
     }
 }
 
-/// One change-log entry as stored in `relationship_changes.changes` (a JSON array of these).
+/// One change-log entry as stored in `relationship_change_parts.changes` (a JSON array of
+/// these).
 /// Short keys keep a large batch's row small; empty and absent fields are omitted.
 #[derive(Serialize, Deserialize)]
 struct StoredChange<'a> {
@@ -236,6 +237,10 @@ pub(super) async fn advance_revision(
 /// Rows per multi-row statement: 11 columns each stays far below SQLite's 32,766 variables.
 const ROWS_PER_STATEMENT: usize = 2000;
 
+/// Changes per change-log row: a revision of any size is stored as parts of bounded size
+/// (migration 3 converts older logs with the same figure).
+const CHANGES_PER_PART: usize = 10_000;
+
 /// Applies a batch in a few multi-row statements. Consecutive changes with the same
 /// operation are grouped, so the result equals applying the changes one by one in order (a
 /// later upsert of the same key inside one statement wins, as it would sequentially).
@@ -280,22 +285,30 @@ pub(super) async fn write_batch(
                 builder.push(")");
                 builder
             };
+            // Full-size statements recur and stay prepared; a batch's last, odd-sized one
+            // would only fill the statement cache.
             builder
                 .build()
+                .persistent(rows.len() == ROWS_PER_STATEMENT)
                 .execute(&mut *connection)
                 .await
                 .map_err(StoreError::from)?;
         }
     }
-    sqlx::query("INSERT INTO relationship_changes (revision, changes) VALUES (?, ?)")
-        .bind(revision)
-        .bind(
-            serde_json::to_string(&stored)
-                .map_err(|error| invalid(format!("change log: {error}")))?,
+    // The change log: the batch's changes in order, a JSON array per part.
+    for (part, changes) in stored.chunks(CHANGES_PER_PART).enumerate() {
+        let text = serde_json::to_string(changes)
+            .map_err(|error| invalid(format!("change log: {error}")))?;
+        sqlx::query(
+            "INSERT INTO relationship_change_parts (revision, part, changes) VALUES (?, ?, ?)",
         )
+        .bind(revision)
+        .bind(i64::try_from(part).unwrap_or(i64::MAX))
+        .bind(text)
         .execute(&mut *connection)
         .await
         .map_err(StoreError::from)?;
+    }
     Ok(())
 }
 

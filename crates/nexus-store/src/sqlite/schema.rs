@@ -100,13 +100,46 @@ const MIGRATIONS: &[&str] = &[
         revision         INTEGER NOT NULL,
         PRIMARY KEY (resource_type, resource_id, relation, subject_type, subject_id, subject_relation)
     ) STRICT, WITHOUT ROWID;
+    CREATE INDEX relationships_by_org ON relationships (org);
 
-    -- One row per committed batch: its changes in order, as a JSON array (see
-    -- sqlite/relationship.rs). A batch of thousands of changes costs one row.
     CREATE TABLE relationship_changes (
-        revision INTEGER PRIMARY KEY,
-        changes  TEXT NOT NULL
-    ) STRICT;
+        revision         INTEGER NOT NULL,
+        position         INTEGER NOT NULL,
+        operation        TEXT NOT NULL CHECK (operation IN ('touch', 'delete')),
+        resource_type    TEXT NOT NULL,
+        resource_id      TEXT NOT NULL,
+        relation         TEXT NOT NULL,
+        subject_type     TEXT NOT NULL,
+        subject_id       TEXT NOT NULL,
+        subject_relation TEXT NOT NULL,
+        org              TEXT NOT NULL,
+        caveat_name      TEXT,
+        caveat_context   TEXT,
+        expires_at       INTEGER,
+        PRIMARY KEY (revision, position)
+    ) STRICT, WITHOUT ROWID;
+    ",
+    // 3: the change log keeps one row per revision (split into parts of at most
+    // `CHANGES_PER_PART` changes) holding the changes as a JSON array, instead of one row per
+    // change; existing entries are converted. The unused index on `relationships.org` goes.
+    "
+    CREATE TABLE relationship_change_parts (
+        revision INTEGER NOT NULL,
+        part     INTEGER NOT NULL,
+        changes  TEXT NOT NULL,
+        PRIMARY KEY (revision, part)
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO relationship_change_parts (revision, part, changes)
+    SELECT revision, position / 10000, json_group_array(json_object(
+            'op', CASE operation WHEN 'touch' THEN 't' ELSE 'd' END,
+            'rt', resource_type, 'ri', resource_id, 'r', relation,
+            'st', subject_type, 'si', subject_id, 'sr', subject_relation, 'org', org,
+            'caveat', caveat_name, 'context', json(caveat_context), 'expires', expires_at
+        ) ORDER BY position)
+    FROM relationship_changes
+    GROUP BY revision, position / 10000;
+    DROP TABLE relationship_changes;
+    DROP INDEX relationships_by_org;
     ",
 ];
 
@@ -142,4 +175,99 @@ pub async fn migrate(connection: &mut SqliteConnection) -> Result<(), StoreError
         transaction.commit().await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::indexing_slicing,
+        reason = "test code: a failed unwrap is a failed test"
+    )]
+
+    use super::*;
+    use crate::meta::ChangeOperation;
+    use crate::sqlite::relationship::decode_changes;
+
+    /// A change log written by schema version 2 (one row per change) reads the same after
+    /// migration 3, in order, with every attribute.
+    #[tokio::test]
+    async fn migration_3_converts_the_change_log() {
+        let mut connection = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        for migration in &MIGRATIONS[..2] {
+            sqlx::raw_sql(*migration)
+                .execute(&mut connection)
+                .await
+                .unwrap();
+        }
+        sqlx::raw_sql("PRAGMA user_version = 2")
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        let rows = [
+            (
+                1, 0, "touch", "doc", "1", "viewer", "user", "alice", "", "acme", None, None, None,
+            ),
+            (
+                1,
+                1,
+                "touch",
+                "doc",
+                "1",
+                "viewer",
+                "group",
+                "eng",
+                "member",
+                "acme",
+                Some("within"),
+                Some(r#"{"n":1.5,"list":[1,2]}"#),
+                Some(1_900_000_000_000_000_i64),
+            ),
+            (
+                2, 0, "delete", "doc", "1", "viewer", "user", "alice", "", "", None, None, None,
+            ),
+        ];
+        for row in rows {
+            sqlx::query("INSERT INTO relationship_changes (revision, position, operation, resource_type, resource_id, relation, subject_type, subject_id, subject_relation, org, caveat_name, caveat_context, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                .bind(row.0).bind(row.1).bind(row.2).bind(row.3).bind(row.4).bind(row.5)
+                .bind(row.6).bind(row.7).bind(row.8).bind(row.9).bind(row.10).bind(row.11).bind(row.12)
+                .execute(&mut connection)
+                .await
+                .unwrap();
+        }
+        migrate(&mut connection).await.unwrap();
+        let parts: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT revision, changes FROM relationship_change_parts ORDER BY revision, part",
+        )
+        .fetch_all(&mut connection)
+        .await
+        .unwrap();
+        assert_eq!(parts.len(), 2);
+        let first = decode_changes(1, &parts[0].1).unwrap();
+        let second = decode_changes(2, &parts[1].1).unwrap();
+        let text: Vec<String> = first
+            .iter()
+            .chain(&second)
+            .map(|recorded| recorded.change.relationship.to_string())
+            .collect();
+        assert_eq!(
+            text,
+            [
+                "doc:1#viewer@user:alice",
+                r#"doc:1#viewer@group:eng#member[within:{"list":[1,2],"n":1.5}][expiration:2030-03-17T17:46:40Z]"#,
+                "doc:1#viewer@user:alice",
+            ]
+        );
+        assert_eq!(first[0].change.org.as_ref().unwrap().as_str(), "acme");
+        assert!(second[0].change.org.is_none());
+        assert_eq!(second[0].change.operation, ChangeOperation::Delete);
+        assert_eq!(first[1].change.operation, ChangeOperation::Touch);
+        let old_table: Option<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE name IN ('relationship_changes', 'relationships_by_org')",
+        )
+        .fetch_optional(&mut connection)
+        .await
+        .unwrap();
+        assert_eq!(old_table, None);
+    }
 }

@@ -168,5 +168,17 @@ async fn large_batches_span_several_statements() {
         relationship.resource.object_id.parse::<usize>().unwrap() >= 2_100
     }));
     assert_eq!(store.relationship_changes(1, 1).await.unwrap().len(), 2_100);
+    // A revision larger than one change-log part comes back whole and in order.
+    let large: Vec<RelationshipChange> = (0..25_000)
+        .map(|index| touch(relationship(&format!("big:{index}"), "viewer", "user:bob")))
+        .collect();
+    write(&store, 3, large.clone()).await;
+    let log = store.relationship_changes(2, 1).await.unwrap();
+    assert_eq!(log.len(), large.len());
+    assert!(
+        log.iter()
+            .zip(&large)
+            .all(|(recorded, change)| recorded.revision == 3 && recorded.change == *change)
+    );
     store.close().await;
 }
