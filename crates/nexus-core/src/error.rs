@@ -159,9 +159,9 @@ impl FsError {
                 Rejection::IsADirectory { .. } => ErrorCode::IsADirectory,
                 Rejection::DirectoryNotEmpty { .. } => ErrorCode::DirectoryNotEmpty,
                 Rejection::PreconditionFailed { .. } => ErrorCode::PreconditionFailed,
-                Rejection::IntoItself { .. } | Rejection::PathTooLong { .. } => {
-                    ErrorCode::InvalidInput
-                }
+                Rejection::IntoItself { .. }
+                | Rejection::PathTooLong { .. }
+                | Rejection::InvalidRelationship { .. } => ErrorCode::InvalidInput,
                 Rejection::BlobMissing { .. } | Rejection::RevisionConflict { .. } => {
                     ErrorCode::Unavailable
                 }

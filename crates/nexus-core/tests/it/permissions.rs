@@ -663,7 +663,7 @@ async fn schemas_can_be_replaced_but_must_keep_the_contract() {
 async fn r21_large_grant_batches_write_completely() {
     let dir = tempfile::TempDir::new().unwrap();
     let data = dir.path().join("data");
-    let sizes = [1_999, 2_000, 2_001, 40_000];
+    let sizes = [4_999, 5_000, 5_001, 40_000];
     let expected: Vec<Vec<String>> = sizes
         .iter()
         .map(|size| {

@@ -17,7 +17,7 @@ use crate::meta::{ChangeOperation, RecordedChange, RelationshipBatch, Relationsh
 /// The columns [`RowDecoder`] reads, in its order.
 macro_rules! relationship_columns {
     () => {
-        "resource_type, resource_id, relation, subject_type, subject_id, subject_relation, org, caveat_name, caveat_context, expires_at"
+        "key, org, caveat_name, caveat_context, expires_at"
     };
 }
 pub(crate) use relationship_columns;
@@ -38,10 +38,10 @@ impl RowDecoder {
         &mut self,
         row: &SqliteRow,
     ) -> Result<(Relationship, Option<OrgId>), StoreError> {
-        let subject_relation: String = row.try_get(5)?;
-        let org: &str = row.try_get(6)?;
-        let caveat_name: Option<String> = row.try_get(7)?;
-        let caveat_context: Option<&str> = row.try_get(8)?;
+        let key: &str = row.try_get(0)?;
+        let org: &str = row.try_get(1)?;
+        let caveat_name: Option<String> = row.try_get(2)?;
+        let caveat_context: Option<&str> = row.try_get(3)?;
         let caveat = match caveat_name {
             None => None,
             Some(name) => {
@@ -54,15 +54,28 @@ impl RowDecoder {
                 Some(RelationshipCaveat { name, context })
             }
         };
+        let mut parts = key.split(KEY_SEPARATOR);
+        let mut next = || {
+            parts
+                .next()
+                .ok_or_else(|| invalid(format!("relationship key {key:?} has too few parts")))
+        };
+        let (resource_type, resource_id, relation) = (next()?, next()?, next()?);
+        let (subject_type, subject_id, subject_relation) = (next()?, next()?, next()?);
+        if parts.next().is_some() {
+            return Err(invalid(format!(
+                "relationship key {key:?} has too many parts"
+            )));
+        }
         let relationship = Relationship {
-            resource: ObjectRef::new(row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?),
-            relation: row.try_get(2)?,
+            resource: ObjectRef::new(resource_type, resource_id),
+            relation: relation.to_owned(),
             subject: SubjectRef {
-                object: ObjectRef::new(row.try_get::<String, _>(3)?, row.try_get::<String, _>(4)?),
-                relation: (!subject_relation.is_empty()).then_some(subject_relation),
+                object: ObjectRef::new(subject_type, subject_id),
+                relation: (!subject_relation.is_empty()).then(|| subject_relation.to_owned()),
             },
             caveat,
-            expires_at: row.try_get(9)?,
+            expires_at: row.try_get(4)?,
         };
         Ok((relationship, self.org(org)?))
     }
@@ -142,11 +155,18 @@ impl<'a> StoredChange<'a> {
         [&self.rt, &self.ri, &self.r, &self.st, &self.si, &self.sr]
     }
 
-    /// Binds the six key columns, in primary key order.
-    fn push_key(&self, tuple: &mut Separated<'_, Sqlite, &'static str>) {
-        for part in self.key() {
-            tuple.push_bind(part.to_owned());
+    /// The stored key: the six parts joined by [`KEY_SEPARATOR`]. Refused if a part holds the
+    /// separator (the engine never admits one: ids, types and relations have no control
+    /// characters), since the key could then be read back differently.
+    fn stored_key(&self) -> Result<String, Rejection> {
+        let parts = self.key();
+        if parts.iter().any(|part| part.contains(KEY_SEPARATOR)) {
+            return Err(Rejection::InvalidRelationship {
+                relationship: parts.join(" ").escape_debug().to_string(),
+                problem: "a type, relation or id contains a control character".to_owned(),
+            });
         }
+        Ok(parts.join(KEY_SEPARATOR_STR))
     }
 
     /// Binds `org, caveat_name, caveat_context, expires_at`.
@@ -234,8 +254,12 @@ pub(super) async fn advance_revision(
     Ok(())
 }
 
-/// Rows per multi-row statement: 11 columns each stays far below SQLite's 32,766 variables.
-const ROWS_PER_STATEMENT: usize = 2000;
+/// Rows per multi-row statement: 6 columns each stays far below SQLite's 32,766 variables.
+const ROWS_PER_STATEMENT: usize = 5000;
+
+/// Joins the parts of a stored relationship key (migration 4).
+const KEY_SEPARATOR: char = '\u{1f}';
+const KEY_SEPARATOR_STR: &str = "\u{1f}";
 
 /// Changes per change-log row: a revision of any size is stored as parts of bounded size
 /// (migration 3 converts older logs with the same figure).
@@ -256,8 +280,12 @@ pub(super) async fn write_batch(
         // stable, so repeated keys keep their order and the last one still wins.
         let mut run: Vec<&StoredChange<'_>> = run.iter().collect();
         run.sort_by(|a, b| a.key().cmp(&b.key()));
-        for rows in run.chunks(ROWS_PER_STATEMENT) {
-            let Some(first) = rows.first() else {
+        let keyed: Vec<(String, &StoredChange<'_>)> = run
+            .into_iter()
+            .map(|row| Ok((row.stored_key()?, row)))
+            .collect::<Result<_, Rejection>>()?;
+        for rows in keyed.chunks(ROWS_PER_STATEMENT) {
+            let Some((_, first)) = rows.first() else {
                 continue;
             };
             let mut builder = if first.op == TOUCH {
@@ -266,22 +294,22 @@ pub(super) async fn write_batch(
                     relationship_columns!(),
                     ", revision) "
                 ));
-                builder.push_values(rows.iter().copied(), |mut tuple, row| {
-                    row.push_key(&mut tuple);
+                builder.push_values(rows, |mut tuple, (key, row)| {
+                    tuple.push_bind(key.clone());
                     row.push_attributes(&mut tuple);
                     tuple.push_bind(revision);
                 });
                 builder.push(
-                        " ON CONFLICT (resource_type, resource_id, relation, subject_type, subject_id, subject_relation) DO UPDATE SET org = excluded.org, caveat_name = excluded.caveat_name, caveat_context = excluded.caveat_context, expires_at = excluded.expires_at, revision = excluded.revision",
-                    );
+                    " ON CONFLICT (key) DO UPDATE SET org = excluded.org, caveat_name = excluded.caveat_name, caveat_context = excluded.caveat_context, expires_at = excluded.expires_at, revision = excluded.revision",
+                );
                 builder
             } else {
-                let mut builder = QueryBuilder::<Sqlite>::new(
-                    "DELETE FROM relationships WHERE (resource_type, resource_id, relation, subject_type, subject_id, subject_relation) IN (",
-                );
-                builder.push_values(rows.iter().copied(), |mut tuple, row| {
-                    row.push_key(&mut tuple);
-                });
+                let mut builder =
+                    QueryBuilder::<Sqlite>::new("DELETE FROM relationships WHERE key IN (");
+                let mut keys = builder.separated(", ");
+                for (key, _) in rows {
+                    keys.push_bind(key.clone());
+                }
                 builder.push(")");
                 builder
             };

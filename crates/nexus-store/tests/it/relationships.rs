@@ -152,8 +152,8 @@ async fn large_batches_span_several_statements() {
             .map(|index| relationship(&format!("doc:{index}"), "viewer", "user:alice"))
             .collect()
     };
-    write(&store, 1, many(4_500).into_iter().map(touch).collect()).await;
-    let deletes = many(2_100)
+    write(&store, 1, many(12_500).into_iter().map(touch).collect()).await;
+    let deletes = many(6_100)
         .into_iter()
         .map(|relationship| RelationshipChange {
             operation: ChangeOperation::Delete,
@@ -163,11 +163,11 @@ async fn large_batches_span_several_statements() {
         .collect();
     write(&store, 2, deletes).await;
     let snapshot = store.load_authorization().await.unwrap();
-    assert_eq!(snapshot.relationships.len(), 2_400);
+    assert_eq!(snapshot.relationships.len(), 6_400);
     assert!(snapshot.relationships.iter().all(|(relationship, _)| {
-        relationship.resource.object_id.parse::<usize>().unwrap() >= 2_100
+        relationship.resource.object_id.parse::<usize>().unwrap() >= 6_100
     }));
-    assert_eq!(store.relationship_changes(1, 1).await.unwrap().len(), 2_100);
+    assert_eq!(store.relationship_changes(1, 1).await.unwrap().len(), 6_100);
     // A revision larger than one change-log part comes back whole and in order.
     let large: Vec<RelationshipChange> = (0..25_000)
         .map(|index| touch(relationship(&format!("big:{index}"), "viewer", "user:bob")))
@@ -179,6 +179,54 @@ async fn large_batches_span_several_statements() {
         log.iter()
             .zip(&large)
             .all(|(recorded, change)| recorded.revision == 3 && recorded.change == *change)
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_key_part_with_the_separator_is_refused_and_changes_nothing() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let store = Store::open(&dir.path().join("data"), StoreOptions::default())
+        .await
+        .unwrap();
+    // The engine never admits control characters; built by hand, the store still refuses.
+    let mut bad = relationship("doc:1", "viewer", "user:alice");
+    bad.subject.object.object_id = "ali\u{1f}ce".to_owned();
+    let refused = store
+        .apply(Mutation::WriteRelationships {
+            batch: RelationshipBatch {
+                revision: 1,
+                changes: vec![
+                    touch(relationship("doc:2", "viewer", "user:bob")),
+                    touch(bad),
+                ],
+            },
+        })
+        .await;
+    assert!(matches!(
+        refused,
+        Err(nexus_store::Error::Rejected(
+            nexus_store::Rejection::InvalidRelationship { .. }
+        ))
+    ));
+    // Nothing was written, the revision did not move, and the store keeps working.
+    let snapshot = store.load_authorization().await.unwrap();
+    assert_eq!(snapshot.revision, 0);
+    assert!(snapshot.relationships.is_empty());
+    write(
+        &store,
+        1,
+        vec![touch(relationship("doc:3", "viewer", "user:carol"))],
+    )
+    .await;
+    assert_eq!(
+        store
+            .load_authorization()
+            .await
+            .unwrap()
+            .relationships
+            .len(),
+        1
     );
     store.close().await;
 }
