@@ -207,23 +207,31 @@ mod tests {
 
     use super::*;
     use crate::meta::ChangeOperation;
-    use crate::sqlite::relationship::decode_changes;
+    use crate::sqlite::relationship::{RowDecoder, decode_changes, relationship_columns};
 
-    /// A change log written by schema version 2 (one row per change) reads the same after
-    /// migration 3, in order, with every attribute.
-    #[tokio::test]
-    async fn migration_3_converts_the_change_log() {
+    /// An in-memory database at schema `version`.
+    async fn database_at(version: usize) -> SqliteConnection {
         let mut connection = SqliteConnection::connect("sqlite::memory:").await.unwrap();
-        for migration in &MIGRATIONS[..2] {
+        for migration in &MIGRATIONS[..version] {
             sqlx::raw_sql(*migration)
                 .execute(&mut connection)
                 .await
                 .unwrap();
         }
-        sqlx::raw_sql("PRAGMA user_version = 2")
-            .execute(&mut connection)
-            .await
-            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "PRAGMA user_version = {version}"
+        )))
+        .execute(&mut connection)
+        .await
+        .unwrap();
+        connection
+    }
+
+    /// A change log written by schema version 2 (one row per change) reads the same after
+    /// migration 3, in order, with every attribute.
+    #[tokio::test]
+    async fn migration_3_converts_the_change_log() {
+        let mut connection = database_at(2).await;
         let rows = [
             (
                 1, 0, "touch", "doc", "1", "viewer", "user", "alice", "", "acme", None, None, None,
@@ -290,34 +298,12 @@ mod tests {
         .unwrap();
         assert_eq!(old_table, None);
     }
-}
-
-#[cfg(test)]
-mod key_tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::indexing_slicing,
-        reason = "test code: a failed unwrap is a failed test"
-    )]
-
-    use super::*;
-    use crate::sqlite::relationship::{RowDecoder, relationship_columns};
 
     /// Relationships stored by schema version 3 (six key columns) read back the same after
     /// migration 4 (one key), and keep their order.
     #[tokio::test]
     async fn migration_4_joins_the_key_columns() {
-        let mut connection = SqliteConnection::connect("sqlite::memory:").await.unwrap();
-        for migration in &MIGRATIONS[..3] {
-            sqlx::raw_sql(*migration)
-                .execute(&mut connection)
-                .await
-                .unwrap();
-        }
-        sqlx::raw_sql("PRAGMA user_version = 3")
-            .execute(&mut connection)
-            .await
-            .unwrap();
+        let mut connection = database_at(3).await;
         let rows = [
             (
                 "file",
