@@ -101,14 +101,23 @@ async fn read_loop(fs: &Fs, name: &str, ops: usize, content: bool) -> anyhow::Re
 
 /// F3: listing a directory of 10,000 entries as a caller bound to the organization.
 async fn list_large_directory(fs: &Fs) -> anyhow::Result<Report> {
-    let system = CallContext::system();
-    fs.mkdir(&system, "/orgs/bench/big", false).await?;
+    fill_big_directory(fs).await?;
+    time_big_listing(fs, &member_of_bench()?, "F3 list 10,000 entries").await
+}
+
+/// The directory F3 lists.
+pub(crate) const BIG_DIRECTORY: &str = "/orgs/bench/big";
+
+/// Creates [`BIG_DIRECTORY`] with 10,000 one-byte files, written by 16 concurrent callers.
+pub(crate) async fn fill_big_directory(fs: &Fs) -> anyhow::Result<()> {
+    fs.mkdir(&CallContext::system(), BIG_DIRECTORY, true)
+        .await?;
     let mut tasks = Vec::new();
     for worker in 0..16 {
         let fs = fs.clone();
         tasks.push(tokio::spawn(async move {
             for index in (worker..10_000).step_by(16) {
-                let path = format!("/orgs/bench/big/file-{index:05}.txt");
+                let path = format!("{BIG_DIRECTORY}/file-{index:05}.txt");
                 fs.write(
                     &CallContext::system(),
                     &path,
@@ -123,17 +132,26 @@ async fn list_large_directory(fs: &Fs) -> anyhow::Result<Report> {
     for task in tasks {
         task.await??;
     }
-    let context = member_of_bench()?;
-    let options = || ListOptions {
-        recursive: false,
-        limit: Some(nexus_core::MAX_PAGE_SIZE),
-        cursor: None,
-    };
+    Ok(())
+}
+
+/// Lists [`BIG_DIRECTORY`] 30 times as `context`. The first listing reads the database
+/// (`cold_ms`); later ones are served by the listing cache.
+pub(crate) async fn time_big_listing(
+    fs: &Fs,
+    context: &CallContext,
+    name: &str,
+) -> anyhow::Result<Report> {
     let mut samples = Vec::new();
     let started = Instant::now();
     for _ in 0..30 {
         let begin = Instant::now();
-        let page = fs.ls(&context, "/orgs/bench/big", options()).await?;
+        let options = ListOptions {
+            recursive: false,
+            limit: Some(nexus_core::MAX_PAGE_SIZE),
+            cursor: None,
+        };
+        let page = fs.ls(context, BIG_DIRECTORY, options).await?;
         anyhow::ensure!(
             page.entries.len() == 10_000,
             "listed {} entries",
@@ -141,14 +159,11 @@ async fn list_large_directory(fs: &Fs) -> anyhow::Result<Report> {
         );
         samples.push(begin.elapsed());
     }
-    // The first listing reads the database; later ones are served by the listing cache.
     let cold_ms = samples
         .first()
         .map_or(0.0, |first| first.as_secs_f64() * 1e3);
-    Ok(
-        Report::new("F3 list 10,000 entries", samples, started.elapsed())
-            .with_extra(serde_json::json!({ "cold_ms": cold_ms })),
-    )
+    Ok(Report::new(name, samples, started.elapsed())
+        .with_extra(serde_json::json!({ "cold_ms": cold_ms })))
 }
 
 /// F4: unique 1 KiB files written by `writers` concurrent callers; each acknowledged write
@@ -195,7 +210,7 @@ async fn durable_writes(
         .with_extra(serde_json::json!({ "writers": writers })))
 }
 
-fn member_of_bench() -> anyhow::Result<CallContext> {
+pub(crate) fn member_of_bench() -> anyhow::Result<CallContext> {
     Ok(CallContext::in_org(
         Principal::User("reader@bench".to_owned()),
         OrgId::parse("bench")?,

@@ -44,6 +44,14 @@ struct Dataset {
     heavy_user: String,
 }
 
+impl Dataset {
+    /// A random document and a random user (`u<n>`).
+    fn random_pair(&self, rng: &mut SmallRng) -> (String, String) {
+        let document = self.documents[rng.random_range(0..self.documents.len())].clone();
+        (document, format!("u{}", rng.random_range(0..self.users)))
+    }
+}
+
 fn generate(scale: usize, seed: u64) -> Dataset {
     let mut rng = SmallRng::seed_from_u64(seed);
     let users = 10_000 * scale;
@@ -238,11 +246,7 @@ pub async fn run(args: RebacArgs) -> anyhow::Result<()> {
         let mut rng = SmallRng::seed_from_u64(args.seed ^ 1);
         if wants("r1") {
             let pairs: Vec<(String, String)> = (0..args.checks)
-                .map(|_| {
-                    let document =
-                        dataset.documents[rng.random_range(0..dataset.documents.len())].clone();
-                    (document, format!("u{}", rng.random_range(0..dataset.users)))
-                })
+                .map(|_| dataset.random_pair(&mut rng))
                 .collect();
             check_loop(
                 &format!("R1 check read, random pairs ({})", args.dataset),
@@ -254,9 +258,7 @@ pub async fn run(args: RebacArgs) -> anyhow::Result<()> {
         if wants("r2") {
             let mut positive = Vec::new();
             while positive.len() < 10_000.min(args.checks) {
-                let document =
-                    dataset.documents[rng.random_range(0..dataset.documents.len())].clone();
-                let user = format!("u{}", rng.random_range(0..dataset.users));
+                let (document, user) = dataset.random_pair(&mut rng);
                 if check(&engine, &document, &user)? == CheckResult::Has {
                     positive.push((document, user));
                 }
@@ -276,18 +278,15 @@ pub async fn run(args: RebacArgs) -> anyhow::Result<()> {
             heavy_user_lookup(&engine, &dataset)?.print();
         }
     }
-    if wants("r3") {
-        let dataset = generate(10, args.seed);
+    // D2 is generated once for R3 and R5.
+    let d2 = (wants("r3") || wants("r5")).then(|| generate(10, args.seed));
+    if let Some(dataset) = d2.as_ref().filter(|_| wants("r3")) {
         let before = rss_kb();
-        let engine = load(&dataset)?;
+        let engine = load(dataset)?;
         let used = rss_kb().saturating_sub(before);
         let mut rng = SmallRng::seed_from_u64(args.seed ^ 3);
         let pairs: Vec<(String, String)> = (0..args.checks)
-            .map(|_| {
-                let document =
-                    dataset.documents[rng.random_range(0..dataset.documents.len())].clone();
-                (document, format!("u{}", rng.random_range(0..dataset.users)))
-            })
+            .map(|_| dataset.random_pair(&mut rng))
             .collect();
         check_loop("R3 check read, random pairs (D2)", &engine, &pairs)?
             .with_extra(serde_json::json!({
@@ -296,8 +295,8 @@ pub async fn run(args: RebacArgs) -> anyhow::Result<()> {
             }))
             .print();
     }
-    if wants("r5") {
-        crate::rebac_store::bulk_import(generate(10, args.seed).relationships, args.dir.clone())
+    if let Some(dataset) = d2.filter(|_| wants("r5")) {
+        crate::rebac_store::bulk_import(dataset.relationships, args.dir.clone())
             .await?
             .print();
     }

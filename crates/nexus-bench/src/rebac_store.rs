@@ -4,15 +4,13 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use bytes::Bytes;
 use futures::StreamExt;
 use nexus_core::authz::org_of;
-use nexus_core::{
-    CallContext, ChangeOperation, Fs, ListOptions, OrgId, Principal, StoreOptions, WriteOptions,
-};
+use nexus_core::{CallContext, ChangeOperation, Fs, StoreOptions};
 use nexus_rebac::Relationship;
 use nexus_store::{Mutation, RelationshipBatch, RelationshipChange, Store};
 
+use crate::files::{BIG_DIRECTORY, fill_big_directory, member_of_bench, time_big_listing};
 use crate::report::Report;
 
 const IMPORT_BATCH: usize = 10_000;
@@ -81,68 +79,24 @@ pub async fn bulk_import(
     })))
 }
 
-/// F3 with permissions: a member with a read grant on a directory of 10,000 files lists it.
+/// F3 with permissions: a member whose only grant is read on a directory of 10,000 files
+/// lists it.
 pub async fn filtered_listing(dir: Option<PathBuf>) -> anyhow::Result<Report> {
     let scratch = crate::scratch_dir(dir)?;
     let fs = Fs::open(&scratch.path().join("data"), StoreOptions::default()).await?;
-    let system = CallContext::system();
-    fs.mkdir(&system, "/orgs/bench/big", true).await?;
-    let mut tasks = Vec::new();
-    for worker in 0..16 {
-        let fs = fs.clone();
-        tasks.push(tokio::spawn(async move {
-            for index in (worker..10_000).step_by(16) {
-                let path = format!("/orgs/bench/big/file-{index:05}.txt");
-                fs.write(
-                    &CallContext::system(),
-                    &path,
-                    Bytes::from_static(b"x"),
-                    WriteOptions::default(),
-                )
-                .await?;
-            }
-            anyhow::Ok(())
-        }));
-    }
-    for task in tasks {
-        task.await??;
-    }
-    fs.setfacl(&system, "/orgs/bench/big", "user:reader@bench:r--")
-        .await?;
-    let reader = CallContext::in_org(
-        Principal::User("reader@bench".to_owned()),
-        OrgId::parse("bench")?,
-    );
-    let mut samples = Vec::new();
-    let started = Instant::now();
-    for _ in 0..30 {
-        let begin = Instant::now();
-        let page = fs
-            .ls(
-                &reader,
-                "/orgs/bench/big",
-                ListOptions {
-                    recursive: false,
-                    limit: Some(nexus_core::MAX_PAGE_SIZE),
-                    cursor: None,
-                },
-            )
-            .await?;
-        anyhow::ensure!(
-            page.entries.len() == 10_000,
-            "listed {} entries",
-            page.entries.len()
-        );
-        samples.push(begin.elapsed());
-    }
-    let cold_ms = samples
-        .first()
-        .map_or(0.0, |first| first.as_secs_f64() * 1e3);
-    fs.close().await;
-    Ok(Report::new(
-        "F3 list 10,000 entries, permission-filtered for a non-admin",
-        samples,
-        started.elapsed(),
+    fill_big_directory(&fs).await?;
+    fs.setfacl(
+        &CallContext::system(),
+        BIG_DIRECTORY,
+        "user:reader@bench:r--",
     )
-    .with_extra(serde_json::json!({ "cold_ms": cold_ms })))
+    .await?;
+    let report = time_big_listing(
+        &fs,
+        &member_of_bench()?,
+        "F3 list 10,000 entries, permission-filtered for a non-admin",
+    )
+    .await;
+    fs.close().await;
+    report
 }
