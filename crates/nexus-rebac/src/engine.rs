@@ -583,6 +583,32 @@ impl Engine {
         }
     }
 
+    /// The relationships stored on `object#relation` that are live at `now` (plain subjects,
+    /// then usersets), each with its subject.
+    pub(crate) fn live_relationships(
+        &self,
+        object: Object,
+        relation: RelationId,
+        now: i64,
+    ) -> Vec<(Subject, Relationship)> {
+        let graph = &self.graph;
+        graph
+            .object_subjects(object, relation)
+            .iter()
+            .chain(graph.userset_subjects(object, relation))
+            .filter_map(|subject| {
+                let key = TupleKey {
+                    resource: object,
+                    relation,
+                    subject: *subject,
+                };
+                let meta = graph.get(&key)?;
+                is_live(meta.as_deref(), now)
+                    .then(|| (*subject, self.relationship_of(graph, &key, meta.as_deref())))
+            })
+            .collect()
+    }
+
     /// Converts an index entry back into a [`Relationship`].
     pub(crate) fn relationship_of(
         &self,

@@ -134,27 +134,9 @@ impl Expander<'_, '_> {
                     }
                     return Ok(ExpandKind::Direct { subjects, children });
                 }
-                let graph = &engine.graph;
-                let mut stored: Vec<_> = graph
-                    .object_subjects(object, relation)
-                    .iter()
-                    .chain(graph.userset_subjects(object, relation))
-                    .copied()
-                    .collect();
-                stored.sort();
-                for subject in stored {
-                    let key = TupleKey {
-                        resource: object,
-                        relation,
-                        subject,
-                    };
-                    let Some(meta) = graph.get(&key) else {
-                        continue;
-                    };
-                    if !is_live(meta.as_deref(), self.evaluator.now) {
-                        continue;
-                    }
-                    let relationship = engine.relationship_of(graph, &key, meta.as_deref());
+                let mut stored = engine.live_relationships(object, relation, self.evaluator.now);
+                stored.sort_by_key(|(subject, _)| *subject);
+                for (subject, relationship) in stored {
                     subjects.push(ExpandedSubject {
                         subject: relationship.subject.clone(),
                         caveat: relationship.caveat.map(|caveat| caveat.name),

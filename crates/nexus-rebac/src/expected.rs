@@ -18,9 +18,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::engine::{Engine, is_live};
+use crate::engine::Engine;
 use crate::eval::Evaluator;
-use crate::graph::{NO_RELATION, Object, TupleKey};
+use crate::graph::{NO_RELATION, Object};
 use crate::relationship::{ObjectRef, SubjectRef};
 use crate::schema::{Expr, RelationBody, RelationId};
 use crate::validation::{ValidationFailure, ValidationReport};
@@ -194,26 +194,9 @@ impl Collector<'_> {
         let engine = self.engine;
         let label = self.label(object, relation);
         let mut found = FoundSet::new();
-        let graph = &engine.graph;
-        let subjects: Vec<_> = graph
-            .object_subjects(object, relation)
-            .iter()
-            .chain(graph.userset_subjects(object, relation))
-            .copied()
-            .collect();
-        for subject in subjects {
-            let key = TupleKey {
-                resource: object,
-                relation,
-                subject,
-            };
-            let Some(meta) = graph.get(&key) else {
-                continue;
-            };
-            if !is_live(meta.as_deref(), self.evaluator.now) {
-                continue;
-            }
-            let relationship = engine.relationship_of(graph, &key, meta.as_deref());
+        for (subject, relationship) in
+            engine.live_relationships(object, relation, self.evaluator.now)
+        {
             let caveated = relationship.caveat.is_some();
             let entry = Found {
                 resources: BTreeSet::from([label.clone()]),
