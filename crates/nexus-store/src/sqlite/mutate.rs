@@ -448,28 +448,19 @@ async fn write_file(
     let mut changed = vec![path.clone()];
     let node = if let Some(file) = existing {
         add_version(connection, org, &file, blob, author, at).await?
-    } else if parent.as_ref().is_some_and(Node::is_dir) {
-        insert_node(
-            connection,
-            org,
-            path,
-            NodeKind::File,
-            Some(blob),
-            author,
-            at,
-        )
-        .await?
     } else {
-        ensure_parent(
-            connection,
-            org,
-            path,
-            create_parents,
-            author,
-            at,
-            &mut changed,
-        )
-        .await?;
+        if !parent.as_ref().is_some_and(Node::is_dir) {
+            ensure_parent(
+                connection,
+                org,
+                path,
+                create_parents,
+                author,
+                at,
+                &mut changed,
+            )
+            .await?;
+        }
         insert_node(
             connection,
             org,
