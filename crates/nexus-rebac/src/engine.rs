@@ -1153,17 +1153,21 @@ pub(crate) fn allows(
     expiring: bool,
 ) -> bool {
     allowed.iter().any(|entry| {
-        entry.subject_type == subject.subject_type
-            && match entry.kind {
-                AllowedSubjectKind::Object => {
-                    subject.relation == NO_RELATION && subject.id != WILDCARD_ID
-                }
-                AllowedSubjectKind::Wildcard => subject.id == WILDCARD_ID,
-                AllowedSubjectKind::Userset(relation) => subject.relation == relation,
-            }
-            && entry.caveat == caveat
-            && (!expiring || entry.expiration)
+        admits_kind(entry, subject) && entry.caveat == caveat && (!expiring || entry.expiration)
     })
+}
+
+/// Whether an allowed-subject entry admits the subject's type and kind (ignoring caveats
+/// and expiration).
+pub(crate) fn admits_kind(entry: &AllowedSubject, subject: Subject) -> bool {
+    entry.subject_type == subject.subject_type
+        && match entry.kind {
+            AllowedSubjectKind::Object => {
+                subject.relation == NO_RELATION && subject.id != WILDCARD_ID
+            }
+            AllowedSubjectKind::Wildcard => subject.id == WILDCARD_ID,
+            AllowedSubjectKind::Userset(relation) => subject.relation == relation,
+        }
 }
 
 fn validate_id(id: &str, subject: bool) -> Result<(), String> {

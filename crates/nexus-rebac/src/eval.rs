@@ -18,7 +18,7 @@ use hashbrown::HashMap;
 use smallvec::SmallVec;
 
 use crate::caveat::{CaveatContext, CaveatOutcome};
-use crate::engine::{CheckError, CheckResult, Engine, allows, is_live};
+use crate::engine::{CheckError, CheckResult, Engine, admits_kind, allows, is_live};
 use crate::graph::{EPHEMERAL_BASE, NO_RELATION, Object, ObjectId, Subject, TupleKey, TupleMeta};
 use crate::relationship::{ObjectRef, SubjectRef, WILDCARD};
 use crate::schema::{Expr, RelationBody, RelationId, TypeId};
@@ -70,21 +70,6 @@ fn merge(mut a: Vec<String>, b: Vec<String>) -> Vec<String> {
     a.sort();
     a.dedup();
     a
-}
-
-/// Whether an allowed-subject entry admits the subject's type and kind (ignoring caveats
-/// and expiration).
-fn admits_kind(entry: &crate::schema::AllowedSubject, subject: Subject) -> bool {
-    use crate::graph::WILDCARD_ID;
-    use crate::schema::AllowedSubjectKind;
-    entry.subject_type == subject.subject_type
-        && match entry.kind {
-            AllowedSubjectKind::Object => {
-                subject.relation == NO_RELATION && subject.id != WILDCARD_ID
-            }
-            AllowedSubjectKind::Wildcard => subject.id == WILDCARD_ID,
-            AllowedSubjectKind::Userset(relation) => subject.relation == relation,
-        }
 }
 
 /// An answer and the highest stack frame a cycle cut it depended on reaches.

@@ -166,21 +166,29 @@ impl Fs {
         Ok(needed)
     }
 
+    /// A filter naming one resource needs `manage` on it; a broader one is the system's.
+    fn authorize_filter(
+        &self,
+        context: &CallContext,
+        filter: &RelationshipFilter,
+        what: &str,
+    ) -> Result<(), FsError> {
+        match (&filter.resource_type, &filter.resource_id) {
+            (Some(resource_type), Some(resource_id)) => self.authorize_manage(
+                context,
+                &ObjectRef::new(resource_type.clone(), resource_id.clone()),
+            ),
+            _ => Self::require_system(context, what),
+        }
+    }
+
     /// Deletes every relationship matching `filter` (which must name a resource).
     pub async fn relationships_delete(
         &self,
         context: &CallContext,
         filter: RelationshipFilter,
     ) -> Result<WriteOutcome, FsError> {
-        match (&filter.resource_type, &filter.resource_id) {
-            (Some(resource_type), Some(resource_id)) => {
-                self.authorize_manage(
-                    context,
-                    &ObjectRef::new(resource_type.clone(), resource_id.clone()),
-                )?;
-            }
-            _ => Self::require_system(context, "delete relationships by a broad filter")?,
-        }
+        self.authorize_filter(context, &filter, "delete relationships by a broad filter")?;
         self.authz.delete_matching(&filter, Vec::new()).await
     }
 
@@ -193,15 +201,7 @@ impl Fs {
         after: Option<&Relationship>,
         limit: usize,
     ) -> Result<Vec<Relationship>, FsError> {
-        match (&filter.resource_type, &filter.resource_id) {
-            (Some(resource_type), Some(resource_id)) => {
-                self.authorize_manage(
-                    context,
-                    &ObjectRef::new(resource_type.clone(), resource_id.clone()),
-                )?;
-            }
-            _ => Self::require_system(context, "read relationships by a broad filter")?,
-        }
+        self.authorize_filter(context, filter, "read relationships by a broad filter")?;
         Ok(self.authz.engine().read(filter, after, limit, authz::now()))
     }
 
