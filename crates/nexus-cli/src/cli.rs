@@ -71,6 +71,104 @@ pub enum Command {
     /// Relationships, permission checks and the schema (Zanzibar-style ReBAC).
     #[command(subcommand)]
     Rebac(RebacCommand),
+    /// Provision organizations, workspaces, members and permissions from a configuration
+    /// file. Idempotent: run it again after editing the file to add what is new.
+    Init(ConfigArg),
+    /// Run the HTTP API server.
+    Serve(ServeArgs),
+    /// Configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Members, users, organizations and API keys.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArg {
+    /// The configuration file (`nexus.yaml`).
+    #[arg(long, short, value_name = "FILE", env = "NEXUS_CONFIG")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The configuration file (`nexus.yaml`).
+    #[arg(long, short, value_name = "FILE", env = "NEXUS_CONFIG")]
+    pub config: PathBuf,
+    /// Address to listen on (default: the configuration's `server.host`, else 127.0.0.1).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Port to listen on (default: the configuration's `server.port`, else 8080; 0 picks a
+    /// free one).
+    #[arg(long)]
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check a configuration file: syntax, keys, types, values and environment variables.
+    Validate {
+        /// The configuration file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Add a member to an organization (updates `org.json` and access in one transaction).
+    AddUser {
+        #[arg(long)]
+        org: String,
+        /// Handle (e.g. `charlie@acme.com`), stable id, or agent id with `--type agent`.
+        #[arg(long)]
+        user: String,
+        /// `admin`, `member` or `assistant`.
+        #[arg(long, default_value = "member")]
+        role: String,
+        /// Workspaces a member or assistant works in (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        workspaces: Vec<String>,
+        /// `human` or `agent`.
+        #[arg(long = "type", default_value = "human")]
+        kind: String,
+    },
+    /// Remove a member from an organization: all their access there ends at once.
+    RemoveUser {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        user: String,
+    },
+    /// List an organization's members, or every registered user and agent.
+    ListUsers {
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Create an API key (its secret is shown once).
+    CreateKey {
+        /// Whom the key acts as: `system`, `user:<handle or id>`, `agent:<id>`.
+        #[arg(long, default_value = "system")]
+        principal: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Revoke an API key: refused from the next request on.
+    RevokeKey {
+        /// The key's id (`key_...`), as shown by `create-key` and `list-keys`.
+        id: String,
+    },
+    /// List API keys (never their secrets).
+    ListKeys,
+    /// Create an organization with its record, shared folders and workspaces.
+    CreateOrg {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_delimiter = ',')]
+        workspaces: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,7 +7,7 @@ use base64::Engine;
 use bytes::Bytes;
 use nexus_core::{
     ByteRange, CallContext, ErrorCode, Fs, GlobOptions, GrepOptions, ListOptions, ListPage,
-    Principal, ReadOptions, StoreOptions, Tenant, Timestamp, WriteOptions,
+    Principal, ReadOptions, StoreOptions, Timestamp, WriteOptions,
 };
 use serde::Serialize;
 
@@ -20,8 +20,26 @@ use crate::output::{self, CliError, Printer, print_json, write_stdout};
 /// Runs one parsed command line.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let printer = Printer { json: cli.json };
-    if let Command::Rebac(RebacCommand::Validate { files }) = &cli.command {
-        return crate::rebac::validate(files, cli.json);
+    match &cli.command {
+        Command::Rebac(RebacCommand::Validate { files }) => {
+            return crate::rebac::validate(files, cli.json);
+        }
+        Command::Init(args) => {
+            return crate::admin::init(&args.config, cli.json, cli.lock_timeout).await;
+        }
+        Command::Serve(args) => {
+            return crate::admin::serve(
+                &args.config,
+                args.host.clone(),
+                args.port,
+                cli.lock_timeout,
+            )
+            .await;
+        }
+        Command::Config(crate::cli::ConfigCommand::Validate { file }) => {
+            return crate::admin::validate(file, cli.json);
+        }
+        _ => {}
     }
     let principal = match cli.acting_as.as_deref() {
         None => Principal::System,
@@ -39,10 +57,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     let fs = Fs::open(&data_dir, options).await?;
     let session = Session {
         fs: fs.clone(),
-        context: CallContext {
-            principal,
-            tenant: Tenant::System,
-        },
+        context: fs.context(principal),
         printer,
     };
     let result = session.dispatch(cli.command).await;
@@ -122,6 +137,11 @@ impl Session {
             Command::Setfacl { path, entry } => self.setfacl(&path, &entry).await,
             Command::Getfacl(args) => self.getfacl(&args.path),
             Command::Rebac(command) => self.rebac(command).await,
+            Command::Admin(command) => self.admin(command).await,
+            Command::Init(_) | Command::Serve(_) | Command::Config(_) => Err(CliError::new(
+                ErrorCode::Internal,
+                "this command is handled before opening a data directory",
+            )),
         }
     }
 

@@ -4,6 +4,7 @@
 //! `output.rs` renders results (text for people, `--json` for scripts) and maps errors to
 //! exit codes.
 
+mod admin;
 mod cli;
 mod commands;
 mod output;

@@ -85,6 +85,8 @@ pub enum FsError {
     FixedDirectory { path: VfsPath },
     #[error("`{path}` does not exist")]
     WrongOrganization { path: VfsPath },
+    #[error("{message}")]
+    Missing { message: String },
     #[error("byte range {range} is outside `{path}` ({size} bytes)")]
     RangeNotSatisfiable {
         path: VfsPath,
@@ -130,7 +132,7 @@ impl FsError {
             | FsError::CrossTenant { .. }
             | FsError::Schema(_) => ErrorCode::InvalidInput,
             // A caller acting for one organization learns nothing about another's paths.
-            FsError::WrongOrganization { .. } => ErrorCode::NotFound,
+            FsError::WrongOrganization { .. } | FsError::Missing { .. } => ErrorCode::NotFound,
             FsError::RangeNotSatisfiable { .. } => ErrorCode::RangeNotSatisfiable,
             FsError::PermissionDenied { .. } => ErrorCode::PermissionDenied,
             FsError::Relationship(error) => match error {
@@ -154,7 +156,9 @@ impl FsError {
                 }
                 Rejection::WrongOrganization { .. } => ErrorCode::NotFound,
                 Rejection::ParentNotFound { .. } => ErrorCode::ParentNotFound,
-                Rejection::AlreadyExists { .. } => ErrorCode::AlreadyExists,
+                Rejection::AlreadyExists { .. } | Rejection::AccountExists { .. } => {
+                    ErrorCode::AlreadyExists
+                }
                 Rejection::NotADirectory { .. } => ErrorCode::NotADirectory,
                 Rejection::IsADirectory { .. } => ErrorCode::IsADirectory,
                 Rejection::DirectoryNotEmpty { .. } => ErrorCode::DirectoryNotEmpty,

@@ -12,6 +12,7 @@
 //! checks that its paths belong to an organization the caller acts for before touching the
 //! store. Storage (metadata, blobs, durability) is [`nexus_store`]'s job.
 
+pub mod accounts;
 pub mod authz;
 mod entry;
 mod error;
@@ -24,8 +25,9 @@ pub use entry::{
 };
 pub use error::{ErrorCode, FsError};
 pub use fs::{
-    ByteRange, CheckQuery, DEFAULT_PAGE_SIZE, Fs, GlobOptions, GrepOptions, ListOptions,
-    MAX_PAGE_SIZE, ReadOptions, ReadOutput, WriteOptions,
+    ByteRange, CheckQuery, DEFAULT_PAGE_SIZE, Fs, GlobOptions, GrepOptions, Layout, ListOptions,
+    MAX_PAGE_SIZE, MemberKind, MemberRecord, MemberSpec, MemberStatus, ORG_RECORD, OrgRecord,
+    OrgSpec, ProvisionReport, ReadOptions, ReadOutput, Role, WorkspaceSpec, WriteOptions,
 };
 pub use nexus_path::{OrgId, VfsPath};
 pub use nexus_store::{ChangeOperation, RecordedChange, StoreOptions, Timestamp, VersionPolicy};

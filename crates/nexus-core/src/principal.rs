@@ -79,6 +79,9 @@ pub enum Tenant {
 pub struct CallContext {
     pub principal: Principal,
     pub tenant: Tenant,
+    /// How to name the principal to people (`user:alice@acme.com` for a user whose stable
+    /// id is in `principal`); see `Fs::context`.
+    pub name: Option<String>,
 }
 
 impl CallContext {
@@ -87,6 +90,7 @@ impl CallContext {
         CallContext {
             principal: Principal::System,
             tenant: Tenant::System,
+            name: None,
         }
     }
 
@@ -95,7 +99,15 @@ impl CallContext {
         CallContext {
             principal,
             tenant: Tenant::Org(org),
+            name: None,
         }
+    }
+
+    /// The principal as people know it (its handle when known).
+    pub fn name(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| self.principal.to_string())
     }
 
     /// Whether this call may touch paths of `org`.

@@ -38,6 +38,8 @@ pub enum Rejection {
     BlobMissing { path: VfsPath },
     #[error("authorization revision {attempted} does not follow the stored revision {stored}")]
     RevisionConflict { stored: u64, attempted: u64 },
+    #[error("{what} already exists")]
+    AccountExists { what: String },
     #[error("relationship `{relationship}` cannot be stored: {problem}")]
     InvalidRelationship {
         relationship: String,

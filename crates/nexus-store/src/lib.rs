@@ -29,8 +29,9 @@ mod types;
 pub use blob::{BlobStore, LocalBlobStore, StoredBlob};
 pub use error::{Error, Rejection, StoreError};
 pub use meta::{
-    Applied, AuthorizationSnapshot, BlobRow, ChangeOperation, MetadataCheck, MetadataStore,
-    Mutation, Precondition, RecordedChange, RelationshipBatch, RelationshipChange,
+    AccountsSnapshot, ApiKeyRecord, Applied, AuthorizationSnapshot, BlobRow, ChangeOperation,
+    MetadataCheck, MetadataStore, Mutation, Precondition, PrincipalRecord, RecordedChange,
+    RelationshipBatch, RelationshipChange,
 };
 pub use sqlite::{SCHEMA_VERSION, SqliteMetadataStore};
 pub use store::{CheckReport, GcReport, MARKER_FILE, Store, StoreOptions, WriteRequest};

@@ -97,6 +97,42 @@ pub enum Mutation {
     WriteRelationships { batch: RelationshipBatch },
     /// Replaces the authorization schema, as revision `revision`.
     SetAuthorizationSchema { source: String, revision: u64 },
+    /// Registers a principal; its kind and id, and its kind and handle, must be new.
+    RegisterPrincipal { principal: PrincipalRecord },
+    /// Stores a new API key (its hash only).
+    CreateApiKey { key: ApiKeyRecord },
+    /// Revokes an API key (already revoked: nothing changes).
+    RevokeApiKey { id: String, at: Timestamp },
+}
+
+/// A registered principal: a stable id that never changes or gets reused, and a unique handle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalRecord {
+    /// `user` or `agent`.
+    pub kind: String,
+    pub id: String,
+    pub handle: String,
+    pub created_at: Timestamp,
+}
+
+/// An API key as stored: a public id, the hash of the secret, and whom it acts for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    /// Hex digest of the secret.
+    pub hash: String,
+    /// The principal the key acts as (`system`, `user:<id>`, `agent:<id>`).
+    pub principal: String,
+    pub description: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// Every principal and API key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountsSnapshot {
+    pub principals: Vec<PrincipalRecord>,
+    pub api_keys: Vec<ApiKeyRecord>,
 }
 
 /// Relationship changes committed together as one revision.
@@ -156,7 +192,10 @@ impl Mutation {
             Mutation::Move { from, .. } | Mutation::Copy { from, .. } => Some(from),
             Mutation::SetVersionPolicy { .. }
             | Mutation::WriteRelationships { .. }
-            | Mutation::SetAuthorizationSchema { .. } => None,
+            | Mutation::SetAuthorizationSchema { .. }
+            | Mutation::RegisterPrincipal { .. }
+            | Mutation::CreateApiKey { .. }
+            | Mutation::RevokeApiKey { .. } => None,
         }
     }
 }
@@ -222,6 +261,9 @@ pub trait MetadataStore: Send + Sync + fmt::Debug {
 
     /// The authorization schema, revision and every relationship.
     async fn load_authorization(&self) -> Result<AuthorizationSnapshot, StoreError>;
+
+    /// Every registered principal and API key.
+    async fn load_accounts(&self) -> Result<AccountsSnapshot, StoreError>;
 
     /// Relationship changes committed after `revision`, oldest first. A page holds whole
     /// revisions: it stops at the first revision boundary at or past `limit` changes (so one

@@ -433,6 +433,35 @@ impl Store {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// Every registered principal and API key.
+    pub async fn load_accounts(&self) -> Result<crate::meta::AccountsSnapshot, StoreError> {
+        self.inner.meta.load_accounts().await
+    }
+
+    /// Stores `content` as a blob of `org` and returns the mutation that writes it to `path`,
+    /// for committing together with other mutations (see [`Store::apply_group`]).
+    pub async fn stage_write(&self, request: WriteRequest) -> Result<Mutation, Error> {
+        let hash = hash_content(&request.content).await?;
+        let blob = BlobRef {
+            org: request.org.clone(),
+            hash,
+            size: u64::try_from(request.content.len()).unwrap_or(u64::MAX),
+        };
+        self.inner
+            .blobs
+            .put(&request.org, &hash, request.content.clone())
+            .await?;
+        Ok(Mutation::WriteFile {
+            org: request.org,
+            path: request.path,
+            blob,
+            precondition: request.precondition,
+            create_parents: request.create_parents,
+            author: request.author,
+            at: request.at,
+        })
+    }
+
     /// The persisted authorization state.
     pub async fn load_authorization(
         &self,

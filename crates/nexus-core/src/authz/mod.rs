@@ -21,6 +21,9 @@ use nexus_store::{
 };
 use parking_lot::{RwLock, RwLockReadGuard};
 
+use std::sync::Arc;
+
+use crate::accounts::Accounts;
 use crate::error::FsError;
 use crate::principal::{CallContext, Principal};
 
@@ -50,15 +53,7 @@ pub struct Authorizer {
     writes: tokio::sync::Mutex<()>,
     store: Store,
     custom_schema: RwLock<bool>,
-}
-
-/// The subject a principal acts as (`None` for the system, which is not checked).
-pub fn subject_of(principal: &Principal) -> Option<SubjectRef> {
-    match principal {
-        Principal::System => None,
-        Principal::User(id) => Some(SubjectRef::object("user", id)),
-        Principal::Agent(id) => Some(SubjectRef::object("agent", id)),
-    }
+    accounts: Arc<Accounts>,
 }
 
 /// The object for a path: `file:<canonical path>`.
@@ -96,7 +91,11 @@ pub(crate) fn now() -> i64 {
 
 impl Authorizer {
     /// Loads the persisted schema and relationships.
-    pub async fn open(store: Store, config: EngineConfig) -> Result<Authorizer, FsError> {
+    pub async fn open(
+        store: Store,
+        config: EngineConfig,
+        accounts: Arc<Accounts>,
+    ) -> Result<Authorizer, FsError> {
         let snapshot = store.load_authorization().await?;
         let custom = snapshot.schema.is_some();
         let source = snapshot.schema.as_deref().unwrap_or(schema::DEFAULT_SCHEMA);
@@ -121,7 +120,21 @@ impl Authorizer {
             writes: tokio::sync::Mutex::new(()),
             store,
             custom_schema: RwLock::new(custom),
+            accounts,
         })
+    }
+
+    /// The subject a principal acts as (`None` for the system, which is not checked). A user
+    /// named by handle acts as its stable id.
+    pub fn subject_of(&self, principal: &Principal) -> Option<SubjectRef> {
+        match principal {
+            Principal::System => None,
+            Principal::User(id) => Some(SubjectRef::object(
+                "user",
+                self.accounts.user_id(id).unwrap_or_else(|| id.clone()),
+            )),
+            Principal::Agent(id) => Some(SubjectRef::object("agent", id)),
+        }
     }
 
     /// Shared access to the engine for queries. Do not hold it across an `.await`.
@@ -149,7 +162,7 @@ impl Authorizer {
         path: &VfsPath,
         permission: Permission,
     ) -> Result<bool, FsError> {
-        let Some(subject) = subject_of(&context.principal) else {
+        let Some(subject) = self.subject_of(&context.principal) else {
             return Ok(true);
         };
         let engine = self.engine.read();
@@ -174,15 +187,21 @@ impl Authorizer {
         if self.allowed(context, path, permission)? {
             return Ok(());
         }
-        let visible_parent = match path.parent() {
-            None => true,
-            Some(parent) => self
-                .visibility(context)?
-                .is_visible(self, context, &parent)?,
-        };
+        let visibility = self.visibility(context)?;
+        // A non-member learns nothing about an organization, not even that it exists.
+        let outsider = path
+            .location()
+            .ok()
+            .and_then(|location| location.org().cloned())
+            .is_some_and(|org| !visibility.includes_org(&org));
+        let visible_parent = !outsider
+            && match path.parent() {
+                None => true,
+                Some(parent) => visibility.is_visible(self, context, &parent)?,
+            };
         if visible_parent {
             Err(FsError::PermissionDenied {
-                principal: context.principal.to_string(),
+                principal: context.name(),
                 permission: permission.name(),
                 path: path.clone(),
             })
@@ -193,7 +212,7 @@ impl Authorizer {
 
     /// What a caller can see when listing: paths it holds grants on, organizations it is in.
     pub fn visibility(&self, context: &CallContext) -> Result<Visibility, FsError> {
-        let Some(subject) = subject_of(&context.principal) else {
+        let Some(subject) = self.subject_of(&context.principal) else {
             return Ok(Visibility::Everything);
         };
         let engine = self.engine.read();
@@ -227,10 +246,24 @@ impl Authorizer {
         updates: Vec<RelationshipUpdate>,
         preconditions: Vec<WritePrecondition>,
     ) -> Result<WriteOutcome, FsError> {
+        Ok(self
+            .write_with(context, updates, preconditions, Vec::new())
+            .await?
+            .0)
+    }
+
+    /// Like [`Authorizer::write`], committing `mutations` in the same transaction.
+    pub async fn write_with(
+        &self,
+        context: &CallContext,
+        updates: Vec<RelationshipUpdate>,
+        preconditions: Vec<WritePrecondition>,
+        mutations: Vec<Mutation>,
+    ) -> Result<(WriteOutcome, Vec<nexus_store::Applied>), FsError> {
         let _serialized = self.writes.lock().await;
         let plan = self.engine.write().plan(&updates, &preconditions, now())?;
         self.check_tenancy(context, &plan.changes)?;
-        Ok(self.persist_and_apply(plan, Vec::new()).await?.0)
+        self.persist_and_apply(plan, mutations).await
     }
 
     /// Plans deleting every relationship matching `filter`, then persists and applies it.
@@ -415,7 +448,7 @@ impl Authorizer {
             };
             if !belongs {
                 return Err(FsError::CrossTenant {
-                    subject: subject.to_string(),
+                    subject: self.accounts.display_subject(&subject.to_string()),
                     org: org.to_string(),
                 });
             }
@@ -525,6 +558,14 @@ impl Visibility {
                 path.as_str(),
                 Permission::Read.name(),
             )? == CheckResult::Has),
+        }
+    }
+
+    /// Whether the caller belongs to `org` (the system belongs everywhere).
+    pub fn includes_org(&self, org: &OrgId) -> bool {
+        match self {
+            Visibility::Everything => true,
+            Visibility::Limited { orgs, .. } => orgs.contains(org),
         }
     }
 

@@ -5,6 +5,8 @@
 //! checks plug in at the same place as the tenant check.
 
 mod cursor;
+mod keys;
+mod orgs;
 mod relations;
 mod search;
 
@@ -17,6 +19,10 @@ use nexus_store::{
     WriteRequest,
 };
 
+pub use orgs::{
+    Layout, MemberKind, MemberRecord, MemberSpec, MemberStatus, ORG_RECORD, OrgRecord, OrgSpec,
+    ProvisionReport, Role, WorkspaceSpec,
+};
 pub use relations::CheckQuery;
 pub use search::{GlobOptions, GrepOptions};
 
@@ -24,6 +30,7 @@ use std::sync::Arc;
 
 use nexus_rebac::EngineConfig;
 
+use crate::accounts::Accounts;
 use crate::authz::{self, Authorizer, Permission};
 use crate::entry::{Entry, ListPage, RemoveResult, VersionInfo};
 use crate::error::FsError;
@@ -144,6 +151,10 @@ pub struct ListOptions {
 pub struct Fs {
     store: Store,
     authz: Arc<Authorizer>,
+    accounts: Arc<Accounts>,
+    /// Serializes changes of organization records (`org.json`) and memberships.
+    membership: Arc<tokio::sync::Mutex<()>>,
+    layout: Layout,
 }
 
 /// The organization that owns a path, or the fixed directory it is.
@@ -160,11 +171,35 @@ impl Fs {
 
     /// Wraps an already open store, loading its authorization state.
     pub async fn from_store(store: Store) -> Result<Fs, FsError> {
-        let authz = Authorizer::open(store.clone(), EngineConfig::default()).await?;
-        Ok(Fs {
+        let accounts = Arc::new(Accounts::load(store.load_accounts().await?));
+        let authz =
+            Authorizer::open(store.clone(), EngineConfig::default(), accounts.clone()).await?;
+        let fs = Fs {
             store,
             authz: Arc::new(authz),
-        })
+            accounts,
+            membership: Arc::new(tokio::sync::Mutex::new(())),
+            layout: Layout::Simple,
+        };
+        fs.adopt_unregistered_users().await?;
+        Ok(fs)
+    }
+
+    /// The same filesystem with workspaces placed by `layout`.
+    #[must_use]
+    pub fn with_layout(mut self, layout: Layout) -> Fs {
+        self.layout = layout;
+        self
+    }
+
+    /// Where workspaces live.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// The registry of principals and API keys.
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
     }
 
     /// The permission engine of this filesystem.
@@ -196,6 +231,16 @@ impl Fs {
             }
         };
         Ok((path, scope))
+    }
+
+    /// An organization's record changes only by being written (see `orgs.rs`).
+    fn refuse_record_change(path: &VfsPath, what: &str) -> Result<(), FsError> {
+        if Self::is_org_record(path) {
+            return Err(FsError::invalid(format!(
+                "`{path}` holds the organization's membership and cannot be {what}; write it instead"
+            )));
+        }
+        Ok(())
     }
 
     /// Like [`Fs::resolve`] for a path that is about to change.
@@ -239,7 +284,7 @@ impl Fs {
         permission: Permission,
     ) -> Result<(), FsError> {
         self.authorize(context, root, permission)?;
-        let Some(subject) = authz::subject_of(&context.principal) else {
+        let Some(subject) = self.authz.subject_of(&context.principal) else {
             return Ok(());
         };
         let mut after = None;
@@ -261,7 +306,7 @@ impl Fs {
                         != nexus_rebac::CheckResult::Has
                     {
                         return Err(FsError::PermissionDenied {
-                            principal: context.principal.to_string(),
+                            principal: context.name(),
                             permission: permission.name(),
                             path: node.path.clone(),
                         });
@@ -394,6 +439,7 @@ impl Fs {
     ) -> Result<Entry, FsError> {
         let (path, org) = Self::resolve_mutable(context, path)?;
         self.authorize(context, &path, Permission::Write)?;
+        let is_record = Self::is_org_record(&path);
         let precondition = match (options.if_match, options.if_none_match) {
             (Some(_), true) => {
                 return Err(FsError::invalid(
@@ -404,6 +450,11 @@ impl Fs {
             (None, true) => Precondition::IfNoneMatch,
             (None, false) => Precondition::None,
         };
+        if is_record {
+            return self
+                .write_org_record(context, &org, content, precondition)
+                .await;
+        }
         let node = self
             .store
             .write(WriteRequest {
@@ -459,6 +510,12 @@ impl Fs {
         recursive: bool,
     ) -> Result<RemoveResult, FsError> {
         let (path, org) = Self::resolve_mutable(context, path)?;
+        Self::refuse_record_change(&path, "removed")?;
+        if matches!(path.location(), Ok(Location::OrgRoot(_))) {
+            return Err(FsError::invalid(format!(
+                "`{path}` is an organization root and cannot be removed"
+            )));
+        }
         if recursive {
             self.authorize_subtree(context, &path, Permission::Write)
                 .await?;
@@ -489,6 +546,8 @@ impl Fs {
         let (from, org) = Self::resolve_mutable(context, from)?;
         let (to, to_org) = Self::resolve_mutable(context, to)?;
         check_same_org(&org, &to_org, &to)?;
+        Self::refuse_record_change(&from, "moved")?;
+        Self::refuse_record_change(&to, "replaced by a move")?;
         if matches!(from.location(), Ok(Location::OrgRoot(_))) {
             return Err(FsError::invalid(format!(
                 "`{from}` is an organization root and cannot be moved"
@@ -525,6 +584,7 @@ impl Fs {
         let (from, org) = Self::resolve_mutable(context, from)?;
         let (to, to_org) = Self::resolve_mutable(context, to)?;
         check_same_org(&org, &to_org, &to)?;
+        Self::refuse_record_change(&to, "replaced by a copy")?;
         self.authorize_subtree(context, &from, Permission::Read)
             .await?;
         self.authorize(context, &to, Permission::Write)?;
@@ -630,7 +690,7 @@ impl Fs {
         kept: &mut Vec<Node>,
         cap: usize,
     ) -> Result<(), FsError> {
-        let Some(subject) = authz::subject_of(&context.principal) else {
+        let Some(subject) = self.authz.subject_of(&context.principal) else {
             kept.extend(nodes.into_iter().take(cap.saturating_sub(kept.len())));
             return Ok(());
         };
@@ -717,6 +777,7 @@ impl Fs {
         version: u64,
     ) -> Result<Entry, FsError> {
         let (path, org) = Self::resolve_mutable(context, path)?;
+        Self::refuse_record_change(&path, "restored (read the old version and write it)")?;
         self.authorize(context, &path, Permission::Write)?;
         let applied = self
             .store

@@ -65,7 +65,7 @@ impl Fs {
         }
         let Some(path) = governing_path(resource) else {
             return Err(FsError::PermissionDenied {
-                principal: context.principal.to_string(),
+                principal: context.name(),
                 permission: "manage",
                 path: VfsPath::root(),
             });
@@ -87,7 +87,7 @@ impl Fs {
         }
         tracing::debug!(what, "refused to a non-system caller");
         Err(FsError::PermissionDenied {
-            principal: context.principal.to_string(),
+            principal: context.name(),
             permission: "system",
             path: VfsPath::root(),
         })
@@ -107,11 +107,183 @@ impl Fs {
             }
             self.authorize_manage(context, &update.relationship.resource)?;
         }
+        let mut managed: Vec<OrgId> = Vec::new();
+        for update in &updates {
+            if let Some(org) = org_of(&update.relationship)
+                && !managed.contains(&org)
+                && self.is_managed(&org).await?
+            {
+                managed.push(org);
+            }
+        }
+        for update in &updates {
+            let relationship = &update.relationship;
+            if relationship.resource.object_type == "org"
+                && matches!(relationship.relation.as_str(), "admin" | "member")
+                && org_of(relationship).is_some_and(|org| managed.contains(&org))
+            {
+                return Err(FsError::invalid(format!(
+                    "membership of organization `{}` is its {}: add or remove members with the members API (`nexus admin add-user`) or by editing that file",
+                    relationship.resource.object_id,
+                    super::ORG_RECORD
+                )));
+            }
+        }
+        let _registering = self.accounts.registering.lock().await;
+        let mut pending = Vec::new();
+        for update in &mut updates {
+            let register = is_system(context) && update.operation != Operation::Delete;
+            self.resolve_subject(
+                &mut update.relationship.subject,
+                register.then_some(&mut pending),
+            )?;
+        }
         if is_system(context) {
-            let joining = self.memberships_needed(&updates)?;
+            let joining = self.memberships_needed(&updates, &managed)?;
             updates.extend(joining);
         }
-        self.authz.write(context, updates, preconditions).await
+        let mutations = pending
+            .iter()
+            .map(|principal| nexus_store::Mutation::RegisterPrincipal {
+                principal: principal.clone(),
+            })
+            .collect();
+        let (outcome, _) = self
+            .authz
+            .write_with(context, updates, preconditions, mutations)
+            .await?;
+        self.accounts.commit(&pending);
+        Ok(outcome)
+    }
+
+    /// Rewrites a `user:` subject given by handle to its stable id. Unknown users are
+    /// registered into `pending` when given (the system vouches for them), else left as
+    /// given (they hold nothing, so a check answers "no" and a delete deletes nothing).
+    pub(crate) fn resolve_subject(
+        &self,
+        subject: &mut SubjectRef,
+        pending: Option<&mut Vec<nexus_store::PrincipalRecord>>,
+    ) -> Result<(), FsError> {
+        if subject.is_wildcard() {
+            return Ok(());
+        }
+        match subject.object.object_type.as_str() {
+            "user" => {
+                let text = subject.object.object_id.clone();
+                if let Some(id) = self.accounts.user_id(&text) {
+                    subject.object.object_id = id;
+                } else if let Some(pending) = pending {
+                    subject.object.object_id = self.user_for(&text, Some(pending))?;
+                }
+            }
+            "agent" => {
+                let id = &subject.object.object_id;
+                if let Some(pending) = pending
+                    && !self.accounts.agent_known(id)
+                    && !pending
+                        .iter()
+                        .any(|record| record.kind == "agent" && &record.id == id)
+                {
+                    crate::accounts::validate_agent_id(id)?;
+                    pending.push(nexus_store::PrincipalRecord {
+                        kind: "agent".to_owned(),
+                        id: id.clone(),
+                        handle: id.clone(),
+                        created_at: nexus_store::Timestamp::now(),
+                    });
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The context of `principal` acting across organizations (checked by permissions),
+    /// with a user handle resolved to the stable id and kept for messages.
+    pub fn context(&self, principal: Principal) -> CallContext {
+        let principal = self.resolve_principal(principal);
+        let name = match &principal {
+            Principal::User(id) => self
+                .accounts
+                .handle("user", id)
+                .map(|handle| format!("user:{handle}")),
+            _ => None,
+        };
+        CallContext {
+            principal,
+            tenant: crate::Tenant::System,
+            name,
+        }
+    }
+
+    /// The principal with a user handle replaced by the stable id (unknown users are kept as
+    /// given: they hold nothing).
+    pub fn resolve_principal(&self, principal: Principal) -> Principal {
+        match principal {
+            Principal::User(text) => Principal::User(self.accounts.user_id(&text).unwrap_or(text)),
+            other => other,
+        }
+    }
+
+    /// A subject with a user's stable id replaced by the handle, for people to read.
+    pub fn display_subject(&self, subject: &str) -> String {
+        self.accounts.display_subject(subject)
+    }
+
+    /// Registers users still named by handle in stored relationships (data written before
+    /// stable ids) and renames them to their new ids, in one revision.
+    pub(crate) async fn adopt_unregistered_users(&self) -> Result<(), FsError> {
+        let filter = RelationshipFilter {
+            subject_type: Some("user".to_owned()),
+            ..RelationshipFilter::default()
+        };
+        let named_by_handle: Vec<Relationship> = self
+            .authz
+            .engine()
+            .read(&filter, None, usize::MAX, i64::MIN)
+            .into_iter()
+            .filter(|relationship| {
+                let id = &relationship.subject.object.object_id;
+                !relationship.subject.is_wildcard()
+                    && self.accounts.user_id(id).as_deref() != Some(id.as_str())
+            })
+            .collect();
+        if named_by_handle.is_empty() {
+            return Ok(());
+        }
+        let _registering = self.accounts.registering.lock().await;
+        let mut pending = Vec::new();
+        let mut updates = Vec::new();
+        for relationship in named_by_handle {
+            let mut renamed = relationship.clone();
+            if self
+                .resolve_subject(&mut renamed.subject, Some(&mut pending))
+                .is_err()
+            {
+                tracing::warn!(%relationship, "relationship names a user that cannot be registered; left as is");
+                continue;
+            }
+            updates.push(RelationshipUpdate {
+                operation: Operation::Delete,
+                relationship,
+            });
+            updates.push(RelationshipUpdate {
+                operation: Operation::Touch,
+                relationship: renamed,
+            });
+        }
+        let mutations = pending
+            .iter()
+            .map(|principal| nexus_store::Mutation::RegisterPrincipal {
+                principal: principal.clone(),
+            })
+            .collect();
+        self.authz
+            .write_with(&CallContext::system(), updates, Vec::new(), mutations)
+            .await?;
+        tracing::info!(users = pending.len(), "registered users named by handle");
+        self.accounts.commit(&pending);
+        Ok(())
     }
 
     /// `org:<org>#member@subject` for every user or agent the updates grant something in an
@@ -119,6 +291,7 @@ impl Fs {
     fn memberships_needed(
         &self,
         updates: &[RelationshipUpdate],
+        managed: &[OrgId],
     ) -> Result<Vec<RelationshipUpdate>, FsError> {
         let engine = self.authz.engine();
         let mut needed: Vec<RelationshipUpdate> = Vec::new();
@@ -138,6 +311,10 @@ impl Fs {
             let Some(org) = org_of(relationship) else {
                 continue;
             };
+            if managed.contains(&org) {
+                // Its record decides membership: a grant never makes a member.
+                continue;
+            }
             let membership = Relationship::new(
                 ObjectRef::new("org", org.as_str()),
                 "member",
@@ -182,12 +359,24 @@ impl Fs {
         }
     }
 
+    /// A filter with a user subject given by handle naming the stable id instead.
+    fn resolve_filter(&self, mut filter: RelationshipFilter) -> RelationshipFilter {
+        if filter.subject_type.as_deref() == Some("user")
+            && let Some(id) = filter.subject_id.as_deref()
+            && let Some(stable) = self.accounts.user_id(id)
+        {
+            filter.subject_id = Some(stable);
+        }
+        filter
+    }
+
     /// Deletes every relationship matching `filter` (which must name a resource).
     pub async fn relationships_delete(
         &self,
         context: &CallContext,
         filter: RelationshipFilter,
     ) -> Result<WriteOutcome, FsError> {
+        let filter = self.resolve_filter(filter);
         self.authorize_filter(context, &filter, "delete relationships by a broad filter")?;
         self.authz.delete_matching(&filter, Vec::new()).await
     }
@@ -201,6 +390,7 @@ impl Fs {
         after: Option<&Relationship>,
         limit: usize,
     ) -> Result<Vec<Relationship>, FsError> {
+        let filter = &self.resolve_filter(filter.clone());
         self.authorize_filter(context, filter, "read relationships by a broad filter")?;
         Ok(self.authz.engine().read(filter, after, limit, authz::now()))
     }
@@ -212,7 +402,14 @@ impl Fs {
         query: CheckQuery<'_>,
     ) -> Result<CheckResult, FsError> {
         self.authz.require_revision(query.at_least)?;
-        let asking_for_self = authz::subject_of(&context.principal).as_ref() == Some(query.subject);
+        let mut subject = query.subject.clone();
+        self.resolve_subject(&mut subject, None)?;
+        let query = CheckQuery {
+            subject: &subject,
+            ..query
+        };
+        let asking_for_self =
+            self.authz.subject_of(&context.principal).as_ref() == Some(query.subject);
         if !asking_for_self {
             self.authorize_manage(context, query.resource)?;
         }
@@ -251,7 +448,10 @@ impl Fs {
         subject: &SubjectRef,
         caveat_context: Option<&nexus_rebac::caveat::CaveatContext>,
     ) -> Result<Vec<FoundResource>, FsError> {
-        if authz::subject_of(&context.principal).as_ref() != Some(subject) {
+        let mut resolved = subject.clone();
+        self.resolve_subject(&mut resolved, None)?;
+        let subject = &resolved;
+        if self.authz.subject_of(&context.principal).as_ref() != Some(subject) {
             Self::require_system(context, "look up another subject's resources")?;
         }
         Ok(self.authz.engine().lookup_resources(
@@ -342,7 +542,14 @@ impl Fs {
             self.authz
                 .engine()
                 .read(&acl::path_filter(path), None, usize::MAX, authz::now());
-        acl::listing(path, org, &relationships)
+        let mut listing = acl::listing(path, org, &relationships);
+        for entry in &mut listing.entries {
+            entry.subject = self.display_subject(&entry.subject);
+        }
+        for role in &mut listing.roles {
+            role.subject = self.display_subject(&role.subject);
+        }
+        listing
     }
 }
 

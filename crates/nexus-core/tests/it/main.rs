@@ -11,6 +11,7 @@
 mod bad_input;
 mod concurrency;
 mod operations;
+mod orgs;
 mod permissions;
 mod roundtrip;
 mod search;

@@ -55,7 +55,7 @@ async fn world() -> (tempfile::TempDir, Fs) {
         "/orgs/acme/sales/context.json",
         "/orgs/acme/salesforce/leads.csv",
         "/orgs/acme/engineering/secret.md",
-        "/orgs/acme/org.json",
+        "/orgs/acme/readme.md",
     ] {
         put(&fs, path, "content").await;
     }
@@ -87,7 +87,7 @@ async fn a_folder_grant_reaches_beneath_it_and_nowhere_else() {
     );
     // bob sees the org root (he is a member) but may not read files at its top level.
     assert_eq!(
-        can_read(&fs, &bob, "/orgs/acme/org.json").await,
+        can_read(&fs, &bob, "/orgs/acme/readme.md").await,
         Err(ErrorCode::PermissionDenied)
     );
     assert_eq!(
@@ -670,7 +670,7 @@ async fn r21_large_grant_batches_write_completely() {
             let mut batch: Vec<String> = (0..*size)
                 .map(|index| {
                     format!(
-                        "file:/orgs/acme/r21-{size}/d{index:05}#viewer@user:u{}",
+                        "file:/orgs/acme/r21-{size}/d{index:05}#viewer@agent:a{}",
                         index % 50
                     )
                 })
@@ -734,7 +734,7 @@ async fn r21_large_grant_batches_write_completely() {
             CheckQuery {
                 resource: &ObjectRef::new("file", "/orgs/acme/r21-40000/d39999"),
                 permission: "read",
-                subject: &SubjectRef::parse("user:u49").unwrap(),
+                subject: &SubjectRef::parse("agent:a49").unwrap(),
                 context: None,
                 at_least: None,
             },

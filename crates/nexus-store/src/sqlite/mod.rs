@@ -3,6 +3,7 @@
 //! One connection writes (owned by whoever calls [`MetadataStore::apply`], serialized by a
 //! mutex); a small pool of read-only connections serves reads concurrently with it.
 
+mod accounts;
 mod mutate;
 mod relationship;
 mod schema;
@@ -319,6 +320,10 @@ impl MetadataStore for SqliteMetadataStore {
             revision,
             relationships,
         })
+    }
+
+    async fn load_accounts(&self) -> Result<crate::meta::AccountsSnapshot, StoreError> {
+        accounts::load(&self.readers).await
     }
 
     async fn relationship_changes(

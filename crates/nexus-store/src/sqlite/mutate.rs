@@ -144,6 +144,18 @@ pub(super) async fn apply(
             super::relationship::set_schema(connection, source, *revision).await?;
             Ok(Applied::default())
         }
+        Mutation::RegisterPrincipal { principal } => {
+            super::accounts::register(connection, principal).await?;
+            Ok(Applied::default())
+        }
+        Mutation::CreateApiKey { key } => {
+            super::accounts::create_key(connection, key).await?;
+            Ok(Applied::default())
+        }
+        Mutation::RevokeApiKey { id, at } => {
+            super::accounts::revoke_key(connection, id, *at).await?;
+            Ok(Applied::default())
+        }
     }
 }
 

@@ -161,6 +161,26 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE relationships;
     ALTER TABLE relationships_keyed RENAME TO relationships;
     ",
+    // 5: accounts: principals (stable ids and handles, never deleted so an id is never
+    // reused) and API keys (only their hashes).
+    "
+    CREATE TABLE principals (
+        kind       TEXT    NOT NULL CHECK (kind IN ('user', 'agent')),
+        id         TEXT    NOT NULL,
+        handle     TEXT    NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (kind, id),
+        UNIQUE (kind, handle)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE api_keys (
+        id          TEXT    PRIMARY KEY,
+        hash        TEXT    NOT NULL UNIQUE,
+        principal   TEXT    NOT NULL,
+        description TEXT    NOT NULL,
+        created_at  INTEGER NOT NULL,
+        revoked_at  INTEGER
+    ) STRICT, WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,352 @@
+//! `nexus init`, `nexus serve`, `nexus config validate` and `nexus admin ...` on the embedded
+//! store.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use nexus_core::{
+    CallContext, ErrorCode, Fs, MemberKind, MemberSpec, OrgSpec, Role, StoreOptions, WorkspaceSpec,
+};
+use nexus_server::Config;
+use serde_json::json;
+
+use crate::cli::AdminCommand;
+use crate::commands::Session;
+use crate::output::{CliError, print_json, write_stdout};
+
+fn config_error(error: &nexus_server::ConfigError) -> CliError {
+    CliError::new(ErrorCode::InvalidInput, error.to_string())
+}
+
+/// Loads and checks a configuration file.
+pub fn load_config(path: &Path) -> Result<Config, CliError> {
+    Config::load(path).map_err(|error| config_error(&error))
+}
+
+/// Opens the configuration's data directory with its layout.
+async fn open(config: &Config, lock_timeout: u64) -> Result<Fs, CliError> {
+    let options = StoreOptions {
+        lock_timeout: Duration::from_secs(lock_timeout),
+        ..StoreOptions::default()
+    };
+    Ok(Fs::open(&config.data_dir, options)
+        .await?
+        .with_layout(config.layout))
+}
+
+/// `nexus config validate FILE`.
+pub fn validate(file: &Path, json_output: bool) -> Result<(), CliError> {
+    let config = load_config(file)?;
+    if json_output {
+        return print_json(&json!({
+            "valid": true,
+            "organizations": config.organizations.len(),
+            "auth": format!("{:?}", config.auth.kind).to_lowercase(),
+        }));
+    }
+    write_stdout(
+        format!(
+            "{}: valid ({} organizations, data in {})\n",
+            file.display(),
+            config.organizations.len(),
+            config.data_dir.display()
+        )
+        .as_bytes(),
+    )
+}
+
+/// `nexus init --config FILE`.
+pub async fn init(file: &Path, json_output: bool, lock_timeout: u64) -> Result<(), CliError> {
+    let config = load_config(file)?;
+    let fs = open(&config, lock_timeout).await?;
+    let result = provision(&fs, &config, json_output).await;
+    fs.close().await;
+    result
+}
+
+async fn provision(fs: &Fs, config: &Config, json_output: bool) -> Result<(), CliError> {
+    let system = CallContext::system();
+    let report = fs.provision(&system, &config.org_specs()).await?;
+    let bootstrap = bootstrap_key(fs).await?;
+    if json_output {
+        return print_json(&json!({
+            "changes": report.changes,
+            "unchanged": report.unchanged,
+            "admin_key": bootstrap,
+        }));
+    }
+    let mut out = String::new();
+    for change in &report.changes {
+        out.push_str(&format!("+ {change}\n"));
+    }
+    out.push_str(&format!(
+        "✓ Initialized {} organizations: {} changes, {} already in place\n",
+        config.organizations.len(),
+        report.changes.len(),
+        report.unchanged
+    ));
+    if let Some(key) = bootstrap {
+        out.push_str(&format!(
+            "\nAdministrator API key (shown once; store it safely):\n  {}\n  id: {}\n",
+            key.secret, key.id
+        ));
+    }
+    write_stdout(out.as_bytes())
+}
+
+/// The system's first API key: `NEXUS_ADMIN_KEY` if set, else a new random one, created only
+/// when no usable system key exists yet.
+async fn bootstrap_key(fs: &Fs) -> Result<Option<nexus_core::accounts::NewApiKey>, CliError> {
+    let system = CallContext::system();
+    if let Ok(secret) = std::env::var("NEXUS_ADMIN_KEY") {
+        if fs.accounts().authenticate_key(&secret).is_some() {
+            return Ok(None);
+        }
+        fs.import_api_key(&system, "system", "bootstrap administrator key", &secret)
+            .await?;
+        return Ok(None);
+    }
+    let exists = fs
+        .api_keys(&system)
+        .iter()
+        .any(|key| key.principal == "system" && !key.revoked);
+    if exists {
+        return Ok(None);
+    }
+    Ok(Some(
+        fs.create_api_key(&system, "system", "bootstrap administrator key")
+            .await?,
+    ))
+}
+
+/// `nexus serve --config FILE [--host H] [--port P]`.
+pub async fn serve(
+    file: &Path,
+    host: Option<String>,
+    port: Option<u16>,
+    lock_timeout: u64,
+) -> Result<(), CliError> {
+    let config = load_config(file)?;
+    let host = host.unwrap_or_else(|| config.server.host.clone());
+    let address: IpAddr = host.parse().map_err(|_| {
+        CliError::new(
+            ErrorCode::InvalidInput,
+            format!("invalid --host `{host}`: give an IP address such as 127.0.0.1 or 0.0.0.0"),
+        )
+    })?;
+    nexus_server::check_bind(&config, address)
+        .map_err(|message| CliError::new(ErrorCode::InvalidInput, message))?;
+    nexus_server::auth::Authenticator::new(&config.auth)
+        .map_err(|message| CliError::new(ErrorCode::InvalidInput, message))?;
+    let port = port.unwrap_or(config.server.port);
+    let fs = open(&config, lock_timeout).await?;
+    let listener = match tokio::net::TcpListener::bind((address, port)).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            fs.close().await;
+            return Err(CliError::new(
+                ErrorCode::Unavailable,
+                format!("cannot listen on {host}:{port}: {error}"),
+            ));
+        }
+    };
+    if let Ok(bound) = listener.local_addr() {
+        eprintln!("nexus: listening on http://{bound}");
+    }
+    let result = nexus_server::serve(
+        &config,
+        fs.clone(),
+        listener,
+        nexus_server::shutdown_signal(),
+    )
+    .await
+    .map_err(|message| CliError::new(ErrorCode::Unavailable, message));
+    fs.close().await;
+    eprintln!("nexus: stopped");
+    result
+}
+
+fn role_of(text: &str) -> Result<Role, CliError> {
+    match text {
+        "admin" => Ok(Role::Admin),
+        "member" => Ok(Role::Member),
+        "assistant" => Ok(Role::Assistant),
+        other => Err(CliError::new(
+            ErrorCode::InvalidInput,
+            format!("unknown role `{other}`: use admin, member or assistant"),
+        )),
+    }
+}
+
+fn kind_of(text: &str) -> Result<MemberKind, CliError> {
+    match text {
+        "human" => Ok(MemberKind::Human),
+        "agent" => Ok(MemberKind::Agent),
+        other => Err(CliError::new(
+            ErrorCode::InvalidInput,
+            format!("unknown member type `{other}`: use human or agent"),
+        )),
+    }
+}
+
+impl Session {
+    #[expect(clippy::too_many_lines, reason = "one short arm per admin command")]
+    pub(crate) async fn admin(&self, command: AdminCommand) -> Result<(), CliError> {
+        let json_output = self.printer.json;
+        match command {
+            AdminCommand::AddUser {
+                org,
+                user,
+                role,
+                workspaces,
+                kind,
+            } => {
+                let member = self
+                    .fs
+                    .add_member(
+                        &self.context,
+                        &org,
+                        MemberSpec {
+                            user_id: user.clone(),
+                            role: role_of(&role)?,
+                            kind: kind_of(&kind)?,
+                            workspaces,
+                        },
+                    )
+                    .await?;
+                if json_output {
+                    return print_json(&member);
+                }
+                write_stdout(format!("added {user} to {org} as {role}\n").as_bytes())
+            }
+            AdminCommand::RemoveUser { org, user } => {
+                self.fs.remove_member(&self.context, &org, &user).await?;
+                if json_output {
+                    return print_json(&json!({"removed": user, "org": org}));
+                }
+                write_stdout(format!("removed {user} from {org}\n").as_bytes())
+            }
+            AdminCommand::ListUsers { org: Some(org) } => {
+                let members = self.fs.list_members(&self.context, &org).await?;
+                if json_output {
+                    return print_json(&members);
+                }
+                let mut out = String::new();
+                for member in members {
+                    out.push_str(&format!(
+                        "{}\t{}\t{}\t{}\n",
+                        member.user_id,
+                        serde_json::to_value(member.role)
+                            .unwrap_or_default()
+                            .as_str()
+                            .unwrap_or(""),
+                        serde_json::to_value(member.kind)
+                            .unwrap_or_default()
+                            .as_str()
+                            .unwrap_or(""),
+                        serde_json::to_value(member.status)
+                            .unwrap_or_default()
+                            .as_str()
+                            .unwrap_or(""),
+                    ));
+                }
+                write_stdout(out.as_bytes())
+            }
+            AdminCommand::ListUsers { org: None } => {
+                if self.context.principal != nexus_core::Principal::System {
+                    return Err(CliError::new(
+                        ErrorCode::PermissionDenied,
+                        "listing every user needs the system; pass --org to list one organization's members",
+                    ));
+                }
+                let all = self.fs.accounts().list();
+                if json_output {
+                    return print_json(&all);
+                }
+                let mut out = String::new();
+                for principal in all {
+                    out.push_str(&format!(
+                        "{}\t{}\t{}\n",
+                        principal.kind, principal.id, principal.handle
+                    ));
+                }
+                write_stdout(out.as_bytes())
+            }
+            AdminCommand::CreateKey {
+                principal,
+                description,
+            } => {
+                let key = self
+                    .fs
+                    .create_api_key(&self.context, &principal, &description)
+                    .await?;
+                if json_output {
+                    return print_json(&key);
+                }
+                write_stdout(
+                    format!(
+                        "API key for {} (shown once; store it safely):\n  {}\n  id: {}\n",
+                        key.principal, key.secret, key.id
+                    )
+                    .as_bytes(),
+                )
+            }
+            AdminCommand::RevokeKey { id } => {
+                self.fs.revoke_api_key(&self.context, &id).await?;
+                if json_output {
+                    return print_json(&json!({"revoked": id}));
+                }
+                write_stdout(format!("revoked {id}\n").as_bytes())
+            }
+            AdminCommand::ListKeys => {
+                let keys = self.fs.api_keys(&self.context);
+                if json_output {
+                    return print_json(&keys);
+                }
+                let mut out = String::new();
+                for key in keys {
+                    out.push_str(&format!(
+                        "{}\t{}\t{}\t{}\n",
+                        key.id,
+                        key.principal,
+                        if key.revoked { "revoked" } else { "active" },
+                        key.description
+                    ));
+                }
+                write_stdout(out.as_bytes())
+            }
+            AdminCommand::CreateOrg {
+                id,
+                name,
+                workspaces,
+            } => {
+                let org = nexus_core::OrgId::parse(&id).map_err(nexus_core::FsError::from)?;
+                let report = self
+                    .fs
+                    .provision(
+                        &self.context,
+                        &[OrgSpec {
+                            id: org,
+                            name,
+                            workspaces: workspaces
+                                .into_iter()
+                                .map(|id| WorkspaceSpec { id, name: None })
+                                .collect(),
+                            members: Vec::new(),
+                            settings: serde_json::Map::new(),
+                        }],
+                    )
+                    .await?;
+                if json_output {
+                    return print_json(&report);
+                }
+                let mut out = String::new();
+                for change in &report.changes {
+                    out.push_str(&format!("+ {change}\n"));
+                }
+                write_stdout(out.as_bytes())
+            }
+        }
+    }
+}

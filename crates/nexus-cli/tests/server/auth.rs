@@ -1,0 +1,330 @@
+//! The JWT and API-key attack list (RELIABILITY.md J/K): every forgery gets 401 with
+//! `WWW-Authenticate`, and a valid control token gets 200.
+
+use std::net::TcpListener;
+
+use serde_json::json;
+
+use crate::harness::{SECRET, Server, b64, now, seed_config, sign_raw, token, token_with};
+
+fn config_with_issuer() -> String {
+    seed_config().replace(
+        "  jwt_algorithm: HS256\n",
+        "  jwt_algorithm: HS256\n  issuer: https://idp.example\n  audience: nexus\n",
+    )
+}
+
+fn claims(extra: &serde_json::Value) -> String {
+    let mut claims = json!({"sub": "alice@acme.com", "exp": now() + 600, "iss": "https://idp.example", "aud": "nexus"});
+    for (key, value) in extra.as_object().unwrap() {
+        if value.is_null() {
+            claims.as_object_mut().unwrap().remove(key);
+        } else {
+            claims[key] = value.clone();
+        }
+    }
+    claims.to_string()
+}
+
+const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+
+#[test]
+fn forged_and_malformed_tokens_are_refused() {
+    let server = Server::start(&config_with_issuer());
+    let path = "/api/orgs/acme/sales/context.json";
+    let valid = sign_raw(HEADER, &claims(&json!({})), SECRET.as_bytes());
+    assert_eq!(
+        server.get(path, &valid).status,
+        200,
+        "control token refused"
+    );
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let trap = format!("http://{}/keys", listener.local_addr().unwrap());
+
+    let good_claims = claims(&json!({}));
+    let (head, rest) = valid.split_once('.').unwrap();
+    let (payload, signature) = rest.split_once('.').unwrap();
+    let mut flipped = signature.as_bytes().to_vec();
+    flipped[3] = if flipped[3] == b'A' { b'B' } else { b'A' };
+    let flipped = String::from_utf8(flipped).unwrap();
+
+    let mut forgeries: Vec<(String, String)> = Vec::new();
+    // J1: alg none in every spelling, empty signature.
+    for alg in ["none", "None", "NONE", "nOnE"] {
+        forgeries.push((
+            format!("J1 {alg}"),
+            format!(
+                "{}.{}.",
+                b64(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#).as_bytes()),
+                b64(good_claims.as_bytes())
+            ),
+        ));
+    }
+    // J3: algorithms outside the pinned one (signed with the secret where it is an HMAC).
+    for alg in ["HS384", "HS512", "RS256", "ES256", "PS256", "ES256K"] {
+        forgeries.push((
+            format!("J3 {alg}"),
+            sign_raw(
+                &format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#),
+                &good_claims,
+                SECRET.as_bytes(),
+            ),
+        ));
+    }
+    // J4: signature removed, truncated, flipped; padded base64.
+    forgeries.push(("J4 removed".into(), format!("{head}.{payload}.")));
+    forgeries.push(("J4 no dot".into(), format!("{head}.{payload}")));
+    forgeries.push((
+        "J4 truncated".into(),
+        format!("{head}.{payload}.{}", &signature[..signature.len() - 4]),
+    ));
+    forgeries.push(("J4 flipped".into(), format!("{head}.{payload}.{flipped}")));
+    forgeries.push(("J4 padded".into(), format!("{head}.{payload}.{signature}=")));
+    forgeries.push((
+        "J4 padded header".into(),
+        format!("{head}==.{payload}.{signature}"),
+    ));
+    // Wrong key.
+    forgeries.push((
+        "wrong key".into(),
+        sign_raw(HEADER, &good_claims, b"another-secret-0123456789abcdef0123"),
+    ));
+    // J5: expiry.
+    for (name, value) in [
+        ("expired", json!(now() - 31 - 1)),
+        ("missing", serde_json::Value::Null),
+        ("string", json!("9999999999")),
+        ("huge", json!(1e20)),
+        ("negative", json!(-5)),
+    ] {
+        forgeries.push((
+            format!("J5 exp {name}"),
+            sign_raw(HEADER, &claims(&json!({"exp": value})), SECRET.as_bytes()),
+        ));
+    }
+    // J6: not yet valid / issued in the future.
+    forgeries.push((
+        "J6 nbf".into(),
+        sign_raw(
+            HEADER,
+            &claims(&json!({"nbf": now() + 120})),
+            SECRET.as_bytes(),
+        ),
+    ));
+    forgeries.push((
+        "J6 iat".into(),
+        sign_raw(
+            HEADER,
+            &claims(&json!({"iat": now() + 120})),
+            SECRET.as_bytes(),
+        ),
+    ));
+    // J7 / J8: issuer and audience.
+    forgeries.push((
+        "J7 wrong iss".into(),
+        sign_raw(
+            HEADER,
+            &claims(&json!({"iss": "https://evil.example"})),
+            SECRET.as_bytes(),
+        ),
+    ));
+    forgeries.push((
+        "J7 missing iss".into(),
+        sign_raw(HEADER, &claims(&json!({"iss": null})), SECRET.as_bytes()),
+    ));
+    forgeries.push((
+        "J8 wrong aud".into(),
+        sign_raw(HEADER, &claims(&json!({"aud": "other"})), SECRET.as_bytes()),
+    ));
+    forgeries.push((
+        "J8 missing aud".into(),
+        sign_raw(HEADER, &claims(&json!({"aud": null})), SECRET.as_bytes()),
+    ));
+    forgeries.push((
+        "J8 foreign array".into(),
+        sign_raw(
+            HEADER,
+            &claims(&json!({"aud": ["a", "b"]})),
+            SECRET.as_bytes(),
+        ),
+    ));
+    forgeries.push((
+        "J8 empty array".into(),
+        sign_raw(HEADER, &claims(&json!({"aud": []})), SECRET.as_bytes()),
+    ));
+    // J9: kid never selects a key: path traversal to an empty key, SQL, oversize.
+    forgeries.push((
+        "J9 kid /dev/null".into(),
+        sign_raw(
+            r#"{"alg":"HS256","kid":"../../../../dev/null"}"#,
+            &good_claims,
+            b"",
+        ),
+    ));
+    forgeries.push((
+        "J9 kid sql".into(),
+        sign_raw(r#"{"alg":"HS256","kid":"' OR '1'='1"}"#, &good_claims, b""),
+    ));
+    forgeries.push((
+        "J9 kid 10KB".into(),
+        sign_raw(
+            &format!(r#"{{"alg":"HS256","kid":"{}"}}"#, "k".repeat(10_240)),
+            &good_claims,
+            SECRET.as_bytes(),
+        ),
+    ));
+    // J10: key URLs and embedded keys are never used.
+    let attacker = b"attacker-key-0123456789abcdef0123456789";
+    forgeries.push((
+        "J10 jku".into(),
+        sign_raw(
+            &format!(r#"{{"alg":"HS256","jku":"{trap}"}}"#),
+            &good_claims,
+            attacker,
+        ),
+    ));
+    forgeries.push((
+        "J10 x5u".into(),
+        sign_raw(
+            &format!(r#"{{"alg":"HS256","x5u":"{trap}"}}"#),
+            &good_claims,
+            attacker,
+        ),
+    ));
+    forgeries.push((
+        "J10 jwk".into(),
+        sign_raw(
+            &format!(
+                r#"{{"alg":"HS256","jwk":{{"kty":"oct","k":"{}"}}}}"#,
+                b64(attacker)
+            ),
+            &good_claims,
+            attacker,
+        ),
+    ));
+    // J11: critical extensions (validly signed).
+    forgeries.push((
+        "J11 crit".into(),
+        sign_raw(
+            r#"{"alg":"HS256","crit":["exp2"],"exp2":1}"#,
+            &good_claims,
+            SECRET.as_bytes(),
+        ),
+    ));
+    // J12: not an access token.
+    for typ in ["JWT+id", "refresh+jwt", "id_token"] {
+        forgeries.push((
+            format!("J12 typ {typ}"),
+            sign_raw(
+                &format!(r#"{{"alg":"HS256","typ":"{typ}"}}"#),
+                &good_claims,
+                SECRET.as_bytes(),
+            ),
+        ));
+    }
+    // J13: duplicate members (validly signed).
+    let duplicate = good_claims.replacen('{', r#"{"sub":"john@techcorp.com","#, 1);
+    forgeries.push((
+        "J13 payload".into(),
+        sign_raw(HEADER, &duplicate, SECRET.as_bytes()),
+    ));
+    forgeries.push((
+        "J13 header".into(),
+        sign_raw(
+            r#"{"alg":"HS256","alg":"none"}"#,
+            &good_claims,
+            SECRET.as_bytes(),
+        ),
+    ));
+    // J16: oversize.
+    forgeries.push((
+        "J16 16KiB".into(),
+        format!("{valid}{}", "A".repeat(16 * 1024)),
+    ));
+    // Unknown subject, garbage.
+    forgeries.push((
+        "unknown sub".into(),
+        sign_raw(
+            HEADER,
+            &claims(&json!({"sub": "mallory@evil.com"})),
+            SECRET.as_bytes(),
+        ),
+    ));
+    forgeries.push(("garbage".into(), "not-a-token".into()));
+    forgeries.push((
+        "fake API key".into(),
+        "nx_0000000000000000000000000000000000000000000000000000000000000000".into(),
+    ));
+
+    for (name, forged) in &forgeries {
+        let response = server.get(path, forged);
+        assert!(
+            matches!(response.status, 401 | 431),
+            "{name}: accepted with {} {}",
+            response.status,
+            response.text()
+        );
+        if response.status == 401 {
+            assert!(
+                response.header("www-authenticate").is_some(),
+                "{name}: no challenge"
+            );
+            assert_eq!(response.code(), "unauthenticated", "{name}");
+        }
+    }
+    // J10: nobody fetched the attacker's key URL.
+    assert!(
+        listener.accept().is_err(),
+        "the server connected to a key URL"
+    );
+
+    // J18: tokens in the query string are refused, even valid ones.
+    let query = server.request("GET", &format!("{path}?access_token={valid}"), &[], None);
+    assert_eq!(query.status, 401);
+    // J19: two Authorization headers.
+    let auth = format!("Bearer {valid}");
+    let twice = server.request(
+        "GET",
+        path,
+        &[("Authorization", &auth), ("Authorization", &auth)],
+        None,
+    );
+    assert_eq!(twice.status, 400);
+    // Other schemes.
+    let basic = server.request(
+        "GET",
+        path,
+        &[("Authorization", "Basic YWxpY2U6cGFzcw==")],
+        None,
+    );
+    assert_eq!(basic.status, 401);
+    // The control still works after all that.
+    assert_eq!(server.get(path, &valid).status, 200);
+}
+
+/// Tokens may name users by stable id or handle, and agents as `agent:<id>`.
+#[test]
+fn token_subjects_are_handles_or_stable_ids() {
+    let server = Server::start(&seed_config());
+    let me = server.get("/api/whoami", &token("alice@acme.com")).json();
+    let id = me["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("u_") && id.len() == 6, "{id}");
+    let by_id = server.get("/api/whoami", &token(&id)).json();
+    assert_eq!(by_id["handle"], "alice@acme.com");
+    assert_eq!(by_id["orgs"], json!(["acme"]));
+    // Every route except health and ready needs credentials.
+    for path in [
+        "/api/whoami",
+        "/api/ls/orgs",
+        "/api/orgs",
+        "/api/openapi.json",
+        "/api/nope",
+        "/api/keys",
+    ] {
+        let response = server.request("GET", path, &[], None);
+        assert_eq!(response.status, 401, "{path}");
+    }
+    let _ = token_with("x", &json!({}));
+}

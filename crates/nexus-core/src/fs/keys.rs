@@ -1,0 +1,140 @@
+//! API keys: created for a principal, stored hashed, shown once, revocable at once.
+
+use nexus_path::VfsPath;
+use nexus_store::{Mutation, Timestamp};
+
+use super::{Fs, store_error};
+use crate::accounts::{Accounts, ApiKeyInfo, NewApiKey};
+use crate::error::FsError;
+use crate::principal::{CallContext, Principal};
+
+impl Fs {
+    /// Refuses unless the caller is the system or `owner` itself.
+    fn require_self_or_system(context: &CallContext, owner: &Principal) -> Result<(), FsError> {
+        if context.principal == Principal::System || &context.principal == owner {
+            return Ok(());
+        }
+        Err(FsError::PermissionDenied {
+            principal: context.name(),
+            permission: "manage keys of another principal",
+            path: VfsPath::root(),
+        })
+    }
+
+    /// Creates a key acting as `principal` (`system`, `user:<handle or id>`, `agent:<id>`).
+    /// The system may create keys for anyone; others only for themselves. A user must be
+    /// registered (a member of some organization) first.
+    pub async fn create_api_key(
+        &self,
+        context: &CallContext,
+        principal: &str,
+        description: &str,
+    ) -> Result<NewApiKey, FsError> {
+        let owner =
+            Principal::parse(principal).map_err(|error| FsError::invalid(error.to_string()))?;
+        let owner = match owner {
+            Principal::User(text) => Principal::User(self.user_for(&text, None)?),
+            other => other,
+        };
+        Self::require_self_or_system(context, &owner)?;
+        if description.len() > 200 || description.chars().any(char::is_control) {
+            return Err(FsError::invalid(
+                "a key description is at most 200 characters without control characters",
+            ));
+        }
+        let (record, secret) = Accounts::new_key(&owner, description);
+        self.store
+            .apply(Mutation::CreateApiKey {
+                key: record.clone(),
+            })
+            .await
+            .map_err(store_error)?;
+        let id = record.id.clone();
+        self.accounts.commit_key(record);
+        Ok(NewApiKey {
+            id,
+            secret,
+            principal: owner.to_string(),
+        })
+    }
+
+    /// Stores a key whose secret the operator chose (e.g. `NEXUS_ADMIN_KEY`). The system's
+    /// alone; the secret must look like a generated one (`nx_` and at least 32 more
+    /// characters).
+    pub async fn import_api_key(
+        &self,
+        context: &CallContext,
+        principal: &str,
+        description: &str,
+        secret: &str,
+    ) -> Result<String, FsError> {
+        if context.principal != Principal::System {
+            return Err(FsError::PermissionDenied {
+                principal: context.name(),
+                permission: "system",
+                path: VfsPath::root(),
+            });
+        }
+        let long_enough = secret
+            .strip_prefix(crate::accounts::API_KEY_PREFIX)
+            .is_some_and(|rest| {
+                rest.len() >= 32
+                    && rest.len() <= 128
+                    && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+            });
+        if !long_enough {
+            return Err(FsError::invalid(
+                "an API key must be `nx_` followed by 32 to 128 letters or digits",
+            ));
+        }
+        let owner =
+            Principal::parse(principal).map_err(|error| FsError::invalid(error.to_string()))?;
+        let (mut record, _) = Accounts::new_key(&owner, description);
+        record.hash = crate::accounts::hash_secret(secret);
+        self.store
+            .apply(Mutation::CreateApiKey {
+                key: record.clone(),
+            })
+            .await
+            .map_err(store_error)?;
+        let id = record.id.clone();
+        self.accounts.commit_key(record);
+        Ok(id)
+    }
+
+    /// Revokes a key: refused from the next request on.
+    pub async fn revoke_api_key(&self, context: &CallContext, id: &str) -> Result<(), FsError> {
+        let missing = || FsError::Missing {
+            message: format!(
+                "there is no API key `{}`",
+                id.chars().take(80).collect::<String>()
+            ),
+        };
+        let key = self.accounts.key(id).ok_or_else(missing)?;
+        let owner = Principal::parse(&key.principal).map_err(|_| missing())?;
+        if Self::require_self_or_system(context, &owner).is_err() {
+            // Another principal's key is as invisible as a missing one.
+            return Err(missing());
+        }
+        let at = Timestamp::now();
+        self.store
+            .apply(Mutation::RevokeApiKey {
+                id: id.to_owned(),
+                at,
+            })
+            .await
+            .map_err(store_error)?;
+        self.accounts.commit_revocation(id, at);
+        Ok(())
+    }
+
+    /// Keys the caller may see: all for the system, else its own.
+    pub fn api_keys(&self, context: &CallContext) -> Vec<ApiKeyInfo> {
+        let own = context.principal.to_string();
+        self.accounts
+            .keys()
+            .into_iter()
+            .filter(|key| context.principal == Principal::System || key.principal == own)
+            .collect()
+    }
+}

@@ -1,0 +1,914 @@
+//! Organizations: the `org.json` record, membership, and provisioning.
+//!
+//! An organization's membership *is* the `members` array of `/orgs/<org>/org.json`. Every
+//! write of that file is validated and its membership consequences are committed in the same
+//! transaction as the file:
+//!
+//! - each `active` member is `org:<org>#admin` (role `admin`) or `org:<org>#member`;
+//! - a `member` or `assistant` holds that role on each workspace listed in its `workspaces`
+//!   (rw- there); workspaces added or dropped from the list gain or lose the role;
+//! - a member who disappears from the array loses every relationship they had in the
+//!   organization (grants, ACL entries, group memberships), so re-adding them later starts
+//!   from nothing.
+//!
+//! All changes of one organization's record are serialized (members API, raw writes of
+//! `org.json`, provisioning), so concurrent additions never lose one another.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use nexus_path::{OrgId, VfsPath};
+use nexus_rebac::{
+    ObjectRef, Operation, Relationship, RelationshipFilter, RelationshipUpdate, SubjectRef,
+};
+use nexus_store::{Mutation, Precondition, PrincipalRecord, Timestamp, WriteRequest};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{Fs, Scope, store_error};
+use crate::accounts::{is_stable_user_id, validate_agent_id, validate_handle};
+use crate::authz::{self, Permission, org_of};
+use crate::entry::Entry;
+use crate::error::FsError;
+use crate::principal::{CallContext, Principal};
+
+/// The name of an organization's record, at its root.
+pub const ORG_RECORD: &str = "org.json";
+
+/// Where workspaces live inside an organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// `/orgs/<org>/<workspace>/`
+    #[default]
+    Simple,
+    /// `/orgs/<org>/workspaces/<workspace>/`
+    Canonical,
+}
+
+impl Layout {
+    /// The folder of workspace `workspace` of `org`.
+    pub fn workspace_path(self, org: &OrgId, workspace: &str) -> Result<VfsPath, FsError> {
+        let root = VfsPath::org_root(org);
+        let parent = match self {
+            Layout::Simple => root,
+            Layout::Canonical => root.join("workspaces")?,
+        };
+        if workspace.contains('/') || workspace == "shared" || workspace == ORG_RECORD {
+            return Err(FsError::invalid(format!(
+                "invalid workspace id `{workspace}`"
+            )));
+        }
+        OrgId::parse(workspace).map_err(|_| {
+            FsError::invalid(format!(
+                "invalid workspace id `{}`: use lowercase letters, digits and `-`/`_`",
+                workspace.chars().take(80).collect::<String>()
+            ))
+        })?;
+        Ok(parent.join(workspace)?)
+    }
+}
+
+/// A member's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// rwx on the whole organization.
+    Admin,
+    /// rw- on the member's workspaces.
+    Member,
+    /// An AI assistant: rw- on its workspaces.
+    Assistant,
+}
+
+impl Role {
+    fn relation(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Member => "member",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
+/// Whether a member is a person or an agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberKind {
+    #[default]
+    Human,
+    Agent,
+}
+
+/// Only `active` members belong to the organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberStatus {
+    #[default]
+    Active,
+    Suspended,
+    Inactive,
+}
+
+/// One entry of `members` in `org.json`. Fields other than these are kept as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberRecord {
+    /// A user handle or stable id (`type: human`), or an agent id (`type: agent`).
+    pub user_id: String,
+    pub role: Role,
+    #[serde(rename = "type", default)]
+    pub kind: MemberKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joined_at: Option<String>,
+    #[serde(default)]
+    pub status: MemberStatus,
+    /// Workspaces a `member` or `assistant` works in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workspaces: Vec<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `/orgs/<org>/org.json`. Fields other than these are kept as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrgRecord {
+    pub org_id: String,
+    pub name: String,
+    pub created_at: String,
+    #[serde(default)]
+    pub settings: Map<String, Value>,
+    #[serde(default)]
+    pub members: Vec<MemberRecord>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl OrgRecord {
+    /// Parses and checks a record for `org`.
+    pub fn parse(org: &OrgId, content: &[u8]) -> Result<OrgRecord, FsError> {
+        let record: OrgRecord = serde_json::from_slice(content).map_err(|error| {
+            FsError::invalid(format!("invalid {ORG_RECORD} for `{org}`: {error}"))
+        })?;
+        if record.org_id != org.as_str() {
+            return Err(FsError::invalid(format!(
+                "invalid {ORG_RECORD}: `org_id` is `{}` but the file belongs to `{org}`",
+                record.org_id.chars().take(80).collect::<String>()
+            )));
+        }
+        if record.name.trim().is_empty() {
+            return Err(FsError::invalid(format!(
+                "invalid {ORG_RECORD}: `name` is empty"
+            )));
+        }
+        for member in &record.members {
+            match member.kind {
+                MemberKind::Human => validate_handle_or_id(&member.user_id)?,
+                MemberKind::Agent => validate_agent_id(&member.user_id)?,
+            }
+        }
+        Ok(record)
+    }
+
+    /// The record as stored (pretty JSON, newline-terminated).
+    pub fn to_bytes(&self) -> Bytes {
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        Bytes::from(text)
+    }
+}
+
+fn validate_handle_or_id(text: &str) -> Result<(), FsError> {
+    if is_stable_user_id(text) {
+        Ok(())
+    } else {
+        validate_handle(text)
+    }
+}
+
+/// A member to add through the members API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberSpec {
+    pub user_id: String,
+    pub role: Role,
+    pub kind: MemberKind,
+    pub workspaces: Vec<String>,
+}
+
+/// One workspace of an organization in configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceSpec {
+    pub id: String,
+    pub name: Option<String>,
+}
+
+/// An organization as configuration describes it (see `nexus init`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrgSpec {
+    pub id: OrgId,
+    pub name: String,
+    pub workspaces: Vec<WorkspaceSpec>,
+    pub members: Vec<(MemberSpec, Vec<(String, String)>)>,
+    pub settings: Map<String, Value>,
+}
+
+/// What provisioning changed (and what it left alone).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ProvisionReport {
+    pub changes: Vec<String>,
+    pub unchanged: usize,
+}
+
+fn now_text() -> String {
+    crate::format_timestamp(Timestamp::now())
+}
+
+/// The record's path for `org`.
+fn record_path(org: &OrgId) -> Result<VfsPath, FsError> {
+    Ok(VfsPath::org_root(org).join(ORG_RECORD)?)
+}
+
+impl Fs {
+    /// Whether `path` is an organization's record.
+    pub(crate) fn is_org_record(path: &VfsPath) -> bool {
+        path.parent()
+            .is_some_and(|parent| matches!(parent.location(), Ok(nexus_path::Location::OrgRoot(_))))
+            && path.name() == ORG_RECORD
+    }
+
+    /// The current record of `org` and its etag (`None` if the organization has none).
+    async fn org_record(&self, org: &OrgId) -> Result<Option<(OrgRecord, String)>, FsError> {
+        let path = record_path(org)?;
+        let Some(node) = self.store.node(&path).await? else {
+            return Ok(None);
+        };
+        let content = self.store.read(&node).await?;
+        let record = OrgRecord::parse(org, &content)?;
+        Ok(Some((record, node.etag())))
+    }
+
+    /// Whether `org` has a record (its membership is then managed by it).
+    pub(crate) async fn is_managed(&self, org: &OrgId) -> Result<bool, FsError> {
+        Ok(self.store.node(&record_path(org)?).await?.is_some())
+    }
+
+    /// Writes `org.json` through the membership rules: validated, and committed together
+    /// with the membership changes it implies. Needs `manage` on the organization.
+    pub(crate) async fn write_org_record(
+        &self,
+        context: &CallContext,
+        org: &OrgId,
+        content: Bytes,
+        precondition: Precondition,
+    ) -> Result<Entry, FsError> {
+        self.authorize(context, &VfsPath::org_root(org), Permission::Manage)?;
+        let record = OrgRecord::parse(org, &content)?;
+        let _serialized = self.membership.lock().await;
+        let old = self.org_record(org).await?.map(|(record, _)| record);
+        self.commit_org_record(context, org, old.as_ref(), &record, content, precondition)
+            .await
+    }
+
+    /// Commits `new` as the record of `org` (replacing `old`) with every membership change it
+    /// implies. The caller holds the membership lock.
+    async fn commit_org_record(
+        &self,
+        context: &CallContext,
+        org: &OrgId,
+        old: Option<&OrgRecord>,
+        new: &OrgRecord,
+        content: Bytes,
+        precondition: Precondition,
+    ) -> Result<Entry, FsError> {
+        let _registering = self.accounts.registering.lock().await;
+        let mut pending: Vec<PrincipalRecord> = Vec::new();
+        let mut new_subjects: BTreeMap<SubjectRef, &MemberRecord> = BTreeMap::new();
+        for member in &new.members {
+            let subject = self.member_subject(member, Some(&mut pending))?;
+            if new_subjects.insert(subject, member).is_some() {
+                return Err(FsError::invalid(format!(
+                    "invalid {ORG_RECORD}: `{}` is listed twice in `members`",
+                    member.user_id
+                )));
+            }
+            for workspace in &member.workspaces {
+                let path = self.layout.workspace_path(org, workspace)?;
+                if member.role != Role::Admin
+                    && self
+                        .store
+                        .node(&path)
+                        .await?
+                        .is_none_or(|node| !node.is_dir())
+                {
+                    return Err(FsError::invalid(format!(
+                        "invalid {ORG_RECORD}: member `{}` names workspace `{workspace}`, but `{path}` is not a directory",
+                        member.user_id
+                    )));
+                }
+            }
+        }
+        let mut old_subjects: BTreeMap<SubjectRef, &MemberRecord> = BTreeMap::new();
+        for member in old
+            .map(|record| record.members.as_slice())
+            .unwrap_or_default()
+        {
+            if let Ok(subject) = self.member_subject(member, None) {
+                old_subjects.insert(subject, member);
+            }
+        }
+        let updates = self.membership_updates(org, &old_subjects, &new_subjects);
+        let path = record_path(org)?;
+        let write = self
+            .store
+            .stage_write(WriteRequest {
+                org: org.clone(),
+                path,
+                content,
+                precondition,
+                create_parents: false,
+                author: context.principal.to_string(),
+                at: Timestamp::now(),
+            })
+            .await
+            .map_err(store_error)?;
+        let mut mutations: Vec<Mutation> = pending
+            .iter()
+            .map(|principal| Mutation::RegisterPrincipal {
+                principal: principal.clone(),
+            })
+            .collect();
+        mutations.push(write);
+        let (_, applied) = self
+            .authz
+            .write_with(context, updates, Vec::new(), mutations)
+            .await?;
+        self.accounts.commit(&pending);
+        let node = applied
+            .into_iter()
+            .find_map(|applied| applied.node)
+            .ok_or_else(|| FsError::invalid("the organization record was not written"))?;
+        Ok(Entry::from_node(&node))
+    }
+
+    /// The relationship changes that take the organization from `old` to `new` members.
+    fn membership_updates(
+        &self,
+        org: &OrgId,
+        old: &BTreeMap<SubjectRef, &MemberRecord>,
+        new: &BTreeMap<SubjectRef, &MemberRecord>,
+    ) -> Vec<RelationshipUpdate> {
+        let org_object = ObjectRef::new("org", org.as_str());
+        let engine = self.authz.engine();
+        let mut wanted = RelationshipSet::default();
+        let mut dropped = RelationshipSet::default();
+        for (subject, member) in new {
+            if member.status == MemberStatus::Active {
+                let relation = if member.role == Role::Admin {
+                    "admin"
+                } else {
+                    "member"
+                };
+                wanted.insert(Relationship::new(
+                    org_object.clone(),
+                    relation,
+                    subject.clone(),
+                ));
+            }
+        }
+        let role_grants = |member: &MemberRecord, subject: &SubjectRef| {
+            let mut grants = RelationshipSet::default();
+            if member.role != Role::Admin {
+                for workspace in &member.workspaces {
+                    if let Ok(path) = self.layout.workspace_path(org, workspace) {
+                        grants.insert(Relationship::new(
+                            ObjectRef::new(authz::FILE, path.as_str()),
+                            member.role.relation(),
+                            subject.clone(),
+                        ));
+                    }
+                }
+            }
+            grants
+        };
+        for (subject, member) in old {
+            match new.get(subject) {
+                None => {
+                    // Gone: everything the subject had in this organization goes too.
+                    let filter = RelationshipFilter {
+                        subject_type: Some(subject.object.object_type.clone()),
+                        subject_id: Some(subject.object.object_id.clone()),
+                        ..RelationshipFilter::default()
+                    };
+                    for relationship in engine.read(&filter, None, usize::MAX, i64::MIN) {
+                        if org_of(&relationship).as_ref() == Some(org) {
+                            dropped.insert(relationship);
+                        }
+                    }
+                }
+                Some(now) => {
+                    let before = role_grants(member, subject);
+                    let after = role_grants(now, subject);
+                    for relationship in before.0.into_values() {
+                        if !after.contains(&relationship) {
+                            dropped.insert(relationship);
+                        }
+                    }
+                }
+            }
+        }
+        for (subject, member) in new {
+            for relationship in role_grants(member, subject).0.into_values() {
+                wanted.insert(relationship);
+            }
+        }
+        // Membership relationships are exactly those of the record.
+        let current = engine.read(
+            &RelationshipFilter {
+                resource_type: Some("org".to_owned()),
+                resource_id: Some(org.to_string()),
+                ..RelationshipFilter::default()
+            },
+            None,
+            usize::MAX,
+            i64::MIN,
+        );
+        for relationship in current {
+            if matches!(relationship.relation.as_str(), "admin" | "member")
+                && !wanted.contains(&relationship)
+            {
+                dropped.insert(relationship);
+            }
+        }
+        let mut updates: Vec<RelationshipUpdate> = dropped
+            .0
+            .into_values()
+            .filter(|relationship| !wanted.contains(relationship))
+            .map(|relationship| RelationshipUpdate {
+                operation: Operation::Delete,
+                relationship,
+            })
+            .collect();
+        updates.extend(
+            wanted
+                .0
+                .into_values()
+                .map(|relationship| RelationshipUpdate {
+                    operation: Operation::Touch,
+                    relationship,
+                }),
+        );
+        updates
+    }
+
+    /// The subject a member record names; unknown users are registered into `pending` when
+    /// given, else refused.
+    fn member_subject(
+        &self,
+        member: &MemberRecord,
+        pending: Option<&mut Vec<PrincipalRecord>>,
+    ) -> Result<SubjectRef, FsError> {
+        match member.kind {
+            MemberKind::Agent => {
+                validate_agent_id(&member.user_id)?;
+                if let Some(pending) = pending
+                    && !self.accounts.agent_known(&member.user_id)
+                    && !pending
+                        .iter()
+                        .any(|record| record.kind == "agent" && record.id == member.user_id)
+                {
+                    pending.push(PrincipalRecord {
+                        kind: "agent".to_owned(),
+                        id: member.user_id.clone(),
+                        handle: member.user_id.clone(),
+                        created_at: Timestamp::now(),
+                    });
+                }
+                Ok(SubjectRef::object("agent", &member.user_id))
+            }
+            MemberKind::Human => Ok(SubjectRef::object(
+                "user",
+                self.user_for(&member.user_id, pending)?,
+            )),
+        }
+    }
+
+    /// The stable id of the user named `text` (handle or id). An unknown handle is
+    /// registered into `pending` when given; an unknown id is always an error.
+    pub(crate) fn user_for(
+        &self,
+        text: &str,
+        pending: Option<&mut Vec<PrincipalRecord>>,
+    ) -> Result<String, FsError> {
+        if let Some(id) = self.accounts.user_id(text) {
+            return Ok(id);
+        }
+        if is_stable_user_id(text) {
+            return Err(FsError::invalid(format!(
+                "there is no user with id `{text}`"
+            )));
+        }
+        validate_handle(text)?;
+        let Some(pending) = pending else {
+            return Err(FsError::invalid(format!("there is no user `{text}`")));
+        };
+        if let Some(record) = pending
+            .iter()
+            .find(|record| record.kind == "user" && record.handle == text)
+        {
+            return Ok(record.id.clone());
+        }
+        let record = self.accounts.new_user(text, pending);
+        let id = record.id.clone();
+        pending.push(record);
+        Ok(id)
+    }
+
+    /// The organization of an API call naming one, checked against the caller's tenant.
+    fn org_scope(context: &CallContext, org: &str) -> Result<OrgId, FsError> {
+        let path = VfsPath::parse(&format!("/orgs/{org}"))?;
+        match Self::resolve(context, path.as_str())? {
+            (_, Scope::Org(org)) => Ok(org),
+            (path, Scope::Fixed) => Err(FsError::FixedDirectory { path }),
+        }
+    }
+
+    /// The organization's record, for a caller who may manage it.
+    async fn managed_record(
+        &self,
+        context: &CallContext,
+        org: &OrgId,
+        permission: Permission,
+    ) -> Result<(OrgRecord, String), FsError> {
+        self.authorize(context, &VfsPath::org_root(org), permission)?;
+        self.org_record(org).await?.ok_or_else(|| {
+            FsError::invalid(format!(
+                "organization `{org}` has no {ORG_RECORD}: provision it with `nexus init` or create it first"
+            ))
+        })
+    }
+
+    /// Adds a member (the members API): updates `org.json` and the member's access in one
+    /// transaction. Refused if they are already a member. Needs `manage` on the organization.
+    pub async fn add_member(
+        &self,
+        context: &CallContext,
+        org: &str,
+        spec: MemberSpec,
+    ) -> Result<MemberRecord, FsError> {
+        let org = Self::org_scope(context, org)?;
+        let _serialized = self.membership.lock().await;
+        let (old, etag) = self
+            .managed_record(context, &org, Permission::Manage)
+            .await?;
+        let candidate = MemberRecord {
+            user_id: spec.user_id.clone(),
+            role: spec.role,
+            kind: spec.kind,
+            joined_at: Some(now_text()),
+            status: MemberStatus::Active,
+            workspaces: spec.workspaces,
+            extra: added_by(context, self),
+        };
+        let wanted = self.member_subject(&candidate, Some(&mut Vec::new()))?;
+        if old.members.iter().any(|member| {
+            self.member_subject(member, None).ok().as_ref() == Some(&wanted)
+                || member.user_id == spec.user_id
+        }) {
+            return Err(FsError::invalid(format!(
+                "`{}` is already a member of `{org}`",
+                spec.user_id
+            )));
+        }
+        let mut new = old.clone();
+        new.members.push(candidate.clone());
+        self.commit_org_record(
+            context,
+            &org,
+            Some(&old),
+            &new,
+            new.to_bytes(),
+            Precondition::IfMatch(etag),
+        )
+        .await?;
+        Ok(candidate)
+    }
+
+    /// Removes a member (by handle or id): updates `org.json` and revokes everything they
+    /// had in the organization, in one transaction.
+    pub async fn remove_member(
+        &self,
+        context: &CallContext,
+        org: &str,
+        user: &str,
+    ) -> Result<MemberRecord, FsError> {
+        let org = Self::org_scope(context, org)?;
+        let _serialized = self.membership.lock().await;
+        let (old, etag) = self
+            .managed_record(context, &org, Permission::Manage)
+            .await?;
+        let target = self.accounts.user_id(user);
+        let position = old.members.iter().position(|member| {
+            member.user_id == user
+                || (member.kind == MemberKind::Human
+                    && target.is_some()
+                    && self.accounts.user_id(&member.user_id) == target)
+        });
+        let Some(position) = position else {
+            return Err(FsError::Missing {
+                message: format!("`{user}` is not a member of `{org}`"),
+            });
+        };
+        let mut new = old.clone();
+        let removed = new.members.remove(position);
+        self.commit_org_record(
+            context,
+            &org,
+            Some(&old),
+            &new,
+            new.to_bytes(),
+            Precondition::IfMatch(etag),
+        )
+        .await?;
+        Ok(removed)
+    }
+
+    /// The members of an organization, for its members.
+    pub async fn list_members(
+        &self,
+        context: &CallContext,
+        org: &str,
+    ) -> Result<Vec<MemberRecord>, FsError> {
+        let org = Self::org_scope(context, org)?;
+        // Every member may see who else is in the organization; outsiders learn nothing.
+        if !self.authz.visibility(context)?.includes_org(&org) {
+            return Err(FsError::WrongOrganization {
+                path: VfsPath::org_root(&org),
+            });
+        }
+        let record = self
+            .org_record(&org)
+            .await?
+            .ok_or_else(|| FsError::Missing {
+                message: format!("organization `{org}` has no {ORG_RECORD}"),
+            })?;
+        Ok(record.0.members)
+    }
+
+    /// Organizations the caller belongs to (every one, for the system), sorted.
+    pub async fn organizations(&self, context: &CallContext) -> Result<Vec<OrgRecord>, FsError> {
+        let page = self
+            .ls(context, "/orgs", crate::ListOptions::default())
+            .await?;
+        let mut records = Vec::new();
+        for entry in page.entries {
+            let Ok(org) = OrgId::parse(&entry.name) else {
+                continue;
+            };
+            if !context.covers(&org) {
+                continue;
+            }
+            let member = match self.authz.subject_of(&context.principal) {
+                None => true,
+                Some(_) => {
+                    self.authz
+                        .allowed(context, &VfsPath::org_root(&org), Permission::Read)?
+                        || self.authz.visibility(context)?.includes_org(&org)
+                }
+            };
+            if member && let Some((record, _)) = self.org_record(&org).await? {
+                records.push(record);
+            }
+        }
+        Ok(records)
+    }
+
+    /// Creates or completes organizations from configuration. Idempotent: what exists is
+    /// left as users left it (existing members, files and settings are never overwritten);
+    /// only what is missing is added. The system's alone.
+    pub async fn provision(
+        &self,
+        context: &CallContext,
+        specs: &[OrgSpec],
+    ) -> Result<ProvisionReport, FsError> {
+        if context.principal != Principal::System {
+            return Err(FsError::PermissionDenied {
+                principal: context.name(),
+                permission: "system",
+                path: VfsPath::root(),
+            });
+        }
+        let mut report = ProvisionReport::default();
+        for spec in specs {
+            self.provision_org(context, spec, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    async fn ensure_dir(
+        &self,
+        context: &CallContext,
+        path: &VfsPath,
+        report: &mut ProvisionReport,
+    ) -> Result<(), FsError> {
+        if self.store.node(path).await?.is_some() {
+            report.unchanged += 1;
+        } else {
+            self.mkdir(context, path.as_str(), true).await?;
+            report.changes.push(format!("created {path}/"));
+        }
+        Ok(())
+    }
+
+    async fn ensure_file(
+        &self,
+        context: &CallContext,
+        path: &VfsPath,
+        content: &Value,
+        report: &mut ProvisionReport,
+    ) -> Result<(), FsError> {
+        if self.store.node(path).await?.is_some() {
+            report.unchanged += 1;
+            return Ok(());
+        }
+        let mut text = serde_json::to_string_pretty(content).unwrap_or_default();
+        text.push('\n');
+        self.write(
+            context,
+            path.as_str(),
+            Bytes::from(text),
+            crate::WriteOptions {
+                if_none_match: true,
+                ..crate::WriteOptions::default()
+            },
+        )
+        .await?;
+        report.changes.push(format!("created {path}"));
+        Ok(())
+    }
+
+    async fn provision_org(
+        &self,
+        context: &CallContext,
+        spec: &OrgSpec,
+        report: &mut ProvisionReport,
+    ) -> Result<(), FsError> {
+        let org = &spec.id;
+        let root = VfsPath::org_root(org);
+        self.ensure_dir(context, &root, report).await?;
+        for workspace in &spec.workspaces {
+            let path = self.layout.workspace_path(org, &workspace.id)?;
+            self.ensure_dir(context, &path, report).await?;
+            for sub in ["documents", "conversations"] {
+                self.ensure_dir(context, &path.join(sub)?, report).await?;
+            }
+            let created = now_text();
+            let context_json = serde_json::json!({
+                "workspace_id": workspace.id,
+                "org_id": org.as_str(),
+                "name": workspace.name.clone().unwrap_or_else(|| workspace.id.clone()),
+                "created_at": created,
+                "last_updated": created,
+                "active_topics": [],
+                "current_context": {},
+            });
+            self.ensure_file(context, &path.join("context.json")?, &context_json, report)
+                .await?;
+        }
+        for shared in ["shared", "shared/knowledge-base", "shared/templates"] {
+            let mut path = root.clone();
+            for part in shared.split('/') {
+                path = path.join(part)?;
+            }
+            self.ensure_dir(context, &path, report).await?;
+        }
+        self.provision_record(context, spec, report).await?;
+        // Explicit permissions: added where the subject has no entry yet (an entry someone
+        // changed since is theirs to keep).
+        for (member, permissions) in &spec.members {
+            let kind = match member.kind {
+                MemberKind::Human => "user",
+                MemberKind::Agent => "agent",
+            };
+            for (path, mode) in permissions {
+                let listing = self.getfacl(context, path)?;
+                let shown = format!("{kind}:{}", member.user_id);
+                if listing.entries.iter().any(|entry| entry.subject == shown) {
+                    report.unchanged += 1;
+                    continue;
+                }
+                self.setfacl(context, path, &format!("{shown}:{mode}"))
+                    .await?;
+                report
+                    .changes
+                    .push(format!("granted {shown} {mode} on {path}"));
+            }
+        }
+        Ok(())
+    }
+    /// Creates the organization's record, or completes it with missing members and
+    /// settings (existing ones are never changed).
+    async fn provision_record(
+        &self,
+        context: &CallContext,
+        spec: &OrgSpec,
+        report: &mut ProvisionReport,
+    ) -> Result<(), FsError> {
+        let org = &spec.id;
+        let _serialized = self.membership.lock().await;
+        let existing = self.org_record(org).await?;
+        let (old, mut record, precondition) = match existing {
+            Some((record, etag)) => (Some(record.clone()), record, Precondition::IfMatch(etag)),
+            None => (
+                None,
+                OrgRecord {
+                    org_id: org.to_string(),
+                    name: spec.name.clone(),
+                    created_at: now_text(),
+                    settings: Map::new(),
+                    members: Vec::new(),
+                    extra: Map::new(),
+                },
+                Precondition::IfNoneMatch,
+            ),
+        };
+        let mut changed = old.is_none();
+        for (key, value) in &spec.settings {
+            if !record.settings.contains_key(key) {
+                record.settings.insert(key.clone(), value.clone());
+                changed = true;
+                report.changes.push(format!("set {org} setting `{key}`"));
+            }
+        }
+        for (member, _) in &spec.members {
+            let candidate = MemberRecord {
+                user_id: member.user_id.clone(),
+                role: member.role,
+                kind: member.kind,
+                joined_at: Some(now_text()),
+                status: MemberStatus::Active,
+                workspaces: member.workspaces.clone(),
+                extra: Map::new(),
+            };
+            let subject = self.member_subject(&candidate, Some(&mut Vec::new()))?;
+            let present = record.members.iter().any(|existing| {
+                existing.user_id == candidate.user_id
+                    || self.member_subject(existing, None).ok().as_ref() == Some(&subject)
+            });
+            if present {
+                report.unchanged += 1;
+            } else {
+                record.members.push(candidate);
+                changed = true;
+                report.changes.push(format!(
+                    "added {} to {org} as {}",
+                    member.user_id,
+                    member.role.relation()
+                ));
+            }
+        }
+        if changed {
+            if old.is_none() {
+                report
+                    .changes
+                    .push(format!("created {}", record_path(org)?));
+            }
+            self.commit_org_record(
+                context,
+                org,
+                old.as_ref(),
+                &record,
+                record.to_bytes(),
+                precondition,
+            )
+            .await?;
+        } else {
+            report.unchanged += 1;
+        }
+        Ok(())
+    }
+}
+
+/// `added_by` for a member added by `context`.
+fn added_by(context: &CallContext, fs: &Fs) -> Map<String, Value> {
+    let mut extra = Map::new();
+    let who = match &context.principal {
+        Principal::System => "system".to_owned(),
+        Principal::User(id) => fs.accounts.handle("user", id).unwrap_or_else(|| id.clone()),
+        Principal::Agent(id) => id.clone(),
+    };
+    extra.insert("added_by".to_owned(), Value::String(who));
+    extra
+}
+
+/// Relationships keyed by their text form (relationships with caveats are not `Ord`).
+#[derive(Debug, Default)]
+struct RelationshipSet(BTreeMap<String, Relationship>);
+
+impl RelationshipSet {
+    fn insert(&mut self, relationship: Relationship) {
+        self.0.insert(relationship.to_string(), relationship);
+    }
+
+    fn contains(&self, relationship: &Relationship) -> bool {
+        self.0.contains_key(&relationship.to_string())
+    }
+}

@@ -1,0 +1,350 @@
+//! Organizations: `org.json` is the membership record; provisioning; stable user ids.
+
+use bytes::Bytes;
+use nexus_core::{
+    CallContext, CheckQuery, ErrorCode, Fs, MemberKind, MemberSpec, OrgId, OrgSpec, Principal,
+    ReadOptions, Role, StoreOptions, WorkspaceSpec, WriteOptions,
+};
+use nexus_rebac::{
+    CheckResult, ObjectRef, Operation, Relationship, RelationshipFilter, RelationshipUpdate,
+    SubjectRef,
+};
+use nexus_store::{ChangeOperation, Mutation, RelationshipBatch, RelationshipChange, Store};
+
+use crate::system;
+
+fn spec() -> OrgSpec {
+    OrgSpec {
+        id: OrgId::parse("acme").unwrap(),
+        name: "Acme Corp".to_owned(),
+        workspaces: ["sales", "engineering"]
+            .into_iter()
+            .map(|id| WorkspaceSpec {
+                id: id.to_owned(),
+                name: None,
+            })
+            .collect(),
+        members: vec![
+            (
+                MemberSpec {
+                    user_id: "alice@acme.com".to_owned(),
+                    role: Role::Admin,
+                    kind: MemberKind::Human,
+                    workspaces: Vec::new(),
+                },
+                Vec::new(),
+            ),
+            (
+                MemberSpec {
+                    user_id: "agent_sales_001".to_owned(),
+                    role: Role::Assistant,
+                    kind: MemberKind::Agent,
+                    workspaces: vec!["sales".to_owned()],
+                },
+                vec![("/orgs/acme/engineering".to_owned(), "r--".to_owned())],
+            ),
+        ],
+        settings: serde_json::Map::new(),
+    }
+}
+
+async fn provisioned() -> (tempfile::TempDir, Fs) {
+    let dir = tempfile::TempDir::new().unwrap();
+    let fs = Fs::open(&dir.path().join("data"), StoreOptions::default())
+        .await
+        .unwrap();
+    fs.provision(&system(), &[spec()]).await.unwrap();
+    (dir, fs)
+}
+
+fn as_user(fs: &Fs, handle: &str) -> CallContext {
+    fs.context(Principal::User(handle.to_owned()))
+}
+
+async fn readable(fs: &Fs, context: &CallContext, path: &str) -> Result<(), ErrorCode> {
+    fs.read(context, path, ReadOptions::default())
+        .await
+        .map(drop)
+        .map_err(|error| error.code())
+}
+
+#[tokio::test]
+async fn provisioning_creates_the_seed_layout_and_roles_grant_access() {
+    let (_dir, fs) = provisioned().await;
+    for path in [
+        "/orgs/acme/org.json",
+        "/orgs/acme/sales/context.json",
+        "/orgs/acme/sales/documents",
+        "/orgs/acme/sales/conversations",
+        "/orgs/acme/engineering/context.json",
+        "/orgs/acme/shared/knowledge-base",
+        "/orgs/acme/shared/templates",
+    ] {
+        fs.stat(&system(), path).await.unwrap();
+    }
+    let alice = as_user(&fs, "alice@acme.com");
+    let agent = fs.context(Principal::Agent("agent_sales_001".to_owned()));
+    // admin: rwx on the org by role alone.
+    readable(&fs, &alice, "/orgs/acme/engineering/context.json")
+        .await
+        .unwrap();
+    // assistant: rw- on its workspace, plus the explicit r-- on engineering.
+    fs.write(
+        &agent,
+        "/orgs/acme/sales/conversations/s1.json",
+        Bytes::from_static(b"{}"),
+        WriteOptions::default(),
+    )
+    .await
+    .unwrap();
+    readable(&fs, &agent, "/orgs/acme/engineering/context.json")
+        .await
+        .unwrap();
+    let refused = fs
+        .write(
+            &agent,
+            "/orgs/acme/engineering/x",
+            Bytes::from_static(b"x"),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::PermissionDenied);
+    // Stable ids: alice is u_XXXX in storage, her handle everywhere people look.
+    let id = fs.accounts().user_id("alice@acme.com").unwrap();
+    assert!(id.starts_with("u_") && id.len() == 6);
+    let stored = fs
+        .relationships_read(
+            &system(),
+            &RelationshipFilter {
+                resource_type: Some("org".to_owned()),
+                ..RelationshipFilter::default()
+            },
+            None,
+            100,
+        )
+        .unwrap();
+    let texts: Vec<String> = stored.iter().map(ToString::to_string).collect();
+    assert!(
+        texts.contains(&format!("org:acme#admin@user:{id}")),
+        "{texts:?}"
+    );
+    assert!(
+        !texts.iter().any(|text| text.contains("alice@acme.com")),
+        "{texts:?}"
+    );
+    let acl = fs.getfacl(&system(), "/orgs/acme/engineering").unwrap();
+    assert_eq!(acl.entries[0].subject, "agent:agent_sales_001");
+
+    // Idempotent: a second run changes nothing.
+    let again = fs.provision(&system(), &[spec()]).await.unwrap();
+    assert!(again.changes.is_empty(), "{:?}", again.changes);
+}
+
+#[tokio::test]
+async fn members_api_and_org_json_are_one_record() {
+    let (_dir, fs) = provisioned().await;
+    let alice = as_user(&fs, "alice@acme.com");
+    let spec = |user: &str| MemberSpec {
+        user_id: user.to_owned(),
+        role: Role::Member,
+        kind: MemberKind::Human,
+        workspaces: vec!["sales".to_owned()],
+    };
+    fs.add_member(&alice, "acme", spec("bob@acme.com"))
+        .await
+        .unwrap();
+    let bob = as_user(&fs, "bob@acme.com");
+    readable(&fs, &bob, "/orgs/acme/sales/context.json")
+        .await
+        .unwrap();
+    assert_eq!(
+        readable(&fs, &bob, "/orgs/acme/engineering/context.json").await,
+        Err(ErrorCode::NotFound)
+    );
+    let again = fs
+        .add_member(&alice, "acme", spec("bob@acme.com"))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), ErrorCode::InvalidInput);
+    // A plain member may not add anyone.
+    let by_bob = fs
+        .add_member(&bob, "acme", spec("eve@acme.com"))
+        .await
+        .unwrap_err();
+    assert_eq!(by_bob.code(), ErrorCode::PermissionDenied);
+
+    // Membership relationships are the record's: direct writes are refused, even to the system.
+    let direct = fs
+        .relationships_write(
+            &system(),
+            vec![RelationshipUpdate {
+                operation: Operation::Touch,
+                relationship: Relationship::parse("org:acme#member@user:mallory@x.org").unwrap(),
+            }],
+            Vec::new(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(direct.code(), ErrorCode::InvalidInput);
+    // ...and granting to a non-member no longer makes them one.
+    let grant = fs
+        .setfacl(&system(), "/orgs/acme/sales", "user:mallory@x.org:r--")
+        .await
+        .unwrap_err();
+    assert_eq!(grant.code(), ErrorCode::InvalidInput, "{grant}");
+
+    // A workspace dropped from the record loses its role grant.
+    let record = fs
+        .read(&system(), "/orgs/acme/org.json", ReadOptions::default())
+        .await
+        .unwrap();
+    let mut json: serde_json::Value = serde_json::from_slice(&record.content).unwrap();
+    json["members"][2]["workspaces"] = serde_json::json!(["engineering"]);
+    fs.write(
+        &alice,
+        "/orgs/acme/org.json",
+        Bytes::from(json.to_string()),
+        WriteOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        readable(&fs, &bob, "/orgs/acme/sales/context.json").await,
+        Err(ErrorCode::NotFound)
+    );
+    readable(&fs, &bob, "/orgs/acme/engineering/context.json")
+        .await
+        .unwrap();
+    crate::put(&fs, "/orgs/acme/shared/knowledge-base/faq.md", "faq").await;
+    fs.setfacl(&alice, "/orgs/acme/shared", "user:bob@acme.com:r--")
+        .await
+        .unwrap();
+    readable(&fs, &bob, "/orgs/acme/shared/knowledge-base/faq.md")
+        .await
+        .unwrap();
+    // Suspension: the member stays listed but belongs no more.
+    json["members"][2]["status"] = serde_json::json!("suspended");
+    fs.write(
+        &alice,
+        "/orgs/acme/org.json",
+        Bytes::from(json.to_string()),
+        WriteOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        readable(&fs, &bob, "/orgs/acme/engineering/context.json").await,
+        Err(ErrorCode::NotFound)
+    );
+    assert_eq!(fs.list_members(&alice, "acme").await.unwrap().len(), 3);
+
+    // Removal deletes every relationship bob had in acme.
+    fs.remove_member(&alice, "acme", "bob@acme.com")
+        .await
+        .unwrap();
+    let bob_id = fs.accounts().user_id("bob@acme.com").unwrap();
+    let left = fs
+        .relationships_read(
+            &system(),
+            &RelationshipFilter {
+                subject_type: Some("user".to_owned()),
+                subject_id: Some(bob_id.clone()),
+                ..RelationshipFilter::default()
+            },
+            None,
+            100,
+        )
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    // He keeps his stable id; re-adding him starts from nothing.
+    fs.add_member(
+        &alice,
+        "acme",
+        MemberSpec {
+            workspaces: Vec::new(),
+            ..spec("bob@acme.com")
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(fs.accounts().user_id("bob@acme.com"), Some(bob_id));
+    assert_eq!(
+        readable(&fs, &bob, "/orgs/acme/shared/knowledge-base/faq.md").await,
+        Err(ErrorCode::NotFound)
+    );
+}
+
+/// Data written before stable ids named users by handle; opening it registers them and
+/// renames their relationships, so nothing they were granted is lost.
+#[tokio::test]
+async fn users_named_by_handle_are_adopted_on_open() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    {
+        let fs = Fs::open(&data, StoreOptions::default()).await.unwrap();
+        fs.mkdir(&system(), "/orgs/acme/sales", true).await.unwrap();
+        fs.close().await;
+        let store = Store::open(&data, StoreOptions::default()).await.unwrap();
+        let changes = [
+            "org:acme#member@user:alice@acme.com",
+            "file:/orgs/acme/sales#editor@user:alice@acme.com",
+        ]
+        .iter()
+        .map(|text| RelationshipChange {
+            operation: ChangeOperation::Touch,
+            relationship: Relationship::parse(text).unwrap(),
+            org: Some(OrgId::parse("acme").unwrap()),
+        })
+        .collect();
+        store
+            .apply(Mutation::WriteRelationships {
+                batch: RelationshipBatch {
+                    revision: 1,
+                    changes,
+                },
+            })
+            .await
+            .unwrap();
+        store.close().await;
+    }
+    let fs = Fs::open(&data, StoreOptions::default()).await.unwrap();
+    let id = fs
+        .accounts()
+        .user_id("alice@acme.com")
+        .expect("alice was registered");
+    let check = |subject: &str| {
+        fs.check(
+            &system(),
+            CheckQuery {
+                resource: &ObjectRef::new("file", "/orgs/acme/sales/x"),
+                permission: "write",
+                subject: &SubjectRef::parse(subject).unwrap(),
+                context: None,
+                at_least: None,
+            },
+        )
+        .unwrap()
+    };
+    assert_eq!(check(&format!("user:{id}")), CheckResult::Has);
+    assert_eq!(check("user:alice@acme.com"), CheckResult::Has);
+    let all: Vec<String> = fs
+        .relationships_read(
+            &system(),
+            &RelationshipFilter {
+                resource_type: Some("file".to_owned()),
+                ..RelationshipFilter::default()
+            },
+            None,
+            10,
+        )
+        .unwrap()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(all, [format!("file:/orgs/acme/sales#editor@user:{id}")]);
+    fs.close().await;
+    // Reopening adopts nothing more and keeps the id.
+    let fs = Fs::open(&data, StoreOptions::default()).await.unwrap();
+    assert_eq!(fs.accounts().user_id("alice@acme.com"), Some(id));
+}

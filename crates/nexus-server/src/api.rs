@@ -1,0 +1,1250 @@
+//! The REST API. Handlers are thin: parse, call [`Fs`], render. Identity comes only from
+//! credentials ([`Caller`]); nothing in headers or bodies can name who is acting.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use bytes::Bytes;
+use nexus_core::{
+    ByteRange, CallContext, Entry, Fs, GlobOptions, GrepOptions, ListOptions, MemberKind,
+    MemberSpec, Principal, ReadOptions, Role, WriteOptions,
+};
+use nexus_rebac::{
+    ObjectRef, Operation, Relationship, RelationshipFilter, RelationshipUpdate, SubjectRef,
+    WritePrecondition,
+};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::auth::Authenticator;
+use crate::error::{ApiError, ApiResult, REQUEST_ID};
+use crate::{metrics, views};
+
+/// What every handler shares.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub fs: Fs,
+    pub auth: Arc<Authenticator>,
+    pub timeout: Duration,
+    /// Whether the server listens on a loopback address only (then `/metrics` is open).
+    pub loopback: bool,
+    /// Set while the server drains for shutdown (`/ready` then answers 503).
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller(pub CallContext);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let principal = state
+            .auth
+            .authenticate(&state.fs, &parts.headers, parts.uri.query())?;
+        Ok(Caller(state.fs.context(principal)))
+    }
+}
+
+/// A JSON body, whatever the `Content-Type` says (curl's `-d` labels JSON as a form).
+/// Unknown fields and duplicate keys are refused by the target types.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned> axum::extract::FromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                ApiError::new(
+                    rejection.status(),
+                    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                        "payload_too_large"
+                    } else {
+                        "invalid_input"
+                    },
+                    rejection.body_text(),
+                )
+            })?;
+        let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+        serde_json::from_slice(text)
+            .map(JsonBody)
+            .map_err(|error| ApiError::invalid(format!("invalid JSON body: {error}")))
+    }
+}
+
+/// Builds the router.
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let api = Router::new()
+        .route("/api/whoami", get(whoami))
+        .route(
+            "/api/fs/{*path}",
+            get(read_file).put(write_file).delete(remove),
+        )
+        .route("/api/stat/{*path}", get(stat))
+        .route("/api/ls", get(list_root))
+        .route("/api/ls/{*path}", get(list))
+        .route("/api/mkdir/{*path}", post(mkdir))
+        .route("/api/versions/{*path}", get(versions))
+        .route("/api/mv", post(move_path))
+        .route("/api/cp", post(copy_path))
+        .route("/api/glob", post(glob))
+        .route("/api/grep", post(grep))
+        .route("/api/orgs", get(list_orgs).post(create_org))
+        .route(
+            "/api/orgs/{org}/members",
+            get(list_members).post(add_member),
+        )
+        .route(
+            "/api/orgs/{org}/members/{user}",
+            axum::routing::delete(remove_member),
+        )
+        .route("/api/orgs/{org}/{*path}", get(read_org_file))
+        .route("/api/acl", post(setfacl))
+        .route("/api/acl/{*path}", get(getfacl))
+        .route("/api/rebac/relationships", post(write_relationships))
+        .route("/api/rebac/relationships/read", post(read_relationships))
+        .route(
+            "/api/rebac/relationships/delete",
+            post(delete_relationships),
+        )
+        .route("/api/rebac/check", post(check))
+        .route("/api/rebac/expand", post(expand))
+        .route("/api/rebac/lookup-resources", post(lookup_resources))
+        .route("/api/rebac/lookup-subjects", post(lookup_subjects))
+        .route("/api/rebac/schema", get(read_schema).put(write_schema))
+        .route("/api/keys", get(list_keys).post(create_key))
+        .route("/api/keys/{id}", axum::routing::delete(revoke_key))
+        .route("/api/openapi.json", get(openapi))
+        .fallback(not_found);
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(prometheus))
+        .merge(api)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// Request id, timeout, metrics and a log line for every request.
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| {
+            !value.is_empty()
+                && value.len() <= 64
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map_or_else(new_request_id, ToOwned::to_owned);
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let started = Instant::now();
+    let timeout = state.timeout;
+    let mut response = REQUEST_ID
+        .scope(id.clone(), async move {
+            match tokio::time::timeout(timeout, next.run(request)).await {
+                Ok(response) => response,
+                Err(_) => ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "timeout",
+                    "the request took too long and was abandoned; nothing it had not committed was applied",
+                )
+                .into_response(),
+            }
+        })
+        .await;
+    let elapsed = started.elapsed();
+    let status = response.status();
+    metrics::request(method.as_str(), &route, status.as_u16(), elapsed);
+    if status == StatusCode::FORBIDDEN {
+        metrics::denied();
+    }
+    tracing::info!(
+        request_id = %id,
+        method = %method,
+        route = %route,
+        status = status.as_u16(),
+        micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+        "request"
+    );
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+fn new_request_id() -> String {
+    use rand::RngExt;
+    let mut bytes = [0u8; 8];
+    rand::rng().fill(&mut bytes);
+    bytes
+        .iter()
+        .fold(String::with_capacity(16), |mut id, byte| {
+            use std::fmt::Write as _;
+            let _ = write!(id, "{byte:02x}");
+            id
+        })
+}
+
+async fn health() -> impl IntoResponse {
+    axum::Json(json!({"status": "ok"}))
+}
+
+async fn ready(State(state): State<AppState>) -> Response {
+    if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "shutting down",
+        )
+        .into_response();
+    }
+    axum::Json(json!({"status": "ready", "revision": state.fs.authorizer().revision()}))
+        .into_response()
+}
+
+async fn prometheus(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    if !state.loopback {
+        let principal = state.auth.authenticate(&state.fs, &headers, None)?;
+        if principal != Principal::System {
+            return Err(ApiError::not_found("no such route"));
+        }
+    }
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        metrics::render(),
+    )
+        .into_response())
+}
+
+async fn not_found(_caller: Caller) -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+async fn openapi(_caller: Caller) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        crate::OPENAPI,
+    )
+        .into_response()
+}
+
+fn absolute(path: &str) -> String {
+    format!("/{path}")
+}
+
+fn describe(state: &AppState, principal: &Principal) -> Value {
+    match principal {
+        Principal::System => json!({"kind": "system", "id": "system"}),
+        Principal::User(id) => json!({
+            "kind": "user",
+            "id": id,
+            "handle": state.fs.accounts().handle("user", id),
+        }),
+        Principal::Agent(id) => json!({"kind": "agent", "id": id, "handle": id}),
+    }
+}
+
+async fn whoami(State(state): State<AppState>, Caller(context): Caller) -> ApiResult<Response> {
+    let mut body = describe(&state, &context.principal);
+    let orgs: Vec<String> = state
+        .fs
+        .organizations(&context)
+        .await?
+        .into_iter()
+        .map(|record| record.org_id)
+        .collect();
+    if let Some(object) = body.as_object_mut() {
+        object.insert("orgs".to_owned(), json!(orgs));
+    }
+    Ok(axum::Json(body).into_response())
+}
+
+// ---------------------------------------------------------------- files
+
+fn quoted(tag: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!("\"{tag}\"")).ok()
+}
+
+fn content_type(path: &str) -> &'static str {
+    let extension = path
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase());
+    match extension.as_deref() {
+        Some("json") => "application/json",
+        Some("md" | "txt" | "csv" | "yaml" | "yml" | "log") => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+fn header_text<'a>(
+    headers: &'a HeaderMap,
+    name: &header::HeaderName,
+) -> ApiResult<Option<&'a str>> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(ApiError::invalid(format!("more than one `{name}` header")));
+    }
+    first
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| ApiError::invalid(format!("`{name}` is not valid text")))
+        })
+        .transpose()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReadQuery {
+    #[serde(default)]
+    version: Option<u64>,
+}
+
+async fn read_path(
+    state: &AppState,
+    context: &CallContext,
+    path: &str,
+    headers: &HeaderMap,
+    version: Option<u64>,
+) -> ApiResult<Response> {
+    let range = match header_text(headers, &header::RANGE)? {
+        None => None,
+        Some(text) => {
+            let spec = text.strip_prefix("bytes=").ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "range_not_satisfiable",
+                    "only `Range: bytes=START-END` is supported",
+                )
+            })?;
+            if spec.contains(',') {
+                return Err(ApiError::new(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "range_not_satisfiable",
+                    "multiple ranges are not supported",
+                ));
+            }
+            Some(ByteRange::parse(spec.trim())?)
+        }
+    };
+    let output = state
+        .fs
+        .read(context, path, ReadOptions { range, version })
+        .await?;
+    let etag = output.entry.etag.clone().unwrap_or_default();
+    if let Some(wanted) = header_text(headers, &header::IF_NONE_MATCH)?
+        && wanted.split(',').any(|tag| {
+            tag.trim() == "*" || tag.trim().trim_start_matches("W/").trim_matches('"') == etag
+        })
+    {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        if let Some(value) = quoted(&etag) {
+            response.headers_mut().insert(header::ETAG, value);
+        }
+        return Ok(response);
+    }
+    let status = if output.range.is_some() {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    let mut response = (status, Body::from(output.content)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(path)),
+    );
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Some(value) = quoted(&etag) {
+        headers.insert(header::ETAG, value);
+    }
+    if let Some((start, end)) = output.range
+        && let Ok(value) = HeaderValue::from_str(&format!(
+            "bytes {start}-{}/{}",
+            end.saturating_sub(1),
+            output.entry.size
+        ))
+    {
+        headers.insert(header::CONTENT_RANGE, value);
+    }
+    Ok(response)
+}
+
+async fn read_file(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(path): Path<String>,
+    query: Result<Query<ReadQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let Query(query) = query?;
+    read_path(&state, &caller.0, &absolute(&path), &headers, query.version).await
+}
+
+async fn read_org_file(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, path)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    read_path(
+        &state,
+        &caller.0,
+        &format!("/orgs/{org}/{path}"),
+        &headers,
+        None,
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WriteQuery {
+    #[serde(default)]
+    parents: bool,
+}
+
+fn entry_response(status: StatusCode, entry: &Entry) -> Response {
+    let mut response = (status, axum::Json(entry)).into_response();
+    if let Some(value) = entry.etag.as_deref().and_then(quoted) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+async fn write_file(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    Path(path): Path<String>,
+    query: Result<Query<WriteQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Response> {
+    let Query(query) = query?;
+    let body = body.map_err(|rejection| {
+        ApiError::new(
+            rejection.status(),
+            "payload_too_large",
+            rejection.body_text(),
+        )
+    })?;
+    let if_match = header_text(&headers, &header::IF_MATCH)?.map(ToOwned::to_owned);
+    let if_none_match = match header_text(&headers, &header::IF_NONE_MATCH)? {
+        None => false,
+        Some("*") => true,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "`If-None-Match` on a write must be `*` (create only if absent)",
+            ));
+        }
+    };
+    let entry = state
+        .fs
+        .write(
+            &context,
+            &absolute(&path),
+            body,
+            WriteOptions {
+                if_match,
+                if_none_match,
+                create_parents: query.parents,
+            },
+        )
+        .await?;
+    let status = if entry.version <= 1 {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(entry_response(status, &entry))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RemoveQuery {
+    #[serde(default)]
+    recursive: bool,
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    Path(path): Path<String>,
+    query: Result<Query<RemoveQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(query) = query?;
+    let result = state
+        .fs
+        .rm(&context, &absolute(&path), query.recursive)
+        .await?;
+    Ok(axum::Json(result).into_response())
+}
+
+async fn stat(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    Path(path): Path<String>,
+) -> ApiResult<Response> {
+    let entry = state.fs.stat(&context, &absolute(&path)).await?;
+    Ok(entry_response(StatusCode::OK, &entry))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    #[serde(default)]
+    recursive: bool,
+    #[serde(default)]
+    limit: Option<usize>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+async fn list_path(
+    state: &AppState,
+    context: &CallContext,
+    path: &str,
+    query: ListQuery,
+) -> ApiResult<Response> {
+    let page = state
+        .fs
+        .ls(
+            context,
+            path,
+            ListOptions {
+                recursive: query.recursive,
+                limit: query.limit,
+                cursor: query.cursor,
+            },
+        )
+        .await?;
+    Ok(axum::Json(page).into_response())
+}
+
+async fn list_root(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(query) = query?;
+    list_path(&state, &context, "/", query).await
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    Path(path): Path<String>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(query) = query?;
+    list_path(&state, &context, &absolute(&path), query).await
+}
+
+async fn mkdir(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    Path(path): Path<String>,
+    query: Result<Query<WriteQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(query) = query?;
+    let entry = state
+        .fs
+        .mkdir(&context, &absolute(&path), query.parents)
+        .await?;
+    Ok(entry_response(StatusCode::CREATED, &entry))
+}
+
+async fn versions(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    Path(path): Path<String>,
+) -> ApiResult<Response> {
+    let versions = state.fs.versions(&context, &absolute(&path)).await?;
+    Ok(axum::Json(json!({ "versions": versions })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MoveBody {
+    from: String,
+    to: String,
+    #[serde(default)]
+    overwrite: bool,
+    #[serde(default)]
+    recursive: bool,
+}
+
+async fn move_path(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    JsonBody(body): JsonBody<MoveBody>,
+) -> ApiResult<Response> {
+    let entry = state
+        .fs
+        .mv(&context, &body.from, &body.to, body.overwrite)
+        .await?;
+    Ok(entry_response(StatusCode::OK, &entry))
+}
+
+async fn copy_path(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    JsonBody(body): JsonBody<MoveBody>,
+) -> ApiResult<Response> {
+    let entry = state
+        .fs
+        .cp(
+            &context,
+            &body.from,
+            &body.to,
+            body.recursive,
+            body.overwrite,
+        )
+        .await?;
+    Ok(entry_response(StatusCode::CREATED, &entry))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GlobBody {
+    pattern: String,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+async fn glob(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    JsonBody(body): JsonBody<GlobBody>,
+) -> ApiResult<Response> {
+    let result = state
+        .fs
+        .glob(&context, &body.pattern, GlobOptions { limit: body.limit })
+        .await?;
+    Ok(axum::Json(result).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrepBody {
+    pattern: String,
+    path: String,
+    #[serde(default)]
+    ignore_case: bool,
+    #[serde(default)]
+    context: usize,
+    #[serde(default)]
+    max_matches: Option<usize>,
+    #[serde(default)]
+    include: Option<String>,
+}
+
+async fn grep(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    JsonBody(body): JsonBody<GrepBody>,
+) -> ApiResult<Response> {
+    if body.context > 100 {
+        return Err(ApiError::invalid("`context` is at most 100 lines"));
+    }
+    let result = state
+        .fs
+        .grep(
+            &context,
+            &body.pattern,
+            &body.path,
+            GrepOptions {
+                ignore_case: body.ignore_case,
+                context: body.context,
+                max_matches: body.max_matches,
+                include: body.include,
+                max_file_bytes: None,
+            },
+        )
+        .await?;
+    Ok(axum::Json(result).into_response())
+}
+
+// ---------------------------------------------------------------- organizations
+
+async fn list_orgs(State(state): State<AppState>, Caller(context): Caller) -> ApiResult<Response> {
+    let orgs: Vec<Value> = state
+        .fs
+        .organizations(&context)
+        .await?
+        .into_iter()
+        .map(|record| json!({"org_id": record.org_id, "name": record.name, "created_at": record.created_at}))
+        .collect();
+    Ok(axum::Json(json!({ "orgs": orgs })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateOrgBody {
+    id: String,
+    name: String,
+    #[serde(default)]
+    workspaces: Vec<String>,
+}
+
+async fn create_org(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    JsonBody(body): JsonBody<CreateOrgBody>,
+) -> ApiResult<Response> {
+    let id =
+        nexus_core::OrgId::parse(&body.id).map_err(|error| ApiError::invalid(error.to_string()))?;
+    if context.principal != Principal::System {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "permission_denied",
+            "creating organizations needs a system administrator's credentials",
+        ));
+    }
+    let spec = nexus_core::OrgSpec {
+        id,
+        name: body.name,
+        workspaces: body
+            .workspaces
+            .into_iter()
+            .map(|id| nexus_core::WorkspaceSpec { id, name: None })
+            .collect(),
+        members: Vec::new(),
+        settings: serde_json::Map::new(),
+    };
+    let report = state.fs.provision(&context, &[spec]).await?;
+    Ok((StatusCode::CREATED, axum::Json(report)).into_response())
+}
+
+fn member_json(state: &AppState, member: &nexus_core::MemberRecord) -> Value {
+    let mut value = serde_json::to_value(member).unwrap_or(Value::Null);
+    if member.kind == MemberKind::Human
+        && let Some(id) = state.fs.accounts().user_id(&member.user_id)
+        && let Some(object) = value.as_object_mut()
+    {
+        object.insert("id".to_owned(), json!(id));
+    }
+    value
+}
+
+async fn list_members(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    Path(org): Path<String>,
+) -> ApiResult<Response> {
+    let members = state.fs.list_members(&context, &org).await?;
+    Ok(axum::Json(json!({
+        "org_id": org,
+        "members": members.iter().map(|member| member_json(&state, member)).collect::<Vec<_>>(),
+    }))
+    .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddMemberBody {
+    user_id: String,
+    #[serde(default = "default_role")]
+    role: Role,
+    #[serde(default)]
+    workspaces: Vec<String>,
+    #[serde(rename = "type", default)]
+    kind: MemberKind,
+}
+
+fn default_role() -> Role {
+    Role::Member
+}
+
+async fn add_member(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    Path(org): Path<String>,
+    JsonBody(body): JsonBody<AddMemberBody>,
+) -> ApiResult<Response> {
+    let member = state
+        .fs
+        .add_member(
+            &context,
+            &org,
+            MemberSpec {
+                user_id: body.user_id.clone(),
+                role: body.role,
+                kind: body.kind,
+                workspaces: body.workspaces.clone(),
+            },
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({
+            "success": true,
+            "org_id": org,
+            "user_id": body.user_id,
+            "role": body.role,
+            "workspaces": body.workspaces,
+            "member": member_json(&state, &member),
+        })),
+    )
+        .into_response())
+}
+
+async fn remove_member(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    Path((org, user)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    state.fs.remove_member(&context, &org, &user).await?;
+    Ok(axum::Json(json!({"success": true, "removed": user})).into_response())
+}
+
+// ---------------------------------------------------------------- ACLs and ReBAC
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetfaclBody {
+    path: String,
+    entry: String,
+}
+
+async fn setfacl(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    JsonBody(body): JsonBody<SetfaclBody>,
+) -> ApiResult<Response> {
+    let listing = state.fs.setfacl(&context, &body.path, &body.entry).await?;
+    Ok(revisioned(&state, json!(listing)))
+}
+
+async fn getfacl(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    Path(path): Path<String>,
+) -> ApiResult<Response> {
+    let listing = state.fs.getfacl(&context, &absolute(&path))?;
+    Ok(revisioned(&state, json!(listing)))
+}
+
+/// A body with the current revision added (and in `X-Nexus-Revision`).
+fn revisioned(state: &AppState, mut body: Value) -> Response {
+    let revision = state.fs.authorizer().revision();
+    if let Some(object) = body.as_object_mut() {
+        object.insert("revision".to_owned(), json!(revision));
+    }
+    let mut response = axum::Json(body).into_response();
+    if let Ok(value) = HeaderValue::from_str(&revision.to_string()) {
+        response.headers_mut().insert("x-nexus-revision", value);
+    }
+    response
+}
+
+fn parse_object(text: &str) -> ApiResult<ObjectRef> {
+    if text.starts_with('/') {
+        let path = nexus_core::VfsPath::parse(text)
+            .map_err(|error| ApiError::invalid(error.to_string()))?;
+        return Ok(ObjectRef::new("file", path.as_str()));
+    }
+    ObjectRef::parse(text).map_err(|error| ApiError::invalid(error.to_string()))
+}
+
+fn parse_subject(text: &str) -> ApiResult<SubjectRef> {
+    SubjectRef::parse(text).map_err(|error| ApiError::invalid(error.to_string()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RelationshipBody {
+    /// `create` (fails if present), `touch` (create or replace) or `delete`.
+    operation: String,
+    /// `resource#relation@subject`, or the three fields below.
+    #[serde(default)]
+    relationship: Option<String>,
+    #[serde(default)]
+    subject: Option<String>,
+    #[serde(default)]
+    relation: Option<String>,
+    #[serde(default)]
+    object: Option<String>,
+    /// RFC 3339 expiry.
+    #[serde(default)]
+    expires_at: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WriteRelationshipsBody {
+    updates: Vec<RelationshipBody>,
+}
+
+fn relationship_of(body: &RelationshipBody) -> ApiResult<Relationship> {
+    let mut relationship = match (
+        &body.relationship,
+        &body.subject,
+        &body.relation,
+        &body.object,
+    ) {
+        (Some(text), None, None, None) => {
+            let relationship =
+                Relationship::parse(text).map_err(|error| ApiError::invalid(error.to_string()))?;
+            if relationship.resource.object_type == "file" {
+                let mut relationship = relationship;
+                relationship.resource = parse_object(&relationship.resource.object_id)
+                    .or_else(|_| Ok::<_, ApiError>(relationship.resource.clone()))?;
+                relationship
+            } else {
+                relationship
+            }
+        }
+        (None, Some(subject), Some(relation), Some(object)) => Relationship::new(
+            parse_object(object)?,
+            relation.clone(),
+            parse_subject(subject)?,
+        ),
+        _ => {
+            return Err(ApiError::invalid(
+                "give either `relationship` or all of `subject`, `relation` and `object`",
+            ));
+        }
+    };
+    if let Some(expires) = &body.expires_at {
+        let micros = parse_rfc3339_micros(expires)?;
+        relationship.expires_at = Some(micros);
+    }
+    Ok(relationship)
+}
+
+fn parse_rfc3339_micros(text: &str) -> ApiResult<i64> {
+    let probe = Relationship::parse(&format!("file:/x#r@user:u[expiration:{text}]"))
+        .map_err(|_| ApiError::invalid(format!("invalid `expires_at` `{text}`: use RFC 3339")))?;
+    probe
+        .expires_at
+        .ok_or_else(|| ApiError::invalid(format!("invalid `expires_at` `{text}`")))
+}
+
+async fn write_relationships(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    JsonBody(body): JsonBody<WriteRelationshipsBody>,
+) -> ApiResult<Response> {
+    if body.updates.is_empty() {
+        return Err(ApiError::invalid("`updates` is empty"));
+    }
+    let mut updates = Vec::with_capacity(body.updates.len());
+    for update in &body.updates {
+        let operation = match update.operation.as_str() {
+            "create" => Operation::Create,
+            "touch" => Operation::Touch,
+            "delete" => Operation::Delete,
+            other => {
+                return Err(ApiError::invalid(format!(
+                    "unknown operation `{other}`: use create, touch or delete"
+                )));
+            }
+        };
+        updates.push(RelationshipUpdate {
+            operation,
+            relationship: relationship_of(update)?,
+        });
+    }
+    let outcome = state
+        .fs
+        .relationships_write(&context, updates, Vec::<WritePrecondition>::new())
+        .await?;
+    Ok(revisioned(
+        &state,
+        json!({
+            "changes": outcome.changes.iter().map(|change| json!({
+                "operation": match change.operation { Operation::Delete => "delete", _ => "touch" },
+                "relationship": change.relationship.to_string(),
+            })).collect::<Vec<_>>(),
+            "written_at": outcome.revision,
+        }),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilterBody {
+    /// `type` or `type:id` or a path.
+    #[serde(default)]
+    resource: Option<String>,
+    #[serde(default)]
+    relation: Option<String>,
+    /// `type`, `type:id` or `type:id#relation`.
+    #[serde(default)]
+    subject: Option<String>,
+    #[serde(default)]
+    limit: Option<usize>,
+    /// Answer at least as fresh as this revision.
+    #[serde(default)]
+    at_least: Option<u64>,
+}
+
+fn filter_of(body: &FilterBody) -> ApiResult<RelationshipFilter> {
+    let mut filter = RelationshipFilter {
+        relation: body.relation.clone(),
+        ..RelationshipFilter::default()
+    };
+    if let Some(resource) = &body.resource {
+        if resource.contains(':') || resource.starts_with('/') {
+            let object = parse_object(resource)?;
+            filter.resource_type = Some(object.object_type);
+            filter.resource_id = Some(object.object_id);
+        } else {
+            filter.resource_type = Some(resource.clone());
+        }
+    }
+    if let Some(subject) = &body.subject {
+        if subject.contains(':') {
+            let subject = parse_subject(subject)?;
+            filter.subject_type = Some(subject.object.object_type);
+            filter.subject_id = Some(subject.object.object_id);
+            filter.subject_relation = subject.relation.map(Some);
+        } else {
+            filter.subject_type = Some(subject.clone());
+        }
+    }
+    Ok(filter)
+}
+
+async fn read_relationships(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    JsonBody(body): JsonBody<FilterBody>,
+) -> ApiResult<Response> {
+    state.fs.authorizer().require_revision(body.at_least)?;
+    let filter = filter_of(&body)?;
+    let limit = body.limit.unwrap_or(1000).clamp(1, 10_000);
+    let found = state
+        .fs
+        .relationships_read(&context, &filter, None, limit)?;
+    Ok(revisioned(
+        &state,
+        json!({"relationships": found.iter().map(ToString::to_string).collect::<Vec<_>>()}),
+    ))
+}
+
+async fn delete_relationships(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    JsonBody(body): JsonBody<FilterBody>,
+) -> ApiResult<Response> {
+    let filter = filter_of(&body)?;
+    let outcome = state.fs.relationships_delete(&context, filter).await?;
+    Ok(revisioned(
+        &state,
+        json!({"deleted": outcome.changes.len(), "written_at": outcome.revision}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckBody {
+    subject: String,
+    permission: String,
+    object: String,
+    #[serde(default)]
+    context: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    at_least: Option<u64>,
+}
+
+async fn check(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    JsonBody(body): JsonBody<CheckBody>,
+) -> ApiResult<Response> {
+    let resource = parse_object(&body.object)?;
+    let subject = parse_subject(&body.subject)?;
+    let result = state.fs.check(
+        &context,
+        nexus_core::CheckQuery {
+            resource: &resource,
+            permission: &body.permission,
+            subject: &subject,
+            context: body.context.as_ref(),
+            at_least: body.at_least,
+        },
+    )?;
+    metrics::permission_check(result == nexus_rebac::CheckResult::Has);
+    Ok(revisioned(&state, views::check_json(&result)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpandBody {
+    permission: String,
+    object: String,
+    #[serde(default)]
+    recursive: bool,
+}
+
+async fn expand(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    JsonBody(body): JsonBody<ExpandBody>,
+) -> ApiResult<Response> {
+    let tree = state.fs.expand(
+        &context,
+        &parse_object(&body.object)?,
+        &body.permission,
+        body.recursive,
+    )?;
+    Ok(revisioned(
+        &state,
+        json!({"tree": views::expand_json(&tree)}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LookupResourcesBody {
+    subject: String,
+    permission: String,
+    resource_type: String,
+    #[serde(default)]
+    context: Option<serde_json::Map<String, Value>>,
+}
+
+async fn lookup_resources(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    JsonBody(body): JsonBody<LookupResourcesBody>,
+) -> ApiResult<Response> {
+    let found = state.fs.lookup_resources(
+        &context,
+        &body.resource_type,
+        &body.permission,
+        &parse_subject(&body.subject)?,
+        body.context.as_ref(),
+    )?;
+    Ok(revisioned(
+        &state,
+        json!({"resources": found.iter().map(|found| json!({
+            "id": found.id,
+            "result": views::result_name(&found.result),
+        })).collect::<Vec<_>>()}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LookupSubjectsBody {
+    object: String,
+    permission: String,
+    /// `user`, `agent` or `group#member`.
+    subject_type: String,
+    #[serde(default)]
+    context: Option<serde_json::Map<String, Value>>,
+}
+
+async fn lookup_subjects(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    JsonBody(body): JsonBody<LookupSubjectsBody>,
+) -> ApiResult<Response> {
+    let (subject_type, relation) = match body.subject_type.split_once('#') {
+        Some((kind, relation)) => (kind, Some(relation)),
+        None => (body.subject_type.as_str(), None),
+    };
+    let found = state.fs.lookup_subjects(
+        &context,
+        &parse_object(&body.object)?,
+        &body.permission,
+        subject_type,
+        relation,
+        body.context.as_ref(),
+    )?;
+    Ok(revisioned(&state, views::subjects_json(&found)))
+}
+
+async fn read_schema(State(state): State<AppState>, _caller: Caller) -> ApiResult<Response> {
+    let (schema, custom) = state.fs.schema();
+    Ok(revisioned(
+        &state,
+        json!({"schema": schema, "custom": custom}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SchemaBody {
+    schema: String,
+}
+
+async fn write_schema(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    JsonBody(body): JsonBody<SchemaBody>,
+) -> ApiResult<Response> {
+    let revision = state.fs.write_schema(&context, &body.schema).await?;
+    Ok(revisioned(&state, json!({"written_at": revision})))
+}
+
+// ---------------------------------------------------------------- API keys
+
+async fn list_keys(State(state): State<AppState>, Caller(context): Caller) -> ApiResult<Response> {
+    Ok(axum::Json(json!({"keys": state.fs.api_keys(&context)})).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateKeyBody {
+    /// `system`, `user:<handle or id>` or `agent:<id>`; the caller itself when absent.
+    #[serde(default)]
+    principal: Option<String>,
+    #[serde(default)]
+    description: String,
+}
+
+async fn create_key(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    JsonBody(body): JsonBody<CreateKeyBody>,
+) -> ApiResult<Response> {
+    let principal = body
+        .principal
+        .unwrap_or_else(|| context.principal.to_string());
+    let key = state
+        .fs
+        .create_api_key(&context, &principal, &body.description)
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(key)).into_response())
+}
+
+async fn revoke_key(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    state.fs.revoke_api_key(&context, &id).await?;
+    Ok(axum::Json(json!({"revoked": id})).into_response())
+}

@@ -1,0 +1,629 @@
+//! `nexus.yaml`: data directory, organizations, authentication, listen address, limits.
+//!
+//! `${VAR}` and `${VAR:-default}` are replaced from the environment before parsing (a
+//! missing variable without a default is an error; lines that are comments are left alone).
+//! Unknown keys, wrong types and bad values are errors with their line and column.
+
+use std::path::{Path, PathBuf};
+
+use nexus_core::accounts::{is_stable_user_id, validate_agent_id, validate_handle};
+use nexus_core::{Layout, MemberSpec, OrgId, OrgSpec, WorkspaceSpec};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}:{line}: environment variable `{name}` is not set (use `${{{name}:-default}}` for a default)"
+    )]
+    MissingVariable {
+        path: String,
+        line: usize,
+        name: String,
+    },
+    #[error("{path}:{line}: unterminated `${{` (write `${{NAME}}` or `${{NAME:-default}}`)")]
+    Unterminated { path: String, line: usize },
+    #[error("{path}: {message}")]
+    Syntax { path: String, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the embedded store keeps its data (relative to the configuration file).
+    pub data_dir: PathBuf,
+    /// Storage backend: only `local` (the embedded store) for now.
+    #[serde(default)]
+    pub backend: Backend,
+    #[serde(default)]
+    pub layout: Layout,
+    #[serde(default)]
+    pub organizations: Vec<OrgConfig>,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// Storage backends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    #[default]
+    Local,
+}
+
+/// One organization.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgConfig {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub workspaces: Vec<WorkspaceConfig>,
+    #[serde(default)]
+    pub members: Vec<MemberConfig>,
+    #[serde(default)]
+    pub settings: Map<String, Value>,
+}
+
+/// One workspace.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceConfig {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// One initial member.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberConfig {
+    pub user_id: String,
+    pub role: nexus_core::Role,
+    #[serde(rename = "type", default)]
+    pub kind: nexus_core::MemberKind,
+    /// Workspaces a `member` or `assistant` gets rw- on by its role.
+    #[serde(default)]
+    pub workspaces: Vec<String>,
+    /// Explicit ACL entries: `orgs/acme/sales:rw-`.
+    #[serde(default)]
+    pub permissions: Vec<String>,
+}
+
+/// How callers authenticate.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    #[serde(rename = "type", default)]
+    pub kind: AuthKind,
+    #[serde(default)]
+    pub jwt_secret: Option<String>,
+    #[serde(default)]
+    pub jwt_algorithm: Option<String>,
+    /// PEM public key for RS256 / ES256 (relative to the configuration file).
+    #[serde(default)]
+    pub jwt_public_key_file: Option<PathBuf>,
+    #[serde(default)]
+    pub issuer: Option<String>,
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds.
+    #[serde(default = "default_leeway")]
+    pub leeway_secs: u64,
+}
+
+fn default_leeway() -> u64 {
+    30
+}
+
+/// Authentication modes. API keys work in every mode except `none`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthKind {
+    /// API keys only.
+    #[default]
+    ApiKey,
+    /// JWTs (and API keys).
+    Jwt,
+    /// No authentication: every request acts as the system. Only on a loopback address.
+    None,
+}
+
+/// Where to listen.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    #[serde(default = "default_host")]
+    pub host: String,
+    #[serde(default = "default_port")]
+    pub port: u16,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: default_host(),
+            port: default_port(),
+        }
+    }
+}
+
+fn default_host() -> String {
+    "127.0.0.1".to_owned()
+}
+
+fn default_port() -> u16 {
+    8080
+}
+
+/// Request limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Largest request body, in bytes.
+    #[serde(default = "default_body")]
+    pub max_body_bytes: usize,
+    /// Longest a request may take, in seconds.
+    #[serde(default = "default_timeout")]
+    pub request_timeout_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: default_body(),
+            request_timeout_secs: default_timeout(),
+        }
+    }
+}
+
+fn default_body() -> usize {
+    64 * 1024 * 1024
+}
+
+fn default_timeout() -> u64 {
+    60
+}
+
+/// Replaces `${VAR}` and `${VAR:-default}` in `text` from `lookup`.
+pub fn expand_variables(
+    text: &str,
+    path: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, ConfigError> {
+    let mut out = String::with_capacity(text.len());
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        if line.trim_start().starts_with('#') {
+            out.push_str(line);
+            continue;
+        }
+        let mut rest = line;
+        while let Some(start) = rest.find("${") {
+            out.push_str(rest.get(..start).unwrap_or_default());
+            let after = rest.get(start + 2..).unwrap_or_default();
+            let Some(end) = after.find('}') else {
+                return Err(ConfigError::Unterminated {
+                    path: path.to_owned(),
+                    line: index + 1,
+                });
+            };
+            let inner = after.get(..end).unwrap_or_default();
+            let (name, default) = match inner.split_once(":-") {
+                Some((name, default)) => (name, Some(default)),
+                None => (inner, None),
+            };
+            match (lookup(name), default) {
+                (Some(value), _) => out.push_str(&value),
+                (None, Some(default)) => out.push_str(default),
+                (None, None) => {
+                    return Err(ConfigError::MissingVariable {
+                        path: path.to_owned(),
+                        line: index + 1,
+                        name: name.to_owned(),
+                    });
+                }
+            }
+            rest = after.get(end + 1..).unwrap_or_default();
+        }
+        out.push_str(rest);
+    }
+    Ok(out)
+}
+
+impl Config {
+    /// Reads, expands and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let mut config = Config::parse(&text, &shown, &|name| std::env::var(name).ok())?;
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        if config.data_dir.is_relative() {
+            config.data_dir = base.join(&config.data_dir);
+        }
+        if let Some(key) = &config.auth.jwt_public_key_file
+            && key.is_relative()
+        {
+            config.auth.jwt_public_key_file = Some(base.join(key));
+        }
+        Ok(config)
+    }
+
+    /// Parses and validates configuration text (`path` names it in errors).
+    pub fn parse(
+        text: &str,
+        path: &str,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let expanded = expand_variables(text, path, lookup)?;
+        let config: Config =
+            serde_norway::from_str(&expanded).map_err(|error| ConfigError::Syntax {
+                path: path.to_owned(),
+                message: error.to_string(),
+            })?;
+        config.validate().map_err(|message| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.data_dir.as_os_str().is_empty() {
+            return Err("`data_dir` is empty".to_owned());
+        }
+        let mut seen = Vec::new();
+        for (index, org) in self.organizations.iter().enumerate() {
+            let at = format!("organizations[{index}]");
+            if seen.contains(&&org.id) {
+                return Err(format!(
+                    "{at}.id: organization `{}` is listed twice",
+                    org.id
+                ));
+            }
+            seen.push(&org.id);
+            validate_org(org, &at)?;
+        }
+        match self.auth.kind {
+            AuthKind::Jwt => {
+                let algorithm = self.auth.jwt_algorithm.as_deref().unwrap_or("HS256");
+                match algorithm {
+                    "HS256" => match self.auth.jwt_secret.as_deref() {
+                        None | Some("") => {
+                            return Err(
+                                "auth: `type: jwt` with HS256 needs `jwt_secret` (at least 32 bytes)"
+                                    .to_owned(),
+                            );
+                        }
+                        Some(secret) if secret.len() < 32 => {
+                            return Err(
+                                "auth.jwt_secret is shorter than 32 bytes; use a long random secret"
+                                    .to_owned(),
+                            );
+                        }
+                        Some(_) => {}
+                    },
+                    "RS256" | "ES256" => {
+                        if self.auth.jwt_public_key_file.is_none() {
+                            return Err(format!(
+                                "auth: `jwt_algorithm: {algorithm}` needs `jwt_public_key_file`"
+                            ));
+                        }
+                    }
+                    other => {
+                        return Err(format!(
+                            "auth.jwt_algorithm `{other}` is not supported: use HS256, RS256 or ES256"
+                        ));
+                    }
+                }
+            }
+            AuthKind::ApiKey | AuthKind::None => {
+                if self.auth.jwt_secret.is_some() || self.auth.jwt_public_key_file.is_some() {
+                    return Err("auth: JWT settings are given but `type` is not `jwt`".to_owned());
+                }
+            }
+        }
+        if self.limits.max_body_bytes == 0 || self.limits.request_timeout_secs == 0 {
+            return Err("limits: values must be greater than zero".to_owned());
+        }
+        Ok(())
+    }
+
+    /// The organizations as provisioning wants them.
+    pub fn org_specs(&self) -> Vec<OrgSpec> {
+        self.organizations
+            .iter()
+            .filter_map(|org| {
+                Some(OrgSpec {
+                    id: OrgId::parse(&org.id).ok()?,
+                    name: org.name.clone(),
+                    workspaces: org
+                        .workspaces
+                        .iter()
+                        .map(|workspace| WorkspaceSpec {
+                            id: workspace.id.clone(),
+                            name: workspace.name.clone(),
+                        })
+                        .collect(),
+                    members: org
+                        .members
+                        .iter()
+                        .map(|member| {
+                            (
+                                MemberSpec {
+                                    user_id: member.user_id.clone(),
+                                    role: member.role,
+                                    kind: member.kind,
+                                    workspaces: member.workspaces.clone(),
+                                },
+                                member
+                                    .permissions
+                                    .iter()
+                                    .filter_map(|permission| parse_permission(permission).ok())
+                                    .collect(),
+                            )
+                        })
+                        .collect(),
+                    settings: org.settings.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Checks one organization of the configuration (`at` names it in messages).
+fn validate_org(org: &OrgConfig, at: &str) -> Result<(), String> {
+    OrgId::parse(&org.id).map_err(|error| format!("{at}.id: {error}"))?;
+    if org.name.trim().is_empty() {
+        return Err(format!("{at}.name is empty"));
+    }
+    let mut workspaces = Vec::new();
+    for (w, workspace) in org.workspaces.iter().enumerate() {
+        OrgId::parse(&workspace.id).map_err(|_| {
+            format!(
+                "{at}.workspaces[{w}].id: `{}` is not a valid workspace id (lowercase letters, digits, `-`, `_`)",
+                workspace.id
+            )
+        })?;
+        if workspace.id == "shared" || workspaces.contains(&&workspace.id) {
+            return Err(format!(
+                "{at}.workspaces[{w}].id: `{}` is reserved or listed twice",
+                workspace.id
+            ));
+        }
+        workspaces.push(&workspace.id);
+    }
+    let mut members = Vec::new();
+    for (m, member) in org.members.iter().enumerate() {
+        let where_ = format!("{at}.members[{m}]");
+        match member.kind {
+            nexus_core::MemberKind::Human => {
+                if !is_stable_user_id(&member.user_id) {
+                    validate_handle(&member.user_id)
+                        .map_err(|error| format!("{where_}.user_id: {error}"))?;
+                }
+            }
+            nexus_core::MemberKind::Agent => validate_agent_id(&member.user_id)
+                .map_err(|error| format!("{where_}.user_id: {error}"))?,
+        }
+        if members.contains(&&member.user_id) {
+            return Err(format!(
+                "{where_}.user_id: `{}` is listed twice",
+                member.user_id
+            ));
+        }
+        members.push(&member.user_id);
+        for workspace in &member.workspaces {
+            if !workspaces.contains(&workspace) {
+                return Err(format!(
+                    "{where_}.workspaces: `{workspace}` is not a workspace of `{}`",
+                    org.id
+                ));
+            }
+        }
+        for (p, permission) in member.permissions.iter().enumerate() {
+            let (target, mode) = parse_permission(permission)
+                .map_err(|error| format!("{where_}.permissions[{p}]: {error}"))?;
+            let inside = target == format!("/orgs/{}", org.id)
+                || target.starts_with(&format!("/orgs/{}/", org.id));
+            if !inside {
+                return Err(format!(
+                    "{where_}.permissions[{p}]: `{target}` is outside organization `{}`",
+                    org.id
+                ));
+            }
+            let _ = mode;
+        }
+    }
+    Ok(())
+}
+
+/// `orgs/acme/sales:rw-` → (`/orgs/acme/sales`, `rw-`).
+pub fn parse_permission(text: &str) -> Result<(String, String), String> {
+    let (path, mode) = text
+        .rsplit_once(':')
+        .ok_or_else(|| format!("`{text}` is not `PATH:MODE` (e.g. `orgs/acme/sales:rw-`)"))?;
+    let valid_mode = mode.len() == 3
+        && mode
+            .chars()
+            .zip(['r', 'w', 'x'])
+            .all(|(found, letter)| found == letter || found == '-');
+    if !valid_mode {
+        return Err(format!("mode `{mode}` must be three characters like `rw-`"));
+    }
+    let absolute = format!("/{}", path.trim_start_matches('/'));
+    let canonical =
+        nexus_core::VfsPath::parse(&absolute).map_err(|error| format!("`{path}`: {error}"))?;
+    Ok((canonical.to_string(), mode.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "JWT_SECRET" => Some("s".repeat(40)),
+            "PORT" => Some("9090".to_owned()),
+            _ => None,
+        }
+    }
+
+    const SEED: &str = r"
+# nexus.yaml
+data_dir: /var/lib/nexus
+backend: local
+
+organizations:
+  - id: acme
+    name: Acme Corporation
+    workspaces:
+      - id: sales
+        name: Sales Team
+      - id: engineering
+        name: Engineering Team
+    members:
+      - user_id: alice@acme.com
+        role: admin
+        permissions:
+          - orgs/acme:rwx
+          - orgs/acme/sales:rwx
+          - orgs/acme/engineering:rwx
+      - user_id: bob@acme.com
+        role: member
+        permissions:
+          - orgs/acme/sales:rw-
+      - user_id: agent_sales_001
+        type: agent
+        role: assistant
+        permissions:
+          - orgs/acme/sales:rw-
+  - id: techcorp
+    name: Tech Corp Inc.
+    workspaces:
+      - id: product
+        name: Product Team
+    members:
+      - user_id: john@techcorp.com
+        role: admin
+        permissions:
+          - orgs/techcorp:rwx
+
+auth:
+  type: jwt  # or api_key, oauth, etc.
+  jwt_secret: ${JWT_SECRET}
+  jwt_algorithm: HS256
+";
+
+    #[test]
+    fn the_seed_configuration_parses() {
+        let config = Config::parse(SEED, "nexus.yaml", &env).unwrap();
+        assert_eq!(config.organizations.len(), 2);
+        assert_eq!(config.auth.kind, AuthKind::Jwt);
+        assert_eq!(
+            config.auth.jwt_secret.as_deref(),
+            Some("s".repeat(40).as_str())
+        );
+        assert_eq!(config.server.port, 8080);
+        let specs = config.org_specs();
+        let acme = specs.first().unwrap();
+        assert_eq!(acme.members.len(), 3);
+        assert_eq!(
+            acme.members.get(1).unwrap().1,
+            vec![("/orgs/acme/sales".to_owned(), "rw-".to_owned())]
+        );
+    }
+
+    #[test]
+    fn variables_expand_with_defaults_and_missing_ones_fail() {
+        let text =
+            "data_dir: /d\nserver:\n  port: ${PORT}\n  host: ${HOST:-0.0.0.0}\n# ${IGNORED}\n";
+        let config = Config::parse(text, "c.yaml", &env).unwrap();
+        assert_eq!(config.server.port, 9090);
+        assert_eq!(config.server.host, "0.0.0.0");
+        let error = Config::parse("data_dir: ${NOPE}\n", "c.yaml", &env).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "c.yaml:1: environment variable `NOPE` is not set (use `${NOPE:-default}` for a default)"
+        );
+        assert!(matches!(
+            Config::parse("data_dir: ${NOPE\n", "c.yaml", &env),
+            Err(ConfigError::Unterminated { line: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_are_errors_with_a_position() {
+        let error = Config::parse("data_dir: /d\ndata_dri: /x\n", "c.yaml", &env)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("unknown field `data_dri`"), "{error}");
+        assert!(error.contains("line 2"), "{error}");
+        let error = Config::parse("data_dir: /d\nserver:\n  port: eighty\n", "c.yaml", &env)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("line 3"), "{error}");
+        let error = Config::parse(
+            "data_dir: /d\norganizations:\n  - id: acme\n    name: A\n    members:\n      - user_id: a@b.c\n        role: owner\n",
+            "c.yaml",
+            &env,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("unknown variant `owner`"), "{error}");
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        for (text, expected) in [
+            ("data_dir: /d\nauth:\n  type: jwt\n", "needs `jwt_secret`"),
+            (
+                "data_dir: /d\nauth:\n  type: jwt\n  jwt_secret: short\n",
+                "shorter than 32",
+            ),
+            (
+                "data_dir: /d\nauth:\n  type: jwt\n  jwt_algorithm: none\n  jwt_secret: ${JWT_SECRET}\n",
+                "not supported",
+            ),
+            (
+                "data_dir: /d\nauth:\n  type: jwt\n  jwt_algorithm: RS256\n",
+                "jwt_public_key_file",
+            ),
+            (
+                "data_dir: /d\norganizations:\n  - id: Acme!\n    name: A\n",
+                "organizations[0].id",
+            ),
+            (
+                "data_dir: /d\norganizations:\n  - id: acme\n    name: A\n    members:\n      - user_id: b@x.y\n        role: member\n        permissions: [orgs/other:rw-]\n",
+                "outside organization",
+            ),
+            (
+                "data_dir: /d\norganizations:\n  - id: acme\n    name: A\n    members:\n      - user_id: b@x.y\n        role: member\n        permissions: [orgs/acme:rwz]\n",
+                "mode",
+            ),
+            (
+                "data_dir: /d\norganizations:\n  - id: acme\n    name: A\n    members:\n      - user_id: UNIV\n        role: member\n",
+                "reserved",
+            ),
+        ] {
+            let error = Config::parse(text, "c.yaml", &env).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text}: {error}");
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! API errors: `{"error":{"code","message","request_id"}}` with the right status. Error codes
+//! map to HTTP statuses here and nowhere else.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use nexus_core::{ErrorCode, FsError};
+
+tokio::task_local! {
+    /// The id of the request being served (set by the request-id middleware).
+    pub static REQUEST_ID: String;
+}
+
+/// The current request's id, if any.
+pub fn request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
+}
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// For failed preconditions: the current entity tag.
+    pub etag: Option<String>,
+    /// For authentication failures: send `WWW-Authenticate`.
+    pub challenge: bool,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            etag: None,
+            challenge: false,
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", message)
+    }
+
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        ApiError {
+            challenge: true,
+            ..ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+}
+
+/// The HTTP status of an error code.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::InvalidPath | ErrorCode::InvalidInput => StatusCode::BAD_REQUEST,
+        ErrorCode::NotFound | ErrorCode::ParentNotFound => StatusCode::NOT_FOUND,
+        ErrorCode::AlreadyExists
+        | ErrorCode::NotADirectory
+        | ErrorCode::IsADirectory
+        | ErrorCode::DirectoryNotEmpty => StatusCode::CONFLICT,
+        ErrorCode::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+        ErrorCode::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
+        // A permission that cannot be evaluated is refused, like one that is not held.
+        ErrorCode::PermissionDenied | ErrorCode::EvaluationFailed => StatusCode::FORBIDDEN,
+        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::DataCorrupt | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<FsError> for ApiError {
+    fn from(error: FsError) -> Self {
+        let code = error.code();
+        let status = status_of(code);
+        let message = if status.is_server_error() {
+            tracing::error!(%error, "request failed");
+            crate::metrics::storage_error();
+            "the server could not complete the request; see its logs".to_owned()
+        } else {
+            match error.hint() {
+                Some(hint) => format!("{error} ({hint})"),
+                None => error.to_string(),
+            }
+        };
+        ApiError {
+            etag: error.current_etag().map(|tag| format!("\"{tag}\"")),
+            ..ApiError::new(status, code.as_str(), message)
+        }
+    }
+}
+
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
+        let status = rejection.status();
+        let status = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            status
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        ApiError::new(status, "invalid_input", rejection.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
+        ApiError::invalid(rejection.body_text())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "request_id": request_id(),
+            }
+        });
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(tag) = self.etag.and_then(|tag| HeaderValue::from_str(&tag).ok()) {
+            response.headers_mut().insert(header::ETAG, tag);
+        }
+        if self.challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"nexus\""),
+            );
+        }
+        response
+    }
+}
+
+/// A handler's result.
+pub type ApiResult<T> = Result<T, ApiError>;

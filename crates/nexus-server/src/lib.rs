@@ -1,0 +1,96 @@
+//! The Nexus HTTP server.
+//!
+//! ```text
+//!   config.rs    nexus.yaml: parsing, environment expansion, validation
+//!   auth.rs      API keys and JWTs → the acting principal
+//!   api.rs       the REST routes (thin: parse, call nexus-core, render)
+//!   error.rs     error codes → HTTP statuses and JSON error bodies, in one place
+//!   metrics.rs   Prometheus text exposition
+//!   views.rs     JSON views of engine answers (shared with the CLI)
+//! ```
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod views;
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use nexus_core::Fs;
+
+pub use config::{AuthKind, Config, ConfigError};
+
+/// The OpenAPI 3.1 description of the API (committed; a test keeps it in step with the
+/// routes).
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Refuses settings that would be unsafe for the address the server listens on.
+pub fn check_bind(config: &Config, host: IpAddr) -> Result<(), String> {
+    if config.auth.kind == AuthKind::None && !host.is_loopback() {
+        return Err(format!(
+            "`auth: type: none` lets anyone act as the administrator; it is only allowed on a loopback address, not {host}"
+        ));
+    }
+    Ok(())
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then stops accepting, lets
+/// in-flight requests finish and returns.
+pub async fn serve(
+    config: &Config,
+    fs: Fs,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let address: SocketAddr = listener
+        .local_addr()
+        .map_err(|error| format!("cannot read the listening address: {error}"))?;
+    check_bind(config, address.ip())?;
+    let auth = auth::Authenticator::new(&config.auth)?;
+    let draining = Arc::new(AtomicBool::new(false));
+    let state = api::AppState {
+        fs,
+        auth: Arc::new(auth),
+        timeout: Duration::from_secs(config.limits.request_timeout_secs),
+        loopback: address.ip().is_loopback(),
+        draining: draining.clone(),
+    };
+    let app = api::router(state, config.limits.max_body_bytes);
+    tracing::info!(%address, "serving");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            draining.store(true, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!("shutting down: finishing requests in flight");
+        })
+        .await
+        .map_err(|error| format!("server error: {error}"))
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

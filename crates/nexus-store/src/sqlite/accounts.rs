@@ -1,0 +1,120 @@
+//! Principals and API keys.
+
+use sqlx::{Row, SqliteConnection, SqlitePool};
+
+use super::mutate::Failure;
+use crate::error::{Rejection, StoreError};
+use crate::meta::{AccountsSnapshot, ApiKeyRecord, PrincipalRecord};
+use crate::types::Timestamp;
+
+pub(super) async fn register(
+    connection: &mut SqliteConnection,
+    principal: &PrincipalRecord,
+) -> Result<(), Failure> {
+    let taken: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM principals WHERE kind = ? AND (id = ? OR handle = ?) LIMIT 1",
+    )
+    .bind(&principal.kind)
+    .bind(&principal.id)
+    .bind(&principal.handle)
+    .fetch_optional(&mut *connection)
+    .await?;
+    if taken.is_some() {
+        return Err(Rejection::AccountExists {
+            what: format!(
+                "{} `{}` (handle `{}`)",
+                principal.kind, principal.id, principal.handle
+            ),
+        }
+        .into());
+    }
+    sqlx::query("INSERT INTO principals (kind, id, handle, created_at) VALUES (?, ?, ?, ?)")
+        .bind(&principal.kind)
+        .bind(&principal.id)
+        .bind(&principal.handle)
+        .bind(principal.created_at.as_micros())
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn create_key(
+    connection: &mut SqliteConnection,
+    key: &ApiKeyRecord,
+) -> Result<(), Failure> {
+    let taken: Option<String> =
+        sqlx::query_scalar("SELECT id FROM api_keys WHERE id = ? OR hash = ? LIMIT 1")
+            .bind(&key.id)
+            .bind(&key.hash)
+            .fetch_optional(&mut *connection)
+            .await?;
+    if taken.is_some() {
+        return Err(Rejection::AccountExists {
+            what: format!("API key `{}`", key.id),
+        }
+        .into());
+    }
+    sqlx::query(
+        "INSERT INTO api_keys (id, hash, principal, description, created_at, revoked_at)
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&key.id)
+    .bind(&key.hash)
+    .bind(&key.principal)
+    .bind(&key.description)
+    .bind(key.created_at.as_micros())
+    .bind(key.revoked_at.map(Timestamp::as_micros))
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn revoke_key(
+    connection: &mut SqliteConnection,
+    id: &str,
+    at: Timestamp,
+) -> Result<(), Failure> {
+    sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+        .bind(at.as_micros())
+        .bind(id)
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn load(pool: &SqlitePool) -> Result<AccountsSnapshot, StoreError> {
+    let principals = sqlx::query("SELECT kind, id, handle, created_at FROM principals")
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(PrincipalRecord {
+                kind: row.try_get("kind")?,
+                id: row.try_get("id")?,
+                handle: row.try_get("handle")?,
+                created_at: Timestamp(row.try_get("created_at")?),
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let api_keys = sqlx::query(
+        "SELECT id, hash, principal, description, created_at, revoked_at FROM api_keys",
+    )
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(ApiKeyRecord {
+            id: row.try_get("id")?,
+            hash: row.try_get("hash")?,
+            principal: row.try_get("principal")?,
+            description: row.try_get("description")?,
+            created_at: Timestamp(row.try_get("created_at")?),
+            revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(Timestamp),
+        })
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(AccountsSnapshot {
+        principals,
+        api_keys,
+    })
+}
