@@ -191,9 +191,7 @@ fn kind_of(text: &str) -> Result<MemberKind, CliError> {
 }
 
 impl Session {
-    #[expect(clippy::too_many_lines, reason = "one short arm per admin command")]
     pub(crate) async fn admin(&self, command: AdminCommand) -> Result<(), CliError> {
-        let json_output = self.printer.json;
         match command {
             AdminCommand::AddUser {
                 org,
@@ -202,66 +200,43 @@ impl Session {
                 workspaces,
                 kind,
             } => {
-                let member = self
-                    .fs
-                    .add_member(
-                        &self.context,
-                        &org,
-                        MemberSpec {
-                            user_id: user.clone(),
-                            role: role_of(&role)?,
-                            kind: kind_of(&kind)?,
-                            workspaces,
-                        },
-                    )
-                    .await?;
-                if json_output {
-                    return print_json(&member);
-                }
-                write_stdout(format!("added {user} to {org} as {role}\n").as_bytes())
+                let spec = MemberSpec {
+                    user_id: user.clone(),
+                    role: role_of(&role)?,
+                    kind: kind_of(&kind)?,
+                    workspaces,
+                };
+                let member = self.target.add_member(&org, spec).await?;
+                self.done(&member, &format!("added {user} to {org} as {role}"))
             }
             AdminCommand::RemoveUser { org, user } => {
-                self.fs.remove_member(&self.context, &org, &user).await?;
-                if json_output {
-                    return print_json(&json!({"removed": user, "org": org}));
-                }
-                write_stdout(format!("removed {user} from {org}\n").as_bytes())
+                self.target.remove_member(&org, &user).await?;
+                self.done(
+                    &json!({"removed": user, "org": org}),
+                    &format!("removed {user} from {org}"),
+                )
             }
             AdminCommand::ListUsers { org: Some(org) } => {
-                let members = self.fs.list_members(&self.context, &org).await?;
-                if json_output {
+                let members = self.target.list_members(&org).await?;
+                if self.printer.json {
                     return print_json(&members);
                 }
+                let name = |value: serde_json::Value| value.as_str().unwrap_or_default().to_owned();
                 let mut out = String::new();
                 for member in members {
                     out.push_str(&format!(
                         "{}\t{}\t{}\t{}\n",
                         member.user_id,
-                        serde_json::to_value(member.role)
-                            .unwrap_or_default()
-                            .as_str()
-                            .unwrap_or(""),
-                        serde_json::to_value(member.kind)
-                            .unwrap_or_default()
-                            .as_str()
-                            .unwrap_or(""),
-                        serde_json::to_value(member.status)
-                            .unwrap_or_default()
-                            .as_str()
-                            .unwrap_or(""),
+                        name(json!(member.role)),
+                        name(json!(member.kind)),
+                        name(json!(member.status)),
                     ));
                 }
                 write_stdout(out.as_bytes())
             }
             AdminCommand::ListUsers { org: None } => {
-                if self.context.principal != nexus_core::Principal::System {
-                    return Err(CliError::new(
-                        ErrorCode::PermissionDenied,
-                        "listing every user needs the system; pass --org to list one organization's members",
-                    ));
-                }
-                let all = self.fs.accounts().list();
-                if json_output {
+                let all = self.target.users().await?;
+                if self.printer.json {
                     return print_json(&all);
                 }
                 let mut out = String::new();
@@ -277,11 +252,8 @@ impl Session {
                 principal,
                 description,
             } => {
-                let key = self
-                    .fs
-                    .create_api_key(&self.context, &principal, &description)
-                    .await?;
-                if json_output {
+                let key = self.target.create_key(&principal, &description).await?;
+                if self.printer.json {
                     return print_json(&key);
                 }
                 write_stdout(
@@ -293,60 +265,71 @@ impl Session {
                 )
             }
             AdminCommand::RevokeKey { id } => {
-                self.fs.revoke_api_key(&self.context, &id).await?;
-                if json_output {
-                    return print_json(&json!({"revoked": id}));
-                }
-                write_stdout(format!("revoked {id}\n").as_bytes())
+                self.target.revoke_key(&id).await?;
+                self.done(&json!({"revoked": id}), &format!("revoked {id}"))
             }
-            AdminCommand::ListKeys => {
-                let keys = self.fs.api_keys(&self.context);
-                if json_output {
-                    return print_json(&keys);
-                }
-                let mut out = String::new();
-                for key in keys {
-                    out.push_str(&format!(
-                        "{}\t{}\t{}\t{}\n",
-                        key.id,
-                        key.principal,
-                        if key.revoked { "revoked" } else { "active" },
-                        key.description
-                    ));
-                }
-                write_stdout(out.as_bytes())
-            }
+            AdminCommand::ListKeys => self.list_keys().await,
             AdminCommand::CreateOrg {
                 id,
                 name,
                 workspaces,
-            } => {
-                let org = nexus_core::OrgId::parse(&id).map_err(nexus_core::FsError::from)?;
-                let report = self
-                    .fs
-                    .provision(
-                        &self.context,
-                        &[OrgSpec {
-                            id: org,
-                            name,
-                            workspaces: workspaces
-                                .into_iter()
-                                .map(|id| WorkspaceSpec { id, name: None })
-                                .collect(),
-                            members: Vec::new(),
-                            settings: serde_json::Map::new(),
-                        }],
-                    )
-                    .await?;
-                if json_output {
-                    return print_json(&report);
-                }
-                let mut out = String::new();
-                for change in &report.changes {
-                    out.push_str(&format!("+ {change}\n"));
-                }
-                write_stdout(out.as_bytes())
-            }
+            } => self.create_org(&id, name, workspaces).await,
         }
+    }
+
+    /// Prints `value` with `--json`, else `message` on stdout.
+    fn done<T: serde::Serialize>(&self, value: &T, message: &str) -> Result<(), CliError> {
+        if self.printer.json {
+            return print_json(value);
+        }
+        write_stdout(format!("{message}\n").as_bytes())
+    }
+
+    async fn list_keys(&self) -> Result<(), CliError> {
+        let keys = self.target.keys().await?;
+        if self.printer.json {
+            return print_json(&keys);
+        }
+        let mut out = String::new();
+        for key in keys {
+            out.push_str(&format!(
+                "{}\t{}\t{}\t{}\n",
+                key.id,
+                key.principal,
+                if key.revoked { "revoked" } else { "active" },
+                key.description
+            ));
+        }
+        write_stdout(out.as_bytes())
+    }
+
+    async fn create_org(
+        &self,
+        id: &str,
+        name: String,
+        workspaces: Vec<String>,
+    ) -> Result<(), CliError> {
+        let org = nexus_core::OrgId::parse(id).map_err(nexus_core::FsError::from)?;
+        let report = self
+            .target
+            .create_org(OrgSpec {
+                id: org,
+                name,
+                workspaces: workspaces
+                    .into_iter()
+                    .map(|id| WorkspaceSpec { id, name: None })
+                    .collect(),
+                members: Vec::new(),
+                settings: serde_json::Map::new(),
+            })
+            .await?;
+        if self.printer.json {
+            return print_json(&report);
+        }
+        let mut out = String::new();
+        for change in &report.changes {
+            out.push_str(&format!("+ {change}\n"));
+        }
+        write_stdout(out.as_bytes())
     }
 }

@@ -12,6 +12,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "NEXUS_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
+    /// Talk to a Nexus server instead of opening a data directory (credentials from
+    /// `NEXUS_API_KEY` or `NEXUS_TOKEN`; `NEXUS_HOST` and `NEXUS_PORT` also name a server).
+    #[arg(long, global = true, env = "NEXUS_URL", value_name = "URL")]
+    pub url: Option<String>,
+
     /// Print results as JSON (errors too, on stderr).
     #[arg(long, global = true)]
     pub json: bool,

@@ -6,8 +6,8 @@ use std::time::Duration;
 use base64::Engine;
 use bytes::Bytes;
 use nexus_core::{
-    ByteRange, CallContext, ErrorCode, Fs, GlobOptions, GrepOptions, ListOptions, ListPage,
-    Principal, ReadOptions, StoreOptions, Timestamp, WriteOptions,
+    ErrorCode, Fs, GrepOptions, ListOptions, ListPage, Principal, StoreOptions, Timestamp,
+    WriteOptions,
 };
 use serde::Serialize;
 
@@ -16,6 +16,7 @@ use crate::cli::{
     PolicyArgs, RebacCommand, RmArgs, VersionsAction, VersionsArgs, WriteArgs,
 };
 use crate::output::{self, CliError, Printer, print_json, write_stdout};
+use crate::target::Target;
 
 /// Runs one parsed command line.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
@@ -41,14 +42,34 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         _ => {}
     }
+    if let Some(url) = server_url(&cli) {
+        if cli.acting_as.is_some() {
+            return Err(CliError::new(
+                ErrorCode::InvalidInput,
+                "`--as` works on a data directory only: a server acts as whoever the credentials name",
+            )
+            .with_hint("set NEXUS_API_KEY or NEXUS_TOKEN to the credentials of the principal"));
+        }
+        let credential = std::env::var("NEXUS_API_KEY")
+            .ok()
+            .or_else(|| std::env::var("NEXUS_TOKEN").ok())
+            .filter(|value| !value.is_empty());
+        let client = nexus_client::Client::new(&url, credential)?;
+        let session = Session {
+            target: Target::Remote(client),
+            printer,
+        };
+        return session.dispatch(cli.command).await;
+    }
     let principal = match cli.acting_as.as_deref() {
         None => Principal::System,
         Some(text) => Principal::parse(text)
             .map_err(|error| CliError::new(ErrorCode::InvalidInput, error.to_string()))?,
     };
     let data_dir = cli.data_dir.ok_or_else(|| {
-        CliError::new(ErrorCode::InvalidInput, "no data directory given")
-            .with_hint("pass `--data-dir DIR` or set `NEXUS_DATA_DIR`")
+        CliError::new(ErrorCode::InvalidInput, "no data directory or server given").with_hint(
+            "pass `--data-dir DIR` (or set NEXUS_DATA_DIR), or `--url http://HOST:PORT` (or set NEXUS_URL)",
+        )
     })?;
     let options = StoreOptions {
         lock_timeout: Duration::from_secs(cli.lock_timeout),
@@ -56,8 +77,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     };
     let fs = Fs::open(&data_dir, options).await?;
     let session = Session {
-        fs: fs.clone(),
-        context: fs.context(principal),
+        target: Target::Local {
+            fs: fs.clone(),
+            context: fs.context(principal),
+        },
         printer,
     };
     let result = session.dispatch(cli.command).await;
@@ -65,9 +88,24 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     result
 }
 
+/// The server to talk to: `--url` / `NEXUS_URL`, else `NEXUS_HOST` (and `NEXUS_PORT`,
+/// default 8080) as in the seed's examples.
+fn server_url(cli: &Cli) -> Option<String> {
+    if let Some(url) = cli.url.as_deref().filter(|url| !url.is_empty()) {
+        return Some(url.to_owned());
+    }
+    let host = std::env::var("NEXUS_HOST")
+        .ok()
+        .filter(|host| !host.is_empty())?;
+    let port = std::env::var("NEXUS_PORT")
+        .ok()
+        .filter(|port| !port.is_empty())
+        .unwrap_or_else(|| "8080".to_owned());
+    Some(format!("http://{host}:{port}"))
+}
+
 pub(crate) struct Session {
-    pub(crate) fs: Fs,
-    pub(crate) context: CallContext,
+    pub(crate) target: Target,
     pub(crate) printer: Printer,
 }
 
@@ -123,7 +161,7 @@ impl Session {
             Command::Mv(args) => self.mv(args).await,
             Command::Cp(args) => self.cp(args).await,
             Command::Stat(args) => {
-                let entry = self.fs.stat(&self.context, &args.path).await?;
+                let entry = self.target.stat(&args.path).await?;
                 if self.printer.json {
                     return print_json(&entry);
                 }
@@ -135,7 +173,7 @@ impl Session {
             Command::Gc(args) => self.gc(args).await,
             Command::Fsck(args) => self.fsck(args).await,
             Command::Setfacl { path, entry } => self.setfacl(&path, &entry).await,
-            Command::Getfacl(args) => self.getfacl(&args.path),
+            Command::Getfacl(args) => self.getfacl(&args.path).await,
             Command::Rebac(command) => self.rebac(command).await,
             Command::Admin(command) => self.admin(command).await,
             Command::Init(_) | Command::Serve(_) | Command::Config(_) => Err(CliError::new(
@@ -154,9 +192,8 @@ impl Session {
         };
         loop {
             let page = self
-                .fs
+                .target
                 .ls(
-                    &self.context,
                     &args.path,
                     ListOptions {
                         recursive: args.recursive,
@@ -185,16 +222,13 @@ impl Session {
     }
 
     async fn cat(&self, args: CatArgs) -> Result<(), CliError> {
-        let range = args.range.as_deref().map(ByteRange::parse).transpose()?;
         let read = self
-            .fs
+            .target
             .read(
-                &self.context,
                 &args.path,
-                ReadOptions {
-                    range,
-                    version: args.version,
-                },
+                args.range.as_deref(),
+                args.version,
+                self.printer.json,
             )
             .await?;
         if !self.printer.json {
@@ -215,9 +249,8 @@ impl Session {
         let content = read_content(&args)?;
         let size = content.len();
         let entry = self
-            .fs
+            .target
             .write(
-                &self.context,
                 &args.path,
                 content,
                 WriteOptions {
@@ -227,7 +260,7 @@ impl Session {
                 },
             )
             .await
-            .map_err(|error| CliError::from(error).suggest_parents_flag())?;
+            .map_err(CliError::suggest_parents_flag)?;
         if self.printer.json {
             return print_json(&entry);
         }
@@ -244,10 +277,10 @@ impl Session {
         let mut created = Vec::new();
         for path in &args.paths {
             let entry = self
-                .fs
-                .mkdir(&self.context, path, args.parents)
+                .target
+                .mkdir(path, args.parents)
                 .await
-                .map_err(|error| CliError::from(error).suggest_parents_flag())?;
+                .map_err(CliError::suggest_parents_flag)?;
             self.printer.note(&format!("created {}", entry.path));
             created.push(entry);
         }
@@ -260,7 +293,7 @@ impl Session {
     async fn rm(&self, args: RmArgs) -> Result<(), CliError> {
         let mut results = Vec::new();
         for path in &args.paths {
-            let result = self.fs.rm(&self.context, path, args.recursive).await?;
+            let result = self.target.rm(path, args.recursive).await?;
             self.printer
                 .note(&format!("removed {path} ({} entries)", result.removed));
             results.push(Removed {
@@ -276,7 +309,7 @@ impl Session {
 
     /// Where a move or copy lands: inside `destination` when it is an existing directory.
     async fn target(&self, source: &str, destination: &str) -> Result<String, CliError> {
-        match self.fs.stat(&self.context, destination).await {
+        match self.target.stat(destination).await {
             Ok(entry) if entry.is_dir() => {
                 let source =
                     nexus_core::VfsPath::parse(source).map_err(nexus_core::FsError::from)?;
@@ -288,17 +321,14 @@ impl Session {
                     .to_string())
             }
             Ok(_) => Ok(destination.to_owned()),
-            Err(error) if error.code() == ErrorCode::NotFound => Ok(destination.to_owned()),
-            Err(error) => Err(error.into()),
+            Err(error) if error.code == ErrorCode::NotFound => Ok(destination.to_owned()),
+            Err(error) => Err(error),
         }
     }
 
     async fn mv(&self, args: MvArgs) -> Result<(), CliError> {
         let target = self.target(&args.source, &args.destination).await?;
-        let entry = self
-            .fs
-            .mv(&self.context, &args.source, &target, args.force)
-            .await?;
+        let entry = self.target.mv(&args.source, &target, args.force).await?;
         if self.printer.json {
             return print_json(&entry);
         }
@@ -310,23 +340,15 @@ impl Session {
     async fn cp(&self, args: CpArgs) -> Result<(), CliError> {
         let target = self.target(&args.source, &args.destination).await?;
         let entry = self
-            .fs
-            .cp(
-                &self.context,
-                &args.source,
-                &target,
-                args.recursive,
-                args.force,
-            )
+            .target
+            .cp(&args.source, &target, args.recursive, args.force)
             .await
             .map_err(|error| {
-                let hint = (error.code() == ErrorCode::IsADirectory && !args.recursive)
-                    .then_some("pass `-r` to copy a directory");
-                let mut error = CliError::from(error);
-                if let Some(hint) = hint {
-                    error = error.with_hint(hint);
+                if error.code == ErrorCode::IsADirectory && !args.recursive {
+                    error.with_hint("pass `-r` to copy a directory")
+                } else {
+                    error
                 }
-                error
             })?;
         if self.printer.json {
             return print_json(&entry);
@@ -337,14 +359,7 @@ impl Session {
     }
 
     async fn glob(&self, args: GlobArgs) -> Result<(), CliError> {
-        let result = self
-            .fs
-            .glob(
-                &self.context,
-                &args.pattern,
-                GlobOptions { limit: args.limit },
-            )
-            .await?;
+        let result = self.target.glob(&args.pattern, args.limit).await?;
         if self.printer.json {
             return print_json(&result);
         }
@@ -365,9 +380,8 @@ impl Session {
 
     async fn grep(&self, args: GrepArgs) -> Result<(), CliError> {
         let result = self
-            .fs
+            .target
             .grep(
-                &self.context,
                 &args.pattern,
                 &args.path,
                 GrepOptions {
@@ -409,7 +423,7 @@ impl Session {
         };
         match action {
             VersionsAction::List(args) => {
-                let versions = self.fs.versions(&self.context, &args.path).await?;
+                let versions = self.target.versions(&args.path).await?;
                 if self.printer.json {
                     return print_json(&versions);
                 }
@@ -424,7 +438,7 @@ impl Session {
                 .await
             }
             VersionsAction::Restore { path, version } => {
-                let entry = self.fs.restore(&self.context, &path, version).await?;
+                let entry = self.target.restore(&path, version).await?;
                 if self.printer.json {
                     return print_json(&entry);
                 }
@@ -443,7 +457,7 @@ impl Session {
             .org
             .strip_prefix("/orgs/")
             .map_or(args.org.as_str(), |rest| rest.trim_end_matches('/'));
-        let mut policy = self.fs.version_policy(&self.context, org).await?;
+        let mut policy = self.target.version_policy(org).await?;
         let changing =
             args.keep.is_some() || args.keep_days.is_some() || args.keep_all || args.keep_forever;
         if changing {
@@ -459,10 +473,7 @@ impl Session {
             if let Some(days) = args.keep_days {
                 policy.keep_days = Some(days);
             }
-            policy = self
-                .fs
-                .set_version_policy(&self.context, org, policy)
-                .await?;
+            policy = self.target.set_version_policy(org, policy).await?;
         }
         let view = PolicyView {
             org,
@@ -483,7 +494,7 @@ impl Session {
     }
 
     async fn gc(&self, args: GcArgs) -> Result<(), CliError> {
-        let store = self.fs.store();
+        let store = self.target.local("gc")?.store();
         let cutoff = match args.grace {
             Some(seconds) => Timestamp::now().minus(Duration::from_secs(seconds)),
             None => store.gc_cutoff(),
@@ -511,7 +522,8 @@ impl Session {
 
     async fn fsck(&self, args: FsckArgs) -> Result<(), CliError> {
         let report = self
-            .fs
+            .target
+            .local("fsck")?
             .store()
             .check(args.verify_content)
             .await

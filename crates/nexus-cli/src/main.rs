@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod output;
 mod rebac;
+mod target;
 
 use std::process::ExitCode;
 

@@ -48,7 +48,7 @@ impl CliError {
             | ErrorCode::NotADirectory
             | ErrorCode::IsADirectory
             | ErrorCode::DirectoryNotEmpty => 4,
-            ErrorCode::PermissionDenied => 5,
+            ErrorCode::PermissionDenied | ErrorCode::Unauthenticated => 5,
             ErrorCode::Unavailable => 6,
         }
     }

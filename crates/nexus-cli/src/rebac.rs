@@ -1,14 +1,17 @@
 //! `nexus rebac ...`, `nexus setfacl` and `nexus getfacl`.
+#![allow(
+    clippy::indexing_slicing,
+    reason = "reading a serde_json::Value by key never panics: a missing key reads as null"
+)]
 
 use std::fmt::Write as _;
 use std::io::Read;
 
-use nexus_core::{CheckQuery, ErrorCode, FsError, VfsPath};
+use nexus_core::{ErrorCode, FsError, VfsPath};
 use nexus_rebac::{
-    CheckResult, ExpandKind, ExpandNode, ObjectRef, Operation, Relationship, RelationshipCaveat,
-    RelationshipFilter, RelationshipUpdate, SubjectRef,
+    ObjectRef, Operation, Relationship, RelationshipCaveat, RelationshipFilter, RelationshipUpdate,
+    SubjectRef,
 };
-use serde::Serialize;
 
 use crate::cli::{CheckArgs, ReadArgs, RebacCommand, RelationshipArgs, SchemaCommand};
 use crate::commands::Session;
@@ -72,40 +75,6 @@ fn relationship_of(args: &RelationshipArgs) -> Result<Relationship, CliError> {
     Ok(relationship)
 }
 
-#[derive(Serialize)]
-struct WriteView {
-    revision: u64,
-    changes: Vec<ChangeView>,
-}
-
-#[derive(Serialize)]
-struct ChangeView {
-    operation: &'static str,
-    relationship: String,
-}
-
-fn change_views(changes: &[nexus_rebac::Change]) -> Vec<ChangeView> {
-    changes
-        .iter()
-        .map(|change| ChangeView {
-            operation: if change.operation == Operation::Delete {
-                "delete"
-            } else {
-                "touch"
-            },
-            relationship: change.relationship.to_string(),
-        })
-        .collect()
-}
-
-#[derive(Serialize)]
-struct CheckView {
-    result: &'static str,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    missing_context: Vec<String>,
-    revision: u64,
-}
-
 impl Session {
     pub(crate) async fn rebac(&self, command: RebacCommand) -> Result<(), CliError> {
         match command {
@@ -113,23 +82,29 @@ impl Session {
             RebacCommand::Create(args) => self.relationship_update(&args, Operation::Create).await,
             RebacCommand::Touch(args) => self.relationship_update(&args, Operation::Touch).await,
             RebacCommand::Delete(args) => self.relationship_update(&args, Operation::Delete).await,
-            RebacCommand::Check(args) => self.relationship_check(&args),
+            RebacCommand::Check(args) => self.relationship_check(&args).await,
             RebacCommand::Expand {
                 permission,
                 object,
                 recursive,
-            } => self.expand(&permission, &object, recursive),
+            } => self.expand(&permission, &object, recursive).await,
             RebacCommand::LookupResources {
                 subject,
                 permission,
                 resource_type,
-            } => self.lookup_resources(&subject, &permission, &resource_type),
+            } => {
+                self.lookup_resources(&subject, &permission, &resource_type)
+                    .await
+            }
             RebacCommand::LookupSubjects {
                 object,
                 permission,
                 subject_type,
-            } => self.lookup_subjects(&object, &permission, &subject_type),
-            RebacCommand::Read(args) => self.relationship_read(&args),
+            } => {
+                self.lookup_subjects(&object, &permission, &subject_type)
+                    .await
+            }
+            RebacCommand::Read(args) => self.relationship_read(&args).await,
             RebacCommand::Changes { since, limit } => self.changes(since, limit).await,
             RebacCommand::Validate { .. } => {
                 Err(invalid("`rebac validate` does not use a data directory"))
@@ -140,7 +115,7 @@ impl Session {
     async fn schema_command(&self, command: SchemaCommand) -> Result<(), CliError> {
         match command {
             SchemaCommand::Read => {
-                let (source, custom) = self.fs.schema();
+                let (source, custom) = self.target.schema().await?;
                 if self.printer.json {
                     return print_json(&serde_json::json!({ "schema": source, "custom": custom }));
                 }
@@ -158,7 +133,7 @@ impl Session {
                         invalid(format!("cannot read `{}`: {error}", file.display()))
                     })?
                 };
-                let revision = self.fs.write_schema(&self.context, &source).await?;
+                let revision = self.target.write_schema(&source).await?;
                 if self.printer.json {
                     return print_json(&serde_json::json!({ "revision": revision }));
                 }
@@ -169,77 +144,66 @@ impl Session {
         }
     }
 
-    fn expand(&self, permission: &str, object: &str, recursive: bool) -> Result<(), CliError> {
-        let node = self
-            .fs
-            .expand(&self.context, &parse_object(object)?, permission, recursive)?;
+    async fn expand(
+        &self,
+        permission: &str,
+        object: &str,
+        recursive: bool,
+    ) -> Result<(), CliError> {
+        let tree = self
+            .target
+            .expand(&parse_object(object)?, permission, recursive)
+            .await?;
         if self.printer.json {
-            return print_json(&expand_json(&node));
+            return print_json(&tree);
         }
         let mut out = String::new();
-        render_tree(&node, 0, &mut out);
+        render_tree(&tree, 0, &mut out);
         write_stdout(out.as_bytes())
     }
 
-    fn lookup_resources(
+    async fn lookup_resources(
         &self,
         subject: &str,
         permission: &str,
         resource_type: &str,
     ) -> Result<(), CliError> {
-        let found = self.fs.lookup_resources(
-            &self.context,
-            resource_type,
-            permission,
-            &parse_subject(subject)?,
-            None,
-        )?;
+        let found = self
+            .target
+            .lookup_resources(&parse_subject(subject)?, permission, resource_type)
+            .await?;
         if self.printer.json {
-            let rows: Vec<_> = found
-                .iter()
-                .map(|found| serde_json::json!({ "id": found.id, "result": result_name(&found.result) }))
-                .collect();
-            return print_json(&rows);
+            return print_json(&found);
         }
         let mut out = String::new();
-        for found in found {
-            match found.result {
-                CheckResult::Has => writeln!(out, "{resource_type}:{}", found.id),
-                _ => writeln!(out, "{resource_type}:{} (conditional)", found.id),
+        for found in &found {
+            let id = found["id"].as_str().unwrap_or_default();
+            if found["result"] == "has_permission" {
+                writeln!(out, "{resource_type}:{id}").ok();
+            } else {
+                writeln!(out, "{resource_type}:{id} (conditional)").ok();
             }
-            .ok();
         }
         write_stdout(out.as_bytes())
     }
 
     async fn changes(&self, since: u64, limit: usize) -> Result<(), CliError> {
-        let changes = self
-            .fs
-            .relationship_changes(&self.context, since, limit)
-            .await?;
-        let is_delete = |recorded: &nexus_core::RecordedChange| {
-            recorded.change.operation == nexus_core::ChangeOperation::Delete
-        };
+        let changes = self.target.changes(since, limit).await?;
         if self.printer.json {
-            let rows: Vec<_> = changes
-                .iter()
-                .map(|recorded| {
-                    serde_json::json!({
-                        "revision": recorded.revision,
-                        "operation": if is_delete(recorded) { "delete" } else { "touch" },
-                        "relationship": recorded.change.relationship.to_string(),
-                    })
-                })
-                .collect();
-            return print_json(&rows);
+            return print_json(&changes);
         }
         let mut out = String::new();
-        for recorded in &changes {
-            let sign = if is_delete(recorded) { '-' } else { '+' };
+        for change in &changes {
+            let sign = if change["operation"] == "delete" {
+                '-'
+            } else {
+                '+'
+            };
             writeln!(
                 out,
                 "{} {sign} {}",
-                recorded.revision, recorded.change.relationship
+                change["revision"],
+                change["relationship"].as_str().unwrap_or_default()
             )
             .ok();
         }
@@ -252,41 +216,59 @@ impl Session {
         operation: Operation,
     ) -> Result<(), CliError> {
         let relationship = relationship_of(args)?;
-        let outcome = self
-            .fs
-            .relationships_write(
-                &self.context,
-                vec![RelationshipUpdate {
-                    operation,
-                    relationship,
-                }],
-                Vec::new(),
-            )
+        let written = self
+            .target
+            .relationships_write(vec![RelationshipUpdate {
+                operation,
+                relationship,
+            }])
             .await?;
         if self.printer.json {
-            return print_json(&WriteView {
-                revision: outcome.revision,
-                changes: change_views(&outcome.changes),
-            });
+            return print_json(&serde_json::json!({
+                "revision": written.revision,
+                "changes": written.changes.iter().map(|(operation, relationship)| serde_json::json!({
+                    "operation": operation,
+                    "relationship": relationship,
+                })).collect::<Vec<_>>(),
+            }));
         }
-        if outcome.changes.is_empty() {
+        if written.changes.is_empty() {
             self.printer.note("nothing changed");
         }
-        for change in &outcome.changes {
-            let verb = if change.operation == Operation::Delete {
+        for (operation, relationship) in &written.changes {
+            let verb = if operation == "delete" {
                 "deleted"
             } else {
                 "wrote"
             };
             self.printer.note(&format!(
                 "{verb} {} (revision {})",
-                change.relationship, outcome.revision
+                self.display(relationship),
+                written.revision
             ));
         }
         Ok(())
     }
 
-    fn relationship_check(&self, args: &CheckArgs) -> Result<(), CliError> {
+    /// A relationship as people read it: users by handle (on a data directory).
+    fn display(&self, relationship: &str) -> String {
+        match &self.target {
+            crate::target::Target::Local { fs, .. } => match relationship.split_once("@user:") {
+                Some((before, after)) => {
+                    let end = after.find(['#', '[']).unwrap_or(after.len());
+                    let (id, rest) = after.split_at(end);
+                    format!(
+                        "{before}@{}{rest}",
+                        fs.display_subject(&format!("user:{id}"))
+                    )
+                }
+                None => relationship.to_owned(),
+            },
+            crate::target::Target::Remote(_) => relationship.to_owned(),
+        }
+    }
+
+    async fn relationship_check(&self, args: &CheckArgs) -> Result<(), CliError> {
         let context = args
             .context
             .as_deref()
@@ -297,90 +279,86 @@ impl Session {
             .transpose()?;
         let resource = parse_object(&args.object)?;
         let subject = parse_subject(&args.subject)?;
-        let result = self.fs.check(
-            &self.context,
-            CheckQuery {
-                resource: &resource,
-                permission: &args.permission,
-                subject: &subject,
-                context: context.as_ref(),
-                at_least: args.at_least,
-            },
-        )?;
-        let missing = match &result {
-            CheckResult::Conditional { missing } => missing.clone(),
-            _ => Vec::new(),
-        };
+        let mut answer = self
+            .target
+            .check(
+                &resource,
+                &args.permission,
+                &subject,
+                context,
+                args.at_least,
+            )
+            .await?;
         if self.printer.json {
-            return print_json(&CheckView {
-                result: result_name(&result),
-                missing_context: missing,
-                revision: self.fs.authorizer().revision(),
-            });
+            if let Some(object) = answer.as_object_mut() {
+                object.remove("allowed");
+                if object
+                    .get("missing_context")
+                    .and_then(serde_json::Value::as_array)
+                    .is_some_and(Vec::is_empty)
+                {
+                    object.remove("missing_context");
+                }
+            }
+            return print_json(&answer);
         }
-        let line = match result {
-            CheckResult::Has => "true".to_owned(),
-            CheckResult::No => "false".to_owned(),
-            CheckResult::Conditional { missing } => {
+        let line = match answer["result"].as_str().unwrap_or_default() {
+            "has_permission" => "true".to_owned(),
+            "conditional" => {
+                let missing: Vec<&str> = answer["missing_context"]
+                    .as_array()
+                    .map(|names| names.iter().filter_map(serde_json::Value::as_str).collect())
+                    .unwrap_or_default();
                 format!("conditional (missing context: {})", missing.join(", "))
             }
+            _ => "false".to_owned(),
         };
         write_stdout(format!("{line}\n").as_bytes())
     }
 
-    fn lookup_subjects(
+    async fn lookup_subjects(
         &self,
         object: &str,
         permission: &str,
         subject_type: &str,
     ) -> Result<(), CliError> {
-        let (subject_type, subject_relation) = match subject_type.split_once('#') {
-            Some((kind, relation)) => (kind, Some(relation)),
-            None => (subject_type, None),
-        };
-        let lookup = self.fs.lookup_subjects(
-            &self.context,
-            &parse_object(object)?,
-            permission,
-            subject_type,
-            subject_relation,
-            None,
-        )?;
+        let lookup = self
+            .target
+            .lookup_subjects(&parse_object(object)?, permission, subject_type)
+            .await?;
         if self.printer.json {
-            let subjects: Vec<_> = lookup
-                .subjects
-                .iter()
-                .map(|found| serde_json::json!({ "subject": found.subject.to_string(), "result": result_name(&found.result) }))
-                .collect();
-            let wildcard = lookup.wildcard.as_ref().map(|wildcard| {
-                serde_json::json!({
-                    "result": result_name(&wildcard.result),
-                    "excluded": wildcard.excluded.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                })
-            });
-            return print_json(&serde_json::json!({ "subjects": subjects, "wildcard": wildcard }));
+            return print_json(&lookup);
         }
+        let kind = subject_type.split('#').next().unwrap_or(subject_type);
         let mut out = String::new();
-        if let Some(wildcard) = &lookup.wildcard {
-            write!(out, "{subject_type}:*").ok();
-            if !wildcard.excluded.is_empty() {
-                let excluded: Vec<String> =
-                    wildcard.excluded.iter().map(ToString::to_string).collect();
+        if let Some(wildcard) = lookup["wildcard"].as_object() {
+            write!(out, "{kind}:*").ok();
+            let excluded: Vec<&str> = wildcard
+                .get("excluded")
+                .and_then(serde_json::Value::as_array)
+                .map(|names| names.iter().filter_map(serde_json::Value::as_str).collect())
+                .unwrap_or_default();
+            if !excluded.is_empty() {
                 write!(out, " except {}", excluded.join(", ")).ok();
             }
             out.push('\n');
         }
-        for found in &lookup.subjects {
-            match found.result {
-                CheckResult::Has => writeln!(out, "{}", found.subject),
-                _ => writeln!(out, "{} (conditional)", found.subject),
+        for found in lookup["subjects"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            let subject = found["subject"].as_str().unwrap_or_default();
+            if found["result"] == "has_permission" {
+                writeln!(out, "{subject}").ok();
+            } else {
+                writeln!(out, "{subject} (conditional)").ok();
             }
-            .ok();
         }
         write_stdout(out.as_bytes())
     }
 
-    fn relationship_read(&self, args: &ReadArgs) -> Result<(), CliError> {
+    async fn relationship_read(&self, args: &ReadArgs) -> Result<(), CliError> {
         let mut filter = RelationshipFilter {
             resource_type: args.resource_type.clone(),
             relation: args.relation.clone(),
@@ -402,12 +380,12 @@ impl Session {
             .as_deref()
             .map(|text| Relationship::parse(text).map_err(|error| invalid(error.to_string())))
             .transpose()?;
-        let relationships =
-            self.fs
-                .relationships_read(&self.context, &filter, after.as_ref(), args.limit)?;
+        let relationships = self
+            .target
+            .relationships_read(&filter, after.as_ref(), args.limit)
+            .await?;
         if self.printer.json {
-            let rows: Vec<String> = relationships.iter().map(ToString::to_string).collect();
-            return print_json(&rows);
+            return print_json(&relationships);
         }
         let mut out = String::new();
         for relationship in &relationships {
@@ -417,7 +395,7 @@ impl Session {
     }
 
     pub(crate) async fn setfacl(&self, path: &str, entry: &str) -> Result<(), CliError> {
-        let listing = self.fs.setfacl(&self.context, path, entry).await?;
+        let listing = self.target.setfacl(path, entry).await?;
         if self.printer.json {
             return print_json(&listing);
         }
@@ -426,8 +404,8 @@ impl Session {
         Ok(())
     }
 
-    pub(crate) fn getfacl(&self, path: &str) -> Result<(), CliError> {
-        let listing = self.fs.getfacl(&self.context, path)?;
+    pub(crate) async fn getfacl(&self, path: &str) -> Result<(), CliError> {
+        let listing = self.target.getfacl(path).await?;
         if self.printer.json {
             return print_json(&listing);
         }
@@ -442,120 +420,69 @@ impl Session {
     }
 }
 
-fn result_name(result: &CheckResult) -> &'static str {
-    match result {
-        CheckResult::Has => "has_permission",
-        CheckResult::No => "no_permission",
-        CheckResult::Conditional { .. } => "conditional",
-    }
-}
-
-fn node_label(node: &ExpandNode) -> String {
-    if node.relation.is_empty() {
-        node.object.to_string()
-    } else {
-        format!("{}#{}", node.object, node.relation)
-    }
-}
-
-fn render_tree(node: &ExpandNode, depth: usize, out: &mut String) {
+/// Renders the JSON tree of `nexus_server::views::expand_json` for people.
+fn render_tree(node: &serde_json::Value, depth: usize, out: &mut String) {
     let indent = "  ".repeat(depth);
-    let label = node_label(node);
-    let children: Vec<&ExpandNode> = match &node.kind {
+    let object = node["object"].as_str().unwrap_or_default();
+    let relation = node["relation"].as_str().unwrap_or_default();
+    let label = if relation.is_empty() {
+        object.to_owned()
+    } else {
+        format!("{object}#{relation}")
+    };
+    let empty = Vec::new();
+    let subjects = node["subjects"].as_array().unwrap_or(&empty);
+    let children = node["children"].as_array().unwrap_or(&empty);
+    match node["kind"].as_str().unwrap_or_default() {
         // Relations without subjects say nothing: leave them out.
-        ExpandKind::Direct { subjects, children } if subjects.is_empty() && children.is_empty() => {
-            Vec::new()
-        }
-        ExpandKind::Direct { subjects, children } => {
+        "direct" if subjects.is_empty() && children.is_empty() => return,
+        "direct" => {
             writeln!(out, "{indent}{label}").ok();
             for subject in subjects {
-                let mut line = format!("{indent}  - {}", subject.subject);
-                if let Some(caveat) = &subject.caveat {
+                let mut line = format!(
+                    "{indent}  - {}",
+                    subject["subject"].as_str().unwrap_or_default()
+                );
+                if let Some(caveat) = subject["caveat"].as_str() {
                     write!(line, " [caveat {caveat}]").ok();
                 }
-                if subject.expires_at.is_some() {
+                if !subject["expires_at"].is_null() {
                     line.push_str(" [expiring]");
                 }
                 writeln!(out, "{line}").ok();
             }
-            children.iter().collect()
         }
-        ExpandKind::Union(children) => {
+        "union" => {
             writeln!(out, "{indent}{label} = union").ok();
-            children.iter().collect()
         }
-        ExpandKind::Intersection(children) => {
+        "intersection" => {
             writeln!(out, "{indent}{label} = intersection").ok();
-            children.iter().collect()
         }
-        ExpandKind::Exclusion(base, subtracted) => {
+        "exclusion" => {
             writeln!(out, "{indent}{label} = exclusion (first minus second)").ok();
-            vec![base.as_ref(), subtracted.as_ref()]
         }
-        ExpandKind::Arrow {
-            tupleset,
-            all,
-            children,
-        } => {
-            let function = if *all { "all" } else { "any" };
-            writeln!(out, "{indent}{label} = {tupleset}.{function}(...)").ok();
-            children.iter().collect()
+        kind @ ("arrow" | "arrow_all") => {
+            let function = if kind == "arrow_all" { "all" } else { "any" };
+            writeln!(
+                out,
+                "{indent}{label} = {}.{function}(...)",
+                node["tupleset"].as_str().unwrap_or("")
+            )
+            .ok();
         }
-        ExpandKind::Nil => {
+        "nil" => {
             writeln!(out, "{indent}{label} = nil").ok();
-            Vec::new()
         }
-        ExpandKind::Cycle => {
+        "cycle" => {
             writeln!(out, "{indent}{label} (cycle)").ok();
-            Vec::new()
         }
-    };
+        other => {
+            writeln!(out, "{indent}{label} ({other})").ok();
+        }
+    }
     for child in children {
         render_tree(child, depth + 1, out);
     }
-}
-
-fn expand_json(node: &ExpandNode) -> serde_json::Value {
-    let (kind, children, subjects): (&str, Vec<&ExpandNode>, Vec<serde_json::Value>) =
-        match &node.kind {
-            ExpandKind::Direct { subjects, children } => (
-                "direct",
-                children.iter().collect(),
-                subjects
-                    .iter()
-                    .map(|subject| {
-                        serde_json::json!({
-                            "subject": subject.subject.to_string(),
-                            "caveat": subject.caveat,
-                            "expires_at": subject.expires_at,
-                        })
-                    })
-                    .collect(),
-            ),
-            ExpandKind::Union(children) => ("union", children.iter().collect(), Vec::new()),
-            ExpandKind::Intersection(children) => {
-                ("intersection", children.iter().collect(), Vec::new())
-            }
-            ExpandKind::Exclusion(base, subtracted) => (
-                "exclusion",
-                vec![base.as_ref(), subtracted.as_ref()],
-                Vec::new(),
-            ),
-            ExpandKind::Arrow { all, children, .. } => (
-                if *all { "arrow_all" } else { "arrow" },
-                children.iter().collect(),
-                Vec::new(),
-            ),
-            ExpandKind::Nil => ("nil", Vec::new(), Vec::new()),
-            ExpandKind::Cycle => ("cycle", Vec::new(), Vec::new()),
-        };
-    serde_json::json!({
-        "object": node.object.to_string(),
-        "relation": node.relation,
-        "kind": kind,
-        "subjects": subjects,
-        "children": children.into_iter().map(expand_json).collect::<Vec<_>>(),
-    })
 }
 
 /// `nexus rebac validate FILE...`: runs each validation file and summarizes.

@@ -87,7 +87,7 @@ pub fn validate_agent_id(id: &str) -> Result<(), FsError> {
 }
 
 /// A registered principal, as shown to people.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PrincipalInfo {
     /// `user` or `agent`.
     pub kind: String,
@@ -98,7 +98,7 @@ pub struct PrincipalInfo {
 }
 
 /// An API key as listed (never its secret).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ApiKeyInfo {
     pub id: String,
     pub principal: String,
@@ -108,7 +108,7 @@ pub struct ApiKeyInfo {
 }
 
 /// A newly created key: the only time its secret is known.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NewApiKey {
     pub id: String,
     /// The secret to present as `Authorization: Bearer <secret>`; shown once.

@@ -12,7 +12,7 @@ pub fn format_timestamp(timestamp: Timestamp) -> String {
 }
 
 /// File or directory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     File,
@@ -20,7 +20,7 @@ pub enum EntryKind {
 }
 
 /// Metadata of one file or directory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Entry {
     pub path: String,
     pub name: String,
@@ -30,10 +30,10 @@ pub struct Entry {
     /// Current version (0 for directories).
     pub version: u64,
     /// Entity tag for `If-Match` (files only).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
     /// BLAKE3 of the content, hex (files only).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hash: Option<String>,
     pub created_at: String,
     pub modified_at: String,
@@ -73,7 +73,7 @@ impl Entry {
 }
 
 /// One stored version of a file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct VersionInfo {
     pub version: u64,
     pub size: u64,
@@ -102,35 +102,35 @@ impl VersionInfo {
 }
 
 /// One page of a listing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ListPage {
     pub entries: Vec<Entry>,
     /// Pass back to get the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 
 /// A line next to a match.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ContextLine {
     pub line_number: u64,
     pub text: String,
 }
 
 /// One matching line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct GrepMatch {
     pub path: String,
     pub line_number: u64,
     pub text: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub before: Vec<ContextLine>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after: Vec<ContextLine>,
 }
 
 /// Result of a grep.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct GrepResult {
     pub matches: Vec<GrepMatch>,
     /// Files whose content was searched.
@@ -142,7 +142,7 @@ pub struct GrepResult {
 }
 
 /// Result of a glob.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct GlobResult {
     pub entries: Vec<Entry>,
     /// Whether the limit cut the result short.
@@ -150,7 +150,7 @@ pub struct GlobResult {
 }
 
 /// Result of a remove.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RemoveResult {
     /// Files and directories removed.
     pub removed: u64,

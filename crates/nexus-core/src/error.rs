@@ -30,6 +30,8 @@ pub enum ErrorCode {
     RangeNotSatisfiable,
     /// The caller may not do this.
     PermissionDenied,
+    /// No valid credentials were presented (interfaces with authentication only).
+    Unauthenticated,
     /// A permission could not be evaluated (nesting too deep, a cycle through an exclusion,
     /// a caveat error); access is refused.
     EvaluationFailed,
@@ -56,11 +58,39 @@ impl ErrorCode {
             ErrorCode::PreconditionFailed => "precondition_failed",
             ErrorCode::RangeNotSatisfiable => "range_not_satisfiable",
             ErrorCode::PermissionDenied => "permission_denied",
+            ErrorCode::Unauthenticated => "unauthenticated",
             ErrorCode::EvaluationFailed => "evaluation_failed",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::DataCorrupt => "data_corrupt",
             ErrorCode::Internal => "internal",
         }
+    }
+}
+
+impl ErrorCode {
+    /// Every code, for parsing.
+    pub const ALL: [ErrorCode; 16] = [
+        ErrorCode::InvalidPath,
+        ErrorCode::InvalidInput,
+        ErrorCode::NotFound,
+        ErrorCode::ParentNotFound,
+        ErrorCode::AlreadyExists,
+        ErrorCode::NotADirectory,
+        ErrorCode::IsADirectory,
+        ErrorCode::DirectoryNotEmpty,
+        ErrorCode::PreconditionFailed,
+        ErrorCode::RangeNotSatisfiable,
+        ErrorCode::PermissionDenied,
+        ErrorCode::Unauthenticated,
+        ErrorCode::EvaluationFailed,
+        ErrorCode::Unavailable,
+        ErrorCode::DataCorrupt,
+        ErrorCode::Internal,
+    ];
+
+    /// The code named `text` (as produced by [`ErrorCode::as_str`]).
+    pub fn parse(text: &str) -> Option<ErrorCode> {
+        Self::ALL.into_iter().find(|code| code.as_str() == text)
     }
 }
 
@@ -217,5 +247,22 @@ impl FsError {
             }
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod code_tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn every_code_parses_back_from_its_name() {
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
+        }
+        let mut names: Vec<&str> = ErrorCode::ALL.iter().map(|code| code.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
+        assert_eq!(ErrorCode::parse("Not_Found"), None);
     }
 }

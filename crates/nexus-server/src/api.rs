@@ -98,6 +98,12 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/ls/{*path}", get(list))
         .route("/api/mkdir/{*path}", post(mkdir))
         .route("/api/versions/{*path}", get(versions))
+        .route("/api/restore/{*path}", post(restore))
+        .route(
+            "/api/version-policy/{org}",
+            get(version_policy).put(set_version_policy),
+        )
+        .route("/api/users", get(list_users))
         .route("/api/mv", post(move_path))
         .route("/api/cp", post(copy_path))
         .route("/api/glob", post(glob))
@@ -125,6 +131,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/rebac/lookup-resources", post(lookup_resources))
         .route("/api/rebac/lookup-subjects", post(lookup_subjects))
         .route("/api/rebac/schema", get(read_schema).put(write_schema))
+        .route("/api/rebac/changes", get(changes))
         .route("/api/keys", get(list_keys).post(create_key))
         .route("/api/keys/{id}", axum::routing::delete(revoke_key))
         .route("/api/openapi.json", get(openapi))
@@ -593,6 +600,72 @@ async fn versions(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RestoreBody {
+    version: u64,
+}
+
+async fn restore(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    Path(path): Path<String>,
+    JsonBody(body): JsonBody<RestoreBody>,
+) -> ApiResult<Response> {
+    let entry = state
+        .fs
+        .restore(&context, &absolute(&path), body.version)
+        .await?;
+    Ok(entry_response(StatusCode::OK, &entry))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyBody {
+    /// Keep at most this many versions of each file (`null`: all).
+    keep: Option<u32>,
+    /// Drop versions older than this many days (`null`: never).
+    keep_days: Option<u32>,
+}
+
+fn policy_json(org: &str, policy: nexus_core::VersionPolicy) -> Value {
+    json!({"org": org, "keep": policy.keep_last, "keep_days": policy.keep_days})
+}
+
+async fn version_policy(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    Path(org): Path<String>,
+) -> ApiResult<Response> {
+    let policy = state.fs.version_policy(&context, &org).await?;
+    Ok(axum::Json(policy_json(&org, policy)).into_response())
+}
+
+async fn set_version_policy(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    Path(org): Path<String>,
+    JsonBody(body): JsonBody<PolicyBody>,
+) -> ApiResult<Response> {
+    let policy = nexus_core::VersionPolicy {
+        keep_last: body.keep,
+        keep_days: body.keep_days,
+    };
+    let policy = state.fs.set_version_policy(&context, &org, policy).await?;
+    Ok(axum::Json(policy_json(&org, policy)).into_response())
+}
+
+async fn list_users(State(state): State<AppState>, Caller(context): Caller) -> ApiResult<Response> {
+    if context.principal != Principal::System {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "permission_denied",
+            "listing every user needs a system administrator's credentials",
+        ));
+    }
+    Ok(axum::Json(json!({"users": state.fs.accounts().list()})).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct MoveBody {
     from: String,
     to: String,
@@ -896,6 +969,17 @@ struct RelationshipBody {
     /// RFC 3339 expiry.
     #[serde(default)]
     expires_at: Option<String>,
+    /// A caveat: its name and (optionally) part of its context.
+    #[serde(default)]
+    caveat: Option<CaveatBody>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaveatBody {
+    name: String,
+    #[serde(default)]
+    context: Option<serde_json::Map<String, Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -937,6 +1021,12 @@ fn relationship_of(body: &RelationshipBody) -> ApiResult<Relationship> {
     if let Some(expires) = &body.expires_at {
         let micros = parse_rfc3339_micros(expires)?;
         relationship.expires_at = Some(micros);
+    }
+    if let Some(caveat) = &body.caveat {
+        relationship.caveat = Some(nexus_rebac::RelationshipCaveat {
+            name: caveat.name.clone(),
+            context: caveat.context.clone(),
+        });
     }
     Ok(relationship)
 }
@@ -1006,6 +1096,9 @@ struct FilterBody {
     /// Answer at least as fresh as this revision.
     #[serde(default)]
     at_least: Option<u64>,
+    /// Continue after this relationship (the last of the previous page).
+    #[serde(default)]
+    after: Option<String>,
 }
 
 fn filter_of(body: &FilterBody) -> ApiResult<RelationshipFilter> {
@@ -1027,7 +1120,7 @@ fn filter_of(body: &FilterBody) -> ApiResult<RelationshipFilter> {
             let subject = parse_subject(subject)?;
             filter.subject_type = Some(subject.object.object_type);
             filter.subject_id = Some(subject.object.object_id);
-            filter.subject_relation = subject.relation.map(Some);
+            filter.subject_relation = Some(subject.relation);
         } else {
             filter.subject_type = Some(subject.clone());
         }
@@ -1043,9 +1136,14 @@ async fn read_relationships(
     state.fs.authorizer().require_revision(body.at_least)?;
     let filter = filter_of(&body)?;
     let limit = body.limit.unwrap_or(1000).clamp(1, 10_000);
+    let after = body
+        .after
+        .as_deref()
+        .map(|text| Relationship::parse(text).map_err(|error| ApiError::invalid(error.to_string())))
+        .transpose()?;
     let found = state
         .fs
-        .relationships_read(&context, &filter, None, limit)?;
+        .relationships_read(&context, &filter, after.as_ref(), limit)?;
     Ok(revisioned(
         &state,
         json!({"relationships": found.iter().map(ToString::to_string).collect::<Vec<_>>()}),
@@ -1184,6 +1282,36 @@ async fn lookup_subjects(
         body.context.as_ref(),
     )?;
     Ok(revisioned(&state, views::subjects_json(&found)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangesQuery {
+    #[serde(default)]
+    since: u64,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+async fn changes(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    query: Result<Query<ChangesQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(query) = query?;
+    let limit = query.limit.unwrap_or(1000).clamp(1, 100_000);
+    let changes = state
+        .fs
+        .relationship_changes(&context, query.since, limit)
+        .await?;
+    Ok(revisioned(
+        &state,
+        json!({"changes": changes.iter().map(|recorded| json!({
+            "revision": recorded.revision,
+            "operation": if recorded.change.operation == nexus_core::ChangeOperation::Delete { "delete" } else { "touch" },
+            "relationship": recorded.change.relationship.to_string(),
+        })).collect::<Vec<_>>()}),
+    ))
 }
 
 async fn read_schema(State(state): State<AppState>, _caller: Caller) -> ApiResult<Response> {

@@ -45,7 +45,11 @@ impl ApiError {
     pub fn unauthenticated(message: impl Into<String>) -> Self {
         ApiError {
             challenge: true,
-            ..ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+            ..ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::Unauthenticated.as_str(),
+                message,
+            )
         }
     }
 
@@ -67,6 +71,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
         // A permission that cannot be evaluated is refused, like one that is not held.
         ErrorCode::PermissionDenied | ErrorCode::EvaluationFailed => StatusCode::FORBIDDEN,
+        ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
         ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::DataCorrupt | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -73,9 +73,14 @@ pub fn expand_json(node: &ExpandNode) -> Value {
         ExpandKind::Nil => ("nil", Vec::new(), Vec::new()),
         ExpandKind::Cycle => ("cycle", Vec::new(), Vec::new()),
     };
+    let tupleset = match &node.kind {
+        ExpandKind::Arrow { tupleset, .. } => Some(tupleset.clone()),
+        _ => None,
+    };
     json!({
         "object": node.object.to_string(),
         "relation": node.relation,
+        "tupleset": tupleset,
         "kind": kind,
         "subjects": subjects,
         "children": children.into_iter().map(expand_json).collect::<Vec<_>>(),

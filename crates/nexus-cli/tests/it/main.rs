@@ -39,6 +39,8 @@ impl Nexus {
             .args(args)
             .env("NEXUS_DATA_DIR", self.data_dir())
             .env_remove("NEXUS_LOG")
+            .env_remove("NEXUS_URL")
+            .env_remove("NEXUS_HOST")
             .stdin(if stdin.is_some() {
                 Stdio::piped()
             } else {
@@ -307,7 +309,7 @@ fn exit_codes_and_messages() {
     assert_eq!(no_dir.status.code(), Some(2));
     assert_eq!(
         String::from_utf8(no_dir.stderr).unwrap(),
-        "error: no data directory given\nhint: pass `--data-dir DIR` or set `NEXUS_DATA_DIR`\n"
+        "error: no data directory or server given\nhint: pass `--data-dir DIR` (or set NEXUS_DATA_DIR), or `--url http://HOST:PORT` (or set NEXUS_URL)\n"
     );
     // Nothing above changed the store.
     assert_eq!(

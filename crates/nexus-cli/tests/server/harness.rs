@@ -92,7 +92,15 @@ pub struct Server {
 
 pub fn nexus() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_nexus"));
-    command.env("JWT_SECRET", SECRET).env_remove("NEXUS_LOG");
+    command
+        .env("JWT_SECRET", SECRET)
+        .env_remove("NEXUS_LOG")
+        .env_remove("NEXUS_URL")
+        .env_remove("NEXUS_HOST")
+        .env_remove("NEXUS_PORT")
+        .env_remove("NEXUS_API_KEY")
+        .env_remove("NEXUS_TOKEN")
+        .env_remove("NEXUS_DATA_DIR");
     command
 }
 
@@ -283,6 +291,20 @@ fn parse_response(raw: &[u8]) -> Response {
         headers,
         body,
     }
+}
+
+/// Runs the CLI against the server with `env` (e.g. `NEXUS_URL`, `NEXUS_API_KEY`).
+pub fn cli(env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
+    let mut command = nexus();
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.args(args).output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 pub fn now() -> i64 {

@@ -9,6 +9,7 @@
 )]
 
 mod auth;
+mod cli;
 mod harness;
 mod input;
 

@@ -22,7 +22,7 @@ pub const ACL_RELATIONS: [&str; 3] = ["acl_read", "acl_write", "acl_manage"];
 pub const ROLE_RELATIONS: [&str; 6] = ["owner", "admin", "editor", "member", "assistant", "viewer"];
 
 /// The kind of subject an entry names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AclSubjectKind {
     User,
@@ -153,7 +153,7 @@ pub fn qualify_group(name: &str, org: Option<&OrgId>) -> String {
 }
 
 /// The ACL of one path, as `getfacl` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct AclListing {
     pub path: String,
     pub entries: Vec<AclListingEntry>,
@@ -162,14 +162,14 @@ pub struct AclListing {
 }
 
 /// One subject's bits at a path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct AclListingEntry {
     pub subject: String,
     pub mode: String,
 }
 
 /// One role relationship at a path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RoleGrant {
     pub relation: String,
     pub subject: String,

@@ -212,7 +212,7 @@ pub struct OrgSpec {
 }
 
 /// What provisioning changed (and what it left alone).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProvisionReport {
     pub changes: Vec<String>,
     pub unchanged: usize,

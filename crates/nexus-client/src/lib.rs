@@ -1,0 +1,487 @@
+//! A typed client for the Nexus REST API (used by the CLI's remote mode).
+//!
+//! Every method maps to one route; errors come back with the server's code, message and
+//! request id. Paths are percent-encoded segment by segment.
+
+use bytes::Bytes;
+use nexus_core::{
+    Entry, ErrorCode, GlobResult, GrepResult, ListPage, RemoveResult, VersionInfo,
+    accounts::{ApiKeyInfo, NewApiKey, PrincipalInfo},
+    authz::acl::AclListing,
+};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+/// A failed call: the server's error, or why the server could not be reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The server's id for the request, to find it in its logs.
+    pub request_id: Option<String>,
+    /// The file's current entity tag, for a failed precondition.
+    pub etag: Option<String>,
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+impl ClientError {
+    fn unreachable(base: &str, error: &reqwest::Error) -> Self {
+        ClientError {
+            code: ErrorCode::Unavailable,
+            message: format!("cannot reach the server at {base}: {error}"),
+            request_id: None,
+            etag: None,
+        }
+    }
+}
+
+/// The result of a call.
+pub type Result<T> = std::result::Result<T, ClientError>;
+
+/// What a read returned.
+#[derive(Debug, Clone)]
+pub struct ReadResponse {
+    pub content: Bytes,
+    pub etag: Option<String>,
+    /// The half-open byte span returned, for a range.
+    pub range: Option<(u64, u64)>,
+}
+
+/// A connection to one server, acting with one credential.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    credential: Option<String>,
+}
+
+/// Percent-encodes a path for use after a route prefix (`/` separators kept).
+pub fn encode_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for byte in path.trim_start_matches('/').bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/@+,;=:!$&'()*".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+fn component(text: &str) -> String {
+    encode_path(text).replace('/', "%2F")
+}
+
+impl Client {
+    /// A client for the server at `base` (e.g. `http://localhost:8080`), presenting
+    /// `credential` (an API key or a token) as a bearer credential.
+    pub fn new(base: &str, credential: Option<String>) -> Result<Client> {
+        let base = base.trim_end_matches('/').to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(ClientError {
+                code: ErrorCode::InvalidInput,
+                message: format!("invalid server URL `{base}`: use http://HOST:PORT"),
+                request_id: None,
+                etag: None,
+            });
+        }
+        let http = reqwest::Client::builder()
+            .build()
+            .map_err(|error| ClientError::unreachable(&base, &error))?;
+        Ok(Client {
+            http,
+            base,
+            credential,
+        })
+    }
+
+    /// The server's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        route: &str,
+        headers: &[(&str, String)],
+        body: Option<reqwest::Body>,
+    ) -> Result<reqwest::Response> {
+        let mut request = self.http.request(method, format!("{}{route}", self.base));
+        if let Some(credential) = &self.credential {
+            request = request.bearer_auth(credential);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|error| ClientError::unreachable(&self.base, &error))?;
+        if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
+            return Ok(response);
+        }
+        Err(error_of(response).await)
+    }
+
+    async fn json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        route: &str,
+        body: Option<&Value>,
+    ) -> Result<T> {
+        let body = body.map(|body| reqwest::Body::from(body.to_string()));
+        let headers = [("content-type", "application/json".to_owned())];
+        let response = self.send(method, route, &headers, body).await?;
+        let request_id = request_id(&response);
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| ClientError::unreachable(&self.base, &error))?;
+        serde_json::from_slice(&bytes).map_err(|error| ClientError {
+            code: ErrorCode::Internal,
+            message: format!("unexpected answer from the server: {error}"),
+            request_id,
+            etag: None,
+        })
+    }
+
+    /// `GET` returning JSON.
+    pub async fn get<T: DeserializeOwned>(&self, route: &str) -> Result<T> {
+        self.json(Method::GET, route, None).await
+    }
+
+    /// `POST` a JSON body, returning JSON.
+    pub async fn post<T: DeserializeOwned>(&self, route: &str, body: &Value) -> Result<T> {
+        self.json(Method::POST, route, Some(body)).await
+    }
+
+    /// `PUT` a JSON body, returning JSON.
+    pub async fn put<T: DeserializeOwned>(&self, route: &str, body: &Value) -> Result<T> {
+        self.json(Method::PUT, route, Some(body)).await
+    }
+
+    /// `DELETE`, returning JSON.
+    pub async fn delete<T: DeserializeOwned>(&self, route: &str) -> Result<T> {
+        self.json(Method::DELETE, route, None).await
+    }
+
+    // ------------------------------------------------------------ files
+
+    pub async fn whoami(&self) -> Result<Value> {
+        self.get("/api/whoami").await
+    }
+
+    pub async fn stat(&self, path: &str) -> Result<Entry> {
+        self.get(&format!("/api/stat/{}", encode_path(path))).await
+    }
+
+    pub async fn ls(
+        &self,
+        path: &str,
+        recursive: bool,
+        limit: Option<usize>,
+        cursor: Option<&str>,
+    ) -> Result<ListPage> {
+        let mut query = vec![format!("recursive={recursive}")];
+        if let Some(limit) = limit {
+            query.push(format!("limit={limit}"));
+        }
+        if let Some(cursor) = cursor {
+            query.push(format!("cursor={}", component(cursor)));
+        }
+        let encoded = encode_path(path);
+        let route = if encoded.is_empty() {
+            "/api/ls".to_owned()
+        } else {
+            format!("/api/ls/{encoded}")
+        };
+        self.get(&format!("{route}?{}", query.join("&"))).await
+    }
+
+    /// Reads a file (`range` as `START-END`, `START-` or `-LAST`).
+    pub async fn read(
+        &self,
+        path: &str,
+        range: Option<&str>,
+        version: Option<u64>,
+    ) -> Result<ReadResponse> {
+        let mut route = format!("/api/fs/{}", encode_path(path));
+        if let Some(version) = version {
+            route.push_str(&format!("?version={version}"));
+        }
+        let headers: Vec<(&str, String)> = range
+            .map(|range| vec![("range", format!("bytes={range}"))])
+            .unwrap_or_default();
+        let response = self.send(Method::GET, &route, &headers, None).await?;
+        let etag = header(&response, "etag").map(|tag| tag.trim_matches('"').to_owned());
+        let range = header(&response, "content-range").and_then(|text| {
+            let span = text.strip_prefix("bytes ")?.split('/').next()?;
+            let (start, last) = span.split_once('-')?;
+            Some((start.parse().ok()?, last.parse::<u64>().ok()? + 1))
+        });
+        let content = response
+            .bytes()
+            .await
+            .map_err(|error| ClientError::unreachable(&self.base, &error))?;
+        Ok(ReadResponse {
+            content,
+            etag,
+            range,
+        })
+    }
+
+    pub async fn write(
+        &self,
+        path: &str,
+        content: Bytes,
+        if_match: Option<&str>,
+        if_none_match: bool,
+        parents: bool,
+    ) -> Result<Entry> {
+        let mut headers = Vec::new();
+        if let Some(tag) = if_match {
+            headers.push(("if-match", format!("\"{}\"", tag.trim_matches('"'))));
+        }
+        if if_none_match {
+            headers.push(("if-none-match", "*".to_owned()));
+        }
+        let route = format!("/api/fs/{}?parents={parents}", encode_path(path));
+        let response = self
+            .send(
+                Method::PUT,
+                &route,
+                &headers,
+                Some(reqwest::Body::from(content)),
+            )
+            .await?;
+        let request_id = request_id(&response);
+        response.json().await.map_err(|error| ClientError {
+            code: ErrorCode::Internal,
+            message: format!("unexpected answer from the server: {error}"),
+            request_id,
+            etag: None,
+        })
+    }
+
+    pub async fn mkdir(&self, path: &str, parents: bool) -> Result<Entry> {
+        self.json(
+            Method::POST,
+            &format!("/api/mkdir/{}?parents={parents}", encode_path(path)),
+            None,
+        )
+        .await
+    }
+
+    pub async fn rm(&self, path: &str, recursive: bool) -> Result<RemoveResult> {
+        self.delete(&format!(
+            "/api/fs/{}?recursive={recursive}",
+            encode_path(path)
+        ))
+        .await
+    }
+
+    pub async fn mv(&self, from: &str, to: &str, overwrite: bool) -> Result<Entry> {
+        self.post(
+            "/api/mv",
+            &json!({"from": from, "to": to, "overwrite": overwrite}),
+        )
+        .await
+    }
+
+    pub async fn cp(
+        &self,
+        from: &str,
+        to: &str,
+        recursive: bool,
+        overwrite: bool,
+    ) -> Result<Entry> {
+        self.post(
+            "/api/cp",
+            &json!({"from": from, "to": to, "recursive": recursive, "overwrite": overwrite}),
+        )
+        .await
+    }
+
+    pub async fn glob(&self, pattern: &str, limit: Option<usize>) -> Result<GlobResult> {
+        self.post("/api/glob", &json!({"pattern": pattern, "limit": limit}))
+            .await
+    }
+
+    pub async fn grep(&self, request: &Value) -> Result<GrepResult> {
+        self.post("/api/grep", request).await
+    }
+
+    pub async fn versions(&self, path: &str) -> Result<Vec<VersionInfo>> {
+        let value: Value = self
+            .get(&format!("/api/versions/{}", encode_path(path)))
+            .await?;
+        field(value, "versions")
+    }
+
+    pub async fn restore(&self, path: &str, version: u64) -> Result<Entry> {
+        self.post(
+            &format!("/api/restore/{}", encode_path(path)),
+            &json!({ "version": version }),
+        )
+        .await
+    }
+
+    pub async fn version_policy(&self, org: &str) -> Result<Value> {
+        self.get(&format!("/api/version-policy/{}", component(org)))
+            .await
+    }
+
+    pub async fn set_version_policy(&self, org: &str, policy: &Value) -> Result<Value> {
+        self.put(&format!("/api/version-policy/{}", component(org)), policy)
+            .await
+    }
+
+    // ------------------------------------------------------------ ACLs and ReBAC
+
+    pub async fn setfacl(&self, path: &str, entry: &str) -> Result<AclListing> {
+        self.post("/api/acl", &json!({"path": path, "entry": entry}))
+            .await
+    }
+
+    pub async fn getfacl(&self, path: &str) -> Result<AclListing> {
+        self.get(&format!("/api/acl/{}", encode_path(path))).await
+    }
+
+    // ------------------------------------------------------------ organizations and keys
+
+    pub async fn add_member(&self, org: &str, body: &Value) -> Result<Value> {
+        self.post(&format!("/api/orgs/{}/members", component(org)), body)
+            .await
+    }
+
+    pub async fn remove_member(&self, org: &str, user: &str) -> Result<Value> {
+        self.delete(&format!(
+            "/api/orgs/{}/members/{}",
+            component(org),
+            component(user)
+        ))
+        .await
+    }
+
+    pub async fn list_members(&self, org: &str) -> Result<Value> {
+        self.get(&format!("/api/orgs/{}/members", component(org)))
+            .await
+    }
+
+    pub async fn users(&self) -> Result<Vec<PrincipalInfo>> {
+        let value: Value = self.get("/api/users").await?;
+        field(value, "users")
+    }
+
+    pub async fn create_key(&self, principal: &str, description: &str) -> Result<NewApiKey> {
+        self.post(
+            "/api/keys",
+            &json!({"principal": principal, "description": description}),
+        )
+        .await
+    }
+
+    pub async fn revoke_key(&self, id: &str) -> Result<Value> {
+        self.delete(&format!("/api/keys/{}", component(id))).await
+    }
+
+    pub async fn keys(&self) -> Result<Vec<ApiKeyInfo>> {
+        let value: Value = self.get("/api/keys").await?;
+        field(value, "keys")
+    }
+}
+
+fn field<T: DeserializeOwned>(mut value: Value, name: &str) -> Result<T> {
+    serde_json::from_value(value.get_mut(name).map_or(Value::Null, Value::take)).map_err(|error| {
+        ClientError {
+            code: ErrorCode::Internal,
+            message: format!("unexpected answer from the server (`{name}`): {error}"),
+            request_id: None,
+            etag: None,
+        }
+    })
+}
+
+fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(ToOwned::to_owned)
+}
+
+fn request_id(response: &reqwest::Response) -> Option<String> {
+    header(response, "x-request-id")
+}
+
+async fn error_of(response: reqwest::Response) -> ClientError {
+    let status = response.status();
+    let request_id = request_id(&response);
+    let etag = header(&response, "etag").map(|tag| tag.trim_matches('"').to_owned());
+    let body: Option<Value> = response.json().await.ok();
+    let error = body.as_ref().and_then(|body| body.get("error"));
+    let code = error
+        .and_then(|error| error.get("code"))
+        .and_then(Value::as_str)
+        .and_then(ErrorCode::parse)
+        .unwrap_or(match status {
+            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::InvalidInput,
+            StatusCode::UNAUTHORIZED => ErrorCode::Unauthenticated,
+            StatusCode::FORBIDDEN => ErrorCode::PermissionDenied,
+            StatusCode::NOT_FOUND => ErrorCode::NotFound,
+            StatusCode::CONFLICT => ErrorCode::AlreadyExists,
+            StatusCode::PRECONDITION_FAILED => ErrorCode::PreconditionFailed,
+            StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Unavailable,
+            _ => ErrorCode::Internal,
+        });
+    let message = error
+        .and_then(|error| error.get("message"))
+        .and_then(Value::as_str)
+        .map_or_else(
+            || format!("the server answered {status}"),
+            ToOwned::to_owned,
+        );
+    ClientError {
+        code,
+        message,
+        request_id,
+        etag,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_encoded_by_segment() {
+        assert_eq!(
+            encode_path("/orgs/acme/a b#c?d%e"),
+            "orgs/acme/a%20b%23c%3Fd%25e"
+        );
+        assert_eq!(encode_path("/orgs/acme/café"), "orgs/acme/caf%C3%A9");
+        assert_eq!(component("bob@acme.com"), "bob@acme.com");
+        assert_eq!(component("a/b"), "a%2Fb");
+    }
+
+    #[test]
+    fn only_http_urls_are_accepted() {
+        assert!(Client::new("localhost:8080", None).is_err());
+        assert_eq!(
+            Client::new("http://localhost:8080/", None).unwrap().base(),
+            "http://localhost:8080"
+        );
+    }
+}
