@@ -25,8 +25,14 @@ fn main() -> ExitCode {
                 && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         )
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("NEXUS_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_env("NEXUS_LOG").unwrap_or_else(|_| {
+                // A server logs every request; one-shot commands only what went wrong.
+                tracing_subscriber::EnvFilter::new(if matches!(cli.command, cli::Command::Serve(_)) {
+                    "info"
+                } else {
+                    "warn"
+                })
+            }),
         )
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

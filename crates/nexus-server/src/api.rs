@@ -1376,3 +1376,66 @@ async fn revoke_key(
     state.fs.revoke_api_key(&context, &id).await?;
     Ok(axum::Json(json!({"revoked": id})).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// (method, path) of every route `router` declares, read from this file's source, with
+    /// `{*path}` written as OpenAPI writes it (`{path}`).
+    fn declared_routes() -> BTreeSet<(String, String)> {
+        let source = include_str!("api.rs");
+        let body = source
+            .split("pub fn router(")
+            .nth(1)
+            .and_then(|rest| rest.split("\n}\n").next())
+            .unwrap_or_default();
+        let mut routes = BTreeSet::new();
+        for chunk in body.split(".route(").skip(1) {
+            let path = chunk.split('"').nth(1).unwrap_or_default().replace("{*", "{");
+            for method in ["get", "post", "put", "delete"] {
+                let call = chunk.split(".route(").next().unwrap_or_default();
+                let calls_it = call.contains(&format!("{method}("))
+                    && !call.contains(&format!("_{method}("));
+                if calls_it {
+                    routes.insert((method.to_owned(), path.clone()));
+                }
+            }
+        }
+        routes
+    }
+
+    #[test]
+    fn the_committed_openapi_document_describes_every_route_and_only_those() {
+        let spec: serde_json::Value = serde_json::from_str(crate::OPENAPI).unwrap();
+        assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
+        let mut documented = BTreeSet::new();
+        for (path, item) in spec["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                documented.insert((method.clone(), path.clone()));
+            }
+        }
+        let declared = declared_routes();
+        assert!(declared.len() > 30, "{declared:?}");
+        assert_eq!(
+            declared.difference(&documented).collect::<Vec<_>>(),
+            Vec::<&(String, String)>::new(),
+            "routes missing from openapi.json"
+        );
+        assert_eq!(
+            documented.difference(&declared).collect::<Vec<_>>(),
+            Vec::<&(String, String)>::new(),
+            "openapi.json documents routes that do not exist"
+        );
+        // Every operation has an id, and every $ref resolves.
+        let text = crate::OPENAPI;
+        for reference in text.split("\"$ref\": \"#/components/").skip(1) {
+            let target = reference.split('"').next().unwrap();
+            let mut node = &spec["components"];
+            for part in target.split('/') {
+                node = &node[part];
+            }
+            assert!(!node.is_null(), "dangling $ref {target}");
+        }
+    }
+}
