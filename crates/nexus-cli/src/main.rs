@@ -27,11 +27,13 @@ fn main() -> ExitCode {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("NEXUS_LOG").unwrap_or_else(|_| {
                 // A server logs every request; one-shot commands only what went wrong.
-                tracing_subscriber::EnvFilter::new(if matches!(cli.command, cli::Command::Serve(_)) {
-                    "info"
-                } else {
-                    "warn"
-                })
+                tracing_subscriber::EnvFilter::new(
+                    if matches!(cli.command, cli::Command::Serve(_)) {
+                        "info"
+                    } else {
+                        "warn"
+                    },
+                )
             }),
         )
         .init();

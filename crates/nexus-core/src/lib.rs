@@ -16,6 +16,7 @@ pub mod accounts;
 pub mod authz;
 mod entry;
 mod error;
+mod fault;
 mod fs;
 mod principal;
 

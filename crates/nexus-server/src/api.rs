@@ -1392,11 +1392,15 @@ mod tests {
             .unwrap_or_default();
         let mut routes = BTreeSet::new();
         for chunk in body.split(".route(").skip(1) {
-            let path = chunk.split('"').nth(1).unwrap_or_default().replace("{*", "{");
+            let path = chunk
+                .split('"')
+                .nth(1)
+                .unwrap_or_default()
+                .replace("{*", "{");
             for method in ["get", "post", "put", "delete"] {
                 let call = chunk.split(".route(").next().unwrap_or_default();
-                let calls_it = call.contains(&format!("{method}("))
-                    && !call.contains(&format!("_{method}("));
+                let calls_it =
+                    call.contains(&format!("{method}(")) && !call.contains(&format!("_{method}("));
                 if calls_it {
                     routes.insert((method.to_owned(), path.clone()));
                 }

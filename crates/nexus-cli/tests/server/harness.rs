@@ -88,6 +88,7 @@ pub struct Server {
     pub address: SocketAddr,
     pub admin_key: String,
     child: Option<Child>,
+    env: Vec<(String, String)>,
 }
 
 pub fn nexus() -> Command {
@@ -107,6 +108,11 @@ pub fn nexus() -> Command {
 impl Server {
     /// Writes `config` to `nexus.yaml`, runs `nexus init`, then `nexus serve --port 0`.
     pub fn start(config: &str) -> Server {
+        Server::start_with_env(config, &[])
+    }
+
+    /// Like [`Server::start`], with extra environment for the server process.
+    pub fn start_with_env(config: &str, env: &[(&str, &str)]) -> Server {
         let dir = TempDir::new().unwrap();
         let config_path = dir.path().join("nexus.yaml");
         std::fs::write(&config_path, config).unwrap();
@@ -127,6 +133,10 @@ impl Server {
             address: "127.0.0.1:1".parse().unwrap(),
             admin_key,
             child: None,
+            env: env
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect(),
         };
         server.launch();
         server
@@ -139,6 +149,7 @@ impl Server {
     /// Starts `nexus serve` (again) on a free port.
     pub fn launch(&mut self) {
         let mut child = nexus()
+            .envs(self.env.iter().map(|(name, value)| (name, value)))
             .args(["serve", "--port", "0", "--config"])
             .arg(self.config_path())
             .stdout(Stdio::null())

@@ -12,6 +12,7 @@ mod auth;
 mod cli;
 mod harness;
 mod input;
+mod isolation;
 
 use harness::{Server, seed_config, token};
 use serde_json::json;

@@ -1,0 +1,727 @@
+//! T1: the cross-tenant property test. Random principals of three organizations (admins,
+//! members, an agent, a member of two organizations, members added and removed during the
+//! run) make random calls across the route families; an oracle says what each may do. A
+//! violation is any 2xx the oracle denies, any other organization's name in a successful
+//! answer, and any answer about another organization's object that differs from the answer
+//! about an object that never existed.
+//!
+//! T8: with the test-only fault that drops the organization filter, the same test must find
+//! violations within 1,000 operations.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+use crate::harness::{Response, Server, token};
+
+const ORGS: [&str; 3] = ["acme", "globex", "initech"];
+const WORKSPACES: [&str; 2] = ["alpha", "beta"];
+
+/// A small deterministic generator (xorshift64*), so a failure can be replayed by seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % (n as u64)).unwrap()
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// What a principal holds in one organization.
+#[derive(Clone, Debug)]
+enum Access {
+    Admin,
+    Workspaces(BTreeSet<String>),
+}
+
+#[derive(Clone, Debug)]
+struct Principal {
+    name: String,
+    credential: String,
+    access: BTreeMap<String, Access>,
+}
+
+impl Principal {
+    fn orgs(&self) -> BTreeSet<String> {
+        self.access.keys().cloned().collect()
+    }
+
+    /// Whether the principal may read and write `path` (a workspace folder or below).
+    fn may(&self, path: &str) -> bool {
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let (Some(org), Some(workspace)) = (parts.get(1), parts.get(2)) else {
+            return false;
+        };
+        match self.access.get(*org) {
+            Some(Access::Admin) => true,
+            Some(Access::Workspaces(workspaces)) => workspaces.contains(*workspace),
+            None => false,
+        }
+    }
+}
+
+fn config() -> String {
+    let mut text = String::from("data_dir: ./data\norganizations:\n");
+    for org in ORGS {
+        text.push_str(&format!(
+            "  - id: {org}\n    name: {org} inc\n    workspaces:\n      - id: alpha\n      - id: beta\n    members:\n"
+        ));
+        text.push_str(&format!(
+            "      - user_id: admin.{org}@x.org\n        role: admin\n"
+        ));
+        text.push_str(&format!(
+            "      - user_id: m1.{org}@x.org\n        role: member\n        workspaces: [alpha]\n"
+        ));
+        text.push_str(&format!(
+            "      - user_id: m2.{org}@x.org\n        role: member\n        workspaces: [beta]\n"
+        ));
+        text.push_str(&format!(
+            "      - user_id: bot_{org}\n        type: agent\n        role: assistant\n        workspaces: [alpha]\n"
+        ));
+        if org != "initech" {
+            let workspace = if org == "acme" { "alpha" } else { "beta" };
+            text.push_str(&format!(
+                "      - user_id: dual@x.org\n        role: member\n        workspaces: [{workspace}]\n"
+            ));
+        }
+    }
+    text.push_str(&format!(
+        "auth:\n  type: jwt\n  jwt_secret: {}\n",
+        crate::harness::SECRET
+    ));
+    text
+}
+
+fn principals(server: &Server) -> Vec<Principal> {
+    let mut all = Vec::new();
+    let workspaces = |names: &[&str]| -> Access {
+        Access::Workspaces(names.iter().map(|name| (*name).to_owned()).collect())
+    };
+    for org in ORGS {
+        let one = |access: Access| BTreeMap::from([(org.to_owned(), access)]);
+        all.push(Principal {
+            name: format!("admin.{org}@x.org"),
+            credential: token(&format!("admin.{org}@x.org")),
+            access: one(Access::Admin),
+        });
+        all.push(Principal {
+            name: format!("m1.{org}@x.org"),
+            credential: token(&format!("m1.{org}@x.org")),
+            access: one(workspaces(&["alpha"])),
+        });
+        // m2 acts through an API key.
+        let key = server.call(
+            "POST",
+            "/api/keys",
+            &server.admin_key,
+            Some(&json!({"principal": format!("user:m2.{org}@x.org")})),
+        );
+        all.push(Principal {
+            name: format!("m2.{org}@x.org"),
+            credential: key.json()["secret"].as_str().unwrap().to_owned(),
+            access: one(workspaces(&["beta"])),
+        });
+        let key = server.call(
+            "POST",
+            "/api/keys",
+            &server.admin_key,
+            Some(&json!({"principal": format!("agent:bot_{org}")})),
+        );
+        all.push(Principal {
+            name: format!("bot_{org}"),
+            credential: key.json()["secret"].as_str().unwrap().to_owned(),
+            access: one(workspaces(&["alpha"])),
+        });
+    }
+    all.push(Principal {
+        name: "dual@x.org".to_owned(),
+        credential: token("dual@x.org"),
+        access: BTreeMap::from([
+            ("acme".to_owned(), workspaces(&["alpha"])),
+            ("globex".to_owned(), workspaces(&["beta"])),
+        ]),
+    });
+    all
+}
+
+/// The answer with organization names replaced, for comparing "exists elsewhere" with
+/// "never existed".
+fn shape(response: &Response, org: &str) -> (u16, String, String) {
+    let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+    let message = body["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .replace(org, "ORG");
+    (
+        response.status,
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        message,
+    )
+}
+
+#[derive(Default, Debug)]
+struct Tally {
+    operations: usize,
+    unauthorized: Vec<String>,
+    leaks: Vec<String>,
+    /// Allowed operations that failed: not a leak, but proof that the oracle and the server
+    /// agree on what is allowed (a server refusing everything would otherwise pass).
+    refused: Vec<String>,
+}
+
+impl Tally {
+    fn violations(&self) -> usize {
+        self.unauthorized.len() + self.leaks.len()
+    }
+}
+
+struct Run<'a> {
+    server: &'a Server,
+    rng: Rng,
+    principals: Vec<Principal>,
+    files: Vec<String>,
+    tally: Tally,
+    added: usize,
+}
+
+impl Run<'_> {
+    fn foreign_org(&mut self, principal: &Principal) -> Option<&'static str> {
+        let foreign: Vec<&'static str> = ORGS
+            .into_iter()
+            .filter(|org| !principal.access.contains_key(*org))
+            .collect();
+        (!foreign.is_empty()).then(|| *self.rng.pick(&foreign))
+    }
+
+    /// A request about another organization's object must look exactly like one about an
+    /// organization that never existed.
+    fn expect_invisible(&mut self, what: &str, org: &str, response: &Response, probe: &Response) {
+        if (200..300).contains(&response.status) {
+            self.tally.unauthorized.push(format!(
+                "{what}: {} {}",
+                response.status,
+                response.text()
+            ));
+        } else if shape(response, org) != shape(probe, "nosuchorg") {
+            self.tally.leaks.push(format!(
+                "{what}: {:?} differs from {:?}",
+                shape(response, org),
+                shape(probe, "nosuchorg")
+            ));
+        }
+    }
+
+    fn expect(&mut self, what: &str, allowed: bool, response: &Response) {
+        if !allowed && (200..300).contains(&response.status) {
+            self.tally.unauthorized.push(format!(
+                "{what}: {} {}",
+                response.status,
+                response.text()
+            ));
+        }
+    }
+
+    /// Like [`Run::expect`], and an allowed operation must succeed.
+    fn expect_exactly(&mut self, what: &str, allowed: bool, response: &Response) {
+        self.expect(what, allowed, response);
+        if allowed && !(200..300).contains(&response.status) {
+            self.tally
+                .refused
+                .push(format!("{what}: {} {}", response.status, response.text()));
+        }
+    }
+
+    /// No organization outside `orgs` may appear in a successful answer.
+    fn expect_no_foreign_names(
+        &mut self,
+        what: &str,
+        orgs: &BTreeSet<String>,
+        response: &Response,
+    ) {
+        if !(200..300).contains(&response.status) {
+            return;
+        }
+        let text = response.text();
+        for org in ORGS {
+            if !orgs.contains(org) && text.contains(&format!("/orgs/{org}")) {
+                self.tally.leaks.push(format!("{what} shows {org}: {text}"));
+            }
+        }
+    }
+
+    fn step(&mut self) {
+        self.tally.operations += 1;
+        let principal = self.rng.pick(&self.principals).clone();
+        let credential = principal.credential.clone();
+        let own_orgs = principal.orgs();
+        let org = *self.rng.pick(&ORGS);
+        let workspace = *self.rng.pick(&WORKSPACES);
+        let probe_of =
+            |path: &str, org: &str| path.replacen(&format!("/orgs/{org}"), "/orgs/nosuchorg", 1);
+        let server = self.server;
+        match self.rng.below(14) {
+            0..=3 => {
+                // Read a file that exists (or not).
+                let path = if self.rng.below(4) == 0 {
+                    format!("/orgs/{org}/{workspace}/missing-{}.md", self.rng.below(10))
+                } else {
+                    self.rng.pick(&self.files).clone()
+                };
+                let file_org = path.split('/').nth(2).unwrap().to_owned();
+                let response = server.get(&format!("/api/fs{path}"), &credential);
+                if own_orgs.contains(&file_org) && self.files.contains(&path) {
+                    self.expect_exactly(
+                        &format!("{} reads {path}", principal.name),
+                        principal.may(&path),
+                        &response,
+                    );
+                } else if own_orgs.contains(&file_org) {
+                    self.expect(
+                        &format!("{} reads {path}", principal.name),
+                        principal.may(&path),
+                        &response,
+                    );
+                } else {
+                    let probe = server.get(
+                        &format!("/api/fs{}", probe_of(&path, &file_org)),
+                        &credential,
+                    );
+                    self.expect_invisible(
+                        &format!("{} reads {path}", principal.name),
+                        &file_org,
+                        &response,
+                        &probe,
+                    );
+                }
+            }
+            4 | 5 => {
+                let path = format!(
+                    "/orgs/{org}/{workspace}/documents/w{}.md",
+                    self.rng.below(50)
+                );
+                let response = server.request(
+                    "PUT",
+                    &format!("/api/fs{path}"),
+                    &[("Authorization", &format!("Bearer {credential}"))],
+                    Some(b"written in the isolation test"),
+                );
+                if own_orgs.contains(org) {
+                    self.expect_exactly(
+                        &format!("{} writes {path}", principal.name),
+                        principal.may(&path),
+                        &response,
+                    );
+                } else {
+                    let probe = server.request(
+                        "PUT",
+                        &format!("/api/fs{}", probe_of(&path, org)),
+                        &[("Authorization", &format!("Bearer {credential}"))],
+                        Some(b"x"),
+                    );
+                    self.expect_invisible(
+                        &format!("{} writes {path}", principal.name),
+                        org,
+                        &response,
+                        &probe,
+                    );
+                }
+                if (200..300).contains(&response.status) && !self.files.contains(&path) {
+                    self.files.push(path);
+                }
+            }
+            6 => {
+                let response = server.get("/api/ls/orgs", &credential);
+                let listed: BTreeSet<String> = response.json()["entries"]
+                    .as_array()
+                    .map(|entries| {
+                        entries
+                            .iter()
+                            .map(|e| e["name"].as_str().unwrap().to_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if listed != own_orgs {
+                    self.tally
+                        .leaks
+                        .push(format!("{} lists /orgs as {listed:?}", principal.name));
+                }
+            }
+            7 => {
+                let path = format!("/orgs/{org}/{workspace}");
+                let response = server.get(&format!("/api/ls{path}?recursive=true"), &credential);
+                if own_orgs.contains(org) {
+                    self.expect(
+                        &format!("{} lists {path}", principal.name),
+                        principal.may(&path),
+                        &response,
+                    );
+                    self.expect_no_foreign_names(
+                        &format!("{} lists {path}", principal.name),
+                        &own_orgs,
+                        &response,
+                    );
+                } else {
+                    let probe = server.get(
+                        &format!("/api/ls{}?recursive=true", probe_of(&path, org)),
+                        &credential,
+                    );
+                    self.expect_invisible(
+                        &format!("{} lists {path}", principal.name),
+                        org,
+                        &response,
+                        &probe,
+                    );
+                }
+            }
+            8 => {
+                let response = server.call(
+                    "POST",
+                    "/api/glob",
+                    &credential,
+                    Some(&json!({"pattern": "/orgs/**/*.md"})),
+                );
+                self.expect_no_foreign_names(
+                    &format!("{} globs", principal.name),
+                    &own_orgs,
+                    &response,
+                );
+                for entry in response.json()["entries"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                {
+                    let path = entry["path"].as_str().unwrap().to_owned();
+                    if !principal.may(&path) {
+                        self.tally
+                            .unauthorized
+                            .push(format!("{} globs {path}", principal.name));
+                    }
+                }
+            }
+            9 => {
+                let response = server.call(
+                    "POST",
+                    "/api/grep",
+                    &credential,
+                    Some(&json!({"pattern": "isolation|workspace_id", "path": format!("/orgs/{org}")})),
+                );
+                if own_orgs.contains(org) {
+                    for found in response.json()["matches"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                    {
+                        let path = found["path"].as_str().unwrap().to_owned();
+                        if !principal.may(&path) {
+                            self.tally
+                                .unauthorized
+                                .push(format!("{} greps {path}", principal.name));
+                        }
+                    }
+                } else {
+                    let probe = server.call(
+                        "POST",
+                        "/api/grep",
+                        &credential,
+                        Some(&json!({"pattern": "isolation|workspace_id", "path": "/orgs/nosuchorg"})),
+                    );
+                    self.expect_invisible(
+                        &format!("{} greps {org}", principal.name),
+                        org,
+                        &response,
+                        &probe,
+                    );
+                }
+            }
+            10 => {
+                // Membership: list, add a newcomer, or remove one added earlier.
+                let admin = matches!(principal.access.get(org), Some(Access::Admin));
+                match self.rng.below(3) {
+                    0 => {
+                        let response = server.get(&format!("/api/orgs/{org}/members"), &credential);
+                        if own_orgs.contains(org) {
+                            self.expect_no_foreign_names("members", &own_orgs, &response);
+                        } else {
+                            let probe = server.get("/api/orgs/nosuchorg/members", &credential);
+                            self.expect_invisible(
+                                &format!("{} lists members of {org}", principal.name),
+                                org,
+                                &response,
+                                &probe,
+                            );
+                        }
+                    }
+                    1 => {
+                        self.added += 1;
+                        let newcomer = format!("new{}.{org}@x.org", self.added);
+                        let body = json!({"user_id": newcomer, "workspaces": [workspace]});
+                        let response = server.call(
+                            "POST",
+                            &format!("/api/orgs/{org}/members"),
+                            &credential,
+                            Some(&body),
+                        );
+                        if own_orgs.contains(org) {
+                            self.expect(
+                                &format!("{} adds {newcomer}", principal.name),
+                                admin,
+                                &response,
+                            );
+                        } else {
+                            let probe = server.call(
+                                "POST",
+                                "/api/orgs/nosuchorg/members",
+                                &credential,
+                                Some(&body),
+                            );
+                            self.expect_invisible(
+                                &format!("{} adds to {org}", principal.name),
+                                org,
+                                &response,
+                                &probe,
+                            );
+                        }
+                        if response.status == 201 {
+                            self.principals.push(Principal {
+                                name: newcomer.clone(),
+                                credential: token(&newcomer),
+                                access: BTreeMap::from([(
+                                    org.to_owned(),
+                                    Access::Workspaces(BTreeSet::from([workspace.to_owned()])),
+                                )]),
+                            });
+                        }
+                    }
+                    _ => {
+                        let candidates: Vec<usize> = (0..self.principals.len())
+                            .filter(|&index| {
+                                let candidate = &self.principals[index];
+                                candidate.name.starts_with("new")
+                                    && candidate.access.contains_key(org)
+                            })
+                            .collect();
+                        if let Some(&index) = candidates.first() {
+                            let name = self.principals[index].name.clone();
+                            let response = server.call(
+                                "DELETE",
+                                &format!("/api/orgs/{org}/members/{name}"),
+                                &credential,
+                                None,
+                            );
+                            if own_orgs.contains(org) {
+                                self.expect(
+                                    &format!("{} removes {name}", principal.name),
+                                    admin,
+                                    &response,
+                                );
+                            } else {
+                                let probe = server.call(
+                                    "DELETE",
+                                    &format!("/api/orgs/nosuchorg/members/{name}"),
+                                    &credential,
+                                    None,
+                                );
+                                self.expect_invisible(
+                                    &format!("{} removes from {org}", principal.name),
+                                    org,
+                                    &response,
+                                    &probe,
+                                );
+                            }
+                            if response.status == 200 {
+                                self.principals[index].access.remove(org);
+                            }
+                        }
+                    }
+                }
+            }
+            11 => {
+                // Move or copy something of one's own into another organization.
+                let Some(foreign) = self.foreign_org(&principal) else {
+                    return;
+                };
+                let own: Vec<String> = self
+                    .files
+                    .iter()
+                    .filter(|path| principal.may(path))
+                    .cloned()
+                    .collect();
+                if own.is_empty() {
+                    return;
+                }
+                let from = self.rng.pick(&own).clone();
+                let to = format!(
+                    "/orgs/{foreign}/{workspace}/stolen-{}.md",
+                    self.tally.operations
+                );
+                let route = if self.rng.below(2) == 0 {
+                    "/api/mv"
+                } else {
+                    "/api/cp"
+                };
+                let response = server.call(
+                    "POST",
+                    route,
+                    &credential,
+                    Some(&json!({"from": from, "to": to})),
+                );
+                self.expect(
+                    &format!("{} {route} {from} → {to}", principal.name),
+                    false,
+                    &response,
+                );
+                let landed = server.get(&format!("/api/stat{to}"), &server.admin_key);
+                if landed.status != 404 {
+                    self.tally
+                        .unauthorized
+                        .push(format!("{} {route} created {to}", principal.name));
+                }
+            }
+            12 => {
+                // Grant on another organization's folder, or to another organization's user.
+                let target = format!("/orgs/{org}/{workspace}");
+                let stranger = self
+                    .principals
+                    .iter()
+                    .find(|other| {
+                        !other.access.contains_key(org) && !other.name.starts_with("bot_")
+                    })
+                    .map(|other| other.name.clone());
+                let Some(stranger) = stranger else { return };
+                let body = json!({"path": target, "entry": format!("user:{stranger}:rw-")});
+                let response = server.call("POST", "/api/acl", &credential, Some(&body));
+                self.expect(
+                    &format!("{} grants {stranger} on {target}", principal.name),
+                    false,
+                    &response,
+                );
+                if !own_orgs.contains(org) {
+                    let probe = server.call(
+                        "POST",
+                        "/api/acl",
+                        &credential,
+                        Some(&json!({"path": format!("/orgs/nosuchorg/{workspace}"), "entry": format!("user:{stranger}:rw-")})),
+                    );
+                    self.expect_invisible(
+                        &format!("{} grants on {org}", principal.name),
+                        org,
+                        &response,
+                        &probe,
+                    );
+                }
+            }
+            _ => {
+                // Metadata and checks.
+                let path = self.rng.pick(&self.files).clone();
+                let file_org = path.split('/').nth(2).unwrap().to_owned();
+                let response = server.get(&format!("/api/stat{path}"), &credential);
+                if own_orgs.contains(&file_org) {
+                    self.expect(
+                        &format!("{} stats {path}", principal.name),
+                        principal.may(&path),
+                        &response,
+                    );
+                } else {
+                    let probe = server.get(
+                        &format!("/api/stat{}", probe_of(&path, &file_org)),
+                        &credential,
+                    );
+                    self.expect_invisible(
+                        &format!("{} stats {path}", principal.name),
+                        &file_org,
+                        &response,
+                        &probe,
+                    );
+                }
+                let subject = if principal.name.starts_with("bot_") {
+                    format!("agent:{}", principal.name)
+                } else {
+                    format!("user:{}", principal.name)
+                };
+                let check = server.call(
+                    "POST",
+                    "/api/rebac/check",
+                    &credential,
+                    Some(&json!({"subject": subject, "permission": "read", "object": path})),
+                );
+                let allowed = check.status == 200 && check.json()["allowed"] == true;
+                if allowed != principal.may(&path) && check.status == 200 {
+                    self.tally.unauthorized.push(format!(
+                        "{} check on {path} answered {allowed}",
+                        principal.name
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn run(server: &Server, seed: u64, operations: usize) -> Tally {
+    let mut files = Vec::new();
+    for org in ORGS {
+        for workspace in WORKSPACES {
+            files.push(format!("/orgs/{org}/{workspace}/context.json"));
+        }
+    }
+    let mut run = Run {
+        server,
+        rng: Rng(seed | 1),
+        principals: principals(server),
+        files,
+        tally: Tally::default(),
+        added: 0,
+    };
+    for _ in 0..operations {
+        run.step();
+    }
+    run.tally
+}
+
+fn operations() -> usize {
+    std::env::var("NEXUS_T1_OPERATIONS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(20_000)
+}
+
+#[test]
+fn t1_no_principal_reaches_or_learns_about_another_organization() {
+    let server = Server::start(&config());
+    let seed = 0x5EED_0001;
+    let tally = run(&server, seed, operations());
+    eprintln!(
+        "T1: {} operations, {} unauthorized, {} leaks, {} wrongly refused (seed {seed:#x})",
+        tally.operations,
+        tally.unauthorized.len(),
+        tally.leaks.len(),
+        tally.refused.len()
+    );
+    assert_eq!(tally.violations(), 0, "{tally:#?}");
+    assert!(tally.refused.is_empty(), "{:#?}", tally.refused);
+}
+
+#[test]
+fn t8_dropping_the_org_filter_is_caught_within_1000_operations() {
+    let server = Server::start_with_env(&config(), &[("NEXUS_FAULT_DROP_ORG_FILTER", "1")]);
+    let tally = run(&server, 0x5EED_0008, 1_000);
+    eprintln!(
+        "T8: {} unauthorized, {} leaks in {} operations",
+        tally.unauthorized.len(),
+        tally.leaks.len(),
+        tally.operations
+    );
+    assert!(tally.violations() > 0, "the fault went unnoticed");
+}
