@@ -167,14 +167,27 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
     let started = Instant::now();
     let timeout = state.timeout;
+    // The handler runs in its own task, so it always finishes: a client hanging up or the
+    // deadline passing must never interrupt an operation between its commit and the
+    // in-memory state (permission index, accounts) that follows the commit.
+    let handler = tokio::spawn(REQUEST_ID.scope(id.clone(), next.run(request)));
     let mut response = REQUEST_ID
         .scope(id.clone(), async move {
-            match tokio::time::timeout(timeout, next.run(request)).await {
-                Ok(response) => response,
+            match tokio::time::timeout(timeout, handler).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(error)) => {
+                    tracing::error!(%error, "request handler failed");
+                    ApiError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        "the server could not complete the request; see its logs",
+                    )
+                    .into_response()
+                }
                 Err(_) => ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "timeout",
-                    "the request took too long and was abandoned; nothing it had not committed was applied",
+                    "the request took too long to answer; it keeps running and, if it changes anything, completes (check before retrying)",
                 )
                 .into_response(),
             }

@@ -594,6 +594,23 @@ fn acting_as_a_principal_is_checked() {
     ]);
     assert_eq!(stranger.code, 5, "{}", stranger.stderr);
     nexus.ok(&["setfacl", "/orgs/acme/sales", "user:bob:rwx"]);
+    let nobody = bob(&[
+        "rebac",
+        "create",
+        "user:zed@nowhere.org",
+        "viewer",
+        "/orgs/acme/sales",
+    ]);
+    assert_eq!(
+        (nobody.code, nobody.stderr.as_str()),
+        (
+            2,
+            "error: there is no user `zed@nowhere.org`: add them to an organization first\n"
+        )
+    );
+    // eve exists, in another organization.
+    nexus.ok(&["mkdir", "/orgs/evil"]);
+    nexus.ok(&["setfacl", "/orgs/evil", "user:eve@evil.com:r--"]);
     let cross = bob(&[
         "rebac",
         "create",

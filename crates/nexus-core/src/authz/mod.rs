@@ -423,13 +423,25 @@ impl Authorizer {
             .filter(|change| change.operation != Operation::Delete)
         {
             let relationship = &change.relationship;
-            if relationship.resource.object_type == "org" || relationship.subject.is_wildcard() {
+            if relationship.subject.is_wildcard() {
                 continue;
             }
             let Some(org) = org_of(relationship) else {
                 continue;
             };
             let subject = &relationship.subject;
+            if relationship.resource.object_type == "org" {
+                // Users and agents join through these; groups must be the organization's own.
+                if subject.object.object_type == "group"
+                    && org_of_object(&subject.object).as_ref() != Some(&org)
+                {
+                    return Err(FsError::CrossTenant {
+                        subject: subject.to_string(),
+                        org: org.to_string(),
+                    });
+                }
+                continue;
+            }
             let belongs = match subject.object.object_type.as_str() {
                 "group" => org_of_object(&subject.object).as_ref() == Some(&org),
                 "user" | "agent" => {

@@ -89,6 +89,10 @@ impl Fs {
         }
         let owner =
             Principal::parse(principal).map_err(|error| FsError::invalid(error.to_string()))?;
+        let owner = match owner {
+            Principal::User(text) => Principal::User(self.user_for(&text, None)?),
+            other => other,
+        };
         let (mut record, _) = Accounts::new_key(&owner, description);
         record.hash = crate::accounts::hash_secret(secret);
         self.store

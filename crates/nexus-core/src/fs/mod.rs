@@ -233,12 +233,27 @@ impl Fs {
         Ok((path, scope))
     }
 
-    /// An organization's record changes only by being written (see `orgs.rs`).
+    /// An organization's record changes only by being written (see `orgs.rs`), and nothing
+    /// can live beneath its name.
     fn refuse_record_change(path: &VfsPath, what: &str) -> Result<(), FsError> {
         if Self::is_org_record(path) {
             return Err(FsError::invalid(format!(
                 "`{path}` holds the organization's membership and cannot be {what}; write it instead"
             )));
+        }
+        Self::refuse_beneath_record(path)
+    }
+
+    /// Refuses paths beneath an organization's record (which would make it a directory).
+    fn refuse_beneath_record(path: &VfsPath) -> Result<(), FsError> {
+        let mut ancestor = path.parent();
+        while let Some(current) = ancestor {
+            if Self::is_org_record(&current) {
+                return Err(FsError::invalid(format!(
+                    "`{current}` is the organization's record, a file: nothing can be created beneath it"
+                )));
+            }
+            ancestor = current.parent();
         }
         Ok(())
     }
@@ -440,6 +455,7 @@ impl Fs {
         let (path, org) = Self::resolve_mutable(context, path)?;
         self.authorize(context, &path, Permission::Write)?;
         let is_record = Self::is_org_record(&path);
+        Self::refuse_beneath_record(&path)?;
         let precondition = match (options.if_match, options.if_none_match) {
             (Some(_), true) => {
                 return Err(FsError::invalid(
@@ -486,6 +502,7 @@ impl Fs {
             }
             return Err(nexus_store::Rejection::AlreadyExists { path }.into());
         };
+        Self::refuse_record_change(&path, "made a directory")?;
         self.authorize(context, &path, Permission::Write)?;
         let applied = self
             .store

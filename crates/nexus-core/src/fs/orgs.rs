@@ -149,6 +149,13 @@ impl OrgRecord {
         let record: OrgRecord = serde_json::from_slice(content).map_err(|error| {
             FsError::invalid(format!("invalid {ORG_RECORD} for `{org}`: {error}"))
         })?;
+        record.validate(org)?;
+        Ok(record)
+    }
+
+    /// Checks a record for `org`: its id, a name, well-formed members.
+    pub fn validate(&self, org: &OrgId) -> Result<(), FsError> {
+        let record = self;
         if record.org_id != org.as_str() {
             return Err(FsError::invalid(format!(
                 "invalid {ORG_RECORD}: `org_id` is `{}` but the file belongs to `{org}`",
@@ -166,7 +173,7 @@ impl OrgRecord {
                 MemberKind::Agent => validate_agent_id(&member.user_id)?,
             }
         }
-        Ok(record)
+        Ok(())
     }
 
     /// The record as stored (pretty JSON, newline-terminated).
@@ -263,7 +270,16 @@ impl Fs {
         self.authorize(context, &VfsPath::org_root(org), Permission::Manage)?;
         let record = OrgRecord::parse(org, &content)?;
         let _serialized = self.membership.lock().await;
-        let old = self.org_record(org).await?.map(|(record, _)| record);
+        // A damaged record can always be repaired by writing a valid one (its membership
+        // relationships are then replaced by the new record's).
+        let old = match self.org_record(org).await {
+            Ok(found) => found.map(|(record, _)| record),
+            Err(error) if error.code() == crate::ErrorCode::InvalidInput => {
+                tracing::warn!(%org, %error, "replacing a damaged organization record");
+                None
+            }
+            Err(error) => return Err(error),
+        };
         self.commit_org_record(context, org, old.as_ref(), &record, content, precondition)
             .await
     }
@@ -279,9 +295,23 @@ impl Fs {
         content: Bytes,
         precondition: Precondition,
     ) -> Result<Entry, FsError> {
+        new.validate(org)?;
         let _registering = self.accounts.registering.lock().await;
         let mut pending: Vec<PrincipalRecord> = Vec::new();
         let mut new_subjects: BTreeMap<SubjectRef, &MemberRecord> = BTreeMap::new();
+        // Workspaces already named for a member are not checked again: removing a workspace
+        // folder must not block every later change of the record.
+        let known: Vec<(&str, &str)> = old
+            .map(|record| record.members.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|member| {
+                member
+                    .workspaces
+                    .iter()
+                    .map(move |workspace| (member.user_id.as_str(), workspace.as_str()))
+            })
+            .collect();
         for member in &new.members {
             let subject = self.member_subject(member, Some(&mut pending))?;
             if new_subjects.insert(subject, member).is_some() {
@@ -293,6 +323,7 @@ impl Fs {
             for workspace in &member.workspaces {
                 let path = self.layout.workspace_path(org, workspace)?;
                 if member.role != Role::Admin
+                    && !known.contains(&(member.user_id.as_str(), workspace.as_str()))
                     && self
                         .store
                         .node(&path)
@@ -376,7 +407,7 @@ impl Fs {
         }
         let role_grants = |member: &MemberRecord, subject: &SubjectRef| {
             let mut grants = RelationshipSet::default();
-            if member.role != Role::Admin {
+            if member.role != Role::Admin && member.status == MemberStatus::Active {
                 for workspace in &member.workspaces {
                     if let Ok(path) = self.layout.workspace_path(org, workspace) {
                         grants.insert(Relationship::new(
@@ -655,11 +686,28 @@ impl Fs {
 
     /// Organizations the caller belongs to (every one, for the system), sorted.
     pub async fn organizations(&self, context: &CallContext) -> Result<Vec<OrgRecord>, FsError> {
-        let page = self
-            .ls(context, "/orgs", crate::ListOptions::default())
-            .await?;
+        let mut entries = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .ls(
+                    context,
+                    "/orgs",
+                    crate::ListOptions {
+                        cursor: cursor.take(),
+                        limit: Some(super::MAX_PAGE_SIZE),
+                        ..crate::ListOptions::default()
+                    },
+                )
+                .await?;
+            entries.extend(page.entries);
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
         let mut records = Vec::new();
-        for entry in page.entries {
+        for entry in entries {
             let Ok(org) = OrgId::parse(&entry.name) else {
                 continue;
             };
@@ -674,8 +722,14 @@ impl Fs {
                         || self.authz.visibility(context)?.includes_org(&org)
                 }
             };
-            if member && let Some((record, _)) = self.org_record(&org).await? {
-                records.push(record);
+            if !member {
+                continue;
+            }
+            match self.org_record(&org).await {
+                Ok(Some((record, _))) => records.push(record),
+                Ok(None) => {}
+                // One damaged record must not hide every other organization.
+                Err(error) => tracing::warn!(%org, %error, "organization record unreadable"),
             }
         }
         Ok(records)
@@ -696,11 +750,46 @@ impl Fs {
                 path: VfsPath::root(),
             });
         }
+        for spec in specs {
+            Self::validate_spec(self.layout, spec)?;
+        }
         let mut report = ProvisionReport::default();
         for spec in specs {
             self.provision_org(context, spec, &mut report).await?;
         }
         Ok(report)
+    }
+
+    /// Refuses a specification that could not be provisioned completely, before anything
+    /// is created.
+    fn validate_spec(layout: Layout, spec: &OrgSpec) -> Result<(), FsError> {
+        if spec.name.trim().is_empty() {
+            return Err(FsError::invalid(format!(
+                "organization `{}` needs a name",
+                spec.id
+            )));
+        }
+        for workspace in &spec.workspaces {
+            layout.workspace_path(&spec.id, &workspace.id)?;
+        }
+        for (member, permissions) in &spec.members {
+            match member.kind {
+                MemberKind::Human => validate_handle_or_id(&member.user_id)?,
+                MemberKind::Agent => validate_agent_id(&member.user_id)?,
+            }
+            for workspace in &member.workspaces {
+                if !spec.workspaces.iter().any(|known| &known.id == workspace) {
+                    return Err(FsError::invalid(format!(
+                        "member `{}` names workspace `{workspace}`, which `{}` does not have",
+                        member.user_id, spec.id
+                    )));
+                }
+            }
+            for (path, _) in permissions {
+                VfsPath::parse(path)?;
+            }
+        }
+        Ok(())
     }
 
     async fn ensure_dir(

@@ -107,36 +107,38 @@ impl Fs {
             }
             self.authorize_manage(context, &update.relationship.resource)?;
         }
-        let mut managed: Vec<OrgId> = Vec::new();
-        for update in &updates {
-            if let Some(org) = org_of(&update.relationship)
-                && !managed.contains(&org)
-                && self.is_managed(&org).await?
-            {
-                managed.push(org);
-            }
-        }
-        for update in &updates {
-            let relationship = &update.relationship;
-            if relationship.resource.object_type == "org"
-                && matches!(relationship.relation.as_str(), "admin" | "member")
-                && org_of(relationship).is_some_and(|org| managed.contains(&org))
-            {
-                return Err(FsError::invalid(format!(
-                    "membership of organization `{}` is its {}: add or remove members with the members API (`nexus admin add-user`) or by editing that file",
-                    relationship.resource.object_id,
-                    super::ORG_RECORD
-                )));
-            }
-        }
+        // Whether an organization is managed by its record cannot change while we hold this.
+        let _membership = self.membership.lock().await;
+        let managed = self
+            .managed_orgs(updates.iter().map(|update| &update.relationship))
+            .await?;
+        Self::refuse_membership_changes(
+            updates.iter().map(|update| &update.relationship),
+            &managed,
+        )?;
         let _registering = self.accounts.registering.lock().await;
         let mut pending = Vec::new();
         for update in &mut updates {
-            let register = is_system(context) && update.operation != Operation::Delete;
+            let writing = update.operation != Operation::Delete;
+            let register = is_system(context) && writing;
             self.resolve_subject(
                 &mut update.relationship.subject,
                 register.then_some(&mut pending),
             )?;
+            let subject = &update.relationship.subject.object;
+            if writing
+                && subject.object_type == "user"
+                && subject.object_id != "*"
+                && self.accounts.user_id(&subject.object_id).is_none()
+                && !pending.iter().any(|record| record.id == subject.object_id)
+            {
+                // Only registered users hold anything: a grant to a name nobody has (or to an
+                // id no one was given yet) would wait for whoever gets it.
+                return Err(FsError::invalid(format!(
+                    "there is no user `{}`: add them to an organization first",
+                    subject.object_id
+                )));
+            }
         }
         if is_system(context) {
             let joining = self.memberships_needed(&updates, &managed)?;
@@ -378,7 +380,54 @@ impl Fs {
     ) -> Result<WriteOutcome, FsError> {
         let filter = self.resolve_filter(filter);
         self.authorize_filter(context, &filter, "delete relationships by a broad filter")?;
+        let _membership = self.membership.lock().await;
+        let matching = self
+            .authz
+            .engine()
+            .read(&filter, None, usize::MAX, i64::MIN);
+        let managed = self.managed_orgs(matching.iter()).await?;
+        Self::refuse_membership_changes(matching.iter(), &managed)?;
         self.authz.delete_matching(&filter, Vec::new()).await
+    }
+
+    /// The organizations among those of `relationships` whose membership their record manages.
+    async fn managed_orgs(
+        &self,
+        relationships: impl Iterator<Item = &Relationship>,
+    ) -> Result<Vec<OrgId>, FsError> {
+        let mut managed: Vec<OrgId> = Vec::new();
+        let mut seen: Vec<OrgId> = Vec::new();
+        for relationship in relationships {
+            if let Some(org) = org_of(relationship)
+                && !seen.contains(&org)
+            {
+                if self.is_managed(&org).await? {
+                    managed.push(org.clone());
+                }
+                seen.push(org);
+            }
+        }
+        Ok(managed)
+    }
+
+    /// Membership of an organization with a record changes only through that record.
+    fn refuse_membership_changes<'a>(
+        relationships: impl Iterator<Item = &'a Relationship>,
+        managed: &[OrgId],
+    ) -> Result<(), FsError> {
+        for relationship in relationships {
+            if relationship.resource.object_type == "org"
+                && matches!(relationship.relation.as_str(), "admin" | "member")
+                && org_of(relationship).is_some_and(|org| managed.contains(&org))
+            {
+                return Err(FsError::invalid(format!(
+                    "membership of organization `{}` is its {}: add or remove members with the members API (`nexus admin add-user`) or by editing that file",
+                    relationship.resource.object_id,
+                    super::ORG_RECORD
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Relationships matching `filter`, in order, after `after` (the last relationship of
@@ -549,6 +598,11 @@ impl Fs {
         for role in &mut listing.roles {
             role.subject = self.display_subject(&role.subject);
         }
+        // Sorted as people read them (by handle), not by the random stable ids.
+        listing.entries.sort_by(|a, b| a.subject.cmp(&b.subject));
+        listing
+            .roles
+            .sort_by(|a, b| (&a.relation, &a.subject).cmp(&(&b.relation, &b.subject)));
         listing
     }
 }

@@ -348,3 +348,158 @@ async fn users_named_by_handle_are_adopted_on_open() {
     let fs = Fs::open(&data, StoreOptions::default()).await.unwrap();
     assert_eq!(fs.accounts().user_id("alice@acme.com"), Some(id));
 }
+
+/// Ways around the record, each refused: deleting membership by filter, a group of another
+/// organization as a member, a directory where the record lives, grants to users nobody is.
+#[tokio::test]
+async fn the_record_cannot_be_bypassed() {
+    let (_dir, fs) = provisioned().await;
+    let alice = as_user(&fs, "alice@acme.com");
+    let deleted = fs
+        .relationships_delete(
+            &alice,
+            RelationshipFilter {
+                resource_type: Some("org".to_owned()),
+                resource_id: Some("acme".to_owned()),
+                relation: Some("admin".to_owned()),
+                ..RelationshipFilter::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(deleted.code(), ErrorCode::InvalidInput, "{deleted}");
+    readable(&fs, &alice, "/orgs/acme/sales/context.json")
+        .await
+        .unwrap();
+
+    for bad in ["/orgs/acme/org.json", "/orgs/acme/org.json/x"] {
+        let refused = fs.mkdir(&system(), bad, true).await.unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::InvalidInput, "{bad}: {refused}");
+    }
+    let beneath = fs
+        .write(
+            &system(),
+            "/orgs/acme/org.json/x.md",
+            Bytes::from_static(b"x"),
+            WriteOptions {
+                create_parents: true,
+                ..WriteOptions::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(beneath.code(), ErrorCode::InvalidInput);
+
+    // A grant to an id nobody was given is refused (it would wait for whoever gets it).
+    let planted = fs
+        .setfacl(&alice, "/orgs/acme/sales", "user:u_zzzz:rwx")
+        .await
+        .unwrap_err();
+    assert_eq!(planted.code(), ErrorCode::InvalidInput, "{planted}");
+
+    // In an organization without a record, a group of another organization cannot join.
+    fs.mkdir(&system(), "/orgs/other", false).await.unwrap();
+    let foreign_group = fs
+        .relationships_write(
+            &system(),
+            vec![RelationshipUpdate {
+                operation: Operation::Touch,
+                relationship: Relationship::parse("org:other#member@group:acme/eng#member")
+                    .unwrap(),
+            }],
+            Vec::new(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        foreign_group.code(),
+        ErrorCode::InvalidInput,
+        "{foreign_group}"
+    );
+
+    // An organization that cannot be provisioned completely is not started.
+    let mut broken = spec();
+    broken.id = OrgId::parse("newco").unwrap();
+    broken.name = " ".to_owned();
+    assert!(fs.provision(&system(), &[broken]).await.is_err());
+    assert_eq!(
+        fs.stat(&system(), "/orgs/newco").await.unwrap_err().code(),
+        ErrorCode::NotFound
+    );
+}
+
+/// Suspended members keep their entry but no access; removing a workspace folder does not
+/// block later changes of the record.
+#[tokio::test]
+async fn suspension_and_removed_workspaces() {
+    let (_dir, fs) = provisioned().await;
+    let alice = as_user(&fs, "alice@acme.com");
+    let record = fs
+        .read(&system(), "/orgs/acme/org.json", ReadOptions::default())
+        .await
+        .unwrap();
+    let mut json: serde_json::Value = serde_json::from_slice(&record.content).unwrap();
+    json["members"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "user_id": "sam@acme.com",
+            "role": "member",
+            "status": "suspended",
+            "workspaces": ["sales"],
+        }));
+    fs.write(
+        &alice,
+        "/orgs/acme/org.json",
+        Bytes::from(json.to_string()),
+        WriteOptions::default(),
+    )
+    .await
+    .unwrap();
+    let sam = as_user(&fs, "sam@acme.com");
+    assert_eq!(
+        readable(&fs, &sam, "/orgs/acme/sales/context.json").await,
+        Err(ErrorCode::NotFound)
+    );
+    json["members"][2]["status"] = serde_json::json!("active");
+    fs.write(
+        &alice,
+        "/orgs/acme/org.json",
+        Bytes::from(json.to_string()),
+        WriteOptions::default(),
+    )
+    .await
+    .unwrap();
+    readable(&fs, &sam, "/orgs/acme/sales/context.json")
+        .await
+        .unwrap();
+
+    fs.rm(&system(), "/orgs/acme/sales", true).await.unwrap();
+    fs.add_member(
+        &alice,
+        "acme",
+        MemberSpec {
+            user_id: "tia@acme.com".to_owned(),
+            role: Role::Member,
+            kind: MemberKind::Human,
+            workspaces: vec!["engineering".to_owned()],
+        },
+    )
+    .await
+    .unwrap();
+    // A new entry naming the missing workspace is still refused.
+    let missing = fs
+        .add_member(
+            &alice,
+            "acme",
+            MemberSpec {
+                user_id: "uma@acme.com".to_owned(),
+                role: Role::Member,
+                kind: MemberKind::Human,
+                workspaces: vec!["sales".to_owned()],
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), ErrorCode::InvalidInput);
+}
