@@ -35,8 +35,6 @@ pub struct AppState {
     pub fs: Fs,
     pub auth: Arc<Authenticator>,
     pub timeout: Duration,
-    /// Whether the server listens on a loopback address only (then `/metrics` is open).
-    pub loopback: bool,
     /// Set while the server drains for shutdown (`/ready` then answers 503).
     pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -244,11 +242,14 @@ async fn ready(State(state): State<AppState>) -> Response {
 }
 
 async fn prometheus(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
-    if !state.loopback {
-        let principal = state.auth.authenticate(&state.fs, &headers, None)?;
-        if principal != Principal::System {
-            return Err(ApiError::not_found("no such route"));
-        }
+    // Metrics reveal routes and volumes: system administrators only.
+    let principal = state.auth.authenticate(&state.fs, &headers, None)?;
+    if principal != Principal::System {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "permission_denied",
+            "metrics need a system administrator's credentials",
+        ));
     }
     Ok((
         [(

@@ -69,6 +69,7 @@ pub enum Backend {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrgConfig {
+    #[serde(deserialize_with = "slug")]
     pub id: String,
     pub name: String,
     #[serde(default)]
@@ -83,6 +84,7 @@ pub struct OrgConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkspaceConfig {
+    #[serde(deserialize_with = "slug")]
     pub id: String,
     #[serde(default)]
     pub name: Option<String>,
@@ -92,6 +94,7 @@ pub struct WorkspaceConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MemberConfig {
+    #[serde(deserialize_with = "principal_id")]
     pub user_id: String,
     pub role: nexus_core::Role,
     #[serde(rename = "type", default)]
@@ -100,8 +103,46 @@ pub struct MemberConfig {
     #[serde(default)]
     pub workspaces: Vec<String>,
     /// Explicit ACL entries: `orgs/acme/sales:rw-`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "permissions")]
     pub permissions: Vec<String>,
+}
+
+// Field checks run while parsing, so their errors carry the value's line and column.
+
+/// An organization or workspace id.
+fn slug<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    OrgId::parse(&text).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "`{text}` is not a valid id: use lowercase letters, digits, `-` and `_`"
+        ))
+    })?;
+    Ok(text)
+}
+
+/// A user handle, stable id or agent id (which one the `type` says is checked afterwards).
+fn principal_id<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    let valid = is_stable_user_id(&text)
+        || validate_handle(&text).is_ok()
+        || validate_agent_id(&text).is_ok();
+    if !valid {
+        let reason = validate_handle(&text)
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
+        return Err(serde::de::Error::custom(reason));
+    }
+    Ok(text)
+}
+
+/// Permission entries `PATH:MODE`.
+fn permissions<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let entries = Vec::<String>::deserialize(deserializer)?;
+    for entry in &entries {
+        parse_permission(entry).map_err(serde::de::Error::custom)?;
+    }
+    Ok(entries)
 }
 
 /// How callers authenticate.
@@ -607,7 +648,16 @@ auth:
             ),
             (
                 "data_dir: /d\norganizations:\n  - id: Acme!\n    name: A\n",
-                "organizations[0].id",
+                "not a valid id",
+            ),
+            // Bad values carry their position, like unknown keys and wrong types.
+            (
+                "data_dir: /d\norganizations:\n  - id: Acme!\n    name: A\n",
+                "line 3",
+            ),
+            (
+                "data_dir: /d\norganizations:\n  - id: acme\n    name: A\n    members:\n      - user_id: b@x.y\n        role: member\n        permissions: [orgs/acme:rwz]\n",
+                "line 6",
             ),
             (
                 "data_dir: /d\norganizations:\n  - id: acme\n    name: A\n    members:\n      - user_id: b@x.y\n        role: member\n        permissions: [orgs/other:rw-]\n",

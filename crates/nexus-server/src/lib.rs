@@ -58,7 +58,6 @@ pub async fn serve(
         fs,
         auth: Arc::new(auth),
         timeout: Duration::from_secs(config.limits.request_timeout_secs),
-        loopback: address.ip().is_loopback(),
         draining: draining.clone(),
     };
     let app = api::router(state, config.limits.max_body_bytes);

@@ -838,7 +838,9 @@ fn metrics_count_requests() {
             .status,
         200
     );
-    let metrics = server.request("GET", "/metrics", &[], None).text();
+    assert_eq!(server.request("GET", "/metrics", &[], None).status, 401);
+    assert_eq!(server.get("/metrics", &alice).status, 403);
+    let metrics = server.get("/metrics", &server.admin_key).text();
     assert!(
         metrics.contains(r#"nexus_http_requests_total{method="GET",route="/api/orgs/{org}/{*path}",status="200"} 1"#),
         "{metrics}"

@@ -503,3 +503,37 @@ async fn suspension_and_removed_workspaces() {
         .unwrap_err();
     assert_eq!(missing.code(), ErrorCode::InvalidInput);
 }
+
+/// `layout: canonical` puts workspaces under `/orgs/<org>/workspaces/`, roles included.
+#[tokio::test]
+async fn the_canonical_layout_places_workspaces_under_workspaces() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let fs = Fs::open(&dir.path().join("data"), StoreOptions::default())
+        .await
+        .unwrap()
+        .with_layout(nexus_core::Layout::Canonical);
+    fs.provision(&system(), &[spec()]).await.unwrap();
+    fs.stat(&system(), "/orgs/acme/workspaces/sales/context.json")
+        .await
+        .unwrap();
+    assert_eq!(
+        fs.stat(&system(), "/orgs/acme/sales")
+            .await
+            .unwrap_err()
+            .code(),
+        ErrorCode::NotFound
+    );
+    let agent = fs.context(Principal::Agent("agent_sales_001".to_owned()));
+    readable(&fs, &agent, "/orgs/acme/workspaces/sales/context.json")
+        .await
+        .unwrap();
+    assert_eq!(
+        readable(
+            &fs,
+            &agent,
+            "/orgs/acme/workspaces/engineering/context.json"
+        )
+        .await,
+        Err(ErrorCode::NotFound)
+    );
+}
