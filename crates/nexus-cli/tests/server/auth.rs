@@ -328,3 +328,97 @@ fn token_subjects_are_handles_or_stable_ids() {
     }
     let _ = token_with("x", &json!({}));
 }
+
+/// RS256 and ES256 with a configured public key: tokens signed with the private key are
+/// accepted; HS256 tokens "signed" with the public key (key confusion, J2), other
+/// algorithms and other keys are refused.
+#[test]
+fn public_key_algorithms_accept_their_key_only() {
+    let keys = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/server/keys");
+    for (algorithm, private, public, jwt_algorithm) in [
+        (
+            "RS256",
+            "rsa-private.pem",
+            "rsa-public.pem",
+            jsonwebtoken::Algorithm::RS256,
+        ),
+        (
+            "ES256",
+            "ec-private.pem",
+            "ec-public.pem",
+            jsonwebtoken::Algorithm::ES256,
+        ),
+    ] {
+        let public_path = keys.join(public);
+        let config = seed_config().replace(
+            "  jwt_secret: ${JWT_SECRET}\n  jwt_algorithm: HS256\n",
+            &format!(
+                "  jwt_algorithm: {algorithm}\n  jwt_public_key_file: {}\n",
+                public_path.display()
+            ),
+        );
+        let server = Server::start(&config);
+        let private_pem = std::fs::read(keys.join(private)).unwrap();
+        let encoding = if algorithm == "RS256" {
+            jsonwebtoken::EncodingKey::from_rsa_pem(&private_pem).unwrap()
+        } else {
+            jsonwebtoken::EncodingKey::from_ec_pem(&private_pem).unwrap()
+        };
+        let claims = json!({"sub": "alice@acme.com", "exp": now() + 600});
+        let valid = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jwt_algorithm),
+            &claims,
+            &encoding,
+        )
+        .unwrap();
+        let path = "/api/orgs/acme/sales/context.json";
+        assert_eq!(
+            server.get(path, &valid).status,
+            200,
+            "{algorithm} control token refused"
+        );
+
+        let public_pem = std::fs::read(&public_path).unwrap();
+        let confused = sign_raw(
+            r#"{"alg":"HS256","typ":"JWT"}"#,
+            &claims.to_string(),
+            &public_pem,
+        );
+        assert_eq!(
+            server.get(path, &confused).status,
+            401,
+            "{algorithm}: J2 key confusion accepted"
+        );
+        let hs = sign_raw(
+            r#"{"alg":"HS256","typ":"JWT"}"#,
+            &claims.to_string(),
+            SECRET.as_bytes(),
+        );
+        assert_eq!(
+            server.get(path, &hs).status,
+            401,
+            "{algorithm}: HS256 accepted"
+        );
+        let (head, rest) = valid.split_once('.').unwrap();
+        let (payload, signature) = rest.split_once('.').unwrap();
+        let other_payload = b64(json!({"sub": "john@techcorp.com", "exp": now() + 600})
+            .to_string()
+            .as_bytes());
+        assert_eq!(
+            server
+                .get(path, &format!("{head}.{other_payload}.{signature}"))
+                .status,
+            401,
+            "{algorithm}: signature reused on another payload"
+        );
+        let none = format!("{}.{payload}.", b64(br#"{"alg":"none"}"#));
+        assert_eq!(server.get(path, &none).status, 401);
+        // J17: an ECDSA signature with r = s = 0 (and the RSA equivalent, all zero bytes).
+        let zero = format!("{head}.{payload}.{}", b64(&[0u8; 64]));
+        assert_eq!(
+            server.get(path, &zero).status,
+            401,
+            "{algorithm}: zero signature accepted"
+        );
+    }
+}
