@@ -30,12 +30,7 @@ impl Fs {
         principal: &str,
         description: &str,
     ) -> Result<NewApiKey, FsError> {
-        let owner =
-            Principal::parse(principal).map_err(|error| FsError::invalid(error.to_string()))?;
-        let owner = match owner {
-            Principal::User(text) => Principal::User(self.user_for(&text, None)?),
-            other => other,
-        };
+        let owner = self.key_owner(principal)?;
         Self::require_self_or_system(context, &owner)?;
         if description.len() > 200 || description.chars().any(char::is_control) {
             return Err(FsError::invalid(
@@ -43,14 +38,7 @@ impl Fs {
             ));
         }
         let (record, secret) = Accounts::new_key(&owner, description);
-        self.store
-            .apply(Mutation::CreateApiKey {
-                key: record.clone(),
-            })
-            .await
-            .map_err(store_error)?;
-        let id = record.id.clone();
-        self.accounts.commit_key(record);
+        let id = self.store_key(record).await?;
         Ok(NewApiKey {
             id,
             secret,
@@ -87,14 +75,23 @@ impl Fs {
                 "an API key must be `nx_` followed by 32 to 128 letters or digits",
             ));
         }
-        let owner =
-            Principal::parse(principal).map_err(|error| FsError::invalid(error.to_string()))?;
-        let owner = match owner {
-            Principal::User(text) => Principal::User(self.user_for(&text, None)?),
-            other => other,
-        };
+        let owner = self.key_owner(principal)?;
         let (mut record, _) = Accounts::new_key(&owner, description);
         record.hash = crate::accounts::hash_secret(secret);
+        self.store_key(record).await
+    }
+
+    /// The principal a key is for (`system`, `user:<handle or id>` of a registered user,
+    /// `agent:<id>`), users by stable id.
+    fn key_owner(&self, principal: &str) -> Result<Principal, FsError> {
+        match Principal::parse(principal).map_err(|error| FsError::invalid(error.to_string()))? {
+            Principal::User(text) => Ok(Principal::User(self.user_for(&text, None)?)),
+            other => Ok(other),
+        }
+    }
+
+    /// Stores a key, then makes it usable; returns its id.
+    async fn store_key(&self, record: nexus_store::ApiKeyRecord) -> Result<String, FsError> {
         self.store
             .apply(Mutation::CreateApiKey {
                 key: record.clone(),

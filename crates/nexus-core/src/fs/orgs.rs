@@ -611,15 +611,7 @@ impl Fs {
         }
         let mut new = old.clone();
         new.members.push(candidate.clone());
-        self.commit_org_record(
-            context,
-            &org,
-            Some(&old),
-            &new,
-            new.to_bytes(),
-            Precondition::IfMatch(etag),
-        )
-        .await?;
+        self.replace_record(context, &org, &old, etag, &new).await?;
         Ok(candidate)
     }
 
@@ -650,16 +642,29 @@ impl Fs {
         };
         let mut new = old.clone();
         let removed = new.members.remove(position);
+        self.replace_record(context, &org, &old, etag, &new).await?;
+        Ok(removed)
+    }
+
+    /// Commits `new` in place of `old`, which must still be current (`etag`). The caller
+    /// holds the membership lock.
+    async fn replace_record(
+        &self,
+        context: &CallContext,
+        org: &OrgId,
+        old: &OrgRecord,
+        etag: String,
+        new: &OrgRecord,
+    ) -> Result<Entry, FsError> {
         self.commit_org_record(
             context,
-            &org,
-            Some(&old),
-            &new,
+            org,
+            Some(old),
+            new,
             new.to_bytes(),
             Precondition::IfMatch(etag),
         )
-        .await?;
-        Ok(removed)
+        .await
     }
 
     /// The members of an organization, for its members.
