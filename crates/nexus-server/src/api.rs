@@ -34,6 +34,8 @@ use crate::{metrics, views};
 pub struct AppState {
     pub fs: Fs,
     pub auth: Arc<Authenticator>,
+    /// Failed authentications per client address.
+    pub failures: Arc<crate::auth::FailureLimiter>,
     pub timeout: Duration,
     /// Set while the server drains for shutdown (`/ready` then answers 503).
     pub draining: Arc<std::sync::atomic::AtomicBool>,
@@ -47,10 +49,25 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let principal = state
+        match state
             .auth
-            .authenticate(&state.fs, &parts.headers, parts.uri.query())?;
-        Ok(Caller(state.fs.context(principal)))
+            .authenticate(&state.fs, &parts.headers, parts.uri.query())
+        {
+            Ok(principal) => Ok(Caller(state.fs.context(principal))),
+            Err(error) if error.status == StatusCode::UNAUTHORIZED => {
+                let client = parts
+                    .extensions
+                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                    .map(|info| info.0.ip());
+                if let Some(client) = client
+                    && state.failures.fail(client)
+                {
+                    return Err(ApiError::too_many_failures(state.failures.window_secs()));
+                }
+                Err(error)
+            }
+            Err(error) => Err(error),
+        }
     }
 }
 

@@ -292,3 +292,63 @@ impl JwtVerifier {
         Ok(data.claims.sub)
     }
 }
+
+/// Counts failed authentications per client address in fixed 10-second windows.
+#[derive(Debug)]
+pub struct FailureLimiter {
+    limit: u32,
+    window: std::time::Duration,
+    seen:
+        parking_lot::Mutex<std::collections::HashMap<std::net::IpAddr, (std::time::Instant, u32)>>,
+}
+
+/// Most client addresses remembered at once (older windows are forgotten first).
+const MAX_TRACKED_CLIENTS: usize = 65_536;
+
+impl FailureLimiter {
+    pub fn new(limit: u32) -> FailureLimiter {
+        FailureLimiter {
+            limit,
+            window: std::time::Duration::from_secs(10),
+            seen: parking_lot::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// Records a failure from `client`; whether it is over the limit.
+    pub fn fail(&self, client: std::net::IpAddr) -> bool {
+        let now = std::time::Instant::now();
+        let mut seen = self.seen.lock();
+        if seen.len() >= MAX_TRACKED_CLIENTS {
+            let window = self.window;
+            seen.retain(|_, (start, _)| now.duration_since(*start) < window);
+        }
+        let entry = seen.entry(client).or_insert((now, 0));
+        if now.duration_since(entry.0) >= self.window {
+            *entry = (now, 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
+        entry.1 > self.limit
+    }
+
+    /// Seconds until `client`'s window ends (for `Retry-After`).
+    pub fn window_secs(&self) -> u64 {
+        self.window.as_secs()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_limited_per_client_and_window() {
+        let limiter = FailureLimiter::new(3);
+        let one: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let two: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+        assert_eq!(
+            (0..5).map(|_| limiter.fail(one)).collect::<Vec<_>>(),
+            [false, false, false, true, true]
+        );
+        assert!(!limiter.fail(two));
+    }
+}

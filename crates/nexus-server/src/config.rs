@@ -221,12 +221,17 @@ pub struct Limits {
     /// Longest a request may take, in seconds.
     #[serde(default = "default_timeout")]
     pub request_timeout_secs: u64,
+    /// Failed authentications one client address may make per 10 seconds before further
+    /// failures get 429 (valid credentials keep working).
+    #[serde(default = "default_auth_failures")]
+    pub max_auth_failures: u32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_body_bytes: default_body(),
+            max_auth_failures: default_auth_failures(),
             request_timeout_secs: default_timeout(),
         }
     }
@@ -238,6 +243,10 @@ fn default_body() -> usize {
 
 fn default_timeout() -> u64 {
     60
+}
+
+fn default_auth_failures() -> u32 {
+    100
 }
 
 /// Replaces `${VAR}` and `${VAR:-default}` in `text` from `lookup`.
@@ -380,7 +389,10 @@ impl Config {
                 }
             }
         }
-        if self.limits.max_body_bytes == 0 || self.limits.request_timeout_secs == 0 {
+        if self.limits.max_body_bytes == 0
+            || self.limits.request_timeout_secs == 0
+            || self.limits.max_auth_failures == 0
+        {
             return Err("limits: values must be greater than zero".to_owned());
         }
         Ok(())

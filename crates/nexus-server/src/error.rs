@@ -25,6 +25,8 @@ pub struct ApiError {
     pub etag: Option<String>,
     /// For authentication failures: send `WWW-Authenticate`.
     pub challenge: bool,
+    /// For 429: seconds to wait.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -35,6 +37,7 @@ impl ApiError {
             message: message.into(),
             etag: None,
             challenge: false,
+            retry_after: None,
         }
     }
 
@@ -49,6 +52,18 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::Unauthenticated.as_str(),
                 message,
+            )
+        }
+    }
+
+    /// Too many failed authentications from one client: 429 with `Retry-After`.
+    pub fn too_many_failures(retry_after_secs: u64) -> Self {
+        ApiError {
+            retry_after: Some(retry_after_secs),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "too many failed authentications from this address; retry later",
             )
         }
     }
@@ -128,6 +143,11 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(tag) = self.etag.and_then(|tag| HeaderValue::from_str(&tag).ok()) {
             response.headers_mut().insert(header::ETAG, tag);
+        }
+        if let Some(seconds) = self.retry_after
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         if self.challenge {
             response.headers_mut().insert(

@@ -57,19 +57,23 @@ pub async fn serve(
     let state = api::AppState {
         fs,
         auth: Arc::new(auth),
+        failures: Arc::new(auth::FailureLimiter::new(config.limits.max_auth_failures)),
         timeout: Duration::from_secs(config.limits.request_timeout_secs),
         draining: draining.clone(),
     };
     let app = api::router(state, config.limits.max_body_bytes);
     tracing::info!(%address, "serving");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            draining.store(true, std::sync::atomic::Ordering::Relaxed);
-            tracing::info!("shutting down: finishing requests in flight");
-        })
-        .await
-        .map_err(|error| format!("server error: {error}"))
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        draining.store(true, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!("shutting down: finishing requests in flight");
+    })
+    .await
+    .map_err(|error| format!("server error: {error}"))
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -422,3 +422,31 @@ fn public_key_algorithms_accept_their_key_only() {
         );
     }
 }
+
+/// K5: a client sending many bad credentials gets 429 (with `Retry-After`) after the
+/// threshold, while a valid key from the same client keeps working.
+#[test]
+fn k5_a_flood_of_bad_keys_is_slowed_and_valid_keys_keep_working() {
+    let server = Server::start(&seed_config().replace(
+        "backend: local\n",
+        "backend: local\nlimits:\n  max_auth_failures: 20\n",
+    ));
+    let mut statuses = Vec::new();
+    for n in 0..200 {
+        let bad = format!("nx_{n:064x}");
+        statuses.push(server.get("/api/whoami", &bad).status);
+        if n % 50 == 0 {
+            assert_eq!(server.get("/api/whoami", &server.admin_key).status, 200);
+        }
+    }
+    assert!(
+        statuses.iter().take(20).all(|status| *status == 401),
+        "{statuses:?}"
+    );
+    let limited = statuses.iter().filter(|status| **status == 429).count();
+    assert!(limited >= 150, "{limited} of 200 limited: {statuses:?}");
+    let last = server.get("/api/whoami", "nx_bad");
+    assert_eq!(last.status, 429);
+    assert!(last.header("retry-after").is_some());
+    assert_eq!(server.get("/api/whoami", &server.admin_key).status, 200);
+}
