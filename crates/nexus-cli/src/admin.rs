@@ -259,7 +259,7 @@ impl Session {
                 write_stdout(
                     format!(
                         "API key for {} (shown once; store it safely):\n  {}\n  id: {}\n",
-                        key.principal, key.secret, key.id
+                        key.name, key.secret, key.id
                     )
                     .as_bytes(),
                 )

@@ -113,7 +113,11 @@ pub struct NewApiKey {
     pub id: String,
     /// The secret to present as `Authorization: Bearer <secret>`; shown once.
     pub secret: String,
+    /// Whom the key acts as, as stored (`user:u_k3x9`).
     pub principal: String,
+    /// The same as people know it (`user:alice@acme.com`).
+    #[serde(default)]
+    pub name: String,
 }
 
 #[derive(Debug, Default)]

@@ -42,6 +42,7 @@ impl Fs {
         Ok(NewApiKey {
             id,
             secret,
+            name: self.display_subject(&owner.to_string()),
             principal: owner.to_string(),
         })
     }
