@@ -272,7 +272,7 @@ impl Run<'_> {
         let probe_of =
             |path: &str, org: &str| path.replacen(&format!("/orgs/{org}"), "/orgs/nosuchorg", 1);
         let server = self.server;
-        match self.rng.below(14) {
+        match self.rng.below(17) {
             0..=3 => {
                 // Read a file that exists (or not).
                 let path = if self.rng.below(4) == 0 {
@@ -622,6 +622,109 @@ impl Run<'_> {
                         &probe,
                     );
                 }
+            }
+            14 => {
+                // Versions, ACLs and relationships of a file: same rules as reading it.
+                let path = self.rng.pick(&self.files).clone();
+                let file_org = path.split('/').nth(2).unwrap().to_owned();
+                let which = self.rng.below(3);
+                let call = |target: &str| match which {
+                    0 => server.get(&format!("/api/versions{target}"), &credential),
+                    1 => server.get(&format!("/api/acl{target}"), &credential),
+                    _ => server.call(
+                        "POST",
+                        "/api/rebac/relationships/read",
+                        &credential,
+                        Some(&json!({"resource": target})),
+                    ),
+                };
+                let response = call(&path);
+                let what = format!("{} reads metadata ({which}) of {path}", principal.name);
+                if own_orgs.contains(&file_org) {
+                    // Relationship reads need manage (admins); versions and ACLs need read.
+                    let allowed = if which == 2 {
+                        matches!(principal.access.get(&file_org), Some(Access::Admin))
+                    } else {
+                        principal.may(&path)
+                    };
+                    self.expect(&what, allowed, &response);
+                    self.expect_no_foreign_names(&what, &own_orgs, &response);
+                } else {
+                    let probe = call(&probe_of(&path, &file_org));
+                    self.expect_invisible(&what, &file_org, &response, &probe);
+                }
+            }
+            15 => {
+                // Keys for someone else, the schema, the change log, all users: never.
+                let other = self.rng.pick(&self.principals).name.clone();
+                let subject = if other.starts_with("bot_") {
+                    format!("agent:{other}")
+                } else {
+                    format!("user:{other}")
+                };
+                let attempts = [
+                    (
+                        "create a key for another",
+                        server.call(
+                            "POST",
+                            "/api/keys",
+                            &credential,
+                            Some(&json!({"principal": subject})),
+                        ),
+                    ),
+                    (
+                        "replace the schema",
+                        server.call(
+                            "PUT",
+                            "/api/rebac/schema",
+                            &credential,
+                            Some(&json!({"schema": "definition user {}"})),
+                        ),
+                    ),
+                    (
+                        "read the change log",
+                        server.get("/api/rebac/changes", &credential),
+                    ),
+                    ("list every user", server.get("/api/users", &credential)),
+                ];
+                for (what, response) in attempts {
+                    let own_key = what == "create a key for another" && other == principal.name;
+                    self.expect(
+                        &format!("{} tries to {what}", principal.name),
+                        own_key,
+                        &response,
+                    );
+                }
+            }
+            16 => {
+                // Organizations: only one's own are listed, and creating one is refused.
+                let response = server.get("/api/orgs", &credential);
+                let listed: BTreeSet<String> = response.json()["orgs"]
+                    .as_array()
+                    .map(|orgs| {
+                        orgs.iter()
+                            .map(|o| o["org_id"].as_str().unwrap().to_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if listed != own_orgs {
+                    self.tally
+                        .leaks
+                        .push(format!("{} lists orgs as {listed:?}", principal.name));
+                }
+                let created = server.call(
+                    "POST",
+                    "/api/orgs",
+                    &credential,
+                    Some(
+                        &json!({"id": format!("rogue{}", self.tally.operations), "name": "Rogue"}),
+                    ),
+                );
+                self.expect(
+                    &format!("{} creates an organization", principal.name),
+                    false,
+                    &created,
+                );
             }
             _ => {
                 // Metadata and checks.
