@@ -76,6 +76,26 @@ pub fn encode_path(path: &str) -> String {
     out
 }
 
+/// A path for a route, refused if it has `.` or `..` segments: HTTP clients resolve those
+/// before sending (so `/a/../b` would silently become `/b`), while Nexus refuses such paths.
+fn route_path(path: &str) -> Result<String> {
+    if path
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
+        return Err(ClientError {
+            code: ErrorCode::InvalidPath,
+            message: format!(
+                "invalid path `{}`: `.` and `..` segments are not allowed",
+                path.chars().take(200).collect::<String>()
+            ),
+            request_id: None,
+            etag: None,
+        });
+    }
+    Ok(encode_path(path))
+}
+
 fn component(text: &str) -> String {
     encode_path(text).replace('/', "%2F")
 }
@@ -184,7 +204,7 @@ impl Client {
     }
 
     pub async fn stat(&self, path: &str) -> Result<Entry> {
-        self.get(&format!("/api/stat/{}", encode_path(path))).await
+        self.get(&format!("/api/stat/{}", route_path(path)?)).await
     }
 
     pub async fn ls(
@@ -201,7 +221,7 @@ impl Client {
         if let Some(cursor) = cursor {
             query.push(format!("cursor={}", component(cursor)));
         }
-        let encoded = encode_path(path);
+        let encoded = route_path(path)?;
         let route = if encoded.is_empty() {
             "/api/ls".to_owned()
         } else {
@@ -217,7 +237,7 @@ impl Client {
         range: Option<&str>,
         version: Option<u64>,
     ) -> Result<ReadResponse> {
-        let mut route = format!("/api/fs/{}", encode_path(path));
+        let mut route = format!("/api/fs/{}", route_path(path)?);
         if let Some(version) = version {
             route.push_str(&format!("?version={version}"));
         }
@@ -257,7 +277,7 @@ impl Client {
         if if_none_match {
             headers.push(("if-none-match", "*".to_owned()));
         }
-        let route = format!("/api/fs/{}?parents={parents}", encode_path(path));
+        let route = format!("/api/fs/{}?parents={parents}", route_path(path)?);
         let response = self
             .send(
                 Method::PUT,
@@ -278,7 +298,7 @@ impl Client {
     pub async fn mkdir(&self, path: &str, parents: bool) -> Result<Entry> {
         self.json(
             Method::POST,
-            &format!("/api/mkdir/{}?parents={parents}", encode_path(path)),
+            &format!("/api/mkdir/{}?parents={parents}", route_path(path)?),
             None,
         )
         .await
@@ -287,7 +307,7 @@ impl Client {
     pub async fn rm(&self, path: &str, recursive: bool) -> Result<RemoveResult> {
         self.delete(&format!(
             "/api/fs/{}?recursive={recursive}",
-            encode_path(path)
+            route_path(path)?
         ))
         .await
     }
@@ -325,14 +345,14 @@ impl Client {
 
     pub async fn versions(&self, path: &str) -> Result<Vec<VersionInfo>> {
         let value: Value = self
-            .get(&format!("/api/versions/{}", encode_path(path)))
+            .get(&format!("/api/versions/{}", route_path(path)?))
             .await?;
         field(value, "versions")
     }
 
     pub async fn restore(&self, path: &str, version: u64) -> Result<Entry> {
         self.post(
-            &format!("/api/restore/{}", encode_path(path)),
+            &format!("/api/restore/{}", route_path(path)?),
             &json!({ "version": version }),
         )
         .await
@@ -356,7 +376,7 @@ impl Client {
     }
 
     pub async fn getfacl(&self, path: &str) -> Result<AclListing> {
-        self.get(&format!("/api/acl/{}", encode_path(path))).await
+        self.get(&format!("/api/acl/{}", route_path(path)?)).await
     }
 
     // ------------------------------------------------------------ organizations and keys
@@ -474,6 +494,18 @@ mod tests {
         assert_eq!(encode_path("/orgs/acme/café"), "orgs/acme/caf%C3%A9");
         assert_eq!(component("bob@acme.com"), "bob@acme.com");
         assert_eq!(component("a/b"), "a%2Fb");
+    }
+
+    #[test]
+    fn dot_segments_are_refused_before_anything_is_sent() {
+        for path in ["/orgs/acme/../techcorp", "/orgs/./acme", "/orgs/acme/.."] {
+            assert_eq!(
+                route_path(path).unwrap_err().code,
+                ErrorCode::InvalidPath,
+                "{path}"
+            );
+        }
+        assert_eq!(route_path("/orgs/acme/..x/.y").unwrap(), "orgs/acme/..x/.y");
     }
 
     #[test]
