@@ -14,3 +14,11 @@ step cargo test --workspace --locked
 # The SpiceDB conformance suite through the CLI (every assertion of every file).
 step cargo build --quiet --locked -p nexus-cli
 step ./target/debug/nexus rebac validate conformance/spicedb/*.yaml
+# The Python client against the real server (a private virtual environment under target/).
+python="${PYTHON:-python3}"
+venv=target/python-venv
+if [ ! -x "$venv/bin/python" ]; then
+    step "$python" -m venv "$venv"
+fi
+step "$venv/bin/python" -m pip install --quiet --upgrade "./clients/python[test]"
+step "$venv/bin/python" -m pytest -q clients/python/tests

@@ -1,0 +1,44 @@
+"""Python client for Nexus, the multi-tenant context store for teams of humans and AI agents.
+
+```python
+from nexus import RemoteNexusClient
+
+client = RemoteNexusClient(host="localhost", port=8080, api_key="nx_...")
+context = client.read_json("/orgs/acme/sales/context.json")
+client.write("/orgs/acme/sales/documents/proposal.md", "# Q1 Sales Proposal...")
+```
+"""
+
+from .aio import AsyncOrganizations, AsyncRemoteNexusClient
+from .errors import (
+    AuthenticationError,
+    ConflictError,
+    InvalidInputError,
+    NexusError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnavailableError,
+)
+from .remote import Organizations, RemoteNexusClient
+from .types import Acl, AclEntry, Entry, GrepMatch, Version
+
+__all__ = [
+    "Acl",
+    "AclEntry",
+    "AsyncOrganizations",
+    "AsyncRemoteNexusClient",
+    "AuthenticationError",
+    "ConflictError",
+    "Entry",
+    "GrepMatch",
+    "InvalidInputError",
+    "NexusError",
+    "NotFoundError",
+    "Organizations",
+    "PermissionDeniedError",
+    "RemoteNexusClient",
+    "UnavailableError",
+    "Version",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,359 @@
+"""What each client method sends and how it reads the answer, shared by the synchronous and
+asynchronous clients (which only differ in how they send)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generic, Mapping, TypeVar
+from urllib.parse import quote
+
+from .errors import InvalidInputError, error_from_response
+from .types import Acl, Entry, GrepMatch, Version
+
+T = TypeVar("T")
+
+Json = Any
+Principal = str | tuple[str, str]
+Data = str | bytes | dict[str, Any] | list[Any]
+
+
+@dataclass
+class Reply:
+    """An answer as the transports hand it over."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    def json(self) -> Json:
+        return json.loads(self.content) if self.content else None
+
+
+@dataclass
+class Call(Generic[T]):
+    """One request and the function that turns its successful answer into a result."""
+
+    method: str
+    route: str
+    parse: Callable[[Reply], T]
+    params: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    # Statuses that are answers rather than errors (e.g. 404 for `exists`).
+    accept: tuple[int, ...] = ()
+
+
+def encode_path(path: str) -> str:
+    """A path for use after a route prefix: each segment percent-encoded. `.` and `..`
+    segments are refused here, because HTTP libraries resolve them before sending (so
+    `/a/../b` would silently become `/b`), while Nexus refuses such paths."""
+    if any(segment in (".", "..") for segment in path.split("/")):
+        raise InvalidInputError(
+            f"invalid path `{path[:200]}`: `.` and `..` segments are not allowed",
+            code="invalid_path",
+        )
+    return quote(path.lstrip("/"), safe="/@+,;=:!$&'()*~")
+
+
+def check(reply: Reply) -> Reply:
+    """Raises the error an unsuccessful answer carries."""
+    if 200 <= reply.status < 300 or reply.status == 304:
+        return reply
+    try:
+        body = reply.json()
+    except ValueError:
+        body = None
+    raise error_from_response(reply.status, body, reply.headers)
+
+
+def principal_text(principal: Principal) -> str:
+    """`("user", "alice")` or `"user:alice"` → `"user:alice"`."""
+    if isinstance(principal, tuple):
+        kind, ident = principal
+        return f"{kind}:{ident}"
+    return principal
+
+
+def _json_body(value: Json) -> bytes:
+    return json.dumps(value).encode()
+
+
+def _entry(reply: Reply) -> Entry:
+    return Entry.from_json(reply.json())
+
+
+def content_of(data: Data) -> bytes:
+    """What `write` stores: text as UTF-8, bytes as they are, anything else as JSON."""
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, str):
+        return data.encode()
+    if isinstance(data, (dict, list)):
+        return json.dumps(data, indent=2).encode()
+    raise InvalidInputError(
+        f"cannot write a {type(data).__name__}: give str, bytes, or a JSON-serialisable dict or list",
+        code="invalid_input",
+    )
+
+
+def file_object(obj: Principal, tenant_id: str | None) -> str:
+    """The object of a relationship: a path, `type:id`, or a `(type, id)` pair. With a
+    `tenant_id` (`acme` or `org_acme`), a file path outside `/orgs/` is taken inside that
+    organization, and a path of another organization is refused (cross-tenant)."""
+    kind, ident = (obj if isinstance(obj, tuple) else (None, obj))
+    if kind is None:
+        if ident.startswith("/"):
+            kind = "file"
+        else:
+            kind, _, ident = ident.partition(":")
+    if kind != "file" or tenant_id is None:
+        return f"{kind}:{ident}"
+    org = tenant_id.removeprefix("org_")
+    path = "/" + ident.lstrip("/")
+    if not path.startswith("/orgs/"):
+        path = f"/orgs/{org}{path}"
+    elif path.split("/")[2] != org:
+        raise InvalidInputError(
+            f"cross-tenant relationship refused: `{path}` is not in tenant `{tenant_id}`",
+            code="invalid_input",
+        )
+    return f"file:{path}"
+
+
+class Calls:
+    """Builds the calls of the API; tracks the newest revision seen (read-your-writes)."""
+
+    def __init__(self) -> None:
+        self.revision = 0
+
+    def _track(self, reply: Reply) -> Json:
+        body = reply.json()
+        header = reply.headers.get("x-nexus-revision")
+        for value in (
+            header,
+            body.get("revision") if isinstance(body, dict) else None,
+            body.get("written_at") if isinstance(body, dict) else None,
+        ):
+            if value is not None:
+                self.revision = max(self.revision, int(value))
+        return body
+
+    # -------------------------------------------------------------- files
+
+    def read(self, path: str, version: int | None, byte_range: str | None) -> Call[bytes]:
+        params = {"version": version} if version is not None else {}
+        headers = {"range": f"bytes={byte_range}"} if byte_range else {}
+        return Call(
+            "GET",
+            f"/api/fs/{encode_path(path)}",
+            lambda reply: reply.content,
+            params=params,
+            headers=headers,
+        )
+
+    def write(
+        self,
+        path: str,
+        data: Data,
+        if_match: str | None,
+        if_none_match: bool,
+        parents: bool,
+    ) -> Call[Entry]:
+        headers: dict[str, str] = {}
+        if if_match is not None:
+            headers["if-match"] = f'"{if_match.strip(chr(34))}"'
+        if if_none_match:
+            headers["if-none-match"] = "*"
+        return Call(
+            "PUT",
+            f"/api/fs/{encode_path(path)}",
+            _entry,
+            params={"parents": "true"} if parents else {},
+            headers=headers,
+            body=content_of(data),
+        )
+
+    def stat(self, path: str) -> Call[Entry]:
+        return Call("GET", f"/api/stat/{encode_path(path)}", _entry)
+
+    def exists(self, path: str) -> Call[bool]:
+        return Call(
+            "GET",
+            f"/api/stat/{encode_path(path)}",
+            lambda reply: reply.status == 200,
+            accept=(404,),
+        )
+
+    def ls(self, path: str, recursive: bool, cursor: str | None) -> Call[tuple[list[Entry], str | None]]:
+        params: dict[str, Any] = {"recursive": "true" if recursive else "false", "limit": 10000}
+        if cursor:
+            params["cursor"] = cursor
+        encoded = encode_path(path)
+        route = f"/api/ls/{encoded}" if encoded else "/api/ls"
+
+        def parse(reply: Reply) -> tuple[list[Entry], str | None]:
+            body = reply.json()
+            return [Entry.from_json(e) for e in body["entries"]], body.get("next_cursor")
+
+        return Call("GET", route, parse, params=params)
+
+    def mkdir(self, path: str, parents: bool) -> Call[Entry]:
+        return Call(
+            "POST",
+            f"/api/mkdir/{encode_path(path)}",
+            _entry,
+            params={"parents": "true"} if parents else {},
+        )
+
+    def rm(self, path: str, recursive: bool) -> Call[int]:
+        return Call(
+            "DELETE",
+            f"/api/fs/{encode_path(path)}",
+            lambda reply: int(reply.json()["removed"]),
+            params={"recursive": "true"} if recursive else {},
+        )
+
+    def mv(self, src: str, dst: str, overwrite: bool) -> Call[Entry]:
+        return Call("POST", "/api/mv", _entry, body=_json_body({"from": src, "to": dst, "overwrite": overwrite}))
+
+    def cp(self, src: str, dst: str, recursive: bool, overwrite: bool) -> Call[Entry]:
+        body = {"from": src, "to": dst, "recursive": recursive, "overwrite": overwrite}
+        return Call("POST", "/api/cp", _entry, body=_json_body(body))
+
+    def glob(self, pattern: str, limit: int | None) -> Call[list[str]]:
+        return Call(
+            "POST",
+            "/api/glob",
+            lambda reply: [e["path"] for e in reply.json()["entries"]],
+            body=_json_body({"pattern": pattern, "limit": limit}),
+        )
+
+    def grep(self, pattern: str, path: str, ignore_case: bool, context: int, max_matches: int | None) -> Call[list[GrepMatch]]:
+        body = {
+            "pattern": pattern,
+            "path": path,
+            "ignore_case": ignore_case,
+            "context": context,
+            "max_matches": max_matches,
+        }
+        return Call(
+            "POST",
+            "/api/grep",
+            lambda reply: [GrepMatch.from_json(m) for m in reply.json()["matches"]],
+            body=_json_body(body),
+        )
+
+    def versions(self, path: str) -> Call[list[Version]]:
+        return Call(
+            "GET",
+            f"/api/versions/{encode_path(path)}",
+            lambda reply: [Version.from_json(v) for v in reply.json()["versions"]],
+        )
+
+    # -------------------------------------------------------------- ACLs and ReBAC
+
+    def setfacl(self, path: str, entry: str) -> Call[Acl]:
+        return Call(
+            "POST",
+            "/api/acl",
+            lambda reply: Acl.from_json(self._track(reply)),
+            body=_json_body({"path": path, "entry": entry}),
+        )
+
+    def getfacl(self, path: str) -> Call[Acl]:
+        return Call("GET", f"/api/acl/{encode_path(path)}", lambda reply: Acl.from_json(self._track(reply)))
+
+    def rebac_write(
+        self,
+        operation: str,
+        subject: Principal,
+        relation: str,
+        obj: Principal,
+        tenant_id: str | None,
+        expires_at: str | None,
+    ) -> Call[int]:
+        update: dict[str, Any] = {
+            "operation": operation,
+            "subject": principal_text(subject),
+            "relation": relation,
+            "object": file_object(obj, tenant_id),
+        }
+        if expires_at is not None:
+            update["expires_at"] = expires_at
+        return Call(
+            "POST",
+            "/api/rebac/relationships",
+            lambda reply: int(self._track(reply)["written_at"]),
+            body=_json_body({"updates": [update]}),
+        )
+
+    def rebac_check(
+        self,
+        subject: Principal,
+        permission: str,
+        obj: Principal,
+        context: dict[str, Any] | None,
+        at_least: int | None,
+    ) -> Call[bool]:
+        body = {
+            "subject": principal_text(subject),
+            "permission": permission,
+            "object": file_object(obj, None),
+            "context": context,
+            "at_least": max(self.revision, at_least or 0) or None,
+        }
+        return Call(
+            "POST",
+            "/api/rebac/check",
+            lambda reply: bool(self._track(reply)["allowed"]),
+            body=_json_body(body),
+        )
+
+    def rebac_expand(self, permission: str, obj: Principal) -> Call[dict[str, Any]]:
+        body = {"permission": permission, "object": file_object(obj, None), "recursive": True}
+        return Call("POST", "/api/rebac/expand", lambda reply: self._track(reply)["tree"], body=_json_body(body))
+
+    def rebac_lookup_resources(self, subject: Principal, permission: str, resource_type: str) -> Call[list[str]]:
+        body = {"subject": principal_text(subject), "permission": permission, "resource_type": resource_type}
+        return Call(
+            "POST",
+            "/api/rebac/lookup-resources",
+            lambda reply: [r["id"] for r in self._track(reply)["resources"] if r["result"] == "has_permission"],
+            body=_json_body(body),
+        )
+
+    def rebac_lookup_subjects(self, obj: Principal, permission: str, subject_type: str) -> Call[list[str]]:
+        body = {"object": file_object(obj, None), "permission": permission, "subject_type": subject_type}
+        return Call(
+            "POST",
+            "/api/rebac/lookup-subjects",
+            lambda reply: [s["subject"] for s in self._track(reply)["subjects"] if s["result"] == "has_permission"],
+            body=_json_body(body),
+        )
+
+    # -------------------------------------------------------------- identity and organizations
+
+    def whoami(self) -> Call[dict[str, Any]]:
+        return Call("GET", "/api/whoami", lambda reply: reply.json())
+
+    def add_member(self, org: str, user_id: str, role: str, workspaces: list[str], kind: str) -> Call[dict[str, Any]]:
+        body = {"user_id": user_id, "role": role, "workspaces": workspaces, "type": kind}
+        return Call("POST", f"/api/orgs/{quote(org, safe='')}/members", lambda reply: reply.json(), body=_json_body(body))
+
+    def remove_member(self, org: str, user_id: str) -> Call[dict[str, Any]]:
+        return Call(
+            "DELETE",
+            f"/api/orgs/{quote(org, safe='')}/members/{quote(user_id, safe='@')}",
+            lambda reply: reply.json(),
+        )
+
+    def list_members(self, org: str) -> Call[list[dict[str, Any]]]:
+        return Call("GET", f"/api/orgs/{quote(org, safe='')}/members", lambda reply: reply.json()["members"])
+
+    def create_org(self, org_id: str, name: str, workspaces: list[str]) -> Call[dict[str, Any]]:
+        body = {"id": org_id, "name": name, "workspaces": workspaces}
+        return Call("POST", "/api/orgs", lambda reply: reply.json(), body=_json_body(body))
+
+    def list_orgs(self) -> Call[list[dict[str, Any]]]:
+        return Call("GET", "/api/orgs", lambda reply: reply.json()["orgs"])
