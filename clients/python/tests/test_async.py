@@ -44,3 +44,13 @@ def test_the_async_client_has_the_same_surface(server: Server) -> None:
                 await bob.read("/orgs/techcorp/product/context.json")
 
     asyncio.run(scenario())
+
+
+def test_the_generated_clients_are_up_to_date() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    generator = Path(__file__).resolve().parents[1] / "tools" / "generate.py"
+    result = subprocess.run([sys.executable, str(generator), "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,223 @@
+"""Writes `src/nexus/remote.py` and `src/nexus/aio.py` from one list of methods, so the
+synchronous and asynchronous clients keep the same surface. Run it after changing the list:
+
+    python3 clients/python/tools/generate.py          # rewrite both modules
+    python3 clients/python/tools/generate.py --check  # exit 1 if they are out of date
+"""
+
+import sys
+from pathlib import Path
+
+METHODS = [
+    # name, signature (after self), call, return type, docstring
+    ("read", "path: str, *, version: int | None = None, range: str | None = None", "self._calls.read(path, version, range)", "bytes",
+     "The content of a file (`range`: `START-END`, `START-` or `-LAST`; `version`: an old one)."),
+    ("write", "path: str, data: Data, *, if_match: str | None = None, if_none_match: bool = False, parents: bool = False",
+     "self._calls.write(path, data, if_match, if_none_match, parents)", "Entry",
+     "Creates or replaces a file. `data` is text, bytes, or a dict/list stored as JSON. With\n        `if_match`, only if the file's etag is that one; with `if_none_match`, only if it does\n        not exist (else `ConflictError`, carrying the current etag)."),
+    ("stat", "path: str", "self._calls.stat(path)", "Entry", "Metadata of a file or directory."),
+    ("exists", "path: str", "self._calls.exists(path)", "bool", "Whether the path exists (and the caller may know it)."),
+    ("mkdir", "path: str, *, parents: bool = False", "self._calls.mkdir(path, parents)", "Entry", "Creates a directory (`parents`: also missing ancestors)."),
+    ("rm", "path: str, *, recursive: bool = False", "self._calls.rm(path, recursive)", "int", "Removes a file or directory; returns how many entries were removed."),
+    ("mv", "src: str, dst: str, *, overwrite: bool = False", "self._calls.mv(src, dst, overwrite)", "Entry", "Moves or renames."),
+    ("cp", "src: str, dst: str, *, recursive: bool = False, overwrite: bool = False", "self._calls.cp(src, dst, recursive, overwrite)", "Entry", "Copies (content is shared, not duplicated)."),
+    ("glob", "pattern: str, *, limit: int | None = None", "self._calls.glob(pattern, limit)", "list[str]", "Paths matching a glob (`*`, `?`, `**`, `[...]`, `{a,b}`)."),
+    ("grep", "pattern: str, path: str = \"/orgs\", *, ignore_case: bool = False, context: int = 0, max_matches: int | None = None",
+     "self._calls.grep(pattern, path, ignore_case, context, max_matches)", "list[GrepMatch]", "Lines matching a regular expression in the files at `path`."),
+    ("versions", "path: str", "self._calls.versions(path)", "list[Version]", "The stored versions of a file, newest first."),
+    ("setfacl", "path: str, entry: str", "self._calls.setfacl(path, entry)", "Acl", "Sets one subject's ACL entry (`user:bob@acme.com:rw-`; `---` removes it)."),
+    ("getfacl", "path: str", "self._calls.getfacl(path)", "Acl", "The ACL entries and role grants stored on a path."),
+    ("rebac_create", "subject: Principal, relation: str, object: Principal, tenant_id: str | None = None, expires_at: str | None = None",
+     "self._calls.rebac_write(\"create\", subject, relation, object, tenant_id, expires_at)", "int",
+     "Creates a relationship (fails if it exists); returns the revision written. A cross-tenant\n        relationship raises `InvalidInputError`, which is a `ValueError`."),
+    ("rebac_delete", "subject: Principal, relation: str, object: Principal, tenant_id: str | None = None",
+     "self._calls.rebac_write(\"delete\", subject, relation, object, tenant_id, None)", "int", "Deletes a relationship; returns the revision."),
+    ("rebac_check", "subject: Principal, permission: str, object: Principal, *, context: dict[str, Any] | None = None, at_least: int | None = None",
+     "self._calls.rebac_check(subject, permission, object, context, at_least)", "bool",
+     "Whether `subject` has `permission` on `object`, at least as fresh as this client's writes\n        and `at_least` (a revision another client wrote, e.g. its `.revision`)."),
+    ("rebac_expand", "permission: str, object: Principal", "self._calls.rebac_expand(permission, object)", "dict[str, Any]", "The tree of why."),
+    ("rebac_lookup_resources", "subject: Principal, permission: str, resource_type: str = \"file\"",
+     "self._calls.rebac_lookup_resources(subject, permission, resource_type)", "list[str]", "Ids of objects on which `subject` has `permission`."),
+    ("rebac_lookup_subjects", "object: Principal, permission: str, subject_type: str = \"user\"",
+     "self._calls.rebac_lookup_subjects(object, permission, subject_type)", "list[str]", "Subjects with `permission` on `object`."),
+    ("whoami", "", "self._calls.whoami()", "dict[str, Any]", "Who the credentials name, and their organizations."),
+]
+
+ORG_METHODS = [
+    ("add_member", "org_id: str, user_id: str, role: str = \"member\", workspaces: list[str] | None = None, *, type: str = \"human\"",
+     "self._client._calls.add_member(org_id, user_id, role, workspaces or [], type)", "dict[str, Any]",
+     "Adds a member: `org.json` and access change in one transaction (`InvalidInputError` if\n        already a member)."),
+    ("remove_member", "org_id: str, user_id: str", "self._client._calls.remove_member(org_id, user_id)", "dict[str, Any]",
+     "Removes a member: all their access in the organization ends at once."),
+    ("list_members", "org_id: str", "self._client._calls.list_members(org_id)", "list[dict[str, Any]]", "The `members` array of `org.json`."),
+    ("create", "org_id: str, name: str, workspaces: list[str] | None = None", "self._client._calls.create_org(org_id, name, workspaces or [])",
+     "dict[str, Any]", "Creates an organization (system administrators)."),
+    ("mine", "", "self._client._calls.list_orgs()", "list[dict[str, Any]]", "The caller's organizations (every one, for a system administrator)."),
+]
+
+
+def methods(is_async: bool, spec, run: str) -> str:
+    out = []
+    d = "async def" if is_async else "def"
+    aw = "await " if is_async else ""
+    for name, sig, call, ret, doc in spec:
+        params = f"self, {sig}" if sig else "self"
+        out.append(f"    {d} {name}({params}) -> {ret}:\n        \"\"\"{doc}\"\"\"\n        return {aw}{run}({call})\n")
+    return "\n".join(out)
+
+
+HEADER = '''"""{title}"""
+
+# Generated by tools/generate.py together with its synchronous/asynchronous twin, from one
+# list of methods; both delegate to `_calls`. Edit the generator, not this file.
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import httpx
+
+from ._calls import Call, Calls, Data, Principal, Reply, check
+from .errors import UnavailableError
+from .types import Acl, Entry, GrepMatch, Version
+
+
+def _base_url(url: str | None, host: str | None, port: int | None) -> str:
+    if url:
+        return url.rstrip("/")
+    if host:
+        return f"http://{{host}}:{{port or 8080}}"
+    env = os.environ.get("NEXUS_URL")
+    if env:
+        return env.rstrip("/")
+    env_host = os.environ.get("NEXUS_HOST")
+    if env_host:
+        return f"http://{{env_host}}:{{os.environ.get('NEXUS_PORT', '8080')}}"
+    return "http://localhost:8080"
+
+
+def _credential(api_key: str | None, token: str | None) -> str | None:
+    return api_key or token or os.environ.get("NEXUS_API_KEY") or os.environ.get("NEXUS_TOKEN")
+
+'''
+
+
+def client(is_async: bool) -> str:
+    cls = "AsyncRemoteNexusClient" if is_async else "RemoteNexusClient"
+    orgs_cls = "AsyncOrganizations" if is_async else "Organizations"
+    http = "httpx.AsyncClient" if is_async else "httpx.Client"
+    d = "async def" if is_async else "def"
+    aw = "await " if is_async else ""
+    title = ("Asynchronous client for a Nexus server: the same surface as `RemoteNexusClient`,\n"
+             "every method awaited.") if is_async else "Synchronous client for a Nexus server."
+    text = HEADER.format(title=title)
+    text += f'''
+class {orgs_cls}:
+    """Organization and member management (`client.orgs`)."""
+
+    def __init__(self, client: {cls}) -> None:
+        self._client = client
+
+{methods(is_async, ORG_METHODS, "self._client._run")}
+
+class {cls}:
+    """A connection to a Nexus server.
+
+    `RemoteNexusClient(host="localhost", port=8080, api_key="...")` as in the seed, or
+    `url=` and `token=` (a JWT). Without arguments, `NEXUS_URL` (or `NEXUS_HOST` and
+    `NEXUS_PORT`) and `NEXUS_API_KEY` (or `NEXUS_TOKEN`) are used. The client remembers the
+    newest revision it has seen, so its permission checks see its own writes.
+    """
+
+    def __init__(
+        self,
+        host: str | None = None,
+        port: int | None = None,
+        api_key: str | None = None,
+        *,
+        url: str | None = None,
+        token: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.url = _base_url(url, host, port)
+        credential = _credential(api_key, token)
+        headers = {{"authorization": f"Bearer {{credential}}"}} if credential else {{}}
+        self._http = {http}(base_url=self.url, headers=headers, timeout=timeout)
+        self._calls = Calls()
+        self.orgs = {orgs_cls}(self)
+
+    @property
+    def revision(self) -> int:
+        """The newest revision this client has written or seen."""
+        return self._calls.revision
+
+    {d} close(self) -> None:
+        """Closes the connection pool."""
+        {"await self._http.aclose()" if is_async else "self._http.close()"}
+
+    {d} {"__aenter__" if is_async else "__enter__"}(self) -> {cls}:
+        return self
+
+    {d} {"__aexit__" if is_async else "__exit__"}(self, *exc: object) -> None:
+        {aw}self.close()
+
+    {d} _run(self, call: Call[Any]) -> Any:
+        try:
+            response = {aw}self._http.request(
+                call.method,
+                call.route,
+                params=call.params,
+                headers=call.headers,
+                content=call.body,
+            )
+        except httpx.HTTPError as error:
+            raise UnavailableError(
+                f"cannot reach the Nexus server at {{self.url}}: {{error}}", code="unavailable"
+            ) from error
+        reply = Reply(response.status_code, response.headers, response.content)
+        if reply.status in call.accept:
+            return call.parse(reply)
+        return call.parse(check(reply))
+
+{methods(is_async, METHODS, "self._run")}
+    {d} read_text(self, path: str, *, encoding: str = "utf-8") -> str:
+        """The content of a text file."""
+        return ({aw}self.read(path)).decode(encoding)
+
+    {d} read_json(self, path: str) -> Any:
+        """The content of a JSON file, parsed."""
+        import json
+
+        return json.loads({aw}self.read(path))
+
+    {d} ls(self, path: str = "/", *, recursive: bool = False) -> list[Entry]:
+        """The entries of a directory (every page), with `.name`, `.path`, `.is_dir`,
+        `.size`, `.modified_at`."""
+        entries: list[Entry] = []
+        cursor: str | None = None
+        while True:
+            page, cursor = {aw}self._run(self._calls.ls(path, recursive, cursor))
+            entries.extend(page)
+            if not cursor:
+                return entries
+'''
+    return text
+
+
+def main() -> int:
+    package = Path(__file__).resolve().parents[1] / "src" / "nexus"
+    outputs = {package / "remote.py": client(False), package / "aio.py": client(True)}
+    if "--check" in sys.argv[1:]:
+        stale = [path.name for path, text in outputs.items() if path.read_text() != text]
+        if stale:
+            print(f"out of date: {', '.join(stale)}; run tools/generate.py", file=sys.stderr)
+            return 1
+        return 0
+    for path, text in outputs.items():
+        path.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
