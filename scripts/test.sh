@@ -21,4 +21,5 @@ if [ ! -x "$venv/bin/python" ]; then
     step "$python" -m venv "$venv"
 fi
 step "$venv/bin/python" -m pip install --quiet --upgrade "./clients/python[test]"
+step "$venv/bin/python" -m mypy --strict clients/python/src/nexus
 step "$venv/bin/python" -m pytest -q clients/python/tests

@@ -78,7 +78,7 @@ from typing import Any
 
 import httpx
 
-from ._calls import Call, Calls, Data, Principal, Reply, check
+from ._calls import Call, Calls, Data, Principal, Reply, T, check
 from .errors import UnavailableError
 from .types import Acl, Entry, GrepMatch, Version
 
@@ -162,7 +162,7 @@ class {cls}:
     {d} {"__aexit__" if is_async else "__exit__"}(self, *exc: object) -> None:
         {aw}self.close()
 
-    {d} _run(self, call: Call[Any]) -> Any:
+    {d} _run(self, call: Call[T]) -> T:
         try:
             response = {aw}self._http.request(
                 call.method,

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from ._calls import Call, Calls, Data, Principal, Reply, check
+from ._calls import Call, Calls, Data, Principal, Reply, T, check
 from .errors import UnavailableError
 from .types import Acl, Entry, GrepMatch, Version
 
@@ -103,7 +103,7 @@ class AsyncRemoteNexusClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def _run(self, call: Call[Any]) -> Any:
+    async def _run(self, call: Call[T]) -> T:
         try:
             response = await self._http.request(
                 call.method,

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from ._calls import Call, Calls, Data, Principal, Reply, check
+from ._calls import Call, Calls, Data, Principal, Reply, T, check
 from .errors import UnavailableError
 from .types import Acl, Entry, GrepMatch, Version
 
@@ -102,7 +102,7 @@ class RemoteNexusClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _run(self, call: Call[Any]) -> Any:
+    def _run(self, call: Call[T]) -> T:
         try:
             response = self._http.request(
                 call.method,
