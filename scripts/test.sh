@@ -20,6 +20,8 @@ venv=target/python-venv
 if [ ! -x "$venv/bin/python" ]; then
     step "$python" -m venv "$venv"
 fi
-step "$venv/bin/python" -m pip install --quiet --upgrade "./clients/python[test]"
+step "$venv/bin/python" -m pip install --quiet --upgrade "./clients/python[test]" "maturin>=1.5,<2"
+# The embedded core (NexusClient) as a debug build of crates/nexus-py.
+step env VIRTUAL_ENV="$PWD/$venv" "$venv/bin/maturin" develop --quiet --locked -m crates/nexus-py/Cargo.toml
 step "$venv/bin/python" -m mypy --strict clients/python/src/nexus
 step "$venv/bin/python" -m pytest -q clients/python/tests

@@ -162,7 +162,8 @@ class {cls}:
     {d} {"__aexit__" if is_async else "__exit__"}(self, *exc: object) -> None:
         {aw}self.close()
 
-    {d} _run(self, call: Call[T]) -> T:
+    {d} _send(self, call: Call[T]) -> Reply:
+        """Sends one request (the transport; the embedded client replaces it)."""
         try:
             response = {aw}self._http.request(
                 call.method,
@@ -175,7 +176,10 @@ class {cls}:
             raise UnavailableError(
                 f"cannot reach the Nexus server at {{self.url}}: {{error}}", code="unavailable"
             ) from error
-        reply = Reply(response.status_code, response.headers, response.content)
+        return Reply(response.status_code, response.headers, response.content)
+
+    {d} _run(self, call: Call[T]) -> T:
+        reply = {aw}self._send(call)
         if reply.status in call.accept:
             return call.parse(reply)
         return call.parse(check(reply))

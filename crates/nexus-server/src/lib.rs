@@ -76,6 +76,24 @@ pub async fn serve(
     .map_err(|error| format!("server error: {error}"))
 }
 
+/// The API as a router over `fs` for in-process use (no listener): every request acts as the
+/// operator of the data directory, like the local CLI. Used by the embedded Python client.
+pub fn embedded_router(fs: Fs) -> Result<axum::Router, String> {
+    let limits = config::Limits::default();
+    let auth = auth::Authenticator::new(&config::AuthConfig {
+        kind: AuthKind::None,
+        ..config::AuthConfig::default()
+    })?;
+    let state = api::AppState {
+        fs,
+        auth: Arc::new(auth),
+        failures: Arc::new(auth::FailureLimiter::new(limits.max_auth_failures)),
+        timeout: Duration::from_secs(limits.request_timeout_secs),
+        draining: Arc::new(AtomicBool::new(false)),
+    };
+    Ok(api::router(state, limits.max_body_bytes))
+}
+
 /// Completes on SIGINT or SIGTERM.
 pub async fn shutdown_signal() {
     let interrupt = async {

@@ -10,6 +10,7 @@ client.write("/orgs/acme/sales/documents/proposal.md", "# Q1 Sales Proposal...")
 """
 
 from .aio import AsyncOrganizations, AsyncRemoteNexusClient
+from .embedded import NexusClient
 from .errors import (
     AuthenticationError,
     ConflictError,
@@ -32,6 +33,7 @@ __all__ = [
     "Entry",
     "GrepMatch",
     "InvalidInputError",
+    "NexusClient",
     "NexusError",
     "NotFoundError",
     "Organizations",

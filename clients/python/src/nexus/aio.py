@@ -103,7 +103,8 @@ class AsyncRemoteNexusClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def _run(self, call: Call[T]) -> T:
+    async def _send(self, call: Call[T]) -> Reply:
+        """Sends one request (the transport; the embedded client replaces it)."""
         try:
             response = await self._http.request(
                 call.method,
@@ -116,7 +117,10 @@ class AsyncRemoteNexusClient:
             raise UnavailableError(
                 f"cannot reach the Nexus server at {self.url}: {error}", code="unavailable"
             ) from error
-        reply = Reply(response.status_code, response.headers, response.content)
+        return Reply(response.status_code, response.headers, response.content)
+
+    async def _run(self, call: Call[T]) -> T:
+        reply = await self._send(call)
         if reply.status in call.accept:
             return call.parse(reply)
         return call.parse(check(reply))

@@ -102,7 +102,8 @@ class RemoteNexusClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _run(self, call: Call[T]) -> T:
+    def _send(self, call: Call[T]) -> Reply:
+        """Sends one request (the transport; the embedded client replaces it)."""
         try:
             response = self._http.request(
                 call.method,
@@ -115,7 +116,10 @@ class RemoteNexusClient:
             raise UnavailableError(
                 f"cannot reach the Nexus server at {self.url}: {error}", code="unavailable"
             ) from error
-        reply = Reply(response.status_code, response.headers, response.content)
+        return Reply(response.status_code, response.headers, response.content)
+
+    def _run(self, call: Call[T]) -> T:
+        reply = self._send(call)
         if reply.status in call.accept:
             return call.parse(reply)
         return call.parse(check(reply))
