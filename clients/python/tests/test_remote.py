@@ -187,3 +187,23 @@ def test_environment_and_host_port_configuration(server: Server, monkeypatch: py
     monkeypatch.delenv("NEXUS_URL")
     with RemoteNexusClient(host=server.host, port=server.port, api_key=server.admin_key) as client:
         assert [org["org_id"] for org in client.orgs.mine()] == ["acme", "techcorp"]
+
+
+def test_organizations_and_expiry_arguments(server: Server) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    admin = server.client()
+    created = admin.orgs.create("newco", "New Co", workspaces=["ops"])
+    assert "created /orgs/newco/ops/" in created["changes"]
+    assert sorted(org["org_id"] for org in admin.orgs.mine()) == ["acme", "newco", "techcorp"]
+    alice = server.client(token_for="alice@acme.com")
+    with pytest.raises(PermissionDeniedError):
+        alice.orgs.create("rogue", "Rogue")
+    alice.orgs.add_member("acme", "bob@acme.com")
+    later = datetime.now(timezone.utc) + timedelta(days=1)
+    # The default schema's roles do not expire: the server says so, as invalid input.
+    with pytest.raises(InvalidInputError):
+        alice.rebac_create(("user", "bob@acme.com"), "viewer", "/orgs/acme/sales", expires_at=later)
+    with pytest.raises(InvalidInputError):
+        alice.rebac_create(("user", "bob@acme.com"), "viewer", "/orgs/acme/sales", expires_at=datetime.now())
+    assert alice.whoami()["handle"] == "alice@acme.com"

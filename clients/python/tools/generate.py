@@ -27,9 +27,9 @@ METHODS = [
     ("versions", "path: str", "self._calls.versions(path)", "list[Version]", "The stored versions of a file, newest first."),
     ("setfacl", "path: str, entry: str", "self._calls.setfacl(path, entry)", "Acl", "Sets one subject's ACL entry (`user:bob@acme.com:rw-`; `---` removes it)."),
     ("getfacl", "path: str", "self._calls.getfacl(path)", "Acl", "The ACL entries and role grants stored on a path."),
-    ("rebac_create", "subject: Principal, relation: str, object: Principal, tenant_id: str | None = None, expires_at: str | None = None",
+    ("rebac_create", "subject: Principal, relation: str, object: Principal, tenant_id: str | None = None, expires_at: str | datetime | None = None",
      "self._calls.rebac_write(\"create\", subject, relation, object, tenant_id, expires_at)", "int",
-     "Creates a relationship (fails if it exists); returns the revision written. A cross-tenant\n        relationship raises `InvalidInputError`, which is a `ValueError`."),
+     "Creates a relationship (fails if it exists); returns the revision written. `expires_at`\n        (RFC 3339 text or an aware datetime) needs a relation that allows expiration. A\n        cross-tenant relationship raises `InvalidInputError`, which is a `ValueError`."),
     ("rebac_delete", "subject: Principal, relation: str, object: Principal, tenant_id: str | None = None",
      "self._calls.rebac_write(\"delete\", subject, relation, object, tenant_id, None)", "int", "Deletes a relationship; returns the revision."),
     ("rebac_check", "subject: Principal, permission: str, object: Principal, *, context: dict[str, Any] | None = None, at_least: int | None = None",
@@ -74,6 +74,7 @@ HEADER = '''"""{title}"""
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from typing import Any
 
 import httpx

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Callable, Generic, Mapping, TypeVar
 from urllib.parse import quote
 
@@ -271,7 +272,7 @@ class Calls:
         relation: str,
         obj: Principal,
         tenant_id: str | None,
-        expires_at: str | None,
+        expires_at: str | datetime | None,
     ) -> Call[int]:
         update: dict[str, Any] = {
             "operation": operation,
@@ -279,7 +280,11 @@ class Calls:
             "relation": relation,
             "object": file_object(obj, tenant_id),
         }
-        if expires_at is not None:
+        if isinstance(expires_at, datetime):
+            if expires_at.tzinfo is None:
+                raise InvalidInputError("`expires_at` needs a time zone", code="invalid_input")
+            update["expires_at"] = expires_at.isoformat()
+        elif expires_at is not None:
             update["expires_at"] = expires_at
         return Call(
             "POST",

@@ -7,6 +7,7 @@ every method awaited."""
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -179,9 +180,10 @@ class AsyncRemoteNexusClient:
         """The ACL entries and role grants stored on a path."""
         return await self._run(self._calls.getfacl(path))
 
-    async def rebac_create(self, subject: Principal, relation: str, object: Principal, tenant_id: str | None = None, expires_at: str | None = None) -> int:
-        """Creates a relationship (fails if it exists); returns the revision written. A cross-tenant
-        relationship raises `InvalidInputError`, which is a `ValueError`."""
+    async def rebac_create(self, subject: Principal, relation: str, object: Principal, tenant_id: str | None = None, expires_at: str | datetime | None = None) -> int:
+        """Creates a relationship (fails if it exists); returns the revision written. `expires_at`
+        (RFC 3339 text or an aware datetime) needs a relation that allows expiration. A
+        cross-tenant relationship raises `InvalidInputError`, which is a `ValueError`."""
         return await self._run(self._calls.rebac_write("create", subject, relation, object, tenant_id, expires_at))
 
     async def rebac_delete(self, subject: Principal, relation: str, object: Principal, tenant_id: str | None = None) -> int:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -178,9 +179,10 @@ class RemoteNexusClient:
         """The ACL entries and role grants stored on a path."""
         return self._run(self._calls.getfacl(path))
 
-    def rebac_create(self, subject: Principal, relation: str, object: Principal, tenant_id: str | None = None, expires_at: str | None = None) -> int:
-        """Creates a relationship (fails if it exists); returns the revision written. A cross-tenant
-        relationship raises `InvalidInputError`, which is a `ValueError`."""
+    def rebac_create(self, subject: Principal, relation: str, object: Principal, tenant_id: str | None = None, expires_at: str | datetime | None = None) -> int:
+        """Creates a relationship (fails if it exists); returns the revision written. `expires_at`
+        (RFC 3339 text or an aware datetime) needs a relation that allows expiration. A
+        cross-tenant relationship raises `InvalidInputError`, which is a `ValueError`."""
         return self._run(self._calls.rebac_write("create", subject, relation, object, tenant_id, expires_at))
 
     def rebac_delete(self, subject: Principal, relation: str, object: Principal, tenant_id: str | None = None) -> int:
