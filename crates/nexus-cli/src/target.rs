@@ -66,6 +66,14 @@ fn remote_value<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> Res
     })
 }
 
+/// A version policy as the API sends it (`{"keep", "keep_days"}`).
+fn policy_of(value: &Value) -> Result<VersionPolicy, CliError> {
+    Ok(VersionPolicy {
+        keep_last: remote_value(value["keep"].clone(), "a version policy")?,
+        keep_days: remote_value(value["keep_days"].clone(), "a version policy")?,
+    })
+}
+
 fn subject_text(filter: &RelationshipFilter) -> Option<String> {
     let kind = filter.subject_type.as_ref()?;
     let mut text = match &filter.subject_id {
@@ -262,13 +270,7 @@ impl Target {
     pub async fn version_policy(&self, org: &str) -> Result<VersionPolicy, CliError> {
         match self {
             Target::Local { fs, context } => Ok(fs.version_policy(context, org).await?),
-            Target::Remote(client) => {
-                let value = client.version_policy(org).await?;
-                Ok(VersionPolicy {
-                    keep_last: remote_value(value["keep"].clone(), "a version policy")?,
-                    keep_days: remote_value(value["keep_days"].clone(), "a version policy")?,
-                })
-            }
+            Target::Remote(client) => policy_of(&client.version_policy(org).await?),
         }
     }
 
@@ -281,18 +283,14 @@ impl Target {
             Target::Local { fs, context } => {
                 Ok(fs.set_version_policy(context, org, policy).await?)
             }
-            Target::Remote(client) => {
-                let value = client
+            Target::Remote(client) => policy_of(
+                &client
                     .set_version_policy(
                         org,
                         &json!({"keep": policy.keep_last, "keep_days": policy.keep_days}),
                     )
-                    .await?;
-                Ok(VersionPolicy {
-                    keep_last: remote_value(value["keep"].clone(), "a version policy")?,
-                    keep_days: remote_value(value["keep_days"].clone(), "a version policy")?,
-                })
-            }
+                    .await?,
+            ),
         }
     }
 

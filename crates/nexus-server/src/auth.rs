@@ -176,7 +176,8 @@ impl Authenticator {
             Principal::Agent(id) if !fs.accounts().agent_known(id) => Err(
                 ApiError::unauthenticated("the token's subject is not a known agent"),
             ),
-            _ => Ok(fs.resolve_principal(principal)),
+            // Handles become stable ids when the caller's context is built (`Fs::context`).
+            _ => Ok(principal),
         }
     }
 }

@@ -25,7 +25,7 @@ use nexus_store::{Mutation, Precondition, PrincipalRecord, Timestamp, WriteReque
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Fs, Scope, store_error};
+use super::{Fs, store_error};
 use crate::accounts::{is_stable_user_id, validate_agent_id, validate_handle};
 use crate::authz::{self, Permission, org_of};
 use crate::entry::Entry;
@@ -500,18 +500,8 @@ impl Fs {
         match member.kind {
             MemberKind::Agent => {
                 validate_agent_id(&member.user_id)?;
-                if let Some(pending) = pending
-                    && !self.accounts.agent_known(&member.user_id)
-                    && !pending
-                        .iter()
-                        .any(|record| record.kind == "agent" && record.id == member.user_id)
-                {
-                    pending.push(PrincipalRecord {
-                        kind: "agent".to_owned(),
-                        id: member.user_id.clone(),
-                        handle: member.user_id.clone(),
-                        created_at: Timestamp::now(),
-                    });
+                if let Some(pending) = pending {
+                    self.register_agent(&member.user_id, pending)?;
                 }
                 Ok(SubjectRef::object("agent", &member.user_id))
             }
@@ -520,6 +510,28 @@ impl Fs {
                 self.user_for(&member.user_id, pending)?,
             )),
         }
+    }
+
+    /// Adds a registration for agent `id` to `pending` unless it is registered already.
+    pub(crate) fn register_agent(
+        &self,
+        id: &str,
+        pending: &mut Vec<PrincipalRecord>,
+    ) -> Result<(), FsError> {
+        let known = self.accounts.agent_known(id)
+            || pending
+                .iter()
+                .any(|record| record.kind == "agent" && record.id == id);
+        if !known {
+            validate_agent_id(id)?;
+            pending.push(PrincipalRecord {
+                kind: "agent".to_owned(),
+                id: id.to_owned(),
+                handle: id.to_owned(),
+                created_at: Timestamp::now(),
+            });
+        }
+        Ok(())
     }
 
     /// The stable id of the user named `text` (handle or id). An unknown handle is
@@ -553,15 +565,6 @@ impl Fs {
         Ok(id)
     }
 
-    /// The organization of an API call naming one, checked against the caller's tenant.
-    fn org_scope(context: &CallContext, org: &str) -> Result<OrgId, FsError> {
-        let path = VfsPath::parse(&format!("/orgs/{org}"))?;
-        match Self::resolve(context, path.as_str())? {
-            (_, Scope::Org(org)) => Ok(org),
-            (path, Scope::Fixed) => Err(FsError::FixedDirectory { path }),
-        }
-    }
-
     /// The organization's record, for a caller who may manage it.
     async fn managed_record(
         &self,
@@ -585,7 +588,7 @@ impl Fs {
         org: &str,
         spec: MemberSpec,
     ) -> Result<MemberRecord, FsError> {
-        let org = Self::org_scope(context, org)?;
+        let org = Self::org_of_context(context, org)?;
         let _serialized = self.membership.lock().await;
         let (old, etag) = self
             .managed_record(context, &org, Permission::Manage)
@@ -623,7 +626,7 @@ impl Fs {
         org: &str,
         user: &str,
     ) -> Result<MemberRecord, FsError> {
-        let org = Self::org_scope(context, org)?;
+        let org = Self::org_of_context(context, org)?;
         let _serialized = self.membership.lock().await;
         let (old, etag) = self
             .managed_record(context, &org, Permission::Manage)
@@ -673,7 +676,7 @@ impl Fs {
         context: &CallContext,
         org: &str,
     ) -> Result<Vec<MemberRecord>, FsError> {
-        let org = Self::org_scope(context, org)?;
+        let org = Self::org_of_context(context, org)?;
         // Every member may see who else is in the organization; outsiders learn nothing.
         if !self.authz.visibility(context)?.includes_org(&org) {
             return Err(FsError::WrongOrganization {
@@ -711,25 +714,12 @@ impl Fs {
                 None => break,
             }
         }
+        // The listing of `/orgs` already holds only the caller's organizations.
         let mut records = Vec::new();
         for entry in entries {
             let Ok(org) = OrgId::parse(&entry.name) else {
                 continue;
             };
-            if !context.covers(&org) {
-                continue;
-            }
-            let member = match self.authz.subject_of(&context.principal) {
-                None => true,
-                Some(_) => {
-                    self.authz
-                        .allowed(context, &VfsPath::org_root(&org), Permission::Read)?
-                        || self.authz.visibility(context)?.includes_org(&org)
-                }
-            };
-            if !member {
-                continue;
-            }
             match self.org_record(&org).await {
                 Ok(Some((record, _))) => records.push(record),
                 Ok(None) => {}

@@ -179,20 +179,8 @@ impl Fs {
                 }
             }
             "agent" => {
-                let id = &subject.object.object_id;
-                if let Some(pending) = pending
-                    && !self.accounts.agent_known(id)
-                    && !pending
-                        .iter()
-                        .any(|record| record.kind == "agent" && &record.id == id)
-                {
-                    crate::accounts::validate_agent_id(id)?;
-                    pending.push(nexus_store::PrincipalRecord {
-                        kind: "agent".to_owned(),
-                        id: id.clone(),
-                        handle: id.clone(),
-                        created_at: nexus_store::Timestamp::now(),
-                    });
+                if let Some(pending) = pending {
+                    self.register_agent(&subject.object.object_id, pending)?;
                 }
             }
             _ => {}
