@@ -118,7 +118,7 @@ def test_acls_and_relationships(server: Server) -> None:
         object=("file", "/doc.txt"),
         tenant_id="org_acme",
     )
-    assert revision > 0 and admin.revision >= revision
+    assert revision.startswith("r1.") and admin.revision == revision
     assert admin.rebac_check(("user", "bob@acme.com"), "write", ("file", "/orgs/acme/doc.txt"))
     assert not admin.rebac_check("user:bob@acme.com", "write", "/orgs/acme/engineering/x")
     # The seed's cross-tenant rejection is a ValueError.
@@ -149,8 +149,13 @@ def test_a_second_client_reads_with_the_first_ones_revision(server: Server) -> N
     revision = writer.rebac_create(("user", "carol@acme.com"), "viewer", "/orgs/acme/engineering")
     reader = server.client(token_for="alice@acme.com")
     assert reader.rebac_check("user:carol@acme.com", "read", "/orgs/acme/engineering/x", at_least=revision)
+    # A forged token, and one from another organization, are refused.
     with pytest.raises(InvalidInputError):
-        reader.rebac_check("user:carol@acme.com", "read", "/orgs/acme/engineering/x", at_least=revision + 1000)
+        reader.rebac_check("user:carol@acme.com", "read", "/orgs/acme/engineering/x", at_least=revision[:-2] + "xx")
+    with pytest.raises(InvalidInputError):
+        server.client(token_for="john@techcorp.com").rebac_check(
+            "user:john@techcorp.com", "read", "/orgs/techcorp/product", at_least=revision
+        )
 
 
 def test_concurrent_if_match_updates_lose_nothing(server: Server) -> None:

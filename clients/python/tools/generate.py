@@ -28,13 +28,13 @@ METHODS = [
     ("setfacl", "path: str, entry: str", "self._calls.setfacl(path, entry)", "Acl", "Sets one subject's ACL entry (`user:bob@acme.com:rw-`; `---` removes it)."),
     ("getfacl", "path: str", "self._calls.getfacl(path)", "Acl", "The ACL entries and role grants stored on a path."),
     ("rebac_create", "subject: Principal, relation: str, object: Principal, tenant_id: str | None = None, expires_at: str | datetime | None = None",
-     "self._calls.rebac_write(\"create\", subject, relation, object, tenant_id, expires_at)", "int",
-     "Creates a relationship (fails if it exists); returns the revision written. `expires_at`\n        (RFC 3339 text or an aware datetime) needs a relation that allows expiration. A\n        cross-tenant relationship raises `InvalidInputError`, which is a `ValueError`."),
+     "self._calls.rebac_write(\"create\", subject, relation, object, tenant_id, expires_at)", "str",
+     "Creates a relationship (fails if it exists); returns the revision token written. `expires_at`\n        (RFC 3339 text or an aware datetime) needs a relation that allows expiration. A\n        cross-tenant relationship raises `InvalidInputError`, which is a `ValueError`."),
     ("rebac_delete", "subject: Principal, relation: str, object: Principal, tenant_id: str | None = None",
-     "self._calls.rebac_write(\"delete\", subject, relation, object, tenant_id, None)", "int", "Deletes a relationship; returns the revision."),
-    ("rebac_check", "subject: Principal, permission: str, object: Principal, *, context: dict[str, Any] | None = None, at_least: int | None = None",
+     "self._calls.rebac_write(\"delete\", subject, relation, object, tenant_id, None)", "str", "Deletes a relationship; returns the revision token."),
+    ("rebac_check", "subject: Principal, permission: str, object: Principal, *, context: dict[str, Any] | None = None, at_least: str | None = None",
      "self._calls.rebac_check(subject, permission, object, context, at_least)", "bool",
-     "Whether `subject` has `permission` on `object`, at least as fresh as this client's writes\n        and `at_least` (a revision another client wrote, e.g. its `.revision`)."),
+     "Whether `subject` has `permission` on `object`, at least as fresh as this client's writes\n        and `at_least` (a revision token another client of the organization got, e.g. its\n        `.revision`)."),
     ("rebac_expand", "permission: str, object: Principal", "self._calls.rebac_expand(permission, object)", "dict[str, Any]", "The tree of why."),
     ("rebac_lookup_resources", "subject: Principal, permission: str, resource_type: str = \"file\"",
      "self._calls.rebac_lookup_resources(subject, permission, resource_type)", "list[str]", "Ids of objects on which `subject` has `permission`."),
@@ -128,7 +128,7 @@ class {cls}:
     `RemoteNexusClient(host="localhost", port=8080, api_key="...")` as in the seed, or
     `url=` and `token=` (a JWT). Without arguments, `NEXUS_URL` (or `NEXUS_HOST` and
     `NEXUS_PORT`) and `NEXUS_API_KEY` (or `NEXUS_TOKEN`) are used. The client remembers the
-    newest revision it has seen, so its permission checks see its own writes.
+    revision token of its last write, so its permission checks see its own writes.
     """
 
     def __init__(
@@ -149,8 +149,8 @@ class {cls}:
         self.orgs = {orgs_cls}(self)
 
     @property
-    def revision(self) -> int:
-        """The newest revision this client has written or seen."""
+    def revision(self) -> str | None:
+        """The revision token of this client's last write (else the last one it saw)."""
         return self._calls.revision
 
     {d} close(self) -> None:

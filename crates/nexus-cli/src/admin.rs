@@ -35,14 +35,29 @@ async fn open(config: &Config, lock_timeout: u64) -> Result<Fs, CliError> {
         .with_layout(config.layout))
 }
 
+/// Loads a configuration for a command that never uses its secrets (`init`, `config
+/// validate`): an unset `jwt_secret` variable is only noted.
+fn load_without_secrets(path: &Path, json_output: bool) -> Result<Config, CliError> {
+    let config = Config::load_deferring_secrets(path).map_err(|error| config_error(&error))?;
+    if !json_output {
+        for name in &config.unset_secrets {
+            eprintln!(
+                "note: `{name}` is not set; this command does not need it, but `nexus serve` will"
+            );
+        }
+    }
+    Ok(config)
+}
+
 /// `nexus config validate FILE`.
 pub fn validate(file: &Path, json_output: bool) -> Result<(), CliError> {
-    let config = load_config(file)?;
+    let config = load_without_secrets(file, json_output)?;
     if json_output {
         return print_json(&json!({
             "valid": true,
             "organizations": config.organizations.len(),
             "auth": format!("{:?}", config.auth.kind).to_lowercase(),
+            "unset_secrets": config.unset_secrets,
         }));
     }
     write_stdout(
@@ -58,7 +73,7 @@ pub fn validate(file: &Path, json_output: bool) -> Result<(), CliError> {
 
 /// `nexus init --config FILE`.
 pub async fn init(file: &Path, json_output: bool, lock_timeout: u64) -> Result<(), CliError> {
-    let config = load_config(file)?;
+    let config = load_without_secrets(file, json_output)?;
     let fs = open(&config, lock_timeout).await?;
     let result = provision(&fs, &config, json_output).await;
     fs.close().await;
@@ -165,6 +180,24 @@ pub async fn serve(
     fs.close().await;
     eprintln!("nexus: stopped");
     result
+}
+
+/// `nexus token create --config FILE --sub SUBJECT --ttl DURATION`: prints a token.
+pub fn create_token(
+    file: &Path,
+    subject: &str,
+    ttl: &str,
+    json_output: bool,
+) -> Result<(), CliError> {
+    let ttl = nexus_server::auth::parse_ttl(ttl)
+        .map_err(|message| CliError::new(ErrorCode::InvalidInput, message))?;
+    let config = load_config(file)?;
+    let token = nexus_server::auth::mint_token(&config.auth, subject, ttl)
+        .map_err(|message| CliError::new(ErrorCode::InvalidInput, message))?;
+    if json_output {
+        return print_json(&json!({"token": token, "sub": subject, "expires_in": ttl}));
+    }
+    write_stdout(format!("{token}\n").as_bytes())
 }
 
 fn role_of(text: &str) -> Result<Role, CliError> {

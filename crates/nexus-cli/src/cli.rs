@@ -6,28 +6,80 @@ use clap::{Args, Parser, Subcommand};
 
 /// Nexus: a multi-tenant context store for teams of humans and AI agents.
 #[derive(Debug, Parser)]
-#[command(name = "nexus", version, about, long_about = None)]
+#[command(
+    name = "nexus",
+    version,
+    about,
+    long_about = None,
+    after_help = "Examples:\n  nexus --data-dir ./nexus-data ls -r /orgs/acme\n  NEXUS_URL=http://localhost:8080 NEXUS_API_KEY=nx_... nexus ls /orgs"
+)]
 pub struct Cli {
-    /// Data directory of the embedded store.
-    #[arg(long, global = true, env = "NEXUS_DATA_DIR", value_name = "DIR")]
+    /// Data directory of the embedded store (beats `NEXUS_URL`/`NEXUS_HOST`; giving both
+    /// `--data-dir` and `--url` is an error).
+    #[arg(
+        long,
+        global = true,
+        env = "NEXUS_DATA_DIR",
+        value_name = "DIR",
+        help_heading = "Global options"
+    )]
     pub data_dir: Option<PathBuf>,
 
-    /// Talk to a Nexus server instead of opening a data directory (credentials from
-    /// `NEXUS_API_KEY` or `NEXUS_TOKEN`; `NEXUS_HOST` and `NEXUS_PORT` also name a server).
-    #[arg(long, global = true, env = "NEXUS_URL", value_name = "URL")]
+    /// Talk to a Nexus server instead of opening a data directory (`NEXUS_HOST` and
+    /// `NEXUS_PORT` also name one).
+    #[arg(
+        long,
+        global = true,
+        env = "NEXUS_URL",
+        value_name = "URL",
+        help_heading = "Global options"
+    )]
     pub url: Option<String>,
 
+    /// API key to present to the server.
+    #[arg(
+        long,
+        global = true,
+        env = "NEXUS_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY",
+        help_heading = "Global options"
+    )]
+    pub api_key: Option<String>,
+
+    /// JWT to present to the server (when no API key is given).
+    #[arg(
+        long,
+        global = true,
+        env = "NEXUS_TOKEN",
+        hide_env_values = true,
+        value_name = "JWT",
+        help_heading = "Global options"
+    )]
+    pub token: Option<String>,
+
     /// Print results as JSON (errors too, on stderr).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
 
     /// Seconds to wait for another process to release the data directory.
-    #[arg(long, global = true, default_value_t = 10, value_name = "SECONDS")]
+    #[arg(
+        long,
+        global = true,
+        default_value_t = 10,
+        value_name = "SECONDS",
+        help_heading = "Global options"
+    )]
     pub lock_timeout: u64,
 
     /// Act as this principal (`user:ID` or `agent:ID`) instead of the operator: every
-    /// operation is then checked against its permissions.
-    #[arg(long = "as", global = true, value_name = "PRINCIPAL")]
+    /// operation is then checked against its permissions (data directories only).
+    #[arg(
+        long = "as",
+        global = true,
+        value_name = "PRINCIPAL",
+        help_heading = "Global options"
+    )]
     pub acting_as: Option<String>,
 
     #[command(subcommand)]
@@ -37,33 +89,63 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List a directory (all pages unless `--limit` is given).
+    #[command(
+        after_help = "Example:\n  nexus ls -r /orgs/acme\n  nexus ls /orgs/acme/sales --limit 100"
+    )]
     Ls(LsArgs),
     /// Print a file's content.
+    #[command(
+        after_help = "Example:\n  nexus cat /orgs/acme/sales/notes.md\n  nexus cat /orgs/acme/sales/log.txt --range -100"
+    )]
     Cat(CatArgs),
     /// Create or overwrite a file from an argument, a file or standard input.
+    #[command(
+        after_help = "Example:\n  nexus write -p /orgs/acme/sales/notes.md \"# Q1 planning\"\n  echo hello | nexus write /orgs/acme/sales/log.txt\n  nexus write /orgs/acme/sales/report.pdf --file ./report.pdf"
+    )]
     Write(WriteArgs),
     /// Create directories.
+    #[command(after_help = "Example:\n  nexus mkdir -p /orgs/acme/sales/documents")]
     Mkdir(MkdirArgs),
     /// Remove files or directories.
+    #[command(
+        after_help = "Example:\n  nexus rm /orgs/acme/sales/old.md\n  nexus rm -r /orgs/acme/sales/archive"
+    )]
     Rm(RmArgs),
     /// Move or rename a file or directory.
+    #[command(after_help = "Example:\n  nexus mv /orgs/acme/sales/notes.md /orgs/acme/sales/q1.md")]
     Mv(MvArgs),
     /// Copy a file or directory.
+    #[command(after_help = "Example:\n  nexus cp -r /orgs/acme/sales /orgs/acme/sales-archive")]
     Cp(CpArgs),
     /// Show metadata of a file or directory.
+    #[command(after_help = "Example:\n  nexus stat /orgs/acme/sales/notes.md")]
     Stat(PathArg),
     /// Find paths matching a glob pattern (`*`, `?`, `**`, `[...]`, `{a,b}`).
+    #[command(after_help = "Example:\n  nexus glob '/orgs/acme/**/*.md'")]
     Glob(GlobArgs),
     /// Search file contents with a regular expression.
+    #[command(
+        after_help = "Example:\n  nexus grep -i -C 1 planning /orgs/acme\n  (exits 3 when nothing matches, with or without --json)"
+    )]
     Grep(GrepArgs),
     /// List, read and restore old versions of a file; set retention.
+    #[command(
+        after_help = "Example:\n  nexus versions /orgs/acme/sales/q1.md\n  nexus versions restore /orgs/acme/sales/q1.md 1\n  nexus versions policy acme --keep 20"
+    )]
     Versions(VersionsArgs),
     /// Delete content no file refers to any more (after a grace period).
+    #[command(
+        after_help = "Example:\n  nexus gc\n  nexus gc --retention   # also applies org.json retention policies"
+    )]
     Gc(GcArgs),
     /// Check the data directory for inconsistencies.
+    #[command(after_help = "Example:\n  nexus fsck --verify-content")]
     Fsck(FsckArgs),
     /// Set one subject's ACL entry on a path: `user:ID:rwx`, `agent:ID:rw-`, `group:NAME:r--`
-    /// (`---` removes it).
+    /// (`---` removes it). Setting an entry that is already there changes nothing.
+    #[command(
+        after_help = "Example:\n  nexus setfacl /orgs/acme/sales user:bob@acme.com:rw-\n  nexus setfacl /orgs/acme/engineering group:eng:r--"
+    )]
     Setfacl {
         /// Absolute path, e.g. `/orgs/acme/sales`.
         path: String,
@@ -72,21 +154,59 @@ pub enum Command {
         entry: String,
     },
     /// Show the ACL entries and role grants stored on a path.
+    #[command(after_help = "Example:\n  nexus getfacl /orgs/acme/engineering")]
     Getfacl(PathArg),
     /// Relationships, permission checks and the schema (Zanzibar-style ReBAC).
     #[command(subcommand)]
+    #[command(
+        after_help = "Example:\n  nexus rebac create user:alice@acme.com admin /orgs/acme\n  nexus rebac check user:bob@acme.com write /orgs/acme/sales"
+    )]
     Rebac(RebacCommand),
     /// Provision organizations, workspaces, members and permissions from a configuration
     /// file. Idempotent: run it again after editing the file to add what is new.
+    #[command(after_help = "Example:\n  nexus init --config nexus.yaml")]
     Init(ConfigArg),
     /// Run the HTTP API server.
+    #[command(
+        after_help = "Example:\n  nexus serve --config nexus.yaml\n  nexus serve --config nexus.yaml --host 0.0.0.0 --port 8080"
+    )]
     Serve(ServeArgs),
     /// Configuration files.
     #[command(subcommand)]
+    #[command(after_help = "Example:\n  nexus config validate nexus.yaml")]
     Config(ConfigCommand),
     /// Members, users, organizations and API keys.
     #[command(subcommand)]
+    #[command(
+        after_help = "Example:\n  nexus admin add-user --org acme --user bob@acme.com --role member --workspaces sales\n  nexus admin create-key --principal user:bob@acme.com"
+    )]
     Admin(AdminCommand),
+    /// JSON Web Tokens signed with the configured secret (for scripts and tests).
+    #[command(subcommand)]
+    #[command(
+        after_help = "Example:\n  nexus token create --config nexus.yaml --sub bob@acme.com --ttl 1h"
+    )]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Mint a token for a principal with the configuration's `jwt_secret` (HS256), printed
+    /// on stdout. The server accepts it like one from an identity provider.
+    #[command(
+        after_help = "Example:\n  export BOB_TOKEN=$(nexus token create --config nexus.yaml --sub bob@acme.com --ttl 1h)"
+    )]
+    Create {
+        /// The configuration file (`nexus.yaml`) whose `auth` section signs the token.
+        #[arg(long, short, value_name = "FILE", env = "NEXUS_CONFIG")]
+        config: PathBuf,
+        /// Whom the token names: a user's handle or stable id, or `agent:<id>`.
+        #[arg(long, value_name = "SUBJECT")]
+        sub: String,
+        /// How long it is valid: a number with `s`, `m`, `h` or `d` (at most 30 days).
+        #[arg(long, default_value = "1h", value_name = "DURATION")]
+        ttl: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -112,7 +232,9 @@ pub struct ServeArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Check a configuration file: syntax, keys, types, values and environment variables.
+    /// Check a configuration file: syntax, keys, types, values and environment variables
+    /// (a `jwt_secret` variable may be unset: only `serve` needs it).
+    #[command(after_help = "Example:\n  nexus config validate nexus.yaml")]
     Validate {
         /// The configuration file.
         file: PathBuf,
@@ -122,7 +244,11 @@ pub enum ConfigCommand {
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
     /// Add a member to an organization (updates `org.json` and access in one transaction).
+    #[command(
+        after_help = "Example:\n  nexus admin add-user --org acme --user charlie@acme.com --role member --workspaces sales"
+    )]
     AddUser {
+        /// The organization's id (e.g. `acme`).
         #[arg(long)]
         org: String,
         /// Handle (e.g. `charlie@acme.com`), stable id, or agent id with `--type agent`.
@@ -139,38 +265,60 @@ pub enum AdminCommand {
         kind: String,
     },
     /// Remove a member from an organization: all their access there ends at once.
+    #[command(
+        after_help = "Example:\n  nexus admin remove-user --org acme --user charlie@acme.com"
+    )]
     RemoveUser {
+        /// The organization's id.
         #[arg(long)]
         org: String,
+        /// The member's handle or stable id (or agent id).
         #[arg(long)]
         user: String,
     },
     /// List an organization's members, or every registered user and agent.
+    #[command(
+        after_help = "Example:\n  nexus admin list-users --org acme\n  nexus admin list-users"
+    )]
     ListUsers {
+        /// Only this organization's members (else every principal: system administrators only).
         #[arg(long)]
         org: Option<String>,
     },
     /// Create an API key (its secret is shown once).
+    #[command(
+        after_help = "Example:\n  nexus admin create-key --principal user:bob@acme.com --description laptop"
+    )]
     CreateKey {
         /// Whom the key acts as: `system`, `user:<handle or id>`, `agent:<id>`.
         #[arg(long, default_value = "system")]
         principal: String,
+        /// A note to recognise the key by in `list-keys`.
         #[arg(long, default_value = "")]
         description: String,
     },
     /// Revoke an API key: refused from the next request on.
+    #[command(after_help = "Example:\n  nexus admin revoke-key key_0123456789abcdef")]
     RevokeKey {
         /// The key's id (`key_...`), as shown by `create-key` and `list-keys`.
         id: String,
     },
     /// List API keys (never their secrets).
+    #[command(after_help = "Example:\n  nexus admin list-keys")]
     ListKeys,
-    /// Create an organization with its record, shared folders and workspaces.
+    /// Create an organization with its record, shared folders and workspaces (refused if it
+    /// exists: `nexus init` completes existing ones).
+    #[command(
+        after_help = "Example:\n  nexus admin create-org --id newco --name \"New Co\" --workspaces ops,sales"
+    )]
     CreateOrg {
+        /// The organization's id (lowercase letters, digits, `-`, `_`).
         #[arg(long)]
         id: String,
+        /// Its display name.
         #[arg(long)]
         name: String,
+        /// Workspaces to create (comma-separated).
         #[arg(long, value_delimiter = ',')]
         workspaces: Vec<String>,
     },
@@ -180,17 +328,31 @@ pub enum AdminCommand {
 pub enum RebacCommand {
     /// Show or replace the authorization schema (SpiceDB schema language).
     #[command(subcommand)]
+    #[command(after_help = "Example:\n  nexus rebac schema read")]
     Schema(SchemaCommand),
     /// Add a relationship: `SUBJECT RELATION OBJECT` (e.g. `user:alice@acme.com admin /orgs/acme`)
     /// or one `resource#relation@subject` string. Fails if it exists.
+    #[command(
+        after_help = "Example:\n  nexus rebac create user:alice@acme.com admin /orgs/acme\n  nexus rebac create 'group:acme/eng#member@user:bob@acme.com'\n  (creating what is already there changes nothing and exits 0)"
+    )]
     Create(RelationshipArgs),
     /// Add or replace a relationship (same forms as `create`).
+    #[command(
+        after_help = "Example:\n  nexus rebac touch user:bob@acme.com viewer /orgs/acme/sales --expires 2027-01-01T00:00:00Z"
+    )]
     Touch(RelationshipArgs),
     /// Remove a relationship (same forms as `create`).
+    #[command(
+        after_help = "Example:\n  nexus rebac delete user:bob@acme.com member /orgs/acme/sales"
+    )]
     Delete(RelationshipArgs),
     /// Whether SUBJECT has PERMISSION on OBJECT: prints `true`, `false` or `conditional`.
+    #[command(
+        after_help = "Example:\n  nexus rebac check user:bob@acme.com write /orgs/acme/sales/documents/"
+    )]
     Check(CheckArgs),
     /// The tree of how PERMISSION on OBJECT is formed.
+    #[command(after_help = "Example:\n  nexus rebac expand read /orgs/acme/sales --recursive")]
     Expand {
         /// A permission or relation name (`read`, `write`, `manage`, `member`...).
         permission: String,
@@ -201,6 +363,7 @@ pub enum RebacCommand {
         recursive: bool,
     },
     /// Objects of TYPE on which SUBJECT has PERMISSION.
+    #[command(after_help = "Example:\n  nexus rebac lookup-resources user:bob@acme.com read file")]
     LookupResources {
         /// `type:id` or `type:id#relation` (e.g. `user:bob@acme.com`).
         subject: String,
@@ -211,6 +374,7 @@ pub enum RebacCommand {
         resource_type: String,
     },
     /// Subjects of a type (`user`, or `group#member`) with PERMISSION on OBJECT.
+    #[command(after_help = "Example:\n  nexus rebac lookup-subjects /orgs/acme/sales read user")]
     LookupSubjects {
         /// A path or `type:id`.
         object: String,
@@ -220,8 +384,10 @@ pub enum RebacCommand {
         subject_type: String,
     },
     /// Stored relationships, filtered.
+    #[command(after_help = "Example:\n  nexus rebac read --resource /orgs/acme/sales")]
     Read(ReadArgs),
     /// Relationship changes after a revision.
+    #[command(after_help = "Example:\n  nexus rebac changes --since 0 --limit 100")]
     Changes {
         /// Changes after this revision.
         #[arg(long, default_value_t = 0)]
@@ -232,6 +398,7 @@ pub enum RebacCommand {
         limit: usize,
     },
     /// Run SpiceDB validation files (schema, relationships, assertions, expected relations).
+    #[command(after_help = "Example:\n  nexus rebac validate conformance/spicedb/*.yaml")]
     Validate {
         /// SpiceDB validation files (YAML).
         #[arg(required = true)]
@@ -242,9 +409,14 @@ pub enum RebacCommand {
 #[derive(Debug, Subcommand)]
 pub enum SchemaCommand {
     /// Print the schema in force.
+    #[command(after_help = "Example:\n  nexus rebac schema read > schema.zed")]
     Read,
     /// Replace the schema with the one in FILE (`-`: standard input).
-    Write { file: PathBuf },
+    #[command(after_help = "Example:\n  nexus rebac schema write schema.zed")]
+    Write {
+        /// The schema file (SpiceDB schema language), or `-` for standard input.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -272,9 +444,10 @@ pub struct CheckArgs {
     /// Caveat parameters as a JSON object.
     #[arg(long, value_name = "JSON")]
     pub context: Option<String>,
-    /// Answer at least as fresh as this revision.
+    /// Answer at least as fresh as this revision token (the `revision` an earlier command
+    /// printed with `--json`).
     #[arg(long, value_name = "REVISION")]
-    pub at_least: Option<u64>,
+    pub at_least: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -323,6 +496,7 @@ pub struct LsArgs {
 
 #[derive(Debug, Args)]
 pub struct CatArgs {
+    /// The file to print.
     pub path: String,
     /// Only these bytes: `START-END` (inclusive), `START-` or `-LAST`.
     #[arg(long, value_name = "RANGE")]
@@ -334,6 +508,7 @@ pub struct CatArgs {
 
 #[derive(Debug, Args)]
 pub struct WriteArgs {
+    /// The file to create or overwrite.
     pub path: String,
     /// The content; `-` or omitted reads standard input.
     #[arg(conflicts_with = "file")]
@@ -354,6 +529,7 @@ pub struct WriteArgs {
 
 #[derive(Debug, Args)]
 pub struct MkdirArgs {
+    /// Directories to create.
     #[arg(required = true)]
     pub paths: Vec<String>,
     /// Create missing parents; an existing directory is not an error.
@@ -363,6 +539,7 @@ pub struct MkdirArgs {
 
 #[derive(Debug, Args)]
 pub struct RmArgs {
+    /// Files or directories to remove.
     #[arg(required = true)]
     pub paths: Vec<String>,
     /// Remove directories and everything beneath them.
@@ -372,6 +549,7 @@ pub struct RmArgs {
 
 #[derive(Debug, Args)]
 pub struct MvArgs {
+    /// What to move.
     pub source: String,
     /// New path; an existing directory receives the source inside it.
     pub destination: String,
@@ -382,6 +560,7 @@ pub struct MvArgs {
 
 #[derive(Debug, Args)]
 pub struct CpArgs {
+    /// What to copy.
     pub source: String,
     /// New path; an existing directory receives the copy inside it.
     pub destination: String,
@@ -435,12 +614,26 @@ pub struct VersionsArgs {
 #[derive(Debug, Subcommand)]
 pub enum VersionsAction {
     /// List the stored versions of a file, newest first.
+    #[command(after_help = "Example:\n  nexus versions list /orgs/acme/sales/q1.md")]
     List(PathArg),
     /// Print the content of one version.
-    Cat { path: String, version: u64 },
+    #[command(after_help = "Example:\n  nexus versions cat /orgs/acme/sales/q1.md 2")]
+    Cat {
+        /// The file.
+        path: String,
+        /// The version number (as `versions list` shows it).
+        version: u64,
+    },
     /// Make an old version the current content (as a new version).
-    Restore { path: String, version: u64 },
+    #[command(after_help = "Example:\n  nexus versions restore /orgs/acme/sales/q1.md 1")]
+    Restore {
+        /// The file.
+        path: String,
+        /// The version to bring back.
+        version: u64,
+    },
     /// Show or set how many versions an organization keeps.
+    #[command(after_help = "Example:\n  nexus versions policy acme --keep 20 --keep-days 90")]
     Policy(PolicyArgs),
 }
 
@@ -474,4 +667,57 @@ pub struct FsckArgs {
     /// Also read every blob back and check its hash.
     #[arg(long)]
     pub verify_content: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    fn walk(command: &clap::Command, path: &str, problems: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id == "help" || id == "version" || arg.is_global_set() && path != "nexus" {
+                continue;
+            }
+            if arg.get_help().is_none() {
+                problems.push(format!("`{path}`: option `{id}` has no description"));
+            }
+        }
+        let example = command
+            .get_after_help()
+            .is_some_and(|help| help.to_string().contains("Example"));
+        if !example {
+            problems.push(format!("`{path}` shows no example"));
+        }
+        for sub in command.get_subcommands() {
+            if sub.get_name() != "help" {
+                walk(sub, &format!("{path} {}", sub.get_name()), problems);
+            }
+        }
+    }
+
+    #[test]
+    fn every_command_describes_its_options_and_shows_an_example() {
+        let command = super::Cli::command();
+        command.clone().debug_assert();
+        let mut problems = Vec::new();
+        walk(&command, "nexus", &mut problems);
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    #[test]
+    fn global_options_are_listed_once_under_their_heading() {
+        let mut command = super::Cli::command();
+        command.build();
+        let ls = command.find_subcommand_mut("ls").unwrap();
+        let help = ls.render_help().to_string();
+        let listed = help
+            .lines()
+            .filter(|line| line.trim_start().starts_with("--data-dir"))
+            .count();
+        assert_eq!(listed, 1, "{help}");
+        let heading = help.find("Global options:").expect("a heading");
+        assert!(help.find("--data-dir").unwrap() > heading, "{help}");
+        assert!(help.find("--recursive").unwrap() < heading, "{help}");
+    }
 }

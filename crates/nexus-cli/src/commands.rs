@@ -18,8 +18,154 @@ use crate::cli::{
 use crate::output::{self, CliError, Printer, print_json, write_stdout};
 use crate::target::Target;
 
+/// Where the target options came from: the command line beats the environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sources {
+    data_dir_flag: bool,
+    url_flag: bool,
+}
+
+impl Sources {
+    pub fn of(matches: &clap::ArgMatches) -> Sources {
+        let flag = |id: &str| {
+            matches!(
+                matches.value_source(id),
+                Some(clap::parser::ValueSource::CommandLine)
+            )
+        };
+        Sources {
+            data_dir_flag: flag("data_dir"),
+            url_flag: flag("url"),
+        }
+    }
+}
+
+/// Where a command runs.
+enum Destination {
+    Local(std::path::PathBuf),
+    Remote(String),
+}
+
+/// The one target of a command: an explicit flag beats an environment variable; two
+/// explicit flags, or two variables naming different targets, are an error.
+fn destination(cli: &Cli, sources: Sources) -> Result<Destination, CliError> {
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .filter(|dir| !dir.as_os_str().is_empty());
+    let url_flag = cli
+        .url
+        .clone()
+        .filter(|url| sources.url_flag && !url.is_empty());
+    if sources.data_dir_flag
+        && let (Some(dir), Some(url)) = (&data_dir, &url_flag)
+    {
+        return Err(CliError::new(
+            ErrorCode::InvalidInput,
+            format!(
+                "both `--data-dir {}` and `--url {url}` name where to run: give one",
+                dir.display()
+            ),
+        ));
+    }
+    if sources.data_dir_flag
+        && let Some(dir) = data_dir
+    {
+        return Ok(Destination::Local(dir));
+    }
+    if let Some(url) = url_flag {
+        return Ok(Destination::Remote(url));
+    }
+    let server = server_from_env(cli);
+    match (data_dir, server) {
+        (Some(dir), Some((url, variable))) => Err(CliError::new(
+            ErrorCode::InvalidInput,
+            format!(
+                "both NEXUS_DATA_DIR ({}) and {variable} ({url}) are set: pass `--data-dir` or `--url` to choose",
+                dir.display()
+            ),
+        )),
+        (Some(dir), None) => Ok(Destination::Local(dir)),
+        (None, Some((url, _))) => Ok(Destination::Remote(url)),
+        (None, None) => Err(CliError::new(
+            ErrorCode::InvalidInput,
+            "no data directory or server given",
+        )
+        .with_hint(
+            "pass `--data-dir DIR` (or set NEXUS_DATA_DIR), or `--url http://HOST:PORT` (or set NEXUS_URL)",
+        )),
+    }
+}
+
+/// The server the environment names: `NEXUS_URL`, else `NEXUS_HOST` (and `NEXUS_PORT`,
+/// default 8080) as in the seed's examples; with the variable that named it.
+fn server_from_env(cli: &Cli) -> Option<(String, &'static str)> {
+    if let Some(url) = cli.url.as_deref().filter(|url| !url.is_empty()) {
+        return Some((url.to_owned(), "NEXUS_URL"));
+    }
+    let host = std::env::var("NEXUS_HOST")
+        .ok()
+        .filter(|host| !host.is_empty())?;
+    let port = std::env::var("NEXUS_PORT")
+        .ok()
+        .filter(|port| !port.is_empty())
+        .unwrap_or_else(|| "8080".to_owned());
+    Some((format!("http://{host}:{port}"), "NEXUS_HOST"))
+}
+
+/// Whether a command may create a data directory that does not exist yet: only commands
+/// that write something of their own.
+fn creates_data(command: &Command) -> bool {
+    match command {
+        Command::Write(_) | Command::Mkdir(_) | Command::Setfacl { .. } => true,
+        Command::Rebac(rebac) => matches!(
+            rebac,
+            RebacCommand::Create(_)
+                | RebacCommand::Touch(_)
+                | RebacCommand::Schema(crate::cli::SchemaCommand::Write { .. })
+        ),
+        Command::Admin(admin) => matches!(
+            admin,
+            crate::cli::AdminCommand::CreateOrg { .. } | crate::cli::AdminCommand::CreateKey { .. }
+        ),
+        _ => false,
+    }
+}
+
+/// Refuses a data directory that is not one: a file, or (for commands that do not write) a
+/// directory that does not exist or holds no store yet.
+fn check_data_dir(dir: &std::path::Path, command: &Command) -> Result<(), CliError> {
+    let shown = dir.display();
+    match std::fs::metadata(dir) {
+        Ok(metadata) if !metadata.is_dir() => Err(CliError::new(
+            ErrorCode::InvalidInput,
+            format!(
+                "`{shown}` is not a directory: `--data-dir` names the directory holding a Nexus store"
+            ),
+        )),
+        // A directory with something else in it is refused by the store itself, saying so.
+        Ok(_) if !is_empty_dir(dir) => Ok(()),
+        _ if creates_data(command) => Ok(()),
+        _ => Err(no_data_dir(dir)),
+    }
+}
+
+fn is_empty_dir(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none())
+}
+
+fn no_data_dir(dir: &std::path::Path) -> CliError {
+    CliError::new(
+        ErrorCode::NotFound,
+        format!("no Nexus data directory at `{}`", dir.display()),
+    )
+    .with_hint(
+        "check the path; a command that writes (`nexus mkdir /orgs/<org>`, `nexus admin create-org`) or `nexus init` creates one",
+    )
+}
+
 /// Runs one parsed command line.
-pub async fn run(cli: Cli) -> Result<(), CliError> {
+pub async fn run(cli: Cli, sources: Sources) -> Result<(), CliError> {
     let printer = Printer { json: cli.json };
     match &cli.command {
         Command::Rebac(RebacCommand::Validate { files }) => {
@@ -40,37 +186,53 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Config(crate::cli::ConfigCommand::Validate { file }) => {
             return crate::admin::validate(file, cli.json);
         }
+        Command::Token(crate::cli::TokenCommand::Create { config, sub, ttl }) => {
+            return crate::admin::create_token(config, sub, ttl, cli.json);
+        }
         _ => {}
     }
-    if let Some(url) = server_url(&cli) {
-        if cli.acting_as.is_some() {
-            return Err(CliError::new(
-                ErrorCode::InvalidInput,
-                "`--as` works on a data directory only: a server acts as whoever the credentials name",
-            )
-            .with_hint("set NEXUS_API_KEY or NEXUS_TOKEN to the credentials of the principal"));
+    let data_dir = match destination(&cli, sources)? {
+        Destination::Remote(url) => {
+            if cli.acting_as.is_some() {
+                return Err(CliError::new(
+                    ErrorCode::InvalidInput,
+                    "`--as` works on a data directory only: a server acts as whoever the credentials name",
+                )
+                .with_hint("set NEXUS_API_KEY or NEXUS_TOKEN to the credentials of the principal"));
+            }
+            let credential = cli
+                .api_key
+                .clone()
+                .or_else(|| cli.token.clone())
+                .filter(|value| !value.is_empty());
+            let anonymous = credential.is_none();
+            let client = nexus_client::Client::new(&url, credential)?;
+            let session = Session {
+                target: Target::Remote(client),
+                printer,
+            };
+            return session.dispatch(cli.command).await.map_err(|error| {
+                if anonymous && error.code == ErrorCode::Unauthenticated {
+                    CliError::new(
+                        ErrorCode::Unauthenticated,
+                        format!("the server at {url} needs credentials"),
+                    )
+                    .with_hint(
+                        "set NEXUS_API_KEY to an API key (`nexus admin create-key`) or NEXUS_TOKEN to a JWT (`nexus token create`), or pass `--api-key KEY`",
+                    )
+                } else {
+                    error
+                }
+            });
         }
-        let credential = std::env::var("NEXUS_API_KEY")
-            .ok()
-            .or_else(|| std::env::var("NEXUS_TOKEN").ok())
-            .filter(|value| !value.is_empty());
-        let client = nexus_client::Client::new(&url, credential)?;
-        let session = Session {
-            target: Target::Remote(client),
-            printer,
-        };
-        return session.dispatch(cli.command).await;
-    }
+        Destination::Local(dir) => dir,
+    };
     let principal = match cli.acting_as.as_deref() {
         None => Principal::System,
         Some(text) => Principal::parse(text)
             .map_err(|error| CliError::new(ErrorCode::InvalidInput, error.to_string()))?,
     };
-    let data_dir = cli.data_dir.ok_or_else(|| {
-        CliError::new(ErrorCode::InvalidInput, "no data directory or server given").with_hint(
-            "pass `--data-dir DIR` (or set NEXUS_DATA_DIR), or `--url http://HOST:PORT` (or set NEXUS_URL)",
-        )
-    })?;
+    check_data_dir(&data_dir, &cli.command)?;
     let options = StoreOptions {
         lock_timeout: Duration::from_secs(cli.lock_timeout),
         ..StoreOptions::default()
@@ -86,22 +248,6 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     let result = session.dispatch(cli.command).await;
     fs.close().await;
     result
-}
-
-/// The server to talk to: `--url` / `NEXUS_URL`, else `NEXUS_HOST` (and `NEXUS_PORT`,
-/// default 8080) as in the seed's examples.
-fn server_url(cli: &Cli) -> Option<String> {
-    if let Some(url) = cli.url.as_deref().filter(|url| !url.is_empty()) {
-        return Some(url.to_owned());
-    }
-    let host = std::env::var("NEXUS_HOST")
-        .ok()
-        .filter(|host| !host.is_empty())?;
-    let port = std::env::var("NEXUS_PORT")
-        .ok()
-        .filter(|port| !port.is_empty())
-        .unwrap_or_else(|| "8080".to_owned());
-    Some(format!("http://{host}:{port}"))
 }
 
 pub(crate) struct Session {
@@ -176,10 +322,12 @@ impl Session {
             Command::Getfacl(args) => self.getfacl(&args.path).await,
             Command::Rebac(command) => self.rebac(command).await,
             Command::Admin(command) => self.admin(command).await,
-            Command::Init(_) | Command::Serve(_) | Command::Config(_) => Err(CliError::new(
-                ErrorCode::Internal,
-                "this command is handled before opening a data directory",
-            )),
+            Command::Init(_) | Command::Serve(_) | Command::Config(_) | Command::Token(_) => {
+                Err(CliError::new(
+                    ErrorCode::Internal,
+                    "this command is handled before opening a data directory",
+                ))
+            }
         }
     }
 
@@ -394,15 +542,17 @@ impl Session {
             )
             .await?;
         if self.printer.json {
-            return print_json(&result);
+            print_json(&result)?;
+        } else {
+            write_stdout(output::grep(&result, args.context > 0).as_bytes())?;
         }
-        write_stdout(output::grep(&result, args.context > 0).as_bytes())?;
         if result.truncated {
-            eprintln!(
+            self.printer.note(&format!(
                 "stopped after {} matches; raise `--max-count` for more",
                 result.matches.len()
-            );
+            ));
         }
+        // No match exits 3 with or without `--json`, like grep's own non-zero status.
         if result.matches.is_empty() {
             return Err(CliError::new(
                 ErrorCode::NotFound,

@@ -13,10 +13,15 @@ mod target;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let matches = cli::Cli::command().get_matches();
+    let cli = match cli::Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    let sources = commands::Sources::of(&matches);
     let printer = output::Printer { json: cli.json };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -47,7 +52,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(commands::run(cli)) {
+    match runtime.block_on(commands::run(cli, sources)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             printer.error(&error);

@@ -12,6 +12,9 @@ pub struct CliError {
     pub code: ErrorCode,
     pub message: String,
     pub hint: Option<String>,
+    /// The server's id of the request that failed (shown for server-side failures and in
+    /// `--json` output).
+    pub request_id: Option<String>,
 }
 
 impl CliError {
@@ -20,7 +23,19 @@ impl CliError {
             code,
             message: message.into(),
             hint: None,
+            request_id: None,
         }
+    }
+
+    /// Whether the failure is the server's (its logs, found by request id, say more).
+    fn on_the_server(&self) -> bool {
+        matches!(
+            self.code,
+            ErrorCode::Internal
+                | ErrorCode::DataCorrupt
+                | ErrorCode::Unavailable
+                | ErrorCode::Timeout
+        )
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -41,15 +56,20 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self.code {
             ErrorCode::Internal | ErrorCode::DataCorrupt | ErrorCode::EvaluationFailed => 1,
-            ErrorCode::InvalidPath | ErrorCode::InvalidInput | ErrorCode::RangeNotSatisfiable => 2,
+            ErrorCode::InvalidPath
+            | ErrorCode::InvalidInput
+            | ErrorCode::RangeNotSatisfiable
+            | ErrorCode::PayloadTooLarge
+            | ErrorCode::MethodNotAllowed => 2,
             ErrorCode::NotFound | ErrorCode::ParentNotFound => 3,
             ErrorCode::AlreadyExists
             | ErrorCode::PreconditionFailed
             | ErrorCode::NotADirectory
             | ErrorCode::IsADirectory
-            | ErrorCode::DirectoryNotEmpty => 4,
+            | ErrorCode::DirectoryNotEmpty
+            | ErrorCode::Conflict => 4,
             ErrorCode::PermissionDenied | ErrorCode::Unauthenticated => 5,
-            ErrorCode::Unavailable => 6,
+            ErrorCode::Unavailable | ErrorCode::Timeout | ErrorCode::TooManyRequests => 6,
         }
     }
 }
@@ -60,6 +80,7 @@ impl From<nexus_core::FsError> for CliError {
             code: error.code(),
             message: error.to_string(),
             hint: error.hint(),
+            request_id: None,
         }
     }
 }
@@ -81,13 +102,25 @@ impl Printer {
     pub fn error(self, error: &CliError) {
         if self.json {
             let body = serde_json::json!({
-                "error": {"code": error.code.as_str(), "message": error.message, "hint": error.hint}
+                "error": {
+                    "code": error.code.as_str(),
+                    "message": error.message,
+                    "hint": error.hint,
+                    "request_id": error.request_id,
+                }
             });
             eprintln!("{body}");
         } else {
             eprintln!("error: {}", error.message);
             if let Some(hint) = &error.hint {
                 eprintln!("hint: {hint}");
+            }
+            if let Some(id) = error
+                .request_id
+                .as_deref()
+                .filter(|_| error.on_the_server())
+            {
+                eprintln!("hint: the server's request id is {id} (in its logs)");
             }
         }
     }

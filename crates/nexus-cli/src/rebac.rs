@@ -216,13 +216,33 @@ impl Session {
         operation: Operation,
     ) -> Result<(), CliError> {
         let relationship = relationship_of(args)?;
-        let written = self
+        let shown = relationship.to_string();
+        let written = match self
             .target
             .relationships_write(vec![RelationshipUpdate {
                 operation,
                 relationship,
             }])
-            .await?;
+            .await
+        {
+            Ok(written) => written,
+            // `create` is idempotent here, as `setfacl` is: what is there already is no error
+            // (`touch` replaces a caveat or expiry; the API's `create` keeps SpiceDB's refusal).
+            Err(error)
+                if operation == Operation::Create && error.code == ErrorCode::AlreadyExists =>
+            {
+                if self.printer.json {
+                    return print_json(&serde_json::json!({
+                        "already_present": true,
+                        "changes": [],
+                    }));
+                }
+                self.printer
+                    .note(&format!("already present: {}", self.display(&shown)));
+                return Ok(());
+            }
+            Err(error) => return Err(error),
+        };
         if self.printer.json {
             return print_json(&serde_json::json!({
                 "revision": written.revision,
@@ -286,7 +306,7 @@ impl Session {
                 &args.permission,
                 &subject,
                 context,
-                args.at_least,
+                args.at_least.as_deref(),
             )
             .await?;
         if self.printer.json {

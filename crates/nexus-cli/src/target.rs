@@ -26,8 +26,9 @@ use crate::output::CliError;
 impl From<ClientError> for CliError {
     fn from(error: ClientError) -> Self {
         let mut cli = CliError::new(error.code, error.message);
-        if let Some(id) = error.request_id {
-            cli = cli.with_hint(format!("the server's request id is {id}"));
+        cli.request_id = error.request_id;
+        if let Some(hint) = error.hint {
+            cli = cli.with_hint(hint);
         }
         cli
     }
@@ -45,7 +46,8 @@ pub struct Read {
 /// What a relationship write did.
 #[derive(Debug)]
 pub struct Written {
-    pub revision: u64,
+    /// The revision token of the write.
+    pub revision: String,
     /// (`touch` or `delete`, relationship)
     pub changes: Vec<(String, String)>,
 }
@@ -72,6 +74,19 @@ fn policy_of(value: &Value) -> Result<VersionPolicy, CliError> {
         keep_last: remote_value(value["keep"].clone(), "a version policy")?,
         keep_days: remote_value(value["keep_days"].clone(), "a version policy")?,
     })
+}
+
+/// The one organization all of `objects` belong to, if there is one.
+fn one_org<'a>(objects: impl IntoIterator<Item = &'a ObjectRef>) -> Option<nexus_core::OrgId> {
+    let mut found: Option<nexus_core::OrgId> = None;
+    for object in objects {
+        let org = nexus_core::authz::org_of_object(object)?;
+        match &found {
+            Some(known) if *known != org => return None,
+            _ => found = Some(org),
+        }
+    }
+    found
 }
 
 fn subject_text(filter: &RelationshipFilter) -> Option<String> {
@@ -323,9 +338,12 @@ impl Target {
         }
     }
 
-    pub async fn write_schema(&self, source: &str) -> Result<u64, CliError> {
+    pub async fn write_schema(&self, source: &str) -> Result<String, CliError> {
         match self {
-            Target::Local { fs, context } => Ok(fs.write_schema(context, source).await?),
+            Target::Local { fs, context } => {
+                fs.write_schema(context, source).await?;
+                Ok(fs.revision_token(context, None)?)
+            }
             Target::Remote(client) => {
                 let value: Value = client
                     .put("/api/rebac/schema", &json!({ "schema": source }))
@@ -341,9 +359,10 @@ impl Target {
     ) -> Result<Written, CliError> {
         match self {
             Target::Local { fs, context } => {
+                let org = one_org(updates.iter().map(|update| &update.relationship.resource));
                 let outcome = fs.relationships_write(context, updates, Vec::new()).await?;
                 Ok(Written {
-                    revision: outcome.revision,
+                    revision: fs.revision_token(context, org.as_ref())?,
                     changes: outcome
                         .changes
                         .iter()
@@ -396,7 +415,7 @@ impl Target {
         permission: &str,
         subject: &SubjectRef,
         caveat_context: Option<serde_json::Map<String, Value>>,
-        at_least: Option<u64>,
+        at_least: Option<&str>,
     ) -> Result<Value, CliError> {
         match self {
             Target::Local { fs, context } => {
@@ -411,8 +430,12 @@ impl Target {
                     },
                 )?;
                 let mut value = views::check_json(&result);
+                let org = nexus_core::authz::org_of_object(resource);
                 if let Some(object) = value.as_object_mut() {
-                    object.insert("revision".to_owned(), json!(fs.authorizer().revision()));
+                    object.insert(
+                        "revision".to_owned(),
+                        json!(fs.revision_token(context, org.as_ref())?),
+                    );
                 }
                 Ok(value)
             }
@@ -656,7 +679,7 @@ impl Target {
 
     pub async fn create_org(&self, spec: OrgSpec) -> Result<ProvisionReport, CliError> {
         match self {
-            Target::Local { fs, context } => Ok(fs.provision(context, &[spec]).await?),
+            Target::Local { fs, context } => Ok(fs.create_org(context, spec).await?),
             Target::Remote(client) => {
                 let value: Value = client
                     .post(

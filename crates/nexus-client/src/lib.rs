@@ -22,6 +22,8 @@ pub struct ClientError {
     pub request_id: Option<String>,
     /// The file's current entity tag, for a failed precondition.
     pub etag: Option<String>,
+    /// What to try, when the client can tell.
+    pub hint: Option<String>,
 }
 
 impl std::fmt::Display for ClientError {
@@ -39,6 +41,7 @@ impl ClientError {
             message: format!("cannot reach the server at {base}: {error}"),
             request_id: None,
             etag: None,
+            hint: None,
         }
     }
 }
@@ -91,6 +94,7 @@ fn route_path(path: &str) -> Result<String> {
             ),
             request_id: None,
             etag: None,
+            hint: None,
         });
     }
     Ok(encode_path(path))
@@ -111,6 +115,7 @@ impl Client {
                 message: format!("invalid server URL `{base}`: use http://HOST:PORT"),
                 request_id: None,
                 etag: None,
+                hint: None,
             });
         }
         let http = reqwest::Client::builder()
@@ -174,6 +179,7 @@ impl Client {
             message: format!("unexpected answer from the server: {error}"),
             request_id,
             etag: None,
+            hint: None,
         })
     }
 
@@ -278,6 +284,7 @@ impl Client {
             headers.push(("if-none-match", "*".to_owned()));
         }
         let route = format!("/api/fs/{}?parents={parents}", route_path(path)?);
+        let size = content.len();
         let response = self
             .send(
                 Method::PUT,
@@ -285,13 +292,22 @@ impl Client {
                 &headers,
                 Some(reqwest::Body::from(content)),
             )
-            .await?;
+            .await
+            .map_err(|mut error| {
+                if error.code == ErrorCode::Unavailable && error.request_id.is_none() && size > 1 << 20 {
+                    error.hint = Some(format!(
+                        "the connection broke while sending {size} bytes: the server may refuse bodies that large (its `limits.max_body_bytes`)"
+                    ));
+                }
+                error
+            })?;
         let request_id = request_id(&response);
         response.json().await.map_err(|error| ClientError {
             code: ErrorCode::Internal,
             message: format!("unexpected answer from the server: {error}"),
             request_id,
             etag: None,
+            hint: None,
         })
     }
 
@@ -430,6 +446,7 @@ fn field<T: DeserializeOwned>(mut value: Value, name: &str) -> Result<T> {
             message: format!("unexpected answer from the server (`{name}`): {error}"),
             request_id: None,
             etag: None,
+            hint: None,
         }
     })
 }
@@ -478,6 +495,7 @@ async fn error_of(response: reqwest::Response) -> ClientError {
         message,
         request_id,
         etag,
+        hint: None,
     }
 }
 

@@ -21,6 +21,17 @@ use crate::principal::Principal;
 /// The knowledge layer's name for the universal scope: never a user id or handle.
 pub const RESERVED_UNIVERSAL: &str = "UNIV";
 
+/// Words that name no user or agent (any case): the operator, the universal scope, the
+/// wildcard and the unauthenticated caller.
+pub const RESERVED_NAMES: [&str; 4] = ["system", RESERVED_UNIVERSAL, "*", "anonymous"];
+
+/// Whether `name` is reserved (compared without regard to ASCII case).
+pub fn is_reserved_name(name: &str) -> bool {
+    RESERVED_NAMES
+        .iter()
+        .any(|reserved| reserved.eq_ignore_ascii_case(name))
+}
+
 /// Prefix of every API key secret (so leaked keys are recognisable).
 pub const API_KEY_PREFIX: &str = "nx_";
 
@@ -61,7 +72,7 @@ pub fn validate_handle(handle: &str) -> Result<(), FsError> {
             "`{handle}` has the form of a stable user id and cannot be a handle"
         )));
     }
-    if handle.eq_ignore_ascii_case(RESERVED_UNIVERSAL) {
+    if is_reserved_name(handle) {
         return Err(FsError::invalid(format!(
             "`{handle}` is reserved and cannot name a user"
         )));
@@ -77,7 +88,12 @@ pub fn validate_agent_id(id: &str) -> Result<(), FsError> {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    if !well_formed || id.eq_ignore_ascii_case(RESERVED_UNIVERSAL) {
+    if is_reserved_name(id) {
+        return Err(FsError::invalid(format!(
+            "`{id}` is reserved and cannot name an agent"
+        )));
+    }
+    if !well_formed {
         return Err(FsError::invalid(format!(
             "invalid agent id `{}`: use 1-128 characters of letters, digits and `._-`, starting with a letter or digit",
             id.chars().take(80).collect::<String>()
@@ -362,6 +378,9 @@ mod tests {
             "u_ab12",
             "UNIV",
             "univ",
+            "system",
+            "SYSTEM",
+            "anonymous",
             "a b",
             "mıke@example.org",
             "@acme",
@@ -373,6 +392,7 @@ mod tests {
         validate_agent_id("agent_sales_001").unwrap();
         assert!(validate_agent_id("bad agent").is_err());
         assert!(validate_agent_id("UNIV").is_err());
+        assert!(validate_agent_id("system").is_err());
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub enum ErrorCode {
     IsADirectory,
     /// A directory still has entries.
     DirectoryNotEmpty,
+    /// The change would break a rule of the current state (e.g. remove an organization's
+    /// last admin).
+    Conflict,
     /// An `If-Match` / `If-None-Match` condition does not hold.
     PreconditionFailed,
     /// A byte range lies outside the content.
@@ -41,6 +44,14 @@ pub enum ErrorCode {
     DataCorrupt,
     /// Anything else; details are in logs.
     Internal,
+    /// The request body is larger than the server accepts (interfaces over HTTP only).
+    PayloadTooLarge,
+    /// Too many refused requests from one client; retry later (HTTP only).
+    TooManyRequests,
+    /// The request took longer than the server's deadline (HTTP only).
+    Timeout,
+    /// The route does not accept this method (HTTP only).
+    MethodNotAllowed,
 }
 
 impl ErrorCode {
@@ -55,6 +66,7 @@ impl ErrorCode {
             ErrorCode::NotADirectory => "not_a_directory",
             ErrorCode::IsADirectory => "is_a_directory",
             ErrorCode::DirectoryNotEmpty => "directory_not_empty",
+            ErrorCode::Conflict => "conflict",
             ErrorCode::PreconditionFailed => "precondition_failed",
             ErrorCode::RangeNotSatisfiable => "range_not_satisfiable",
             ErrorCode::PermissionDenied => "permission_denied",
@@ -63,13 +75,17 @@ impl ErrorCode {
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::DataCorrupt => "data_corrupt",
             ErrorCode::Internal => "internal",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::TooManyRequests => "too_many_requests",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
         }
     }
 }
 
 impl ErrorCode {
     /// Every code, for parsing.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::InvalidPath,
         ErrorCode::InvalidInput,
         ErrorCode::NotFound,
@@ -78,6 +94,7 @@ impl ErrorCode {
         ErrorCode::NotADirectory,
         ErrorCode::IsADirectory,
         ErrorCode::DirectoryNotEmpty,
+        ErrorCode::Conflict,
         ErrorCode::PreconditionFailed,
         ErrorCode::RangeNotSatisfiable,
         ErrorCode::PermissionDenied,
@@ -86,6 +103,10 @@ impl ErrorCode {
         ErrorCode::Unavailable,
         ErrorCode::DataCorrupt,
         ErrorCode::Internal,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::TooManyRequests,
+        ErrorCode::Timeout,
+        ErrorCode::MethodNotAllowed,
     ];
 
     /// The code named `text` (as produced by [`ErrorCode::as_str`]).
@@ -117,6 +138,8 @@ pub enum FsError {
     WrongOrganization { path: VfsPath },
     #[error("{message}")]
     Missing { message: String },
+    #[error("{message}")]
+    Conflict { message: String },
     #[error("byte range {range} is outside `{path}` ({size} bytes)")]
     RangeNotSatisfiable {
         path: VfsPath,
@@ -133,6 +156,10 @@ pub enum FsError {
         "cross-organization relationship refused: `{subject}` is not a member of organization `{org}`"
     )]
     CrossTenant { subject: String, org: String },
+    /// A principal named in a way the caller may not use (a stable id of someone the caller
+    /// cannot know); said alike whether or not the principal exists.
+    #[error("{message}")]
+    PrincipalRefused { message: String },
     #[error(transparent)]
     Relationship(#[from] WriteError),
     #[error(transparent)]
@@ -160,9 +187,11 @@ impl FsError {
             | FsError::OutsideOrganization { .. }
             | FsError::FixedDirectory { .. }
             | FsError::CrossTenant { .. }
+            | FsError::PrincipalRefused { .. }
             | FsError::Schema(_) => ErrorCode::InvalidInput,
             // A caller acting for one organization learns nothing about another's paths.
             FsError::WrongOrganization { .. } | FsError::Missing { .. } => ErrorCode::NotFound,
+            FsError::Conflict { .. } => ErrorCode::Conflict,
             FsError::RangeNotSatisfiable { .. } => ErrorCode::RangeNotSatisfiable,
             FsError::PermissionDenied { .. } => ErrorCode::PermissionDenied,
             FsError::Relationship(error) => match error {
@@ -213,6 +242,15 @@ impl FsError {
                 | StoreError::InvalidData { .. } => ErrorCode::Internal,
             },
         }
+    }
+
+    /// Whether this refusal could be part of probing for principals of other organizations
+    /// (interfaces rate-limit repeated ones like failed authentication).
+    pub fn is_probe(&self) -> bool {
+        matches!(
+            self,
+            FsError::CrossTenant { .. } | FsError::PrincipalRefused { .. }
+        )
     }
 
     /// A suggestion for the user, when there is an obvious next step.

@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 use nexus_core::{
     ByteRange, CallContext, Entry, Fs, GlobOptions, GrepOptions, ListOptions, MemberKind,
-    MemberSpec, Principal, ReadOptions, Role, WriteOptions,
+    MemberSpec, OrgId, Principal, ReadOptions, Role, WriteOptions,
 };
 use nexus_rebac::{
     ObjectRef, Operation, Relationship, RelationshipFilter, RelationshipUpdate, SubjectRef,
@@ -39,7 +39,14 @@ pub struct AppState {
     pub timeout: Duration,
     /// Set while the server drains for shutdown (`/ready` then answers 503).
     pub draining: Arc<std::sync::atomic::AtomicBool>,
+    /// Largest request body accepted (`limits.max_body_bytes`).
+    pub max_body_bytes: usize,
 }
+
+/// Marks a response refusing something that could be a probe for principals of other
+/// organizations (see `FsError::is_probe`); the request middleware rate-limits them.
+#[derive(Debug, Clone, Copy)]
+pub struct ProbeRefusal;
 
 /// The authenticated caller.
 #[derive(Debug, Clone)]
@@ -71,8 +78,9 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// A JSON body, whatever the `Content-Type` says (curl's `-d` labels JSON as a form).
-/// Unknown fields and duplicate keys are refused by the target types.
+/// A JSON object body, whatever the `Content-Type` says (curl's `-d` labels JSON as a
+/// form). Unknown fields and duplicate keys are refused by the target types; anything but an
+/// object (`[]` would otherwise fill a struct with its defaults) is refused here.
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
@@ -80,24 +88,49 @@ impl<T: DeserializeOwned> axum::extract::FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                ApiError::new(
-                    rejection.status(),
-                    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                        "payload_too_large"
-                    } else {
-                        "invalid_input"
-                    },
-                    rejection.body_text(),
-                )
-            })?;
+        let bytes = read_body(request.into_body(), state.max_body_bytes).await?;
         let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+        let first = text.iter().find(|byte| !byte.is_ascii_whitespace());
+        if first != Some(&b'{') {
+            return Err(ApiError::invalid(
+                "invalid JSON body: expected an object (`{...}`)",
+            ));
+        }
         serde_json::from_slice(text)
             .map(JsonBody)
             .map_err(|error| ApiError::invalid(format!("invalid JSON body: {error}")))
     }
+}
+
+/// Bytes of a body read past the limit (and thrown away) so that the client, still sending,
+/// reads the 413 instead of a reset connection.
+const MAX_DRAIN_BYTES: usize = 256 * 1024 * 1024;
+
+/// A request body of at most `limit` bytes. A larger one is refused with 413, after reading
+/// (and discarding) the rest of it, up to [`MAX_DRAIN_BYTES`], so the client gets the answer.
+pub async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
+    use futures::StreamExt as _;
+    let mut stream = body.into_data_stream();
+    let mut collected = bytes::BytesMut::new();
+    let mut over = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|error| {
+            ApiError::invalid(format!("the request body could not be read: {error}"))
+        })?;
+        if over == 0 && collected.len() + chunk.len() <= limit {
+            collected.extend_from_slice(&chunk);
+            continue;
+        }
+        over = over.saturating_add(chunk.len()).max(1);
+        collected.clear();
+        if over > MAX_DRAIN_BYTES {
+            break;
+        }
+    }
+    if over > 0 {
+        return Err(ApiError::too_large(limit));
+    }
+    Ok(collected.freeze())
 }
 
 /// Builds the router.
@@ -155,6 +188,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(prometheus))
+        .merge(crate::docs::routes())
         .merge(api)
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
@@ -180,6 +214,10 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let client = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
     let started = Instant::now();
     let timeout = state.timeout;
     // The handler runs in its own task, so it always finishes: a client hanging up or the
@@ -208,6 +246,20 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
             }
         })
         .await;
+    // Refusals that could be probing for other organizations' principals count like failed
+    // authentications: past the limit, the caller's further probes get 429.
+    if response.extensions().get::<ProbeRefusal>().is_some()
+        && let Some(client) = client
+        && state.failures.fail(client)
+    {
+        response = REQUEST_ID.sync_scope(id.clone(), || {
+            ApiError::too_many_failures(state.failures.window_secs()).into_response()
+        });
+    }
+    // Every error is the JSON envelope, the framework's own rejections included.
+    if response.status().is_client_error() || response.status().is_server_error() {
+        response = crate::error::envelope(response, &id).await;
+    }
     let elapsed = started.elapsed();
     let status = response.status();
     metrics::request(method.as_str(), &route, status.as_u16(), elapsed);
@@ -254,8 +306,7 @@ async fn ready(State(state): State<AppState>) -> Response {
         )
         .into_response();
     }
-    axum::Json(json!({"status": "ready", "revision": state.fs.authorizer().revision()}))
-        .into_response()
+    axum::Json(json!({"status": "ready"})).into_response()
 }
 
 async fn prometheus(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
@@ -278,11 +329,13 @@ async fn prometheus(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
         .into_response())
 }
 
-async fn not_found(_caller: Caller) -> ApiError {
-    ApiError::not_found("no such route")
+/// Unknown routes are 404 for everyone: the routes are public (see `/api/openapi.json`).
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route: see /api/openapi.json or /docs")
 }
 
-async fn openapi(_caller: Caller) -> Response {
+/// The OpenAPI document, without credentials.
+async fn openapi() -> Response {
     (
         [(
             header::CONTENT_TYPE,
@@ -393,10 +446,23 @@ async fn read_path(
             Some(ByteRange::parse(spec.trim())?)
         }
     };
-    let output = state
+    let output = match state
         .fs
         .read(context, path, ReadOptions { range, version })
-        .await?;
+        .await
+    {
+        Ok(output) => output,
+        Err(nexus_core::FsError::RangeNotSatisfiable { path, range, size }) => {
+            let error =
+                ApiError::from(nexus_core::FsError::RangeNotSatisfiable { path, range, size });
+            let mut response = error.into_response();
+            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                response.headers_mut().insert(header::CONTENT_RANGE, value);
+            }
+            return Ok(response);
+        }
+        Err(error) => return Err(error.into()),
+    };
     let etag = output.entry.etag.clone().unwrap_or_default();
     if let Some(wanted) = header_text(headers, &header::IF_NONE_MATCH)?
         && wanted.split(',').any(|tag| {
@@ -484,16 +550,10 @@ async fn write_file(
     Path(path): Path<String>,
     query: Result<Query<WriteQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: Body,
 ) -> ApiResult<Response> {
     let Query(query) = query?;
-    let body = body.map_err(|rejection| {
-        ApiError::new(
-            rejection.status(),
-            "payload_too_large",
-            rejection.body_text(),
-        )
-    })?;
+    let body = read_body(body, state.max_body_bytes).await?;
     let if_match = header_text(&headers, &header::IF_MATCH)?.map(ToOwned::to_owned);
     let if_none_match = match header_text(&headers, &header::IF_NONE_MATCH)? {
         None => false,
@@ -844,7 +904,7 @@ async fn create_org(
         members: Vec::new(),
         settings: serde_json::Map::new(),
     };
-    let report = state.fs.provision(&context, &[spec]).await?;
+    let report = state.fs.create_org(&context, spec).await?;
     Ok((StatusCode::CREATED, axum::Json(report)).into_response())
 }
 
@@ -945,7 +1005,8 @@ async fn setfacl(
     JsonBody(body): JsonBody<SetfaclBody>,
 ) -> ApiResult<Response> {
     let listing = state.fs.setfacl(&context, &body.path, &body.entry).await?;
-    Ok(revisioned(&state, json!(listing)))
+    let org = org_of_path(&body.path);
+    revisioned(&state, &context, org.as_ref(), json!(listing))
 }
 
 async fn getfacl(
@@ -954,20 +1015,62 @@ async fn getfacl(
     Path(path): Path<String>,
 ) -> ApiResult<Response> {
     let listing = state.fs.getfacl(&context, &absolute(&path))?;
-    Ok(revisioned(&state, json!(listing)))
+    let org = org_of_path(&absolute(&path));
+    revisioned(&state, &context, org.as_ref(), json!(listing))
 }
 
-/// A body with the current revision added (and in `X-Nexus-Revision`).
-fn revisioned(state: &AppState, mut body: Value) -> Response {
-    let revision = state.fs.authorizer().revision();
+/// A body with the caller's revision token for `about` added as `revision` (and in
+/// `X-Nexus-Revision`); see `nexus_core::authz::tokens`.
+fn revisioned(
+    state: &AppState,
+    context: &CallContext,
+    about: Option<&OrgId>,
+    mut body: Value,
+) -> ApiResult<Response> {
+    let revision = state.fs.revision_token(context, about)?;
     if let Some(object) = body.as_object_mut() {
         object.insert("revision".to_owned(), json!(revision));
     }
     let mut response = axum::Json(body).into_response();
-    if let Ok(value) = HeaderValue::from_str(&revision.to_string()) {
+    if let Ok(value) = HeaderValue::from_str(&revision) {
         response.headers_mut().insert("x-nexus-revision", value);
     }
-    response
+    Ok(response)
+}
+
+/// The organization of a path (none for `/`, `/orgs` and invalid paths).
+fn org_of_path(path: &str) -> Option<OrgId> {
+    nexus_core::VfsPath::parse(path)
+        .ok()?
+        .location()
+        .ok()?
+        .org()
+        .cloned()
+}
+
+/// The one organization all of `objects` belong to, if there is one.
+fn one_org<'a>(objects: impl IntoIterator<Item = &'a ObjectRef>) -> Option<OrgId> {
+    let mut found: Option<OrgId> = None;
+    for object in objects {
+        let org = nexus_core::authz::org_of_object(object)?;
+        match &found {
+            Some(known) if *known != org => return None,
+            _ => found = Some(org),
+        }
+    }
+    found
+}
+
+/// A client's `at_least`: a revision token (or, from the system, a revision number).
+fn at_least_text(value: Option<&Value>) -> ApiResult<Option<String>> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(Value::Number(number)) if number.is_u64() => Ok(Some(number.to_string())),
+        Some(_) => Err(ApiError::invalid(
+            "`at_least` is the `revision` token of an earlier response",
+        )),
+    }
 }
 
 fn parse_object(text: &str) -> ApiResult<ObjectRef> {
@@ -1095,20 +1198,24 @@ async fn write_relationships(
             relationship: relationship_of(update)?,
         });
     }
+    let org = one_org(updates.iter().map(|update| &update.relationship.resource));
     let outcome = state
         .fs
         .relationships_write(&context, updates, Vec::<WritePrecondition>::new())
         .await?;
-    Ok(revisioned(
+    let written_at = state.fs.revision_token(&context, org.as_ref())?;
+    revisioned(
         &state,
+        &context,
+        org.as_ref(),
         json!({
             "changes": outcome.changes.iter().map(|change| json!({
                 "operation": match change.operation { Operation::Delete => "delete", _ => "touch" },
                 "relationship": change.relationship.to_string(),
             })).collect::<Vec<_>>(),
-            "written_at": outcome.revision,
+            "written_at": written_at,
         }),
-    ))
+    )
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1124,12 +1231,22 @@ struct FilterBody {
     subject: Option<String>,
     #[serde(default)]
     limit: Option<usize>,
-    /// Answer at least as fresh as this revision.
+    /// Answer at least as fresh as this revision token.
     #[serde(default)]
-    at_least: Option<u64>,
+    at_least: Option<Value>,
     /// Continue after this relationship (the last of the previous page).
     #[serde(default)]
     after: Option<String>,
+}
+
+/// The organization of the one resource a filter names.
+fn filter_org(filter: &RelationshipFilter) -> Option<OrgId> {
+    match (&filter.resource_type, &filter.resource_id) {
+        (Some(kind), Some(id)) => {
+            nexus_core::authz::org_of_object(&ObjectRef::new(kind.clone(), id.clone()))
+        }
+        _ => None,
+    }
 }
 
 fn filter_of(body: &FilterBody) -> ApiResult<RelationshipFilter> {
@@ -1164,7 +1281,9 @@ async fn read_relationships(
     Caller(context): Caller,
     JsonBody(body): JsonBody<FilterBody>,
 ) -> ApiResult<Response> {
-    state.fs.authorizer().require_revision(body.at_least)?;
+    state
+        .fs
+        .require_fresh(&context, at_least_text(body.at_least.as_ref())?.as_deref())?;
     let filter = filter_of(&body)?;
     let limit = body.limit.unwrap_or(1000).clamp(1, 10_000);
     let after = body
@@ -1175,10 +1294,13 @@ async fn read_relationships(
     let found = state
         .fs
         .relationships_read(&context, &filter, after.as_ref(), limit)?;
-    Ok(revisioned(
+    let org = filter_org(&filter);
+    revisioned(
         &state,
+        &context,
+        org.as_ref(),
         json!({"relationships": found.iter().map(ToString::to_string).collect::<Vec<_>>()}),
-    ))
+    )
 }
 
 async fn delete_relationships(
@@ -1187,11 +1309,15 @@ async fn delete_relationships(
     JsonBody(body): JsonBody<FilterBody>,
 ) -> ApiResult<Response> {
     let filter = filter_of(&body)?;
+    let org = filter_org(&filter);
     let outcome = state.fs.relationships_delete(&context, filter).await?;
-    Ok(revisioned(
+    let written_at = state.fs.revision_token(&context, org.as_ref())?;
+    revisioned(
         &state,
-        json!({"deleted": outcome.changes.len(), "written_at": outcome.revision}),
-    ))
+        &context,
+        org.as_ref(),
+        json!({"deleted": outcome.changes.len(), "written_at": written_at}),
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -1202,8 +1328,9 @@ struct CheckBody {
     object: String,
     #[serde(default)]
     context: Option<serde_json::Map<String, Value>>,
+    /// Answer at least as fresh as this revision token.
     #[serde(default)]
-    at_least: Option<u64>,
+    at_least: Option<Value>,
 }
 
 async fn check(
@@ -1213,6 +1340,7 @@ async fn check(
 ) -> ApiResult<Response> {
     let resource = parse_object(&body.object)?;
     let subject = parse_subject(&body.subject)?;
+    let at_least = at_least_text(body.at_least.as_ref())?;
     let result = state.fs.check(
         &context,
         nexus_core::CheckQuery {
@@ -1220,11 +1348,12 @@ async fn check(
             permission: &body.permission,
             subject: &subject,
             context: body.context.as_ref(),
-            at_least: body.at_least,
+            at_least: at_least.as_deref(),
         },
     )?;
     metrics::permission_check(result == nexus_rebac::CheckResult::Has);
-    Ok(revisioned(&state, views::check_json(&result)))
+    let org = nexus_core::authz::org_of_object(&resource);
+    revisioned(&state, &context, org.as_ref(), views::check_json(&result))
 }
 
 #[derive(Debug, Deserialize)]
@@ -1241,16 +1370,17 @@ async fn expand(
     Caller(context): Caller,
     JsonBody(body): JsonBody<ExpandBody>,
 ) -> ApiResult<Response> {
-    let tree = state.fs.expand(
-        &context,
-        &parse_object(&body.object)?,
-        &body.permission,
-        body.recursive,
-    )?;
-    Ok(revisioned(
+    let object = parse_object(&body.object)?;
+    let tree = state
+        .fs
+        .expand(&context, &object, &body.permission, body.recursive)?;
+    let org = nexus_core::authz::org_of_object(&object);
+    revisioned(
         &state,
+        &context,
+        org.as_ref(),
         json!({"tree": views::expand_json(&tree)}),
-    ))
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -1275,13 +1405,15 @@ async fn lookup_resources(
         &parse_subject(&body.subject)?,
         body.context.as_ref(),
     )?;
-    Ok(revisioned(
+    revisioned(
         &state,
+        &context,
+        None,
         json!({"resources": found.iter().map(|found| json!({
             "id": found.id,
             "result": views::result_name(&found.result),
         })).collect::<Vec<_>>()}),
-    ))
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -1304,15 +1436,17 @@ async fn lookup_subjects(
         Some((kind, relation)) => (kind, Some(relation)),
         None => (body.subject_type.as_str(), None),
     };
+    let object = parse_object(&body.object)?;
     let found = state.fs.lookup_subjects(
         &context,
-        &parse_object(&body.object)?,
+        &object,
         &body.permission,
         subject_type,
         relation,
         body.context.as_ref(),
     )?;
-    Ok(revisioned(&state, views::subjects_json(&found)))
+    let org = nexus_core::authz::org_of_object(&object);
+    revisioned(&state, &context, org.as_ref(), views::subjects_json(&found))
 }
 
 #[derive(Debug, Deserialize)]
@@ -1335,22 +1469,29 @@ async fn changes(
         .fs
         .relationship_changes(&context, query.since, limit)
         .await?;
-    Ok(revisioned(
+    revisioned(
         &state,
+        &context,
+        None,
         json!({"changes": changes.iter().map(|recorded| json!({
             "revision": recorded.revision,
             "operation": if recorded.change.operation == nexus_core::ChangeOperation::Delete { "delete" } else { "touch" },
             "relationship": recorded.change.relationship.to_string(),
         })).collect::<Vec<_>>()}),
-    ))
+    )
 }
 
-async fn read_schema(State(state): State<AppState>, _caller: Caller) -> ApiResult<Response> {
+async fn read_schema(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+) -> ApiResult<Response> {
     let (schema, custom) = state.fs.schema();
-    Ok(revisioned(
+    revisioned(
         &state,
+        &context,
+        None,
         json!({"schema": schema, "custom": custom}),
-    ))
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -1364,8 +1505,9 @@ async fn write_schema(
     Caller(context): Caller,
     JsonBody(body): JsonBody<SchemaBody>,
 ) -> ApiResult<Response> {
-    let revision = state.fs.write_schema(&context, &body.schema).await?;
-    Ok(revisioned(&state, json!({"written_at": revision})))
+    state.fs.write_schema(&context, &body.schema).await?;
+    let written_at = state.fs.revision_token(&context, None)?;
+    revisioned(&state, &context, None, json!({"written_at": written_at}))
 }
 
 // ---------------------------------------------------------------- API keys

@@ -62,22 +62,71 @@ struct Header {
     kid: Option<serde_json::Value>,
 }
 
+/// The claims read; each has its type enforced here (`iss` and `sub` are strings, `aud` a
+/// string or an array of strings) before jsonwebtoken checks their values.
 #[derive(Deserialize)]
+#[expect(
+    dead_code,
+    reason = "checked by jsonwebtoken; parsed so that their types are enforced"
+)]
 struct Claims {
-    sub: String,
-    #[expect(
-        dead_code,
-        reason = "checked by jsonwebtoken; parsed so its type is enforced"
-    )]
-    exp: u64,
+    #[serde(default)]
+    sub: Option<String>,
+    #[serde(default)]
+    exp: Option<u64>,
     #[serde(default)]
     iat: Option<u64>,
     #[serde(default)]
-    #[expect(
-        dead_code,
-        reason = "checked by jsonwebtoken; parsed so its type is enforced"
-    )]
     nbf: Option<u64>,
+    #[serde(default)]
+    iss: Option<String>,
+    #[serde(default)]
+    aud: Option<Audience>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+#[expect(dead_code, reason = "parsed only so that its type is enforced")]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// A test of a claim's type.
+type Fits<'a> = &'a dyn Fn(&serde_json::Value) -> bool;
+
+/// Which claim of a verified token has the wrong type (for the refusal's message).
+fn mistyped_claim(token: &str) -> String {
+    let payload = token
+        .split('.')
+        .nth(1)
+        .and_then(|part| URL_SAFE_NO_PAD.decode(part).ok())
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    let Some(serde_json::Value::Object(claims)) = payload else {
+        return "its claims are not a JSON object".to_owned();
+    };
+    let string = |value: &serde_json::Value| value.is_string();
+    let checks: [(&str, &str, Fits<'_>); 6] = [
+        ("sub", "a string", &string),
+        ("iss", "a string", &string),
+        ("aud", "a string or an array of strings", &|value| {
+            value.is_string()
+                || value
+                    .as_array()
+                    .is_some_and(|items| items.iter().all(serde_json::Value::is_string))
+        }),
+        ("exp", "a number", &serde_json::Value::is_u64),
+        ("nbf", "a number", &serde_json::Value::is_u64),
+        ("iat", "a number", &serde_json::Value::is_u64),
+    ];
+    for (name, kind, fits) in checks {
+        if let Some(value) = claims.get(name)
+            && !fits(value)
+        {
+            return format!("its `{name}` claim must be {kind}");
+        }
+    }
+    "its claims are malformed".to_owned()
 }
 
 fn now_secs() -> u64 {
@@ -161,9 +210,18 @@ impl Authenticator {
             return Err(ApiError::unauthenticated("invalid credentials"));
         };
         let subject = jwt.verify(token).map_err(|reason| {
-            tracing::debug!(reason, "token refused");
-            ApiError::unauthenticated("invalid token")
+            tracing::info!(%reason, "token refused");
+            ApiError::unauthenticated(format!("invalid token: {reason}"))
         })?;
+        if nexus_core::accounts::is_reserved_name(&subject)
+            || subject
+                .split_once(':')
+                .is_some_and(|(_, id)| nexus_core::accounts::is_reserved_name(id))
+        {
+            return Err(ApiError::unauthenticated(
+                "invalid token: its subject (`sub`) is a reserved name",
+            ));
+        }
         let principal = match subject.split_once(':') {
             Some(("agent", id)) => Principal::Agent(id.to_owned()),
             Some(("user", id)) => Principal::User(id.to_owned()),
@@ -234,29 +292,33 @@ impl JwtVerifier {
         })
     }
 
-    /// The token's `sub`, if the token is valid.
-    fn verify(&self, token: &str) -> Result<String, &'static str> {
+    /// The token's `sub`, if the token is valid; else which check failed (never the token).
+    fn verify(&self, token: &str) -> Result<String, String> {
         let mut parts = token.split('.');
         let (Some(header), Some(_), Some(_), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err("not three parts");
+            return Err("it is not a JWT (three dot-separated parts)".to_owned());
         };
         let header = URL_SAFE_NO_PAD
             .decode(header)
-            .map_err(|_| "header is not base64url")?;
-        let header: Header = serde_json::from_slice(&header).map_err(|_| "bad header")?;
+            .map_err(|_| "its header is not base64url".to_owned())?;
+        let header: Header = serde_json::from_slice(&header)
+            .map_err(|_| "its header is not a valid JOSE header".to_owned())?;
         if header.alg != self.algorithm_name {
-            return Err("algorithm not allowed");
+            return Err(format!(
+                "its algorithm is not the one this server accepts ({})",
+                self.algorithm_name
+            ));
         }
         if header.crit.is_some() {
-            return Err("critical extensions are not supported");
+            return Err("critical header extensions (`crit`) are not supported".to_owned());
         }
         if let Some(typ) = &header.typ
             && !typ.eq_ignore_ascii_case("JWT")
             && !typ.eq_ignore_ascii_case("at+jwt")
         {
-            return Err("not an access token");
+            return Err("its type (`typ`) is not an access token".to_owned());
         }
         let mut validation = Validation::new(self.algorithm);
         validation.leeway = self.leeway;
@@ -278,20 +340,129 @@ impl JwtVerifier {
             None => validation.validate_aud = false,
         }
         validation.set_required_spec_claims(&required);
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &validation)
-            .map_err(|_| "signature or claims invalid")?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.key, &validation).map_err(|error| {
+                use jsonwebtoken::errors::ErrorKind;
+                match error.kind() {
+                    ErrorKind::InvalidSignature => {
+                        "its signature does not verify with this server's key".to_owned()
+                    }
+                    ErrorKind::ExpiredSignature => "it has expired (`exp`)".to_owned(),
+                    ErrorKind::ImmatureSignature => "it is not yet valid (`nbf`)".to_owned(),
+                    ErrorKind::InvalidIssuer => {
+                        "its issuer (`iss`) is not the one this server accepts".to_owned()
+                    }
+                    ErrorKind::InvalidAudience => {
+                        "its audience (`aud`) does not name this server".to_owned()
+                    }
+                    ErrorKind::MissingRequiredClaim(claim) => {
+                        format!("it has no `{claim}` claim")
+                    }
+                    ErrorKind::InvalidClaimFormat(claim) => {
+                        format!("its `{claim}` claim has the wrong type")
+                    }
+                    ErrorKind::InvalidAlgorithm => format!(
+                        "its algorithm is not the one this server accepts ({})",
+                        self.algorithm_name
+                    ),
+                    ErrorKind::Json(_) => mistyped_claim(token),
+                    _ => "it is malformed".to_owned(),
+                }
+            })?;
         if data
             .claims
             .iat
             .is_some_and(|iat| iat > now_secs() + self.leeway)
         {
-            return Err("issued in the future");
+            return Err("it was issued in the future (`iat`)".to_owned());
         }
-        if data.claims.sub.is_empty() || data.claims.sub.len() > 256 {
-            return Err("bad subject");
+        let subject = data.claims.sub.unwrap_or_default();
+        if subject.is_empty() || subject.len() > 256 {
+            return Err("its subject (`sub`) is empty or longer than 256 bytes".to_owned());
         }
-        Ok(data.claims.sub)
+        Ok(subject)
     }
+}
+
+/// Longest lifetime of a minted token.
+pub const MAX_MINTED_TTL_SECS: u64 = 30 * 24 * 3600;
+
+/// Parses a lifetime such as `90s`, `15m`, `1h` or `7d` (at most 30 days).
+pub fn parse_ttl(text: &str) -> Result<u64, String> {
+    let invalid = || {
+        format!(
+            "invalid duration `{}`: use a number with `s`, `m`, `h` or `d` (e.g. `1h`), at most 30 days",
+            text.chars().take(40).collect::<String>()
+        )
+    };
+    let split = text.len().saturating_sub(1);
+    let (number, unit) = (text.get(..split).ok_or_else(invalid)?, text.get(split..));
+    let unit_secs = match unit {
+        Some("s") => 1,
+        Some("m") => 60,
+        Some("h") => 3600,
+        Some("d") => 86_400,
+        _ => return Err(invalid()),
+    };
+    let count: u64 = number.parse().map_err(|_| invalid())?;
+    let secs = count.checked_mul(unit_secs).ok_or_else(invalid)?;
+    if secs == 0 || secs > MAX_MINTED_TTL_SECS {
+        return Err(invalid());
+    }
+    Ok(secs)
+}
+
+/// A token for `subject` (a handle, stable id or `agent:<id>`) valid for `ttl_secs`, signed
+/// with the configuration's HS256 secret and carrying its `iss` and `aud` when set.
+pub fn mint_token(config: &AuthConfig, subject: &str, ttl_secs: u64) -> Result<String, String> {
+    let secret = match (
+        config.kind,
+        config.jwt_algorithm.as_deref().unwrap_or("HS256"),
+    ) {
+        (AuthKind::Jwt, "HS256") => config
+            .jwt_secret
+            .as_deref()
+            .filter(|secret| secret.len() >= 32)
+            .ok_or("`auth.jwt_secret` must be at least 32 bytes")?,
+        (AuthKind::Jwt, other) => {
+            return Err(format!(
+                "tokens for `jwt_algorithm: {other}` are signed by your identity provider's private key, which this server never holds"
+            ));
+        }
+        _ => return Err("the configuration's `auth` is not `type: jwt`".to_owned()),
+    };
+    let (kind, name) = match subject.split_once(':') {
+        Some(("agent", id)) => ("agent", id),
+        Some(("user", id)) => ("user", id),
+        _ => ("user", subject),
+    };
+    if nexus_core::accounts::is_reserved_name(name) {
+        return Err(format!("`{name}` is reserved and names no principal"));
+    }
+    if kind == "agent" {
+        nexus_core::accounts::validate_agent_id(name).map_err(|error| error.to_string())?;
+    } else if !nexus_core::accounts::is_stable_user_id(name) {
+        nexus_core::accounts::validate_handle(name).map_err(|error| error.to_string())?;
+    }
+    let now = now_secs();
+    let mut claims = serde_json::Map::new();
+    claims.insert("sub".to_owned(), serde_json::json!(subject));
+    claims.insert("iat".to_owned(), serde_json::json!(now));
+    claims.insert("exp".to_owned(), serde_json::json!(now + ttl_secs));
+    if let Some(issuer) = &config.issuer {
+        claims.insert("iss".to_owned(), serde_json::json!(issuer));
+    }
+    if let Some(audience) = &config.audience {
+        claims.insert("aud".to_owned(), serde_json::json!(audience));
+    }
+    let mut header = jsonwebtoken::Header::new(Algorithm::HS256);
+    header.typ = Some("JWT".to_owned());
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .map_err(|error| format!("cannot sign the token: {error}"))
 }
 
 /// Counts failed authentications per client address in fixed 10-second windows.
@@ -340,6 +511,30 @@ impl FailureLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn minted_tokens_verify_and_lifetimes_parse() {
+        assert_eq!(parse_ttl("90s"), Ok(90));
+        assert_eq!(parse_ttl("2h"), Ok(7200));
+        assert_eq!(parse_ttl("30d"), Ok(MAX_MINTED_TTL_SECS));
+        for bad in ["", "h", "0h", "31d", "1w", "-1h", "1.5h", "forever"] {
+            assert!(parse_ttl(bad).is_err(), "{bad}");
+        }
+        let config = AuthConfig {
+            kind: AuthKind::Jwt,
+            jwt_secret: Some("0123456789abcdef0123456789abcdef".to_owned()),
+            issuer: Some("https://idp.example".to_owned()),
+            ..AuthConfig::default()
+        };
+        let token = mint_token(&config, "bob@acme.com", 60).unwrap();
+        let verifier = JwtVerifier::new(&config).unwrap();
+        assert_eq!(verifier.verify(&token).unwrap(), "bob@acme.com");
+        for bad in ["system", "agent:UNIV", "a b", "user:*"] {
+            assert!(mint_token(&config, bad, 60).is_err(), "{bad}");
+        }
+        let api_keys = AuthConfig::default();
+        assert!(mint_token(&api_keys, "bob@acme.com", 60).is_err());
+    }
 
     #[test]
     fn failures_are_limited_per_client_and_window() {

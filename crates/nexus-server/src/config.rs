@@ -55,6 +55,18 @@ pub struct Config {
     pub server: ServerConfig,
     #[serde(default)]
     pub limits: Limits,
+    /// Variables of secrets that were not set when the file was loaded for a command that
+    /// does not use them (see [`Config::load_deferring_secrets`]).
+    #[serde(skip)]
+    pub unset_secrets: Vec<String>,
+}
+
+/// A stand-in for a secret that is not set, long enough to pass validation; never used.
+const UNSET_SECRET: &str = "unset-secret-placeholder-never-used-for-signing";
+
+/// Whether an unset variable on this line may be deferred: the line sets a secret.
+fn defers(line: &str) -> bool {
+    line.trim_start().starts_with("jwt_secret:")
 }
 
 /// Storage backends.
@@ -255,6 +267,17 @@ pub fn expand_variables(
     path: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, ConfigError> {
+    expand(text, path, lookup, None)
+}
+
+/// Like [`expand_variables`]; with `deferred`, an unset variable of a secret (`jwt_secret`)
+/// becomes a placeholder and its name is recorded there.
+fn expand(
+    text: &str,
+    path: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    mut deferred: Option<&mut Vec<String>>,
+) -> Result<String, ConfigError> {
     let mut out = String::with_capacity(text.len());
     for (index, line) in text.split_inclusive('\n').enumerate() {
         if line.trim_start().starts_with('#') {
@@ -279,6 +302,12 @@ pub fn expand_variables(
             match (lookup(name), default) {
                 (Some(value), _) => out.push_str(&value),
                 (None, Some(default)) => out.push_str(default),
+                (None, None) if deferred.is_some() && defers(line) => {
+                    out.push_str(UNSET_SECRET);
+                    if let Some(names) = deferred.as_deref_mut() {
+                        names.push(name.to_owned());
+                    }
+                }
                 (None, None) => {
                     return Err(ConfigError::MissingVariable {
                         path: path.to_owned(),
@@ -297,12 +326,27 @@ pub fn expand_variables(
 impl Config {
     /// Reads, expands and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_with(path, false)
+    }
+
+    /// Like [`Config::load`] for commands that never use the secrets (`nexus init`, `nexus
+    /// config validate`): a `jwt_secret` whose variable is not set is accepted and its name
+    /// recorded in [`Config::unset_secrets`].
+    pub fn load_deferring_secrets(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_with(path, true)
+    }
+
+    fn load_with(path: &Path, defer_secrets: bool) -> Result<Config, ConfigError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: shown.clone(),
             source,
         })?;
-        let mut config = Config::parse(&text, &shown, &|name| std::env::var(name).ok())?;
+        let lookup = |name: &str| std::env::var(name).ok();
+        let mut unset = Vec::new();
+        let mut config =
+            Config::parse_with(&text, &shown, &lookup, defer_secrets.then_some(&mut unset))?;
+        config.unset_secrets = unset;
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         if config.data_dir.is_relative() {
             config.data_dir = base.join(&config.data_dir);
@@ -321,7 +365,16 @@ impl Config {
         path: &str,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let expanded = expand_variables(text, path, lookup)?;
+        Config::parse_with(text, path, lookup, None)
+    }
+
+    fn parse_with(
+        text: &str,
+        path: &str,
+        lookup: &dyn Fn(&str) -> Option<String>,
+        deferred: Option<&mut Vec<String>>,
+    ) -> Result<Config, ConfigError> {
+        let expanded = expand(text, path, lookup, deferred)?;
         let config: Config =
             serde_norway::from_str(&expanded).map_err(|error| ConfigError::Syntax {
                 path: path.to_owned(),

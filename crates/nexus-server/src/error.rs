@@ -27,6 +27,8 @@ pub struct ApiError {
     pub challenge: bool,
     /// For 429: seconds to wait.
     pub retry_after: Option<u64>,
+    /// A refusal that could be probing for principals (rate-limited by the middleware).
+    pub probe: bool,
 }
 
 impl ApiError {
@@ -38,7 +40,19 @@ impl ApiError {
             etag: None,
             challenge: false,
             retry_after: None,
+            probe: false,
         }
+    }
+
+    /// A body over the configured limit.
+    pub fn too_large(limit: usize) -> Self {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PayloadTooLarge.as_str(),
+            format!(
+                "the request body is larger than this server accepts ({limit} bytes, set by `limits.max_body_bytes` in its configuration)"
+            ),
+        )
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -63,7 +77,7 @@ impl ApiError {
             ..ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_requests",
-                "too many failed authentications from this address; retry later",
+                "too many refused requests (failed authentications or unknown principals) from this address; retry later",
             )
         }
     }
@@ -81,13 +95,17 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::AlreadyExists
         | ErrorCode::NotADirectory
         | ErrorCode::IsADirectory
-        | ErrorCode::DirectoryNotEmpty => StatusCode::CONFLICT,
+        | ErrorCode::DirectoryNotEmpty
+        | ErrorCode::Conflict => StatusCode::CONFLICT,
         ErrorCode::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
         ErrorCode::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
         // A permission that cannot be evaluated is refused, like one that is not held.
         ErrorCode::PermissionDenied | ErrorCode::EvaluationFailed => StatusCode::FORBIDDEN,
         ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
-        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Unavailable | ErrorCode::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::DataCorrupt | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -108,6 +126,7 @@ impl From<FsError> for ApiError {
         };
         ApiError {
             etag: error.current_etag().map(|tag| format!("\"{tag}\"")),
+            probe: error.is_probe(),
             ..ApiError::new(status, code.as_str(), message)
         }
     }
@@ -149,6 +168,9 @@ impl IntoResponse for ApiError {
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
+        if self.probe {
+            response.extensions_mut().insert(crate::api::ProbeRefusal);
+        }
         if self.challenge {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -157,6 +179,79 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// The JSON error envelope for a response the framework made (a 405, a path that does not
+/// decode, ...) or any other error response without one; JSON error bodies pass unchanged.
+pub async fn envelope(response: Response, request_id: &str) -> Response {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 16 * 1024)
+        .await
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
+        .unwrap_or_default();
+    let status = parts.status;
+    let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allowed = parts
+                .headers
+                .get(header::ALLOW)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            (
+                ErrorCode::MethodNotAllowed,
+                format!("this route does not accept that method; it accepts: {allowed}"),
+            )
+        }
+        StatusCode::NOT_FOUND => (ErrorCode::NotFound, "no such route".to_owned()),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            ErrorCode::PayloadTooLarge,
+            "the request body is larger than this server accepts (`limits.max_body_bytes`)"
+                .to_owned(),
+        ),
+        status if status.is_server_error() => (
+            ErrorCode::Internal,
+            "the server could not complete the request; see its logs".to_owned(),
+        ),
+        _ => {
+            let text = text.trim();
+            let invalid_url = text.starts_with("Invalid URL");
+            (
+                if invalid_url {
+                    ErrorCode::InvalidPath
+                } else {
+                    ErrorCode::InvalidInput
+                },
+                if invalid_url {
+                    "invalid path: it does not decode to UTF-8 text (check its percent-encoding)"
+                        .to_owned()
+                } else if text.is_empty() {
+                    format!("the request was refused ({status})")
+                } else {
+                    text.chars().take(500).collect()
+                },
+            )
+        }
+    };
+    let body = serde_json::json!({
+        "error": {"code": code.as_str(), "message": message, "request_id": request_id}
+    });
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::CONTENT_ENCODING);
+    Response::from_parts(parts, axum::body::Body::from(body.to_string()))
 }
 
 /// A handler's result.

@@ -12,6 +12,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod docs;
 pub mod error;
 pub mod metrics;
 pub mod views;
@@ -60,6 +61,7 @@ pub async fn serve(
         failures: Arc::new(auth::FailureLimiter::new(config.limits.max_auth_failures)),
         timeout: Duration::from_secs(config.limits.request_timeout_secs),
         draining: draining.clone(),
+        max_body_bytes: config.limits.max_body_bytes,
     };
     let app = api::router(state, config.limits.max_body_bytes);
     tracing::info!(%address, "serving");
@@ -90,6 +92,7 @@ pub fn embedded_router(fs: Fs) -> Result<axum::Router, String> {
         failures: Arc::new(auth::FailureLimiter::new(limits.max_auth_failures)),
         timeout: Duration::from_secs(limits.request_timeout_secs),
         draining: Arc::new(AtomicBool::new(false)),
+        max_body_bytes: limits.max_body_bytes,
     };
     Ok(api::router(state, limits.max_body_bytes))
 }

@@ -171,6 +171,11 @@ pub struct AuthorizationSnapshot {
     pub schema: Option<String>,
     pub revision: u64,
     pub relationships: Vec<(nexus_rebac::Relationship, Option<OrgId>)>,
+    /// Per organization, the last revision that changed one of its relationships.
+    pub org_revisions: Vec<(OrgId, u64)>,
+    /// The server's secret key (32 random bytes, generated with the store), for tamper-evident
+    /// tokens and cursors.
+    pub server_key: Vec<u8>,
 }
 
 impl Mutation {

@@ -123,21 +123,25 @@ def file_object(obj: Principal, tenant_id: str | None) -> str:
 
 
 class Calls:
-    """Builds the calls of the API; tracks the newest revision seen (read-your-writes)."""
+    """Builds the calls of the API; tracks the revision token of this client's last write
+    (else the last one seen), for read-your-writes."""
 
     def __init__(self) -> None:
-        self.revision = 0
+        self.revision: str | None = None
+        self._wrote = False
 
     def _track(self, reply: Reply) -> Json:
         body = reply.json()
-        header = reply.headers.get("x-nexus-revision")
-        for value in (
-            header,
-            body.get("revision") if isinstance(body, dict) else None,
-            body.get("written_at") if isinstance(body, dict) else None,
-        ):
-            if value is not None:
-                self.revision = max(self.revision, int(value))
+        written = body.get("written_at") if isinstance(body, dict) else None
+        if isinstance(written, str):
+            self.revision = written
+            self._wrote = True
+        elif not self._wrote:
+            seen = reply.headers.get("x-nexus-revision")
+            if seen is None and isinstance(body, dict) and isinstance(body.get("revision"), str):
+                seen = body["revision"]
+            if seen is not None:
+                self.revision = seen
         return body
 
     # -------------------------------------------------------------- files
@@ -273,7 +277,7 @@ class Calls:
         obj: Principal,
         tenant_id: str | None,
         expires_at: str | datetime | None,
-    ) -> Call[int]:
+    ) -> Call[str]:
         update: dict[str, Any] = {
             "operation": operation,
             "subject": principal_text(subject),
@@ -289,7 +293,7 @@ class Calls:
         return Call(
             "POST",
             "/api/rebac/relationships",
-            lambda reply: int(self._track(reply)["written_at"]),
+            lambda reply: str(self._track(reply)["written_at"]),
             body=_json_body({"updates": [update]}),
         )
 
@@ -299,14 +303,14 @@ class Calls:
         permission: str,
         obj: Principal,
         context: dict[str, Any] | None,
-        at_least: int | None,
+        at_least: str | None,
     ) -> Call[bool]:
         body = {
             "subject": principal_text(subject),
             "permission": permission,
             "object": file_object(obj, None),
             "context": context,
-            "at_least": max(self.revision, at_least or 0) or None,
+            "at_least": at_least or self.revision,
         }
         return Call(
             "POST",

@@ -68,7 +68,7 @@ class RemoteNexusClient:
     `RemoteNexusClient(host="localhost", port=8080, api_key="...")` as in the seed, or
     `url=` and `token=` (a JWT). Without arguments, `NEXUS_URL` (or `NEXUS_HOST` and
     `NEXUS_PORT`) and `NEXUS_API_KEY` (or `NEXUS_TOKEN`) are used. The client remembers the
-    newest revision it has seen, so its permission checks see its own writes.
+    revision token of its last write, so its permission checks see its own writes.
     """
 
     def __init__(
@@ -89,8 +89,8 @@ class RemoteNexusClient:
         self.orgs = Organizations(self)
 
     @property
-    def revision(self) -> int:
-        """The newest revision this client has written or seen."""
+    def revision(self) -> str | None:
+        """The revision token of this client's last write (else the last one it saw)."""
         return self._calls.revision
 
     def close(self) -> None:
@@ -179,19 +179,20 @@ class RemoteNexusClient:
         """The ACL entries and role grants stored on a path."""
         return self._run(self._calls.getfacl(path))
 
-    def rebac_create(self, subject: Principal, relation: str, object: Principal, tenant_id: str | None = None, expires_at: str | datetime | None = None) -> int:
-        """Creates a relationship (fails if it exists); returns the revision written. `expires_at`
+    def rebac_create(self, subject: Principal, relation: str, object: Principal, tenant_id: str | None = None, expires_at: str | datetime | None = None) -> str:
+        """Creates a relationship (fails if it exists); returns the revision token written. `expires_at`
         (RFC 3339 text or an aware datetime) needs a relation that allows expiration. A
         cross-tenant relationship raises `InvalidInputError`, which is a `ValueError`."""
         return self._run(self._calls.rebac_write("create", subject, relation, object, tenant_id, expires_at))
 
-    def rebac_delete(self, subject: Principal, relation: str, object: Principal, tenant_id: str | None = None) -> int:
-        """Deletes a relationship; returns the revision."""
+    def rebac_delete(self, subject: Principal, relation: str, object: Principal, tenant_id: str | None = None) -> str:
+        """Deletes a relationship; returns the revision token."""
         return self._run(self._calls.rebac_write("delete", subject, relation, object, tenant_id, None))
 
-    def rebac_check(self, subject: Principal, permission: str, object: Principal, *, context: dict[str, Any] | None = None, at_least: int | None = None) -> bool:
+    def rebac_check(self, subject: Principal, permission: str, object: Principal, *, context: dict[str, Any] | None = None, at_least: str | None = None) -> bool:
         """Whether `subject` has `permission` on `object`, at least as fresh as this client's writes
-        and `at_least` (a revision another client wrote, e.g. its `.revision`)."""
+        and `at_least` (a revision token another client of the organization got, e.g. its
+        `.revision`)."""
         return self._run(self._calls.rebac_check(subject, permission, object, context, at_least))
 
     def rebac_expand(self, permission: str, object: Principal) -> dict[str, Any]:

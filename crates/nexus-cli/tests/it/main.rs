@@ -13,6 +13,8 @@ use std::process::{Command, Stdio};
 
 use tempfile::TempDir;
 
+mod newcomer;
+
 struct Nexus {
     dir: TempDir,
 }
@@ -605,7 +607,7 @@ fn acting_as_a_principal_is_checked() {
         (nobody.code, nobody.stderr.as_str()),
         (
             2,
-            "error: there is no user `zed@nowhere.org`: add them to an organization first\n"
+            "error: cross-organization relationship refused: `user:zed@nowhere.org` is not a member of organization `acme`\n"
         )
     );
     // eve exists, in another organization.
@@ -672,6 +674,7 @@ fn rebac_validate_runs_spicedb_validation_files() {
 #[test]
 fn schema_read_and_write() {
     let nexus = Nexus::new();
+    nexus.ok(&["mkdir", "/orgs/acme"]);
     let schema = nexus.ok(&["rebac", "schema", "read"]);
     assert!(schema.contains("definition file {"));
     let file = nexus.dir.path().join("schema.zed");

@@ -314,18 +314,17 @@ fn token_subjects_are_handles_or_stable_ids() {
     let by_id = server.get("/api/whoami", &token(&id)).json();
     assert_eq!(by_id["handle"], "alice@acme.com");
     assert_eq!(by_id["orgs"], json!(["acme"]));
-    // Every route except health and ready needs credentials.
-    for path in [
-        "/api/whoami",
-        "/api/ls/orgs",
-        "/api/orgs",
-        "/api/openapi.json",
-        "/api/nope",
-        "/api/keys",
-    ] {
+    // Every route except health, ready and the API's description needs credentials;
+    // unknown routes are 404 for everyone.
+    for path in ["/api/whoami", "/api/ls/orgs", "/api/orgs", "/api/keys"] {
         let response = server.request("GET", path, &[], None);
         assert_eq!(response.status, 401, "{path}");
     }
+    assert_eq!(
+        server.request("GET", "/api/openapi.json", &[], None).status,
+        200
+    );
+    assert_eq!(server.request("GET", "/api/nope", &[], None).status, 404);
     let _ = token_with("x", &json!({}));
 }
 

@@ -10,6 +10,7 @@
 
 mod auth;
 mod cli;
+mod hardening;
 mod harness;
 mod input;
 mod isolation;
@@ -270,7 +271,11 @@ fn writing_org_json_changes_membership() {
         Some(&json!({"path": "/orgs/acme/sales", "entry": "user:charlie@acme.com:rw-"})),
     );
     assert_eq!(granted.status, 200, "{}", granted.text());
-    assert!(granted.json()["revision"].as_u64().unwrap() > 0);
+    assert!(
+        granted.json()["revision"]
+            .as_str()
+            .is_some_and(|token| token.starts_with("r1."))
+    );
     assert_eq!(
         server
             .get("/api/orgs/acme/sales/context.json", &charlie)
@@ -592,7 +597,8 @@ fn rebac_routes_mirror_the_cli() {
         Some(&json!({"updates": [{"operation": "touch", "subject": "user:bob@acme.com", "relation": "editor", "object": "/orgs/acme/engineering"}]})),
     );
     assert_eq!(written.status, 200, "{}", written.text());
-    let revision = written.json()["written_at"].as_u64().unwrap();
+    let revision = written.json()["written_at"].as_str().unwrap().to_owned();
+    assert!(revision.starts_with("r1."), "{revision}");
     let check = server.call(
         "POST",
         "/api/rebac/check",
@@ -604,9 +610,18 @@ fn rebac_routes_mirror_the_cli() {
         "POST",
         "/api/rebac/check",
         &alice,
-        Some(&json!({"subject": "user:bob@acme.com", "permission": "write", "object": "/orgs/acme/engineering/x", "at_least": revision + 100})),
+        Some(&json!({"subject": "user:bob@acme.com", "permission": "write", "object": "/orgs/acme/engineering/x", "at_least": 100_000})),
     );
+    // A bare revision number is the system's; everyone else passes tokens back.
     assert_eq!(future.status, 400);
+    let by_system = server.call(
+        "POST",
+        "/api/rebac/check",
+        &admin,
+        Some(&json!({"subject": "user:bob@acme.com", "permission": "write", "object": "/orgs/acme/engineering/x", "at_least": 100_000})),
+    );
+    assert_eq!(by_system.status, 400, "{}", by_system.text());
+    assert!(by_system.text().contains("newer"), "{}", by_system.text());
     let expand = server.call(
         "POST",
         "/api/rebac/expand",

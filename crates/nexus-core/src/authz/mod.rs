@@ -8,6 +8,7 @@
 
 pub mod acl;
 pub mod schema;
+pub mod tokens;
 
 use std::collections::BTreeSet;
 
@@ -54,7 +55,17 @@ pub struct Authorizer {
     store: Store,
     custom_schema: RwLock<bool>,
     accounts: Arc<Accounts>,
+    /// Each recent caller's visibility and the revision it was computed at.
+    visibility_cache:
+        parking_lot::Mutex<std::collections::HashMap<SubjectRef, (u64, Arc<Visibility>)>>,
+    visibility_computations: std::sync::atomic::AtomicU64,
+    /// Per organization, the last revision that changed one of its relationships.
+    org_revisions: RwLock<std::collections::HashMap<OrgId, u64>>,
+    keys: tokens::Keys,
 }
+
+/// Callers whose visibility is remembered (the cache starts over when full).
+const VISIBILITY_CACHE_ENTRIES: usize = 4096;
 
 /// The object for a path: `file:<canonical path>`.
 pub fn file_object(path: &VfsPath) -> ObjectRef {
@@ -70,7 +81,8 @@ pub fn org_of(relationship: &Relationship) -> Option<OrgId> {
     org_of_object(&relationship.resource)
 }
 
-fn org_of_object(object: &ObjectRef) -> Option<OrgId> {
+/// The organization an object belongs to: a file's, an `org`'s own, or a group's.
+pub fn org_of_object(object: &ObjectRef) -> Option<OrgId> {
     match object.object_type.as_str() {
         "file" => VfsPath::parse(&object.object_id)
             .ok()?
@@ -115,12 +127,18 @@ impl Authorizer {
             tracing::warn!(%relationship, %error, "stored relationship does not fit the schema; ignored");
         }
         engine.set_revision(snapshot.revision);
+        let keys = tokens::Keys::new(&snapshot.server_key);
+        let org_revisions = RwLock::new(snapshot.org_revisions.into_iter().collect());
         Ok(Authorizer {
+            keys,
+            org_revisions,
             engine: RwLock::new(engine),
             writes: tokio::sync::Mutex::new(()),
             store,
             custom_schema: RwLock::new(custom),
             accounts,
+            visibility_cache: parking_lot::Mutex::new(std::collections::HashMap::new()),
+            visibility_computations: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -135,6 +153,22 @@ impl Authorizer {
             )),
             Principal::Agent(id) => Some(SubjectRef::object("agent", id)),
         }
+    }
+
+    /// Whether `subject` is a current member of `org`. This, with [`member_of`], is the
+    /// organization filter: nothing about an organization is answered to a non-member.
+    pub fn is_member(&self, subject: &SubjectRef, org: &OrgId) -> Result<bool, FsError> {
+        if crate::fault::drop_org_filter() {
+            return Ok(true);
+        }
+        let engine = self.engine.read();
+        Ok(engine.check(&CheckRequest {
+            resource: &ObjectRef::new("org", org.as_str()),
+            permission: "membership",
+            subject,
+            context: None,
+            now: now(),
+        })? == CheckResult::Has)
     }
 
     /// Shared access to the engine for queries. Do not hold it across an `.await`.
@@ -178,26 +212,35 @@ impl Authorizer {
 
     /// Refuses unless `context` may `permission` the path. A caller who cannot see the parent
     /// gets "not found", never "permission denied".
+    ///
+    /// A denial costs about what an allowed answer costs: membership and the parent's `read`
+    /// are single checks, and only a parent the caller cannot read asks the caller's
+    /// visibility (grants beneath it), which is computed once per caller and revision.
     pub fn authorize(
         &self,
         context: &CallContext,
         path: &VfsPath,
         permission: Permission,
     ) -> Result<(), FsError> {
+        let Some(subject) = self.subject_of(&context.principal) else {
+            return Ok(());
+        };
         if self.allowed(context, path, permission)? {
             return Ok(());
         }
-        let visibility = self.visibility(context)?;
         // A non-member learns nothing about an organization, not even that it exists.
-        let outsider = path
+        let outsider = match path
             .location()
             .ok()
             .and_then(|location| location.org().cloned())
-            .is_some_and(|org| !visibility.includes_org(&org));
+        {
+            Some(org) => !self.is_member(&subject, &org)?,
+            None => false,
+        };
         let visible_parent = !outsider
             && match path.parent() {
                 None => true,
-                Some(parent) => visibility.is_visible(self, context, &parent)?,
+                Some(parent) => self.parent_visible(context, &parent)?,
             };
         if visible_parent {
             Err(FsError::PermissionDenied {
@@ -210,23 +253,61 @@ impl Authorizer {
         }
     }
 
+    /// Whether a caller (known not to be an outsider of its organization) sees `parent`:
+    /// the fixed directories and member organizations' roots, what it can read, and folders
+    /// it holds a grant beneath.
+    fn parent_visible(&self, context: &CallContext, parent: &VfsPath) -> Result<bool, FsError> {
+        match parent.location() {
+            Ok(Location::Root | Location::OrgsRoot | Location::OrgRoot(_)) => return Ok(true),
+            Ok(Location::Outside) | Err(_) => return Ok(false),
+            Ok(Location::InOrg(_)) => {}
+        }
+        if self.allowed(context, parent, Permission::Read)? {
+            return Ok(true);
+        }
+        self.visibility(context)?.is_visible(self, context, parent)
+    }
+
     /// What a caller can see when listing: paths it holds grants on, organizations it is in.
-    pub fn visibility(&self, context: &CallContext) -> Result<Visibility, FsError> {
+    /// Computed once per caller and revision (a schema with expiring relationships computes
+    /// it every time, since time alone can change it).
+    pub fn visibility(&self, context: &CallContext) -> Result<Arc<Visibility>, FsError> {
         let Some(subject) = self.subject_of(&context.principal) else {
-            return Ok(Visibility::Everything);
+            return Ok(Arc::new(Visibility::Everything));
         };
         let engine = self.engine.read();
+        let revision = engine.revision();
+        let cacheable = !engine.schema().uses_expiration();
+        if cacheable
+            && let Some((at, visibility)) = self.visibility_cache.lock().get(&subject)
+            && *at == revision
+        {
+            return Ok(visibility.clone());
+        }
+        self.visibility_computations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let at = now();
         // Any grant counts: a caller who may only write somewhere must still find the way.
-        let mut granted: Vec<VfsPath> = Vec::new();
+        let mut granted: std::collections::HashSet<VfsPath> = std::collections::HashSet::new();
         for permission in [Permission::Read, Permission::Write, Permission::Manage] {
             for found in engine.lookup_resources("file", permission.name(), &subject, None, at)? {
                 if found.result == CheckResult::Has
                     && let Ok(path) = VfsPath::parse(&found.id)
-                    && !granted.contains(&path)
                 {
-                    granted.push(path);
+                    granted.insert(path);
                 }
+            }
+        }
+        // Every grant and every folder above one: the way down to what was shared.
+        let mut towards_grants = std::collections::HashSet::with_capacity(granted.len() * 4);
+        for grant in granted {
+            let mut current = Some(grant);
+            while let Some(path) = current {
+                let parent = path.parent();
+                if !towards_grants.insert(path) {
+                    break;
+                }
+                current = parent;
             }
         }
         let orgs = engine
@@ -235,7 +316,25 @@ impl Authorizer {
             .filter(|found| found.result == CheckResult::Has)
             .filter_map(|found| OrgId::parse(&found.id).ok())
             .collect();
-        Ok(Visibility::Limited { granted, orgs })
+        drop(engine);
+        let visibility = Arc::new(Visibility::Limited {
+            towards_grants,
+            orgs,
+        });
+        if cacheable {
+            let mut cache = self.visibility_cache.lock();
+            if cache.len() >= VISIBILITY_CACHE_ENTRIES {
+                cache.clear();
+            }
+            cache.insert(subject, (revision, visibility.clone()));
+        }
+        Ok(visibility)
+    }
+
+    /// How many times a caller's visibility was computed (not served from the cache).
+    pub fn visibility_computations(&self) -> u64 {
+        self.visibility_computations
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Plans, persists (with `mutations`, atomically) and applies relationship updates.
@@ -283,13 +382,22 @@ impl Authorizer {
     /// Commits a file mutation that removes (`new_root: None`) or moves the subtree at
     /// `root`, together with the matching change to every relationship on the subtree: they
     /// are deleted, or move along to `new_root`. Relationships already on `new_root`'s
-    /// subtree (a replaced file) are deleted. Returns what the mutations did.
+    /// subtree (a replaced file) are deleted. Relationships in `keep` (those an organization's
+    /// record gives) stay where they are. Returns what the mutations did.
     pub async fn rekey_subtree(
         &self,
         root: &VfsPath,
         new_root: Option<&VfsPath>,
+        keep: &[Relationship],
         mutations: Vec<Mutation>,
     ) -> Result<Vec<nexus_store::Applied>, FsError> {
+        let kept = |relationship: &Relationship| {
+            keep.iter().any(|kept| {
+                kept.resource == relationship.resource
+                    && kept.relation == relationship.relation
+                    && kept.subject == relationship.subject
+            })
+        };
         let _serialized = self.writes.lock().await;
         let subtree = |path: &VfsPath| RelationshipFilter {
             resource_type: Some("file".to_owned()),
@@ -323,6 +431,9 @@ impl Authorizer {
                 }
             }
             for relationship in engine.read(&subtree(root), None, usize::MAX, i64::MIN) {
+                if kept(&relationship) {
+                    continue;
+                }
                 push(RelationshipUpdate {
                     operation: Operation::Delete,
                     relationship: relationship.clone(),
@@ -387,12 +498,22 @@ impl Authorizer {
                 changes,
             },
         });
+        let orgs: Vec<OrgId> = plan
+            .changes
+            .iter()
+            .filter_map(|change| org_of(&change.relationship))
+            .collect();
         let applied = self
             .store
             .apply_group(mutations)
             .await
             .map_err(crate::fs::store_error)?;
-        Ok((self.engine.write().apply(plan)?, applied))
+        let outcome = self.engine.write().apply(plan)?;
+        let mut org_revisions = self.org_revisions.write();
+        for org in orgs {
+            org_revisions.insert(org, outcome.revision);
+        }
+        Ok((outcome, applied))
     }
 
     /// A relationship inside an organization may only name subjects of that organization:
@@ -460,7 +581,7 @@ impl Authorizer {
             };
             if !belongs {
                 return Err(FsError::CrossTenant {
-                    subject: self.accounts.display_subject(&subject.to_string()),
+                    subject: subject.to_string(),
                     org: org.to_string(),
                 });
             }
@@ -493,15 +614,94 @@ impl Authorizer {
         Ok(revision)
     }
 
-    /// Checks that the engine is at least at `revision` (read-your-writes across requests).
-    pub fn require_revision(&self, revision: Option<u64>) -> Result<(), FsError> {
-        match revision {
-            Some(wanted) if wanted > self.revision() => Err(FsError::invalid(format!(
-                "revision {wanted} is newer than the current revision {}: it was not issued by this store",
-                self.revision()
-            ))),
-            _ => Ok(()),
+    /// The last revision that changed a relationship of `org` (0: none yet).
+    pub fn org_revision(&self, org: &OrgId) -> u64 {
+        self.org_revisions.read().get(org).copied().unwrap_or(0)
+    }
+
+    /// The revision token to show `context` for an answer about `about` (an organization, or
+    /// none for answers spanning the caller's organizations). It changes only when what it
+    /// speaks for changes: the organization (if the caller belongs to it), else any of the
+    /// caller's organizations; for the system, anything.
+    pub fn revision_token(
+        &self,
+        context: &CallContext,
+        about: Option<&OrgId>,
+    ) -> Result<String, FsError> {
+        let Some(subject) = self.subject_of(&context.principal) else {
+            return Ok(self.keys.issue(&tokens::Scope::Global, self.revision()));
+        };
+        if let Some(org) = about
+            && self.is_member(&subject, org)?
+        {
+            return Ok(self
+                .keys
+                .issue(&tokens::Scope::Org(org.clone()), self.org_revision(org)));
         }
+        let orgs =
+            self.engine
+                .read()
+                .lookup_resources("org", "membership", &subject, None, now())?;
+        let revision = orgs
+            .iter()
+            .filter(|found| found.result == CheckResult::Has)
+            .filter_map(|found| OrgId::parse(&found.id).ok())
+            .map(|org| self.org_revision(&org))
+            .max()
+            .unwrap_or(0);
+        Ok(self
+            .keys
+            .issue(&tokens::Scope::Caller(subject.to_string()), revision))
+    }
+
+    /// Checks that answers for `context` are at least as fresh as the revision token
+    /// `at_least` (read-your-writes across requests and clients). A token the server did not
+    /// issue is refused, and so is one issued for an organization the caller does not belong
+    /// to or for another caller. The system may also give a bare revision number (as the
+    /// change log shows them).
+    pub fn require_fresh(
+        &self,
+        context: &CallContext,
+        at_least: Option<&str>,
+    ) -> Result<(), FsError> {
+        let Some(text) = at_least else {
+            return Ok(());
+        };
+        let subject = self.subject_of(&context.principal);
+        let wanted = if !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit()) {
+            if subject.is_some() {
+                return Err(FsError::invalid(
+                    "a bare revision number is accepted from the system administrator only: pass the `revision` token of an earlier response",
+                ));
+            }
+            text.parse::<u64>()
+                .map_err(|_| FsError::invalid(format!("invalid revision `{text}`")))?
+        } else {
+            let (scope, revision) = self.keys.open(text)?;
+            let allowed = match (&subject, &scope) {
+                (None, _) => true,
+                (Some(_), tokens::Scope::Global) => false,
+                (Some(subject), tokens::Scope::Org(org)) => self.is_member(subject, org)?,
+                (Some(subject), tokens::Scope::Caller(caller)) => subject.to_string() == *caller,
+            };
+            if !allowed {
+                return Err(FsError::invalid(
+                    "this revision token was issued for another organization or caller: use the `revision` of one of your own responses",
+                ));
+            }
+            revision
+        };
+        if wanted > self.revision() {
+            return Err(FsError::invalid(
+                "the revision asked for is newer than this server's state: it was not issued by this store",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The keys of revision tokens and list cursors.
+    pub fn keys(&self) -> &tokens::Keys {
+        &self.keys
     }
 
     /// The change log after `revision`.
@@ -520,8 +720,8 @@ pub enum Visibility {
     /// The system sees everything.
     Everything,
     Limited {
-        /// Paths (with relationships) the caller holds a grant on.
-        granted: Vec<VfsPath>,
+        /// Paths the caller holds a grant on, and every folder above them.
+        towards_grants: std::collections::HashSet<VfsPath>,
         /// Organizations the caller belongs to.
         orgs: Vec<OrgId>,
     },
@@ -583,7 +783,11 @@ impl Visibility {
 
     /// What can be decided without a check (`None`: check `read`).
     fn decide(&self, path: &VfsPath) -> Option<bool> {
-        let Visibility::Limited { granted, orgs } = self else {
+        let Visibility::Limited {
+            towards_grants,
+            orgs,
+        } = self
+        else {
             return Some(true);
         };
         match path.location() {
@@ -595,7 +799,7 @@ impl Visibility {
             }
             Ok(_) => {}
         }
-        if granted.iter().any(|grant| grant.starts_with(path)) {
+        if towards_grants.contains(path) {
             return Some(true);
         }
         None

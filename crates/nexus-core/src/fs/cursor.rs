@@ -1,14 +1,17 @@
 //! Opaque listing cursors.
 //!
 //! A cursor records where a listing stopped and which listing it belongs to (directory and
-//! recursion). It is base64url text so callers treat it as opaque; a cursor that does not
-//! decode, or belongs to another listing, is refused rather than silently restarting.
+//! recursion), followed by a MAC (see [`crate::authz::tokens`]) over that and the caller.
+//! It is base64url text so callers treat it as opaque; a cursor that does not decode, was
+//! edited or made by hand, or belongs to another listing or caller, is refused rather than
+//! silently restarting or skipping entries.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use nexus_path::VfsPath;
 use serde::{Deserialize, Serialize};
 
+use crate::authz::tokens::Keys;
 use crate::error::FsError;
 
 #[derive(Serialize, Deserialize)]
@@ -20,11 +23,17 @@ struct Payload {
     a: String,
 }
 
-const FORMAT: u8 = 1;
+const FORMAT: u8 = 2;
 const MAX_CURSOR_BYTES: usize = 8192;
 
-/// Encodes the position after `last` in the listing of `dir`.
-pub(crate) fn encode(dir: &VfsPath, recursive: bool, last: &VfsPath) -> String {
+/// Encodes the position after `last` in `caller`'s listing of `dir`.
+pub(crate) fn encode(
+    keys: &Keys,
+    caller: &str,
+    dir: &VfsPath,
+    recursive: bool,
+    last: &VfsPath,
+) -> String {
     let payload = Payload {
         v: FORMAT,
         d: dir.to_string(),
@@ -33,18 +42,36 @@ pub(crate) fn encode(dir: &VfsPath, recursive: bool, last: &VfsPath) -> String {
     };
     // Serializing a struct of strings and scalars cannot fail.
     let json = serde_json::to_vec(&payload).unwrap_or_default();
-    URL_SAFE_NO_PAD.encode(json)
+    let mac = keys.cursor_mac(&json, caller);
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(&json),
+        URL_SAFE_NO_PAD.encode(mac)
+    )
 }
 
-/// Decodes a cursor for the listing of `dir`, returning the path to continue after.
-pub(crate) fn decode(cursor: &str, dir: &VfsPath, recursive: bool) -> Result<VfsPath, FsError> {
+/// Decodes a cursor for `caller`'s listing of `dir`, returning the path to continue after.
+pub(crate) fn decode(
+    keys: &Keys,
+    caller: &str,
+    cursor: &str,
+    dir: &VfsPath,
+    recursive: bool,
+) -> Result<VfsPath, FsError> {
     let invalid = || {
         FsError::invalid("invalid cursor: pass back exactly the `next_cursor` of the previous page")
     };
     if cursor.len() > MAX_CURSOR_BYTES {
         return Err(invalid());
     }
-    let json = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let (body, mac) = cursor.split_once('.').ok_or_else(invalid)?;
+    let json = URL_SAFE_NO_PAD.decode(body).map_err(|_| invalid())?;
+    let mac = URL_SAFE_NO_PAD.decode(mac).map_err(|_| invalid())?;
+    // Compared in constant time: the MAC must not be guessable byte by byte.
+    let expected = blake3::Hash::from(pad(&keys.cursor_mac(&json, caller)));
+    if mac.len() != 16 || expected != blake3::Hash::from(pad(&mac)) {
+        return Err(invalid());
+    }
     let payload: Payload = serde_json::from_slice(&json).map_err(|_| invalid())?;
     if payload.v != FORMAT {
         return Err(invalid());
@@ -61,6 +88,15 @@ pub(crate) fn decode(cursor: &str, dir: &VfsPath, recursive: bool) -> Result<Vfs
     Ok(after)
 }
 
+/// 16 bytes padded to 32, for `blake3::Hash`'s constant-time comparison.
+fn pad(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (slot, byte) in out.iter_mut().zip(bytes) {
+        *slot = *byte;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,42 +105,60 @@ mod tests {
         VfsPath::parse(text).unwrap()
     }
 
+    fn keys() -> Keys {
+        Keys::new(&[3u8; 32])
+    }
+
     #[test]
-    fn cursors_round_trip_and_bind_to_their_listing() {
+    fn cursors_round_trip_and_bind_to_their_listing_and_caller() {
+        let keys = keys();
         let dir = path("/orgs/acme/docs");
-        let cursor = encode(&dir, false, &path("/orgs/acme/docs/b.txt"));
+        let cursor = encode(
+            &keys,
+            "user:u_a",
+            &dir,
+            false,
+            &path("/orgs/acme/docs/b.txt"),
+        );
         assert_eq!(
-            decode(&cursor, &dir, false).unwrap(),
+            decode(&keys, "user:u_a", &cursor, &dir, false).unwrap(),
             path("/orgs/acme/docs/b.txt")
         );
         assert_eq!(
-            decode(&cursor, &dir, true).unwrap_err().to_string(),
+            decode(&keys, "user:u_a", &cursor, &dir, true)
+                .unwrap_err()
+                .to_string(),
             "invalid cursor: it belongs to a different listing"
         );
-        assert!(decode(&cursor, &path("/orgs/acme"), false).is_err());
+        assert!(decode(&keys, "user:u_a", &cursor, &path("/orgs/acme"), false).is_err());
+        assert!(decode(&keys, "user:u_b", &cursor, &dir, false).is_err());
+        assert!(decode(&Keys::new(&[4u8; 32]), "user:u_a", &cursor, &dir, false).is_err());
     }
 
     #[test]
     fn tampered_cursors_are_refused() {
+        let keys = keys();
         let dir = path("/orgs/acme");
-        let good = encode(&dir, true, &path("/orgs/acme/x"));
-        let forged_outside =
-            URL_SAFE_NO_PAD.encode(br#"{"v":1,"d":"/orgs/acme","r":true,"a":"/orgs/other/x"}"#);
-        let forged_version =
-            URL_SAFE_NO_PAD.encode(br#"{"v":9,"d":"/orgs/acme","r":true,"a":"/orgs/acme/x"}"#);
-        let extra_field = URL_SAFE_NO_PAD
-            .encode(br#"{"v":1,"d":"/orgs/acme","r":true,"a":"/orgs/acme/x","o":"z"}"#);
+        let good = encode(&keys, "system", &dir, true, &path("/orgs/acme/x"));
+        let (body, mac) = good.split_once('.').unwrap();
+        let hand_made = |json: &[u8]| format!("{}.{mac}", URL_SAFE_NO_PAD.encode(json));
+        let forged_outside = hand_made(br#"{"v":2,"d":"/orgs/acme","r":true,"a":"/orgs/other/x"}"#);
+        let skipped = hand_made(br#"{"v":2,"d":"/orgs/acme","r":true,"a":"/orgs/acme/y"}"#);
+        let old_format =
+            URL_SAFE_NO_PAD.encode(br#"{"v":1,"d":"/orgs/acme","r":true,"a":"/orgs/acme/x"}"#);
         let truncated = good.get(..good.len() - 3).unwrap().to_owned();
         for bad in [
             String::new(),
             "!!!".to_owned(),
             truncated,
             forged_outside,
-            forged_version,
-            extra_field,
+            skipped,
+            old_format,
+            body.to_owned(),
+            format!("{body}."),
             "A".repeat(10_000),
         ] {
-            let error = decode(&bad, &dir, true).unwrap_err();
+            let error = decode(&keys, "system", &bad, &dir, true).unwrap_err();
             assert_eq!(error.code(), crate::ErrorCode::InvalidInput, "{bad}");
         }
     }

@@ -87,7 +87,8 @@ impl ByteRange {
             ByteRange::From(start) => (start, size),
             ByteRange::Last(count) => (size.saturating_sub(count), size),
         };
-        if start >= size && !(size == 0 && start == 0) {
+        // Nothing of an empty file can be selected: any range of it is unsatisfiable.
+        if start >= size {
             return None;
         }
         Some((start, end))
@@ -215,6 +216,24 @@ impl Fs {
     /// Waits for queued commits and releases the data directory.
     pub async fn close(&self) {
         self.store.close().await;
+    }
+
+    /// An entry as people read it: its author by handle (`user:alice@acme.com`), as
+    /// `getfacl` shows subjects.
+    fn show(&self, mut entry: Entry) -> Entry {
+        entry.author = self.accounts.display_subject(&entry.author);
+        entry
+    }
+
+    /// A version as people read it (its author by handle).
+    fn show_version(&self, mut version: VersionInfo) -> VersionInfo {
+        version.author = self.accounts.display_subject(&version.author);
+        version
+    }
+
+    /// The entry of the node a mutation produced, as people read it.
+    fn applied_entry(&self, applied: nexus_store::Applied) -> Result<Entry, FsError> {
+        applied_entry_of(applied).map(|entry| self.show(entry))
     }
 
     /// Canonicalizes `path` and checks the context may address it.
@@ -360,7 +379,7 @@ impl Fs {
             return Err(nexus_store::Rejection::NotFound { path }.into());
         };
         self.authorize_view(context, &node)?;
-        Ok(Entry::from_node(&node))
+        Ok(self.show(Entry::from_node(&node)))
     }
 
     /// Whether a file or directory exists.
@@ -387,7 +406,7 @@ impl Fs {
                 .read_old_version(&path, &file, number, options.range)
                 .await;
         }
-        let entry = Entry::from_node(&file);
+        let entry = self.show(Entry::from_node(&file));
         match options.range {
             None => Ok(ReadOutput {
                 entry,
@@ -418,7 +437,7 @@ impl Fs {
                 version: number,
             }
         })?;
-        let info = VersionInfo::from_record(&record, file.version);
+        let info = self.show_version(VersionInfo::from_record(&record, file.version));
         let entry = Entry {
             size: info.size,
             version: info.version,
@@ -484,7 +503,7 @@ impl Fs {
             })
             .await
             .map_err(store_error)?;
-        Ok(Entry::from_node(&node))
+        Ok(self.show(Entry::from_node(&node)))
     }
 
     /// Creates a directory; with `parents`, also missing ancestors, and an existing
@@ -515,7 +534,7 @@ impl Fs {
             })
             .await
             .map_err(store_error)?;
-        applied_entry(applied)
+        self.applied_entry(applied)
     }
 
     /// Removes a file or an empty directory; with `recursive`, a directory and everything
@@ -533,6 +552,10 @@ impl Fs {
                 "`{path}` is an organization root and cannot be removed"
             )));
         }
+        let structure = self.layout.is_structure(&path);
+        if structure {
+            self.authorize(context, &path, Permission::Manage)?;
+        }
         if recursive {
             self.authorize_subtree(context, &path, Permission::Write)
                 .await?;
@@ -540,12 +563,25 @@ impl Fs {
             self.authorize(context, &path, Permission::Write)?;
         }
         let remove = Mutation::Remove {
-            org,
+            org: org.clone(),
             path: path.clone(),
             recursive,
             at: Timestamp::now(),
         };
-        let applied = self.authz.rekey_subtree(&path, None, vec![remove]).await?;
+        let _membership = if structure {
+            Some(self.membership.lock().await)
+        } else {
+            None
+        };
+        let keep = if structure {
+            self.record_grants_within(&org, &path).await?
+        } else {
+            Vec::new()
+        };
+        let applied = self
+            .authz
+            .rekey_subtree(&path, None, &keep, vec![remove])
+            .await?;
         Ok(RemoveResult {
             removed: applied.first().map_or(0, |applied| applied.removed),
         })
@@ -570,22 +606,36 @@ impl Fs {
                 "`{from}` is an organization root and cannot be moved"
             )));
         }
+        let structure = self.layout.is_structure(&from);
+        if structure {
+            self.authorize(context, &from, Permission::Manage)?;
+        }
         self.authorize_subtree(context, &from, Permission::Write)
             .await?;
         self.authorize(context, &to, Permission::Write)?;
         let rename = Mutation::Move {
-            org,
+            org: org.clone(),
             from: from.clone(),
             to: to.clone(),
             overwrite,
             author: context.principal.to_string(),
             at: Timestamp::now(),
         };
+        let _membership = if structure {
+            Some(self.membership.lock().await)
+        } else {
+            None
+        };
+        let keep = if structure {
+            self.record_grants_within(&org, &from).await?
+        } else {
+            Vec::new()
+        };
         let applied = self
             .authz
-            .rekey_subtree(&from, Some(&to), vec![rename])
+            .rekey_subtree(&from, Some(&to), &keep, vec![rename])
             .await?;
-        applied_entry(applied.into_iter().next().unwrap_or_default())
+        self.applied_entry(applied.into_iter().next().unwrap_or_default())
     }
 
     /// Copies a file, or with `recursive` a directory tree, to the new path `to`. Content is
@@ -618,7 +668,7 @@ impl Fs {
             })
             .await
             .map_err(store_error)?;
-        applied_entry(applied)
+        self.applied_entry(applied)
     }
 
     /// One page of a directory listing in name order (path order when recursive). Listing
@@ -648,14 +698,22 @@ impl Fs {
                 ));
             }
             return Ok(ListPage {
-                entries: vec![Entry::from_node(&node)],
+                entries: vec![self.show(Entry::from_node(&node))],
                 next_cursor: None,
             });
         }
         let mut after = options
             .cursor
             .as_deref()
-            .map(|cursor| cursor::decode(cursor, &dir, options.recursive))
+            .map(|cursor| {
+                cursor::decode(
+                    self.authz.keys(),
+                    &context.principal.to_string(),
+                    cursor,
+                    &dir,
+                    options.recursive,
+                )
+            })
             .transpose()?;
         let visibility = self.authz.visibility(context)?;
         let batch = (limit + 1).max(64);
@@ -688,11 +746,20 @@ impl Fs {
         let more = kept.len() > limit;
         kept.truncate(limit);
         let next_cursor = match kept.last() {
-            Some(last) if more => Some(cursor::encode(&dir, options.recursive, &last.path)),
+            Some(last) if more => Some(cursor::encode(
+                self.authz.keys(),
+                &context.principal.to_string(),
+                &dir,
+                options.recursive,
+                &last.path,
+            )),
             _ => None,
         };
         Ok(ListPage {
-            entries: kept.iter().map(Entry::from_node).collect(),
+            entries: kept
+                .iter()
+                .map(|node| self.show(Entry::from_node(node)))
+                .collect(),
             next_cursor,
         })
     }
@@ -782,7 +849,7 @@ impl Fs {
         let records = self.store.versions(&file).await?;
         Ok(records
             .iter()
-            .map(|record| VersionInfo::from_record(record, file.version))
+            .map(|record| self.show_version(VersionInfo::from_record(record, file.version)))
             .collect())
     }
 
@@ -807,7 +874,7 @@ impl Fs {
             })
             .await
             .map_err(store_error)?;
-        applied_entry(applied)
+        self.applied_entry(applied)
     }
 
     /// The version policy of an organization.
@@ -865,7 +932,7 @@ impl Fs {
 }
 
 /// The entry of the node a mutation produced.
-fn applied_entry(applied: nexus_store::Applied) -> Result<Entry, FsError> {
+fn applied_entry_of(applied: nexus_store::Applied) -> Result<Entry, FsError> {
     applied
         .node
         .map(|node| Entry::from_node(&node))

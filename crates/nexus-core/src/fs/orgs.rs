@@ -69,6 +69,49 @@ impl Layout {
     }
 }
 
+impl Layout {
+    /// The role relationships an active `member` or `assistant` holds on its workspaces.
+    fn role_grants(
+        self,
+        org: &OrgId,
+        member: &MemberRecord,
+        subject: &SubjectRef,
+    ) -> Vec<Relationship> {
+        if member.role == Role::Admin || member.status != MemberStatus::Active {
+            return Vec::new();
+        }
+        member
+            .workspaces
+            .iter()
+            .filter_map(|workspace| self.workspace_path(org, workspace).ok())
+            .map(|path| {
+                Relationship::new(
+                    ObjectRef::new(authz::FILE, path.as_str()),
+                    member.role.relation(),
+                    subject.clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// Whether `path` is part of an organization's structure: a folder directly in its
+    /// root (a workspace, `shared`, `workspaces`) or, in the canonical layout, a workspace
+    /// folder. Removing, moving or renaming these needs `manage`.
+    pub fn is_structure(self, path: &VfsPath) -> bool {
+        let Some(parent) = path.parent() else {
+            return false;
+        };
+        if matches!(parent.location(), Ok(nexus_path::Location::OrgRoot(_))) {
+            return true;
+        }
+        self == Layout::Canonical
+            && parent.name() == "workspaces"
+            && parent.parent().is_some_and(|grand| {
+                matches!(grand.location(), Ok(nexus_path::Location::OrgRoot(_)))
+            })
+    }
+}
+
 /// A member's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -137,7 +180,6 @@ pub struct OrgRecord {
     pub created_at: String,
     #[serde(default)]
     pub settings: Map<String, Value>,
-    #[serde(default)]
     pub members: Vec<MemberRecord>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -176,6 +218,44 @@ impl OrgRecord {
         Ok(())
     }
 
+    /// Refuses keys the record does not know (a misspelled `Members` would otherwise be
+    /// kept while the real list is missing). Members may carry `added_by`.
+    pub fn check_keys(&self) -> Result<(), FsError> {
+        let unknown = |key: &str, known: &[&str], place: &str| {
+            let hint = known
+                .iter()
+                .find(|name| name.eq_ignore_ascii_case(key))
+                .map(|name| format!(" (did you mean `{name}`?)"))
+                .unwrap_or_default();
+            FsError::invalid(format!(
+                "invalid {ORG_RECORD}: unknown key `{}` in {place}{hint}; known keys are {}",
+                key.chars().take(80).collect::<String>(),
+                known
+                    .iter()
+                    .map(|name| format!("`{name}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        };
+        if let Some(key) = self.extra.keys().next() {
+            return Err(unknown(key, &RECORD_KEYS, "the record"));
+        }
+        for member in &self.members {
+            if let Some(key) = member.extra.keys().find(|key| *key != "added_by") {
+                return Err(unknown(key, &MEMBER_KEYS, "a member"));
+            }
+        }
+        Ok(())
+    }
+
+    /// How many active admins the record has.
+    fn active_admins(&self) -> usize {
+        self.members
+            .iter()
+            .filter(|member| member.role == Role::Admin && member.status == MemberStatus::Active)
+            .count()
+    }
+
     /// The record as stored (pretty JSON, newline-terminated).
     pub fn to_bytes(&self) -> Bytes {
         let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
@@ -183,6 +263,19 @@ impl OrgRecord {
         Bytes::from(text)
     }
 }
+
+/// The keys of a record.
+const RECORD_KEYS: [&str; 5] = ["org_id", "name", "created_at", "settings", "members"];
+/// The keys of a member.
+const MEMBER_KEYS: [&str; 7] = [
+    "user_id",
+    "role",
+    "type",
+    "joined_at",
+    "status",
+    "workspaces",
+    "added_by",
+];
 
 fn validate_handle_or_id(text: &str) -> Result<(), FsError> {
     if is_stable_user_id(text) {
@@ -296,6 +389,15 @@ impl Fs {
         precondition: Precondition,
     ) -> Result<Entry, FsError> {
         new.validate(org)?;
+        new.check_keys()?;
+        refuse_new_stable_ids(context, org, old, new)?;
+        if old.is_some_and(|old| old.active_admins() > 0) && new.active_admins() == 0 {
+            return Err(FsError::Conflict {
+                message: format!(
+                    "`{org}` would have no active admin left: the last admin of an organization cannot be removed, demoted or suspended; make someone else an admin first"
+                ),
+            });
+        }
         let _registering = self.accounts.registering.lock().await;
         let mut pending: Vec<PrincipalRecord> = Vec::new();
         let mut new_subjects: BTreeMap<SubjectRef, &MemberRecord> = BTreeMap::new();
@@ -377,7 +479,40 @@ impl Fs {
             .into_iter()
             .find_map(|applied| applied.node)
             .ok_or_else(|| FsError::invalid("the organization record was not written"))?;
-        Ok(Entry::from_node(&node))
+        Ok(self.show(Entry::from_node(&node)))
+    }
+
+    /// The role grants the record of `org` gives on `root` or beneath it. They belong to the
+    /// record, not to the folder: removing or moving the folder leaves them where the record
+    /// says, so a workspace recreated under its id gets them back. The caller holds the
+    /// membership lock.
+    pub(crate) async fn record_grants_within(
+        &self,
+        org: &OrgId,
+        root: &VfsPath,
+    ) -> Result<Vec<Relationship>, FsError> {
+        let record = match self.org_record(org).await {
+            Ok(Some((record, _))) => record,
+            Ok(None) => return Ok(Vec::new()),
+            Err(error) if error.code() == crate::ErrorCode::InvalidInput => return Ok(Vec::new()),
+            Err(error) => return Err(error),
+        };
+        let mut grants = Vec::new();
+        for member in &record.members {
+            let Ok(subject) = self.member_subject(member, None) else {
+                continue;
+            };
+            grants.extend(
+                self.layout
+                    .role_grants(org, member, &subject)
+                    .into_iter()
+                    .filter(|grant| {
+                        VfsPath::parse(&grant.resource.object_id)
+                            .is_ok_and(|path| path.starts_with(root))
+                    }),
+            );
+        }
+        Ok(grants)
     }
 
     /// The relationship changes that take the organization from `old` to `new` members.
@@ -407,16 +542,8 @@ impl Fs {
         }
         let role_grants = |member: &MemberRecord, subject: &SubjectRef| {
             let mut grants = RelationshipSet::default();
-            if member.role != Role::Admin && member.status == MemberStatus::Active {
-                for workspace in &member.workspaces {
-                    if let Ok(path) = self.layout.workspace_path(org, workspace) {
-                        grants.insert(Relationship::new(
-                            ObjectRef::new(authz::FILE, path.as_str()),
-                            member.role.relation(),
-                            subject.clone(),
-                        ));
-                    }
-                }
+            for grant in self.layout.role_grants(org, member, subject) {
+                grants.insert(grant);
             }
             grants
         };
@@ -602,6 +729,12 @@ impl Fs {
             workspaces: spec.workspaces,
             extra: added_by(context, self),
         };
+        if context.principal != Principal::System
+            && candidate.kind == MemberKind::Human
+            && is_stable_user_id(&candidate.user_id)
+        {
+            return Err(stable_id_refused(&candidate.user_id, &org));
+        }
         let wanted = self.member_subject(&candidate, Some(&mut Vec::new()))?;
         if old.members.iter().any(|member| {
             self.member_subject(member, None).ok().as_ref() == Some(&wanted)
@@ -753,6 +886,29 @@ impl Fs {
             self.provision_org(context, spec, &mut report).await?;
         }
         Ok(report)
+    }
+
+    /// Creates one organization (the system's alone): refused if it exists already (use
+    /// [`Fs::provision`] to complete an existing one).
+    pub async fn create_org(
+        &self,
+        context: &CallContext,
+        spec: OrgSpec,
+    ) -> Result<ProvisionReport, FsError> {
+        if context.principal != Principal::System {
+            return Err(FsError::PermissionDenied {
+                principal: context.name(),
+                permission: "system",
+                path: VfsPath::root(),
+            });
+        }
+        let root = VfsPath::org_root(&spec.id);
+        if self.store.node(&root).await?.is_some() {
+            return Err(FsError::Rejected(nexus_store::Rejection::AlreadyExists {
+                path: root,
+            }));
+        }
+        self.provision(context, &[spec]).await
     }
 
     /// Refuses a specification that could not be provisioned completely, before anything
@@ -968,6 +1124,40 @@ impl Fs {
             report.unchanged += 1;
         }
         Ok(())
+    }
+}
+
+/// Only the operator names new members by stable id: to anyone else, an id of someone in
+/// another organization and an id nobody has are refused alike.
+fn refuse_new_stable_ids(
+    context: &CallContext,
+    org: &OrgId,
+    old: Option<&OrgRecord>,
+    new: &OrgRecord,
+) -> Result<(), FsError> {
+    if context.principal == Principal::System {
+        return Ok(());
+    }
+    for member in &new.members {
+        let listed_before = old.is_some_and(|old| {
+            old.members
+                .iter()
+                .any(|known| known.user_id == member.user_id)
+        });
+        if member.kind == MemberKind::Human && is_stable_user_id(&member.user_id) && !listed_before
+        {
+            return Err(stable_id_refused(&member.user_id, org));
+        }
+    }
+    Ok(())
+}
+
+/// The refusal of a new member named by stable id by someone other than the operator.
+fn stable_id_refused(user: &str, org: &OrgId) -> FsError {
+    FsError::PrincipalRefused {
+        message: format!(
+            "cannot add `{user}` to `{org}`: add people by their handle (stable ids name new members only for the system administrator)"
+        ),
     }
 }
 

@@ -35,8 +35,8 @@ pub struct CheckQuery<'a> {
     pub subject: &'a SubjectRef,
     /// Caveat parameters.
     pub context: Option<&'a nexus_rebac::caveat::CaveatContext>,
-    /// Answer at least as fresh as this revision.
-    pub at_least: Option<u64>,
+    /// Answer at least as fresh as this revision token (see [`Fs::revision_token`]).
+    pub at_least: Option<&'a str>,
 }
 
 /// The path whose `manage` permission governs relationships on `resource`.
@@ -50,6 +50,15 @@ fn governing_path(resource: &ObjectRef) -> Option<VfsPath> {
         ))
         .map(|org| VfsPath::org_root(&org)),
         _ => None,
+    }
+}
+
+/// The refusal of a subject that is not a member of the relationship's organization (or that
+/// nobody has): one message for both, naming the subject as typed.
+fn cross_tenant(subject: &str, relationship: &Relationship) -> FsError {
+    FsError::CrossTenant {
+        subject: subject.to_owned(),
+        org: org_of(relationship).map_or_else(|| "?".to_owned(), |org| org.to_string()),
     }
 }
 
@@ -118,13 +127,26 @@ impl Fs {
         )?;
         let _registering = self.accounts.registering.lock().await;
         let mut pending = Vec::new();
+        // Subjects as the caller typed them, for errors: a refusal never names a handle or
+        // a stable id the caller did not give.
+        let mut typed: Vec<(String, String)> = Vec::new();
         for update in &mut updates {
             let writing = update.operation != Operation::Delete;
             let register = is_system(context) && writing;
-            self.resolve_subject(
+            let as_typed = update.relationship.subject.to_string();
+            let resolved = self.resolve_subject(
                 &mut update.relationship.subject,
                 register.then_some(&mut pending),
-            )?;
+            );
+            if let Err(error) = resolved {
+                return Err(match error {
+                    FsError::InvalidInput { .. } if !is_system(context) => {
+                        cross_tenant(&as_typed, &update.relationship)
+                    }
+                    other => other,
+                });
+            }
+            typed.push((update.relationship.subject.to_string(), as_typed.clone()));
             let subject = &update.relationship.subject.object;
             if writing
                 && subject.object_type == "user"
@@ -133,10 +155,14 @@ impl Fs {
                 && !pending.iter().any(|record| record.id == subject.object_id)
             {
                 // Only registered users hold anything: a grant to a name nobody has (or to an
-                // id no one was given yet) would wait for whoever gets it.
+                // id no one was given yet) would wait for whoever gets it. To anyone but the
+                // operator this is the same refusal as for someone of another organization.
+                if !is_system(context) {
+                    return Err(cross_tenant(&as_typed, &update.relationship));
+                }
                 return Err(FsError::invalid(format!(
                     "there is no user `{}`: add them to an organization first",
-                    subject.object_id
+                    as_typed.strip_prefix("user:").unwrap_or(&as_typed)
                 )));
             }
         }
@@ -153,7 +179,17 @@ impl Fs {
         let (outcome, _) = self
             .authz
             .write_with(context, updates, preconditions, mutations)
-            .await?;
+            .await
+            .map_err(|error| match error {
+                FsError::CrossTenant { subject, org } => FsError::CrossTenant {
+                    subject: typed
+                        .iter()
+                        .find(|(resolved, _)| *resolved == subject)
+                        .map_or(subject, |(_, as_typed)| as_typed.clone()),
+                    org,
+                },
+                other => other,
+            })?;
         self.accounts.commit(&pending);
         Ok(outcome)
     }
@@ -438,7 +474,7 @@ impl Fs {
         context: &CallContext,
         query: CheckQuery<'_>,
     ) -> Result<CheckResult, FsError> {
-        self.authz.require_revision(query.at_least)?;
+        self.authz.require_fresh(context, query.at_least)?;
         let mut subject = query.subject.clone();
         self.resolve_subject(&mut subject, None)?;
         let query = CheckQuery {
@@ -451,6 +487,13 @@ impl Fs {
             self.authorize_manage(context, query.resource)?;
         }
         let resource = normalize_file(query.resource)?;
+        // A non-member holds nothing in an organization, whatever is stored there.
+        if asking_for_self
+            && let Some(org) = authz::org_of_object(&resource)
+            && !self.authz.is_member(query.subject, &org)?
+        {
+            return Ok(CheckResult::No);
+        }
         Ok(self.authz.engine().check(&CheckRequest {
             resource: &resource,
             permission: query.permission,
@@ -491,13 +534,38 @@ impl Fs {
         if self.authz.subject_of(&context.principal).as_ref() != Some(subject) {
             Self::require_system(context, "look up another subject's resources")?;
         }
-        Ok(self.authz.engine().lookup_resources(
+        let found = self.authz.engine().lookup_resources(
             resource_type,
             permission,
             subject,
             caveat_context,
             authz::now(),
-        )?)
+        )?;
+        if is_system(context) {
+            return Ok(found);
+        }
+        // Only objects of organizations the subject currently belongs to.
+        let mut decided: Vec<(OrgId, bool)> = Vec::new();
+        let mut kept = Vec::with_capacity(found.len());
+        for resource in found {
+            let object = ObjectRef::new(resource_type, resource.id.as_str());
+            let member = match authz::org_of_object(&object) {
+                None => true,
+                Some(org) => {
+                    if let Some((_, member)) = decided.iter().find(|(known, _)| *known == org) {
+                        *member
+                    } else {
+                        let member = self.authz.is_member(subject, &org)?;
+                        decided.push((org, member));
+                        member
+                    }
+                }
+            };
+            if member {
+                kept.push(resource);
+            }
+        }
+        Ok(kept)
     }
 
     /// Subjects of a type that have `permission` on `resource`.
@@ -531,6 +599,25 @@ impl Fs {
     ) -> Result<Vec<nexus_store::RecordedChange>, FsError> {
         Self::require_system(context, "read the change log")?;
         self.authz.changes_since(revision, limit).await
+    }
+
+    /// The revision token for an answer to `context` about `about` (see
+    /// [`crate::authz::tokens`]).
+    pub fn revision_token(
+        &self,
+        context: &CallContext,
+        about: Option<&OrgId>,
+    ) -> Result<String, FsError> {
+        self.authz.revision_token(context, about)
+    }
+
+    /// Refuses unless answers are at least as fresh as the token `at_least`.
+    pub fn require_fresh(
+        &self,
+        context: &CallContext,
+        at_least: Option<&str>,
+    ) -> Result<(), FsError> {
+        self.authz.require_fresh(context, at_least)
     }
 
     /// The schema text and whether it is a deployment's own.

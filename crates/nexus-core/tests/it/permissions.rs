@@ -743,3 +743,92 @@ async fn r21_large_grant_batches_write_completely() {
         CheckResult::Has
     );
 }
+
+/// Item 10: a denial costs about what an allowed answer costs. A heavy caller (100 groups,
+/// grants on 300 folders) asking for hidden paths has its visibility computed once per
+/// revision, not once per request; the answers stay those of the rule (not found beneath
+/// what the caller cannot see, permission denied where it sees the parent).
+#[tokio::test]
+async fn denials_do_not_recompute_the_callers_visibility() {
+    let (_dir, fs) = world().await;
+    let bob = user("bob@acme.com");
+    fs.setfacl(&system(), "/orgs/acme/sales", "user:bob@acme.com:r--")
+        .await
+        .unwrap();
+    let mut updates = Vec::new();
+    for group in 0..100 {
+        updates.push(RelationshipUpdate {
+            operation: Operation::Touch,
+            relationship: Relationship::parse(&format!(
+                "group:acme/g{group}#member@user:bob@acme.com"
+            ))
+            .unwrap(),
+        });
+        for folder in 0..3 {
+            updates.push(RelationshipUpdate {
+                operation: Operation::Touch,
+                relationship: Relationship::parse(&format!(
+                    "file:/orgs/acme/projects/p{group}-{folder}#viewer@group:acme/g{group}#member"
+                ))
+                .unwrap(),
+            });
+        }
+    }
+    fs.relationships_write(&system(), updates, Vec::new())
+        .await
+        .unwrap();
+    put(&fs, "/orgs/acme/projects/p7-1/doc.md", "shared").await;
+    put(&fs, "/orgs/acme/projects/hidden/doc.md", "hidden").await;
+    let before = fs.authorizer().visibility_computations();
+    for _ in 0..50 {
+        assert_eq!(
+            can_read(&fs, &bob, "/orgs/acme/engineering/secret.md").await,
+            Err(ErrorCode::NotFound)
+        );
+        // `projects` is visible through the grants beneath it.
+        assert_eq!(
+            can_read(&fs, &bob, "/orgs/acme/projects/other.md").await,
+            Err(ErrorCode::PermissionDenied)
+        );
+        assert_eq!(
+            can_read(&fs, &bob, "/orgs/acme/projects/hidden/doc.md").await,
+            Err(ErrorCode::NotFound)
+        );
+        assert_eq!(
+            can_write(&fs, &bob, "/orgs/acme/sales/new.md").await,
+            Err(ErrorCode::PermissionDenied)
+        );
+        assert_eq!(
+            can_read(&fs, &bob, "/orgs/acme/projects/p7-1/doc.md").await,
+            Ok(())
+        );
+    }
+    assert!(
+        fs.authorizer().visibility_computations() - before <= 1,
+        "{} computations for 200 denials",
+        fs.authorizer().visibility_computations() - before
+    );
+    // A new revision is seen at once.
+    fs.setfacl(
+        &system(),
+        "/orgs/acme/projects/hidden",
+        "user:bob@acme.com:r--",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        can_read(&fs, &bob, "/orgs/acme/projects/hidden/doc.md").await,
+        Ok(())
+    );
+    fs.setfacl(
+        &system(),
+        "/orgs/acme/projects/hidden",
+        "user:bob@acme.com:---",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        can_read(&fs, &bob, "/orgs/acme/projects/hidden/doc.md").await,
+        Err(ErrorCode::NotFound)
+    );
+}

@@ -315,10 +315,32 @@ impl MetadataStore for SqliteMetadataStore {
             .iter()
             .map(|row| decoder.decode(row))
             .collect::<Result<Vec<_>, _>>()?;
+        let org_rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT org, revision FROM org_revisions")
+                .fetch_all(&self.readers)
+                .await?;
+        let mut org_revisions = Vec::with_capacity(org_rows.len());
+        for (org, revision) in org_rows {
+            let org = OrgId::parse(&org).map_err(|error| StoreError::InvalidData {
+                message: format!("org_revisions names `{org}`: {error}"),
+            })?;
+            org_revisions.push((org, to_u64(revision)?));
+        }
+        let server_key: Vec<u8> =
+            sqlx::query_scalar("SELECT value FROM secrets WHERE name = 'server_key'")
+                .fetch_one(&self.readers)
+                .await?;
+        if server_key.len() < 32 {
+            return Err(StoreError::InvalidData {
+                message: "the server key is shorter than 32 bytes".to_owned(),
+            });
+        }
         Ok(AuthorizationSnapshot {
             schema,
             revision,
             relationships,
+            org_revisions,
+            server_key,
         })
     }
 

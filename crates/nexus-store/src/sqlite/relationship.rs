@@ -337,6 +337,24 @@ pub(super) async fn write_batch(
         .await
         .map_err(StoreError::from)?;
     }
+    // Each organization the batch touched was last changed at this revision.
+    let mut orgs: Vec<&str> = batch
+        .changes
+        .iter()
+        .filter_map(|change| change.org.as_ref().map(OrgId::as_str))
+        .collect();
+    orgs.sort_unstable();
+    orgs.dedup();
+    for org in orgs {
+        sqlx::query(
+            "INSERT INTO org_revisions (org, revision) VALUES (?, ?) ON CONFLICT (org) DO UPDATE SET revision = excluded.revision",
+        )
+        .bind(org)
+        .bind(revision)
+        .execute(&mut *connection)
+        .await
+        .map_err(StoreError::from)?;
+    }
     Ok(())
 }
 

@@ -181,6 +181,25 @@ const MIGRATIONS: &[&str] = &[
         revoked_at  INTEGER
     ) STRICT, WITHOUT ROWID;
     ",
+    // 6: a random server key (for revision tokens and list cursors, generated here once by
+    // SQLite's cryptographic generator) and, per organization, the last revision that changed
+    // one of its relationships (filled from the change log).
+    "
+    CREATE TABLE secrets (
+        name  TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO secrets (name, value) VALUES ('server_key', randomblob(32));
+    CREATE TABLE org_revisions (
+        org      TEXT PRIMARY KEY,
+        revision INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO org_revisions (org, revision)
+    SELECT json_extract(change.value, '$.org'), max(part.revision)
+    FROM relationship_change_parts AS part, json_each(part.changes) AS change
+    WHERE coalesce(json_extract(change.value, '$.org'), '') != ''
+    GROUP BY 1;
+    ",
 ];
 
 /// The schema version this build writes.
@@ -317,6 +336,56 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(old_table, None);
+    }
+
+    /// Migration 6 creates a 32-byte random server key (a different one per database) and
+    /// fills each organization's last revision from the change log.
+    #[tokio::test]
+    async fn migration_6_keys_the_server_and_records_org_revisions() {
+        let mut connection = database_at(5).await;
+        for (revision, changes) in [
+            (
+                1,
+                r#"[{"op":"t","rt":"file","ri":"/orgs/acme/a","r":"viewer","st":"user","si":"u_a","org":"acme"}]"#,
+            ),
+            (
+                2,
+                r#"[{"op":"t","rt":"file","ri":"/orgs/other/a","r":"viewer","st":"user","si":"u_b","org":"other"}]"#,
+            ),
+            (
+                3,
+                r#"[{"op":"d","rt":"file","ri":"/orgs/acme/a","r":"viewer","st":"user","si":"u_a","org":"acme"},{"op":"t","rt":"doc","ri":"1","r":"x","st":"user","si":"u_c"}]"#,
+            ),
+        ] {
+            sqlx::query(
+                "INSERT INTO relationship_change_parts (revision, part, changes) VALUES (?, 0, ?)",
+            )
+            .bind(revision)
+            .bind(changes)
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        }
+        migrate(&mut connection).await.unwrap();
+        let revisions: Vec<(String, i64)> =
+            sqlx::query_as("SELECT org, revision FROM org_revisions ORDER BY org")
+                .fetch_all(&mut connection)
+                .await
+                .unwrap();
+        assert_eq!(revisions, [("acme".to_owned(), 3), ("other".to_owned(), 2)]);
+        let key: Vec<u8> =
+            sqlx::query_scalar("SELECT value FROM secrets WHERE name = 'server_key'")
+                .fetch_one(&mut connection)
+                .await
+                .unwrap();
+        assert_eq!(key.len(), 32);
+        let mut other = database_at(6).await;
+        let other_key: Vec<u8> =
+            sqlx::query_scalar("SELECT value FROM secrets WHERE name = 'server_key'")
+                .fetch_one(&mut other)
+                .await
+                .unwrap();
+        assert_ne!(key, other_key);
     }
 
     /// Relationships stored by schema version 3 (six key columns) read back the same after

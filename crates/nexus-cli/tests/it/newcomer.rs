@@ -1,0 +1,269 @@
+//! What a newcomer ran into: ambiguous targets, mistyped data directories, inconsistent
+//! commands, configuration that needed secrets it never used.
+
+use std::process::Command;
+
+use super::{Nexus, Run};
+
+fn nexus_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_nexus"));
+    command
+        .env_remove("NEXUS_LOG")
+        .env_remove("NEXUS_URL")
+        .env_remove("NEXUS_HOST")
+        .env_remove("NEXUS_PORT")
+        .env_remove("NEXUS_DATA_DIR")
+        .env_remove("NEXUS_API_KEY")
+        .env_remove("NEXUS_TOKEN")
+        .env_remove("JWT_SECRET");
+    command
+}
+
+fn run(command: &mut Command) -> Run {
+    let output = command.output().unwrap();
+    Run {
+        code: output.status.code().unwrap(),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+/// Item 12: an explicit flag beats an environment variable; two explicit targets (or two
+/// from the environment) are an error naming both.
+#[test]
+fn one_target_per_command() {
+    let nexus = Nexus::new();
+    nexus.ok(&["mkdir", "/orgs/acme"]);
+    let data = nexus.data_dir();
+    let data = data.to_str().unwrap();
+    // Nothing listens on port 1.
+    let server = "http://127.0.0.1:1";
+    let both = run(nexus_command().args(["--data-dir", data, "--url", server, "ls", "/orgs"]));
+    assert_eq!(both.code, 2, "{}", both.stderr);
+    assert!(
+        both.stderr.contains("--data-dir") && both.stderr.contains("--url"),
+        "{}",
+        both.stderr
+    );
+    for (name, value) in [("NEXUS_URL", server), ("NEXUS_HOST", "127.0.0.1")] {
+        let flag_wins = run(nexus_command()
+            .env(name, value)
+            .env("NEXUS_PORT", "1")
+            .args(["--data-dir", data, "ls", "/orgs"]));
+        assert_eq!(flag_wins.code, 0, "{name}: {}", flag_wins.stderr);
+        assert!(flag_wins.stdout.contains("acme"), "{}", flag_wins.stdout);
+    }
+    let url_wins = run(nexus_command()
+        .env("NEXUS_DATA_DIR", data)
+        .args(["--url", server, "ls", "/orgs"]));
+    assert_eq!(url_wins.code, 6, "{}", url_wins.stderr);
+    assert!(
+        url_wins.stderr.contains("cannot reach"),
+        "{}",
+        url_wins.stderr
+    );
+    let two_envs = run(nexus_command()
+        .env("NEXUS_DATA_DIR", data)
+        .env("NEXUS_URL", server)
+        .args(["ls", "/orgs"]));
+    assert_eq!(two_envs.code, 2, "{}", two_envs.stderr);
+    assert!(
+        two_envs.stderr.contains("NEXUS_DATA_DIR") && two_envs.stderr.contains("NEXUS_URL"),
+        "{}",
+        two_envs.stderr
+    );
+}
+
+/// Item 13: only commands that write create a data directory; others say there is none.
+#[test]
+fn a_mistyped_data_directory_is_not_created() {
+    let nexus = Nexus::new();
+    let missing = nexus.dir.path().join("typo");
+    let missing_text = missing.to_str().unwrap();
+    for args in [
+        vec!["ls", "/"],
+        vec!["stat", "/orgs/acme"],
+        vec!["cat", "/orgs/acme/x"],
+        vec!["rebac", "check", "user:a@b.c", "read", "/orgs/acme"],
+        vec!["admin", "list-users"],
+    ] {
+        let mut full = vec!["--data-dir", missing_text];
+        full.extend(&args);
+        let refused = run(nexus_command().args(&full));
+        assert_eq!(refused.code, 3, "{args:?}: {}", refused.stderr);
+        assert!(
+            refused.stderr.contains("no Nexus data directory at"),
+            "{args:?}: {}",
+            refused.stderr
+        );
+        assert!(refused.stderr.contains("hint:"), "{}", refused.stderr);
+        assert!(!missing.exists(), "{args:?} created {missing_text}");
+    }
+    let file = run(nexus_command().args(["--data-dir", "/etc/passwd", "ls"]));
+    assert_ne!(file.code, 0);
+    assert!(
+        file.stderr.contains("/etc/passwd") && file.stderr.contains("not a directory"),
+        "{}",
+        file.stderr
+    );
+    assert!(!file.stderr.contains("os error"), "{}", file.stderr);
+    // A command that writes creates it.
+    let created = run(nexus_command().args(["--data-dir", missing_text, "mkdir", "/orgs/acme"]));
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let listed = run(nexus_command().args(["--data-dir", missing_text, "ls", "/orgs"]));
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+}
+
+/// Item 19: grep without a match exits alike with and without `--json`; creating an existing
+/// relationship and setting an existing ACL entry are both idempotent; creating an existing
+/// organization says so; `stat` shows authors by handle.
+#[test]
+fn commands_behave_consistently() {
+    let nexus = Nexus::new();
+    nexus.ok(&[
+        "admin",
+        "create-org",
+        "--id",
+        "acme",
+        "--name",
+        "Acme",
+        "--workspaces",
+        "sales",
+    ]);
+    nexus.ok(&[
+        "admin",
+        "add-user",
+        "--org",
+        "acme",
+        "--user",
+        "alice@acme.com",
+        "--role",
+        "admin",
+    ]);
+    nexus.ok(&["write", "/orgs/acme/sales/a.md", "hello"]);
+    let text = nexus.run(&["grep", "nomatch", "/orgs/acme"]);
+    let json = nexus.run(&["--json", "grep", "nomatch", "/orgs/acme"]);
+    assert_eq!(text.code, json.code, "{} / {}", text.stderr, json.stderr);
+    assert_ne!(text.code, 0);
+    let matches: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(matches["matches"], serde_json::json!([]));
+
+    for _ in 0..2 {
+        let created = nexus.run(&[
+            "rebac",
+            "create",
+            "user:alice@acme.com",
+            "viewer",
+            "/orgs/acme/sales",
+        ]);
+        assert_eq!(created.code, 0, "{}", created.stderr);
+        let set = nexus.run(&["setfacl", "/orgs/acme/sales", "user:alice@acme.com:r--"]);
+        assert_eq!(set.code, 0, "{}", set.stderr);
+    }
+    let again = nexus.run(&[
+        "rebac",
+        "create",
+        "user:alice@acme.com",
+        "viewer",
+        "/orgs/acme/sales",
+    ]);
+    assert!(again.stderr.contains("already present"), "{}", again.stderr);
+
+    let existing = nexus.run(&["admin", "create-org", "--id", "acme", "--name", "Acme"]);
+    assert_eq!(existing.code, 4, "{}", existing.stderr);
+    assert!(
+        existing.stderr.contains("already exists"),
+        "{}",
+        existing.stderr
+    );
+
+    nexus.ok(&[
+        "--as",
+        "user:alice@acme.com",
+        "write",
+        "/orgs/acme/sales/b.md",
+        "by alice",
+    ]);
+    let stat = nexus.ok(&["stat", "/orgs/acme/sales/b.md"]);
+    assert!(stat.contains("user:alice@acme.com"), "{stat}");
+    assert!(!stat.contains("user:u_"), "{stat}");
+    let listed = nexus.json(&["ls", "/orgs/acme/sales"]);
+    assert!(
+        listed.to_string().contains("user:alice@acme.com"),
+        "{listed}"
+    );
+}
+
+/// Item 20: `init` and `config validate` do not need `JWT_SECRET`; `serve` does. Item 21:
+/// `nexus token create` mints a token the configured server accepts.
+#[test]
+fn secrets_are_needed_only_where_they_are_used() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let config = dir.path().join("nexus.yaml");
+    std::fs::write(
+        &config,
+        "data_dir: ./data\norganizations:\n  - id: acme\n    name: Acme\n    members:\n      - user_id: alice@acme.com\n        role: admin\nauth:\n  type: jwt\n  jwt_secret: ${JWT_SECRET}\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let validated = run(nexus_command().args(["config", "validate", config]));
+    assert_eq!(validated.code, 0, "{}", validated.stderr);
+    assert!(
+        validated.stderr.contains("JWT_SECRET"),
+        "{}",
+        validated.stderr
+    );
+    let init = run(nexus_command().args(["init", "--config", config]));
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    let serve = run(nexus_command().args(["serve", "--port", "0", "--config", config]));
+    assert_eq!(serve.code, 2, "{}", serve.stderr);
+    assert!(serve.stderr.contains("JWT_SECRET"), "{}", serve.stderr);
+
+    let secret = "a-secret-of-at-least-32-bytes-0123456789";
+    let minted = run(nexus_command().env("JWT_SECRET", secret).args([
+        "token",
+        "create",
+        "--config",
+        config,
+        "--sub",
+        "alice@acme.com",
+        "--ttl",
+        "1h",
+    ]));
+    assert_eq!(minted.code, 0, "{}", minted.stderr);
+    let jwt = minted.stdout.trim();
+    assert_eq!(jwt.split('.').count(), 3, "{jwt}");
+    let key = jsonwebtoken::DecodingKey::from_secret(secret.as_bytes());
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_required_spec_claims(&["exp", "sub"]);
+    let claims = jsonwebtoken::decode::<serde_json::Value>(jwt, &key, &validation)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["sub"], "alice@acme.com");
+    let ttl = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
+    assert_eq!(ttl, 3600);
+    for bad in [
+        vec!["--sub", "system", "--ttl", "1h"],
+        vec!["--sub", "alice@acme.com", "--ttl", "forever"],
+        vec!["--sub", "alice@acme.com", "--ttl", "0s"],
+    ] {
+        let mut args = vec!["token", "create", "--config", config];
+        args.extend(&bad);
+        let refused = run(nexus_command().env("JWT_SECRET", secret).args(&args));
+        assert_eq!(refused.code, 2, "{bad:?}: {}", refused.stderr);
+    }
+    let no_secret = run(nexus_command().args([
+        "token",
+        "create",
+        "--config",
+        config,
+        "--sub",
+        "alice@acme.com",
+    ]));
+    assert_eq!(no_secret.code, 2, "{}", no_secret.stderr);
+    assert!(
+        no_secret.stderr.contains("JWT_SECRET"),
+        "{}",
+        no_secret.stderr
+    );
+}
