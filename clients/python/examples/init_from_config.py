@@ -1,36 +1,22 @@
-"""The seed's `init_multi_tenant`: create the multi-tenant structure from `nexus.yaml` with
-the embedded client (no server; run it where the data lives, while no server holds it).
-
-Run: python init_from_config.py nexus.yaml
-(`nexus init --config nexus.yaml` does the same, idempotently, and is the supported way.)
-"""
-
-from __future__ import annotations
-
+# init_from_config.py
+# The seed's initialisation script exactly as written, with only the imports it was
+# missing added (`json`, `datetime`). Run: python init_from_config.py (reads ./nexus.yaml).
 import json
-import sys
-from datetime import datetime, timezone
+from datetime import datetime
 
 import yaml
-
 from nexus import NexusClient
 
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def init_multi_tenant(config_path: str = "nexus.yaml") -> NexusClient:
-    """Initialize multi-tenant structure from config."""
+def init_multi_tenant(config_path="nexus.yaml"):
+    """Initialize multi-tenant structure from config"""
 
     with open(config_path) as f:
         config = yaml.safe_load(f)
 
     nexus = NexusClient(data_dir=config["data_dir"])
 
-    # Create /orgs parent directory. (Adapted: `/orgs` always exists in Nexus, so a plain
-    # mkdir would report it exists; `parents=True` makes the call succeed either way.)
-    nexus.mkdir("/orgs", parents=True)
+    # Create /orgs parent directory
+    nexus.mkdir("/orgs")
 
     for org in config.get("organizations", []):
         org_id = org["id"]
@@ -41,16 +27,13 @@ def init_multi_tenant(config_path: str = "nexus.yaml") -> NexusClient:
         # Create org.json
         nexus.write(
             f"/orgs/{org_id}/org.json",
-            json.dumps(
-                {
-                    "org_id": org_id,
-                    "name": org["name"],
-                    "created_at": now(),
-                    "settings": org.get("settings", {}),
-                    "members": [],
-                },
-                indent=2,
-            ),
+            json.dumps({
+                "org_id": org_id,
+                "name": org["name"],
+                "created_at": datetime.utcnow().isoformat() + "Z",
+                "settings": org.get("settings", {}),
+                "members": []
+            }, indent=2)
         )
 
         # Create workspaces
@@ -63,17 +46,14 @@ def init_multi_tenant(config_path: str = "nexus.yaml") -> NexusClient:
             # Initialize workspace context
             nexus.write(
                 f"/orgs/{org_id}/{ws_id}/context.json",
-                json.dumps(
-                    {
-                        "workspace_id": ws_id,
-                        "org_id": org_id,
-                        "name": workspace.get("name", ws_id),
-                        "created_at": now(),
-                        "active_topics": [],
-                        "current_context": {},
-                    },
-                    indent=2,
-                ),
+                json.dumps({
+                    "workspace_id": ws_id,
+                    "org_id": org_id,
+                    "name": workspace["name"],
+                    "created_at": datetime.utcnow().isoformat() + "Z",
+                    "active_topics": [],
+                    "current_context": {}
+                }, indent=2)
             )
 
         # Create shared directory
@@ -88,32 +68,26 @@ def init_multi_tenant(config_path: str = "nexus.yaml") -> NexusClient:
             user_id = member["user_id"]
 
             # Add to org.json
-            org_config["members"].append(
-                {
-                    "user_id": user_id,
-                    "role": member["role"],
-                    "type": member.get("type", "human"),
-                    "joined_at": now(),
-                    "status": "active",
-                }
-            )
+            org_config["members"].append({
+                "user_id": user_id,
+                "role": member["role"],
+                "type": member.get("type", "human"),
+                "joined_at": datetime.utcnow().isoformat() + "Z",
+                "status": "active"
+            })
 
-        # Write updated org.json. (Adapted: written before the permissions below, because a
-        # grant may only name members of the organization, and org.json is what makes them
-        # members.)
-        nexus.write(f"/orgs/{org_id}/org.json", json.dumps(org_config, indent=2))
-
-        for member in org.get("members", []):
-            # Set permissions. (Adapted: the seed writes every grant as `user:`; an agent is
-            # `agent:`, otherwise the grant would name a user who does not exist.)
-            kind = "agent" if member.get("type") == "agent" else "user"
+            # Set permissions
             for perm in member.get("permissions", []):
                 path, mode = perm.split(":")
-                nexus.setfacl(f"/{path}", f"{kind}:{member['user_id']}:{mode}")
+                nexus.setfacl(f"/{path}", f"user:{user_id}:{mode}")
+
+        # Write updated org.json
+        nexus.write(
+            f"/orgs/{org_id}/org.json",
+            json.dumps(org_config, indent=2)
+        )
 
     print(f"✓ Initialized {len(config['organizations'])} organizations")
-    return nexus
-
 
 if __name__ == "__main__":
-    init_multi_tenant(*sys.argv[1:2]).close()
+    init_multi_tenant()

@@ -3,6 +3,8 @@ remote client."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +12,7 @@ import pytest
 
 from nexus import ConflictError, InvalidInputError, NexusClient, NotFoundError, RemoteNexusClient
 
-from conftest import SEED_CONFIG, Server
-from test_examples import example
+from conftest import SEED_CONFIG, Server, nexus_binary
 
 
 def script(client: RemoteNexusClient) -> list[Any]:
@@ -55,46 +56,120 @@ def script(client: RemoteNexusClient) -> list[Any]:
     return seen
 
 
+SEED_NEXUS_YAML = """
+data_dir: ./data
+backend: local
+organizations:
+  - id: acme
+    name: Acme Corporation
+    settings:
+      retention_policy:
+        conversations: 90d
+        sessions: 30d
+    workspaces:
+      - id: sales
+        name: Sales Team
+      - id: engineering
+        name: Engineering Team
+    members:
+      - user_id: alice@acme.com
+        role: admin
+        permissions:
+          - orgs/acme:rwx
+          - orgs/acme/sales:rwx
+          - orgs/acme/engineering:rwx
+      - user_id: bob@acme.com
+        role: member
+        permissions:
+          - orgs/acme/sales:rw-
+      - user_id: agent_sales_001
+        type: agent
+        role: assistant
+        permissions:
+          - orgs/acme/sales:rw-
+  - id: techcorp
+    name: Tech Corp Inc.
+    workspaces:
+      - id: product
+        name: Product Team
+    members:
+      - user_id: john@techcorp.com
+        role: admin
+        permissions:
+          - orgs/techcorp:rwx
+"""
+
+
+def run_seed_script(directory: Path) -> None:
+    """Runs the seed's `init_from_config.py` as a user would: `python init_from_config.py`
+    next to `nexus.yaml`."""
+    script_path = Path(__file__).resolve().parents[1] / "examples" / "init_from_config.py"
+    done = subprocess.run(
+        [sys.executable, str(script_path)], cwd=directory, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Initialized 2 organizations" in done.stdout
+
+
+def state(client: NexusClient) -> dict[str, Any]:
+    """What provisioning decides: the tree, the members, the ACLs and the role grants."""
+    paths = sorted((e.path, e.is_dir) for e in client.ls("/orgs", recursive=True))
+    acls = {}
+    for path, is_dir in paths:
+        acl = client.getfacl(path)
+        acls[path] = (sorted((e.subject, e.mode) for e in acl.entries), sorted(acl.roles))
+    members = {
+        org: sorted((m["user_id"], m["role"], m.get("type", "human"), m["status"]) for m in client.orgs.list_members(org))
+        for org in ("acme", "techcorp")
+    }
+    record = client.read_json("/orgs/acme/org.json")
+    return {"paths": paths, "acls": acls, "members": members, "settings": record["settings"]}
+
+
+def test_the_seed_init_script_runs_unchanged_and_provisions_what_nexus_init_does(tmp_path: Path) -> None:
+    (tmp_path / "seed").mkdir()
+    (tmp_path / "seed" / "nexus.yaml").write_text(SEED_NEXUS_YAML)
+    run_seed_script(tmp_path / "seed")
+    (tmp_path / "init").mkdir()
+    (tmp_path / "init" / "nexus.yaml").write_text(SEED_NEXUS_YAML)
+    done = subprocess.run(
+        [str(nexus_binary()), "init", "--config", str(tmp_path / "init" / "nexus.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    seeded = NexusClient(data_dir=tmp_path / "seed" / "data")
+    provisioned = NexusClient(data_dir=tmp_path / "init" / "data")
+    try:
+        seen = state(seeded)
+        assert seen == state(provisioned)
+        assert ("agent_sales_001", "assistant", "agent", "active") in seen["members"]["acme"]
+        assert seen["acls"]["/orgs/acme/sales"][0] == sorted(
+            [("user:alice@acme.com", "rwx"), ("user:bob@acme.com", "rw-"), ("agent:agent_sales_001", "rw-")]
+        )
+        assert seeded.rebac_check(("agent", "agent_sales_001"), "write", "/orgs/acme/sales/x")
+        assert not seeded.rebac_check(("agent", "agent_sales_001"), "write", "/orgs/acme/engineering/x")
+        assert not seeded.rebac_check(("user", "john@techcorp.com"), "read", "/orgs/acme/sales/x")
+    finally:
+        seeded.close()
+        provisioned.close()
+
+
 def test_embedded_and_remote_give_the_same_results(server: Server, tmp_path: Path) -> None:
     remote = script(server.client())
-    # The same organizations, provisioned in a separate data directory by the seed's own
-    # initialisation script on the embedded client.
-    config = tmp_path / "embedded" / "nexus.yaml"
-    config.parent.mkdir()
-    config.write_text(SEED_CONFIG.replace("./data", str(tmp_path / "embedded" / "data")))
-    embedded = example("init_from_config").init_multi_tenant(str(config))
+    # The embedded side is provisioned by the seed's own script, as a user would run it.
+    directory = tmp_path / "embedded"
+    directory.mkdir()
+    # The seed's script reads every workspace's `name`.
+    named = SEED_CONFIG
+    for workspace in ("sales", "engineering", "product"):
+        named = named.replace(f"- id: {workspace}\n", f"- id: {workspace}\n        name: {workspace.title()}\n")
+    (directory / "nexus.yaml").write_text(named)
+    run_seed_script(directory)
+    embedded = NexusClient(data_dir=directory / "data")
     try:
         assert embedded.read_json("/orgs/acme/sales/context.json")["workspace_id"] == "sales"
         assert script(embedded) == remote
     finally:
         embedded.close()
-
-
-def test_the_seed_init_script_provisions_what_nexus_init_does(tmp_path: Path) -> None:
-    config = tmp_path / "nexus.yaml"
-    config.write_text(
-        SEED_CONFIG.replace("./data", str(tmp_path / "data")).replace(
-            "      - user_id: alice@acme.com\n        role: admin\n",
-            "      - user_id: alice@acme.com\n        role: admin\n        permissions:\n          - orgs/acme:rwx\n"
-            "      - user_id: agent_sales_001\n        type: agent\n        role: assistant\n        permissions:\n          - orgs/acme/sales:rw-\n",
-        )
-    )
-    client = example("init_from_config").init_multi_tenant(str(config))
-    try:
-        for path in [
-            "/orgs/acme/org.json",
-            "/orgs/acme/sales/documents",
-            "/orgs/acme/engineering/conversations",
-            "/orgs/acme/shared/knowledge-base",
-            "/orgs/techcorp/shared/templates",
-        ]:
-            assert client.exists(path), path
-        members = {m["user_id"]: m for m in client.orgs.list_members("acme")}
-        assert members["agent_sales_001"]["type"] == "agent"
-        assert [(e.subject, e.mode) for e in client.getfacl("/orgs/acme/sales").entries] == [
-            ("agent:agent_sales_001", "rw-")
-        ]
-        assert client.rebac_check(("agent", "agent_sales_001"), "write", "/orgs/acme/sales/x")
-        assert not client.rebac_check(("agent", "agent_sales_001"), "write", "/orgs/acme/engineering/x")
-    finally:
-        client.close()

@@ -660,6 +660,10 @@ pub struct GcArgs {
     /// Only delete content unreferenced for longer than this (default: one hour).
     #[arg(long, value_name = "SECONDS")]
     pub grace: Option<u64>,
+    /// First remove conversation files older than their organization's
+    /// `settings.retention_policy` (as `nexus serve` does periodically).
+    #[arg(long)]
+    pub retention: bool,
 }
 
 #[derive(Debug, Args)]

@@ -282,6 +282,9 @@ struct PolicyView<'a> {
 
 #[derive(Serialize)]
 struct GcView {
+    /// Files removed by retention policies (with `--retention`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expired: Option<Vec<String>>,
     unreferenced: u64,
     orphans: u64,
     interrupted: u64,
@@ -644,7 +647,24 @@ impl Session {
     }
 
     async fn gc(&self, args: GcArgs) -> Result<(), CliError> {
-        let store = self.target.local("gc")?.store();
+        let fs = self.target.local("gc")?;
+        let expired = if args.retention {
+            let report = fs.apply_retention(Timestamp::now()).await?;
+            for (_, path) in &report.removed {
+                self.printer
+                    .note(&format!("removed {path} (retention policy)"));
+            }
+            Some(
+                report
+                    .removed
+                    .iter()
+                    .map(|(_, path)| path.to_string())
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        let store = fs.store();
         let cutoff = match args.grace {
             Some(seconds) => Timestamp::now().minus(Duration::from_secs(seconds)),
             None => store.gc_cutoff(),
@@ -654,6 +674,7 @@ impl Session {
             .await
             .map_err(nexus_core::FsError::from)?;
         let view = GcView {
+            expired,
             unreferenced: report.unreferenced,
             orphans: report.orphans,
             interrupted: report.interrupted,

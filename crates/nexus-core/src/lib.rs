@@ -25,6 +25,7 @@ pub use entry::{
     VersionInfo, format_timestamp,
 };
 pub use error::{ErrorCode, FsError};
+pub use fs::retention;
 pub use fs::{
     ByteRange, CheckQuery, DEFAULT_PAGE_SIZE, Fs, GlobOptions, GrepOptions, Layout, ListOptions,
     MAX_PAGE_SIZE, MemberKind, MemberRecord, MemberSpec, MemberStatus, ORG_RECORD, OrgRecord,

@@ -22,6 +22,9 @@ pub struct FoundResource {
     pub result: CheckResult,
 }
 
+/// The resources found, and the candidates (by id) whose evaluation failed.
+pub type PartialLookup = (Vec<FoundResource>, Vec<(String, CheckError)>);
+
 /// A subject that has the permission on a resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoundSubject {
@@ -69,6 +72,25 @@ impl Engine {
         context: Option<&CaveatContext>,
         now: i64,
     ) -> Result<Vec<FoundResource>, CheckError> {
+        let (found, failed) =
+            self.lookup_resources_partial(resource_type, permission, subject, context, now)?;
+        match failed.into_iter().next() {
+            Some((_, error)) => Err(error),
+            None => Ok(found),
+        }
+    }
+
+    /// Like [`Engine::lookup_resources`], with the candidates whose evaluation failed (too
+    /// deep, a cycle through an exclusion, a caveat error) reported apart, by id, instead of
+    /// failing the whole lookup. Failures never allow: they are not among the found.
+    pub fn lookup_resources_partial(
+        &self,
+        resource_type: &str,
+        permission: &str,
+        subject: &SubjectRef,
+        context: Option<&CaveatContext>,
+        now: i64,
+    ) -> Result<PartialLookup, CheckError> {
         let (target_type, relation) = self.resolve_relation(resource_type, permission)?;
         let mut evaluator = Evaluator::new(self, context, now);
         let start = evaluator.subject_of(subject)?;
@@ -107,17 +129,25 @@ impl Engine {
             }
         }
         let mut found = Vec::new();
+        let mut failed = Vec::new();
         for candidate in candidates {
-            match evaluator.check(candidate, relation, start)? {
-                Tri::No => {}
-                tri => found.push(FoundResource {
+            match evaluator.check(candidate, relation, start) {
+                Ok(Tri::No) => {}
+                Ok(tri) => found.push(FoundResource {
                     id: evaluator.text_of(candidate.id),
                     result: tri.into_result(),
                 }),
+                Err(error) => {
+                    failed.push((evaluator.text_of(candidate.id), error));
+                    // Nothing half-evaluated carries over to the next candidate.
+                    evaluator = Evaluator::new(self, context, now);
+                    evaluator.subject_of(subject)?;
+                }
             }
         }
         found.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(found)
+        failed.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok((found, failed))
     }
 
     /// Every subject of `subject_type` (with `subject_relation`, if given) that has

@@ -55,6 +55,8 @@ pub struct Config {
     pub server: ServerConfig,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default)]
+    pub retention: RetentionConfig,
     /// Variables of secrets that were not set when the file was loaded for a command that
     /// does not use them (see [`Config::load_deferring_secrets`]).
     #[serde(skip)]
@@ -221,6 +223,27 @@ fn default_host() -> String {
 
 fn default_port() -> u16 {
     8080
+}
+
+/// How often `nexus serve` applies the organizations' retention policies.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Seconds between two passes of the retention sweeper.
+    #[serde(default = "default_sweep_interval")]
+    pub sweep_interval_secs: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            sweep_interval_secs: default_sweep_interval(),
+        }
+    }
+}
+
+fn default_sweep_interval() -> u64 {
+    3600
 }
 
 /// Request limits.
@@ -448,6 +471,9 @@ impl Config {
         {
             return Err("limits: values must be greater than zero".to_owned());
         }
+        if self.retention.sweep_interval_secs == 0 {
+            return Err("retention.sweep_interval_secs must be greater than zero".to_owned());
+        }
         Ok(())
     }
 
@@ -496,6 +522,8 @@ impl Config {
 /// Checks one organization of the configuration (`at` names it in messages).
 fn validate_org(org: &OrgConfig, at: &str) -> Result<(), String> {
     OrgId::parse(&org.id).map_err(|error| format!("{at}.id: {error}"))?;
+    nexus_core::retention::validate_settings(&org.settings)
+        .map_err(|error| format!("{at}.settings: {error}"))?;
     if org.name.trim().is_empty() {
         return Err(format!("{at}.name is empty"));
     }

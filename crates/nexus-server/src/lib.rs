@@ -63,9 +63,15 @@ pub async fn serve(
         draining: draining.clone(),
         max_body_bytes: config.limits.max_body_bytes,
     };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let sweeper = tokio::spawn(sweep_retention(
+        state.fs.clone(),
+        Duration::from_secs(config.retention.sweep_interval_secs),
+        stopped,
+    ));
     let app = api::router(state, config.limits.max_body_bytes);
     tracing::info!(%address, "serving");
-    axum::serve(
+    let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
@@ -75,7 +81,25 @@ pub async fn serve(
         tracing::info!("shutting down: finishing requests in flight");
     })
     .await
-    .map_err(|error| format!("server error: {error}"))
+    .map_err(|error| format!("server error: {error}"));
+    // A pass in progress completes (its removals are ordinary operations).
+    let _ = stop.send(true);
+    let _ = sweeper.await;
+    served
+}
+
+/// Applies the organizations' retention policies every `interval` until told to stop.
+async fn sweep_retention(fs: Fs, interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
+        match fs.apply_retention(nexus_core::Timestamp::now()).await {
+            Ok(report) => metrics::retention_removed(report.removed.len()),
+            Err(error) => tracing::warn!(%error, "retention pass failed; retrying at the next"),
+        }
+    }
 }
 
 /// The API as a router over `fs` for in-process use (no listener): every request acts as the

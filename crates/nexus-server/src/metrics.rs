@@ -31,6 +31,7 @@ static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Mutex::default);
 static CHECKS: AtomicU64 = AtomicU64::new(0);
 static DENIED: AtomicU64 = AtomicU64::new(0);
 static STORAGE_ERRORS: AtomicU64 = AtomicU64::new(0);
+static RETENTION_REMOVED: AtomicU64 = AtomicU64::new(0);
 
 /// Records one answered request.
 pub fn request(method: &str, route: &str, status: u16, elapsed: Duration) {
@@ -60,6 +61,11 @@ pub fn permission_check(allowed: bool) {
 /// Records a request refused for lack of permission.
 pub fn denied() {
     DENIED.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Records files removed by retention policies.
+pub fn retention_removed(count: usize) {
+    RETENTION_REMOVED.fetch_add(u64::try_from(count).unwrap_or(u64::MAX), Ordering::Relaxed);
 }
 
 /// Records a storage failure.
@@ -132,10 +138,14 @@ pub fn render() -> String {
          nexus_permission_denied_total {}\n\
          # HELP nexus_storage_errors_total Requests that failed in storage.\n\
          # TYPE nexus_storage_errors_total counter\n\
-         nexus_storage_errors_total {}\n",
+         nexus_storage_errors_total {}\n\
+         # HELP nexus_retention_removed_total Files removed by organizations' retention policies.\n\
+         # TYPE nexus_retention_removed_total counter\n\
+         nexus_retention_removed_total {}\n",
         CHECKS.load(Ordering::Relaxed),
         DENIED.load(Ordering::Relaxed),
         STORAGE_ERRORS.load(Ordering::Relaxed),
+        RETENTION_REMOVED.load(Ordering::Relaxed),
     );
     out
 }

@@ -267,3 +267,61 @@ fn secrets_are_needed_only_where_they_are_used() {
         no_secret.stderr
     );
 }
+
+/// Item 25: `nexus gc --retention` applies the retention policies on a data directory.
+#[test]
+fn gc_applies_retention_policies() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let config = dir.path().join("nexus.yaml");
+    std::fs::write(
+        &config,
+        "data_dir: ./data\norganizations:\n  - id: acme\n    name: Acme\n    settings:\n      retention_policy:\n        conversations: 1s\n    workspaces:\n      - id: sales\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let init = run(nexus_command().args(["init", "--config", config]));
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let nexus = |args: &[&str]| {
+        let mut full = vec!["--data-dir", data];
+        full.extend(args);
+        run(nexus_command().args(&full))
+    };
+    assert_eq!(
+        nexus(&[
+            "write",
+            "/orgs/acme/sales/conversations/a/old.md",
+            "-p",
+            "x"
+        ])
+        .code,
+        0
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(
+        nexus(&["write", "/orgs/acme/sales/conversations/new.md", "x"]).code,
+        0
+    );
+    // Without `--retention`, nothing expires.
+    assert_eq!(nexus(&["gc"]).code, 0);
+    assert_eq!(
+        nexus(&["stat", "/orgs/acme/sales/conversations/a/old.md"]).code,
+        0
+    );
+    let swept = nexus(&["--json", "gc", "--retention"]);
+    assert_eq!(swept.code, 0, "{}", swept.stderr);
+    let report: serde_json::Value = serde_json::from_str(&swept.stdout).unwrap();
+    assert_eq!(
+        report["expired"],
+        serde_json::json!(["/orgs/acme/sales/conversations/a/old.md"])
+    );
+    assert_eq!(
+        nexus(&["stat", "/orgs/acme/sales/conversations/a/old.md"]).code,
+        3
+    );
+    assert_eq!(
+        nexus(&["stat", "/orgs/acme/sales/conversations/new.md"]).code,
+        0
+    );
+}

@@ -926,12 +926,12 @@ fn reserved_names_and_non_object_bodies_are_refused() {
         );
     }
     assert_eq!(server.get("/api/keys", &alice).json()["keys"], json!([]));
-    // The operator granting to an unknown handle in a managed organization is refused; the
-    // error names the handle, and nobody is registered.
+    // An organization admin granting to an unknown handle is refused; the error names the
+    // handle as typed (not a stable id made up for it), and nobody is registered.
     let refused = post(
         &server,
         "/api/acl",
-        &server.admin_key,
+        &alice,
         &json!({"path": "/orgs/acme/sales", "entry": "user:newcomer@acme.com:r--"}),
     );
     assert_eq!(refused.status, 400, "{}", refused.text());
@@ -1147,4 +1147,73 @@ fn cli_errors_speak_to_people() {
             .is_some_and(|id| !id.is_empty()),
         "{stderr}"
     );
+}
+
+/// Item 25: `settings.retention_policy` is enforced: conversation files older than the
+/// policy are removed by the server's sweeper (logged, counted in metrics); other files stay;
+/// an invalid duration is refused when `org.json` is written.
+#[test]
+fn retention_policies_remove_old_conversations() {
+    let config = seed_config()
+        .replace(
+            "    name: Acme Corp\n",
+            "    name: Acme Corp\n    settings:\n      retention_policy:\n        conversations: 3s\n        sessions: 30d\n",
+        )
+        .replace("backend: local\n", "backend: local\nretention:\n  sweep_interval_secs: 1\n");
+    let server = Server::start(&config);
+    let alice = token("alice@acme.com");
+    let auth = format!("Bearer {alice}");
+    for path in [
+        "/api/fs/orgs/acme/sales/conversations/old.md",
+        "/api/fs/orgs/acme/sales/documents/keep.md",
+    ] {
+        let written = server.request("PUT", path, &[("Authorization", &auth)], Some(b"x"));
+        assert_eq!(written.status, 201, "{}", written.text());
+    }
+    let mut gone = false;
+    for _ in 0..100 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if server
+            .get("/api/fs/orgs/acme/sales/conversations/old.md", &alice)
+            .status
+            == 404
+        {
+            gone = true;
+            break;
+        }
+    }
+    assert!(gone, "the expired conversation is still there after 10 s");
+    assert_eq!(
+        server
+            .get("/api/fs/orgs/acme/sales/documents/keep.md", &alice)
+            .status,
+        200
+    );
+    let metrics = server.get("/metrics", &server.admin_key).text();
+    let removed: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("nexus_retention_removed_total "))
+        .and_then(|value| value.parse().ok())
+        .unwrap();
+    assert!(removed >= 1, "{metrics}");
+    // Invalid policies are refused at write time and change nothing.
+    let (acme, etag) = record(&server, &alice, "acme");
+    for bad in [json!("90 days"), json!(90), json!("0d"), json!("-1d")] {
+        let mut changed = acme.clone();
+        changed["settings"]["retention_policy"]["conversations"] = bad.clone();
+        let refused = put_record(
+            &server,
+            &alice,
+            "acme",
+            &serde_json::to_vec(&changed).unwrap(),
+            &etag,
+        );
+        assert_eq!(refused.status, 400, "{bad}: {}", refused.text());
+        assert!(
+            refused.text().contains("retention_policy"),
+            "{}",
+            refused.text()
+        );
+    }
+    assert_eq!(record(&server, &alice, "acme").1, etag);
 }

@@ -767,10 +767,52 @@ impl Run<'_> {
                         principal.name
                     ));
                 }
+                // Whatever relation or permission it asks about itself, a caller learns
+                // nothing of other organizations (each has a folder shared with `user:*`).
+                let relation = *self.rng.pick(&RELATIONS);
+                let found = server.call(
+                    "POST",
+                    "/api/rebac/lookup-resources",
+                    &credential,
+                    Some(&json!({"subject": subject, "permission": relation, "resource_type": "file"})),
+                );
+                self.expect_no_foreign_names(
+                    &format!("{} looks up its {relation} files", principal.name),
+                    &own_orgs,
+                    &found,
+                );
+                if let Some(foreign) = self.foreign_org(&principal) {
+                    let ask = |org: &str| {
+                        let answer = server.call(
+                            "POST",
+                            "/api/rebac/check",
+                            &credential,
+                            Some(&json!({"subject": subject, "permission": relation, "object": format!("/orgs/{org}/public")})),
+                        );
+                        (answer.status, answer.json()["result"].clone())
+                    };
+                    let (there, nowhere) = (ask(foreign), ask("nosuchorg"));
+                    if there != nowhere {
+                        self.tally.leaks.push(format!(
+                            "{} checks {relation} on {foreign}: {there:?} vs {nowhere:?}",
+                            principal.name
+                        ));
+                    }
+                }
             }
         }
     }
 }
+
+/// Relations and permissions callers ask about themselves.
+const RELATIONS: [&str; 6] = [
+    "viewer",
+    "read_grant",
+    "acl_read",
+    "member",
+    "read",
+    "write_grant",
+];
 
 fn run(server: &Server, seed: u64, operations: usize) -> Tally {
     let mut files = Vec::new();
@@ -778,6 +820,20 @@ fn run(server: &Server, seed: u64, operations: usize) -> Tally {
         for workspace in WORKSPACES {
             files.push(format!("/orgs/{org}/{workspace}/context.json"));
         }
+    }
+    // Each organization shares a folder with everyone (`user:*`, `agent:*`): only its members
+    // may learn of it.
+    for org in ORGS {
+        let shared = server.call(
+            "POST",
+            "/api/rebac/relationships",
+            &token(&format!("admin.{org}@x.org")),
+            Some(&json!({"updates": [
+                {"operation": "touch", "relationship": format!("file:/orgs/{org}/public#viewer@user:*")},
+                {"operation": "touch", "relationship": format!("file:/orgs/{org}/public#viewer@agent:*")},
+            ]})),
+        );
+        assert_eq!(shared.status, 200, "{}", shared.text());
     }
     let mut run = Run {
         server,

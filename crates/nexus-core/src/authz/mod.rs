@@ -290,7 +290,13 @@ impl Authorizer {
         // Any grant counts: a caller who may only write somewhere must still find the way.
         let mut granted: std::collections::HashSet<VfsPath> = std::collections::HashSet::new();
         for permission in [Permission::Read, Permission::Write, Permission::Manage] {
-            for found in engine.lookup_resources("file", permission.name(), &subject, None, at)? {
+            let (found, failed) =
+                engine.lookup_resources_partial("file", permission.name(), &subject, None, at)?;
+            // What cannot be evaluated is not visible; everything else still is.
+            for (path, error) in failed {
+                tracing::warn!(%subject, %path, %error, "a grant could not be evaluated; it is left out of listings");
+            }
+            for found in found {
                 if found.result == CheckResult::Has
                     && let Ok(path) = VfsPath::parse(&found.id)
                 {
@@ -742,34 +748,21 @@ impl Visibility {
         }
     }
 
-    /// Like [`Visibility::is_visible`] with a checker shared across many paths.
-    pub fn is_visible_with(
-        &self,
-        checker: &mut nexus_rebac::Checker<'_>,
-        path: &VfsPath,
-    ) -> Result<bool, FsError> {
+    /// Like [`Visibility::is_visible`] with a checker shared across many paths. A path
+    /// whose permission cannot be evaluated (a group nested too deep, ...) is not visible;
+    /// the listing goes on without it.
+    pub fn is_visible_with(&self, checker: &mut nexus_rebac::Checker<'_>, path: &VfsPath) -> bool {
         match self.decide(path) {
-            Some(decided) => Ok(decided),
-            None => Ok(
-                checker.check_object(FILE, path.as_str(), Permission::Read.name())?
-                    == CheckResult::Has,
-            ),
+            Some(decided) => decided,
+            None => readable(checker, path),
         }
     }
 
     /// Whether this is a file the caller can read (files are never visible by grants beneath).
-    pub fn can_read_with(
-        &self,
-        checker: &mut nexus_rebac::Checker<'_>,
-        path: &VfsPath,
-    ) -> Result<bool, FsError> {
+    pub fn can_read_with(&self, checker: &mut nexus_rebac::Checker<'_>, path: &VfsPath) -> bool {
         match self {
-            Visibility::Everything => Ok(true),
-            Visibility::Limited { .. } => Ok(checker.check_object(
-                FILE,
-                path.as_str(),
-                Permission::Read.name(),
-            )? == CheckResult::Has),
+            Visibility::Everything => true,
+            Visibility::Limited { .. } => readable(checker, path),
         }
     }
 
@@ -803,6 +796,17 @@ impl Visibility {
             return Some(true);
         }
         None
+    }
+}
+
+/// Whether the checker's subject may read `path`; an evaluation failure is a "no", logged.
+fn readable(checker: &mut nexus_rebac::Checker<'_>, path: &VfsPath) -> bool {
+    match checker.check_object(FILE, path.as_str(), Permission::Read.name()) {
+        Ok(result) => result == CheckResult::Has,
+        Err(error) => {
+            tracing::warn!(%path, %error, "a permission could not be evaluated; the entry is left out of the listing");
+            false
+        }
     }
 }
 

@@ -8,6 +8,7 @@ mod cursor;
 mod keys;
 mod orgs;
 mod relations;
+pub mod retention;
 mod search;
 
 use std::path::Path;
@@ -515,11 +516,9 @@ impl Fs {
         parents: bool,
     ) -> Result<Entry, FsError> {
         let (path, scope) = Self::resolve(context, path)?;
+        // `/` and `/orgs` always exist: making them is a no-op, as the seed's scripts expect.
         let Scope::Org(org) = scope else {
-            if parents {
-                return Ok(Entry::from_node(&Node::virtual_directory(path)));
-            }
-            return Err(nexus_store::Rejection::AlreadyExists { path }.into());
+            return Ok(Entry::from_node(&Node::virtual_directory(path)));
         };
         Self::refuse_record_change(&path, "made a directory")?;
         self.authorize(context, &path, Permission::Write)?;
@@ -785,9 +784,9 @@ impl Fs {
                 break;
             }
             let visible = if node.is_dir() {
-                visibility.is_visible_with(&mut checker, &node.path)?
+                visibility.is_visible_with(&mut checker, &node.path)
             } else {
-                visibility.can_read_with(&mut checker, &node.path)?
+                visibility.can_read_with(&mut checker, &node.path)
             };
             if visible {
                 kept.push(node);

@@ -336,7 +336,10 @@ impl Fs {
     }
 
     /// The current record of `org` and its etag (`None` if the organization has none).
-    async fn org_record(&self, org: &OrgId) -> Result<Option<(OrgRecord, String)>, FsError> {
+    pub(crate) async fn org_record(
+        &self,
+        org: &OrgId,
+    ) -> Result<Option<(OrgRecord, String)>, FsError> {
         let path = record_path(org)?;
         let Some(node) = self.store.node(&path).await? else {
             return Ok(None);
@@ -388,8 +391,51 @@ impl Fs {
         content: Bytes,
         precondition: Precondition,
     ) -> Result<Entry, FsError> {
+        let _registering = self.accounts.registering.lock().await;
+        let mut pending: Vec<PrincipalRecord> = Vec::new();
+        let (updates, write) = self
+            .prepare_org_record(context, org, old, new, content, precondition, &mut pending)
+            .await?;
+        let mut mutations: Vec<Mutation> = pending
+            .iter()
+            .map(|principal| Mutation::RegisterPrincipal {
+                principal: principal.clone(),
+            })
+            .collect();
+        mutations.push(write);
+        let (_, applied) = self
+            .authz
+            .write_with(context, updates, Vec::new(), mutations)
+            .await?;
+        self.accounts.commit(&pending);
+        let node = applied
+            .into_iter()
+            .find_map(|applied| applied.node)
+            .ok_or_else(|| FsError::invalid("the organization record was not written"))?;
+        Ok(self.show(Entry::from_node(&node)))
+    }
+
+    /// Checks `new` as the record of `org` (replacing `old`) and returns the relationship
+    /// changes it implies and the staged write of the file, for committing together. Users it
+    /// names for the first time are registered into `pending`. The caller holds the membership
+    /// and registration locks.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one record change: its organization, both versions, the bytes and the precondition"
+    )]
+    pub(crate) async fn prepare_org_record(
+        &self,
+        context: &CallContext,
+        org: &OrgId,
+        old: Option<&OrgRecord>,
+        new: &OrgRecord,
+        content: Bytes,
+        precondition: Precondition,
+        pending: &mut Vec<PrincipalRecord>,
+    ) -> Result<(Vec<RelationshipUpdate>, Mutation), FsError> {
         new.validate(org)?;
         new.check_keys()?;
+        super::retention::validate_settings(&new.settings)?;
         refuse_new_stable_ids(context, org, old, new)?;
         if old.is_some_and(|old| old.active_admins() > 0) && new.active_admins() == 0 {
             return Err(FsError::Conflict {
@@ -398,8 +444,6 @@ impl Fs {
                 ),
             });
         }
-        let _registering = self.accounts.registering.lock().await;
-        let mut pending: Vec<PrincipalRecord> = Vec::new();
         let mut new_subjects: BTreeMap<SubjectRef, &MemberRecord> = BTreeMap::new();
         // Workspaces already named for a member are not checked again: removing a workspace
         // folder must not block every later change of the record.
@@ -415,7 +459,7 @@ impl Fs {
             })
             .collect();
         for member in &new.members {
-            let subject = self.member_subject(member, Some(&mut pending))?;
+            let subject = self.member_subject(member, Some(pending))?;
             if new_subjects.insert(subject, member).is_some() {
                 return Err(FsError::invalid(format!(
                     "invalid {ORG_RECORD}: `{}` is listed twice in `members`",
@@ -463,23 +507,7 @@ impl Fs {
             })
             .await
             .map_err(store_error)?;
-        let mut mutations: Vec<Mutation> = pending
-            .iter()
-            .map(|principal| Mutation::RegisterPrincipal {
-                principal: principal.clone(),
-            })
-            .collect();
-        mutations.push(write);
-        let (_, applied) = self
-            .authz
-            .write_with(context, updates, Vec::new(), mutations)
-            .await?;
-        self.accounts.commit(&pending);
-        let node = applied
-            .into_iter()
-            .find_map(|applied| applied.node)
-            .ok_or_else(|| FsError::invalid("the organization record was not written"))?;
-        Ok(self.show(Entry::from_node(&node)))
+        Ok((updates, write))
     }
 
     /// The role grants the record of `org` gives on `root` or beneath it. They belong to the
@@ -550,17 +578,14 @@ impl Fs {
         for (subject, member) in old {
             match new.get(subject) {
                 None => {
-                    // Gone: everything the subject had in this organization goes too.
-                    let filter = RelationshipFilter {
-                        subject_type: Some(subject.object.object_type.clone()),
-                        subject_id: Some(subject.object.object_id.clone()),
-                        ..RelationshipFilter::default()
-                    };
-                    for relationship in engine.read(&filter, None, usize::MAX, i64::MIN) {
-                        if org_of(&relationship).as_ref() == Some(org) {
-                            dropped.insert(relationship);
-                        }
-                    }
+                    // Gone: everything the subject had in this organization goes too, unless
+                    // the same entry now names the other kind of principal (a person listed
+                    // as an agent, or the reverse): then what it had moves to that one.
+                    let successor = new
+                        .iter()
+                        .find(|(_, now)| now.user_id == member.user_id && now.kind != member.kind)
+                        .map(|(successor, _)| successor);
+                    leave_org(&engine, org, subject, successor, &mut dropped, &mut wanted);
                 }
                 Some(now) => {
                     let before = role_grants(member, subject);
@@ -619,7 +644,7 @@ impl Fs {
 
     /// The subject a member record names; unknown users are registered into `pending` when
     /// given, else refused.
-    fn member_subject(
+    pub(crate) fn member_subject(
         &self,
         member: &MemberRecord,
         pending: Option<&mut Vec<PrincipalRecord>>,
@@ -1171,6 +1196,36 @@ fn added_by(context: &CallContext, fs: &Fs) -> Map<String, Value> {
     };
     extra.insert("added_by".to_owned(), Value::String(who));
     extra
+}
+
+/// Drops every relationship `subject` has in `org`; with a `successor`, its relationships
+/// (other than membership, which the record decides) move to that subject instead.
+fn leave_org(
+    engine: &nexus_rebac::Engine,
+    org: &OrgId,
+    subject: &SubjectRef,
+    successor: Option<&SubjectRef>,
+    dropped: &mut RelationshipSet,
+    wanted: &mut RelationshipSet,
+) {
+    let filter = RelationshipFilter {
+        subject_type: Some(subject.object.object_type.clone()),
+        subject_id: Some(subject.object.object_id.clone()),
+        ..RelationshipFilter::default()
+    };
+    for relationship in engine.read(&filter, None, usize::MAX, i64::MIN) {
+        if org_of(&relationship).as_ref() != Some(org) {
+            continue;
+        }
+        if let Some(successor) = successor
+            && relationship.resource.object_type != "org"
+        {
+            let mut moved = relationship.clone();
+            moved.subject.object = successor.object.clone();
+            wanted.insert(moved);
+        }
+        dropped.insert(relationship);
+    }
 }
 
 /// Relationships keyed by their text form (relationships with caveats are not `Ord`).

@@ -22,6 +22,7 @@ use nexus_rebac::{
 };
 
 use super::Fs;
+use super::orgs::{MemberKind, MemberRecord, MemberStatus, Role};
 use crate::authz::acl::{self, AclEntry, AclListing};
 use crate::authz::{self, Permission, org_of};
 use crate::error::FsError;
@@ -166,16 +167,23 @@ impl Fs {
                 )));
             }
         }
+        let mut record_writes = Vec::new();
         if is_system(context) {
             let joining = self.memberships_needed(&updates, &managed)?;
             updates.extend(joining);
+            let (enrolled, writes) = self
+                .enroll_in_records(context, &updates, &managed, &typed, &mut pending)
+                .await?;
+            updates.extend(enrolled);
+            record_writes = writes;
         }
-        let mutations = pending
+        let mut mutations: Vec<nexus_store::Mutation> = pending
             .iter()
             .map(|principal| nexus_store::Mutation::RegisterPrincipal {
                 principal: principal.clone(),
             })
             .collect();
+        mutations.extend(record_writes);
         let (outcome, _) = self
             .authz
             .write_with(context, updates, preconditions, mutations)
@@ -312,6 +320,113 @@ impl Fs {
         Ok(())
     }
 
+    /// Users and agents the updates grant something in an organization with a record, who
+    /// are not its members and belong to no other organization: the operator vouches for
+    /// them, so they are added to the record (as `member`, in the same transaction as the
+    /// grant). Returns the relationship changes and staged record writes. Someone of another
+    /// organization is not added (the grant is then refused as cross-tenant).
+    async fn enroll_in_records(
+        &self,
+        context: &CallContext,
+        updates: &[RelationshipUpdate],
+        managed: &[OrgId],
+        typed: &[(String, String)],
+        pending: &mut Vec<nexus_store::PrincipalRecord>,
+    ) -> Result<(Vec<RelationshipUpdate>, Vec<nexus_store::Mutation>), FsError> {
+        let mut wanted: Vec<(OrgId, SubjectRef)> = Vec::new();
+        for update in updates
+            .iter()
+            .filter(|update| update.operation != Operation::Delete)
+        {
+            let relationship = &update.relationship;
+            let subject = &relationship.subject;
+            if relationship.resource.object_type == "org"
+                || !matches!(subject.object.object_type.as_str(), "user" | "agent")
+                || subject.relation.is_some()
+                || subject.is_wildcard()
+            {
+                continue;
+            }
+            let Some(org) = org_of(relationship).filter(|org| managed.contains(org)) else {
+                continue;
+            };
+            if wanted
+                .iter()
+                .any(|(known, who)| *known == org && who == subject)
+                || self.belongs_anywhere(subject)?
+            {
+                continue;
+            }
+            wanted.push((org, subject.clone()));
+        }
+        let mut changes = Vec::new();
+        let mut writes = Vec::new();
+        let mut orgs: Vec<&OrgId> = wanted.iter().map(|(org, _)| org).collect();
+        orgs.sort();
+        orgs.dedup();
+        for org in orgs {
+            let Some((record, etag)) = self.org_record(org).await? else {
+                continue;
+            };
+            let mut new = record.clone();
+            for (_, subject) in wanted.iter().filter(|(known, _)| known == org) {
+                let text = subject.to_string();
+                let as_typed = typed
+                    .iter()
+                    .find(|(resolved, _)| *resolved == text)
+                    .map_or(text.as_str(), |(_, as_typed)| as_typed.as_str());
+                let (kind, name) = as_typed.split_once(':').unwrap_or(("user", as_typed));
+                let listed = new
+                    .members
+                    .iter()
+                    .any(|member| self.member_subject(member, None).ok().as_ref() == Some(subject));
+                if listed {
+                    // Listed but not active (suspended): the record decides; no grant.
+                    continue;
+                }
+                new.members.push(MemberRecord {
+                    user_id: name.to_owned(),
+                    role: Role::Member,
+                    kind: if kind == "agent" {
+                        MemberKind::Agent
+                    } else {
+                        MemberKind::Human
+                    },
+                    joined_at: Some(crate::format_timestamp(nexus_store::Timestamp::now())),
+                    status: MemberStatus::Active,
+                    workspaces: Vec::new(),
+                    extra: std::iter::once((
+                        "added_by".to_owned(),
+                        serde_json::Value::String("system".to_owned()),
+                    ))
+                    .collect(),
+                });
+            }
+            if new.members.len() == record.members.len() {
+                continue;
+            }
+            let (updates, write) = self
+                .prepare_org_record(
+                    context,
+                    org,
+                    Some(&record),
+                    &new,
+                    new.to_bytes(),
+                    nexus_store::Precondition::IfMatch(etag),
+                    pending,
+                )
+                .await?;
+            changes.extend(updates);
+            writes.push(write);
+        }
+        Ok((changes, writes))
+    }
+
+    /// Whether `subject` is a member of any organization.
+    fn belongs_anywhere(&self, subject: &SubjectRef) -> Result<bool, FsError> {
+        belongs_anywhere(&self.authz.engine(), subject)
+    }
+
     /// `org:<org>#member@subject` for every user or agent the updates grant something in an
     /// organization they do not belong to.
     fn memberships_needed(
@@ -359,7 +474,8 @@ impl Fs {
                 context: None,
                 now: authz::now(),
             })?;
-            if member != CheckResult::Has {
+            // Someone of another organization is not vouched for: the grant is refused.
+            if member != CheckResult::Has && !belongs_anywhere(&engine, subject)? {
                 needed.push(RelationshipUpdate {
                     operation: Operation::Touch,
                     relationship: membership,
@@ -680,6 +796,14 @@ impl Fs {
             .sort_by(|a, b| (&a.relation, &a.subject).cmp(&(&b.relation, &b.subject)));
         listing
     }
+}
+
+/// Whether `subject` is a member of any organization (with the engine already borrowed).
+fn belongs_anywhere(engine: &nexus_rebac::Engine, subject: &SubjectRef) -> Result<bool, FsError> {
+    Ok(engine
+        .lookup_resources("org", "membership", subject, None, authz::now())?
+        .iter()
+        .any(|found| found.result == CheckResult::Has))
 }
 
 /// File ids are canonical paths: `file:/orgs/acme/sales/` names `file:/orgs/acme/sales`.

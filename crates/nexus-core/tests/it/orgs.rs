@@ -187,12 +187,18 @@ async fn members_api_and_org_json_are_one_record() {
         .await
         .unwrap_err();
     assert_eq!(direct.code(), ErrorCode::InvalidInput);
-    // ...and granting to a non-member no longer makes them one.
-    let grant = fs
-        .setfacl(&system(), "/orgs/acme/sales", "user:mallory@x.org:r--")
+    // ...and the operator granting to someone of no organization enrols them in the record
+    // (see `operator_grants_enrol_newcomers_and_follow_type_changes`).
+    fs.setfacl(&system(), "/orgs/acme/sales", "user:mallory@x.org:r--")
         .await
-        .unwrap_err();
-    assert_eq!(grant.code(), ErrorCode::InvalidInput, "{grant}");
+        .unwrap();
+    assert!(
+        fs.list_members(&system(), "acme")
+            .await
+            .unwrap()
+            .iter()
+            .any(|member| member.user_id == "mallory@x.org")
+    );
 
     // A workspace dropped from the record loses its role grant.
     let record = fs
@@ -237,7 +243,7 @@ async fn members_api_and_org_json_are_one_record() {
         readable(&fs, &bob, "/orgs/acme/engineering/context.json").await,
         Err(ErrorCode::NotFound)
     );
-    assert_eq!(fs.list_members(&alice, "acme").await.unwrap().len(), 3);
+    assert_eq!(fs.list_members(&alice, "acme").await.unwrap().len(), 4);
 
     // Removal deletes every relationship bob had in acme.
     fs.remove_member(&alice, "acme", "bob@acme.com")
@@ -535,5 +541,104 @@ async fn the_canonical_layout_places_workspaces_under_workspaces() {
         )
         .await,
         Err(ErrorCode::NotFound)
+    );
+}
+
+/// Item 23: the operator's grant to someone of no organization, inside an organization with
+/// a record, adds them to the record in the same transaction; to someone of another
+/// organization it is refused; a record entry whose type changes keeps what it was given.
+#[tokio::test]
+async fn operator_grants_enrol_newcomers_and_follow_type_changes() {
+    let (_dir, fs) = provisioned().await;
+    let mut other = spec();
+    other.id = OrgId::parse("other").unwrap();
+    other.members.truncate(0);
+    other.members.push((
+        MemberSpec {
+            user_id: "olga@other.org".to_owned(),
+            role: Role::Admin,
+            kind: MemberKind::Human,
+            workspaces: Vec::new(),
+        },
+        Vec::new(),
+    ));
+    fs.provision(&system(), &[other]).await.unwrap();
+    fs.setfacl(&system(), "/orgs/acme/sales", "user:newbie@acme.com:rw-")
+        .await
+        .unwrap();
+    let members = fs.list_members(&system(), "acme").await.unwrap();
+    let newbie = members
+        .iter()
+        .find(|member| member.user_id == "newbie@acme.com")
+        .expect("enrolled in org.json");
+    assert_eq!(
+        (newbie.role, newbie.kind),
+        (Role::Member, MemberKind::Human)
+    );
+    let write = fs
+        .write(
+            &as_user(&fs, "newbie@acme.com"),
+            "/orgs/acme/sales/x.md",
+            Bytes::from_static(b"x"),
+            WriteOptions::default(),
+        )
+        .await;
+    assert!(write.is_ok(), "{write:?}");
+    // Someone of another organization is not enrolled: refused as cross-tenant, nothing
+    // changed.
+    let refused = fs
+        .setfacl(&system(), "/orgs/acme/sales", "user:olga@other.org:r--")
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InvalidInput, "{refused}");
+    assert!(
+        refused.to_string().contains("user:olga@other.org"),
+        "{refused}"
+    );
+    assert_eq!(
+        fs.list_members(&system(), "acme").await.unwrap().len(),
+        members.len()
+    );
+    // The seed's script names an agent as `user:agent_x` in its ACLs before listing it as an
+    // agent: the grants follow the entry to the agent.
+    fs.setfacl(&system(), "/orgs/acme/engineering", "user:agent_x:rw-")
+        .await
+        .unwrap();
+    let (mut record, etag) = {
+        let read = fs
+            .read(&system(), "/orgs/acme/org.json", ReadOptions::default())
+            .await
+            .unwrap();
+        let record: serde_json::Value = serde_json::from_slice(&read.content).unwrap();
+        (record, read.entry.etag.unwrap())
+    };
+    for member in record["members"].as_array_mut().unwrap() {
+        if member["user_id"] == "agent_x" {
+            member["type"] = serde_json::json!("agent");
+        }
+    }
+    fs.write(
+        &system(),
+        "/orgs/acme/org.json",
+        Bytes::from(serde_json::to_vec(&record).unwrap()),
+        WriteOptions {
+            if_match: Some(etag),
+            ..WriteOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let acl = fs.getfacl(&system(), "/orgs/acme/engineering").unwrap();
+    let subjects: Vec<&str> = acl
+        .entries
+        .iter()
+        .map(|entry| entry.subject.as_str())
+        .collect();
+    assert!(subjects.contains(&"agent:agent_x"), "{subjects:?}");
+    assert!(
+        !subjects
+            .iter()
+            .any(|subject| subject.contains("user:agent_x")),
+        "{subjects:?}"
     );
 }

@@ -832,3 +832,74 @@ async fn denials_do_not_recompute_the_callers_visibility() {
         Err(ErrorCode::NotFound)
     );
 }
+
+/// Item 11: a group nested deeper than the depth limit makes only the entries it would
+/// reach invisible in a recursive listing (with a warning), not the whole listing fail.
+#[tokio::test]
+async fn a_too_deep_group_hides_only_what_it_governs() {
+    let (_dir, fs) = world().await;
+    let bob = user("bob@acme.com");
+    fs.setfacl(&system(), "/orgs/acme/sales", "user:bob@acme.com:r--")
+        .await
+        .unwrap();
+    let mut updates = vec![RelationshipUpdate {
+        operation: Operation::Touch,
+        relationship: Relationship::parse("group:acme/g0#member@user:bob@acme.com").unwrap(),
+    }];
+    for level in 0..60 {
+        updates.push(RelationshipUpdate {
+            operation: Operation::Touch,
+            relationship: Relationship::parse(&format!(
+                "group:acme/g{}#member@group:acme/g{level}#member",
+                level + 1
+            ))
+            .unwrap(),
+        });
+    }
+    updates.push(RelationshipUpdate {
+        operation: Operation::Touch,
+        relationship: Relationship::parse(
+            "file:/orgs/acme/engineering#viewer@group:acme/g60#member",
+        )
+        .unwrap(),
+    });
+    fs.relationships_write(&system(), updates, Vec::new())
+        .await
+        .unwrap();
+    let listing = fs
+        .ls(
+            &bob,
+            "/orgs/acme",
+            ListOptions {
+                recursive: true,
+                ..ListOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    let paths: Vec<&str> = listing
+        .entries
+        .iter()
+        .map(|entry| entry.path.as_str())
+        .collect();
+    assert!(
+        paths.contains(&"/orgs/acme/sales/context.json"),
+        "{paths:?}"
+    );
+    assert!(
+        !paths
+            .iter()
+            .any(|path| path.starts_with("/orgs/acme/engineering")),
+        "{paths:?}"
+    );
+    // The path the deep group governs is refused on its own, with the evaluation error.
+    let error = fs
+        .read(
+            &bob,
+            "/orgs/acme/engineering/secret.md",
+            ReadOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), ErrorCode::EvaluationFailed, "{error}");
+}
