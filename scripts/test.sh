@@ -25,3 +25,6 @@ step "$venv/bin/python" -m pip install --quiet --upgrade "./clients/python[test]
 step env VIRTUAL_ENV="$PWD/$venv" "$venv/bin/maturin" develop --quiet --locked -m crates/nexus-py/Cargo.toml
 step "$venv/bin/python" -m mypy --strict clients/python/src/nexus
 step "$venv/bin/python" -m pytest -q clients/python/tests
+# The README's blocks, in order, in one shell, as a newcomer runs them (the venv's pip and
+# python3 first on PATH).
+step env PATH="$PWD/$venv/bin:$PATH" "$venv/bin/python" scripts/readme_test.py

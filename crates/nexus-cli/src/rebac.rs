@@ -137,8 +137,7 @@ impl Session {
                 if self.printer.json {
                     return print_json(&serde_json::json!({ "revision": revision }));
                 }
-                self.printer
-                    .note(&format!("schema replaced (revision {revision})"));
+                self.printer.note("schema replaced");
                 Ok(())
             }
         }
@@ -261,11 +260,9 @@ impl Session {
             } else {
                 "wrote"
             };
-            self.printer.note(&format!(
-                "{verb} {} (revision {})",
-                self.display(relationship),
-                written.revision
-            ));
+            // The revision token is for scripts (`--json`), not people.
+            self.printer
+                .note(&format!("{verb} {}", self.display(relationship)));
         }
         Ok(())
     }

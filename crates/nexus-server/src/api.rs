@@ -105,30 +105,33 @@ impl<T: DeserializeOwned> axum::extract::FromRequest<AppState> for JsonBody<T> {
 /// Bytes of a body read past the limit (and thrown away) so that the client, still sending,
 /// reads the 413 instead of a reset connection.
 const MAX_DRAIN_BYTES: usize = 256 * 1024 * 1024;
+/// Longest time spent reading (and throwing away) a body past the limit.
+const MAX_DRAIN_TIME: Duration = Duration::from_secs(10);
 
 /// A request body of at most `limit` bytes. A larger one is refused with 413, after reading
-/// (and discarding) the rest of it, up to [`MAX_DRAIN_BYTES`], so the client gets the answer.
+/// (and discarding) the rest of it, up to [`MAX_DRAIN_BYTES`] or [`MAX_DRAIN_TIME`], so the
+/// client gets the answer.
 pub async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
     use futures::StreamExt as _;
     let mut stream = body.into_data_stream();
     let mut collected = bytes::BytesMut::new();
-    let mut over = 0usize;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|error| {
             ApiError::invalid(format!("the request body could not be read: {error}"))
         })?;
-        if over == 0 && collected.len() + chunk.len() <= limit {
-            collected.extend_from_slice(&chunk);
-            continue;
+        if collected.len() + chunk.len() > limit {
+            let mut drained = chunk.len();
+            let _ = tokio::time::timeout(MAX_DRAIN_TIME, async {
+                while drained <= MAX_DRAIN_BYTES
+                    && let Some(Ok(chunk)) = stream.next().await
+                {
+                    drained += chunk.len();
+                }
+            })
+            .await;
+            return Err(ApiError::too_large(limit));
         }
-        over = over.saturating_add(chunk.len()).max(1);
-        collected.clear();
-        if over > MAX_DRAIN_BYTES {
-            break;
-        }
-    }
-    if over > 0 {
-        return Err(ApiError::too_large(limit));
+        collected.extend_from_slice(&chunk);
     }
     Ok(collected.freeze())
 }

@@ -870,6 +870,32 @@ fn workspace_roots_need_manage_and_keep_their_roles() {
         Some(b"back"),
     );
     assert_eq!(again.status, 201, "{}", again.text());
+    // Moving the workspace away leaves the record's roles on `sales`, not on the moved
+    // folder; a folder moved (back) to `sales` has them again.
+    let moved = post(
+        &server,
+        "/api/mv",
+        &alice,
+        &json!({"from": "/orgs/acme/sales", "to": "/orgs/acme/sales-old"}),
+    );
+    assert_eq!(moved.status, 200, "{}", moved.text());
+    assert!(matches!(
+        server
+            .get("/api/fs/orgs/acme/sales-old/notes.md", &bob)
+            .status,
+        403 | 404
+    ));
+    let back = post(
+        &server,
+        "/api/mv",
+        &alice,
+        &json!({"from": "/orgs/acme/sales-old", "to": "/orgs/acme/sales"}),
+    );
+    assert_eq!(back.status, 200, "{}", back.text());
+    assert_eq!(
+        server.get("/api/fs/orgs/acme/sales/notes.md", &bob).status,
+        200
+    );
     // And the record's later edits still govern it: dropping sales from bob's list revokes.
     let (mut acme, etag) = record(&server, &alice, "acme");
     for member in acme["members"].as_array_mut().unwrap() {

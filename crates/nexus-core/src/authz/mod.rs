@@ -430,6 +430,9 @@ impl Authorizer {
             };
             if let Some(new_root) = new_root {
                 for relationship in engine.read(&subtree(new_root), None, usize::MAX, i64::MIN) {
+                    if kept(&relationship) {
+                        continue;
+                    }
                     push(RelationshipUpdate {
                         operation: Operation::Delete,
                         relationship,

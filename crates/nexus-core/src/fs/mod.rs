@@ -609,6 +609,8 @@ impl Fs {
         if structure {
             self.authorize(context, &from, Permission::Manage)?;
         }
+        // A record's role grants stay where the record puts them, at either end of the move.
+        let record_paths = structure || self.layout.is_structure(&to);
         self.authorize_subtree(context, &from, Permission::Write)
             .await?;
         self.authorize(context, &to, Permission::Write)?;
@@ -620,16 +622,16 @@ impl Fs {
             author: context.principal.to_string(),
             at: Timestamp::now(),
         };
-        let _membership = if structure {
+        let _membership = if record_paths {
             Some(self.membership.lock().await)
         } else {
             None
         };
-        let keep = if structure {
-            self.record_grants_within(&org, &from).await?
-        } else {
-            Vec::new()
-        };
+        let mut keep = Vec::new();
+        if record_paths {
+            keep.extend(self.record_grants_within(&org, &from).await?);
+            keep.extend(self.record_grants_within(&org, &to).await?);
+        }
         let applied = self
             .authz
             .rekey_subtree(&from, Some(&to), &keep, vec![rename])

@@ -157,6 +157,20 @@ async fn dropped_writes_leave_no_partial_state() {
     use rand::{RngExt, SeedableRng};
     let (_dir, fs) = fresh().await;
     fs.mkdir(&system(), "/orgs/acme/c", false).await.unwrap();
+    // Budgets scale with how long a write takes on this machine now (a loaded CI machine
+    // can take longer than any fixed budget, and then no write would ever complete).
+    let started = std::time::Instant::now();
+    fs.write(
+        &system(),
+        "/orgs/acme/warmup",
+        Bytes::from(vec![7u8; 100_000]),
+        WriteOptions::default(),
+    )
+    .await
+    .unwrap();
+    let max_budget = u64::try_from(started.elapsed().as_micros().saturating_mul(4))
+        .unwrap_or(u64::MAX)
+        .max(20_000);
     let mut tasks = Vec::new();
     for worker in 0..8_u64 {
         let fs = fs.clone();
@@ -174,7 +188,7 @@ async fn dropped_writes_leave_no_partial_state() {
                     Bytes::from(vec![fill; size]),
                     WriteOptions::default(),
                 );
-                let budget = std::time::Duration::from_micros(rng.random_range(0..20_000));
+                let budget = std::time::Duration::from_micros(rng.random_range(0..max_budget));
                 if tokio::time::timeout(budget, write).await.is_ok() {
                     completed += 1;
                 }
