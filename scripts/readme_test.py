@@ -44,11 +44,21 @@ def script(readme: str) -> str:
     return "\n".join(parts) + "\n"
 
 
+def untracked() -> set[str]:
+    """Files in the checkout that git does not know (ignored ones, like `target/`, aside)."""
+    listed = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )
+    return {line[3:] for line in listed.stdout.splitlines() if line.startswith("??")}
+
+
 def main() -> int:
     text = script((ROOT / "README.md").read_text())
     if "--print" in sys.argv:
         print(text)
         return 0
+    before = untracked()
     with tempfile.TemporaryDirectory(prefix="nexus-readme-") as home:
         real_home = Path.home()
         env = dict(
@@ -63,7 +73,13 @@ def main() -> int:
         done = subprocess.run(["bash", "-c", text], cwd=ROOT, env=env, timeout=3600)
     if done.returncode != 0:
         print(f"README blocks failed (exit {done.returncode}); see `--print`", file=sys.stderr)
-    return done.returncode
+        return done.returncode
+    # A newcomer's files belong in their own directories, not in the checkout.
+    left = sorted(untracked() - before)
+    if left:
+        print(f"README blocks left files in the repository: {left}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
