@@ -131,6 +131,8 @@ def test_acls_and_relationships(server: Server) -> None:
         )
     with pytest.raises(ValueError):
         admin.rebac_create(("user", "bob@acme.com"), "editor", ("file", "/orgs/techcorp/x"), tenant_id="org_acme")
+    with pytest.raises(ValueError):
+        admin.rebac_create(("user", "bob@acme.com"), "editor", ("file", "/orgs/acme/../techcorp/x"), tenant_id="org_acme")
     tree = admin.rebac_expand("write", "/orgs/acme/doc.txt")
     assert tree["kind"] in ("union", "intersection")
     # Looking up someone's resources is for themselves (or a system administrator).

@@ -200,18 +200,11 @@ pub async fn envelope(response: Response, request_id: &str) -> Response {
         .unwrap_or_default();
     let status = parts.status;
     let (code, message) = match status {
-        StatusCode::METHOD_NOT_ALLOWED => {
-            let allowed = parts
-                .headers
-                .get(header::ALLOW)
-                .and_then(|value| value.to_str().ok())
-                .unwrap_or("")
-                .to_owned();
-            (
-                ErrorCode::MethodNotAllowed,
-                format!("this route does not accept that method; it accepts: {allowed}"),
-            )
-        }
+        StatusCode::METHOD_NOT_ALLOWED => (
+            ErrorCode::MethodNotAllowed,
+            "this route does not accept that method (the `Allow` header lists those it does; see /api/openapi.json)"
+                .to_owned(),
+        ),
         StatusCode::NOT_FOUND => (ErrorCode::NotFound, "no such route".to_owned()),
         StatusCode::PAYLOAD_TOO_LARGE => (
             ErrorCode::PayloadTooLarge,

@@ -88,16 +88,17 @@ pub async fn serve(
     served
 }
 
-/// Applies the organizations' retention policies every `interval` until told to stop.
+/// Applies the organizations' retention policies at start and then every `interval`, until
+/// told to stop (a server restarted more often than the interval still applies them).
 async fn sweep_retention(fs: Fs, interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
-        tokio::select! {
-            () = tokio::time::sleep(interval) => {}
-            _ = stop.changed() => return,
-        }
         match fs.apply_retention(nexus_core::Timestamp::now()).await {
             Ok(report) => metrics::retention_removed(report.removed.len()),
             Err(error) => tracing::warn!(%error, "retention pass failed; retrying at the next"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
         }
     }
 }

@@ -55,6 +55,8 @@ pub enum Mutation {
         org: OrgId,
         path: VfsPath,
         recursive: bool,
+        /// Only if the file's current etag is this one (checked in the same transaction).
+        if_match: Option<String>,
         at: Timestamp,
     },
     /// Renames a file or directory (with everything beneath it), atomically.

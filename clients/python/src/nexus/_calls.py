@@ -112,6 +112,13 @@ def file_object(obj: Principal, tenant_id: str | None) -> str:
         return f"{kind}:{ident}"
     org = tenant_id.removeprefix("org_")
     path = "/" + ident.lstrip("/")
+    segments = path.split("/")[1:]
+    if any(segment in ("", ".", "..") for segment in segments):
+        # The server would resolve these and could leave the tenant: refuse them here.
+        raise InvalidInputError(
+            f"invalid path `{path}`: empty, `.` and `..` segments are not allowed",
+            code="invalid_path",
+        )
     if not path.startswith("/orgs/"):
         path = f"/orgs/{org}{path}"
     elif path.split("/")[2] != org:

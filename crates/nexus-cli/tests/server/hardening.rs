@@ -447,6 +447,19 @@ fn refusals_do_not_enumerate_users_of_other_organizations() {
             "{what}: {a_text}"
         );
     }
+    // Other refusals name subjects as typed too, never by a stable id.
+    let twice = json!({"updates": [{"operation": "create", "subject": "user:alice@acme.com", "relation": "viewer", "object": "/orgs/acme/sales"}]});
+    assert_eq!(
+        post(&server, "/api/rebac/relationships", &alice, &twice).status,
+        200
+    );
+    let again = post(&server, "/api/rebac/relationships", &alice, &twice);
+    assert_eq!(again.status, 409, "{}", again.text());
+    assert!(
+        again.text().contains("user:alice@acme.com") && !again.text().contains("u_"),
+        "{}",
+        again.text()
+    );
     // John is untouched: not a member of acme, no key made for him.
     assert_eq!(
         server

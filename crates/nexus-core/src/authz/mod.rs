@@ -61,8 +61,20 @@ pub struct Authorizer {
     visibility_computations: std::sync::atomic::AtomicU64,
     /// Per organization, the last revision that changed one of its relationships.
     org_revisions: RwLock<std::collections::HashMap<OrgId, u64>>,
+    /// The last revision that changed something of no organization (a deployment's own
+    /// types) or the schema: it can change any organization's answers.
+    shared_revision: std::sync::atomic::AtomicU64,
+    /// Per caller and organization: the folders leading to the caller's grants there, and
+    /// the (organization, shared) revisions they were computed at.
+    grants_in_org: parking_lot::Mutex<GrantsCache>,
     keys: tokens::Keys,
 }
+
+/// See [`Authorizer::towards_grants_in`].
+type GrantsCache = std::collections::HashMap<
+    (SubjectRef, OrgId),
+    (u64, u64, Arc<std::collections::HashSet<VfsPath>>),
+>;
 
 /// Callers whose visibility is remembered (the cache starts over when full).
 const VISIBILITY_CACHE_ENTRIES: usize = 4096;
@@ -132,6 +144,8 @@ impl Authorizer {
         Ok(Authorizer {
             keys,
             org_revisions,
+            shared_revision: std::sync::atomic::AtomicU64::new(snapshot.revision),
+            grants_in_org: parking_lot::Mutex::new(std::collections::HashMap::new()),
             engine: RwLock::new(engine),
             writes: tokio::sync::Mutex::new(()),
             store,
@@ -240,7 +254,7 @@ impl Authorizer {
         let visible_parent = !outsider
             && match path.parent() {
                 None => true,
-                Some(parent) => self.parent_visible(context, &parent)?,
+                Some(parent) => self.sees(context, &parent)?,
             };
         if visible_parent {
             Err(FsError::PermissionDenied {
@@ -253,19 +267,93 @@ impl Authorizer {
         }
     }
 
-    /// Whether a caller (known not to be an outsider of its organization) sees `parent`:
-    /// the fixed directories and member organizations' roots, what it can read, and folders
-    /// it holds a grant beneath.
-    fn parent_visible(&self, context: &CallContext, parent: &VfsPath) -> Result<bool, FsError> {
-        match parent.location() {
-            Ok(Location::Root | Location::OrgsRoot | Location::OrgRoot(_)) => return Ok(true),
+    /// Whether the caller sees the directory `path`: the fixed directories, the roots of
+    /// its organizations, what it can read, and folders it holds a grant beneath (the way
+    /// down to what was shared with it). Decided from the path's organization only.
+    pub fn sees(&self, context: &CallContext, path: &VfsPath) -> Result<bool, FsError> {
+        let Some(subject) = self.subject_of(&context.principal) else {
+            return Ok(true);
+        };
+        let org = match path.location() {
+            Ok(Location::Root | Location::OrgsRoot) => return Ok(true),
             Ok(Location::Outside) | Err(_) => return Ok(false),
-            Ok(Location::InOrg(_)) => {}
+            Ok(Location::OrgRoot(org)) => return self.is_member(&subject, &org),
+            Ok(Location::InOrg(org)) => org,
+        };
+        if !self.is_member(&subject, &org)? {
+            return Ok(false);
         }
-        if self.allowed(context, parent, Permission::Read)? {
+        if self.allowed(context, path, Permission::Read)? {
             return Ok(true);
         }
-        self.visibility(context)?.is_visible(self, context, parent)
+        Ok(self.towards_grants_in(&subject, &org)?.contains(path))
+    }
+
+    /// The paths of `org` the subject holds a grant on, with every folder above them. A
+    /// relationship inside an organization names only that organization's members and
+    /// groups, so this changes only with the organization's revision (or the shared one):
+    /// it is computed once per caller, organization and those revisions, and writes in
+    /// other organizations do not throw it away.
+    fn towards_grants_in(
+        &self,
+        subject: &SubjectRef,
+        org: &OrgId,
+    ) -> Result<Arc<std::collections::HashSet<VfsPath>>, FsError> {
+        // Read before the engine: what is computed below is at least this fresh.
+        let org_revision = self.org_revision(org);
+        let shared = self
+            .shared_revision
+            .load(std::sync::atomic::Ordering::Acquire);
+        let key = (subject.clone(), org.clone());
+        // A deployment's own schema may let an organization's relationships name objects of
+        // types outside every organization: computed every time then.
+        let custom = *self.custom_schema.read();
+        let engine = self.engine.read();
+        let cacheable = !custom && !engine.schema().uses_expiration();
+        if cacheable
+            && let Some((at_org, at_shared, found)) = self.grants_in_org.lock().get(&key)
+            && (*at_org, *at_shared) == (org_revision, shared)
+        {
+            return Ok(found.clone());
+        }
+        self.visibility_computations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let root = VfsPath::org_root(org);
+        let at = now();
+        let mut found = std::collections::HashSet::new();
+        for permission in [Permission::Read, Permission::Write, Permission::Manage] {
+            let (resources, failed) =
+                engine.lookup_resources_partial("file", permission.name(), subject, None, at)?;
+            for (path, error) in failed {
+                tracing::warn!(%subject, %path, %error, "a grant could not be evaluated; it does not make its folders visible");
+            }
+            for resource in resources {
+                let Ok(path) = VfsPath::parse(&resource.id) else {
+                    continue;
+                };
+                if resource.result != CheckResult::Has || !path.starts_with(&root) {
+                    continue;
+                }
+                let mut current = Some(path);
+                while let Some(path) = current.filter(|path| path.starts_with(&root)) {
+                    let parent = path.parent();
+                    if !found.insert(path) {
+                        break;
+                    }
+                    current = parent;
+                }
+            }
+        }
+        drop(engine);
+        let found = Arc::new(found);
+        if cacheable {
+            let mut cache = self.grants_in_org.lock();
+            if cache.len() >= VISIBILITY_CACHE_ENTRIES {
+                cache.clear();
+            }
+            cache.insert(key, (org_revision, shared, found.clone()));
+        }
+        Ok(found)
     }
 
     /// What a caller can see when listing: paths it holds grants on, organizations it is in.
@@ -512,12 +600,17 @@ impl Authorizer {
             .iter()
             .filter_map(|change| org_of(&change.relationship))
             .collect();
+        let shared_change = orgs.len() < plan.changes.len();
         let applied = self
             .store
             .apply_group(mutations)
             .await
             .map_err(crate::fs::store_error)?;
         let outcome = self.engine.write().apply(plan)?;
+        if shared_change {
+            self.shared_revision
+                .fetch_max(outcome.revision, std::sync::atomic::Ordering::Release);
+        }
         let mut org_revisions = self.org_revisions.write();
         for org in orgs {
             org_revisions.insert(org, outcome.revision);
@@ -619,6 +712,8 @@ impl Authorizer {
         let mut engine = self.engine.write();
         engine.replace_schema(parsed)?;
         engine.set_revision(revision);
+        self.shared_revision
+            .fetch_max(revision, std::sync::atomic::Ordering::Release);
         *self.custom_schema.write() = true;
         Ok(revision)
     }

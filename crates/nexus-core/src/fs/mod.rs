@@ -361,11 +361,7 @@ impl Fs {
         if !node.is_dir() {
             return self.authorize(context, &node.path, Permission::Read);
         }
-        if self
-            .authz
-            .visibility(context)?
-            .is_visible(&self.authz, context, &node.path)?
-        {
+        if self.authz.sees(context, &node.path)? {
             return Ok(());
         }
         self.authorize(context, &node.path, Permission::Read)
@@ -544,6 +540,17 @@ impl Fs {
         path: &str,
         recursive: bool,
     ) -> Result<RemoveResult, FsError> {
+        self.remove_path(context, path, recursive, None).await
+    }
+
+    /// [`Fs::rm`], only if the file's etag is still `if_match` (checked in the transaction).
+    pub(crate) async fn remove_path(
+        &self,
+        context: &CallContext,
+        path: &str,
+        recursive: bool,
+        if_match: Option<String>,
+    ) -> Result<RemoveResult, FsError> {
         let (path, org) = Self::resolve_mutable(context, path)?;
         Self::refuse_record_change(&path, "removed")?;
         if matches!(path.location(), Ok(Location::OrgRoot(_))) {
@@ -565,6 +572,7 @@ impl Fs {
             org: org.clone(),
             path: path.clone(),
             recursive,
+            if_match,
             at: Timestamp::now(),
         };
         let _membership = if structure {
@@ -886,11 +894,7 @@ impl Fs {
     ) -> Result<VersionPolicy, FsError> {
         let org = Self::org_of_context(context, org)?;
         let root = VfsPath::org_root(&org);
-        if !self
-            .authz
-            .visibility(context)?
-            .is_visible(&self.authz, context, &root)?
-        {
+        if !self.authz.sees(context, &root)? {
             return Err(nexus_store::Rejection::NotFound { path: root }.into());
         }
         Ok(self.store.version_policy(&org).await?)

@@ -219,8 +219,9 @@ impl OrgRecord {
     }
 
     /// Refuses keys the record does not know (a misspelled `Members` would otherwise be
-    /// kept while the real list is missing). Members may carry `added_by`.
-    pub fn check_keys(&self) -> Result<(), FsError> {
+    /// kept while the real list is missing), unless `previous` (the record this one replaces)
+    /// already had them: records written before keys were checked keep what they hold.
+    pub fn check_keys(&self, previous: Option<&OrgRecord>) -> Result<(), FsError> {
         let unknown = |key: &str, known: &[&str], place: &str| {
             let hint = known
                 .iter()
@@ -237,11 +238,22 @@ impl OrgRecord {
                     .join(", ")
             ))
         };
-        if let Some(key) = self.extra.keys().next() {
+        let kept = |key: &String| previous.is_some_and(|old| old.extra.contains_key(key));
+        if let Some(key) = self.extra.keys().find(|key| !kept(key)) {
             return Err(unknown(key, &RECORD_KEYS, "the record"));
         }
         for member in &self.members {
-            if let Some(key) = member.extra.keys().find(|key| *key != "added_by") {
+            let before = previous.and_then(|old| {
+                old.members
+                    .iter()
+                    .find(|known| known.user_id == member.user_id)
+            });
+            let kept = |key: &String| before.is_some_and(|old| old.extra.contains_key(key));
+            if let Some(key) = member
+                .extra
+                .keys()
+                .find(|key| *key != "added_by" && !kept(key))
+            {
                 return Err(unknown(key, &MEMBER_KEYS, "a member"));
             }
         }
@@ -434,10 +446,13 @@ impl Fs {
         pending: &mut Vec<PrincipalRecord>,
     ) -> Result<(Vec<RelationshipUpdate>, Mutation), FsError> {
         new.validate(org)?;
-        new.check_keys()?;
+        new.check_keys(old)?;
         super::retention::validate_settings(&new.settings)?;
         refuse_new_stable_ids(context, org, old, new)?;
-        if old.is_some_and(|old| old.active_admins() > 0) && new.active_admins() == 0 {
+        // The operator may create a record without admins (`admin create-org`); nobody may
+        // leave an organization that had one, and nobody else may write a record without one.
+        let had_admin = old.is_some_and(|old| old.active_admins() > 0);
+        if new.active_admins() == 0 && (had_admin || context.principal != Principal::System) {
             return Err(FsError::Conflict {
                 message: format!(
                     "`{org}` would have no active admin left: the last admin of an organization cannot be removed, demoted or suspended; make someone else an admin first"
@@ -585,6 +600,10 @@ impl Fs {
                         .iter()
                         .find(|(_, now)| now.user_id == member.user_id && now.kind != member.kind)
                         .map(|(successor, _)| successor);
+                    // The roles the old entry gave stay the record's to give: the new entry's
+                    // own role grants follow from it below.
+                    let roles = self.layout.role_grants(org, member, subject);
+                    let successor = successor.map(|successor| (successor, roles.as_slice()));
                     leave_org(&engine, org, subject, successor, &mut dropped, &mut wanted);
                 }
                 Some(now) => {
@@ -836,7 +855,7 @@ impl Fs {
     ) -> Result<Vec<MemberRecord>, FsError> {
         let org = Self::org_of_context(context, org)?;
         // Every member may see who else is in the organization; outsiders learn nothing.
-        if !self.authz.visibility(context)?.includes_org(&org) {
+        if !self.authz.sees(context, &VfsPath::org_root(&org))? {
             return Err(FsError::WrongOrganization {
                 path: VfsPath::org_root(&org),
             });
@@ -1199,12 +1218,13 @@ fn added_by(context: &CallContext, fs: &Fs) -> Map<String, Value> {
 }
 
 /// Drops every relationship `subject` has in `org`; with a `successor`, its relationships
-/// (other than membership, which the record decides) move to that subject instead.
+/// move to that subject instead, except membership and the given role grants (which the
+/// record decides).
 fn leave_org(
     engine: &nexus_rebac::Engine,
     org: &OrgId,
     subject: &SubjectRef,
-    successor: Option<&SubjectRef>,
+    successor: Option<(&SubjectRef, &[Relationship])>,
     dropped: &mut RelationshipSet,
     wanted: &mut RelationshipSet,
 ) {
@@ -1217,8 +1237,9 @@ fn leave_org(
         if org_of(&relationship).as_ref() != Some(org) {
             continue;
         }
-        if let Some(successor) = successor
+        if let Some((successor, roles)) = successor
             && relationship.resource.object_type != "org"
+            && !roles.contains(&relationship)
         {
             let mut moved = relationship.clone();
             moved.subject.object = successor.object.clone();

@@ -54,6 +54,60 @@ fn governing_path(resource: &ObjectRef) -> Option<VfsPath> {
     }
 }
 
+/// An error with every subject named as the caller typed it (never a stable id the caller
+/// did not give, nor one made up for a registration that was rolled back).
+fn as_typed(error: FsError, typed: &[(String, String)]) -> FsError {
+    let retype = |text: String| {
+        typed
+            .iter()
+            .filter(|(resolved, given)| resolved != given)
+            .fold(text, |text, (resolved, given)| {
+                // Whole subjects only: `user:u_ab12` must not rewrite `user:u_ab123`.
+                let mut out = String::with_capacity(text.len());
+                let mut rest = text.as_str();
+                while let Some(at) = rest.find(resolved.as_str()) {
+                    let end = at + resolved.len();
+                    let next = rest.get(end..).and_then(|tail| tail.chars().next());
+                    out.push_str(rest.get(..at).unwrap_or_default());
+                    if next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+                        out.push_str(resolved);
+                    } else {
+                        out.push_str(given);
+                    }
+                    rest = rest.get(end..).unwrap_or_default();
+                }
+                out.push_str(rest);
+                out
+            })
+    };
+    match error {
+        FsError::CrossTenant { subject, org } => FsError::CrossTenant {
+            subject: retype(subject),
+            org,
+        },
+        FsError::Relationship(error) => FsError::Relationship(match error {
+            nexus_rebac::WriteError::Invalid {
+                relationship,
+                problem,
+            } => nexus_rebac::WriteError::Invalid {
+                relationship: retype(relationship),
+                problem: retype(problem),
+            },
+            nexus_rebac::WriteError::AlreadyExists(text) => {
+                nexus_rebac::WriteError::AlreadyExists(retype(text))
+            }
+            nexus_rebac::WriteError::Duplicate(text) => {
+                nexus_rebac::WriteError::Duplicate(retype(text))
+            }
+            nexus_rebac::WriteError::PreconditionFailed(text) => {
+                nexus_rebac::WriteError::PreconditionFailed(retype(text))
+            }
+            nexus_rebac::WriteError::StalePlan => nexus_rebac::WriteError::StalePlan,
+        }),
+        other => other,
+    }
+}
+
 /// The refusal of a subject that is not a member of the relationship's organization (or that
 /// nobody has): one message for both, naming the subject as typed.
 fn cross_tenant(subject: &str, relationship: &Relationship) -> FsError {
@@ -116,6 +170,28 @@ impl Fs {
                 update.relationship.resource.object_id = path.to_string();
             }
             self.authorize_manage(context, &update.relationship.resource)?;
+        }
+        // Only the operator (or an organization's record) makes people members: whether a
+        // grant of membership succeeds must not tell anyone else whether a principal exists.
+        if !is_system(context)
+            && let Some(update) = updates.iter().find(|update| {
+                let relationship = &update.relationship;
+                update.operation != Operation::Delete
+                    && relationship.resource.object_type == "org"
+                    && matches!(relationship.relation.as_str(), "admin" | "member")
+                    && matches!(
+                        relationship.subject.object.object_type.as_str(),
+                        "user" | "agent"
+                    )
+            })
+        {
+            return Err(FsError::PrincipalRefused {
+                message: format!(
+                    "members of organization `{}` are added by the system administrator or through its {}: write that file (or use the members API) once it exists",
+                    update.relationship.resource.object_id,
+                    super::ORG_RECORD
+                ),
+            });
         }
         // Whether an organization is managed by its record cannot change while we hold this.
         let _membership = self.membership.lock().await;
@@ -188,16 +264,7 @@ impl Fs {
             .authz
             .write_with(context, updates, preconditions, mutations)
             .await
-            .map_err(|error| match error {
-                FsError::CrossTenant { subject, org } => FsError::CrossTenant {
-                    subject: typed
-                        .iter()
-                        .find(|(resolved, _)| *resolved == subject)
-                        .map_or(subject, |(_, as_typed)| as_typed.clone()),
-                    org,
-                },
-                other => other,
-            })?;
+            .map_err(|error| as_typed(error, &typed))?;
         self.accounts.commit(&pending);
         Ok(outcome)
     }

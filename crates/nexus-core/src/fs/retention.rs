@@ -123,8 +123,12 @@ impl Fs {
             };
             let cutoff = now.minus(kept);
             for folder in self.conversation_folders(&org).await? {
-                for path in self.expired_within(&folder, cutoff).await? {
-                    match self.rm(&system, path.as_str(), false).await {
+                for (path, etag) in self.expired_within(&folder, cutoff).await? {
+                    // Only the version that was seen expired: a file written meanwhile stays.
+                    match self
+                        .remove_path(&system, path.as_str(), false, Some(etag))
+                        .await
+                    {
                         Ok(_) => {
                             tracing::info!(%org, %path, policy = ?kept, "removed by the retention policy");
                             report.removed.push((org.clone(), path));
@@ -194,7 +198,7 @@ impl Fs {
         &self,
         folder: &VfsPath,
         cutoff: Timestamp,
-    ) -> Result<Vec<VfsPath>, FsError> {
+    ) -> Result<Vec<(VfsPath, String)>, FsError> {
         let mut expired = Vec::new();
         let mut after = None;
         loop {
@@ -210,7 +214,7 @@ impl Fs {
             expired.extend(
                 page.iter()
                     .filter(|node| !node.is_dir() && node.modified_at < cutoff)
-                    .map(|node| node.path.clone()),
+                    .map(|node| (node.path.clone(), node.etag())),
             );
             if page.len() < MAX_PAGE_SIZE {
                 return Ok(expired);

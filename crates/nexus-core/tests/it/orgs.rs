@@ -642,3 +642,142 @@ async fn operator_grants_enrol_newcomers_and_follow_type_changes() {
         "{subjects:?}"
     );
 }
+
+/// Review findings: membership relationships are the operator's or the record's (an admin of
+/// an organization without a record cannot probe who exists by adding them); nobody but the
+/// operator writes a record without an admin; a type change does not carry the old entry's
+/// roles; keys a record already had survive edits, new unknown ones do not.
+#[tokio::test]
+async fn membership_writes_records_and_legacy_keys_follow_the_rules() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let fs = Fs::open(&dir.path().join("data"), StoreOptions::default())
+        .await
+        .unwrap();
+    fs.mkdir(&system(), "/orgs/acme", false).await.unwrap();
+    fs.mkdir(&system(), "/orgs/other", false).await.unwrap();
+    for relationship in [
+        "org:acme#admin@user:alice@acme.com",
+        "org:other#member@user:olga@other.org",
+    ] {
+        fs.relationships_write(
+            &system(),
+            vec![RelationshipUpdate {
+                operation: Operation::Touch,
+                relationship: Relationship::parse(relationship).unwrap(),
+            }],
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    }
+    let alice = as_user(&fs, "alice@acme.com");
+    let olga_id = fs.accounts().user_id("olga@other.org").unwrap();
+    let mut answers = Vec::new();
+    for subject in [
+        format!("user:{olga_id}"),
+        "user:u_zzzz".to_owned(),
+        "user:olga@other.org".to_owned(),
+    ] {
+        let error = fs
+            .relationships_write(
+                &alice,
+                vec![RelationshipUpdate {
+                    operation: Operation::Touch,
+                    relationship: Relationship::parse(&format!("org:acme#member@{subject}"))
+                        .unwrap(),
+                }],
+                Vec::new(),
+            )
+            .await
+            .unwrap_err();
+        answers.push((error.code(), error.to_string()));
+    }
+    assert!(
+        answers.iter().all(|answer| *answer == answers[0]),
+        "{answers:?}"
+    );
+    // A record without an admin, from someone other than the operator, is refused.
+    let empty =
+        br#"{"org_id":"acme","name":"Acme","created_at":"2026-01-01T00:00:00Z","members":[]}"#;
+    let refused = fs
+        .write(
+            &alice,
+            "/orgs/acme/org.json",
+            Bytes::from_static(empty),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::Conflict, "{refused}");
+    assert_eq!(
+        readable(&fs, &alice, "/orgs/acme/anything").await,
+        Err(ErrorCode::NotFound)
+    );
+    // A record written before keys were checked keeps its extra keys through edits.
+    let legacy = br#"{"org_id":"acme","name":"Acme","created_at":"2026-01-01T00:00:00Z","plan":"pro","members":[{"user_id":"alice@acme.com","role":"admin","email":"a@x"}]}"#;
+    fs.store()
+        .write(nexus_store::WriteRequest {
+            org: OrgId::parse("acme").unwrap(),
+            path: nexus_core::VfsPath::parse("/orgs/acme/org.json").unwrap(),
+            content: Bytes::from_static(legacy),
+            precondition: nexus_store::Precondition::None,
+            create_parents: false,
+            author: "system".to_owned(),
+            at: nexus_store::Timestamp::now(),
+        })
+        .await
+        .unwrap();
+    fs.mkdir(&system(), "/orgs/acme/sales", false)
+        .await
+        .unwrap();
+    fs.add_member(
+        &alice,
+        "acme",
+        MemberSpec {
+            user_id: "bot_x".to_owned(),
+            role: Role::Member,
+            kind: MemberKind::Human,
+            workspaces: vec!["sales".to_owned()],
+        },
+    )
+    .await
+    .unwrap();
+    let read = fs
+        .read(&alice, "/orgs/acme/org.json", ReadOptions::default())
+        .await
+        .unwrap();
+    let mut record: serde_json::Value = serde_json::from_slice(&read.content).unwrap();
+    assert_eq!(record["plan"], "pro");
+    assert_eq!(record["members"][0]["email"], "a@x");
+    record["fresh"] = serde_json::json!(1);
+    let fresh = fs
+        .write(
+            &alice,
+            "/orgs/acme/org.json",
+            Bytes::from(record.to_string()),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(fresh.code(), ErrorCode::InvalidInput, "{fresh}");
+    // `bot_x` turns out to be an agent, now an assistant of no workspace: its old `member`
+    // role on sales does not follow it.
+    record.as_object_mut().unwrap().remove("fresh");
+    for member in record["members"].as_array_mut().unwrap() {
+        if member["user_id"] == "bot_x" {
+            member["type"] = serde_json::json!("agent");
+            member["role"] = serde_json::json!("assistant");
+            member["workspaces"] = serde_json::json!([]);
+        }
+    }
+    fs.write(
+        &alice,
+        "/orgs/acme/org.json",
+        Bytes::from(record.to_string()),
+        WriteOptions::default(),
+    )
+    .await
+    .unwrap();
+    let roles = fs.getfacl(&system(), "/orgs/acme/sales").unwrap().roles;
+    assert!(roles.is_empty(), "{roles:?}");
+}

@@ -808,7 +808,19 @@ async fn denials_do_not_recompute_the_callers_visibility() {
         "{} computations for 200 denials",
         fs.authorizer().visibility_computations() - before
     );
-    // A new revision is seen at once.
+    // Writes in another organization do not make a caller's denials expensive again.
+    let before = fs.authorizer().visibility_computations();
+    for n in 0..20 {
+        fs.setfacl(&system(), "/orgs/other", &format!("group:g{n}:r--"))
+            .await
+            .unwrap();
+        assert_eq!(
+            can_read(&fs, &bob, "/orgs/acme/projects/hidden/doc.md").await,
+            Err(ErrorCode::NotFound)
+        );
+    }
+    assert_eq!(fs.authorizer().visibility_computations(), before);
+    // A new revision of the caller's organization is seen at once.
     fs.setfacl(
         &system(),
         "/orgs/acme/projects/hidden",

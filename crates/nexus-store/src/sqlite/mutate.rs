@@ -90,10 +90,11 @@ pub(super) async fn apply(
             org,
             path,
             recursive,
+            if_match,
             at: _,
         } => {
             owned_by(org, path)?;
-            remove(connection, path, *recursive).await
+            remove(connection, path, *recursive, if_match.as_deref()).await
         }
         Mutation::Move {
             org,
@@ -554,10 +555,20 @@ async fn remove(
     connection: &mut SqliteConnection,
     path: &VfsPath,
     recursive: bool,
+    if_match: Option<&str>,
 ) -> Outcome<Applied> {
     let node = get(connection, path)
         .await?
         .ok_or_else(|| Rejection::NotFound { path: path.clone() })?;
+    if let Some(expected) = if_match
+        && node.etag() != expected
+    {
+        return Err(Rejection::PreconditionFailed {
+            path: path.clone(),
+            current_etag: Some(node.etag()),
+        }
+        .into());
+    }
     if node.is_dir() && !recursive && has_children(connection, path).await? {
         return Err(Rejection::DirectoryNotEmpty { path: path.clone() }.into());
     }
