@@ -28,7 +28,7 @@ fn run(command: &mut Command) -> Run {
     }
 }
 
-/// Item 12: an explicit flag beats an environment variable; two explicit targets (or two
+/// An explicit flag beats an environment variable; two explicit targets (or two
 /// from the environment) are an error naming both.
 #[test]
 fn one_target_per_command() {
@@ -74,7 +74,7 @@ fn one_target_per_command() {
     );
 }
 
-/// Item 13: only commands that write create a data directory; others say there is none.
+/// Only commands that write create a data directory; others say there is none.
 #[test]
 fn a_mistyped_data_directory_is_not_created() {
     let nexus = Nexus::new();
@@ -114,7 +114,7 @@ fn a_mistyped_data_directory_is_not_created() {
     assert_eq!(listed.code, 0, "{}", listed.stderr);
 }
 
-/// Item 19: grep without a match exits alike with and without `--json`; creating an existing
+/// Grep without a match exits alike with and without `--json`; creating an existing
 /// relationship and setting an existing ACL entry are both idempotent; creating an existing
 /// organization says so; `stat` shows authors by handle.
 #[test]
@@ -194,7 +194,7 @@ fn commands_behave_consistently() {
     );
 }
 
-/// Item 20: `init` and `config validate` do not need `JWT_SECRET`; `serve` does. Item 21:
+/// `init` and `config validate` do not need `JWT_SECRET`; `serve` does.
 /// `nexus token create` mints a token the configured server accepts.
 #[test]
 fn secrets_are_needed_only_where_they_are_used() {
@@ -268,7 +268,7 @@ fn secrets_are_needed_only_where_they_are_used() {
     );
 }
 
-/// Item 25: `nexus gc --retention` applies the retention policies on a data directory.
+/// `nexus gc --retention` applies the retention policies on a data directory.
 #[test]
 fn gc_applies_retention_policies() {
     let dir = tempfile::TempDir::new().unwrap();

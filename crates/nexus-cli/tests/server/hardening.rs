@@ -1,4 +1,5 @@
-//! Regression tests for what an adversarial review found: each attack is tried and refused.
+//! Attacks on isolation, identity, input handling and the HTTP surface: each is tried and
+//! refused, with a negative control where a safety property can be switched off.
 
 use serde_json::{Value, json};
 
@@ -55,7 +56,7 @@ fn post(server: &Server, path: &str, credential: &str, body: &Value) -> Response
     server.call("POST", path, credential, Some(body))
 }
 
-/// Item 1: someone who is not a current member of an organization learns nothing about it
+/// Someone who is not a current member of an organization learns nothing about it
 /// through permission queries, whatever relation or permission they ask about.
 #[test]
 fn non_members_learn_nothing_through_permission_queries() {
@@ -263,7 +264,7 @@ fn permission_query_leaks(server: &Server) -> Vec<String> {
     leaks
 }
 
-/// Item 2: an `org.json` missing a required field, or with an unknown or case-variant key,
+/// An `org.json` missing a required field, or with an unknown or case-variant key,
 /// is refused; the last admin cannot be removed, demoted or suspended.
 #[test]
 fn org_records_are_complete_and_keep_an_admin() {
@@ -377,7 +378,7 @@ fn unused_id(server: &Server) -> String {
         .to_owned()
 }
 
-/// Item 3 (and 17): granting to a stable id of another organization's user and to an id
+/// Granting to a stable id of another organization's user and to an id
 /// nobody has are refused alike, naming only what the caller typed; repeated refusals are
 /// rate-limited like failed authentication.
 #[test]
@@ -498,7 +499,7 @@ fn revision_of(response: &Response) -> String {
     header
 }
 
-/// Item 4: what a caller sees of revisions changes only when its own organization changes;
+/// What a caller sees of revisions changes only when its own organization changes;
 /// a forged token, or one from another organization, is refused.
 #[test]
 fn revisions_reveal_nothing_of_other_organizations() {
@@ -578,7 +579,7 @@ fn revisions_reveal_nothing_of_other_organizations() {
     );
 }
 
-/// Item 5: `iss` and `sub` must be strings; `aud` may be a string or an array.
+/// `iss` and `sub` must be strings; `aud` may be a string or an array.
 #[test]
 fn token_claims_have_their_types() {
     let server = Server::start(&seed_config().replace(
@@ -619,7 +620,7 @@ fn token_claims_have_their_types() {
     }
 }
 
-/// Item 6: list cursors are tamper-evident and bound to their listing.
+/// List cursors are tamper-evident and bound to their listing.
 #[test]
 fn list_cursors_cannot_be_forged() {
     use base64::Engine as _;
@@ -667,7 +668,7 @@ fn list_cursors_cannot_be_forged() {
     assert_eq!(foreign.status, 400, "{}", foreign.text());
 }
 
-/// Item 7: any range of an empty file is unsatisfiable.
+/// Any range of an empty file is unsatisfiable.
 #[test]
 fn ranges_of_an_empty_file_are_unsatisfiable() {
     let server = Server::start(&seed_config());
@@ -705,7 +706,7 @@ fn ranges_of_an_empty_file_are_unsatisfiable() {
     assert!(whole.body.is_empty());
 }
 
-/// Item 8 (and 18): every error is the JSON envelope, the framework's own included; unknown
+/// Every error is the JSON envelope, the framework's own included; unknown
 /// routes are 404 with or without credentials.
 #[test]
 fn every_error_is_the_json_envelope() {
@@ -780,7 +781,7 @@ fn every_error_is_the_json_envelope() {
     assert!(not_allowed.header("allow").is_some());
 }
 
-/// Item 9: a workspace member cannot remove, move or rename the workspace; a workspace
+/// A workspace member cannot remove, move or rename the workspace; a workspace
 /// recreated under its id gets back the roles `org.json` gives on it.
 #[test]
 fn workspace_roots_need_manage_and_keep_their_roles() {
@@ -930,7 +931,7 @@ fn workspace_roots_need_manage_and_keep_their_roles() {
     );
 }
 
-/// Item 11: reserved words are no handles or subjects; bodies must be objects; a refused
+/// Reserved words are no handles or subjects; bodies must be objects; a refused
 /// grant registers nobody and names what was typed.
 #[test]
 fn reserved_names_and_non_object_bodies_are_refused() {
@@ -984,7 +985,7 @@ fn reserved_names_and_non_object_bodies_are_refused() {
     assert!(!users.contains("newcomer"), "{users}");
 }
 
-/// Item 14: a body over the limit is a 413 envelope naming the limit and its setting, every
+/// A body over the limit is a 413 envelope naming the limit and its setting, every
 /// time, through the API and the CLI.
 #[test]
 fn oversize_uploads_get_a_413_that_says_why() {
@@ -1028,7 +1029,7 @@ fn oversize_uploads_get_a_413_that_says_why() {
     }
 }
 
-/// Item 15: a refused token says which check failed, and never echoes the token.
+/// A refused token says which check failed, and never echoes the token.
 #[test]
 fn token_refusals_say_which_check_failed() {
     let server = Server::start(&seed_config().replace(
@@ -1106,7 +1107,7 @@ fn token_refusals_say_which_check_failed() {
     }
 }
 
-/// Item 18: the OpenAPI document and an interactive reference are served without
+/// The OpenAPI document and an interactive reference are served without
 /// credentials, from assets inside the binary.
 #[test]
 fn api_docs_are_browsable_without_credentials() {
@@ -1154,7 +1155,7 @@ fn api_docs_are_browsable_without_credentials() {
     );
 }
 
-/// Item 16: the CLI without credentials says which variables to set; ordinary 4xx errors
+/// The CLI without credentials says which variables to set; ordinary 4xx errors
 /// carry no request-id line (5xx and `--json` still do).
 #[test]
 fn cli_errors_speak_to_people() {
@@ -1188,7 +1189,7 @@ fn cli_errors_speak_to_people() {
     );
 }
 
-/// Item 25: `settings.retention_policy` is enforced: conversation files older than the
+/// `settings.retention_policy` is enforced: conversation files older than the
 /// policy are removed by the server's sweeper (logged, counted in metrics); other files stay;
 /// an invalid duration is refused when `org.json` is written.
 #[test]

@@ -544,7 +544,7 @@ async fn the_canonical_layout_places_workspaces_under_workspaces() {
     );
 }
 
-/// Item 23: the operator's grant to someone of no organization, inside an organization with
+/// The operator's grant to someone of no organization, inside an organization with
 /// a record, adds them to the record in the same transaction; to someone of another
 /// organization it is refused; a record entry whose type changes keeps what it was given.
 #[tokio::test]
@@ -643,7 +643,7 @@ async fn operator_grants_enrol_newcomers_and_follow_type_changes() {
     );
 }
 
-/// Review findings: membership relationships are the operator's or the record's (an admin of
+/// Membership relationships are the operator's or the record's (an admin of
 /// an organization without a record cannot probe who exists by adding them); nobody but the
 /// operator writes a record without an admin; a type change does not carry the old entry's
 /// roles; keys a record already had survive edits, new unknown ones do not.

@@ -744,7 +744,7 @@ async fn r21_large_grant_batches_write_completely() {
     );
 }
 
-/// Item 10: a denial costs about what an allowed answer costs. A heavy caller (100 groups,
+/// A denial costs about what an allowed answer costs. A heavy caller (100 groups,
 /// grants on 300 folders) asking for hidden paths has its visibility computed once per
 /// revision, not once per request; the answers stay those of the rule (not found beneath
 /// what the caller cannot see, permission denied where it sees the parent).
@@ -845,7 +845,7 @@ async fn denials_do_not_recompute_the_callers_visibility() {
     );
 }
 
-/// Item 11: a group nested deeper than the depth limit makes only the entries it would
+/// A group nested deeper than the depth limit makes only the entries it would
 /// reach invisible in a recursive listing (with a warning), not the whole listing fail.
 #[tokio::test]
 async fn a_too_deep_group_hides_only_what_it_governs() {
