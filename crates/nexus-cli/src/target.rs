@@ -76,19 +76,6 @@ fn policy_of(value: &Value) -> Result<VersionPolicy, CliError> {
     })
 }
 
-/// The one organization all of `objects` belong to, if there is one.
-fn one_org<'a>(objects: impl IntoIterator<Item = &'a ObjectRef>) -> Option<nexus_core::OrgId> {
-    let mut found: Option<nexus_core::OrgId> = None;
-    for object in objects {
-        let org = nexus_core::authz::org_of_object(object)?;
-        match &found {
-            Some(known) if *known != org => return None,
-            _ => found = Some(org),
-        }
-    }
-    found
-}
-
 fn subject_text(filter: &RelationshipFilter) -> Option<String> {
     let kind = filter.subject_type.as_ref()?;
     let mut text = match &filter.subject_id {
@@ -359,7 +346,9 @@ impl Target {
     ) -> Result<Written, CliError> {
         match self {
             Target::Local { fs, context } => {
-                let org = one_org(updates.iter().map(|update| &update.relationship.resource));
+                let org = nexus_core::authz::one_org(
+                    updates.iter().map(|update| &update.relationship.resource),
+                );
                 let outcome = fs.relationships_write(context, updates, Vec::new()).await?;
                 Ok(Written {
                     revision: fs.revision_token(context, org.as_ref())?,

@@ -1051,19 +1051,6 @@ fn org_of_path(path: &str) -> Option<OrgId> {
         .cloned()
 }
 
-/// The one organization all of `objects` belong to, if there is one.
-fn one_org<'a>(objects: impl IntoIterator<Item = &'a ObjectRef>) -> Option<OrgId> {
-    let mut found: Option<OrgId> = None;
-    for object in objects {
-        let org = nexus_core::authz::org_of_object(object)?;
-        match &found {
-            Some(known) if *known != org => return None,
-            _ => found = Some(org),
-        }
-    }
-    found
-}
-
 /// A client's `at_least`: a revision token (or, from the system, a revision number).
 fn at_least_text(value: Option<&Value>) -> ApiResult<Option<String>> {
     match value {
@@ -1201,7 +1188,8 @@ async fn write_relationships(
             relationship: relationship_of(update)?,
         });
     }
-    let org = one_org(updates.iter().map(|update| &update.relationship.resource));
+    let org =
+        nexus_core::authz::one_org(updates.iter().map(|update| &update.relationship.resource));
     let outcome = state
         .fs
         .relationships_write(&context, updates, Vec::<WritePrecondition>::new())

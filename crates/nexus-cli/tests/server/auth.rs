@@ -7,14 +7,14 @@ use serde_json::json;
 
 use crate::harness::{SECRET, Server, b64, now, seed_config, sign_raw, token, token_with};
 
-fn config_with_issuer() -> String {
+pub(crate) fn config_with_issuer() -> String {
     seed_config().replace(
         "  jwt_algorithm: HS256\n",
         "  jwt_algorithm: HS256\n  issuer: https://idp.example\n  audience: nexus\n",
     )
 }
 
-fn claims(extra: &serde_json::Value) -> String {
+pub(crate) fn claims(extra: &serde_json::Value) -> String {
     let mut claims = json!({"sub": "alice@acme.com", "exp": now() + 600, "iss": "https://idp.example", "aud": "nexus"});
     for (key, value) in extra.as_object().unwrap() {
         if value.is_null() {
@@ -26,7 +26,7 @@ fn claims(extra: &serde_json::Value) -> String {
     claims.to_string()
 }
 
-const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+pub(crate) const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
 
 #[test]
 fn forged_and_malformed_tokens_are_refused() {

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use crate::auth::{HEADER, claims, config_with_issuer};
 use crate::harness::{
     Response, SECRET, Server, http, now, seed_config, sign_raw, token, token_with,
 };
@@ -582,29 +583,12 @@ fn revisions_reveal_nothing_of_other_organizations() {
 /// `iss` and `sub` must be strings; `aud` may be a string or an array.
 #[test]
 fn token_claims_have_their_types() {
-    let server = Server::start(&seed_config().replace(
-        "  jwt_algorithm: HS256\n",
-        "  jwt_algorithm: HS256\n  issuer: https://idp.example\n  audience: nexus\n",
-    ));
-    let header = r#"{"alg":"HS256","typ":"JWT"}"#;
-    let sign = |claims: Value| sign_raw(header, &claims.to_string(), SECRET.as_bytes());
-    let base = |extra: Value| {
-        let mut claims = json!({"sub": "alice@acme.com", "exp": now() + 600, "iss": "https://idp.example", "aud": "nexus"});
-        for (key, value) in extra.as_object().unwrap() {
-            claims[key] = value.clone();
-        }
-        claims
-    };
-    assert_eq!(
-        server.get("/api/whoami", &sign(base(json!({})))).status,
-        200
-    );
+    let server = Server::start(&config_with_issuer());
+    let sign = |extra: Value| sign_raw(HEADER, &claims(&extra), SECRET.as_bytes());
+    assert_eq!(server.get("/api/whoami", &sign(json!({}))).status, 200);
     assert_eq!(
         server
-            .get(
-                "/api/whoami",
-                &sign(base(json!({"aud": ["other", "nexus"]})))
-            )
+            .get("/api/whoami", &sign(json!({"aud": ["other", "nexus"]})))
             .status,
         200
     );
@@ -615,7 +599,7 @@ fn token_claims_have_their_types() {
         json!({"sub": 7}),
         json!({"aud": 5}),
     ] {
-        let response = server.get("/api/whoami", &sign(base(extra.clone())));
+        let response = server.get("/api/whoami", &sign(extra.clone()));
         assert_eq!(response.status, 401, "{extra}: {}", response.text());
     }
 }
@@ -1032,62 +1016,47 @@ fn oversize_uploads_get_a_413_that_says_why() {
 /// A refused token says which check failed, and never echoes the token.
 #[test]
 fn token_refusals_say_which_check_failed() {
-    let server = Server::start(&seed_config().replace(
-        "  jwt_algorithm: HS256\n",
-        "  jwt_algorithm: HS256\n  issuer: https://idp.example\n  audience: nexus\n",
-    ));
-    let header = r#"{"alg":"HS256","typ":"JWT"}"#;
-    let claims = |extra: Value| {
-        let mut claims = json!({"sub": "alice@acme.com", "exp": now() + 600, "iss": "https://idp.example", "aud": "nexus"});
-        for (key, value) in extra.as_object().unwrap() {
-            if value.is_null() {
-                claims.as_object_mut().unwrap().remove(key);
-            } else {
-                claims[key] = value.clone();
-            }
-        }
-        claims.to_string()
-    };
+    let server = Server::start(&config_with_issuer());
     let cases = [
         (
             "expired",
             sign_raw(
-                header,
-                &claims(json!({"exp": now() - 3600})),
+                HEADER,
+                &claims(&json!({"exp": now() - 3600})),
                 SECRET.as_bytes(),
             ),
         ),
         (
             "not yet valid",
             sign_raw(
-                header,
-                &claims(json!({"nbf": now() + 3600})),
+                HEADER,
+                &claims(&json!({"nbf": now() + 3600})),
                 SECRET.as_bytes(),
             ),
         ),
         (
             "signature",
             sign_raw(
-                header,
-                &claims(json!({})),
+                HEADER,
+                &claims(&json!({})),
                 b"another-secret-0123456789abcdef0123",
             ),
         ),
         (
             "issuer",
             sign_raw(
-                header,
-                &claims(json!({"iss": "https://evil"})),
+                HEADER,
+                &claims(&json!({"iss": "https://evil"})),
                 SECRET.as_bytes(),
             ),
         ),
         (
             "audience",
-            sign_raw(header, &claims(json!({"aud": "other"})), SECRET.as_bytes()),
+            sign_raw(HEADER, &claims(&json!({"aud": "other"})), SECRET.as_bytes()),
         ),
         (
             "`exp`",
-            sign_raw(header, &claims(json!({"exp": null})), SECRET.as_bytes()),
+            sign_raw(HEADER, &claims(&json!({"exp": null})), SECRET.as_bytes()),
         ),
     ];
     for (expected, credential) in cases {

@@ -108,6 +108,20 @@ pub fn org_of_object(object: &ObjectRef) -> Option<OrgId> {
     }
 }
 
+/// The one organization all of `objects` belong to, if there is one (revision tokens of an
+/// answer about several objects speak for it).
+pub fn one_org<'a>(objects: impl IntoIterator<Item = &'a ObjectRef>) -> Option<OrgId> {
+    let mut found: Option<OrgId> = None;
+    for object in objects {
+        let org = org_of_object(object)?;
+        match &found {
+            Some(known) if *known != org => return None,
+            _ => found = Some(org),
+        }
+    }
+    found
+}
+
 /// The current time, for expirations.
 pub(crate) fn now() -> i64 {
     Timestamp::now().as_micros()
@@ -318,32 +332,7 @@ impl Authorizer {
         }
         self.visibility_computations
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let root = VfsPath::org_root(org);
-        let at = now();
-        let mut found = std::collections::HashSet::new();
-        for permission in [Permission::Read, Permission::Write, Permission::Manage] {
-            let (resources, failed) =
-                engine.lookup_resources_partial("file", permission.name(), subject, None, at)?;
-            for (path, error) in failed {
-                tracing::warn!(%subject, %path, %error, "a grant could not be evaluated; it does not make its folders visible");
-            }
-            for resource in resources {
-                let Ok(path) = VfsPath::parse(&resource.id) else {
-                    continue;
-                };
-                if resource.result != CheckResult::Has || !path.starts_with(&root) {
-                    continue;
-                }
-                let mut current = Some(path);
-                while let Some(path) = current.filter(|path| path.starts_with(&root)) {
-                    let parent = path.parent();
-                    if !found.insert(path) {
-                        break;
-                    }
-                    current = parent;
-                }
-            }
-        }
+        let found = towards_grants(&engine, subject, Some(&VfsPath::org_root(org)))?;
         drop(engine);
         let found = Arc::new(found);
         if cacheable {
@@ -374,38 +363,9 @@ impl Authorizer {
         }
         self.visibility_computations
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let at = now();
-        // Any grant counts: a caller who may only write somewhere must still find the way.
-        let mut granted: std::collections::HashSet<VfsPath> = std::collections::HashSet::new();
-        for permission in [Permission::Read, Permission::Write, Permission::Manage] {
-            let (found, failed) =
-                engine.lookup_resources_partial("file", permission.name(), &subject, None, at)?;
-            // What cannot be evaluated is not visible; everything else still is.
-            for (path, error) in failed {
-                tracing::warn!(%subject, %path, %error, "a grant could not be evaluated; it is left out of listings");
-            }
-            for found in found {
-                if found.result == CheckResult::Has
-                    && let Ok(path) = VfsPath::parse(&found.id)
-                {
-                    granted.insert(path);
-                }
-            }
-        }
-        // Every grant and every folder above one: the way down to what was shared.
-        let mut towards_grants = std::collections::HashSet::with_capacity(granted.len() * 4);
-        for grant in granted {
-            let mut current = Some(grant);
-            while let Some(path) = current {
-                let parent = path.parent();
-                if !towards_grants.insert(path) {
-                    break;
-                }
-                current = parent;
-            }
-        }
+        let towards_grants = towards_grants(&engine, &subject, None)?;
         let orgs = engine
-            .lookup_resources("org", "membership", &subject, None, at)?
+            .lookup_resources("org", "membership", &subject, None, now())?
             .into_iter()
             .filter(|found| found.result == CheckResult::Has)
             .filter_map(|found| OrgId::parse(&found.id).ok())
@@ -818,6 +778,44 @@ impl Authorizer {
     }
 }
 
+/// The paths `subject` holds a grant on (any of `read`, `write`, `manage`: a caller who may
+/// only write somewhere must still find the way), and every folder above them, within
+/// `within` when given. A grant that cannot be evaluated (a group nested too deep, ...) is
+/// left out, with a warning; everything else still counts.
+fn towards_grants(
+    engine: &Engine,
+    subject: &SubjectRef,
+    within: Option<&VfsPath>,
+) -> Result<std::collections::HashSet<VfsPath>, FsError> {
+    let at = now();
+    let inside = |path: &VfsPath| within.is_none_or(|root| path.starts_with(root));
+    let mut found = std::collections::HashSet::new();
+    for permission in [Permission::Read, Permission::Write, Permission::Manage] {
+        let (resources, failed) =
+            engine.lookup_resources_partial("file", permission.name(), subject, None, at)?;
+        for (path, error) in failed {
+            tracing::warn!(%subject, %path, %error, "a grant could not be evaluated; it makes nothing visible");
+        }
+        for resource in resources {
+            let Ok(path) = VfsPath::parse(&resource.id) else {
+                continue;
+            };
+            if resource.result != CheckResult::Has || !inside(&path) {
+                continue;
+            }
+            let mut current = Some(path);
+            while let Some(path) = current.filter(|path| inside(path)) {
+                let parent = path.parent();
+                if !found.insert(path) {
+                    break;
+                }
+                current = parent;
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// What a caller can see in listings.
 #[derive(Debug, Clone)]
 pub enum Visibility {
@@ -861,14 +859,6 @@ impl Visibility {
         match self {
             Visibility::Everything => true,
             Visibility::Limited { .. } => readable(checker, path),
-        }
-    }
-
-    /// Whether the caller belongs to `org` (the system belongs everywhere).
-    pub fn includes_org(&self, org: &OrgId) -> bool {
-        match self {
-            Visibility::Everything => true,
-            Visibility::Limited { orgs, .. } => member_of(orgs, org),
         }
     }
 

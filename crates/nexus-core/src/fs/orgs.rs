@@ -408,12 +408,7 @@ impl Fs {
         let (updates, write) = self
             .prepare_org_record(context, org, old, new, content, precondition, &mut pending)
             .await?;
-        let mut mutations: Vec<Mutation> = pending
-            .iter()
-            .map(|principal| Mutation::RegisterPrincipal {
-                principal: principal.clone(),
-            })
-            .collect();
+        let mut mutations = super::relations::registrations(&pending);
         mutations.push(write);
         let (_, applied) = self
             .authz

@@ -253,12 +253,7 @@ impl Fs {
             updates.extend(enrolled);
             record_writes = writes;
         }
-        let mut mutations: Vec<nexus_store::Mutation> = pending
-            .iter()
-            .map(|principal| nexus_store::Mutation::RegisterPrincipal {
-                principal: principal.clone(),
-            })
-            .collect();
+        let mut mutations = registrations(&pending);
         mutations.extend(record_writes);
         let (outcome, _) = self
             .authz
@@ -373,12 +368,7 @@ impl Fs {
                 relationship: renamed,
             });
         }
-        let mutations = pending
-            .iter()
-            .map(|principal| nexus_store::Mutation::RegisterPrincipal {
-                principal: principal.clone(),
-            })
-            .collect();
+        let mutations = registrations(&pending);
         self.authz
             .write_with(&CallContext::system(), updates, Vec::new(), mutations)
             .await?;
@@ -401,22 +391,11 @@ impl Fs {
         pending: &mut Vec<nexus_store::PrincipalRecord>,
     ) -> Result<(Vec<RelationshipUpdate>, Vec<nexus_store::Mutation>), FsError> {
         let mut wanted: Vec<(OrgId, SubjectRef)> = Vec::new();
-        for update in updates
-            .iter()
-            .filter(|update| update.operation != Operation::Delete)
-        {
-            let relationship = &update.relationship;
-            let subject = &relationship.subject;
-            if relationship.resource.object_type == "org"
-                || !matches!(subject.object.object_type.as_str(), "user" | "agent")
-                || subject.relation.is_some()
-                || subject.is_wildcard()
-            {
+        for (relationship, org) in grants_to_principals(updates) {
+            if !managed.contains(&org) {
                 continue;
             }
-            let Some(org) = org_of(relationship).filter(|org| managed.contains(org)) else {
-                continue;
-            };
+            let subject = &relationship.subject;
             if wanted
                 .iter()
                 .any(|(known, who)| *known == org && who == subject)
@@ -503,22 +482,8 @@ impl Fs {
     ) -> Result<Vec<RelationshipUpdate>, FsError> {
         let engine = self.authz.engine();
         let mut needed: Vec<RelationshipUpdate> = Vec::new();
-        for update in updates
-            .iter()
-            .filter(|update| update.operation != Operation::Delete)
-        {
-            let relationship = &update.relationship;
+        for (relationship, org) in grants_to_principals(updates) {
             let subject = &relationship.subject;
-            if relationship.resource.object_type == "org"
-                || !matches!(subject.object.object_type.as_str(), "user" | "agent")
-                || subject.relation.is_some()
-                || subject.is_wildcard()
-            {
-                continue;
-            }
-            let Some(org) = org_of(relationship) else {
-                continue;
-            };
             if managed.contains(&org) {
                 // Its record decides membership: a grant never makes a member.
                 continue;
@@ -863,6 +828,37 @@ impl Fs {
             .sort_by(|a, b| (&a.relation, &a.subject).cmp(&(&b.relation, &b.subject)));
         listing
     }
+}
+
+/// The mutations registering `pending` principals, committed with what needed them.
+pub(crate) fn registrations(
+    pending: &[nexus_store::PrincipalRecord],
+) -> Vec<nexus_store::Mutation> {
+    pending
+        .iter()
+        .map(|principal| nexus_store::Mutation::RegisterPrincipal {
+            principal: principal.clone(),
+        })
+        .collect()
+}
+
+/// The grants (not deletions, not membership itself) the updates make to a single user or
+/// agent inside an organization, with that organization.
+fn grants_to_principals(
+    updates: &[RelationshipUpdate],
+) -> impl Iterator<Item = (&Relationship, OrgId)> {
+    updates
+        .iter()
+        .filter(|update| update.operation != Operation::Delete)
+        .map(|update| &update.relationship)
+        .filter(|relationship| {
+            let subject = &relationship.subject;
+            relationship.resource.object_type != "org"
+                && matches!(subject.object.object_type.as_str(), "user" | "agent")
+                && subject.relation.is_none()
+                && !subject.is_wildcard()
+        })
+        .filter_map(|relationship| Some((relationship, org_of(relationship)?)))
 }
 
 /// Whether `subject` is a member of any organization (with the engine already borrowed).
