@@ -2,7 +2,7 @@
 //!
 //! Each method is one operation with both implementations side by side; results come back
 //! as the same types either way, so rendering does not care where they came from. Answers of
-//! the permission engine come back as the JSON views the API sends (`nexus_server::views`).
+//! the permission engine come back as the JSON the API sends (`nexus_core::views`).
 #![allow(
     clippy::indexing_slicing,
     reason = "reading a serde_json::Value by key never panics: a missing key reads as null"
@@ -11,6 +11,7 @@
 use bytes::Bytes;
 use nexus_client::{Client, ClientError};
 use nexus_core::authz::acl::AclListing;
+use nexus_core::views;
 use nexus_core::{
     ByteRange, CallContext, CheckQuery, Entry, Fs, GlobOptions, GlobResult, GrepOptions,
     GrepResult, ListOptions, ListPage, MemberRecord, MemberSpec, OrgSpec, ProvisionReport,
@@ -18,7 +19,6 @@ use nexus_core::{
     accounts::{ApiKeyInfo, NewApiKey, PrincipalInfo},
 };
 use nexus_rebac::{ObjectRef, Relationship, RelationshipFilter, RelationshipUpdate, SubjectRef};
-use nexus_server::views;
 use serde_json::{Value, json};
 
 use crate::output::CliError;
@@ -69,11 +69,11 @@ fn remote_value<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> Res
 }
 
 /// A version policy as the API sends it (`{"keep", "keep_days"}`).
-fn policy_of(value: &Value) -> Result<VersionPolicy, CliError> {
-    Ok(VersionPolicy {
-        keep_last: remote_value(value["keep"].clone(), "a version policy")?,
-        keep_days: remote_value(value["keep_days"].clone(), "a version policy")?,
-    })
+fn policy_of(policy: &nexus_api::VersionPolicy) -> VersionPolicy {
+    VersionPolicy {
+        keep_last: policy.keep,
+        keep_days: policy.keep_days,
+    }
 }
 
 fn subject_text(filter: &RelationshipFilter) -> Option<String> {
@@ -243,14 +243,14 @@ impl Target {
         match self {
             Target::Local { fs, context } => Ok(fs.grep(context, pattern, path, options).await?),
             Target::Remote(client) => Ok(client
-                .grep(&json!({
-                    "pattern": pattern,
-                    "path": path,
-                    "ignore_case": options.ignore_case,
-                    "context": options.context,
-                    "max_matches": options.max_matches,
-                    "include": options.include,
-                }))
+                .grep(&nexus_api::GrepRequest {
+                    pattern: pattern.to_owned(),
+                    path: path.to_owned(),
+                    ignore_case: options.ignore_case,
+                    context: options.context,
+                    max_matches: options.max_matches,
+                    include: options.include,
+                })
                 .await?),
         }
     }
@@ -272,7 +272,7 @@ impl Target {
     pub async fn version_policy(&self, org: &str) -> Result<VersionPolicy, CliError> {
         match self {
             Target::Local { fs, context } => Ok(fs.version_policy(context, org).await?),
-            Target::Remote(client) => policy_of(&client.version_policy(org).await?),
+            Target::Remote(client) => Ok(policy_of(&client.version_policy(org).await?)),
         }
     }
 
@@ -285,14 +285,17 @@ impl Target {
             Target::Local { fs, context } => {
                 Ok(fs.set_version_policy(context, org, policy).await?)
             }
-            Target::Remote(client) => policy_of(
+            Target::Remote(client) => Ok(policy_of(
                 &client
                     .set_version_policy(
                         org,
-                        &json!({"keep": policy.keep_last, "keep_days": policy.keep_days}),
+                        &nexus_api::SetVersionPolicyRequest {
+                            keep: policy.keep_last,
+                            keep_days: policy.keep_days,
+                        },
                     )
                     .await?,
-            ),
+            )),
         }
     }
 
@@ -301,14 +304,14 @@ impl Target {
     pub async fn setfacl(&self, path: &str, entry: &str) -> Result<AclListing, CliError> {
         match self {
             Target::Local { fs, context } => Ok(fs.setfacl(context, path, entry).await?),
-            Target::Remote(client) => Ok(client.setfacl(path, entry).await?),
+            Target::Remote(client) => Ok(client.setfacl(path, entry).await?.listing),
         }
     }
 
     pub async fn getfacl(&self, path: &str) -> Result<AclListing, CliError> {
         match self {
             Target::Local { fs, context } => Ok(fs.getfacl(context, path)?),
-            Target::Remote(client) => Ok(client.getfacl(path).await?),
+            Target::Remote(client) => Ok(client.getfacl(path).await?.listing),
         }
     }
 
@@ -418,7 +421,7 @@ impl Target {
                         at_least,
                     },
                 )?;
-                let mut value = views::check_json(&result);
+                let mut value = json!(views::check_answer(&result));
                 let org = nexus_core::authz::org_of_object(resource);
                 if let Some(object) = value.as_object_mut() {
                     object.insert(
@@ -451,9 +454,9 @@ impl Target {
         recursive: bool,
     ) -> Result<Value, CliError> {
         match self {
-            Target::Local { fs, context } => Ok(views::expand_json(
-                &fs.expand(context, resource, permission, recursive)?,
-            )),
+            Target::Local { fs, context } => Ok(json!(views::expand_tree(
+                &fs.expand(context, resource, permission, recursive)?
+            ))),
             Target::Remote(client) => {
                 let value: Value = client
                     .post(
@@ -477,7 +480,7 @@ impl Target {
             Target::Local { fs, context } => Ok(fs
                 .lookup_resources(context, resource_type, permission, subject, None)?
                 .iter()
-                .map(|found| json!({"id": found.id, "result": views::result_name(&found.result)}))
+                .map(|found| json!({"id": found.id, "result": views::outcome(&found.result)}))
                 .collect()),
             Target::Remote(client) => {
                 let value: Value = client
@@ -504,9 +507,9 @@ impl Target {
                     Some((kind, relation)) => (kind, Some(relation)),
                     None => (subject_type, None),
                 };
-                Ok(views::subjects_json(&fs.lookup_subjects(
+                Ok(json!(views::subjects_found(&fs.lookup_subjects(
                     context, resource, permission, kind, relation, None,
-                )?))
+                )?)))
             }
             Target::Remote(client) => Ok(client
                 .post(
@@ -582,18 +585,13 @@ impl Target {
         match self {
             Target::Local { fs, context } => Ok(fs.add_member(context, org, spec).await?),
             Target::Remote(client) => {
-                let value = client
-                    .add_member(
-                        org,
-                        &json!({
-                            "user_id": spec.user_id,
-                            "role": spec.role,
-                            "type": spec.kind,
-                            "workspaces": spec.workspaces,
-                        }),
-                    )
-                    .await?;
-                remote_value(value["member"].clone(), "a member addition")
+                let request = nexus_api::AddMemberRequest {
+                    user_id: spec.user_id,
+                    role: spec.role,
+                    kind: spec.kind,
+                    workspaces: spec.workspaces,
+                };
+                Ok(client.add_member(org, &request).await?.member.record)
             }
         }
     }
@@ -615,23 +613,19 @@ impl Target {
         match self {
             Target::Local { fs, context } => Ok(fs.list_members(context, org).await?),
             Target::Remote(client) => {
-                let value = client.list_members(org).await?;
-                remote_value(value["members"].clone(), "the member list")
+                let list = client.list_members(org).await?;
+                Ok(list
+                    .members
+                    .into_iter()
+                    .map(|member| member.record)
+                    .collect())
             }
         }
     }
 
     pub async fn users(&self) -> Result<Vec<PrincipalInfo>, CliError> {
         match self {
-            Target::Local { fs, context } => {
-                if context.principal != nexus_core::Principal::System {
-                    return Err(CliError::new(
-                        nexus_core::ErrorCode::PermissionDenied,
-                        "listing every user needs the system; pass --org to list one organization's members",
-                    ));
-                }
-                Ok(fs.accounts().list())
-            }
+            Target::Local { fs, context } => Ok(fs.users(context)?),
             Target::Remote(client) => Ok(client.users().await?),
         }
     }
@@ -670,17 +664,16 @@ impl Target {
         match self {
             Target::Local { fs, context } => Ok(fs.create_org(context, spec).await?),
             Target::Remote(client) => {
-                let value: Value = client
-                    .post(
-                        "/api/orgs",
-                        &json!({
-                            "id": spec.id.as_str(),
-                            "name": spec.name,
-                            "workspaces": spec.workspaces.iter().map(|workspace| workspace.id.clone()).collect::<Vec<_>>(),
-                        }),
-                    )
-                    .await?;
-                remote_value(value, "an organization creation")
+                let request = nexus_api::CreateOrgRequest {
+                    id: spec.id.as_str().to_owned(),
+                    name: spec.name,
+                    workspaces: spec
+                        .workspaces
+                        .into_iter()
+                        .map(|workspace| workspace.id)
+                        .collect(),
+                };
+                Ok(client.create_org(&request).await?)
             }
         }
     }

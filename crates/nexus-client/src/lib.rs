@@ -4,14 +4,16 @@
 //! request id. Paths are percent-encoded segment by segment.
 
 use bytes::Bytes;
-use nexus_core::{
-    Entry, ErrorCode, GlobResult, GrepResult, ListPage, RemoveResult, VersionInfo,
-    accounts::{ApiKeyInfo, NewApiKey, PrincipalInfo},
-    authz::acl::AclListing,
+use nexus_api::{
+    AclResponse, AddMemberRequest, AddMemberResponse, ApiKeyInfo, CreateKeyRequest,
+    CreateOrgRequest, Entry, ErrorCode, GlobRequest, GlobResult, GrepRequest, GrepResult, KeyList,
+    ListPage, MemberList, MoveRequest, NewApiKey, OrgList, PrincipalInfo, ProvisionReport,
+    RemoveMemberResponse, RemoveResult, RestoreRequest, RevokeKeyResponse, SetVersionPolicyRequest,
+    SetfaclRequest, UserList, VersionInfo, VersionList, VersionPolicy, Whoami,
 };
 use reqwest::{Method, StatusCode};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
 
 /// A failed call: the server's error, or why the server could not be reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,9 +166,20 @@ impl Client {
         &self,
         method: Method,
         route: &str,
-        body: Option<&Value>,
+        body: Option<&(impl Serialize + ?Sized)>,
     ) -> Result<T> {
-        let body = body.map(|body| reqwest::Body::from(body.to_string()));
+        let body = body
+            .map(|body| {
+                serde_json::to_vec(body).map_err(|error| ClientError {
+                    code: ErrorCode::InvalidInput,
+                    message: format!("the request could not be encoded: {error}"),
+                    request_id: None,
+                    etag: None,
+                    hint: None,
+                })
+            })
+            .transpose()?
+            .map(reqwest::Body::from);
         let headers = [("content-type", "application/json".to_owned())];
         let response = self.send(method, route, &headers, body).await?;
         let request_id = request_id(&response);
@@ -185,27 +198,35 @@ impl Client {
 
     /// `GET` returning JSON.
     pub async fn get<T: DeserializeOwned>(&self, route: &str) -> Result<T> {
-        self.json(Method::GET, route, None).await
+        self.json(Method::GET, route, None::<&()>).await
     }
 
     /// `POST` a JSON body, returning JSON.
-    pub async fn post<T: DeserializeOwned>(&self, route: &str, body: &Value) -> Result<T> {
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        route: &str,
+        body: &(impl Serialize + ?Sized),
+    ) -> Result<T> {
         self.json(Method::POST, route, Some(body)).await
     }
 
     /// `PUT` a JSON body, returning JSON.
-    pub async fn put<T: DeserializeOwned>(&self, route: &str, body: &Value) -> Result<T> {
+    pub async fn put<T: DeserializeOwned>(
+        &self,
+        route: &str,
+        body: &(impl Serialize + ?Sized),
+    ) -> Result<T> {
         self.json(Method::PUT, route, Some(body)).await
     }
 
     /// `DELETE`, returning JSON.
     pub async fn delete<T: DeserializeOwned>(&self, route: &str) -> Result<T> {
-        self.json(Method::DELETE, route, None).await
+        self.json(Method::DELETE, route, None::<&()>).await
     }
 
     // ------------------------------------------------------------ files
 
-    pub async fn whoami(&self) -> Result<Value> {
+    pub async fn whoami(&self) -> Result<Whoami> {
         self.get("/api/whoami").await
     }
 
@@ -315,7 +336,7 @@ impl Client {
         self.json(
             Method::POST,
             &format!("/api/mkdir/{}?parents={parents}", route_path(path)?),
-            None,
+            None::<&()>,
         )
         .await
     }
@@ -329,11 +350,13 @@ impl Client {
     }
 
     pub async fn mv(&self, from: &str, to: &str, overwrite: bool) -> Result<Entry> {
-        self.post(
-            "/api/mv",
-            &json!({"from": from, "to": to, "overwrite": overwrite}),
-        )
-        .await
+        let request = MoveRequest {
+            from: from.to_owned(),
+            to: to.to_owned(),
+            overwrite,
+            recursive: false,
+        };
+        self.post("/api/mv", &request).await
     }
 
     pub async fn cp(
@@ -343,66 +366,82 @@ impl Client {
         recursive: bool,
         overwrite: bool,
     ) -> Result<Entry> {
-        self.post(
-            "/api/cp",
-            &json!({"from": from, "to": to, "recursive": recursive, "overwrite": overwrite}),
-        )
-        .await
+        let request = MoveRequest {
+            from: from.to_owned(),
+            to: to.to_owned(),
+            overwrite,
+            recursive,
+        };
+        self.post("/api/cp", &request).await
     }
 
     pub async fn glob(&self, pattern: &str, limit: Option<usize>) -> Result<GlobResult> {
-        self.post("/api/glob", &json!({"pattern": pattern, "limit": limit}))
-            .await
+        let request = GlobRequest {
+            pattern: pattern.to_owned(),
+            limit,
+        };
+        self.post("/api/glob", &request).await
     }
 
-    pub async fn grep(&self, request: &Value) -> Result<GrepResult> {
+    pub async fn grep(&self, request: &GrepRequest) -> Result<GrepResult> {
         self.post("/api/grep", request).await
     }
 
     pub async fn versions(&self, path: &str) -> Result<Vec<VersionInfo>> {
-        let value: Value = self
+        let list: VersionList = self
             .get(&format!("/api/versions/{}", route_path(path)?))
             .await?;
-        field(value, "versions")
+        Ok(list.versions)
     }
 
     pub async fn restore(&self, path: &str, version: u64) -> Result<Entry> {
         self.post(
             &format!("/api/restore/{}", route_path(path)?),
-            &json!({ "version": version }),
+            &RestoreRequest { version },
         )
         .await
     }
 
-    pub async fn version_policy(&self, org: &str) -> Result<Value> {
+    pub async fn version_policy(&self, org: &str) -> Result<VersionPolicy> {
         self.get(&format!("/api/version-policy/{}", component(org)))
             .await
     }
 
-    pub async fn set_version_policy(&self, org: &str, policy: &Value) -> Result<Value> {
+    pub async fn set_version_policy(
+        &self,
+        org: &str,
+        policy: &SetVersionPolicyRequest,
+    ) -> Result<VersionPolicy> {
         self.put(&format!("/api/version-policy/{}", component(org)), policy)
             .await
     }
 
     // ------------------------------------------------------------ ACLs and ReBAC
 
-    pub async fn setfacl(&self, path: &str, entry: &str) -> Result<AclListing> {
-        self.post("/api/acl", &json!({"path": path, "entry": entry}))
-            .await
+    pub async fn setfacl(&self, path: &str, entry: &str) -> Result<AclResponse> {
+        let request = SetfaclRequest {
+            path: path.to_owned(),
+            entry: entry.to_owned(),
+        };
+        self.post("/api/acl", &request).await
     }
 
-    pub async fn getfacl(&self, path: &str) -> Result<AclListing> {
+    pub async fn getfacl(&self, path: &str) -> Result<AclResponse> {
         self.get(&format!("/api/acl/{}", route_path(path)?)).await
     }
 
     // ------------------------------------------------------------ organizations and keys
 
-    pub async fn add_member(&self, org: &str, body: &Value) -> Result<Value> {
+    pub async fn add_member(
+        &self,
+        org: &str,
+        body: &AddMemberRequest,
+    ) -> Result<AddMemberResponse> {
         self.post(&format!("/api/orgs/{}/members", component(org)), body)
             .await
     }
 
-    pub async fn remove_member(&self, org: &str, user: &str) -> Result<Value> {
+    pub async fn remove_member(&self, org: &str, user: &str) -> Result<RemoveMemberResponse> {
         self.delete(&format!(
             "/api/orgs/{}/members/{}",
             component(org),
@@ -411,44 +450,40 @@ impl Client {
         .await
     }
 
-    pub async fn list_members(&self, org: &str) -> Result<Value> {
+    pub async fn list_members(&self, org: &str) -> Result<MemberList> {
         self.get(&format!("/api/orgs/{}/members", component(org)))
             .await
     }
 
     pub async fn users(&self) -> Result<Vec<PrincipalInfo>> {
-        let value: Value = self.get("/api/users").await?;
-        field(value, "users")
+        let list: UserList = self.get("/api/users").await?;
+        Ok(list.users)
     }
 
     pub async fn create_key(&self, principal: &str, description: &str) -> Result<NewApiKey> {
-        self.post(
-            "/api/keys",
-            &json!({"principal": principal, "description": description}),
-        )
-        .await
+        let request = CreateKeyRequest {
+            principal: Some(principal.to_owned()),
+            description: description.to_owned(),
+        };
+        self.post("/api/keys", &request).await
     }
 
-    pub async fn revoke_key(&self, id: &str) -> Result<Value> {
+    pub async fn revoke_key(&self, id: &str) -> Result<RevokeKeyResponse> {
         self.delete(&format!("/api/keys/{}", component(id))).await
     }
 
     pub async fn keys(&self) -> Result<Vec<ApiKeyInfo>> {
-        let value: Value = self.get("/api/keys").await?;
-        field(value, "keys")
+        let list: KeyList = self.get("/api/keys").await?;
+        Ok(list.keys)
     }
-}
 
-fn field<T: DeserializeOwned>(mut value: Value, name: &str) -> Result<T> {
-    serde_json::from_value(value.get_mut(name).map_or(Value::Null, Value::take)).map_err(|error| {
-        ClientError {
-            code: ErrorCode::Internal,
-            message: format!("unexpected answer from the server (`{name}`): {error}"),
-            request_id: None,
-            etag: None,
-            hint: None,
-        }
-    })
+    pub async fn orgs(&self) -> Result<OrgList> {
+        self.get("/api/orgs").await
+    }
+
+    pub async fn create_org(&self, request: &CreateOrgRequest) -> Result<ProvisionReport> {
+        self.post("/api/orgs", request).await
+    }
 }
 
 fn header(response: &reqwest::Response, name: &str) -> Option<String> {
@@ -463,33 +498,33 @@ fn request_id(response: &reqwest::Response) -> Option<String> {
     header(response, "x-request-id")
 }
 
+/// An error body read loosely, so a code this client does not know still brings its message.
+#[derive(serde::Deserialize)]
+struct Loose {
+    error: LooseDetail,
+}
+
+#[derive(serde::Deserialize)]
+struct LooseDetail {
+    code: String,
+    message: String,
+}
+
 async fn error_of(response: reqwest::Response) -> ClientError {
     let status = response.status();
     let request_id = request_id(&response);
     let etag = header(&response, "etag").map(|tag| tag.trim_matches('"').to_owned());
-    let body: Option<Value> = response.json().await.ok();
-    let error = body.as_ref().and_then(|body| body.get("error"));
-    let code = error
-        .and_then(|error| error.get("code"))
-        .and_then(Value::as_str)
-        .and_then(ErrorCode::parse)
-        .unwrap_or(match status {
-            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::InvalidInput,
-            StatusCode::UNAUTHORIZED => ErrorCode::Unauthenticated,
-            StatusCode::FORBIDDEN => ErrorCode::PermissionDenied,
-            StatusCode::NOT_FOUND => ErrorCode::NotFound,
-            StatusCode::CONFLICT => ErrorCode::AlreadyExists,
-            StatusCode::PRECONDITION_FAILED => ErrorCode::PreconditionFailed,
-            StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Unavailable,
-            _ => ErrorCode::Internal,
-        });
-    let message = error
-        .and_then(|error| error.get("message"))
-        .and_then(Value::as_str)
-        .map_or_else(
-            || format!("the server answered {status}"),
-            ToOwned::to_owned,
-        );
+    let body: Option<Loose> = response.json().await.ok();
+    let (code, message) = match body {
+        Some(Loose { error }) => (
+            ErrorCode::parse(&error.code).unwrap_or(ErrorCode::of_status(status.as_u16())),
+            error.message,
+        ),
+        None => (
+            ErrorCode::of_status(status.as_u16()),
+            format!("the server answered {status}"),
+        ),
+    };
     ClientError {
         code,
         message,

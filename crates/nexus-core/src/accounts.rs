@@ -102,39 +102,7 @@ pub fn validate_agent_id(id: &str) -> Result<(), FsError> {
     Ok(())
 }
 
-/// A registered principal, as shown to people.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PrincipalInfo {
-    /// `user` or `agent`.
-    pub kind: String,
-    /// The stable id.
-    pub id: String,
-    pub handle: String,
-    pub created_at: String,
-}
-
-/// An API key as listed (never its secret).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ApiKeyInfo {
-    pub id: String,
-    pub principal: String,
-    pub description: String,
-    pub created_at: String,
-    pub revoked: bool,
-}
-
-/// A newly created key: the only time its secret is known.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct NewApiKey {
-    pub id: String,
-    /// The secret to present as `Authorization: Bearer <secret>`; shown once.
-    pub secret: String,
-    /// Whom the key acts as, as stored (`user:u_k3x9`).
-    pub principal: String,
-    /// The same as people know it (`user:alice@acme.com`).
-    #[serde(default)]
-    pub name: String,
-}
+pub use nexus_api::{ApiKeyInfo, NewApiKey, PrincipalInfo};
 
 #[derive(Debug, Default)]
 struct State {

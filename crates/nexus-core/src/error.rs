@@ -4,122 +4,7 @@ use nexus_path::{InvalidOrgId, PathError, VfsPath};
 use nexus_rebac::{CheckError, SchemaError, WriteError};
 use nexus_store::{Rejection, StoreError};
 
-/// Stable, machine-readable error codes. Interfaces map them to what they speak (HTTP
-/// statuses, CLI exit codes) in exactly one place each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
-    /// The path is malformed.
-    InvalidPath,
-    /// An argument other than a path is malformed or not allowed.
-    InvalidInput,
-    /// The object does not exist (or the caller may not know that it does).
-    NotFound,
-    /// A parent directory of the target does not exist.
-    ParentNotFound,
-    /// The target already exists.
-    AlreadyExists,
-    /// A directory was expected.
-    NotADirectory,
-    /// A file was expected.
-    IsADirectory,
-    /// A directory still has entries.
-    DirectoryNotEmpty,
-    /// The change would break a rule of the current state (e.g. remove an organization's
-    /// last admin).
-    Conflict,
-    /// An `If-Match` / `If-None-Match` condition does not hold.
-    PreconditionFailed,
-    /// A byte range lies outside the content.
-    RangeNotSatisfiable,
-    /// The caller may not do this.
-    PermissionDenied,
-    /// No valid credentials were presented (interfaces with authentication only).
-    Unauthenticated,
-    /// A permission could not be evaluated (nesting too deep, a cycle through an exclusion,
-    /// a caveat error); access is refused.
-    EvaluationFailed,
-    /// The store cannot serve now (locked by another process, closed, failed).
-    Unavailable,
-    /// Stored data failed an integrity check.
-    DataCorrupt,
-    /// Anything else; details are in logs.
-    Internal,
-    /// The request body is larger than the server accepts (interfaces over HTTP only).
-    PayloadTooLarge,
-    /// Too many refused requests from one client; retry later (HTTP only).
-    TooManyRequests,
-    /// The request took longer than the server's deadline (HTTP only).
-    Timeout,
-    /// The route does not accept this method (HTTP only).
-    MethodNotAllowed,
-}
-
-impl ErrorCode {
-    /// The code as it appears in error bodies and JSON output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::InvalidPath => "invalid_path",
-            ErrorCode::InvalidInput => "invalid_input",
-            ErrorCode::NotFound => "not_found",
-            ErrorCode::ParentNotFound => "parent_not_found",
-            ErrorCode::AlreadyExists => "already_exists",
-            ErrorCode::NotADirectory => "not_a_directory",
-            ErrorCode::IsADirectory => "is_a_directory",
-            ErrorCode::DirectoryNotEmpty => "directory_not_empty",
-            ErrorCode::Conflict => "conflict",
-            ErrorCode::PreconditionFailed => "precondition_failed",
-            ErrorCode::RangeNotSatisfiable => "range_not_satisfiable",
-            ErrorCode::PermissionDenied => "permission_denied",
-            ErrorCode::Unauthenticated => "unauthenticated",
-            ErrorCode::EvaluationFailed => "evaluation_failed",
-            ErrorCode::Unavailable => "unavailable",
-            ErrorCode::DataCorrupt => "data_corrupt",
-            ErrorCode::Internal => "internal",
-            ErrorCode::PayloadTooLarge => "payload_too_large",
-            ErrorCode::TooManyRequests => "too_many_requests",
-            ErrorCode::Timeout => "timeout",
-            ErrorCode::MethodNotAllowed => "method_not_allowed",
-        }
-    }
-}
-
-impl ErrorCode {
-    /// Every code, for parsing.
-    pub const ALL: [ErrorCode; 21] = [
-        ErrorCode::InvalidPath,
-        ErrorCode::InvalidInput,
-        ErrorCode::NotFound,
-        ErrorCode::ParentNotFound,
-        ErrorCode::AlreadyExists,
-        ErrorCode::NotADirectory,
-        ErrorCode::IsADirectory,
-        ErrorCode::DirectoryNotEmpty,
-        ErrorCode::Conflict,
-        ErrorCode::PreconditionFailed,
-        ErrorCode::RangeNotSatisfiable,
-        ErrorCode::PermissionDenied,
-        ErrorCode::Unauthenticated,
-        ErrorCode::EvaluationFailed,
-        ErrorCode::Unavailable,
-        ErrorCode::DataCorrupt,
-        ErrorCode::Internal,
-        ErrorCode::PayloadTooLarge,
-        ErrorCode::TooManyRequests,
-        ErrorCode::Timeout,
-        ErrorCode::MethodNotAllowed,
-    ];
-
-    /// The code named `text` (as produced by [`ErrorCode::as_str`]).
-    pub fn parse(text: &str) -> Option<ErrorCode> {
-        Self::ALL.into_iter().find(|code| code.as_str() == text)
-    }
-}
-
-impl std::fmt::Display for ErrorCode {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str(self.as_str())
-    }
-}
+pub use nexus_api::ErrorCode;
 
 /// Why a filesystem operation failed. Nothing was changed.
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +37,9 @@ pub enum FsError {
         permission: &'static str,
         path: VfsPath,
     },
+    /// Only the system administrator (the server's operator) may do this.
+    #[error("{what} needs a system administrator's credentials")]
+    SystemOnly { what: &'static str },
     #[error(
         "cross-organization relationship refused: `{subject}` is not a member of organization `{org}`"
     )]
@@ -193,7 +81,9 @@ impl FsError {
             FsError::WrongOrganization { .. } | FsError::Missing { .. } => ErrorCode::NotFound,
             FsError::Conflict { .. } => ErrorCode::Conflict,
             FsError::RangeNotSatisfiable { .. } => ErrorCode::RangeNotSatisfiable,
-            FsError::PermissionDenied { .. } => ErrorCode::PermissionDenied,
+            FsError::PermissionDenied { .. } | FsError::SystemOnly { .. } => {
+                ErrorCode::PermissionDenied
+            }
             FsError::Relationship(error) => match error {
                 WriteError::Invalid { .. } | WriteError::Duplicate(_) => ErrorCode::InvalidInput,
                 WriteError::AlreadyExists(_) => ErrorCode::AlreadyExists,
@@ -285,22 +175,5 @@ impl FsError {
             }
             _ => None,
         }
-    }
-}
-
-#[cfg(test)]
-mod code_tests {
-    use super::ErrorCode;
-
-    #[test]
-    fn every_code_parses_back_from_its_name() {
-        for code in ErrorCode::ALL {
-            assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
-        }
-        let mut names: Vec<&str> = ErrorCode::ALL.iter().map(|code| code.as_str()).collect();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), ErrorCode::ALL.len());
-        assert_eq!(ErrorCode::parse("Not_Found"), None);
     }
 }

@@ -19,6 +19,10 @@ mod error;
 mod fault;
 mod fs;
 mod principal;
+pub mod views;
+pub mod wire;
+
+pub use nexus_api as api;
 
 pub use entry::{
     ContextLine, Entry, EntryKind, GlobResult, GrepMatch, GrepResult, ListPage, RemoveResult,

@@ -3,6 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use nexus_api::{ErrorBody, ErrorDetail};
 use nexus_core::{ErrorCode, FsError};
 
 tokio::task_local! {
@@ -15,11 +16,10 @@ pub fn request_id() -> String {
     REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
 }
 
-/// An error answer.
+/// An error answer; its status is its code's ([`ErrorCode::status`]).
 #[derive(Debug)]
 pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     /// For failed preconditions: the current entity tag.
     pub etag: Option<String>,
@@ -32,9 +32,8 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
-            status,
             code,
             message: message.into(),
             etag: None,
@@ -47,8 +46,7 @@ impl ApiError {
     /// A body over the configured limit.
     pub fn too_large(limit: usize) -> Self {
         ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::PayloadTooLarge.as_str(),
+            ErrorCode::PayloadTooLarge,
             format!(
                 "the request body is larger than this server accepts ({limit} bytes, set by `limits.max_body_bytes` in its configuration)"
             ),
@@ -56,17 +54,13 @@ impl ApiError {
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", message)
+        ApiError::new(ErrorCode::InvalidInput, message)
     }
 
     pub fn unauthenticated(message: impl Into<String>) -> Self {
         ApiError {
             challenge: true,
-            ..ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::Unauthenticated.as_str(),
-                message,
-            )
+            ..ApiError::new(ErrorCode::Unauthenticated, message)
         }
     }
 
@@ -75,46 +69,33 @@ impl ApiError {
         ApiError {
             retry_after: Some(retry_after_secs),
             ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_requests",
+                ErrorCode::TooManyRequests,
                 "too many refused requests (failed authentications or unknown principals) from this address; retry later",
             )
         }
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+        ApiError::new(ErrorCode::NotFound, message)
     }
 }
 
-/// The HTTP status of an error code.
+/// The HTTP status of an error code (the map is [`ErrorCode::status`]).
 pub fn status_of(code: ErrorCode) -> StatusCode {
-    match code {
-        ErrorCode::InvalidPath | ErrorCode::InvalidInput => StatusCode::BAD_REQUEST,
-        ErrorCode::NotFound | ErrorCode::ParentNotFound => StatusCode::NOT_FOUND,
-        ErrorCode::AlreadyExists
-        | ErrorCode::NotADirectory
-        | ErrorCode::IsADirectory
-        | ErrorCode::DirectoryNotEmpty
-        | ErrorCode::Conflict => StatusCode::CONFLICT,
-        ErrorCode::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-        ErrorCode::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
-        // A permission that cannot be evaluated is refused, like one that is not held.
-        ErrorCode::PermissionDenied | ErrorCode::EvaluationFailed => StatusCode::FORBIDDEN,
-        ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
-        ErrorCode::Unavailable | ErrorCode::Timeout => StatusCode::SERVICE_UNAVAILABLE,
-        ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
-        ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        ErrorCode::DataCorrupt | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+impl ApiError {
+    /// The answer's status.
+    pub fn status(&self) -> StatusCode {
+        status_of(self.code)
     }
 }
 
 impl From<FsError> for ApiError {
     fn from(error: FsError) -> Self {
         let code = error.code();
-        let status = status_of(code);
-        let message = if status.is_server_error() {
+        let message = if status_of(code).is_server_error() {
             tracing::error!(%error, "request failed");
             crate::metrics::storage_error();
             "the server could not complete the request; see its logs".to_owned()
@@ -127,20 +108,8 @@ impl From<FsError> for ApiError {
         ApiError {
             etag: error.current_etag().map(|tag| format!("\"{tag}\"")),
             probe: error.is_probe(),
-            ..ApiError::new(status, code.as_str(), message)
+            ..ApiError::new(code, message)
         }
-    }
-}
-
-impl From<axum::extract::rejection::JsonRejection> for ApiError {
-    fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
-        let status = rejection.status();
-        let status = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            status
-        } else {
-            StatusCode::BAD_REQUEST
-        };
-        ApiError::new(status, "invalid_input", rejection.body_text())
     }
 }
 
@@ -152,14 +121,14 @@ impl From<axum::extract::rejection::QueryRejection> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({
-            "error": {
-                "code": self.code,
-                "message": self.message,
-                "request_id": request_id(),
-            }
-        });
-        let mut response = (self.status, axum::Json(body)).into_response();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                request_id: request_id(),
+            },
+        };
+        let mut response = (status_of(self.code), axum::Json(body)).into_response();
         if let Some(tag) = self.etag.and_then(|tag| HeaderValue::from_str(&tag).ok()) {
             response.headers_mut().insert(header::ETAG, tag);
         }
@@ -169,7 +138,9 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         if self.probe {
-            response.extensions_mut().insert(crate::api::ProbeRefusal);
+            response
+                .extensions_mut()
+                .insert(crate::routes::ProbeRefusal);
         }
         if self.challenge {
             response.headers_mut().insert(
@@ -235,16 +206,21 @@ pub async fn envelope(response: Response, request_id: &str) -> Response {
             )
         }
     };
-    let body = serde_json::json!({
-        "error": {"code": code.as_str(), "message": message, "request_id": request_id}
-    });
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code,
+            message,
+            request_id: request_id.to_owned(),
+        },
+    };
+    let body = serde_json::to_vec(&body).unwrap_or_default();
     parts.headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.remove(header::CONTENT_ENCODING);
-    Response::from_parts(parts, axum::body::Body::from(body.to_string()))
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 /// A handler's result.

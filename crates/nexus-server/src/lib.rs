@@ -3,19 +3,18 @@
 //! ```text
 //!   config.rs    nexus.yaml: parsing, environment expansion, validation
 //!   auth.rs      API keys and JWTs → the acting principal
-//!   api.rs       the REST routes (thin: parse, call nexus-core, render)
-//!   error.rs     error codes → HTTP statuses and JSON error bodies, in one place
+//!   routes/      the REST routes, one module per resource (thin: parse, call nexus-core,
+//!                render a nexus-api type), and the generated OpenAPI document
+//!   error.rs     JSON error bodies (statuses come from `nexus_api::ErrorCode::status`)
 //!   metrics.rs   Prometheus text exposition
-//!   views.rs     JSON views of engine answers (shared with the CLI)
 //! ```
 
-pub mod api;
 pub mod auth;
 pub mod config;
 pub mod docs;
 pub mod error;
 pub mod metrics;
-pub mod views;
+pub mod routes;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -27,8 +26,8 @@ use nexus_core::Fs;
 
 pub use config::{AuthKind, Config, ConfigError};
 
-/// The OpenAPI 3.1 description of the API (committed; a test keeps it in step with the
-/// routes).
+/// The OpenAPI 3.1 description of the API: generated from the routes and `nexus-api` (see
+/// `routes::doc`), committed, and compared with the generated one by a test.
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
 /// Refuses settings that would be unsafe for the address the server listens on.
@@ -55,7 +54,7 @@ pub async fn serve(
     check_bind(config, address.ip())?;
     let auth = auth::Authenticator::new(&config.auth)?;
     let draining = Arc::new(AtomicBool::new(false));
-    let state = api::AppState {
+    let state = routes::AppState {
         fs,
         auth: Arc::new(auth),
         failures: Arc::new(auth::FailureLimiter::new(config.limits.max_auth_failures)),
@@ -69,7 +68,7 @@ pub async fn serve(
         Duration::from_secs(config.retention.sweep_interval_secs),
         stopped,
     ));
-    let app = api::router(state, config.limits.max_body_bytes);
+    let app = routes::router(state, config.limits.max_body_bytes);
     tracing::info!(%address, "serving");
     let served = axum::serve(
         listener,
@@ -111,7 +110,7 @@ pub fn embedded_router(fs: Fs) -> Result<axum::Router, String> {
         kind: AuthKind::None,
         ..config::AuthConfig::default()
     })?;
-    let state = api::AppState {
+    let state = routes::AppState {
         fs,
         auth: Arc::new(auth),
         failures: Arc::new(auth::FailureLimiter::new(limits.max_auth_failures)),
@@ -119,7 +118,7 @@ pub fn embedded_router(fs: Fs) -> Result<axum::Router, String> {
         draining: Arc::new(AtomicBool::new(false)),
         max_body_bytes: limits.max_body_bytes,
     };
-    Ok(api::router(state, limits.max_body_bytes))
+    Ok(routes::router(state, limits.max_body_bytes))
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -76,8 +76,12 @@ _BY_CODE: dict[str, type[NexusError]] = {
     "too_many_requests": AuthenticationError,
     "unavailable": UnavailableError,
     "timeout": UnavailableError,
+    "internal": NexusError,
+    "data_corrupt": NexusError,
 }
 
+# For answers without a readable error body: the class of the codes the server answers with
+# that status (`x-status` of `ErrorCode` in the OpenAPI document; a test holds them equal).
 _BY_STATUS: dict[int, type[NexusError]] = {
     400: InvalidInputError,
     401: AuthenticationError,

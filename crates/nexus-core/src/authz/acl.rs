@@ -152,28 +152,7 @@ pub fn qualify_group(name: &str, org: Option<&OrgId>) -> String {
     }
 }
 
-/// The ACL of one path, as `getfacl` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct AclListing {
-    pub path: String,
-    pub entries: Vec<AclListingEntry>,
-    /// Role relationships on the path (owner, admin, editor, member, assistant, viewer).
-    pub roles: Vec<RoleGrant>,
-}
-
-/// One subject's bits at a path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct AclListingEntry {
-    pub subject: String,
-    pub mode: String,
-}
-
-/// One role relationship at a path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct RoleGrant {
-    pub relation: String,
-    pub subject: String,
-}
+pub use nexus_api::{AclListing, AclListingEntry, RoleGrant};
 
 /// Builds the listing from the relationships stored on the path.
 pub fn listing(path: &VfsPath, org: Option<&OrgId>, relationships: &[Relationship]) -> AclListing {

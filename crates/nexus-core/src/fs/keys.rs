@@ -1,12 +1,15 @@
-//! API keys: created for a principal, stored hashed, shown once, revocable at once.
+//! Principals and API keys: who is acting, the registry of users and agents, and keys
+//! created for a principal, stored hashed, shown once, revocable at once.
 
 use nexus_path::VfsPath;
 use nexus_store::{Mutation, Timestamp};
 
 use super::{Fs, store_error};
-use crate::accounts::{Accounts, ApiKeyInfo, NewApiKey};
+use crate::accounts::{Accounts, ApiKeyInfo, NewApiKey, PrincipalInfo};
 use crate::error::FsError;
 use crate::principal::{CallContext, Principal};
+use crate::{MemberKind, MemberRecord};
+use nexus_api::{Member, Whoami};
 
 impl Fs {
     /// Refuses unless the caller is the system or `owner` itself.
@@ -152,5 +155,51 @@ impl Fs {
             .into_iter()
             .filter(|key| context.principal == Principal::System || key.principal == own)
             .collect()
+    }
+
+    /// Refuses unless the caller is the system administrator; `what` names the operation.
+    pub fn require_system(context: &CallContext, what: &'static str) -> Result<(), FsError> {
+        if context.principal == Principal::System {
+            Ok(())
+        } else {
+            Err(FsError::SystemOnly { what })
+        }
+    }
+
+    /// Every registered user and agent (system administrators only).
+    pub fn users(&self, context: &CallContext) -> Result<Vec<PrincipalInfo>, FsError> {
+        Self::require_system(context, "listing every user")?;
+        Ok(self.accounts.list())
+    }
+
+    /// Who the caller is, and the organizations it reaches.
+    pub async fn whoami(&self, context: &CallContext) -> Result<Whoami, FsError> {
+        let orgs = self
+            .organizations(context)
+            .await?
+            .into_iter()
+            .map(|record| record.org_id)
+            .collect();
+        let (kind, id, handle) = match &context.principal {
+            Principal::System => ("system", "system".to_owned(), None),
+            Principal::User(id) => ("user", id.clone(), self.accounts.handle("user", id)),
+            Principal::Agent(id) => ("agent", id.clone(), Some(id.clone())),
+        };
+        Ok(Whoami {
+            kind: kind.to_owned(),
+            id,
+            handle,
+            orgs,
+        })
+    }
+
+    /// A member record as the members API shows it (with a person's stable id).
+    pub fn member_view(&self, record: MemberRecord) -> Member {
+        let id = if record.kind == MemberKind::Human {
+            self.accounts.user_id(&record.user_id)
+        } else {
+            None
+        };
+        Member { record, id }
     }
 }

@@ -376,7 +376,7 @@ impl Fs {
             return Err(nexus_store::Rejection::NotFound { path }.into());
         };
         self.authorize_view(context, &node)?;
-        Ok(self.show(Entry::from_node(&node)))
+        Ok(self.show(crate::entry::entry_of(&node)))
     }
 
     /// Whether a file or directory exists.
@@ -403,7 +403,7 @@ impl Fs {
                 .read_old_version(&path, &file, number, options.range)
                 .await;
         }
-        let entry = self.show(Entry::from_node(&file));
+        let entry = self.show(crate::entry::entry_of(&file));
         match options.range {
             None => Ok(ReadOutput {
                 entry,
@@ -434,7 +434,7 @@ impl Fs {
                 version: number,
             }
         })?;
-        let info = self.show_version(VersionInfo::from_record(&record, file.version));
+        let info = self.show_version(crate::entry::version_info(&record, file.version));
         let entry = Entry {
             size: info.size,
             version: info.version,
@@ -442,7 +442,7 @@ impl Fs {
             hash: Some(info.hash),
             modified_at: info.created_at,
             author: info.author,
-            ..Entry::from_node(file)
+            ..crate::entry::entry_of(file)
         };
         let content = self.store.read_version(&record).await?;
         let Some(range) = range else {
@@ -500,7 +500,7 @@ impl Fs {
             })
             .await
             .map_err(store_error)?;
-        Ok(self.show(Entry::from_node(&node)))
+        Ok(self.show(crate::entry::entry_of(&node)))
     }
 
     /// Creates a directory; with `parents`, also missing ancestors, and an existing
@@ -514,7 +514,7 @@ impl Fs {
         let (path, scope) = Self::resolve(context, path)?;
         // `/` and `/orgs` always exist: making them is a no-op, as the seed's scripts expect.
         let Scope::Org(org) = scope else {
-            return Ok(Entry::from_node(&Node::virtual_directory(path)));
+            return Ok(crate::entry::entry_of(&Node::virtual_directory(path)));
         };
         Self::refuse_record_change(&path, "made a directory")?;
         self.authorize(context, &path, Permission::Write)?;
@@ -707,7 +707,7 @@ impl Fs {
                 ));
             }
             return Ok(ListPage {
-                entries: vec![self.show(Entry::from_node(&node))],
+                entries: vec![self.show(crate::entry::entry_of(&node))],
                 next_cursor: None,
             });
         }
@@ -767,7 +767,7 @@ impl Fs {
         Ok(ListPage {
             entries: kept
                 .iter()
-                .map(|node| self.show(Entry::from_node(node)))
+                .map(|node| self.show(crate::entry::entry_of(node)))
                 .collect(),
             next_cursor,
         })
@@ -858,7 +858,7 @@ impl Fs {
         let records = self.store.versions(&file).await?;
         Ok(records
             .iter()
-            .map(|record| self.show_version(VersionInfo::from_record(record, file.version)))
+            .map(|record| self.show_version(crate::entry::version_info(record, file.version)))
             .collect())
     }
 
@@ -940,7 +940,7 @@ impl Fs {
 fn applied_entry_of(applied: nexus_store::Applied) -> Result<Entry, FsError> {
     applied
         .node
-        .map(|node| Entry::from_node(&node))
+        .map(|node| crate::entry::entry_of(&node))
         .ok_or_else(|| {
             nexus_store::StoreError::InvalidData {
                 message: "a mutation committed without a resulting node".to_owned(),

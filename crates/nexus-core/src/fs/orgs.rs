@@ -112,65 +112,7 @@ impl Layout {
     }
 }
 
-/// A member's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// rwx on the whole organization.
-    Admin,
-    /// rw- on the member's workspaces.
-    Member,
-    /// An AI assistant: rw- on its workspaces.
-    Assistant,
-}
-
-impl Role {
-    fn relation(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Member => "member",
-            Role::Assistant => "assistant",
-        }
-    }
-}
-
-/// Whether a member is a person or an agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MemberKind {
-    #[default]
-    Human,
-    Agent,
-}
-
-/// Only `active` members belong to the organization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MemberStatus {
-    #[default]
-    Active,
-    Suspended,
-    Inactive,
-}
-
-/// One entry of `members` in `org.json`. Fields other than these are kept as written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MemberRecord {
-    /// A user handle or stable id (`type: human`), or an agent id (`type: agent`).
-    pub user_id: String,
-    pub role: Role,
-    #[serde(rename = "type", default)]
-    pub kind: MemberKind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub joined_at: Option<String>,
-    #[serde(default)]
-    pub status: MemberStatus,
-    /// Workspaces a `member` or `assistant` works in.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub workspaces: Vec<String>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
+pub use nexus_api::{MemberKind, MemberRecord, MemberStatus, ProvisionReport, Role};
 
 /// `/orgs/<org>/org.json`. Fields other than these are kept as written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -323,13 +265,6 @@ pub struct OrgSpec {
     pub settings: Map<String, Value>,
 }
 
-/// What provisioning changed (and what it left alone).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProvisionReport {
-    pub changes: Vec<String>,
-    pub unchanged: usize,
-}
-
 fn now_text() -> String {
     crate::format_timestamp(Timestamp::now())
 }
@@ -419,7 +354,7 @@ impl Fs {
             .into_iter()
             .find_map(|applied| applied.node)
             .ok_or_else(|| FsError::invalid("the organization record was not written"))?;
-        Ok(self.show(Entry::from_node(&node)))
+        Ok(self.show(crate::entry::entry_of(&node)))
     }
 
     /// Checks `new` as the record of `org` (replacing `old`) and returns the relationship
@@ -934,13 +869,7 @@ impl Fs {
         context: &CallContext,
         spec: OrgSpec,
     ) -> Result<ProvisionReport, FsError> {
-        if context.principal != Principal::System {
-            return Err(FsError::PermissionDenied {
-                principal: context.name(),
-                permission: "system",
-                path: VfsPath::root(),
-            });
-        }
+        Self::require_system(context, "creating organizations")?;
         let root = VfsPath::org_root(&spec.id);
         if self.store.node(&root).await?.is_some() {
             return Err(FsError::Rejected(nexus_store::Rejection::AlreadyExists {

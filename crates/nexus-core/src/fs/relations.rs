@@ -145,18 +145,6 @@ impl Fs {
         self.authorize(context, &path, Permission::Manage)
     }
 
-    fn require_system(context: &CallContext, what: &str) -> Result<(), FsError> {
-        if is_system(context) {
-            return Ok(());
-        }
-        tracing::debug!(what, "refused to a non-system caller");
-        Err(FsError::PermissionDenied {
-            principal: context.name(),
-            permission: "system",
-            path: VfsPath::root(),
-        })
-    }
-
     /// Writes relationships atomically as one revision.
     pub async fn relationships_write(
         &self,
@@ -522,7 +510,7 @@ impl Fs {
         &self,
         context: &CallContext,
         filter: &RelationshipFilter,
-        what: &str,
+        what: &'static str,
     ) -> Result<(), FsError> {
         match (&filter.resource_type, &filter.resource_id) {
             (Some(resource_type), Some(resource_id)) => self.authorize_manage(
@@ -551,7 +539,7 @@ impl Fs {
         filter: RelationshipFilter,
     ) -> Result<WriteOutcome, FsError> {
         let filter = self.resolve_filter(filter);
-        self.authorize_filter(context, &filter, "delete relationships by a broad filter")?;
+        self.authorize_filter(context, &filter, "deleting relationships by a broad filter")?;
         let _membership = self.membership.lock().await;
         let matching = self
             .authz
@@ -612,7 +600,7 @@ impl Fs {
         limit: usize,
     ) -> Result<Vec<Relationship>, FsError> {
         let filter = &self.resolve_filter(filter.clone());
-        self.authorize_filter(context, filter, "read relationships by a broad filter")?;
+        self.authorize_filter(context, filter, "reading relationships by a broad filter")?;
         Ok(self.authz.engine().read(filter, after, limit, authz::now()))
     }
 
@@ -680,7 +668,7 @@ impl Fs {
         self.resolve_subject(&mut resolved, None)?;
         let subject = &resolved;
         if self.authz.subject_of(&context.principal).as_ref() != Some(subject) {
-            Self::require_system(context, "look up another subject's resources")?;
+            Self::require_system(context, "looking up another subject's resources")?;
         }
         let found = self.authz.engine().lookup_resources(
             resource_type,
@@ -745,7 +733,7 @@ impl Fs {
         revision: u64,
         limit: usize,
     ) -> Result<Vec<nexus_store::RecordedChange>, FsError> {
-        Self::require_system(context, "read the change log")?;
+        Self::require_system(context, "reading the change log")?;
         self.authz.changes_since(revision, limit).await
     }
 
@@ -775,7 +763,7 @@ impl Fs {
 
     /// Replaces the schema.
     pub async fn write_schema(&self, context: &CallContext, source: &str) -> Result<u64, FsError> {
-        Self::require_system(context, "replace the schema")?;
+        Self::require_system(context, "replacing the schema")?;
         self.authz.write_schema(source).await
     }
 

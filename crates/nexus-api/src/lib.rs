@@ -1,0 +1,25 @@
+//! The Nexus wire contract: every request and response of the REST API, the error codes
+//! with their one HTTP status map, and the opaque tokens. No IO: servers, clients and other
+//! front ends share these types, and the OpenAPI document is generated from them.
+
+pub mod accounts;
+pub mod error;
+pub mod files;
+pub mod orgs;
+pub mod rebac;
+
+pub use accounts::*;
+pub use error::{ErrorBody, ErrorCode, ErrorDetail};
+pub use files::*;
+pub use orgs::*;
+pub use rebac::*;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `GET /health` and `GET /ready`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Status {
+    /// `ok` or `ready`.
+    pub status: String,
+}
