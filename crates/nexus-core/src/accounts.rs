@@ -123,6 +123,38 @@ pub struct Accounts {
     pub(crate) registering: tokio::sync::Mutex<()>,
 }
 
+/// How many stable user ids there are (`u_` and four base-36 characters).
+pub const USER_ID_SPACE: u32 = 36 * 36 * 36 * 36;
+
+/// The stable user id with index `index` (below [`USER_ID_SPACE`]).
+fn user_id_at(mut index: u32) -> String {
+    let mut id = String::from("u_");
+    let mut digits = [b'0'; 4];
+    for digit in digits.iter_mut().rev() {
+        let position = usize::try_from(index % 36).unwrap_or(0);
+        *digit = ID_ALPHABET.get(position).copied().unwrap_or(b'0');
+        index /= 36;
+    }
+    id.extend(digits.iter().map(|&byte| char::from(byte)));
+    id
+}
+
+/// A random stable user id for which `taken` is false: random draws while the space is
+/// sparse, then every id in turn from a random start, so the search ends and fails only
+/// when no id is free.
+fn fresh_user_id(taken: impl Fn(&str) -> bool, rng: &mut impl rand::Rng) -> Option<String> {
+    for _ in 0..64 {
+        let id = user_id_at(rng.random_range(0..USER_ID_SPACE));
+        if !taken(&id) {
+            return Some(id);
+        }
+    }
+    let start = rng.random_range(0..USER_ID_SPACE);
+    (0..USER_ID_SPACE)
+        .map(|offset| user_id_at((start + offset) % USER_ID_SPACE))
+        .find(|id| !taken(id))
+}
+
 /// The hash under which a key secret is stored.
 pub fn hash_secret(secret: &str) -> String {
     blake3::hash(secret.as_bytes()).to_hex().to_string()
@@ -187,27 +219,31 @@ impl Accounts {
     }
 
     /// A record registering a new user with a fresh random stable id. Call with
-    /// `registering` held, and [`Accounts::commit`] it once durable.
-    pub(crate) fn new_user(&self, handle: &str, pending: &[PrincipalRecord]) -> PrincipalRecord {
+    /// `registering` held, and [`Accounts::commit`] it once durable. Refused (`conflict`)
+    /// only when every stable id is taken.
+    pub(crate) fn new_user(
+        &self,
+        handle: &str,
+        pending: &[PrincipalRecord],
+    ) -> Result<PrincipalRecord, FsError> {
         let state = self.state.read();
-        let mut rng = rand::rng();
-        loop {
-            let mut id = String::from("u_");
-            for _ in 0..4 {
-                let index = rng.random_range(0..ID_ALPHABET.len());
-                id.push(char::from(ID_ALPHABET.get(index).copied().unwrap_or(b'0')));
-            }
-            let taken = state.handles.contains_key(&("user".to_owned(), id.clone()))
-                || pending.iter().any(|record| record.id == id);
-            if !taken {
-                return PrincipalRecord {
-                    kind: "user".to_owned(),
-                    id,
-                    handle: handle.to_owned(),
-                    created_at: Timestamp::now(),
-                };
-            }
-        }
+        let taken = |id: &str| {
+            state
+                .handles
+                .contains_key(&("user".to_owned(), id.to_owned()))
+                || pending.iter().any(|record| record.id == id)
+        };
+        let id = fresh_user_id(taken, &mut rand::rng()).ok_or_else(|| FsError::Conflict {
+            message: format!(
+                "cannot register `{handle}`: every one of the {USER_ID_SPACE} stable user ids is taken"
+            ),
+        })?;
+        Ok(PrincipalRecord {
+            kind: "user".to_owned(),
+            id,
+            handle: handle.to_owned(),
+            created_at: Timestamp::now(),
+        })
     }
 
     /// Makes durable registrations visible.
@@ -364,11 +400,30 @@ mod tests {
     }
 
     #[test]
+    fn the_id_search_ends_finding_the_last_free_id_or_nothing() {
+        let mut rng = rand::rng();
+        assert_eq!(user_id_at(0), "u_0000");
+        assert_eq!(user_id_at(USER_ID_SPACE - 1), "u_zzzz");
+        assert!(
+            (0..USER_ID_SPACE)
+                .step_by(9973)
+                .all(|index| is_stable_user_id(&user_id_at(index)))
+        );
+        // One free id left: found (after the random draws miss it).
+        let found = fresh_user_id(|id| id != "u_k3x9", &mut rng);
+        assert_eq!(found.as_deref(), Some("u_k3x9"));
+        // None left: the search ends without one.
+        assert_eq!(fresh_user_id(|_| true, &mut rng), None);
+    }
+
+    #[test]
     fn new_ids_are_fresh_and_of_the_stable_form() {
         let accounts = Accounts::default();
         let mut pending = Vec::new();
         for n in 0..2000 {
-            let record = accounts.new_user(&format!("user{n}@x.org"), &pending);
+            let record = accounts
+                .new_user(&format!("user{n}@x.org"), &pending)
+                .unwrap();
             assert!(is_stable_user_id(&record.id), "{}", record.id);
             pending.push(record);
         }

@@ -48,6 +48,9 @@ pub enum FsError {
     /// cannot know); said alike whether or not the principal exists.
     #[error("{message}")]
     PrincipalRefused { message: String },
+    /// A broken internal invariant (a bug): the operation changed nothing.
+    #[error("internal error: {message}")]
+    Internal { message: String },
     #[error(transparent)]
     Relationship(#[from] WriteError),
     #[error(transparent)]
@@ -80,6 +83,7 @@ impl FsError {
             // A caller acting for one organization learns nothing about another's paths.
             FsError::WrongOrganization { .. } | FsError::Missing { .. } => ErrorCode::NotFound,
             FsError::Conflict { .. } => ErrorCode::Conflict,
+            FsError::Internal { .. } => ErrorCode::Internal,
             FsError::RangeNotSatisfiable { .. } => ErrorCode::RangeNotSatisfiable,
             FsError::PermissionDenied { .. } | FsError::SystemOnly { .. } => {
                 ErrorCode::PermissionDenied

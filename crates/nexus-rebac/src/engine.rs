@@ -937,14 +937,92 @@ impl Engine {
         let Some(compiled) = self.compile_filter(filter) else {
             return Vec::new();
         };
-        self.graph
-            .iter()
-            .filter(|(key, meta)| {
+        self.candidates(&compiled)
+            .into_iter()
+            .filter(|key| {
                 compiled.matches(key, &self.graph)
-                    && now.is_none_or(|now| is_live(meta.as_deref(), now))
+                    && self
+                        .graph
+                        .get(key)
+                        .is_some_and(|meta| now.is_none_or(|now| is_live(meta.as_deref(), now)))
             })
-            .map(|(key, _)| *key)
             .collect()
+    }
+
+    /// The relation ids of `object_type` a filter can match.
+    fn filter_relations(&self, object_type: TypeId, name: Option<&str>) -> Vec<RelationId> {
+        let Some(definition) = self.schema.type_definition(object_type) else {
+            return Vec::new();
+        };
+        match name {
+            Some(name) => definition.relation_id(name).into_iter().collect(),
+            None => (0..definition.relations.len())
+                .filter_map(|id| RelationId::try_from(id).ok())
+                .collect(),
+        }
+    }
+
+    /// Keys that may match a filter, found through the narrowest index the filter allows:
+    /// one resource, one subject, or a resource subtree; only a filter naming none of
+    /// these scans every relationship. Callers still test each key against the filter.
+    fn candidates(&self, compiled: &CompiledFilter) -> Vec<TupleKey> {
+        let graph = &self.graph;
+        let mut keys = Vec::new();
+        let of_resource = |resource: Object, keys: &mut Vec<TupleKey>| {
+            for relation in
+                self.filter_relations(resource.object_type, compiled.relation.as_deref())
+            {
+                let subjects = graph
+                    .object_subjects(resource, relation)
+                    .iter()
+                    .chain(graph.userset_subjects(resource, relation));
+                keys.extend(subjects.map(|subject| TupleKey {
+                    resource,
+                    relation,
+                    subject: *subject,
+                }));
+            }
+        };
+        if let (Some(object_type), Some(id)) = (compiled.resource_type, compiled.resource_id) {
+            of_resource(Object { object_type, id }, &mut keys);
+        } else if let (Some(subject_type), Some(id)) = (compiled.subject_type, compiled.subject_id)
+        {
+            let relations = match &compiled.subject_relation {
+                Some(None) => vec![NO_RELATION],
+                Some(Some(name)) => self.filter_relations(subject_type, Some(name)),
+                None => std::iter::once(NO_RELATION)
+                    .chain(self.filter_relations(subject_type, None))
+                    .collect(),
+            };
+            for relation in relations {
+                let subject = Subject {
+                    subject_type,
+                    relation,
+                    id,
+                };
+                keys.extend(graph.resources_of(subject).iter().map(
+                    |&(object_type, relation, id)| TupleKey {
+                        resource: Object { object_type, id },
+                        relation,
+                        subject,
+                    },
+                ));
+            }
+        } else if let (Some(object_type), Some(root)) =
+            (compiled.resource_type, &compiled.resource_subtree)
+        {
+            let beneath = graph
+                .names_from(object_type, root)
+                .take_while(|name| name.starts_with(root.as_str()));
+            for name in beneath {
+                if let Some(id) = graph.interner.get(name) {
+                    of_resource(Object { object_type, id }, &mut keys);
+                }
+            }
+        } else {
+            keys.extend(graph.iter().map(|(key, _)| *key));
+        }
+        keys
     }
 
     /// Relationships matching a filter, ordered by resource, relation and subject, after
@@ -956,29 +1034,24 @@ impl Engine {
         limit: usize,
         now: i64,
     ) -> Vec<Relationship> {
-        let after = after.map(sort_key);
-        let after = after.as_deref();
         let Some(compiled) = self.compile_filter(filter) else {
             return Vec::new();
         };
-        let mut found: Vec<(String, Relationship)> = self
-            .graph
+        let mut found: Vec<Relationship> = self
+            .candidates(&compiled)
             .iter()
-            .filter(|(key, meta)| {
-                compiled.matches(key, &self.graph) && is_live(meta.as_deref(), now)
+            .filter_map(|key| {
+                let meta = self.graph.get(key)?;
+                (compiled.matches(key, &self.graph) && is_live(meta.as_deref(), now))
+                    .then(|| self.relationship_of(&self.graph, key, meta.as_deref()))
             })
-            .map(|(key, meta)| {
-                let relationship = self.relationship_of(&self.graph, key, meta.as_deref());
-                (sort_key(&relationship), relationship)
+            .filter(|relationship| {
+                after.is_none_or(|after| sort_key(relationship) > sort_key(after))
             })
-            .filter(|(sort, _)| after.is_none_or(|after| sort.as_str() > after))
             .collect();
-        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+        found.truncate(limit);
         found
-            .into_iter()
-            .take(limit)
-            .map(|(_, relationship)| relationship)
-            .collect()
     }
 
     fn compile_filter(&self, filter: &RelationshipFilter) -> Option<CompiledFilter> {
@@ -1126,16 +1199,14 @@ impl CompiledFilter {
 }
 
 /// The order of [`Engine::read`]: resource, relation, subject.
-fn sort_key(relationship: &Relationship) -> String {
-    format!(
-        "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
-        relationship.resource.object_type,
-        relationship.resource.object_id,
-        relationship.relation,
-        relationship.subject.object.object_type,
-        relationship.subject.object.object_id,
+fn sort_key(relationship: &Relationship) -> (&str, &str, &str, &str, &str, &str) {
+    (
+        &relationship.resource.object_type,
+        &relationship.resource.object_id,
+        &relationship.relation,
+        &relationship.subject.object.object_type,
+        &relationship.subject.object.object_id,
         relationship.subject.relation.as_deref().unwrap_or(""),
-        ""
     )
 }
 

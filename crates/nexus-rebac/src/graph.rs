@@ -5,8 +5,11 @@
 //!
 //! - `tuples`: relationship -> metadata (caveat, expiration), for exact membership tests;
 //! - `forward`: (resource, relation) -> subjects, for walking usersets and arrows;
-//! - `reverse`: subject -> (resource, relation), for lookups from a subject.
+//! - `reverse`: subject -> (resource, relation), for lookups from a subject;
+//! - `names`: per resource type, the ids (as text, in order) of resources with at least one
+//!   relationship, for reading a path and everything beneath it without a scan.
 
+use std::collections::BTreeMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
@@ -157,6 +160,8 @@ pub(crate) struct Graph {
     /// Per object, a bit per relation (ids below 64) that has at least one subject: most
     /// objects have no relationships at all, and most relations of the rest are empty.
     presence: HashMap<Object, u64>,
+    /// Per resource type: resource id text → how many relationships the resource has.
+    names: HashMap<TypeId, BTreeMap<Box<str>, u32>>,
     /// Incremented by every change: anything derived from the index is valid for one version.
     version: u64,
 }
@@ -207,6 +212,15 @@ impl Graph {
                 key.relation,
                 key.resource.id,
             ));
+            if let Some(name) = self.interner.resolve(key.resource.id) {
+                let names = self.names.entry(key.resource.object_type).or_default();
+                match names.get_mut(name) {
+                    Some(count) => *count += 1,
+                    None => {
+                        names.insert(Box::from(name), 1);
+                    }
+                }
+            }
         }
         previous
     }
@@ -249,6 +263,15 @@ impl Graph {
                 self.reverse.remove(&key.subject);
             }
         }
+        if let Some(name) = self.interner.resolve(key.resource.id)
+            && let Some(names) = self.names.get_mut(&key.resource.object_type)
+            && let Some(count) = names.get_mut(name)
+        {
+            *count -= 1;
+            if *count == 0 {
+                names.remove(name);
+            }
+        }
         Some(removed)
     }
 
@@ -274,6 +297,23 @@ impl Graph {
     /// The (resource type, relation, resource id) entries that name `subject`.
     pub(crate) fn resources_of(&self, subject: Subject) -> &[(TypeId, RelationId, ObjectId)] {
         self.reverse.get(&subject).map_or(&[], SmallVec::as_slice)
+    }
+
+    /// Ids (as text, in order) of resources of `resource_type` with relationships, from
+    /// `start` on.
+    pub(crate) fn names_from<'a>(
+        &'a self,
+        resource_type: TypeId,
+        start: &'a str,
+    ) -> impl Iterator<Item = &'a str> + 'a {
+        self.names
+            .get(&resource_type)
+            .into_iter()
+            .flat_map(move |names| {
+                names
+                    .range::<str, _>((std::ops::Bound::Included(start), std::ops::Bound::Unbounded))
+                    .map(|(name, _)| &**name)
+            })
     }
 
     /// Every relationship (unordered).

@@ -208,7 +208,7 @@ impl BlobStore for LocalBlobStore {
         tokio::task::spawn_blocking(move || sweep_staging_files(&root, before))
             .await
             .map_err(|error| StoreError::Blob {
-                message: error.to_string(),
+                source: Box::new(error),
             })?
     }
 }

@@ -61,10 +61,16 @@ impl fmt::Display for PreconditionState<'_> {
 /// The store could not do its job (disk, database, corruption, shutdown).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("metadata database error: {message}")]
-    Database { message: String },
-    #[error("blob storage error: {message}")]
-    Blob { message: String },
+    #[error("metadata database error: {source}")]
+    Database {
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("blob storage error: {source}")]
+    Blob {
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error(
         "blob `{hash}` of organization `{org}` is corrupt: its content does not match its hash"
     )]
@@ -90,7 +96,7 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         StoreError::Database {
-            message: error.to_string(),
+            source: Box::new(error),
         }
     }
 }
@@ -98,7 +104,7 @@ impl From<sqlx::Error> for StoreError {
 impl From<object_store::Error> for StoreError {
     fn from(error: object_store::Error) -> Self {
         StoreError::Blob {
-            message: error.to_string(),
+            source: Box::new(error),
         }
     }
 }

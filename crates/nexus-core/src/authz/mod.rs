@@ -464,15 +464,18 @@ impl Authorizer {
             let mut updates: Vec<RelationshipUpdate> = Vec::new();
             let mut index = std::collections::HashMap::new();
             let mut push = |update: RelationshipUpdate| {
-                let mut key = update.relationship.clone();
-                key.caveat = None;
-                key.expires_at = None;
-                if let Some(&position) = index.get(&key.to_string()) {
+                let relationship = &update.relationship;
+                let key = (
+                    relationship.resource.clone(),
+                    relationship.relation.clone(),
+                    relationship.subject.clone(),
+                );
+                if let Some(&position) = index.get(&key) {
                     if let Some(slot) = updates.get_mut(position) {
                         *slot = update;
                     }
                 } else {
-                    index.insert(key.to_string(), updates.len());
+                    index.insert(key, updates.len());
                     updates.push(update);
                 }
             };
@@ -655,7 +658,7 @@ impl Authorizer {
     /// refused if relationships would lose their relation).
     pub async fn write_schema(&self, source: &str) -> Result<u64, FsError> {
         let parsed = Schema::parse(source)?;
-        schema::check_contract(&parsed).map_err(FsError::invalid)?;
+        schema::check_contract(&parsed).map_err(|error| FsError::invalid(error.to_string()))?;
         let _serialized = self.writes.lock().await;
         let revision = {
             let engine = self.engine.read();

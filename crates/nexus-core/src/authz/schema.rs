@@ -51,18 +51,27 @@ definition file {
 }
 ";
 
+/// What a schema lacks that the filesystem relies on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContractError {
+    #[error("a Nexus schema must define `{0}`")]
+    MissingType(&'static str),
+    #[error("a Nexus schema must give `{0}` a relation or permission `{1}`")]
+    MissingRelation(&'static str, &'static str),
+    #[error("`file#{0}` must be a relation: it is derived from the path")]
+    DerivedNotRelation(&'static str),
+}
+
 /// Checks that a schema provides what the filesystem relies on.
-pub fn check_contract(schema: &Schema) -> Result<(), String> {
-    let require = |type_name: &str, names: &[&str]| -> Result<(), String> {
+pub fn check_contract(schema: &Schema) -> Result<(), ContractError> {
+    let require = |type_name: &'static str, names: &[&'static str]| {
         let definition = schema
             .type_id(type_name)
             .and_then(|id| schema.type_definition(id))
-            .ok_or_else(|| format!("a Nexus schema must define `{type_name}`"))?;
+            .ok_or(ContractError::MissingType(type_name))?;
         for name in names {
             if definition.relation_id(name).is_none() {
-                return Err(format!(
-                    "a Nexus schema must give `{type_name}` a relation or permission `{name}`"
-                ));
+                return Err(ContractError::MissingRelation(type_name, name));
             }
         }
         Ok(())
@@ -82,9 +91,7 @@ pub fn check_contract(schema: &Schema) -> Result<(), String> {
             })
             .is_some_and(|relation| !relation.is_permission());
         if !is_relation {
-            return Err(format!(
-                "`file#{derived}` must be a relation: it is derived from the path"
-            ));
+            return Err(ContractError::DerivedNotRelation(derived));
         }
     }
     Ok(())
@@ -132,7 +139,7 @@ mod tests {
             Schema::parse("definition user {}\ndefinition org { relation membership: user }")
                 .unwrap();
         assert_eq!(
-            check_contract(&broken).unwrap_err(),
+            check_contract(&broken).unwrap_err().to_string(),
             "a Nexus schema must define `file`"
         );
     }

@@ -211,10 +211,15 @@ impl OrgRecord {
     }
 
     /// The record as stored (pretty JSON, newline-terminated).
-    pub fn to_bytes(&self) -> Bytes {
-        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+    pub fn to_bytes(&self) -> Result<Bytes, FsError> {
+        let mut text = serde_json::to_string_pretty(self).map_err(|error| FsError::Internal {
+            message: format!(
+                "organization record `{}` cannot be encoded: {error}",
+                self.org_id
+            ),
+        })?;
         text.push('\n');
-        Bytes::from(text)
+        Ok(Bytes::from(text))
     }
 }
 
@@ -660,7 +665,7 @@ impl Fs {
         {
             return Ok(record.id.clone());
         }
-        let record = self.accounts.new_user(text, pending);
+        let record = self.accounts.new_user(text, pending)?;
         let id = record.id.clone();
         pending.push(record);
         Ok(id)
@@ -771,7 +776,7 @@ impl Fs {
             org,
             Some(old),
             new,
-            new.to_bytes(),
+            new.to_bytes()?,
             Precondition::IfMatch(etag),
         )
         .await
@@ -1084,7 +1089,7 @@ impl Fs {
                 org,
                 old.as_ref(),
                 &record,
-                record.to_bytes(),
+                record.to_bytes()?,
                 precondition,
             )
             .await?;
@@ -1175,14 +1180,25 @@ fn leave_org(
 
 /// Relationships keyed by their text form (relationships with caveats are not `Ord`).
 #[derive(Debug, Default)]
-struct RelationshipSet(BTreeMap<String, Relationship>);
+struct RelationshipSet(BTreeMap<(ObjectRef, String, SubjectRef), Relationship>);
 
 impl RelationshipSet {
-    fn insert(&mut self, relationship: Relationship) {
-        self.0.insert(relationship.to_string(), relationship);
+    /// A relationship's identity: resource, relation and subject (the engine keeps one
+    /// relationship per triple; its caveat and expiry are values of that one).
+    fn key(relationship: &Relationship) -> (ObjectRef, String, SubjectRef) {
+        (
+            relationship.resource.clone(),
+            relationship.relation.clone(),
+            relationship.subject.clone(),
+        )
     }
 
+    fn insert(&mut self, relationship: Relationship) {
+        self.0.insert(Self::key(&relationship), relationship);
+    }
+
+    /// Whether exactly this relationship (caveat and expiry included) is in the set.
     fn contains(&self, relationship: &Relationship) -> bool {
-        self.0.contains_key(&relationship.to_string())
+        self.0.get(&Self::key(relationship)) == Some(relationship)
     }
 }

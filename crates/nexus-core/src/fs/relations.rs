@@ -445,7 +445,7 @@ impl Fs {
                     org,
                     Some(&record),
                     &new,
-                    new.to_bytes(),
+                    new.to_bytes()?,
                     nexus_store::Precondition::IfMatch(etag),
                     pending,
                 )

@@ -24,14 +24,16 @@ const KINDS: [&str; 2] = ["conversations", "sessions"];
 /// Longest duration accepted (about a century).
 const MAX_DURATION_SECS: u64 = 100 * 366 * 86_400;
 
+/// A retention duration that does not parse (the text, cut to 40 characters).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid duration `{0}`: use a positive number followed by `s`, `m`, `h` or `d` (e.g. `90d`)"
+)]
+pub struct InvalidDuration(pub String);
+
 /// Parses a retention duration: a positive whole number followed by `s`, `m`, `h` or `d`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let invalid = || {
-        format!(
-            "invalid duration `{}`: use a positive number followed by `s`, `m`, `h` or `d` (e.g. `90d`)",
-            text.chars().take(40).collect::<String>()
-        )
-    };
+pub fn parse_duration(text: &str) -> Result<Duration, InvalidDuration> {
+    let invalid = || InvalidDuration(text.chars().take(40).collect());
     let split = text.len().saturating_sub(1);
     let (Some(number), Some(unit)) = (text.get(..split), text.get(split..)) else {
         return Err(invalid());

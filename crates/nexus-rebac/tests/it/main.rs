@@ -11,5 +11,6 @@
 mod conformance;
 mod derived;
 mod expected_relations;
+mod reads;
 mod reference;
 mod regressions;
