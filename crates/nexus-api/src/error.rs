@@ -175,6 +175,10 @@ pub struct ErrorDetail {
     /// The server's id of the request, to find it in its logs (also `X-Request-Id`).
     #[serde(default)]
     pub request_id: String,
+    /// What to try, when there is an obvious next step (also at the end of `message`, in
+    /// parentheses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 #[cfg(test)]

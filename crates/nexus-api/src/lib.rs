@@ -2,6 +2,9 @@
 //! with their one HTTP status map, and the opaque tokens. No IO: servers, clients and other
 //! front ends share these types, and the OpenAPI document is generated from them.
 
+/// Canonical paths: clients check a path the way the server will before sending it.
+pub use nexus_path as path;
+
 pub mod accounts;
 pub mod error;
 pub mod files;

@@ -30,7 +30,7 @@ async fn open(config: &Config, lock_timeout: u64) -> Result<Fs, CliError> {
         lock_timeout: Duration::from_secs(lock_timeout),
         ..StoreOptions::default()
     };
-    Ok(Fs::open(&config.data_dir, options)
+    Ok(Fs::connect(&config.storage(), options)
         .await?
         .with_layout(config.layout))
 }

@@ -208,7 +208,7 @@ pub async fn run(cli: Cli, sources: Sources) -> Result<(), CliError> {
             let anonymous = credential.is_none();
             let client = nexus_client::Client::new(&url, credential)?;
             let session = Session {
-                target: Target::Remote(client),
+                target: Target::remote(client),
                 printer,
             };
             return session.dispatch(cli.command).await.map_err(|error| {
@@ -239,10 +239,7 @@ pub async fn run(cli: Cli, sources: Sources) -> Result<(), CliError> {
     };
     let fs = Fs::open(&data_dir, options).await?;
     let session = Session {
-        target: Target::Local {
-            fs: fs.clone(),
-            context: fs.context(principal),
-        },
+        target: Target::local(fs.clone(), principal),
         printer,
     };
     let result = session.dispatch(cli.command).await;
@@ -647,7 +644,7 @@ impl Session {
     }
 
     async fn gc(&self, args: GcArgs) -> Result<(), CliError> {
-        let fs = self.target.local("gc")?;
+        let fs = self.target.local_only("gc")?;
         let expired = if args.retention {
             let report = fs.apply_retention(Timestamp::now()).await?;
             for (_, path) in &report.removed {
@@ -694,7 +691,7 @@ impl Session {
     async fn fsck(&self, args: FsckArgs) -> Result<(), CliError> {
         let report = self
             .target
-            .local("fsck")?
+            .local_only("fsck")?
             .store()
             .check(args.verify_content)
             .await

@@ -269,19 +269,19 @@ impl Session {
 
     /// A relationship as people read it: users by handle (on a data directory).
     fn display(&self, relationship: &str) -> String {
-        match &self.target {
-            crate::target::Target::Local { fs, .. } => match relationship.split_once("@user:") {
-                Some((before, after)) => {
-                    let end = after.find(['#', '[']).unwrap_or(after.len());
-                    let (id, rest) = after.split_at(end);
-                    format!(
-                        "{before}@{}{rest}",
-                        fs.display_subject(&format!("user:{id}"))
-                    )
-                }
-                None => relationship.to_owned(),
-            },
-            crate::target::Target::Remote(_) => relationship.to_owned(),
+        let Some(fs) = self.target.data_dir() else {
+            return relationship.to_owned();
+        };
+        match relationship.split_once("@user:") {
+            Some((before, after)) => {
+                let end = after.find(['#', '[']).unwrap_or(after.len());
+                let (id, rest) = after.split_at(end);
+                format!(
+                    "{before}@{}{rest}",
+                    fs.display_subject(&format!("user:{id}"))
+                )
+            }
+            None => relationship.to_owned(),
         }
     }
 

@@ -1,25 +1,29 @@
-//! Where commands run: on a data directory (embedded store) or against a server.
-//!
-//! Each method is one operation with both implementations side by side; results come back
-//! as the same types either way, so rendering does not care where they came from. Answers of
-//! the permission engine come back as the JSON the API sends (`nexus_core::views`).
-#![allow(
-    clippy::indexing_slicing,
-    reason = "reading a serde_json::Value by key never panics: a missing key reads as null"
-)]
+//! Where commands run: one seam for both. Every operation goes through the REST API's typed
+//! client ([`nexus_client::Client`]): over HTTP to a server, or, on a data directory, through
+//! the same router served in-process ([`nexus_server::in_process_router`]), acting as the
+//! operator or as `--as`. So each command is written once, and a data directory answers
+//! exactly as a server over it would.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
-use nexus_client::{Client, ClientError};
+use futures::future::BoxFuture;
+use nexus_api::{
+    AddMemberRequest, CheckRequest, CreateOrgRequest, ExpandRequest, GrepRequest,
+    LookupResourcesRequest, LookupSubjectsRequest, RelationshipFilterRequest,
+    RelationshipUpdateRequest, SetVersionPolicyRequest, WriteRelationshipsRequest,
+};
+use nexus_client::{Client, ClientError, Transport, TransportError};
 use nexus_core::authz::acl::AclListing;
-use nexus_core::views;
 use nexus_core::{
-    ByteRange, CallContext, CheckQuery, Entry, Fs, GlobOptions, GlobResult, GrepOptions,
-    GrepResult, ListOptions, ListPage, MemberRecord, MemberSpec, OrgSpec, ProvisionReport,
-    ReadOptions, RemoveResult, VersionInfo, VersionPolicy, WriteOptions,
+    Entry, Fs, GlobResult, GrepOptions, GrepResult, ListOptions, ListPage, MemberRecord,
+    MemberSpec, OrgSpec, Principal, ProvisionReport, RemoveResult, VersionInfo, VersionPolicy,
+    WriteOptions,
     accounts::{ApiKeyInfo, NewApiKey, PrincipalInfo},
 };
 use nexus_rebac::{ObjectRef, Relationship, RelationshipFilter, RelationshipUpdate, SubjectRef};
 use serde_json::{Value, json};
+use tower::ServiceExt as _;
 
 use crate::output::CliError;
 
@@ -31,6 +35,30 @@ impl From<ClientError> for CliError {
             cli = cli.with_hint(hint);
         }
         cli
+    }
+}
+
+/// The API's router, served in-process.
+#[derive(Debug)]
+struct Router(axum::Router);
+
+impl Transport for Router {
+    fn send(
+        &self,
+        request: http::Request<Bytes>,
+    ) -> BoxFuture<'_, Result<http::Response<Bytes>, TransportError>> {
+        let router = self.0.clone();
+        Box::pin(async move {
+            let response = router
+                .oneshot(request.map(axum::body::Body::from))
+                .await
+                .map_err(|error| TransportError(Box::new(error)))?;
+            let (parts, body) = response.into_parts();
+            let body = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .map_err(|error| TransportError(Box::new(error)))?;
+            Ok(http::Response::from_parts(parts, body))
+        })
     }
 }
 
@@ -52,28 +80,11 @@ pub struct Written {
     pub changes: Vec<(String, String)>,
 }
 
-/// The embedded store acting as `context`, or a server.
+/// The API the commands talk to, and the data directory when it is local.
 #[derive(Debug)]
-pub enum Target {
-    Local { fs: Fs, context: CallContext },
-    Remote(Client),
-}
-
-fn remote_value<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> Result<T, CliError> {
-    serde_json::from_value(value).map_err(|error| {
-        CliError::new(
-            nexus_core::ErrorCode::Internal,
-            format!("unexpected answer from the server for {what}: {error}"),
-        )
-    })
-}
-
-/// A version policy as the API sends it (`{"keep", "keep_days"}`).
-fn policy_of(policy: &nexus_api::VersionPolicy) -> VersionPolicy {
-    VersionPolicy {
-        keep_last: policy.keep,
-        keep_days: policy.keep_days,
-    }
+pub struct Target {
+    client: Client,
+    data_dir: Option<Fs>,
 }
 
 fn subject_text(filter: &RelationshipFilter) -> Option<String> {
@@ -89,38 +100,66 @@ fn subject_text(filter: &RelationshipFilter) -> Option<String> {
     Some(text)
 }
 
+fn operation_name(operation: nexus_rebac::Operation) -> String {
+    match operation {
+        nexus_rebac::Operation::Create => "create",
+        nexus_rebac::Operation::Touch => "touch",
+        nexus_rebac::Operation::Delete => "delete",
+    }
+    .to_owned()
+}
+
 impl Target {
+    /// A server.
+    pub fn remote(client: Client) -> Target {
+        Target {
+            client,
+            data_dir: None,
+        }
+    }
+
+    /// A data directory, acting as `principal`.
+    pub fn local(fs: Fs, principal: Principal) -> Target {
+        let router = nexus_server::in_process_router(
+            fs.clone(),
+            nexus_server::InProcess::command_line(principal),
+        );
+        Target {
+            client: Client::in_process(Arc::new(Router(router))),
+            data_dir: Some(fs),
+        }
+    }
+
+    /// The data directory, when the commands run on one.
+    pub fn data_dir(&self) -> Option<&Fs> {
+        self.data_dir.as_ref()
+    }
+
     /// The data directory's filesystem, for the commands that only work on one.
-    pub fn local(&self, what: &str) -> Result<&Fs, CliError> {
-        match self {
-            Target::Local { fs, .. } => Ok(fs),
-            Target::Remote(_) => Err(CliError::new(
+    pub fn local_only(&self, what: &str) -> Result<&Fs, CliError> {
+        self.data_dir.as_ref().ok_or_else(|| {
+            CliError::new(
                 nexus_core::ErrorCode::InvalidInput,
                 format!("`{what}` works on a data directory, not through a server"),
             )
-            .with_hint("run it where the data lives, with `--data-dir`")),
-        }
+            .with_hint("run it where the data lives, with `--data-dir`")
+        })
     }
 
     pub async fn stat(&self, path: &str) -> Result<Entry, CliError> {
-        match self {
-            Target::Local { fs, context } => Ok(fs.stat(context, path).await?),
-            Target::Remote(client) => Ok(client.stat(path).await?),
-        }
+        Ok(self.client.stat(path).await?)
     }
 
     pub async fn ls(&self, path: &str, options: ListOptions) -> Result<ListPage, CliError> {
-        match self {
-            Target::Local { fs, context } => Ok(fs.ls(context, path, options).await?),
-            Target::Remote(client) => Ok(client
-                .ls(
-                    path,
-                    options.recursive,
-                    options.limit,
-                    options.cursor.as_deref(),
-                )
-                .await?),
-        }
+        Ok(self
+            .client
+            .ls(
+                path,
+                options.recursive,
+                options.limit,
+                options.cursor.as_deref(),
+            )
+            .await?)
     }
 
     pub async fn read(
@@ -130,43 +169,28 @@ impl Target {
         version: Option<u64>,
         with_entry: bool,
     ) -> Result<Read, CliError> {
-        match self {
-            Target::Local { fs, context } => {
-                let range = range.map(ByteRange::parse).transpose()?;
-                let read = fs
-                    .read(context, path, ReadOptions { range, version })
-                    .await?;
-                Ok(Read {
-                    entry: read.entry,
-                    content: read.content,
-                    range: read.range,
-                })
+        let read = self.client.read(path, range, version).await?;
+        let entry = if with_entry {
+            self.client.stat(path).await?
+        } else {
+            Entry {
+                path: path.to_owned(),
+                name: String::new(),
+                kind: nexus_core::EntryKind::File,
+                size: u64::try_from(read.content.len()).unwrap_or(u64::MAX),
+                version: version.unwrap_or(0),
+                etag: read.etag,
+                hash: None,
+                created_at: String::new(),
+                modified_at: String::new(),
+                author: String::new(),
             }
-            Target::Remote(client) => {
-                let read = client.read(path, range, version).await?;
-                let entry = if with_entry {
-                    client.stat(path).await?
-                } else {
-                    Entry {
-                        path: path.to_owned(),
-                        name: String::new(),
-                        kind: nexus_core::EntryKind::File,
-                        size: u64::try_from(read.content.len()).unwrap_or(u64::MAX),
-                        version: version.unwrap_or(0),
-                        etag: read.etag,
-                        hash: None,
-                        created_at: String::new(),
-                        modified_at: String::new(),
-                        author: String::new(),
-                    }
-                };
-                Ok(Read {
-                    entry,
-                    content: read.content,
-                    range: read.range,
-                })
-            }
-        }
+        };
+        Ok(Read {
+            entry,
+            content: read.content,
+            range: read.range,
+        })
     }
 
     pub async fn write(
@@ -175,39 +199,28 @@ impl Target {
         content: Bytes,
         options: WriteOptions,
     ) -> Result<Entry, CliError> {
-        match self {
-            Target::Local { fs, context } => Ok(fs.write(context, path, content, options).await?),
-            Target::Remote(client) => Ok(client
-                .write(
-                    path,
-                    content,
-                    options.if_match.as_deref(),
-                    options.if_none_match,
-                    options.create_parents,
-                )
-                .await?),
-        }
+        Ok(self
+            .client
+            .write(
+                path,
+                content,
+                options.if_match.as_deref(),
+                options.if_none_match,
+                options.create_parents,
+            )
+            .await?)
     }
 
     pub async fn mkdir(&self, path: &str, parents: bool) -> Result<Entry, CliError> {
-        match self {
-            Target::Local { fs, context } => Ok(fs.mkdir(context, path, parents).await?),
-            Target::Remote(client) => Ok(client.mkdir(path, parents).await?),
-        }
+        Ok(self.client.mkdir(path, parents).await?)
     }
 
     pub async fn rm(&self, path: &str, recursive: bool) -> Result<RemoveResult, CliError> {
-        match self {
-            Target::Local { fs, context } => Ok(fs.rm(context, path, recursive).await?),
-            Target::Remote(client) => Ok(client.rm(path, recursive).await?),
-        }
+        Ok(self.client.rm(path, recursive).await?)
     }
 
     pub async fn mv(&self, from: &str, to: &str, overwrite: bool) -> Result<Entry, CliError> {
-        match self {
-            Target::Local { fs, context } => Ok(fs.mv(context, from, to, overwrite).await?),
-            Target::Remote(client) => Ok(client.mv(from, to, overwrite).await?),
-        }
+        Ok(self.client.mv(from, to, overwrite).await?)
     }
 
     pub async fn cp(
@@ -217,21 +230,11 @@ impl Target {
         recursive: bool,
         overwrite: bool,
     ) -> Result<Entry, CliError> {
-        match self {
-            Target::Local { fs, context } => {
-                Ok(fs.cp(context, from, to, recursive, overwrite).await?)
-            }
-            Target::Remote(client) => Ok(client.cp(from, to, recursive, overwrite).await?),
-        }
+        Ok(self.client.cp(from, to, recursive, overwrite).await?)
     }
 
     pub async fn glob(&self, pattern: &str, limit: Option<usize>) -> Result<GlobResult, CliError> {
-        match self {
-            Target::Local { fs, context } => {
-                Ok(fs.glob(context, pattern, GlobOptions { limit }).await?)
-            }
-            Target::Remote(client) => Ok(client.glob(pattern, limit).await?),
-        }
+        Ok(self.client.glob(pattern, limit).await?)
     }
 
     pub async fn grep(
@@ -240,40 +243,31 @@ impl Target {
         path: &str,
         options: GrepOptions,
     ) -> Result<GrepResult, CliError> {
-        match self {
-            Target::Local { fs, context } => Ok(fs.grep(context, pattern, path, options).await?),
-            Target::Remote(client) => Ok(client
-                .grep(&nexus_api::GrepRequest {
-                    pattern: pattern.to_owned(),
-                    path: path.to_owned(),
-                    ignore_case: options.ignore_case,
-                    context: options.context,
-                    max_matches: options.max_matches,
-                    include: options.include,
-                })
-                .await?),
-        }
+        let request = GrepRequest {
+            pattern: pattern.to_owned(),
+            path: path.to_owned(),
+            ignore_case: options.ignore_case,
+            context: options.context,
+            max_matches: options.max_matches,
+            include: options.include,
+        };
+        Ok(self.client.grep(&request).await?)
     }
 
     pub async fn versions(&self, path: &str) -> Result<Vec<VersionInfo>, CliError> {
-        match self {
-            Target::Local { fs, context } => Ok(fs.versions(context, path).await?),
-            Target::Remote(client) => Ok(client.versions(path).await?),
-        }
+        Ok(self.client.versions(path).await?)
     }
 
     pub async fn restore(&self, path: &str, version: u64) -> Result<Entry, CliError> {
-        match self {
-            Target::Local { fs, context } => Ok(fs.restore(context, path, version).await?),
-            Target::Remote(client) => Ok(client.restore(path, version).await?),
-        }
+        Ok(self.client.restore(path, version).await?)
     }
 
     pub async fn version_policy(&self, org: &str) -> Result<VersionPolicy, CliError> {
-        match self {
-            Target::Local { fs, context } => Ok(fs.version_policy(context, org).await?),
-            Target::Remote(client) => Ok(policy_of(&client.version_policy(org).await?)),
-        }
+        let policy = self.client.version_policy(org).await?;
+        Ok(VersionPolicy {
+            keep_last: policy.keep,
+            keep_days: policy.keep_days,
+        })
     }
 
     pub async fn set_version_policy(
@@ -281,123 +275,63 @@ impl Target {
         org: &str,
         policy: VersionPolicy,
     ) -> Result<VersionPolicy, CliError> {
-        match self {
-            Target::Local { fs, context } => {
-                Ok(fs.set_version_policy(context, org, policy).await?)
-            }
-            Target::Remote(client) => Ok(policy_of(
-                &client
-                    .set_version_policy(
-                        org,
-                        &nexus_api::SetVersionPolicyRequest {
-                            keep: policy.keep_last,
-                            keep_days: policy.keep_days,
-                        },
-                    )
-                    .await?,
-            )),
-        }
+        let request = SetVersionPolicyRequest {
+            keep: policy.keep_last,
+            keep_days: policy.keep_days,
+        };
+        let policy = self.client.set_version_policy(org, &request).await?;
+        Ok(VersionPolicy {
+            keep_last: policy.keep,
+            keep_days: policy.keep_days,
+        })
     }
 
     // ------------------------------------------------------------ ACLs and ReBAC
 
     pub async fn setfacl(&self, path: &str, entry: &str) -> Result<AclListing, CliError> {
-        match self {
-            Target::Local { fs, context } => Ok(fs.setfacl(context, path, entry).await?),
-            Target::Remote(client) => Ok(client.setfacl(path, entry).await?.listing),
-        }
+        Ok(self.client.setfacl(path, entry).await?.listing)
     }
 
     pub async fn getfacl(&self, path: &str) -> Result<AclListing, CliError> {
-        match self {
-            Target::Local { fs, context } => Ok(fs.getfacl(context, path)?),
-            Target::Remote(client) => Ok(client.getfacl(path).await?.listing),
-        }
+        Ok(self.client.getfacl(path).await?.listing)
     }
 
     pub async fn schema(&self) -> Result<(String, bool), CliError> {
-        match self {
-            Target::Local { fs, .. } => Ok(fs.schema()),
-            Target::Remote(client) => {
-                let value: Value = client.get("/api/rebac/schema").await?;
-                Ok((
-                    remote_value(value["schema"].clone(), "the schema")?,
-                    value["custom"].as_bool().unwrap_or(false),
-                ))
-            }
-        }
+        let answer = self.client.schema().await?;
+        Ok((answer.schema, answer.custom))
     }
 
     pub async fn write_schema(&self, source: &str) -> Result<String, CliError> {
-        match self {
-            Target::Local { fs, context } => {
-                fs.write_schema(context, source).await?;
-                Ok(fs.revision_token(context, None)?)
-            }
-            Target::Remote(client) => {
-                let value: Value = client
-                    .put("/api/rebac/schema", &json!({ "schema": source }))
-                    .await?;
-                remote_value(value["written_at"].clone(), "a schema write")
-            }
-        }
+        Ok(self.client.write_schema(source).await?.written_at.0)
     }
 
     pub async fn relationships_write(
         &self,
         updates: Vec<RelationshipUpdate>,
     ) -> Result<Written, CliError> {
-        match self {
-            Target::Local { fs, context } => {
-                let org = nexus_core::authz::one_org(
-                    updates.iter().map(|update| &update.relationship.resource),
-                );
-                let outcome = fs.relationships_write(context, updates, Vec::new()).await?;
-                Ok(Written {
-                    revision: fs.revision_token(context, org.as_ref())?,
-                    changes: outcome
-                        .changes
-                        .iter()
-                        .map(|change| {
-                            let operation = if change.operation == nexus_rebac::Operation::Delete {
-                                "delete"
-                            } else {
-                                "touch"
-                            };
-                            (operation.to_owned(), change.relationship.to_string())
-                        })
-                        .collect(),
+        let request = WriteRelationshipsRequest {
+            updates: updates
+                .iter()
+                .map(|update| RelationshipUpdateRequest {
+                    operation: operation_name(update.operation),
+                    relationship: Some(update.relationship.to_string()),
+                    subject: None,
+                    relation: None,
+                    object: None,
+                    expires_at: None,
+                    caveat: None,
                 })
-            }
-            Target::Remote(client) => {
-                let body = json!({"updates": updates.iter().map(|update| json!({
-                    "operation": match update.operation {
-                        nexus_rebac::Operation::Create => "create",
-                        nexus_rebac::Operation::Touch => "touch",
-                        nexus_rebac::Operation::Delete => "delete",
-                    },
-                    "relationship": update.relationship.to_string(),
-                })).collect::<Vec<_>>()});
-                let value: Value = client.post("/api/rebac/relationships", &body).await?;
-                let changes: Vec<Value> =
-                    remote_value(value["changes"].clone(), "a relationship write")?;
-                Ok(Written {
-                    revision: remote_value(value["written_at"].clone(), "a relationship write")?,
-                    changes: changes
-                        .iter()
-                        .map(|change| {
-                            (
-                                change["operation"].as_str().unwrap_or_default().to_owned(),
-                                change["relationship"]
-                                    .as_str()
-                                    .unwrap_or_default()
-                                    .to_owned(),
-                            )
-                        })
-                        .collect(),
-                })
-            }
-        }
+                .collect(),
+        };
+        let answer = self.client.relationships_write(&request).await?;
+        Ok(Written {
+            revision: answer.written_at.0,
+            changes: answer
+                .changes
+                .into_iter()
+                .map(|change| (change.operation, change.relationship))
+                .collect(),
+        })
     }
 
     /// `{"result", "allowed", "missing_context", "revision"}`.
@@ -409,64 +343,29 @@ impl Target {
         caveat_context: Option<serde_json::Map<String, Value>>,
         at_least: Option<&str>,
     ) -> Result<Value, CliError> {
-        match self {
-            Target::Local { fs, context } => {
-                let result = fs.check(
-                    context,
-                    CheckQuery {
-                        resource,
-                        permission,
-                        subject,
-                        context: caveat_context.as_ref(),
-                        at_least,
-                    },
-                )?;
-                let mut value = json!(views::check_answer(&result));
-                let org = nexus_core::authz::org_of_object(resource);
-                if let Some(object) = value.as_object_mut() {
-                    object.insert(
-                        "revision".to_owned(),
-                        json!(fs.revision_token(context, org.as_ref())?),
-                    );
-                }
-                Ok(value)
-            }
-            Target::Remote(client) => Ok(client
-                .post(
-                    "/api/rebac/check",
-                    &json!({
-                        "subject": subject.to_string(),
-                        "permission": permission,
-                        "object": resource.to_string(),
-                        "context": caveat_context,
-                        "at_least": at_least,
-                    }),
-                )
-                .await?),
-        }
+        let request = CheckRequest {
+            subject: subject.to_string(),
+            permission: permission.to_owned(),
+            object: resource.to_string(),
+            context: caveat_context,
+            at_least: at_least.map(|text| Value::String(text.to_owned())),
+        };
+        Ok(json!(self.client.check(&request).await?))
     }
 
-    /// The tree as `views::expand_json` renders it.
+    /// The tree of an expansion (`nexus_api::ExpandTree`).
     pub async fn expand(
         &self,
         resource: &ObjectRef,
         permission: &str,
         recursive: bool,
     ) -> Result<Value, CliError> {
-        match self {
-            Target::Local { fs, context } => Ok(json!(views::expand_tree(
-                &fs.expand(context, resource, permission, recursive)?
-            ))),
-            Target::Remote(client) => {
-                let value: Value = client
-                    .post(
-                        "/api/rebac/expand",
-                        &json!({"permission": permission, "object": resource.to_string(), "recursive": recursive}),
-                    )
-                    .await?;
-                Ok(value["tree"].clone())
-            }
-        }
+        let request = ExpandRequest {
+            permission: permission.to_owned(),
+            object: resource.to_string(),
+            recursive,
+        };
+        Ok(json!(self.client.expand(&request).await?.tree))
     }
 
     /// `[{"id", "result"}]`.
@@ -476,48 +375,30 @@ impl Target {
         permission: &str,
         resource_type: &str,
     ) -> Result<Vec<Value>, CliError> {
-        match self {
-            Target::Local { fs, context } => Ok(fs
-                .lookup_resources(context, resource_type, permission, subject, None)?
-                .iter()
-                .map(|found| json!({"id": found.id, "result": views::outcome(&found.result)}))
-                .collect()),
-            Target::Remote(client) => {
-                let value: Value = client
-                    .post(
-                        "/api/rebac/lookup-resources",
-                        &json!({"subject": subject.to_string(), "permission": permission, "resource_type": resource_type}),
-                    )
-                    .await?;
-                remote_value(value["resources"].clone(), "a resource lookup")
-            }
-        }
+        let request = LookupResourcesRequest {
+            subject: subject.to_string(),
+            permission: permission.to_owned(),
+            resource_type: resource_type.to_owned(),
+            context: None,
+        };
+        let answer = self.client.lookup_resources(&request).await?;
+        Ok(answer.resources.iter().map(|found| json!(found)).collect())
     }
 
-    /// As `views::subjects_json`.
+    /// `{"subjects", "wildcard"}` (`nexus_api::SubjectsFound`).
     pub async fn lookup_subjects(
         &self,
         resource: &ObjectRef,
         permission: &str,
         subject_type: &str,
     ) -> Result<Value, CliError> {
-        match self {
-            Target::Local { fs, context } => {
-                let (kind, relation) = match subject_type.split_once('#') {
-                    Some((kind, relation)) => (kind, Some(relation)),
-                    None => (subject_type, None),
-                };
-                Ok(json!(views::subjects_found(&fs.lookup_subjects(
-                    context, resource, permission, kind, relation, None,
-                )?)))
-            }
-            Target::Remote(client) => Ok(client
-                .post(
-                    "/api/rebac/lookup-subjects",
-                    &json!({"object": resource.to_string(), "permission": permission, "subject_type": subject_type}),
-                )
-                .await?),
-        }
+        let request = LookupSubjectsRequest {
+            object: resource.to_string(),
+            permission: permission.to_owned(),
+            subject_type: subject_type.to_owned(),
+            context: None,
+        };
+        Ok(json!(self.client.lookup_subjects(&request).await?.found))
     }
 
     pub async fn relationships_read(
@@ -526,108 +407,60 @@ impl Target {
         after: Option<&Relationship>,
         limit: usize,
     ) -> Result<Vec<String>, CliError> {
-        match self {
-            Target::Local { fs, context } => Ok(fs
-                .relationships_read(context, filter, after, limit)?
-                .iter()
-                .map(ToString::to_string)
-                .collect()),
-            Target::Remote(client) => {
-                let resource = match (&filter.resource_type, &filter.resource_id) {
-                    (Some(kind), Some(id)) => Some(format!("{kind}:{id}")),
-                    (Some(kind), None) => Some(kind.clone()),
-                    _ => None,
-                };
-                let value: Value = client
-                    .post(
-                        "/api/rebac/relationships/read",
-                        &json!({
-                            "resource": resource,
-                            "relation": filter.relation,
-                            "subject": subject_text(filter),
-                            "limit": limit,
-                            "after": after.map(ToString::to_string),
-                        }),
-                    )
-                    .await?;
-                remote_value(value["relationships"].clone(), "a relationship read")
-            }
-        }
+        let resource = match (&filter.resource_type, &filter.resource_id) {
+            (Some(kind), Some(id)) => Some(format!("{kind}:{id}")),
+            (Some(kind), None) => Some(kind.clone()),
+            _ => None,
+        };
+        let request = RelationshipFilterRequest {
+            resource,
+            relation: filter.relation.clone(),
+            subject: subject_text(filter),
+            limit: Some(limit),
+            at_least: None,
+            after: after.map(ToString::to_string),
+        };
+        Ok(self
+            .client
+            .relationships_read(&request)
+            .await?
+            .relationships)
     }
 
     /// `[{"revision", "operation", "relationship"}]`.
     pub async fn changes(&self, since: u64, limit: usize) -> Result<Vec<Value>, CliError> {
-        match self {
-            Target::Local { fs, context } => Ok(fs
-                .relationship_changes(context, since, limit)
-                .await?
-                .iter()
-                .map(|recorded| {
-                    json!({
-                        "revision": recorded.revision,
-                        "operation": if recorded.change.operation == nexus_core::ChangeOperation::Delete { "delete" } else { "touch" },
-                        "relationship": recorded.change.relationship.to_string(),
-                    })
-                })
-                .collect()),
-            Target::Remote(client) => {
-                let value: Value = client
-                    .get(&format!("/api/rebac/changes?since={since}&limit={limit}"))
-                    .await?;
-                remote_value(value["changes"].clone(), "the change log")
-            }
-        }
+        let answer = self.client.relationships_changes(since, limit).await?;
+        Ok(answer.changes.iter().map(|change| json!(change)).collect())
     }
 
     // ------------------------------------------------------------ administration
 
     pub async fn add_member(&self, org: &str, spec: MemberSpec) -> Result<MemberRecord, CliError> {
-        match self {
-            Target::Local { fs, context } => Ok(fs.add_member(context, org, spec).await?),
-            Target::Remote(client) => {
-                let request = nexus_api::AddMemberRequest {
-                    user_id: spec.user_id,
-                    role: spec.role,
-                    kind: spec.kind,
-                    workspaces: spec.workspaces,
-                };
-                Ok(client.add_member(org, &request).await?.member.record)
-            }
-        }
+        let request = AddMemberRequest {
+            user_id: spec.user_id,
+            role: spec.role,
+            kind: spec.kind,
+            workspaces: spec.workspaces,
+        };
+        Ok(self.client.add_member(org, &request).await?.member.record)
     }
 
     pub async fn remove_member(&self, org: &str, user: &str) -> Result<(), CliError> {
-        match self {
-            Target::Local { fs, context } => {
-                fs.remove_member(context, org, user).await?;
-                Ok(())
-            }
-            Target::Remote(client) => {
-                client.remove_member(org, user).await?;
-                Ok(())
-            }
-        }
+        self.client.remove_member(org, user).await?;
+        Ok(())
     }
 
     pub async fn list_members(&self, org: &str) -> Result<Vec<MemberRecord>, CliError> {
-        match self {
-            Target::Local { fs, context } => Ok(fs.list_members(context, org).await?),
-            Target::Remote(client) => {
-                let list = client.list_members(org).await?;
-                Ok(list
-                    .members
-                    .into_iter()
-                    .map(|member| member.record)
-                    .collect())
-            }
-        }
+        let list = self.client.list_members(org).await?;
+        Ok(list
+            .members
+            .into_iter()
+            .map(|member| member.record)
+            .collect())
     }
 
     pub async fn users(&self) -> Result<Vec<PrincipalInfo>, CliError> {
-        match self {
-            Target::Local { fs, context } => Ok(fs.users(context)?),
-            Target::Remote(client) => Ok(client.users().await?),
-        }
+        Ok(self.client.users().await?)
     }
 
     pub async fn create_key(
@@ -635,46 +468,28 @@ impl Target {
         principal: &str,
         description: &str,
     ) -> Result<NewApiKey, CliError> {
-        match self {
-            Target::Local { fs, context } => {
-                Ok(fs.create_api_key(context, principal, description).await?)
-            }
-            Target::Remote(client) => Ok(client.create_key(principal, description).await?),
-        }
+        Ok(self.client.create_key(principal, description).await?)
     }
 
     pub async fn revoke_key(&self, id: &str) -> Result<(), CliError> {
-        match self {
-            Target::Local { fs, context } => Ok(fs.revoke_api_key(context, id).await?),
-            Target::Remote(client) => {
-                client.revoke_key(id).await?;
-                Ok(())
-            }
-        }
+        self.client.revoke_key(id).await?;
+        Ok(())
     }
 
     pub async fn keys(&self) -> Result<Vec<ApiKeyInfo>, CliError> {
-        match self {
-            Target::Local { fs, context } => Ok(fs.api_keys(context)),
-            Target::Remote(client) => Ok(client.keys().await?),
-        }
+        Ok(self.client.keys().await?)
     }
 
     pub async fn create_org(&self, spec: OrgSpec) -> Result<ProvisionReport, CliError> {
-        match self {
-            Target::Local { fs, context } => Ok(fs.create_org(context, spec).await?),
-            Target::Remote(client) => {
-                let request = nexus_api::CreateOrgRequest {
-                    id: spec.id.as_str().to_owned(),
-                    name: spec.name,
-                    workspaces: spec
-                        .workspaces
-                        .into_iter()
-                        .map(|workspace| workspace.id)
-                        .collect(),
-                };
-                Ok(client.create_org(&request).await?)
-            }
-        }
+        let request = CreateOrgRequest {
+            id: spec.id.as_str().to_owned(),
+            name: spec.name,
+            workspaces: spec
+                .workspaces
+                .into_iter()
+                .map(|workspace| workspace.id)
+                .collect(),
+        };
+        Ok(self.client.create_org(&request).await?)
     }
 }

@@ -1,7 +1,9 @@
-//! A typed client for the Nexus REST API (used by the CLI's remote mode).
+//! A typed client for the Nexus REST API: `nexus-api` values in and out.
 //!
 //! Every method maps to one route; errors come back with the server's code, message and
-//! request id. Paths are percent-encoded segment by segment.
+//! request id. Paths are percent-encoded segment by segment. Requests travel over HTTP, or
+//! through a [`Transport`] the caller provides (the CLI serves the API's router in-process
+//! over a data directory, so each command is written once).
 
 use bytes::Bytes;
 use nexus_api::{
@@ -11,6 +13,16 @@ use nexus_api::{
     RemoveMemberResponse, RemoveResult, RestoreRequest, RevokeKeyResponse, SetVersionPolicyRequest,
     SetfaclRequest, UserList, VersionInfo, VersionList, VersionPolicy, Whoami,
 };
+use nexus_api::{
+    ChangesResponse, CheckRequest, CheckResponse, DeleteRelationshipsResponse, ExpandRequest,
+    ExpandResponse, LookupResourcesRequest, LookupResourcesResponse, LookupSubjectsRequest,
+    LookupSubjectsResponse, ReadRelationshipsResponse, RelationshipFilterRequest, SchemaResponse,
+    WriteRelationshipsRequest, WriteRelationshipsResponse, WriteSchemaRequest, WriteSchemaResponse,
+};
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -37,7 +49,7 @@ impl std::fmt::Display for ClientError {
 impl std::error::Error for ClientError {}
 
 impl ClientError {
-    fn unreachable(base: &str, error: &reqwest::Error) -> Self {
+    fn unreachable(base: &str, error: &dyn std::fmt::Display) -> Self {
         ClientError {
             code: ErrorCode::Unavailable,
             message: format!("cannot reach the server at {base}: {error}"),
@@ -60,11 +72,46 @@ pub struct ReadResponse {
     pub range: Option<(u64, u64)>,
 }
 
-/// A connection to one server, acting with one credential.
+/// Carries one request to an API and brings its answer back (for APIs served in-process).
+pub trait Transport: Send + Sync + std::fmt::Debug {
+    /// Sends `request` (its URI is the route with its query) and returns the answer.
+    fn send(
+        &self,
+        request: http::Request<Bytes>,
+    ) -> BoxFuture<'_, std::result::Result<http::Response<Bytes>, TransportError>>;
+}
+
+/// Why a transport could not deliver a request.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TransportError(pub Box<dyn std::error::Error + Send + Sync>);
+
+#[derive(Debug, Clone)]
+enum Connection {
+    Http { http: reqwest::Client, base: String },
+    InProcess(Arc<dyn Transport>),
+}
+
+/// An answer, read whole.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(ToOwned::to_owned)
+    }
+}
+
+/// A connection to one API, acting with one credential.
 #[derive(Debug, Clone)]
 pub struct Client {
-    http: reqwest::Client,
-    base: String,
+    connection: Connection,
     credential: Option<String>,
 }
 
@@ -81,19 +128,15 @@ pub fn encode_path(path: &str) -> String {
     out
 }
 
-/// A path for a route, refused if it has `.` or `..` segments: HTTP clients resolve those
-/// before sending (so `/a/../b` would silently become `/b`), while Nexus refuses such paths.
+/// A path for a route, refused here as the server would refuse it (with its message): a
+/// route cannot carry every invalid path as typed (HTTP clients resolve `.` and `..`
+/// segments, so `/a/../b` would silently become `/b`, and a relative path would become
+/// absolute).
 fn route_path(path: &str) -> Result<String> {
-    if path
-        .split('/')
-        .any(|segment| segment == "." || segment == "..")
-    {
+    if let Err(error) = nexus_api::path::VfsPath::parse(path) {
         return Err(ClientError {
             code: ErrorCode::InvalidPath,
-            message: format!(
-                "invalid path `{}`: `.` and `..` segments are not allowed",
-                path.chars().take(200).collect::<String>()
-            ),
+            message: error.to_string(),
             request_id: None,
             etag: None,
             hint: None,
@@ -124,15 +167,27 @@ impl Client {
             .build()
             .map_err(|error| ClientError::unreachable(&base, &error))?;
         Ok(Client {
-            http,
-            base,
+            connection: Connection::Http { http, base },
             credential,
         })
     }
 
-    /// The server's base URL.
+    /// A client of an API served by `transport` (in-process; no credential: the transport
+    /// decides who acts). Errors carry no request id, which would name nothing a user can
+    /// look up.
+    pub fn in_process(transport: Arc<dyn Transport>) -> Client {
+        Client {
+            connection: Connection::InProcess(transport),
+            credential: None,
+        }
+    }
+
+    /// The server's base URL (empty in-process).
     pub fn base(&self) -> &str {
-        &self.base
+        match &self.connection {
+            Connection::Http { base, .. } => base,
+            Connection::InProcess(_) => "",
+        }
     }
 
     async fn send(
@@ -140,26 +195,69 @@ impl Client {
         method: Method,
         route: &str,
         headers: &[(&str, String)],
-        body: Option<reqwest::Body>,
-    ) -> Result<reqwest::Response> {
-        let mut request = self.http.request(method, format!("{}{route}", self.base));
-        if let Some(credential) = &self.credential {
-            request = request.bearer_auth(credential);
+        body: Option<Bytes>,
+    ) -> Result<Answer> {
+        let answer = match &self.connection {
+            Connection::Http { http, base } => {
+                let mut request = http.request(method, format!("{base}{route}"));
+                if let Some(credential) = &self.credential {
+                    request = request.bearer_auth(credential);
+                }
+                for (name, value) in headers {
+                    request = request.header(*name, value);
+                }
+                if let Some(body) = body {
+                    request = request.body(body);
+                }
+                let response = request
+                    .send()
+                    .await
+                    .map_err(|error| ClientError::unreachable(base, &error))?;
+                let status = response.status();
+                let headers = response.headers().clone();
+                let body = response
+                    .bytes()
+                    .await
+                    .map_err(|error| ClientError::unreachable(base, &error))?;
+                Answer {
+                    status,
+                    headers,
+                    body,
+                }
+            }
+            Connection::InProcess(transport) => {
+                let mut request = http::Request::builder().method(method).uri(route);
+                for (name, value) in headers {
+                    request = request.header(*name, value);
+                }
+                let request =
+                    request
+                        .body(body.unwrap_or_default())
+                        .map_err(|error| ClientError {
+                            code: ErrorCode::InvalidInput,
+                            message: format!("invalid request: {error}"),
+                            request_id: None,
+                            etag: None,
+                            hint: None,
+                        })?;
+                let response = transport
+                    .send(request)
+                    .await
+                    .map_err(|error| ClientError::unreachable("the data directory", &error))?;
+                let (parts, body) = response.into_parts();
+                let mut headers = parts.headers;
+                headers.remove("x-request-id");
+                Answer {
+                    status: parts.status,
+                    headers,
+                    body,
+                }
+            }
+        };
+        if answer.status.is_success() || answer.status == StatusCode::NOT_MODIFIED {
+            return Ok(answer);
         }
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        if let Some(body) = body {
-            request = request.body(body);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|error| ClientError::unreachable(&self.base, &error))?;
-        if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
-            return Ok(response);
-        }
-        Err(error_of(response).await)
+        Err(error_of(&answer))
     }
 
     async fn json<T: DeserializeOwned>(
@@ -179,21 +277,10 @@ impl Client {
                 })
             })
             .transpose()?
-            .map(reqwest::Body::from);
+            .map(Bytes::from);
         let headers = [("content-type", "application/json".to_owned())];
-        let response = self.send(method, route, &headers, body).await?;
-        let request_id = request_id(&response);
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|error| ClientError::unreachable(&self.base, &error))?;
-        serde_json::from_slice(&bytes).map_err(|error| ClientError {
-            code: ErrorCode::Internal,
-            message: format!("unexpected answer from the server: {error}"),
-            request_id,
-            etag: None,
-            hint: None,
-        })
+        let answer = self.send(method, route, &headers, body).await?;
+        decode(&answer)
     }
 
     /// `GET` returning JSON.
@@ -271,19 +358,17 @@ impl Client {
         let headers: Vec<(&str, String)> = range
             .map(|range| vec![("range", format!("bytes={range}"))])
             .unwrap_or_default();
-        let response = self.send(Method::GET, &route, &headers, None).await?;
-        let etag = header(&response, "etag").map(|tag| tag.trim_matches('"').to_owned());
-        let range = header(&response, "content-range").and_then(|text| {
+        let answer = self.send(Method::GET, &route, &headers, None).await?;
+        let etag = answer
+            .header("etag")
+            .map(|tag| tag.trim_matches('"').to_owned());
+        let range = answer.header("content-range").and_then(|text| {
             let span = text.strip_prefix("bytes ")?.split('/').next()?;
             let (start, last) = span.split_once('-')?;
             Some((start.parse().ok()?, last.parse::<u64>().ok()? + 1))
         });
-        let content = response
-            .bytes()
-            .await
-            .map_err(|error| ClientError::unreachable(&self.base, &error))?;
         Ok(ReadResponse {
-            content,
+            content: answer.body,
             etag,
             range,
         })
@@ -306,13 +391,8 @@ impl Client {
         }
         let route = format!("/api/fs/{}?parents={parents}", route_path(path)?);
         let size = content.len();
-        let response = self
-            .send(
-                Method::PUT,
-                &route,
-                &headers,
-                Some(reqwest::Body::from(content)),
-            )
+        let answer = self
+            .send(Method::PUT, &route, &headers, Some(content))
             .await
             .map_err(|mut error| {
                 if error.code == ErrorCode::Unavailable && error.request_id.is_none() && size > 1 << 20 {
@@ -322,14 +402,7 @@ impl Client {
                 }
                 error
             })?;
-        let request_id = request_id(&response);
-        response.json().await.map_err(|error| ClientError {
-            code: ErrorCode::Internal,
-            message: format!("unexpected answer from the server: {error}"),
-            request_id,
-            etag: None,
-            hint: None,
-        })
+        decode(&answer)
     }
 
     pub async fn mkdir(&self, path: &str, parents: bool) -> Result<Entry> {
@@ -430,6 +503,65 @@ impl Client {
         self.get(&format!("/api/acl/{}", route_path(path)?)).await
     }
 
+    pub async fn relationships_write(
+        &self,
+        request: &WriteRelationshipsRequest,
+    ) -> Result<WriteRelationshipsResponse> {
+        self.post("/api/rebac/relationships", request).await
+    }
+
+    pub async fn relationships_read(
+        &self,
+        request: &RelationshipFilterRequest,
+    ) -> Result<ReadRelationshipsResponse> {
+        self.post("/api/rebac/relationships/read", request).await
+    }
+
+    pub async fn relationships_delete(
+        &self,
+        request: &RelationshipFilterRequest,
+    ) -> Result<DeleteRelationshipsResponse> {
+        self.post("/api/rebac/relationships/delete", request).await
+    }
+
+    pub async fn relationships_changes(&self, since: u64, limit: usize) -> Result<ChangesResponse> {
+        self.get(&format!("/api/rebac/changes?since={since}&limit={limit}"))
+            .await
+    }
+
+    pub async fn check(&self, request: &CheckRequest) -> Result<CheckResponse> {
+        self.post("/api/rebac/check", request).await
+    }
+
+    pub async fn expand(&self, request: &ExpandRequest) -> Result<ExpandResponse> {
+        self.post("/api/rebac/expand", request).await
+    }
+
+    pub async fn lookup_resources(
+        &self,
+        request: &LookupResourcesRequest,
+    ) -> Result<LookupResourcesResponse> {
+        self.post("/api/rebac/lookup-resources", request).await
+    }
+
+    pub async fn lookup_subjects(
+        &self,
+        request: &LookupSubjectsRequest,
+    ) -> Result<LookupSubjectsResponse> {
+        self.post("/api/rebac/lookup-subjects", request).await
+    }
+
+    pub async fn schema(&self) -> Result<SchemaResponse> {
+        self.get("/api/rebac/schema").await
+    }
+
+    pub async fn write_schema(&self, schema: &str) -> Result<WriteSchemaResponse> {
+        let request = WriteSchemaRequest {
+            schema: schema.to_owned(),
+        };
+        self.put("/api/rebac/schema", &request).await
+    }
+
     // ------------------------------------------------------------ organizations and keys
 
     pub async fn add_member(
@@ -486,16 +618,15 @@ impl Client {
     }
 }
 
-fn header(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get(name)
-        .and_then(|value| value.to_str().ok())
-        .map(ToOwned::to_owned)
-}
-
-fn request_id(response: &reqwest::Response) -> Option<String> {
-    header(response, "x-request-id")
+/// The JSON of a successful answer.
+fn decode<T: DeserializeOwned>(answer: &Answer) -> Result<T> {
+    serde_json::from_slice(&answer.body).map_err(|error| ClientError {
+        code: ErrorCode::Internal,
+        message: format!("unexpected answer from the server: {error}"),
+        request_id: answer.header("x-request-id"),
+        etag: None,
+        hint: None,
+    })
 }
 
 /// An error body read loosely, so a code this client does not know still brings its message.
@@ -508,18 +639,34 @@ struct Loose {
 struct LooseDetail {
     code: String,
     message: String,
+    #[serde(default)]
+    hint: Option<String>,
 }
 
-async fn error_of(response: reqwest::Response) -> ClientError {
-    let status = response.status();
-    let request_id = request_id(&response);
-    let etag = header(&response, "etag").map(|tag| tag.trim_matches('"').to_owned());
-    let body: Option<Loose> = response.json().await.ok();
+fn error_of(answer: &Answer) -> ClientError {
+    let status = answer.status;
+    let request_id = answer.header("x-request-id");
+    let etag = answer
+        .header("etag")
+        .map(|tag| tag.trim_matches('"').to_owned());
+    let body: Option<Loose> = serde_json::from_slice(&answer.body).ok();
+    let mut hint = None;
     let (code, message) = match body {
-        Some(Loose { error }) => (
-            ErrorCode::parse(&error.code).unwrap_or(ErrorCode::of_status(status.as_u16())),
-            error.message,
-        ),
+        Some(Loose { error }) => {
+            hint = error.hint;
+            // The message ends with the hint in parentheses; it is shown on its own.
+            let message = match &hint {
+                Some(hint) => error
+                    .message
+                    .strip_suffix(&format!(" ({hint})"))
+                    .map_or(error.message.clone(), ToOwned::to_owned),
+                None => error.message,
+            };
+            (
+                ErrorCode::parse(&error.code).unwrap_or(ErrorCode::of_status(status.as_u16())),
+                message,
+            )
+        }
         None => (
             ErrorCode::of_status(status.as_u16()),
             format!("the server answered {status}"),
@@ -530,7 +677,7 @@ async fn error_of(response: reqwest::Response) -> ClientError {
         message,
         request_id,
         etag,
-        hint: None,
+        hint,
     }
 }
 

@@ -36,5 +36,7 @@ pub use fs::{
     OrgSpec, ProvisionReport, ReadOptions, ReadOutput, Role, WorkspaceSpec, WriteOptions,
 };
 pub use nexus_path::{OrgId, VfsPath};
-pub use nexus_store::{ChangeOperation, RecordedChange, StoreOptions, Timestamp, VersionPolicy};
+pub use nexus_store::{
+    ChangeOperation, RecordedChange, Storage, StoreOptions, Timestamp, VersionPolicy,
+};
 pub use principal::{CallContext, InvalidPrincipal, Principal, Tenant};

@@ -36,7 +36,7 @@ impl Embedded {
                 StoreOptions::default(),
             ))
             .map_err(|error| PyOSError::new_err(error.to_string()))?;
-        let router = nexus_server::embedded_router(fs.clone()).map_err(PyOSError::new_err)?;
+        let router = nexus_server::embedded_router(fs.clone());
         Ok(Embedded {
             runtime,
             fs,

@@ -26,6 +26,8 @@ pub const MAX_CREDENTIAL_BYTES: usize = 8192;
 pub struct Authenticator {
     kind: AuthKind,
     jwt: Option<JwtVerifier>,
+    /// Who requests without credentials act as, in-process (never from configuration).
+    acting_as: Option<Principal>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -34,6 +36,7 @@ impl std::fmt::Debug for Authenticator {
             .debug_struct("Authenticator")
             .field("kind", &self.kind)
             .field("jwt", &self.jwt.as_ref().map(|jwt| jwt.algorithm))
+            .field("acting_as", &self.acting_as)
             .finish()
     }
 }
@@ -145,7 +148,18 @@ impl Authenticator {
         Ok(Authenticator {
             kind: config.kind,
             jwt,
+            acting_as: None,
         })
+    }
+
+    /// For an API served in-process (no listener): every request without credentials acts
+    /// as `principal`, as the local CLI's `--as` says.
+    pub fn acting_as(principal: Principal) -> Authenticator {
+        Authenticator {
+            kind: AuthKind::None,
+            jwt: None,
+            acting_as: Some(principal),
+        }
     }
 
     /// Whether requests without credentials act as the system.
@@ -179,6 +193,9 @@ impl Authenticator {
             ));
         }
         let Some(value) = first else {
+            if let Some(principal) = &self.acting_as {
+                return Ok(principal.clone());
+            }
             if self.is_open() {
                 return Ok(Principal::System);
             }

@@ -42,9 +42,13 @@ pub enum ConfigError {
 pub struct Config {
     /// Where the embedded store keeps its data (relative to the configuration file).
     pub data_dir: PathBuf,
-    /// Storage backend: only `local` (the embedded store) for now.
+    /// The seed's storage key: `local`, the embedded tier (the same as the default
+    /// `storage:`).
     #[serde(default)]
     pub backend: Backend,
+    /// Which backends hold the data (see [`StorageConfig`]).
+    #[serde(default)]
+    pub storage: StorageConfig,
     #[serde(default)]
     pub layout: Layout,
     #[serde(default)]
@@ -77,6 +81,63 @@ fn defers(line: &str) -> bool {
 pub enum Backend {
     #[default]
     Local,
+}
+
+/// `storage:`: which backend keeps metadata (files, versions, relationships, accounts) and
+/// which keeps content. This build has the embedded tier only: `metadata: sqlite`
+/// (`DATA_DIR/meta.db`) and `blobs: local` (`DATA_DIR/blobs/`), the defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    #[serde(default = "default_metadata")]
+    pub metadata: String,
+    #[serde(default = "default_blobs")]
+    pub blobs: String,
+}
+
+fn default_metadata() -> String {
+    "sqlite".to_owned()
+}
+
+fn default_blobs() -> String {
+    "local".to_owned()
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            metadata: default_metadata(),
+            blobs: default_blobs(),
+        }
+    }
+}
+
+impl StorageConfig {
+    /// Refuses backends this build does not have. The value is not repeated (a database
+    /// URL may hold a password); its scheme is.
+    fn validate(&self) -> Result<(), String> {
+        let scheme = |value: &str| {
+            value
+                .split_once(':')
+                .map_or(value, |(scheme, _)| scheme)
+                .chars()
+                .take(40)
+                .collect::<String>()
+        };
+        if self.metadata != "sqlite" {
+            return Err(format!(
+                "storage.metadata: `{}` is not available in this build: use `sqlite` (the embedded tier, `DATA_DIR/meta.db`)",
+                scheme(&self.metadata)
+            ));
+        }
+        if self.blobs != "local" {
+            return Err(format!(
+                "storage.blobs: `{}` is not available in this build: use `local` (the embedded tier, `DATA_DIR/blobs/`)",
+                scheme(&self.blobs)
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// One organization.
@@ -410,10 +471,19 @@ impl Config {
         Ok(config)
     }
 
+    /// The backends the store opens.
+    pub fn storage(&self) -> nexus_core::Storage {
+        // `validate` admitted only the embedded tier (`backend: local`, `sqlite` + `local`).
+        nexus_core::Storage::Embedded {
+            dir: self.data_dir.clone(),
+        }
+    }
+
     fn validate(&self) -> Result<(), String> {
         if self.data_dir.as_os_str().is_empty() {
             return Err("`data_dir` is empty".to_owned());
         }
+        self.storage.validate()?;
         let mut seen = Vec::new();
         for (index, org) in self.organizations.iter().enumerate() {
             let at = format!("organizations[{index}]");
@@ -682,6 +752,39 @@ auth:
             acme.members.get(1).unwrap().1,
             vec![("/orgs/acme/sales".to_owned(), "rw-".to_owned())]
         );
+    }
+
+    #[test]
+    fn storage_is_chosen_by_configuration_and_unknown_backends_are_refused() {
+        let config = Config::parse(SEED, "nexus.yaml", &env).unwrap();
+        assert_eq!(config.storage, StorageConfig::default());
+        assert_eq!(
+            config.storage(),
+            nexus_core::Storage::Embedded {
+                dir: PathBuf::from("/var/lib/nexus")
+            }
+        );
+        let explicit = "data_dir: /d\nstorage:\n  metadata: sqlite\n  blobs: local\n";
+        assert!(Config::parse(explicit, "c.yaml", &env).is_ok());
+        for (text, expected) in [
+            (
+                "data_dir: /d\nstorage:\n  metadata: postgres://nexus:hunter2@db/nexus\n",
+                "storage.metadata: `postgres` is not available in this build",
+            ),
+            (
+                "data_dir: /d\nstorage:\n  blobs: s3://bucket/prefix\n",
+                "storage.blobs: `s3` is not available in this build",
+            ),
+            (
+                "data_dir: /d\nstorage:\n  metdata: sqlite\n",
+                "unknown field `metdata`",
+            ),
+            ("data_dir: /d\nbackend: s3\n", "unknown variant `s3`"),
+        ] {
+            let error = Config::parse(text, "c.yaml", &env).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text}: {error}");
+            assert!(!error.contains("hunter2"), "a password was echoed: {error}");
+        }
     }
 
     #[test]

@@ -9,6 +9,9 @@ use nexus_core::{ErrorCode, FsError};
 tokio::task_local! {
     /// The id of the request being served (set by the request-id middleware).
     pub static REQUEST_ID: String;
+    /// Whether internal errors are described to the caller (an in-process API used by the
+    /// person who runs it, who has no server log to read).
+    pub static REVEAL_INTERNAL: bool;
 }
 
 /// The current request's id, if any.
@@ -29,6 +32,8 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// A refusal that could be probing for principals (rate-limited by the middleware).
     pub probe: bool,
+    /// What to try (also appended to the message).
+    pub hint: Option<String>,
 }
 
 impl ApiError {
@@ -40,6 +45,7 @@ impl ApiError {
             challenge: false,
             retry_after: None,
             probe: false,
+            hint: None,
         }
     }
 
@@ -98,7 +104,11 @@ impl From<FsError> for ApiError {
         let message = if status_of(code).is_server_error() {
             tracing::error!(%error, "request failed");
             crate::metrics::storage_error();
-            "the server could not complete the request; see its logs".to_owned()
+            if REVEAL_INTERNAL.try_with(|reveal| *reveal).unwrap_or(false) {
+                error.to_string()
+            } else {
+                "the server could not complete the request; see its logs".to_owned()
+            }
         } else {
             match error.hint() {
                 Some(hint) => format!("{error} ({hint})"),
@@ -106,6 +116,7 @@ impl From<FsError> for ApiError {
             }
         };
         ApiError {
+            hint: error.hint(),
             etag: error.current_etag().map(|tag| format!("\"{tag}\"")),
             probe: error.is_probe(),
             ..ApiError::new(code, message)
@@ -126,6 +137,7 @@ impl IntoResponse for ApiError {
                 code: self.code,
                 message: self.message,
                 request_id: request_id(),
+                hint: self.hint,
             },
         };
         let mut response = (status_of(self.code), axum::Json(body)).into_response();
@@ -211,6 +223,7 @@ pub async fn envelope(response: Response, request_id: &str) -> Response {
             code,
             message,
             request_id: request_id.to_owned(),
+            hint: None,
         },
     };
     let body = serde_json::to_vec(&body).unwrap_or_default();

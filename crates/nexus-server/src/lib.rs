@@ -61,6 +61,7 @@ pub async fn serve(
         timeout: Duration::from_secs(config.limits.request_timeout_secs),
         draining: draining.clone(),
         max_body_bytes: config.limits.max_body_bytes,
+        reveal_internal: false,
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let sweeper = tokio::spawn(sweep_retention(
@@ -102,23 +103,62 @@ async fn sweep_retention(fs: Fs, interval: Duration, mut stop: tokio::sync::watc
     }
 }
 
-/// The API as a router over `fs` for in-process use (no listener): every request acts as the
-/// operator of the data directory, like the local CLI. Used by the embedded Python client.
-pub fn embedded_router(fs: Fs) -> Result<axum::Router, String> {
+/// How an API served in-process (no listener) acts.
+#[derive(Debug, Clone)]
+pub struct InProcess {
+    /// Who every request acts as.
+    pub principal: nexus_core::Principal,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// Longest a request may take.
+    pub timeout: Duration,
+    /// Describe internal errors to the caller instead of pointing to a log.
+    pub reveal_internal: bool,
+}
+
+impl InProcess {
+    /// The embedded Python client: the operator, with the server's default limits.
+    pub fn embedded() -> InProcess {
+        let limits = config::Limits::default();
+        InProcess {
+            principal: nexus_core::Principal::System,
+            max_body_bytes: limits.max_body_bytes,
+            timeout: Duration::from_secs(limits.request_timeout_secs),
+            reveal_internal: false,
+        }
+    }
+
+    /// The local CLI acting as `principal`: no body limit or deadline beyond the machine's,
+    /// and internal errors described (there is no server log to read).
+    pub fn command_line(principal: nexus_core::Principal) -> InProcess {
+        InProcess {
+            principal,
+            max_body_bytes: usize::MAX,
+            timeout: Duration::from_hours(100 * 365 * 24),
+            reveal_internal: true,
+        }
+    }
+}
+
+/// The API as a router over `fs` for in-process use (no listener).
+pub fn in_process_router(fs: Fs, options: InProcess) -> axum::Router {
     let limits = config::Limits::default();
-    let auth = auth::Authenticator::new(&config::AuthConfig {
-        kind: AuthKind::None,
-        ..config::AuthConfig::default()
-    })?;
     let state = routes::AppState {
         fs,
-        auth: Arc::new(auth),
+        auth: Arc::new(auth::Authenticator::acting_as(options.principal)),
         failures: Arc::new(auth::FailureLimiter::new(limits.max_auth_failures)),
-        timeout: Duration::from_secs(limits.request_timeout_secs),
+        timeout: options.timeout,
         draining: Arc::new(AtomicBool::new(false)),
-        max_body_bytes: limits.max_body_bytes,
+        max_body_bytes: options.max_body_bytes,
+        reveal_internal: options.reveal_internal,
     };
-    Ok(routes::router(state, limits.max_body_bytes))
+    routes::router(state, options.max_body_bytes)
+}
+
+/// The API as a router over `fs` for in-process use: every request acts as the operator of
+/// the data directory. Used by the embedded Python client.
+pub fn embedded_router(fs: Fs) -> axum::Router {
+    in_process_router(fs, InProcess::embedded())
 }
 
 /// Completes on SIGINT or SIGTERM.

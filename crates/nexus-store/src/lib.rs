@@ -26,6 +26,8 @@ mod sqlite;
 mod store;
 mod types;
 
+pub mod conformance;
+
 pub use blob::{BlobStore, LocalBlobStore, StoredBlob};
 pub use error::{Error, Rejection, StoreError};
 pub use meta::{
@@ -34,7 +36,7 @@ pub use meta::{
     RelationshipBatch, RelationshipChange,
 };
 pub use sqlite::{SCHEMA_VERSION, SqliteMetadataStore};
-pub use store::{CheckReport, GcReport, MARKER_FILE, Store, StoreOptions, WriteRequest};
+pub use store::{CheckReport, GcReport, MARKER_FILE, Storage, Store, StoreOptions, WriteRequest};
 pub use types::{
     BlobRef, ContentHash, ListQuery, Node, NodeKind, Timestamp, VersionPolicy, VersionRecord,
 };

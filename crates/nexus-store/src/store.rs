@@ -152,7 +152,33 @@ struct DirectoryLock {
     _file: std::fs::File,
 }
 
+/// Where a store keeps its data: which backends, chosen by configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Storage {
+    /// The embedded tier: SQLite metadata (`meta.db`) and local content-addressed blobs
+    /// (`blobs/`) in one data directory, used by one process at a time.
+    Embedded { dir: std::path::PathBuf },
+}
+
 impl Store {
+    /// Opens the store `storage` describes.
+    pub async fn connect(storage: &Storage, options: StoreOptions) -> Result<Store, StoreError> {
+        match storage {
+            Storage::Embedded { dir } => Self::open(dir, options).await,
+        }
+    }
+
+    /// A store over backends built elsewhere (a backend crate): caches, the group-commit
+    /// committer and garbage collection are the same above every backend. Call within a
+    /// Tokio runtime.
+    pub fn with_backends(
+        meta: Arc<dyn MetadataStore>,
+        blobs: Arc<dyn BlobStore>,
+        options: StoreOptions,
+    ) -> Store {
+        Self::assemble(meta, blobs, None, options)
+    }
+
     /// Opens the data directory `dir` (creating it if needed) with SQLite metadata and local
     /// blobs. Fails if another process has it open.
     pub async fn open(dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {

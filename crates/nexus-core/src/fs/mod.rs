@@ -171,6 +171,14 @@ impl Fs {
         Self::from_store(Store::open(data_dir, options).await?).await
     }
 
+    /// Opens the store `storage` describes (the backends chosen by configuration).
+    pub async fn connect(
+        storage: &nexus_store::Storage,
+        options: StoreOptions,
+    ) -> Result<Fs, FsError> {
+        Self::from_store(Store::connect(storage, options).await?).await
+    }
+
     /// Wraps an already open store, loading its authorization state.
     pub async fn from_store(store: Store) -> Result<Fs, FsError> {
         let accounts = Arc::new(Accounts::load(store.load_accounts().await?));

@@ -32,7 +32,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Authenticator;
-use crate::error::{ApiError, ApiResult, REQUEST_ID};
+use crate::error::{ApiError, ApiResult, REQUEST_ID, REVEAL_INTERNAL};
 use crate::metrics;
 
 /// What every handler shares.
@@ -47,6 +47,8 @@ pub struct AppState {
     pub draining: Arc<std::sync::atomic::AtomicBool>,
     /// Largest request body accepted (`limits.max_body_bytes`).
     pub max_body_bytes: usize,
+    /// Describe internal errors to the caller (in-process use only).
+    pub reveal_internal: bool,
 }
 
 /// Marks a response refusing something that could be a probe for principals of other
@@ -311,7 +313,10 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     // The handler runs in its own task, so it always finishes: a client hanging up or the
     // deadline passing must never interrupt an operation between its commit and the
     // in-memory state (permission index, accounts) that follows the commit.
-    let handler = tokio::spawn(REQUEST_ID.scope(id.clone(), next.run(request)));
+    let handler = tokio::spawn(REQUEST_ID.scope(
+        id.clone(),
+        REVEAL_INTERNAL.scope(state.reveal_internal, next.run(request)),
+    ));
     let mut response = REQUEST_ID
         .scope(id.clone(), async move {
             match tokio::time::timeout(timeout, handler).await {

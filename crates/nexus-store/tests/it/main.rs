@@ -7,4 +7,5 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
+mod conformance;
 mod relationships;

@@ -1,0 +1,472 @@
+//! The storage conformance suite: the behaviours every [`MetadataStore`] backend must have,
+//! one function per behaviour, written against the trait only. A backend runs them all with
+//! [`crate::metadata_conformance_tests!`], giving a constructor of fresh, empty stores:
+//!
+//! ```ignore
+//! nexus_store::metadata_conformance_tests!(async {
+//!     let dir = tempfile::tempdir().unwrap();
+//!     let store = SqliteMetadataStore::open(&dir.path().join("meta.db")).await.unwrap();
+//!     (std::sync::Arc::new(store) as std::sync::Arc<dyn MetadataStore>, dir)
+//! });
+//! ```
+//!
+//! Each function panics (with what was expected) when the backend misbehaves; the suite is
+//! test code, shipped in the library so that every backend crate can run it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::missing_panics_doc,
+    reason = "a conformance check is a test: a failed expectation panics with its reason"
+)]
+
+use nexus_path::{OrgId, VfsPath};
+
+use crate::error::Rejection;
+use crate::meta::{
+    Applied, ChangeOperation, MetadataStore, Mutation, Precondition, PrincipalRecord,
+    RelationshipBatch, RelationshipChange,
+};
+use crate::types::{BlobRef, ContentHash, ListQuery, Timestamp, VersionPolicy};
+
+fn org() -> OrgId {
+    OrgId::parse("acme").unwrap()
+}
+
+fn path(text: &str) -> VfsPath {
+    VfsPath::parse(text).unwrap()
+}
+
+fn blob(content: &str) -> BlobRef {
+    BlobRef {
+        org: org(),
+        hash: ContentHash::of(content.as_bytes()),
+        size: u64::try_from(content.len()).unwrap(),
+    }
+}
+
+fn at(micros: i64) -> Timestamp {
+    Timestamp(micros)
+}
+
+fn mkdir(text: &str, parents: bool) -> Mutation {
+    Mutation::CreateDirectory {
+        org: org(),
+        path: path(text),
+        parents,
+        author: "system".to_owned(),
+        at: at(1),
+    }
+}
+
+fn write(text: &str, content: &str, precondition: Precondition) -> Mutation {
+    write_at(text, content, precondition, 2)
+}
+
+fn write_at(text: &str, content: &str, precondition: Precondition, micros: i64) -> Mutation {
+    Mutation::WriteFile {
+        org: org(),
+        path: path(text),
+        blob: blob(content),
+        precondition,
+        create_parents: false,
+        author: "system".to_owned(),
+        at: at(micros),
+    }
+}
+
+fn rm(text: &str, recursive: bool) -> Mutation {
+    Mutation::Remove {
+        org: org(),
+        path: path(text),
+        recursive,
+        if_match: None,
+        at: at(3),
+    }
+}
+
+fn mv(from: &str, to: &str) -> Mutation {
+    Mutation::Move {
+        org: org(),
+        from: path(from),
+        to: path(to),
+        overwrite: false,
+        author: "system".to_owned(),
+        at: at(4),
+    }
+}
+
+/// Applies one group, returning its outcome.
+async fn apply(store: &dyn MetadataStore, group: Vec<Mutation>) -> Result<Vec<Applied>, Rejection> {
+    let mut results = store.apply(&[group]).await.expect("the batch commits");
+    assert_eq!(results.len(), 1, "one result per group");
+    results.remove(0)
+}
+
+async fn ok(store: &dyn MetadataStore, mutation: Mutation) -> Applied {
+    let described = format!("{mutation:?}");
+    let mut applied = apply(store, vec![mutation])
+        .await
+        .unwrap_or_else(|rejection| panic!("{described} was refused: {rejection}"));
+    applied.remove(0)
+}
+
+async fn refused(store: &dyn MetadataStore, mutation: Mutation) -> Rejection {
+    let described = format!("{mutation:?}");
+    apply(store, vec![mutation])
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("{described} was applied; it must be refused"))
+}
+
+async fn exists(store: &dyn MetadataStore, text: &str) -> bool {
+    store.node(&path(text)).await.unwrap().is_some()
+}
+
+async fn root(store: &dyn MetadataStore) {
+    ok(store, mkdir("/orgs/acme", false)).await;
+}
+
+/// A file or directory needs its parent directory; `create_parents` / `parents` make the
+/// missing ones.
+pub async fn parents_must_exist(store: &dyn MetadataStore) {
+    root(store).await;
+    let rejection = refused(store, write("/orgs/acme/a/b.txt", "x", Precondition::None)).await;
+    assert!(
+        matches!(rejection, Rejection::ParentNotFound { .. }),
+        "{rejection:?}"
+    );
+    let rejection = refused(store, mkdir("/orgs/acme/a/b", false)).await;
+    assert!(
+        matches!(rejection, Rejection::ParentNotFound { .. }),
+        "{rejection:?}"
+    );
+    assert!(!exists(store, "/orgs/acme/a").await);
+    let mut deep = write("/orgs/acme/a/b/c.txt", "x", Precondition::None);
+    if let Mutation::WriteFile { create_parents, .. } = &mut deep {
+        *create_parents = true;
+    }
+    ok(store, deep).await;
+    ok(store, mkdir("/orgs/acme/x/y/z", true)).await;
+    for made in ["/orgs/acme/a", "/orgs/acme/a/b", "/orgs/acme/x/y"] {
+        assert!(
+            store.node(&path(made)).await.unwrap().unwrap().is_dir(),
+            "{made}"
+        );
+    }
+    // A file is no parent.
+    let rejection = refused(
+        store,
+        write("/orgs/acme/a/b/c.txt/d", "x", Precondition::None),
+    )
+    .await;
+    assert!(
+        matches!(rejection, Rejection::NotADirectory { .. }),
+        "{rejection:?}"
+    );
+}
+
+/// `If-Match` and `If-None-Match` hold in the transaction that writes.
+pub async fn preconditions_hold(store: &dyn MetadataStore) {
+    root(store).await;
+    let created = ok(
+        store,
+        write("/orgs/acme/f", "one", Precondition::IfNoneMatch),
+    )
+    .await;
+    let etag = created.node.unwrap().etag();
+    let rejection = refused(
+        store,
+        write("/orgs/acme/f", "two", Precondition::IfNoneMatch),
+    )
+    .await;
+    assert!(
+        matches!(rejection, Rejection::PreconditionFailed { .. }),
+        "{rejection:?}"
+    );
+    let rejection = refused(
+        store,
+        write(
+            "/orgs/acme/f",
+            "two",
+            Precondition::IfMatch("v9-0000".to_owned()),
+        ),
+    )
+    .await;
+    assert!(
+        matches!(rejection, Rejection::PreconditionFailed { .. }),
+        "{rejection:?}"
+    );
+    let replaced = ok(
+        store,
+        write("/orgs/acme/f", "two", Precondition::IfMatch(etag)),
+    )
+    .await;
+    assert_eq!(replaced.node.unwrap().version, 2);
+    let rejection = refused(
+        store,
+        write(
+            "/orgs/acme/missing",
+            "x",
+            Precondition::IfMatch("*".to_owned()),
+        ),
+    )
+    .await;
+    assert!(
+        matches!(rejection, Rejection::PreconditionFailed { .. }),
+        "{rejection:?}"
+    );
+}
+
+/// A refused group leaves no trace; the other groups of the batch apply.
+pub async fn groups_are_atomic(store: &dyn MetadataStore) {
+    root(store).await;
+    let results = store
+        .apply(&[
+            vec![write("/orgs/acme/kept", "k", Precondition::None)],
+            vec![
+                write("/orgs/acme/undone", "u", Precondition::None),
+                write("/orgs/acme/no/parent", "p", Precondition::None),
+            ],
+            vec![mkdir("/orgs/acme/d", false)],
+        ])
+        .await
+        .unwrap();
+    assert!(results[0].is_ok() && results[1].is_err() && results[2].is_ok());
+    assert!(exists(store, "/orgs/acme/kept").await);
+    assert!(
+        !exists(store, "/orgs/acme/undone").await,
+        "a refused group left a file"
+    );
+    assert!(exists(store, "/orgs/acme/d").await);
+}
+
+/// A directory moves with everything beneath it; nothing moves into itself; a sibling that
+/// shares a prefix (`/a` and `/ab`) is not part of the subtree.
+pub async fn subtrees_move_whole(store: &dyn MetadataStore) {
+    root(store).await;
+    ok(store, mkdir("/orgs/acme/a/b", true)).await;
+    ok(store, write("/orgs/acme/a/b/f", "f", Precondition::None)).await;
+    ok(store, mkdir("/orgs/acme/ab", false)).await;
+    ok(store, write("/orgs/acme/ab/g", "g", Precondition::None)).await;
+    let rejection = refused(store, mv("/orgs/acme/a", "/orgs/acme/a/b/c")).await;
+    assert!(
+        matches!(rejection, Rejection::IntoItself { .. }),
+        "{rejection:?}"
+    );
+    ok(store, mv("/orgs/acme/a", "/orgs/acme/z")).await;
+    assert!(exists(store, "/orgs/acme/z/b/f").await);
+    assert!(!exists(store, "/orgs/acme/a").await && !exists(store, "/orgs/acme/a/b/f").await);
+    assert!(
+        exists(store, "/orgs/acme/ab/g").await,
+        "a prefix sibling moved"
+    );
+    let listed = store
+        .list(&ListQuery {
+            dir: path("/orgs/acme"),
+            recursive: true,
+            after: None,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    let paths: Vec<String> = listed.iter().map(|node| node.path.to_string()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/orgs/acme/ab",
+            "/orgs/acme/ab/g",
+            "/orgs/acme/z",
+            "/orgs/acme/z/b",
+            "/orgs/acme/z/b/f"
+        ]
+    );
+}
+
+/// A non-empty directory is removed only recursively, with everything beneath it.
+pub async fn removal_is_recursive_only_when_asked(store: &dyn MetadataStore) {
+    root(store).await;
+    ok(store, mkdir("/orgs/acme/d/e", true)).await;
+    ok(store, write("/orgs/acme/d/e/f", "f", Precondition::None)).await;
+    let rejection = refused(store, rm("/orgs/acme/d", false)).await;
+    assert!(
+        matches!(rejection, Rejection::DirectoryNotEmpty { .. }),
+        "{rejection:?}"
+    );
+    let removed = ok(store, rm("/orgs/acme/d", true)).await;
+    assert_eq!(removed.removed, 3);
+    assert!(!exists(store, "/orgs/acme/d/e/f").await);
+    let rejection = refused(store, rm("/orgs/acme/d", true)).await;
+    assert!(
+        matches!(rejection, Rejection::NotFound { .. }),
+        "{rejection:?}"
+    );
+}
+
+/// Every write is a version; a policy keeps the newest and prunes the rest.
+pub async fn versions_are_kept_and_pruned(store: &dyn MetadataStore) {
+    root(store).await;
+    for (micros, content) in (10..).zip(["1", "2", "3", "4"]) {
+        ok(
+            store,
+            write_at("/orgs/acme/f", content, Precondition::None, micros),
+        )
+        .await;
+    }
+    let file = store.node(&path("/orgs/acme/f")).await.unwrap().unwrap();
+    assert_eq!(file.version, 4);
+    let versions = store.versions(file.id).await.unwrap();
+    assert_eq!(
+        versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [4, 3, 2, 1]
+    );
+    ok(
+        store,
+        Mutation::SetVersionPolicy {
+            org: org(),
+            policy: VersionPolicy {
+                keep_last: Some(2),
+                keep_days: None,
+            },
+            at: at(20),
+        },
+    )
+    .await;
+    let versions = store.versions(file.id).await.unwrap();
+    assert_eq!(
+        versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [4, 3]
+    );
+    assert_eq!(
+        store.version_policy(&org()).await.unwrap().keep_last,
+        Some(2)
+    );
+    assert!(store.version(file.id, 1).await.unwrap().is_none());
+    assert_eq!(
+        store.version(file.id, 3).await.unwrap().unwrap().hash,
+        ContentHash::of(b"3")
+    );
+}
+
+/// Blob reference counts follow the versions that hold them; unreferenced blobs are
+/// collected only after the grace cutoff.
+pub async fn reference_counts_are_exact(store: &dyn MetadataStore) {
+    root(store).await;
+    ok(store, write("/orgs/acme/a", "shared", Precondition::None)).await;
+    ok(store, write("/orgs/acme/b", "shared", Precondition::None)).await;
+    let refcount = |rows: &[crate::meta::BlobRow]| {
+        rows.iter()
+            .find(|row| row.hash == ContentHash::of(b"shared"))
+            .map(|row| row.refcount)
+    };
+    assert_eq!(refcount(&store.blob_rows().await.unwrap()), Some(2));
+    ok(store, rm("/orgs/acme/a", false)).await;
+    assert_eq!(refcount(&store.blob_rows().await.unwrap()), Some(1));
+    ok(store, rm("/orgs/acme/b", false)).await;
+    assert_eq!(refcount(&store.blob_rows().await.unwrap()), Some(0));
+    assert!(
+        store
+            .blob_known(&org(), &ContentHash::of(b"shared"))
+            .await
+            .unwrap()
+    );
+    let early = store.collect_unreferenced(at(0), 100).await.unwrap();
+    assert!(early.is_empty(), "collected before the cutoff: {early:?}");
+    let collected = store
+        .collect_unreferenced(Timestamp(i64::MAX), 100)
+        .await
+        .unwrap();
+    assert_eq!(collected, vec![(org(), ContentHash::of(b"shared"))]);
+    assert!(
+        !store
+            .blob_known(&org(), &ContentHash::of(b"shared"))
+            .await
+            .unwrap()
+    );
+    assert!(store.check().await.unwrap().problems.is_empty());
+}
+
+/// Relationship batches are revisions in order; the change log returns them whole.
+pub async fn relationship_revisions_are_ordered(store: &dyn MetadataStore) {
+    let relationship = |subject: &str| {
+        nexus_rebac::Relationship::parse(&format!("file:/orgs/acme/a#viewer@user:{subject}"))
+            .unwrap()
+    };
+    let batch = |revision: u64, subjects: &[&str]| Mutation::WriteRelationships {
+        batch: RelationshipBatch {
+            revision,
+            changes: subjects
+                .iter()
+                .map(|subject| RelationshipChange {
+                    operation: ChangeOperation::Touch,
+                    relationship: relationship(subject),
+                    org: Some(org()),
+                })
+                .collect(),
+        },
+    };
+    ok(store, batch(1, &["u1", "u2"])).await;
+    ok(store, batch(2, &["u3"])).await;
+    let rejection = refused(store, batch(2, &["u4"])).await;
+    assert!(
+        matches!(rejection, Rejection::RevisionConflict { .. }),
+        "{rejection:?}"
+    );
+    let changes = store.relationship_changes(0, 10).await.unwrap();
+    let revisions: Vec<u64> = changes.iter().map(|change| change.revision).collect();
+    assert_eq!(revisions, [1, 1, 2]);
+    let snapshot = store.load_authorization().await.unwrap();
+    assert_eq!(snapshot.revision, 2);
+    assert_eq!(snapshot.relationships.len(), 3);
+    // A page never splits a revision.
+    let page = store.relationship_changes(0, 1).await.unwrap();
+    assert_eq!(page.len(), 2);
+}
+
+/// A principal's id and its handle are each registered once.
+pub async fn principals_are_unique(store: &dyn MetadataStore) {
+    let record = |id: &str, handle: &str| Mutation::RegisterPrincipal {
+        principal: PrincipalRecord {
+            kind: "user".to_owned(),
+            id: id.to_owned(),
+            handle: handle.to_owned(),
+            created_at: at(1),
+        },
+    };
+    ok(store, record("u_0001", "alice@acme.com")).await;
+    refused(store, record("u_0001", "bob@acme.com")).await;
+    refused(store, record("u_0002", "alice@acme.com")).await;
+    let accounts = store.load_accounts().await.unwrap();
+    assert_eq!(accounts.principals.len(), 1);
+}
+
+/// Runs every conformance check as its own test: `$make` is an async block returning
+/// `(Arc<dyn MetadataStore>, guard)` for a fresh, empty store (the guard, e.g. a temporary
+/// directory, lives as long as the test).
+#[macro_export]
+macro_rules! metadata_conformance_tests {
+    ($make:expr) => {
+        $crate::metadata_conformance_tests!(@each $make;
+            parents_must_exist,
+            preconditions_hold,
+            groups_are_atomic,
+            subtrees_move_whole,
+            removal_is_recursive_only_when_asked,
+            versions_are_kept_and_pruned,
+            reference_counts_are_exact,
+            relationship_revisions_are_ordered,
+            principals_are_unique,
+        );
+    };
+    (@each $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let (store, _guard) = $make.await;
+                $crate::conformance::$name(&*store).await;
+                store.close().await;
+            }
+        )*
+    };
+}
