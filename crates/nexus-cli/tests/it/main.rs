@@ -14,6 +14,7 @@ use std::process::{Command, Stdio};
 use tempfile::TempDir;
 
 mod newcomer;
+mod transcript;
 
 struct Nexus {
     dir: TempDir,
