@@ -63,6 +63,15 @@ pub enum FsError {
     Store(#[from] StoreError),
 }
 
+impl From<nexus_store::Error> for FsError {
+    fn from(error: nexus_store::Error) -> Self {
+        match error {
+            nexus_store::Error::Rejected(rejection) => FsError::Rejected(rejection),
+            nexus_store::Error::Store(error) => FsError::Store(error),
+        }
+    }
+}
+
 impl FsError {
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         FsError::InvalidInput {

@@ -14,6 +14,7 @@
 
 pub mod accounts;
 pub mod authz;
+pub mod commit;
 mod entry;
 mod error;
 mod fault;

@@ -8,21 +8,17 @@
 
 pub mod acl;
 pub mod schema;
+mod state;
 pub mod tokens;
 
-use std::collections::BTreeSet;
-
-use nexus_path::{Location, OrgId, VfsPath};
-use nexus_rebac::{
-    CheckRequest, CheckResult, Engine, EngineConfig, ObjectRef, Operation, Relationship,
-    RelationshipFilter, RelationshipUpdate, Schema, SubjectRef, WriteOutcome, WritePrecondition,
-};
-use nexus_store::{
-    ChangeOperation, Mutation, RelationshipBatch, RelationshipChange, Store, Timestamp,
-};
-use parking_lot::{RwLock, RwLockReadGuard};
+pub use state::PermissionState;
 
 use std::sync::Arc;
+
+use nexus_path::{Location, OrgId, VfsPath};
+use nexus_rebac::{CheckRequest, CheckResult, Engine, ObjectRef, Relationship, SubjectRef};
+use nexus_store::Timestamp;
+use parking_lot::RwLockReadGuard;
 
 use crate::accounts::Accounts;
 use crate::error::FsError;
@@ -47,23 +43,16 @@ impl Permission {
     }
 }
 
-/// The engine and the path to persist its changes.
+/// Decides: who may do what, from the committed permission state. It never writes; changes
+/// go through the one commit path ([`crate::commit::UnitOfWork`]).
 #[derive(Debug)]
 pub struct Authorizer {
-    engine: RwLock<Engine>,
-    writes: tokio::sync::Mutex<()>,
-    store: Store,
-    custom_schema: RwLock<bool>,
+    state: Arc<PermissionState>,
     accounts: Arc<Accounts>,
     /// Each recent caller's visibility and the revision it was computed at.
     visibility_cache:
         parking_lot::Mutex<std::collections::HashMap<SubjectRef, (u64, Arc<Visibility>)>>,
     visibility_computations: std::sync::atomic::AtomicU64,
-    /// Per organization, the last revision that changed one of its relationships.
-    org_revisions: RwLock<std::collections::HashMap<OrgId, u64>>,
-    /// The last revision that changed something of no organization (a deployment's own
-    /// types) or the schema: it can change any organization's answers.
-    shared_revision: std::sync::atomic::AtomicU64,
     /// Per caller and organization: the folders leading to the caller's grants there, and
     /// the (organization, shared) revisions they were computed at.
     grants_in_org: parking_lot::Mutex<GrantsCache>,
@@ -128,46 +117,16 @@ pub(crate) fn now() -> i64 {
 }
 
 impl Authorizer {
-    /// Loads the persisted schema and relationships.
-    pub async fn open(
-        store: Store,
-        config: EngineConfig,
-        accounts: Arc<Accounts>,
-    ) -> Result<Authorizer, FsError> {
-        let snapshot = store.load_authorization().await?;
-        let custom = snapshot.schema.is_some();
-        let source = snapshot.schema.as_deref().unwrap_or(schema::DEFAULT_SCHEMA);
-        let parsed = Schema::parse(source)?;
-        let mut engine = Engine::new(parsed, config);
-        for derived in schema::derived_relations() {
-            engine.add_derived_relation(derived)?;
-        }
-        engine.reserve(snapshot.relationships.len());
-        let rejected = engine.load(
-            snapshot
-                .relationships
-                .into_iter()
-                .map(|(relationship, _)| relationship),
-        );
-        for (relationship, error) in &rejected {
-            tracing::warn!(%relationship, %error, "stored relationship does not fit the schema; ignored");
-        }
-        engine.set_revision(snapshot.revision);
-        let keys = tokens::Keys::new(&snapshot.server_key);
-        let org_revisions = RwLock::new(snapshot.org_revisions.into_iter().collect());
-        Ok(Authorizer {
-            keys,
-            org_revisions,
-            shared_revision: std::sync::atomic::AtomicU64::new(snapshot.revision),
-            grants_in_org: parking_lot::Mutex::new(std::collections::HashMap::new()),
-            engine: RwLock::new(engine),
-            writes: tokio::sync::Mutex::new(()),
-            store,
-            custom_schema: RwLock::new(custom),
+    /// The decisions over `state`, with the keys of tokens and cursors.
+    pub fn new(state: Arc<PermissionState>, accounts: Arc<Accounts>, keys: tokens::Keys) -> Self {
+        Authorizer {
+            state,
             accounts,
             visibility_cache: parking_lot::Mutex::new(std::collections::HashMap::new()),
             visibility_computations: std::sync::atomic::AtomicU64::new(0),
-        })
+            grants_in_org: parking_lot::Mutex::new(std::collections::HashMap::new()),
+            keys,
+        }
     }
 
     /// The subject a principal acts as (`None` for the system, which is not checked). A user
@@ -189,7 +148,7 @@ impl Authorizer {
         if crate::fault::drop_org_filter() {
             return Ok(true);
         }
-        let engine = self.engine.read();
+        let engine = self.state.engine.read();
         Ok(engine.check(&CheckRequest {
             resource: &ObjectRef::new("org", org.as_str()),
             permission: "membership",
@@ -201,19 +160,19 @@ impl Authorizer {
 
     /// Shared access to the engine for queries. Do not hold it across an `.await`.
     pub fn engine(&self) -> RwLockReadGuard<'_, Engine> {
-        self.engine.read()
+        self.state.engine.read()
     }
 
     /// The current revision.
     pub fn revision(&self) -> u64 {
-        self.engine.read().revision()
+        self.state.engine.read().revision()
     }
 
     /// The schema text, and whether it is a deployment's own (else the default).
     pub fn schema_source(&self) -> (String, bool) {
         (
-            self.engine.read().schema().source().to_owned(),
-            *self.custom_schema.read(),
+            self.state.engine.read().schema().source().to_owned(),
+            *self.state.custom_schema.read(),
         )
     }
 
@@ -227,7 +186,7 @@ impl Authorizer {
         let Some(subject) = self.subject_of(&context.principal) else {
             return Ok(true);
         };
-        let engine = self.engine.read();
+        let engine = self.state.engine.read();
         let result = engine.check(&CheckRequest {
             resource: &file_object(path),
             permission: permission.name(),
@@ -316,13 +275,14 @@ impl Authorizer {
         // Read before the engine: what is computed below is at least this fresh.
         let org_revision = self.org_revision(org);
         let shared = self
+            .state
             .shared_revision
             .load(std::sync::atomic::Ordering::Acquire);
         let key = (subject.clone(), org.clone());
         // A deployment's own schema may let an organization's relationships name objects of
         // types outside every organization: computed every time then.
-        let custom = *self.custom_schema.read();
-        let engine = self.engine.read();
+        let custom = *self.state.custom_schema.read();
+        let engine = self.state.engine.read();
         let cacheable = !custom && !engine.schema().uses_expiration();
         if cacheable
             && let Some((at_org, at_shared, found)) = self.grants_in_org.lock().get(&key)
@@ -352,7 +312,7 @@ impl Authorizer {
         let Some(subject) = self.subject_of(&context.principal) else {
             return Ok(Arc::new(Visibility::Everything));
         };
-        let engine = self.engine.read();
+        let engine = self.state.engine.read();
         let revision = engine.revision();
         let cacheable = !engine.schema().uses_expiration();
         if cacheable
@@ -391,299 +351,14 @@ impl Authorizer {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Plans, persists (with `mutations`, atomically) and applies relationship updates.
-    /// Returns what changed; with no change, nothing is written and the revision stays.
-    pub async fn write(
-        &self,
-        context: &CallContext,
-        updates: Vec<RelationshipUpdate>,
-        preconditions: Vec<WritePrecondition>,
-    ) -> Result<WriteOutcome, FsError> {
-        Ok(self
-            .write_with(context, updates, preconditions, Vec::new())
-            .await?
-            .0)
-    }
-
-    /// Like [`Authorizer::write`], committing `mutations` in the same transaction.
-    pub async fn write_with(
-        &self,
-        context: &CallContext,
-        updates: Vec<RelationshipUpdate>,
-        preconditions: Vec<WritePrecondition>,
-        mutations: Vec<Mutation>,
-    ) -> Result<(WriteOutcome, Vec<nexus_store::Applied>), FsError> {
-        let _serialized = self.writes.lock().await;
-        let plan = self.engine.write().plan(&updates, &preconditions, now())?;
-        self.check_tenancy(context, &plan.changes)?;
-        self.persist_and_apply(plan, mutations).await
-    }
-
-    /// Plans deleting every relationship matching `filter`, then persists and applies it.
-    pub async fn delete_matching(
-        &self,
-        filter: &RelationshipFilter,
-        preconditions: Vec<WritePrecondition>,
-    ) -> Result<WriteOutcome, FsError> {
-        let _serialized = self.writes.lock().await;
-        let plan = self
-            .engine
-            .write()
-            .plan_delete_matching(filter, &preconditions, now())?;
-        Ok(self.persist_and_apply(plan, Vec::new()).await?.0)
-    }
-
-    /// Commits a file mutation that removes (`new_root: None`) or moves the subtree at
-    /// `root`, together with the matching change to every relationship on the subtree: they
-    /// are deleted, or move along to `new_root`. Relationships already on `new_root`'s
-    /// subtree (a replaced file) are deleted. Relationships in `keep` (those an organization's
-    /// record gives) stay where they are. Returns what the mutations did.
-    pub async fn rekey_subtree(
-        &self,
-        root: &VfsPath,
-        new_root: Option<&VfsPath>,
-        keep: &[Relationship],
-        mutations: Vec<Mutation>,
-    ) -> Result<Vec<nexus_store::Applied>, FsError> {
-        let kept = |relationship: &Relationship| {
-            keep.iter().any(|kept| {
-                kept.resource == relationship.resource
-                    && kept.relation == relationship.relation
-                    && kept.subject == relationship.subject
-            })
-        };
-        let _serialized = self.writes.lock().await;
-        let subtree = |path: &VfsPath| RelationshipFilter {
-            resource_type: Some("file".to_owned()),
-            resource_subtree: Some(path.to_string()),
-            ..RelationshipFilter::default()
-        };
-        let plan = {
-            let mut engine = self.engine.write();
-            // Keyed by the relationship without caveat and expiration: the last word wins.
-            let mut updates: Vec<RelationshipUpdate> = Vec::new();
-            let mut index = std::collections::HashMap::new();
-            let mut push = |update: RelationshipUpdate| {
-                let relationship = &update.relationship;
-                let key = (
-                    relationship.resource.clone(),
-                    relationship.relation.clone(),
-                    relationship.subject.clone(),
-                );
-                if let Some(&position) = index.get(&key) {
-                    if let Some(slot) = updates.get_mut(position) {
-                        *slot = update;
-                    }
-                } else {
-                    index.insert(key, updates.len());
-                    updates.push(update);
-                }
-            };
-            if let Some(new_root) = new_root {
-                for relationship in engine.read(&subtree(new_root), None, usize::MAX, i64::MIN) {
-                    if kept(&relationship) {
-                        continue;
-                    }
-                    push(RelationshipUpdate {
-                        operation: Operation::Delete,
-                        relationship,
-                    });
-                }
-            }
-            for relationship in engine.read(&subtree(root), None, usize::MAX, i64::MIN) {
-                if kept(&relationship) {
-                    continue;
-                }
-                push(RelationshipUpdate {
-                    operation: Operation::Delete,
-                    relationship: relationship.clone(),
-                });
-                let moved = new_root.and_then(|new_root| {
-                    VfsPath::parse(&relationship.resource.object_id)
-                        .ok()
-                        .and_then(|path| path.rebase(root, new_root))
-                });
-                if let Some(moved) = moved {
-                    let mut renamed = relationship;
-                    renamed.resource.object_id = moved.to_string();
-                    push(RelationshipUpdate {
-                        operation: Operation::Touch,
-                        relationship: renamed,
-                    });
-                }
-            }
-            engine.plan(&updates, &[], now())?
-        };
-        Ok(self.persist_and_apply(plan, mutations).await?.1)
-    }
-
-    async fn persist_and_apply(
-        &self,
-        plan: nexus_rebac::WritePlan,
-        mut mutations: Vec<Mutation>,
-    ) -> Result<(WriteOutcome, Vec<nexus_store::Applied>), FsError> {
-        if plan.changes.is_empty() {
-            let applied = if mutations.is_empty() {
-                Vec::new()
-            } else {
-                self.store
-                    .apply_group(mutations)
-                    .await
-                    .map_err(crate::fs::store_error)?
-            };
-            let revision = self.engine.read().revision();
-            return Ok((
-                WriteOutcome {
-                    revision,
-                    changes: Vec::new(),
-                },
-                applied,
-            ));
-        }
-        let changes = plan
-            .changes
-            .iter()
-            .map(|change| RelationshipChange {
-                operation: match change.operation {
-                    Operation::Delete => ChangeOperation::Delete,
-                    Operation::Create | Operation::Touch => ChangeOperation::Touch,
-                },
-                org: org_of(&change.relationship),
-                relationship: change.relationship.clone(),
-            })
-            .collect();
-        mutations.push(Mutation::WriteRelationships {
-            batch: RelationshipBatch {
-                revision: plan.revision(),
-                changes,
-            },
-        });
-        let orgs: Vec<OrgId> = plan
-            .changes
-            .iter()
-            .filter_map(|change| org_of(&change.relationship))
-            .collect();
-        let shared_change = orgs.len() < plan.changes.len();
-        let applied = self
-            .store
-            .apply_group(mutations)
-            .await
-            .map_err(crate::fs::store_error)?;
-        let outcome = self.engine.write().apply(plan)?;
-        if shared_change {
-            self.shared_revision
-                .fetch_max(outcome.revision, std::sync::atomic::Ordering::Release);
-        }
-        let mut org_revisions = self.org_revisions.write();
-        for org in orgs {
-            org_revisions.insert(org, outcome.revision);
-        }
-        Ok((outcome, applied))
-    }
-
-    /// A relationship inside an organization may only name subjects of that organization:
-    /// members (users, agents) and its own groups. Membership relationships themselves, and
-    /// wildcards (which membership limits anyway), are exempt.
-    fn check_tenancy(
-        &self,
-        _context: &CallContext,
-        changes: &[nexus_rebac::Change],
-    ) -> Result<(), FsError> {
-        let engine = self.engine.read();
-        let at = now();
-        let joining: BTreeSet<(String, SubjectRef)> = changes
-            .iter()
-            .filter(|change| {
-                change.operation != Operation::Delete
-                    && change.relationship.resource.object_type == "org"
-            })
-            .map(|change| {
-                (
-                    change.relationship.resource.object_id.clone(),
-                    change.relationship.subject.clone(),
-                )
-            })
-            .collect();
-        for change in changes
-            .iter()
-            .filter(|change| change.operation != Operation::Delete)
-        {
-            let relationship = &change.relationship;
-            if relationship.subject.is_wildcard() {
-                continue;
-            }
-            let Some(org) = org_of(relationship) else {
-                continue;
-            };
-            let subject = &relationship.subject;
-            if relationship.resource.object_type == "org" {
-                // Users and agents join through these; groups must be the organization's own.
-                if subject.object.object_type == "group"
-                    && org_of_object(&subject.object).as_ref() != Some(&org)
-                {
-                    return Err(FsError::CrossTenant {
-                        subject: subject.to_string(),
-                        org: org.to_string(),
-                    });
-                }
-                continue;
-            }
-            let belongs = match subject.object.object_type.as_str() {
-                "group" => org_of_object(&subject.object).as_ref() == Some(&org),
-                "user" | "agent" => {
-                    joining.contains(&(org.to_string(), subject.clone()))
-                        || engine
-                            .check(&CheckRequest {
-                                resource: &ObjectRef::new("org", org.as_str()),
-                                permission: "membership",
-                                subject,
-                                context: None,
-                                now: at,
-                            })
-                            .is_ok_and(|result| result == CheckResult::Has)
-                }
-                _ => true,
-            };
-            if !belongs {
-                return Err(FsError::CrossTenant {
-                    subject: subject.to_string(),
-                    org: org.to_string(),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// Replaces the schema (validated, checked against the filesystem's contract, and
-    /// refused if relationships would lose their relation).
-    pub async fn write_schema(&self, source: &str) -> Result<u64, FsError> {
-        let parsed = Schema::parse(source)?;
-        schema::check_contract(&parsed).map_err(|error| FsError::invalid(error.to_string()))?;
-        let _serialized = self.writes.lock().await;
-        let revision = {
-            let engine = self.engine.read();
-            engine.check_schema_replacement(&parsed)?;
-            engine.revision() + 1
-        };
-        self.store
-            .apply(Mutation::SetAuthorizationSchema {
-                source: source.to_owned(),
-                revision,
-            })
-            .await
-            .map_err(crate::fs::store_error)?;
-        let mut engine = self.engine.write();
-        engine.replace_schema(parsed)?;
-        engine.set_revision(revision);
-        self.shared_revision
-            .fetch_max(revision, std::sync::atomic::Ordering::Release);
-        *self.custom_schema.write() = true;
-        Ok(revision)
-    }
-
     /// The last revision that changed a relationship of `org` (0: none yet).
     pub fn org_revision(&self, org: &OrgId) -> u64 {
-        self.org_revisions.read().get(org).copied().unwrap_or(0)
+        self.state
+            .org_revisions
+            .read()
+            .get(org)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// The revision token to show `context` for an answer about `about` (an organization, or
@@ -705,10 +380,13 @@ impl Authorizer {
                 .keys
                 .issue(&tokens::Scope::Org(org.clone()), self.org_revision(org)));
         }
-        let orgs =
-            self.engine
-                .read()
-                .lookup_resources("org", "membership", &subject, None, now())?;
+        let orgs = self.state.engine.read().lookup_resources(
+            "org",
+            "membership",
+            &subject,
+            None,
+            now(),
+        )?;
         let revision = orgs
             .iter()
             .filter(|found| found.result == CheckResult::Has)
@@ -769,15 +447,6 @@ impl Authorizer {
     /// The keys of revision tokens and list cursors.
     pub fn keys(&self) -> &tokens::Keys {
         &self.keys
-    }
-
-    /// The change log after `revision`.
-    pub async fn changes_since(
-        &self,
-        revision: u64,
-        limit: usize,
-    ) -> Result<Vec<nexus_store::RecordedChange>, FsError> {
-        Ok(self.store.relationship_changes(revision, limit).await?)
     }
 }
 

@@ -4,7 +4,7 @@
 use nexus_path::VfsPath;
 use nexus_store::{Mutation, Timestamp};
 
-use super::{Fs, store_error};
+use super::Fs;
 use crate::accounts::{Accounts, ApiKeyInfo, NewApiKey, PrincipalInfo};
 use crate::error::FsError;
 use crate::principal::{CallContext, Principal};
@@ -114,8 +114,7 @@ impl Fs {
             .apply(Mutation::CreateApiKey {
                 key: record.clone(),
             })
-            .await
-            .map_err(store_error)?;
+            .await?;
         let id = record.id.clone();
         self.accounts.commit_key(record);
         Ok(id)
@@ -141,8 +140,7 @@ impl Fs {
                 id: id.to_owned(),
                 at,
             })
-            .await
-            .map_err(store_error)?;
+            .await?;
         self.accounts.commit_revocation(id, at);
         Ok(())
     }

@@ -32,7 +32,8 @@ use std::sync::Arc;
 use nexus_rebac::EngineConfig;
 
 use crate::accounts::Accounts;
-use crate::authz::{self, Authorizer, Permission};
+use crate::authz::{self, Authorizer, Permission, PermissionState};
+use crate::commit::UnitOfWork;
 use crate::entry::{Entry, ListPage, RemoveResult, VersionInfo};
 use crate::error::FsError;
 use crate::principal::{CallContext, Tenant};
@@ -153,6 +154,7 @@ pub struct ListOptions {
 pub struct Fs {
     store: Store,
     authz: Arc<Authorizer>,
+    commit: Arc<UnitOfWork>,
     accounts: Arc<Accounts>,
     /// Serializes changes of organization records (`org.json`) and memberships.
     membership: Arc<tokio::sync::Mutex<()>>,
@@ -182,11 +184,13 @@ impl Fs {
     /// Wraps an already open store, loading its authorization state.
     pub async fn from_store(store: Store) -> Result<Fs, FsError> {
         let accounts = Arc::new(Accounts::load(store.load_accounts().await?));
-        let authz =
-            Authorizer::open(store.clone(), EngineConfig::default(), accounts.clone()).await?;
+        let (state, keys) =
+            PermissionState::load(store.load_authorization().await?, EngineConfig::default())?;
+        let state = Arc::new(state);
         let fs = Fs {
+            authz: Arc::new(Authorizer::new(state.clone(), accounts.clone(), keys)),
+            commit: Arc::new(UnitOfWork::new(state, store.clone())),
             store,
-            authz: Arc::new(authz),
             accounts,
             membership: Arc::new(tokio::sync::Mutex::new(())),
             layout: Layout::Simple,
@@ -506,8 +510,7 @@ impl Fs {
                 author: context.principal.to_string(),
                 at: Timestamp::now(),
             })
-            .await
-            .map_err(store_error)?;
+            .await?;
         Ok(self.show(crate::entry::entry_of(&node)))
     }
 
@@ -535,8 +538,7 @@ impl Fs {
                 author: context.principal.to_string(),
                 at: Timestamp::now(),
             })
-            .await
-            .map_err(store_error)?;
+            .await?;
         self.applied_entry(applied)
     }
 
@@ -594,7 +596,7 @@ impl Fs {
             Vec::new()
         };
         let applied = self
-            .authz
+            .commit
             .rekey_subtree(&path, None, &keep, vec![remove])
             .await?;
         Ok(RemoveResult {
@@ -649,7 +651,7 @@ impl Fs {
             keep.extend(self.record_grants_within(&org, &to).await?);
         }
         let applied = self
-            .authz
+            .commit
             .rekey_subtree(&from, Some(&to), &keep, vec![rename])
             .await?;
         self.applied_entry(applied.into_iter().next().unwrap_or_default())
@@ -683,8 +685,7 @@ impl Fs {
                 author: context.principal.to_string(),
                 at: Timestamp::now(),
             })
-            .await
-            .map_err(store_error)?;
+            .await?;
         self.applied_entry(applied)
     }
 
@@ -889,8 +890,7 @@ impl Fs {
                 author: context.principal.to_string(),
                 at: Timestamp::now(),
             })
-            .await
-            .map_err(store_error)?;
+            .await?;
         self.applied_entry(applied)
     }
 
@@ -928,8 +928,7 @@ impl Fs {
                 policy,
                 at: Timestamp::now(),
             })
-            .await
-            .map_err(store_error)?;
+            .await?;
         Ok(policy)
     }
 
@@ -978,13 +977,6 @@ fn check_same_org(from: &OrgId, to: &OrgId, path: &VfsPath) -> Result<(), FsErro
         Err(FsError::invalid(format!(
             "`{path}` is in organization `{to}`: files cannot be moved or copied between organizations"
         )))
-    }
-}
-
-pub(crate) fn store_error(error: nexus_store::Error) -> FsError {
-    match error {
-        nexus_store::Error::Rejected(rejection) => FsError::Rejected(rejection),
-        nexus_store::Error::Store(error) => FsError::Store(error),
     }
 }
 

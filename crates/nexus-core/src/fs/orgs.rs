@@ -25,7 +25,7 @@ use nexus_store::{Mutation, Precondition, PrincipalRecord, Timestamp, WriteReque
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Fs, store_error};
+use super::Fs;
 use crate::accounts::{is_stable_user_id, validate_agent_id, validate_handle};
 use crate::authz::{self, Permission, org_of};
 use crate::entry::Entry;
@@ -351,7 +351,7 @@ impl Fs {
         let mut mutations = super::relations::registrations(&pending);
         mutations.push(write);
         let (_, applied) = self
-            .authz
+            .commit
             .write_with(context, updates, Vec::new(), mutations)
             .await?;
         self.accounts.commit(&pending);
@@ -455,8 +455,7 @@ impl Fs {
                 author: context.principal.to_string(),
                 at: Timestamp::now(),
             })
-            .await
-            .map_err(store_error)?;
+            .await?;
         Ok((updates, write))
     }
 

@@ -244,7 +244,7 @@ impl Fs {
         let mut mutations = registrations(&pending);
         mutations.extend(record_writes);
         let (outcome, _) = self
-            .authz
+            .commit
             .write_with(context, updates, preconditions, mutations)
             .await
             .map_err(|error| as_typed(error, &typed))?;
@@ -357,7 +357,7 @@ impl Fs {
             });
         }
         let mutations = registrations(&pending);
-        self.authz
+        self.commit
             .write_with(&CallContext::system(), updates, Vec::new(), mutations)
             .await?;
         tracing::info!(users = pending.len(), "registered users named by handle");
@@ -547,7 +547,7 @@ impl Fs {
             .read(&filter, None, usize::MAX, i64::MIN);
         let managed = self.managed_orgs(matching.iter()).await?;
         Self::refuse_membership_changes(matching.iter(), &managed)?;
-        self.authz.delete_matching(&filter, Vec::new()).await
+        self.commit.delete_matching(&filter, Vec::new()).await
     }
 
     /// The organizations among those of `relationships` whose membership their record manages.
@@ -734,7 +734,7 @@ impl Fs {
         limit: usize,
     ) -> Result<Vec<nexus_store::RecordedChange>, FsError> {
         Self::require_system(context, "reading the change log")?;
-        self.authz.changes_since(revision, limit).await
+        Ok(self.store.relationship_changes(revision, limit).await?)
     }
 
     /// The revision token for an answer to `context` about `about` (see
@@ -764,7 +764,7 @@ impl Fs {
     /// Replaces the schema.
     pub async fn write_schema(&self, context: &CallContext, source: &str) -> Result<u64, FsError> {
         Self::require_system(context, "replacing the schema")?;
-        self.authz.write_schema(source).await
+        self.commit.write_schema(source).await
     }
 
     /// Sets the caller-given entry as the subject's ACL entry at `path` (`---` removes it).

@@ -1,0 +1,307 @@
+//! The one commit path: the unit of work that persists file mutations and relationship
+//! changes together, as one revision in one transaction, and only then puts them in force
+//! in the permission state. Every change of relationships, the schema, or a file change that
+//! carries relationships along (moves, removals, membership) goes through here; decisions
+//! are the [`crate::authz::Authorizer`]'s and happen before.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use nexus_path::VfsPath;
+use nexus_rebac::{
+    CheckRequest, CheckResult, ObjectRef, Operation, Relationship, RelationshipFilter,
+    RelationshipUpdate, Schema, SubjectRef, WriteOutcome, WritePrecondition,
+};
+use nexus_store::{ChangeOperation, Mutation, RelationshipBatch, RelationshipChange, Store};
+
+use crate::authz::{PermissionState, now, org_of, org_of_object, schema};
+use crate::error::FsError;
+use crate::principal::CallContext;
+
+/// See the module documentation.
+#[derive(Debug)]
+pub struct UnitOfWork {
+    state: Arc<PermissionState>,
+    store: Store,
+    /// Serializes plans: each is made against the state the previous one left.
+    writes: tokio::sync::Mutex<()>,
+}
+
+impl UnitOfWork {
+    /// The commit path into `store` for `state`.
+    pub fn new(state: Arc<PermissionState>, store: Store) -> Self {
+        UnitOfWork {
+            state,
+            store,
+            writes: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Plans, persists (with `mutations`, atomically) and applies relationship updates.
+    /// Returns what changed; with no change, nothing is written and the revision stays.
+    pub async fn write(
+        &self,
+        context: &CallContext,
+        updates: Vec<RelationshipUpdate>,
+        preconditions: Vec<WritePrecondition>,
+    ) -> Result<WriteOutcome, FsError> {
+        Ok(self
+            .write_with(context, updates, preconditions, Vec::new())
+            .await?
+            .0)
+    }
+
+    /// Like [`UnitOfWork::write`], committing `mutations` in the same transaction.
+    pub async fn write_with(
+        &self,
+        context: &CallContext,
+        updates: Vec<RelationshipUpdate>,
+        preconditions: Vec<WritePrecondition>,
+        mutations: Vec<Mutation>,
+    ) -> Result<(WriteOutcome, Vec<nexus_store::Applied>), FsError> {
+        let _serialized = self.writes.lock().await;
+        let plan = self
+            .state
+            .engine
+            .write()
+            .plan(&updates, &preconditions, now())?;
+        self.check_tenancy(context, &plan.changes)?;
+        self.persist_and_apply(plan, mutations).await
+    }
+
+    /// Plans deleting every relationship matching `filter`, then persists and applies it.
+    pub async fn delete_matching(
+        &self,
+        filter: &RelationshipFilter,
+        preconditions: Vec<WritePrecondition>,
+    ) -> Result<WriteOutcome, FsError> {
+        let _serialized = self.writes.lock().await;
+        let plan = self
+            .state
+            .engine
+            .write()
+            .plan_delete_matching(filter, &preconditions, now())?;
+        Ok(self.persist_and_apply(plan, Vec::new()).await?.0)
+    }
+
+    /// Commits a file mutation that removes (`new_root: None`) or moves the subtree at
+    /// `root`, together with the matching change to every relationship on the subtree: they
+    /// are deleted, or move along to `new_root`. Relationships already on `new_root`'s
+    /// subtree (a replaced file) are deleted. Relationships in `keep` (those an organization's
+    /// record gives) stay where they are. Returns what the mutations did.
+    pub async fn rekey_subtree(
+        &self,
+        root: &VfsPath,
+        new_root: Option<&VfsPath>,
+        keep: &[Relationship],
+        mutations: Vec<Mutation>,
+    ) -> Result<Vec<nexus_store::Applied>, FsError> {
+        let kept = |relationship: &Relationship| {
+            keep.iter().any(|kept| {
+                kept.resource == relationship.resource
+                    && kept.relation == relationship.relation
+                    && kept.subject == relationship.subject
+            })
+        };
+        let _serialized = self.writes.lock().await;
+        let subtree = |path: &VfsPath| RelationshipFilter {
+            resource_type: Some("file".to_owned()),
+            resource_subtree: Some(path.to_string()),
+            ..RelationshipFilter::default()
+        };
+        let plan = {
+            let mut engine = self.state.engine.write();
+            // Keyed by the relationship without caveat and expiration: the last word wins.
+            let mut updates: Vec<RelationshipUpdate> = Vec::new();
+            let mut index = std::collections::HashMap::new();
+            let mut push = |update: RelationshipUpdate| {
+                let relationship = &update.relationship;
+                let key = (
+                    relationship.resource.clone(),
+                    relationship.relation.clone(),
+                    relationship.subject.clone(),
+                );
+                if let Some(&position) = index.get(&key) {
+                    if let Some(slot) = updates.get_mut(position) {
+                        *slot = update;
+                    }
+                } else {
+                    index.insert(key, updates.len());
+                    updates.push(update);
+                }
+            };
+            if let Some(new_root) = new_root {
+                for relationship in engine.read(&subtree(new_root), None, usize::MAX, i64::MIN) {
+                    if kept(&relationship) {
+                        continue;
+                    }
+                    push(RelationshipUpdate {
+                        operation: Operation::Delete,
+                        relationship,
+                    });
+                }
+            }
+            for relationship in engine.read(&subtree(root), None, usize::MAX, i64::MIN) {
+                if kept(&relationship) {
+                    continue;
+                }
+                push(RelationshipUpdate {
+                    operation: Operation::Delete,
+                    relationship: relationship.clone(),
+                });
+                let moved = new_root.and_then(|new_root| {
+                    VfsPath::parse(&relationship.resource.object_id)
+                        .ok()
+                        .and_then(|path| path.rebase(root, new_root))
+                });
+                if let Some(moved) = moved {
+                    let mut renamed = relationship;
+                    renamed.resource.object_id = moved.to_string();
+                    push(RelationshipUpdate {
+                        operation: Operation::Touch,
+                        relationship: renamed,
+                    });
+                }
+            }
+            engine.plan(&updates, &[], now())?
+        };
+        Ok(self.persist_and_apply(plan, mutations).await?.1)
+    }
+
+    async fn persist_and_apply(
+        &self,
+        plan: nexus_rebac::WritePlan,
+        mut mutations: Vec<Mutation>,
+    ) -> Result<(WriteOutcome, Vec<nexus_store::Applied>), FsError> {
+        if plan.changes.is_empty() {
+            let applied = if mutations.is_empty() {
+                Vec::new()
+            } else {
+                self.store.apply_group(mutations).await?
+            };
+            let revision = self.state.engine.read().revision();
+            return Ok((
+                WriteOutcome {
+                    revision,
+                    changes: Vec::new(),
+                },
+                applied,
+            ));
+        }
+        let changes = plan
+            .changes
+            .iter()
+            .map(|change| RelationshipChange {
+                operation: match change.operation {
+                    Operation::Delete => ChangeOperation::Delete,
+                    Operation::Create | Operation::Touch => ChangeOperation::Touch,
+                },
+                org: org_of(&change.relationship),
+                relationship: change.relationship.clone(),
+            })
+            .collect();
+        mutations.push(Mutation::WriteRelationships {
+            batch: RelationshipBatch {
+                revision: plan.revision(),
+                changes,
+            },
+        });
+        let applied = self.store.apply_group(mutations).await?;
+        let outcome = self.state.apply_committed(plan)?;
+        Ok((outcome, applied))
+    }
+
+    /// A relationship inside an organization may only name subjects of that organization:
+    /// members (users, agents) and its own groups. Membership relationships themselves, and
+    /// wildcards (which membership limits anyway), are exempt.
+    fn check_tenancy(
+        &self,
+        _context: &CallContext,
+        changes: &[nexus_rebac::Change],
+    ) -> Result<(), FsError> {
+        let engine = self.state.engine.read();
+        let at = now();
+        let joining: BTreeSet<(String, SubjectRef)> = changes
+            .iter()
+            .filter(|change| {
+                change.operation != Operation::Delete
+                    && change.relationship.resource.object_type == "org"
+            })
+            .map(|change| {
+                (
+                    change.relationship.resource.object_id.clone(),
+                    change.relationship.subject.clone(),
+                )
+            })
+            .collect();
+        for change in changes
+            .iter()
+            .filter(|change| change.operation != Operation::Delete)
+        {
+            let relationship = &change.relationship;
+            if relationship.subject.is_wildcard() {
+                continue;
+            }
+            let Some(org) = org_of(relationship) else {
+                continue;
+            };
+            let subject = &relationship.subject;
+            if relationship.resource.object_type == "org" {
+                // Users and agents join through these; groups must be the organization's own.
+                if subject.object.object_type == "group"
+                    && org_of_object(&subject.object).as_ref() != Some(&org)
+                {
+                    return Err(FsError::CrossTenant {
+                        subject: subject.to_string(),
+                        org: org.to_string(),
+                    });
+                }
+                continue;
+            }
+            let belongs = match subject.object.object_type.as_str() {
+                "group" => org_of_object(&subject.object).as_ref() == Some(&org),
+                "user" | "agent" => {
+                    joining.contains(&(org.to_string(), subject.clone()))
+                        || engine
+                            .check(&CheckRequest {
+                                resource: &ObjectRef::new("org", org.as_str()),
+                                permission: "membership",
+                                subject,
+                                context: None,
+                                now: at,
+                            })
+                            .is_ok_and(|result| result == CheckResult::Has)
+                }
+                _ => true,
+            };
+            if !belongs {
+                return Err(FsError::CrossTenant {
+                    subject: subject.to_string(),
+                    org: org.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the schema (validated, checked against the filesystem's contract, and
+    /// refused if relationships would lose their relation).
+    pub async fn write_schema(&self, source: &str) -> Result<u64, FsError> {
+        let parsed = Schema::parse(source)?;
+        schema::check_contract(&parsed).map_err(|error| FsError::invalid(error.to_string()))?;
+        let _serialized = self.writes.lock().await;
+        let revision = {
+            let engine = self.state.engine.read();
+            engine.check_schema_replacement(&parsed)?;
+            engine.revision() + 1
+        };
+        self.store
+            .apply(Mutation::SetAuthorizationSchema {
+                source: source.to_owned(),
+                revision,
+            })
+            .await?;
+        self.state.replace_schema_committed(parsed, revision)?;
+        Ok(revision)
+    }
+}
