@@ -226,12 +226,22 @@ impl Accounts {
         handle: &str,
         pending: &[PrincipalRecord],
     ) -> Result<PrincipalRecord, FsError> {
+        self.new_user_where(handle, |id| pending.iter().any(|record| record.id == id))
+    }
+
+    /// [`Accounts::new_user`], with the ids registered but not yet committed answered by
+    /// `pending` (for registering many users at once).
+    pub(crate) fn new_user_where(
+        &self,
+        handle: &str,
+        pending: impl Fn(&str) -> bool,
+    ) -> Result<PrincipalRecord, FsError> {
         let state = self.state.read();
         let taken = |id: &str| {
             state
                 .handles
                 .contains_key(&("user".to_owned(), id.to_owned()))
-                || pending.iter().any(|record| record.id == id)
+                || pending(id)
         };
         let id = fresh_user_id(taken, &mut rand::rng()).ok_or_else(|| FsError::Conflict {
             message: format!(

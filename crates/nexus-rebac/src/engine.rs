@@ -1011,13 +1011,14 @@ impl Engine {
         } else if let (Some(object_type), Some(root)) =
             (compiled.resource_type, &compiled.resource_subtree)
         {
-            let beneath = graph
-                .names_from(object_type, root)
-                .take_while(|name| name.starts_with(root.as_str()));
-            for name in beneath {
-                if let Some(id) = graph.interner.get(name) {
-                    of_resource(Object { object_type, id }, &mut keys);
-                }
+            let relations = self
+                .schema
+                .type_definition(object_type)
+                .map_or(0, |definition| {
+                    RelationId::try_from(definition.relations.len()).unwrap_or(RelationId::MAX)
+                });
+            for id in graph.ids_with_prefix(object_type, relations, root) {
+                of_resource(Object { object_type, id }, &mut keys);
             }
         } else {
             keys.extend(graph.iter().map(|(key, _)| *key));

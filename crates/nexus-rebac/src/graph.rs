@@ -6,10 +6,10 @@
 //! - `tuples`: relationship -> metadata (caveat, expiration), for exact membership tests;
 //! - `forward`: (resource, relation) -> subjects, for walking usersets and arrows;
 //! - `reverse`: subject -> (resource, relation), for lookups from a subject;
-//! - `names`: per resource type, the ids (as text, in order) of resources with at least one
-//!   relationship, for reading a path and everything beneath it without a scan.
+//! - `names`: per resource type, the ids of resources with relationships, kept in text order
+//!   (lazily: new ids are appended and merged in by the next query that needs the order), for
+//!   reading a path and everything beneath it without a scan. Four bytes per resource.
 
-use std::collections::BTreeMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
@@ -147,6 +147,14 @@ fn presence_bit(relation: RelationId) -> Option<u64> {
 }
 type ResourceList = SmallVec<[(TypeId, RelationId, ObjectId); 2]>;
 
+/// Ids of one type's resources with relationships: `ids[..sorted]` in text order without
+/// duplicates, then ids appended since (which may repeat or have lost their relationships).
+#[derive(Debug, Default)]
+struct NameIndex {
+    ids: Vec<ObjectId>,
+    sorted: usize,
+}
+
 /// The relationship index.
 #[derive(Debug, Default)]
 pub(crate) struct Graph {
@@ -160,8 +168,8 @@ pub(crate) struct Graph {
     /// Per object, a bit per relation (ids below 64) that has at least one subject: most
     /// objects have no relationships at all, and most relations of the rest are empty.
     presence: HashMap<Object, u64>,
-    /// Per resource type: resource id text → how many relationships the resource has.
-    names: HashMap<TypeId, BTreeMap<Box<str>, u32>>,
+    /// Per resource type, resources that have (or had) relationships; see [`NameIndex`].
+    names: std::sync::Mutex<HashMap<TypeId, NameIndex>>,
     /// Incremented by every change: anything derived from the index is valid for one version.
     version: u64,
 }
@@ -196,6 +204,9 @@ impl Graph {
     ) -> Option<Option<Arc<TupleMeta>>> {
         self.version += 1;
         let previous = self.tuples.insert(key, meta);
+        // A resource is new to the name index unless it already had a relationship (known
+        // exactly for relation ids below 64; above, a duplicate is dropped when sorting).
+        let is_new_resource = previous.is_none() && !self.presence.contains_key(&key.resource);
         if previous.is_none() {
             let forward_key = (key.resource.object_type, key.relation, key.resource.id);
             let list = if key.subject.relation == NO_RELATION {
@@ -212,14 +223,14 @@ impl Graph {
                 key.relation,
                 key.resource.id,
             ));
-            if let Some(name) = self.interner.resolve(key.resource.id) {
-                let names = self.names.entry(key.resource.object_type).or_default();
-                match names.get_mut(name) {
-                    Some(count) => *count += 1,
-                    None => {
-                        names.insert(Box::from(name), 1);
-                    }
-                }
+            if is_new_resource {
+                self.names
+                    .get_mut()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .entry(key.resource.object_type)
+                    .or_default()
+                    .ids
+                    .push(key.resource.id);
             }
         }
         previous
@@ -263,15 +274,7 @@ impl Graph {
                 self.reverse.remove(&key.subject);
             }
         }
-        if let Some(name) = self.interner.resolve(key.resource.id)
-            && let Some(names) = self.names.get_mut(&key.resource.object_type)
-            && let Some(count) = names.get_mut(name)
-        {
-            *count -= 1;
-            if *count == 0 {
-                names.remove(name);
-            }
-        }
+        // The name index keeps the id; the next ordered query drops it if nothing is left.
         Some(removed)
     }
 
@@ -299,21 +302,61 @@ impl Graph {
         self.reverse.get(&subject).map_or(&[], SmallVec::as_slice)
     }
 
-    /// Ids (as text, in order) of resources of `resource_type` with relationships, from
-    /// `start` on.
-    pub(crate) fn names_from<'a>(
-        &'a self,
-        resource_type: TypeId,
-        start: &'a str,
-    ) -> impl Iterator<Item = &'a str> + 'a {
-        self.names
-            .get(&resource_type)
-            .into_iter()
-            .flat_map(move |names| {
-                names
-                    .range::<str, _>((std::ops::Bound::Included(start), std::ops::Bound::Unbounded))
-                    .map(|(name, _)| &**name)
+    /// Whether `resource` has a relationship.
+    fn has_relationships(&self, resource: Object, relations: RelationId) -> bool {
+        self.presence.contains_key(&resource)
+            || (64..relations).any(|relation| {
+                let key = (resource.object_type, relation, resource.id);
+                self.objects.contains_key(&key) || self.usersets.contains_key(&key)
             })
+    }
+
+    /// Ids of resources of `resource_type` with relationships whose id text is `root` or
+    /// starts with it, in text order. `relations` is the type's relation count.
+    pub(crate) fn ids_with_prefix(
+        &self,
+        resource_type: TypeId,
+        relations: RelationId,
+        root: &str,
+    ) -> Vec<ObjectId> {
+        let mut names = self
+            .names
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(index) = names.get_mut(&resource_type) else {
+            return Vec::new();
+        };
+        if index.sorted < index.ids.len() {
+            let text = |id: &ObjectId| self.interner.resolve(*id).unwrap_or("");
+            // A stable sort merges the sorted prefix with the appended tail cheaply.
+            index.ids.sort_by(|a, b| text(a).cmp(text(b)));
+            index.ids.dedup();
+            index.ids.retain(|id| {
+                self.has_relationships(
+                    Object {
+                        object_type: resource_type,
+                        id: *id,
+                    },
+                    relations,
+                )
+            });
+            index.sorted = index.ids.len();
+        }
+        let start = index
+            .ids
+            .partition_point(|id| self.interner.resolve(*id).unwrap_or("") < root);
+        index
+            .ids
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|id| {
+                self.interner
+                    .resolve(**id)
+                    .is_some_and(|text| text.starts_with(root))
+            })
+            .copied()
+            .collect()
     }
 
     /// Every relationship (unordered).

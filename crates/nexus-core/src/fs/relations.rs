@@ -337,16 +337,27 @@ impl Fs {
         }
         let _registering = self.accounts.registering.lock().await;
         let mut pending = Vec::new();
+        // Each handle is resolved once, with the new ids in a set: many users can be adopted
+        // at once without searching the pending registrations for each relationship.
+        let mut ids: std::collections::HashMap<String, Option<String>> =
+            std::collections::HashMap::new();
+        let mut pending_ids: std::collections::HashSet<String> = std::collections::HashSet::new();
         let mut updates = Vec::new();
         for relationship in named_by_handle {
-            let mut renamed = relationship.clone();
-            if self
-                .resolve_subject(&mut renamed.subject, Some(&mut pending))
-                .is_err()
-            {
+            let handle = relationship.subject.object.object_id.clone();
+            let id = if let Some(id) = ids.get(&handle) {
+                id.clone()
+            } else {
+                let id = self.adopt_handle(&handle, &mut pending, &mut pending_ids);
+                ids.insert(handle, id.clone());
+                id
+            };
+            let Some(id) = id else {
                 tracing::warn!(%relationship, "relationship names a user that cannot be registered; left as is");
                 continue;
-            }
+            };
+            let mut renamed = relationship.clone();
+            renamed.subject.object.object_id = id;
             updates.push(RelationshipUpdate {
                 operation: Operation::Delete,
                 relationship,
@@ -363,6 +374,32 @@ impl Fs {
         tracing::info!(users = pending.len(), "registered users named by handle");
         self.accounts.commit(&pending);
         Ok(())
+    }
+
+    /// The stable id for a user named `handle` in stored relationships: registered already,
+    /// or registered now into `pending` (`None` if the text cannot name a user).
+    fn adopt_handle(
+        &self,
+        handle: &str,
+        pending: &mut Vec<nexus_store::PrincipalRecord>,
+        pending_ids: &mut std::collections::HashSet<String>,
+    ) -> Option<String> {
+        if let Some(id) = self.accounts.user_id(handle) {
+            return Some(id);
+        }
+        if crate::accounts::is_stable_user_id(handle)
+            || crate::accounts::validate_handle(handle).is_err()
+        {
+            return None;
+        }
+        let record = self
+            .accounts
+            .new_user_where(handle, |id| pending_ids.contains(id))
+            .ok()?;
+        pending_ids.insert(record.id.clone());
+        let id = record.id.clone();
+        pending.push(record);
+        Some(id)
     }
 
     /// Users and agents the updates grant something in an organization with a record, who

@@ -11,8 +11,13 @@ pub(super) async fn register(
     connection: &mut SqliteConnection,
     principal: &PrincipalRecord,
 ) -> Result<(), Failure> {
+    // Two lookups, each through its own index (an `OR` of both would scan every principal
+    // of the kind, which makes registering many users quadratic).
     let taken: Option<String> = sqlx::query_scalar(
-        "SELECT id FROM principals WHERE kind = ? AND (id = ? OR handle = ?) LIMIT 1",
+        "SELECT id FROM principals WHERE kind = ?1 AND id = ?2
+         UNION ALL
+         SELECT id FROM principals WHERE kind = ?1 AND handle = ?3
+         LIMIT 1",
     )
     .bind(&principal.kind)
     .bind(&principal.id)
