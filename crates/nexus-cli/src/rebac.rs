@@ -437,7 +437,7 @@ impl Session {
     }
 }
 
-/// Renders the JSON tree of `nexus_server::views::expand_json` for people.
+/// Renders the JSON tree of an expansion (`nexus_api::ExpandTree`) for people.
 fn render_tree(node: &serde_json::Value, depth: usize, out: &mut String) {
     let indent = "  ".repeat(depth);
     let object = node["object"].as_str().unwrap_or_default();
