@@ -100,6 +100,14 @@ fn subject_text(filter: &RelationshipFilter) -> Option<String> {
     Some(text)
 }
 
+/// A version policy as the API shows it, as the store keeps it.
+fn policy_of(policy: &nexus_api::VersionPolicy) -> VersionPolicy {
+    VersionPolicy {
+        keep_last: policy.keep,
+        keep_days: policy.keep_days,
+    }
+}
+
 fn operation_name(operation: nexus_rebac::Operation) -> String {
     match operation {
         nexus_rebac::Operation::Create => "create",
@@ -263,11 +271,7 @@ impl Target {
     }
 
     pub async fn version_policy(&self, org: &str) -> Result<VersionPolicy, CliError> {
-        let policy = self.client.version_policy(org).await?;
-        Ok(VersionPolicy {
-            keep_last: policy.keep,
-            keep_days: policy.keep_days,
-        })
+        Ok(policy_of(&self.client.version_policy(org).await?))
     }
 
     pub async fn set_version_policy(
@@ -279,11 +283,9 @@ impl Target {
             keep: policy.keep_last,
             keep_days: policy.keep_days,
         };
-        let policy = self.client.set_version_policy(org, &request).await?;
-        Ok(VersionPolicy {
-            keep_last: policy.keep,
-            keep_days: policy.keep_days,
-        })
+        Ok(policy_of(
+            &self.client.set_version_policy(org, &request).await?,
+        ))
     }
 
     // ------------------------------------------------------------ ACLs and ReBAC

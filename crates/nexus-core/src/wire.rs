@@ -147,7 +147,7 @@ pub fn filter_org(filter: &RelationshipFilter) -> Option<OrgId> {
 
 /// The organization of a path (none for `/`, `/orgs` and invalid paths).
 pub fn org_of_path(path: &str) -> Option<OrgId> {
-    VfsPath::parse(path).ok()?.location().ok()?.org().cloned()
+    crate::authz::org_of_object(&ObjectRef::new("file", path))
 }
 
 /// A client's `at_least`: a revision token (or, from the system, a revision number).

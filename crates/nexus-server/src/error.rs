@@ -91,16 +91,10 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
     StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-impl ApiError {
-    /// The answer's status.
-    pub fn status(&self) -> StatusCode {
-        status_of(self.code)
-    }
-}
-
 impl From<FsError> for ApiError {
     fn from(error: FsError) -> Self {
         let code = error.code();
+        let hint = error.hint();
         let message = if status_of(code).is_server_error() {
             tracing::error!(%error, "request failed");
             crate::metrics::storage_error();
@@ -110,13 +104,13 @@ impl From<FsError> for ApiError {
                 "the server could not complete the request; see its logs".to_owned()
             }
         } else {
-            match error.hint() {
+            match &hint {
                 Some(hint) => format!("{error} ({hint})"),
                 None => error.to_string(),
             }
         };
         ApiError {
-            hint: error.hint(),
+            hint,
             etag: error.current_etag().map(|tag| format!("\"{tag}\"")),
             probe: error.is_probe(),
             ..ApiError::new(code, message)

@@ -5,7 +5,7 @@ use axum::response::Response;
 use nexus_api::{AclResponse, SetfaclRequest};
 use nexus_core::wire::org_of_path;
 
-use super::{AppState, Caller, JsonBody, absolute, revision, with_revision};
+use super::{AppState, Caller, JsonBody, absolute, revisioned};
 use crate::error::ApiResult;
 
 /// Set one subject's ACL entry on a path (`---` removes it).
@@ -18,8 +18,12 @@ pub async fn acl_setfacl(
     JsonBody(body): JsonBody<SetfaclRequest>,
 ) -> ApiResult<Response> {
     let listing = state.fs.setfacl(&context, &body.path, &body.entry).await?;
-    let revision = revision(&state, &context, org_of_path(&body.path).as_ref())?;
-    Ok(with_revision(AclResponse { listing, revision }))
+    revisioned(
+        &state,
+        &context,
+        org_of_path(&body.path).as_ref(),
+        |revision| AclResponse { listing, revision },
+    )
 }
 
 /// The ACL entries and role grants stored on a path.
@@ -33,6 +37,7 @@ pub async fn acl_getfacl(
 ) -> ApiResult<Response> {
     let path = absolute(&path);
     let listing = state.fs.getfacl(&context, &path)?;
-    let revision = revision(&state, &context, org_of_path(&path).as_ref())?;
-    Ok(with_revision(AclResponse { listing, revision }))
+    revisioned(&state, &context, org_of_path(&path).as_ref(), |revision| {
+        AclResponse { listing, revision }
+    })
 }

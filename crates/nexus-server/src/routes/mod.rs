@@ -175,53 +175,22 @@ fn header_text<'a>(
         .transpose()
 }
 
-/// The caller's revision token for `about` (see `nexus_core::authz::tokens`).
-fn revision(
+/// A body carrying the caller's revision token for `about` (see `nexus_core::authz::tokens`),
+/// built by `body` from the token, with the same token in `X-Nexus-Revision`.
+fn revisioned<T: Serialize>(
     state: &AppState,
     context: &CallContext,
     about: Option<&OrgId>,
-) -> ApiResult<RevisionToken> {
-    Ok(RevisionToken(state.fs.revision_token(context, about)?))
-}
-
-/// A body that carries a `revision`, with the same token in `X-Nexus-Revision`.
-fn with_revision<T: Serialize + HasRevision>(body: T) -> Response {
-    let header = HeaderValue::from_str(&body.revision().0).ok();
-    let mut response = axum::Json(body).into_response();
+    body: impl FnOnce(RevisionToken) -> T,
+) -> ApiResult<Response> {
+    let token = state.fs.revision_token(context, about)?;
+    let header = HeaderValue::from_str(&token).ok();
+    let mut response = axum::Json(body(RevisionToken(token))).into_response();
     if let Some(value) = header {
         response.headers_mut().insert("x-nexus-revision", value);
     }
-    response
+    Ok(response)
 }
-
-/// Answers that carry the revision they reflect.
-trait HasRevision {
-    fn revision(&self) -> &RevisionToken;
-}
-
-macro_rules! has_revision {
-    ($($type:ty),* $(,)?) => {
-        $(impl HasRevision for $type {
-            fn revision(&self) -> &RevisionToken {
-                &self.revision
-            }
-        })*
-    };
-}
-
-has_revision!(
-    nexus_api::AclResponse,
-    nexus_api::WriteRelationshipsResponse,
-    nexus_api::ReadRelationshipsResponse,
-    nexus_api::DeleteRelationshipsResponse,
-    nexus_api::CheckResponse,
-    nexus_api::ExpandResponse,
-    nexus_api::LookupResourcesResponse,
-    nexus_api::LookupSubjectsResponse,
-    nexus_api::ChangesResponse,
-    nexus_api::SchemaResponse,
-    nexus_api::WriteSchemaResponse,
-);
 
 /// Every documented route, with its OpenAPI description.
 fn api() -> OpenApiRouter<AppState> {

@@ -11,7 +11,7 @@ use nexus_api::{
 use nexus_core::views;
 use nexus_core::wire::{at_least_text, parse_object, parse_subject};
 
-use super::{AppState, Caller, JsonBody, revision, with_revision};
+use super::{AppState, Caller, JsonBody, revisioned};
 use crate::error::ApiResult;
 use crate::metrics;
 
@@ -39,11 +39,10 @@ pub async fn permissions_check(
     )?;
     metrics::permission_check(result == nexus_rebac::CheckResult::Has);
     let org = nexus_core::authz::org_of_object(&resource);
-    let revision = revision(&state, &context, org.as_ref())?;
-    Ok(with_revision(CheckResponse {
+    revisioned(&state, &context, org.as_ref(), |revision| CheckResponse {
         answer: views::check_answer(&result),
         revision,
-    }))
+    })
 }
 
 /// The tree of how a permission on an object is formed.
@@ -60,11 +59,10 @@ pub async fn permissions_expand(
         .fs
         .expand(&context, &object, &body.permission, body.recursive)?;
     let org = nexus_core::authz::org_of_object(&object);
-    let revision = revision(&state, &context, org.as_ref())?;
-    Ok(with_revision(ExpandResponse {
+    revisioned(&state, &context, org.as_ref(), |revision| ExpandResponse {
         tree: views::expand_tree(&tree),
         revision,
-    }))
+    })
 }
 
 /// Objects of a type on which a subject has a permission.
@@ -83,8 +81,7 @@ pub async fn permissions_lookup_resources(
         &parse_subject(&body.subject)?,
         body.context.as_ref(),
     )?;
-    let revision = revision(&state, &context, None)?;
-    Ok(with_revision(LookupResourcesResponse {
+    revisioned(&state, &context, None, |revision| LookupResourcesResponse {
         resources: found
             .iter()
             .map(|found| FoundResource {
@@ -93,7 +90,7 @@ pub async fn permissions_lookup_resources(
             })
             .collect(),
         revision,
-    }))
+    })
 }
 
 /// Subjects of a type with a permission on an object.
@@ -119,11 +116,12 @@ pub async fn permissions_lookup_subjects(
         body.context.as_ref(),
     )?;
     let org = nexus_core::authz::org_of_object(&object);
-    let revision = revision(&state, &context, org.as_ref())?;
-    Ok(with_revision(LookupSubjectsResponse {
-        found: views::subjects_found(&found),
-        revision,
-    }))
+    revisioned(&state, &context, org.as_ref(), |revision| {
+        LookupSubjectsResponse {
+            found: views::subjects_found(&found),
+            revision,
+        }
+    })
 }
 
 /// The permission schema in force.
@@ -134,12 +132,11 @@ pub async fn schema_read(
     Caller(context): Caller,
 ) -> ApiResult<Response> {
     let (schema, custom) = state.fs.schema();
-    let revision = revision(&state, &context, None)?;
-    Ok(with_revision(SchemaResponse {
+    revisioned(&state, &context, None, |revision| SchemaResponse {
         schema,
         custom,
         revision,
-    }))
+    })
 }
 
 /// Replace the permission schema (system administrators).
@@ -152,9 +149,8 @@ pub async fn schema_write(
     JsonBody(body): JsonBody<WriteSchemaRequest>,
 ) -> ApiResult<Response> {
     state.fs.write_schema(&context, &body.schema).await?;
-    let written_at = revision(&state, &context, None)?;
-    Ok(with_revision(WriteSchemaResponse {
+    revisioned(&state, &context, None, |written_at| WriteSchemaResponse {
         revision: written_at.clone(),
         written_at,
-    }))
+    })
 }

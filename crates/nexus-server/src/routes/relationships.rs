@@ -12,7 +12,7 @@ use nexus_core::ChangeOperation;
 use nexus_core::wire::{at_least_text, filter_of, filter_org, parse_relationship, updates_of};
 use nexus_rebac::{Operation, WritePrecondition};
 
-use super::{AppState, Caller, JsonBody, QueryResult, revision, with_revision};
+use super::{AppState, Caller, JsonBody, QueryResult, revisioned};
 use crate::error::ApiResult;
 
 fn operation_name(deleted: bool) -> String {
@@ -39,19 +39,20 @@ pub async fn relationships_write(
         .fs
         .relationships_write(&context, updates, Vec::<WritePrecondition>::new())
         .await?;
-    let written_at = revision(&state, &context, org.as_ref())?;
-    Ok(with_revision(WriteRelationshipsResponse {
-        changes: outcome
-            .changes
-            .iter()
-            .map(|change| RelationshipChange {
-                operation: operation_name(change.operation == Operation::Delete),
-                relationship: change.relationship.to_string(),
-            })
-            .collect(),
-        revision: written_at.clone(),
-        written_at,
-    }))
+    revisioned(&state, &context, org.as_ref(), |written_at| {
+        WriteRelationshipsResponse {
+            changes: outcome
+                .changes
+                .iter()
+                .map(|change| RelationshipChange {
+                    operation: operation_name(change.operation == Operation::Delete),
+                    relationship: change.relationship.to_string(),
+                })
+                .collect(),
+            revision: written_at.clone(),
+            written_at,
+        }
+    })
 }
 
 /// Stored relationships matching a filter.
@@ -72,11 +73,12 @@ pub async fn relationships_read(
     let found = state
         .fs
         .relationships_read(&context, &filter, after.as_ref(), limit)?;
-    let revision = revision(&state, &context, filter_org(&filter).as_ref())?;
-    Ok(with_revision(ReadRelationshipsResponse {
-        relationships: found.iter().map(ToString::to_string).collect(),
-        revision,
-    }))
+    revisioned(&state, &context, filter_org(&filter).as_ref(), |revision| {
+        ReadRelationshipsResponse {
+            relationships: found.iter().map(ToString::to_string).collect(),
+            revision,
+        }
+    })
 }
 
 /// Delete the relationships matching a filter, as one revision.
@@ -91,12 +93,13 @@ pub async fn relationships_delete(
     let filter = filter_of(&body)?;
     let org = filter_org(&filter);
     let outcome = state.fs.relationships_delete(&context, filter).await?;
-    let written_at = revision(&state, &context, org.as_ref())?;
-    Ok(with_revision(DeleteRelationshipsResponse {
-        deleted: outcome.changes.len(),
-        revision: written_at.clone(),
-        written_at,
-    }))
+    revisioned(&state, &context, org.as_ref(), |written_at| {
+        DeleteRelationshipsResponse {
+            deleted: outcome.changes.len(),
+            revision: written_at.clone(),
+            written_at,
+        }
+    })
 }
 
 /// Relationship changes after a revision (system administrators).
@@ -114,8 +117,7 @@ pub async fn relationships_changes(
         .fs
         .relationship_changes(&context, query.since, limit)
         .await?;
-    let revision = revision(&state, &context, None)?;
-    Ok(with_revision(ChangesResponse {
+    revisioned(&state, &context, None, |revision| ChangesResponse {
         changes: changes
             .iter()
             .map(|recorded| RecordedChange {
@@ -125,5 +127,5 @@ pub async fn relationships_changes(
             })
             .collect(),
         revision,
-    }))
+    })
 }
