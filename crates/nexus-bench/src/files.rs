@@ -32,20 +32,22 @@ pub async fn run(args: FilesArgs) -> anyhow::Result<()> {
     let scratch = crate::scratch_dir(args.dir.clone())?;
     let fs = Fs::open(&scratch.path().join("data"), StoreOptions::default()).await?;
     let system = CallContext::system();
-    fs.mkdir(&system, "/orgs/bench", false).await?;
+    fs.files().mkdir(&system, "/orgs/bench", false).await?;
     // The reader is an ordinary member with read, write and manage on the organization's
     // folder: every operation below goes through the permission check a user's would.
-    fs.setfacl(&system, "/orgs/bench", "user:reader@bench:rwx")
+    fs.relationships()
+        .setfacl(&system, "/orgs/bench", "user:reader@bench:rwx")
         .await?;
     let wants = |name: &str| args.workload == "all" || args.workload == name;
     if wants("f1") || wants("f2") {
-        fs.write(
-            &system,
-            "/orgs/bench/hot.txt",
-            Bytes::from(vec![b'x'; KIB]),
-            WriteOptions::default(),
-        )
-        .await?;
+        fs.files()
+            .write(
+                &system,
+                "/orgs/bench/hot.txt",
+                Bytes::from(vec![b'x'; KIB]),
+                WriteOptions::default(),
+            )
+            .await?;
     }
     if wants("f1") {
         read_loop(&fs, "F1 read 1 KiB warm", args.reads, true)
@@ -82,17 +84,22 @@ async fn read_loop(fs: &Fs, name: &str, ops: usize, content: bool) -> anyhow::Re
     let context = member_of_bench()?;
     let path = "/orgs/bench/hot.txt";
     for _ in 0..1000 {
-        fs.read(&context, path, ReadOptions::default()).await?;
+        fs.files()
+            .read(&context, path, ReadOptions::default())
+            .await?;
     }
     let mut samples = Vec::with_capacity(ops);
     let started = Instant::now();
     for _ in 0..ops {
         let begin = Instant::now();
         if content {
-            let output = fs.read(&context, path, ReadOptions::default()).await?;
+            let output = fs
+                .files()
+                .read(&context, path, ReadOptions::default())
+                .await?;
             std::hint::black_box(output.content);
         } else {
-            std::hint::black_box(fs.stat(&context, path).await?);
+            std::hint::black_box(fs.files().stat(&context, path).await?);
         }
         samples.push(begin.elapsed());
     }
@@ -110,7 +117,8 @@ pub(crate) const BIG_DIRECTORY: &str = "/orgs/bench/big";
 
 /// Creates [`BIG_DIRECTORY`] with 10,000 one-byte files, written by 16 concurrent callers.
 pub(crate) async fn fill_big_directory(fs: &Fs) -> anyhow::Result<()> {
-    fs.mkdir(&CallContext::system(), BIG_DIRECTORY, true)
+    fs.files()
+        .mkdir(&CallContext::system(), BIG_DIRECTORY, true)
         .await?;
     let mut tasks = Vec::new();
     for worker in 0..16 {
@@ -118,13 +126,14 @@ pub(crate) async fn fill_big_directory(fs: &Fs) -> anyhow::Result<()> {
         tasks.push(tokio::spawn(async move {
             for index in (worker..10_000).step_by(16) {
                 let path = format!("{BIG_DIRECTORY}/file-{index:05}.txt");
-                fs.write(
-                    &CallContext::system(),
-                    &path,
-                    Bytes::from_static(b"x"),
-                    WriteOptions::default(),
-                )
-                .await?;
+                fs.files()
+                    .write(
+                        &CallContext::system(),
+                        &path,
+                        Bytes::from_static(b"x"),
+                        WriteOptions::default(),
+                    )
+                    .await?;
             }
             anyhow::Ok(())
         }));
@@ -151,7 +160,7 @@ pub(crate) async fn time_big_listing(
             limit: Some(nexus_core::MAX_PAGE_SIZE),
             cursor: None,
         };
-        let page = fs.ls(context, BIG_DIRECTORY, options).await?;
+        let page = fs.files().ls(context, BIG_DIRECTORY, options).await?;
         anyhow::ensure!(
             page.entries.len() == 10_000,
             "listed {} entries",
@@ -175,7 +184,7 @@ async fn durable_writes(
     total: usize,
 ) -> anyhow::Result<Report> {
     let run = format!("/orgs/bench/w{writers}");
-    fs.mkdir(&member_of_bench()?, &run, false).await?;
+    fs.files().mkdir(&member_of_bench()?, &run, false).await?;
     let per_writer = total / writers;
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -190,13 +199,14 @@ async fn durable_writes(
                 content.resize(KIB, b'.');
                 let path = format!("{run}/{writer}-{index}");
                 let begin = Instant::now();
-                fs.write(
-                    &caller,
-                    &path,
-                    Bytes::from(content),
-                    WriteOptions::default(),
-                )
-                .await?;
+                fs.files()
+                    .write(
+                        &caller,
+                        &path,
+                        Bytes::from(content),
+                        WriteOptions::default(),
+                    )
+                    .await?;
                 samples.push(begin.elapsed());
             }
             anyhow::Ok(samples)

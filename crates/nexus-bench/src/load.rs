@@ -44,7 +44,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let fs = Fs::open(&args.data_dir, StoreOptions::default()).await?;
     let system = CallContext::system();
     let base = format!("/orgs/crash/{}", args.prefix);
-    fs.mkdir(&system, &base, true).await?;
+    fs.files().mkdir(&system, &base, true).await?;
     let stdout = Arc::new(std::sync::Mutex::new(std::io::stdout()));
     let budget = args.max_writes.map(|max| max.div_ceil(args.writers.max(1)));
     let mut tasks = Vec::new();
@@ -55,7 +55,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         let mut rng =
             SmallRng::seed_from_u64(args.seed.wrapping_mul(1000).wrapping_add(writer as u64));
         tasks.push(tokio::spawn(async move {
-            fs.mkdir(&CallContext::system(), &dir, true).await?;
+            fs.files().mkdir(&CallContext::system(), &dir, true).await?;
             let mut index = 0_usize;
             while budget.is_none_or(|budget| index < budget) {
                 // Mostly small writes, some at the large boundaries.
@@ -72,6 +72,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
                     format!("{dir}/counter")
                 };
                 let entry = fs
+                    .files()
                     .write(
                         &CallContext::system(),
                         &path,

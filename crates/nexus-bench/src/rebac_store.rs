@@ -85,12 +85,13 @@ pub async fn filtered_listing(dir: Option<PathBuf>) -> anyhow::Result<Report> {
     let scratch = crate::scratch_dir(dir)?;
     let fs = Fs::open(&scratch.path().join("data"), StoreOptions::default()).await?;
     fill_big_directory(&fs).await?;
-    fs.setfacl(
-        &CallContext::system(),
-        BIG_DIRECTORY,
-        "user:reader@bench:r--",
-    )
-    .await?;
+    fs.relationships()
+        .setfacl(
+            &CallContext::system(),
+            BIG_DIRECTORY,
+            "user:reader@bench:r--",
+        )
+        .await?;
     let report = time_big_listing(
         &fs,
         &member_of_bench()?,

@@ -99,9 +99,13 @@ async fn verify(
 ) {
     let context = CallContext::system();
     for (path, ack) in files {
-        let entry = fs.stat(&context, path).await.unwrap_or_else(|error| {
-            panic!("iteration {iteration}: acknowledged `{path}` is lost: {error}")
-        });
+        let entry = fs
+            .files()
+            .stat(&context, path)
+            .await
+            .unwrap_or_else(|error| {
+                panic!("iteration {iteration}: acknowledged `{path}` is lost: {error}")
+            });
         assert_eq!(
             (entry.version, entry.hash.as_deref(), entry.size),
             (ack.version, Some(ack.hash.as_str()), ack.size),
@@ -109,13 +113,14 @@ async fn verify(
         );
         // Reading verifies the content against its hash.
         let read = fs
+            .files()
             .read(&context, path, ReadOptions::default())
             .await
             .unwrap();
         assert_eq!(blake3::hash(&read.content).to_hex().as_str(), ack.hash);
     }
     for (path, ack) in counters {
-        let entry = fs.stat(&context, path).await.unwrap();
+        let entry = fs.files().stat(&context, path).await.unwrap();
         assert!(
             entry.version >= ack.version,
             "iteration {iteration}: {path} is at version {} but version {} was acknowledged",
@@ -129,7 +134,8 @@ async fn verify(
                 "iteration {iteration}: {path}"
             );
         }
-        fs.read(&context, path, ReadOptions::default())
+        fs.files()
+            .read(&context, path, ReadOptions::default())
             .await
             .unwrap();
     }

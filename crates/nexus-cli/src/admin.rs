@@ -82,7 +82,7 @@ pub async fn init(file: &Path, json_output: bool, lock_timeout: u64) -> Result<(
 
 async fn provision(fs: &Fs, config: &Config, json_output: bool) -> Result<(), CliError> {
     let system = CallContext::system();
-    let report = fs.provision(&system, &config.org_specs()).await?;
+    let report = fs.orgs().provision(&system, &config.org_specs()).await?;
     let bootstrap = bootstrap_key(fs).await?;
     if json_output {
         return print_json(&json!({
@@ -115,22 +115,25 @@ async fn provision(fs: &Fs, config: &Config, json_output: bool) -> Result<(), Cl
 async fn bootstrap_key(fs: &Fs) -> Result<Option<nexus_core::accounts::NewApiKey>, CliError> {
     let system = CallContext::system();
     if let Ok(secret) = std::env::var("NEXUS_ADMIN_KEY") {
-        if fs.accounts().authenticate_key(&secret).is_some() {
+        if fs.registry().authenticate_key(&secret).is_some() {
             return Ok(None);
         }
-        fs.import_api_key(&system, "system", "bootstrap administrator key", &secret)
+        fs.accounts()
+            .import_key(&system, "system", "bootstrap administrator key", &secret)
             .await?;
         return Ok(None);
     }
     let exists = fs
-        .api_keys(&system)
+        .accounts()
+        .keys(&system)
         .iter()
         .any(|key| key.principal == "system" && !key.revoked);
     if exists {
         return Ok(None);
     }
     Ok(Some(
-        fs.create_api_key(&system, "system", "bootstrap administrator key")
+        fs.accounts()
+            .create_key(&system, "system", "bootstrap administrator key")
             .await?,
     ))
 }

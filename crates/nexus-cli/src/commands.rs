@@ -646,7 +646,7 @@ impl Session {
     async fn gc(&self, args: GcArgs) -> Result<(), CliError> {
         let fs = self.target.local_only("gc")?;
         let expired = if args.retention {
-            let report = fs.apply_retention(Timestamp::now()).await?;
+            let report = fs.files().apply_retention(Timestamp::now()).await?;
             for (_, path) in &report.removed {
                 self.printer
                     .note(&format!("removed {path} (retention policy)"));

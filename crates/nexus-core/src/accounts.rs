@@ -117,7 +117,7 @@ struct State {
 
 /// The in-memory registry of principals and API keys.
 #[derive(Debug, Default)]
-pub struct Accounts {
+pub struct Registry {
     state: RwLock<State>,
     /// Serializes registrations so two callers never pick the same new id.
     pub(crate) registering: tokio::sync::Mutex<()>,
@@ -160,10 +160,10 @@ pub fn hash_secret(secret: &str) -> String {
     blake3::hash(secret.as_bytes()).to_hex().to_string()
 }
 
-impl Accounts {
+impl Registry {
     /// The registry as stored.
-    pub fn load(snapshot: AccountsSnapshot) -> Accounts {
-        let accounts = Accounts::default();
+    pub fn load(snapshot: AccountsSnapshot) -> Registry {
+        let accounts = Registry::default();
         {
             let mut state = accounts.state.write();
             for principal in snapshot.principals {
@@ -219,7 +219,7 @@ impl Accounts {
     }
 
     /// A record registering a new user with a fresh random stable id. Call with
-    /// `registering` held, and [`Accounts::commit`] it once durable. Refused (`conflict`)
+    /// `registering` held, and [`Registry::commit`] it once durable. Refused (`conflict`)
     /// only when every stable id is taken.
     pub(crate) fn new_user(
         &self,
@@ -229,7 +229,7 @@ impl Accounts {
         self.new_user_where(handle, |id| pending.iter().any(|record| record.id == id))
     }
 
-    /// [`Accounts::new_user`], with the ids registered but not yet committed answered by
+    /// [`Registry::new_user`], with the ids registered but not yet committed answered by
     /// `pending` (for registering many users at once).
     pub(crate) fn new_user_where(
         &self,
@@ -428,7 +428,7 @@ mod tests {
 
     #[test]
     fn new_ids_are_fresh_and_of_the_stable_form() {
-        let accounts = Accounts::default();
+        let accounts = Registry::default();
         let mut pending = Vec::new();
         for n in 0..2000 {
             let record = accounts
@@ -453,9 +453,9 @@ mod tests {
 
     #[test]
     fn keys_authenticate_until_revoked_and_are_stored_hashed() {
-        let accounts = Accounts::default();
+        let accounts = Registry::default();
         let principal = Principal::User("u_ab12".into());
-        let (record, secret) = Accounts::new_key(&principal, "test");
+        let (record, secret) = Registry::new_key(&principal, "test");
         assert!(!record.hash.contains(&secret) && record.hash != secret);
         assert_eq!(accounts.authenticate_key(&secret), None);
         accounts.commit_key(record.clone());

@@ -32,9 +32,10 @@ pub use entry::{
 pub use error::{ErrorCode, FsError};
 pub use fs::retention;
 pub use fs::{
-    ByteRange, CheckQuery, DEFAULT_PAGE_SIZE, Fs, GlobOptions, GrepOptions, Layout, ListOptions,
-    MAX_PAGE_SIZE, MemberKind, MemberRecord, MemberSpec, MemberStatus, ORG_RECORD, OrgRecord,
-    OrgSpec, ProvisionReport, ReadOptions, ReadOutput, Role, WorkspaceSpec, WriteOptions,
+    Accounts, ByteRange, CheckQuery, DEFAULT_PAGE_SIZE, Files, Fs, GlobOptions, GrepOptions,
+    Layout, ListOptions, MAX_PAGE_SIZE, MemberKind, MemberRecord, MemberSpec, MemberStatus,
+    ORG_RECORD, OrgRecord, OrgSpec, Orgs, ProvisionReport, ReadOptions, ReadOutput, Relationships,
+    Role, WorkspaceSpec, WriteOptions,
 };
 pub use nexus_path::{OrgId, VfsPath};
 pub use nexus_store::{

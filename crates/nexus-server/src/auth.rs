@@ -219,7 +219,7 @@ impl Authenticator {
         };
         if token.starts_with(nexus_core::accounts::API_KEY_PREFIX) {
             return fs
-                .accounts()
+                .registry()
                 .authenticate_key(token)
                 .ok_or_else(|| ApiError::unauthenticated("invalid or revoked API key"));
         }
@@ -245,10 +245,10 @@ impl Authenticator {
             _ => Principal::User(subject),
         };
         match &principal {
-            Principal::User(id) if fs.accounts().user_id(id).is_none() => Err(
+            Principal::User(id) if fs.registry().user_id(id).is_none() => Err(
                 ApiError::unauthenticated("the token's subject is not a known user"),
             ),
-            Principal::Agent(id) if !fs.accounts().agent_known(id) => Err(
+            Principal::Agent(id) if !fs.registry().agent_known(id) => Err(
                 ApiError::unauthenticated("the token's subject is not a known agent"),
             ),
             // Handles become stable ids when the caller's context is built (`Fs::context`).

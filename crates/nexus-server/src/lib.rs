@@ -92,7 +92,11 @@ pub async fn serve(
 /// told to stop (a server restarted more often than the interval still applies them).
 async fn sweep_retention(fs: Fs, interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
-        match fs.apply_retention(nexus_core::Timestamp::now()).await {
+        match fs
+            .files()
+            .apply_retention(nexus_core::Timestamp::now())
+            .await
+        {
             Ok(report) => metrics::retention_removed(report.removed.len()),
             Err(error) => tracing::warn!(%error, "retention pass failed; retrying at the next"),
         }

@@ -20,7 +20,7 @@ use nexus_rebac::{CheckRequest, CheckResult, Engine, ObjectRef, Relationship, Su
 use nexus_store::Timestamp;
 use parking_lot::RwLockReadGuard;
 
-use crate::accounts::Accounts;
+use crate::accounts::Registry;
 use crate::error::FsError;
 use crate::principal::{CallContext, Principal};
 
@@ -48,7 +48,7 @@ impl Permission {
 #[derive(Debug)]
 pub struct Authorizer {
     state: Arc<PermissionState>,
-    accounts: Arc<Accounts>,
+    accounts: Arc<Registry>,
     /// Each recent caller's visibility and the revision it was computed at.
     visibility_cache:
         parking_lot::Mutex<std::collections::HashMap<SubjectRef, (u64, Arc<Visibility>)>>,
@@ -118,7 +118,7 @@ pub(crate) fn now() -> i64 {
 
 impl Authorizer {
     /// The decisions over `state`, with the keys of tokens and cursors.
-    pub fn new(state: Arc<PermissionState>, accounts: Arc<Accounts>, keys: tokens::Keys) -> Self {
+    pub fn new(state: Arc<PermissionState>, accounts: Arc<Registry>, keys: tokens::Keys) -> Self {
         Authorizer {
             state,
             accounts,

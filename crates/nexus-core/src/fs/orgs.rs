@@ -25,12 +25,13 @@ use nexus_store::{Mutation, Precondition, PrincipalRecord, Timestamp, WriteReque
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::Fs;
+use super::{Fs, Orgs};
 use crate::accounts::{is_stable_user_id, validate_agent_id, validate_handle};
 use crate::authz::{self, Permission, org_of};
 use crate::entry::Entry;
 use crate::error::FsError;
 use crate::principal::{CallContext, Principal};
+use nexus_api::Member;
 
 /// The name of an organization's record, at its root.
 pub const ORG_RECORD: &str = "org.json";
@@ -279,17 +280,20 @@ fn record_path(org: &OrgId) -> Result<VfsPath, FsError> {
     Ok(VfsPath::org_root(org).join(ORG_RECORD)?)
 }
 
-impl Fs {
-    /// Whether `path` is an organization's record.
-    pub(crate) fn is_org_record(path: &VfsPath) -> bool {
-        path.parent()
-            .is_some_and(|parent| matches!(parent.location(), Ok(nexus_path::Location::OrgRoot(_))))
-            && path.name() == ORG_RECORD
+impl Orgs<'_> {
+    /// A member record as the members API shows it (with a person's stable id).
+    pub fn member_view(self, record: MemberRecord) -> Member {
+        let id = if record.kind == MemberKind::Human {
+            self.registry.user_id(&record.user_id)
+        } else {
+            None
+        };
+        Member { record, id }
     }
 
     /// The current record of `org` and its etag (`None` if the organization has none).
     pub(crate) async fn org_record(
-        &self,
+        self,
         org: &OrgId,
     ) -> Result<Option<(OrgRecord, String)>, FsError> {
         let path = record_path(org)?;
@@ -302,14 +306,14 @@ impl Fs {
     }
 
     /// Whether `org` has a record (its membership is then managed by it).
-    pub(crate) async fn is_managed(&self, org: &OrgId) -> Result<bool, FsError> {
+    pub(crate) async fn is_managed(self, org: &OrgId) -> Result<bool, FsError> {
         Ok(self.store.node(&record_path(org)?).await?.is_some())
     }
 
     /// Writes `org.json` through the membership rules: validated, and committed together
     /// with the membership changes it implies. Needs `manage` on the organization.
     pub(crate) async fn write_org_record(
-        &self,
+        self,
         context: &CallContext,
         org: &OrgId,
         content: Bytes,
@@ -335,7 +339,7 @@ impl Fs {
     /// Commits `new` as the record of `org` (replacing `old`) with every membership change it
     /// implies. The caller holds the membership lock.
     async fn commit_org_record(
-        &self,
+        self,
         context: &CallContext,
         org: &OrgId,
         old: Option<&OrgRecord>,
@@ -343,18 +347,18 @@ impl Fs {
         content: Bytes,
         precondition: Precondition,
     ) -> Result<Entry, FsError> {
-        let _registering = self.accounts.registering.lock().await;
+        let _registering = self.registry.registering.lock().await;
         let mut pending: Vec<PrincipalRecord> = Vec::new();
         let (updates, write) = self
             .prepare_org_record(context, org, old, new, content, precondition, &mut pending)
             .await?;
-        let mut mutations = super::relations::registrations(&pending);
+        let mut mutations = super::accounts::registrations(&pending);
         mutations.push(write);
         let (_, applied) = self
             .commit
             .write_with(context, updates, Vec::new(), mutations)
             .await?;
-        self.accounts.commit(&pending);
+        self.registry.commit(&pending);
         let node = applied
             .into_iter()
             .find_map(|applied| applied.node)
@@ -371,7 +375,7 @@ impl Fs {
         reason = "one record change: its organization, both versions, the bytes and the precondition"
     )]
     pub(crate) async fn prepare_org_record(
-        &self,
+        self,
         context: &CallContext,
         org: &OrgId,
         old: Option<&OrgRecord>,
@@ -464,7 +468,7 @@ impl Fs {
     /// says, so a workspace recreated under its id gets them back. The caller holds the
     /// membership lock.
     pub(crate) async fn record_grants_within(
-        &self,
+        self,
         org: &OrgId,
         root: &VfsPath,
     ) -> Result<Vec<Relationship>, FsError> {
@@ -494,7 +498,7 @@ impl Fs {
 
     /// The relationship changes that take the organization from `old` to `new` members.
     fn membership_updates(
-        &self,
+        self,
         org: &OrgId,
         old: &BTreeMap<SubjectRef, &MemberRecord>,
         new: &BTreeMap<SubjectRef, &MemberRecord>,
@@ -598,7 +602,7 @@ impl Fs {
     /// The subject a member record names; unknown users are registered into `pending` when
     /// given, else refused.
     pub(crate) fn member_subject(
-        &self,
+        self,
         member: &MemberRecord,
         pending: Option<&mut Vec<PrincipalRecord>>,
     ) -> Result<SubjectRef, FsError> {
@@ -606,73 +610,20 @@ impl Fs {
             MemberKind::Agent => {
                 validate_agent_id(&member.user_id)?;
                 if let Some(pending) = pending {
-                    self.register_agent(&member.user_id, pending)?;
+                    self.accounts().register_agent(&member.user_id, pending)?;
                 }
                 Ok(SubjectRef::object("agent", &member.user_id))
             }
             MemberKind::Human => Ok(SubjectRef::object(
                 "user",
-                self.user_for(&member.user_id, pending)?,
+                self.accounts().user_for(&member.user_id, pending)?,
             )),
         }
     }
 
-    /// Adds a registration for agent `id` to `pending` unless it is registered already.
-    pub(crate) fn register_agent(
-        &self,
-        id: &str,
-        pending: &mut Vec<PrincipalRecord>,
-    ) -> Result<(), FsError> {
-        let known = self.accounts.agent_known(id)
-            || pending
-                .iter()
-                .any(|record| record.kind == "agent" && record.id == id);
-        if !known {
-            validate_agent_id(id)?;
-            pending.push(PrincipalRecord {
-                kind: "agent".to_owned(),
-                id: id.to_owned(),
-                handle: id.to_owned(),
-                created_at: Timestamp::now(),
-            });
-        }
-        Ok(())
-    }
-
-    /// The stable id of the user named `text` (handle or id). An unknown handle is
-    /// registered into `pending` when given; an unknown id is always an error.
-    pub(crate) fn user_for(
-        &self,
-        text: &str,
-        pending: Option<&mut Vec<PrincipalRecord>>,
-    ) -> Result<String, FsError> {
-        if let Some(id) = self.accounts.user_id(text) {
-            return Ok(id);
-        }
-        if is_stable_user_id(text) {
-            return Err(FsError::invalid(format!(
-                "there is no user with id `{text}`"
-            )));
-        }
-        validate_handle(text)?;
-        let Some(pending) = pending else {
-            return Err(FsError::invalid(format!("there is no user `{text}`")));
-        };
-        if let Some(record) = pending
-            .iter()
-            .find(|record| record.kind == "user" && record.handle == text)
-        {
-            return Ok(record.id.clone());
-        }
-        let record = self.accounts.new_user(text, pending)?;
-        let id = record.id.clone();
-        pending.push(record);
-        Ok(id)
-    }
-
     /// The organization's record, for a caller who may manage it.
     async fn managed_record(
-        &self,
+        self,
         context: &CallContext,
         org: &OrgId,
         permission: Permission,
@@ -688,12 +639,12 @@ impl Fs {
     /// Adds a member (the members API): updates `org.json` and the member's access in one
     /// transaction. Refused if they are already a member. Needs `manage` on the organization.
     pub async fn add_member(
-        &self,
+        self,
         context: &CallContext,
         org: &str,
         spec: MemberSpec,
     ) -> Result<MemberRecord, FsError> {
-        let org = Self::org_of_context(context, org)?;
+        let org = Fs::org_of_context(context, org)?;
         let _serialized = self.membership.lock().await;
         let (old, etag) = self
             .managed_record(context, &org, Permission::Manage)
@@ -705,7 +656,7 @@ impl Fs {
             joined_at: Some(now_text()),
             status: MemberStatus::Active,
             workspaces: spec.workspaces,
-            extra: added_by(context, self),
+            extra: added_by(context, &self),
         };
         if context.principal != Principal::System
             && candidate.kind == MemberKind::Human
@@ -732,22 +683,22 @@ impl Fs {
     /// Removes a member (by handle or id): updates `org.json` and revokes everything they
     /// had in the organization, in one transaction.
     pub async fn remove_member(
-        &self,
+        self,
         context: &CallContext,
         org: &str,
         user: &str,
     ) -> Result<MemberRecord, FsError> {
-        let org = Self::org_of_context(context, org)?;
+        let org = Fs::org_of_context(context, org)?;
         let _serialized = self.membership.lock().await;
         let (old, etag) = self
             .managed_record(context, &org, Permission::Manage)
             .await?;
-        let target = self.accounts.user_id(user);
+        let target = self.registry.user_id(user);
         let position = old.members.iter().position(|member| {
             member.user_id == user
                 || (member.kind == MemberKind::Human
                     && target.is_some()
-                    && self.accounts.user_id(&member.user_id) == target)
+                    && self.registry.user_id(&member.user_id) == target)
         });
         let Some(position) = position else {
             return Err(FsError::Missing {
@@ -763,7 +714,7 @@ impl Fs {
     /// Commits `new` in place of `old`, which must still be current (`etag`). The caller
     /// holds the membership lock.
     async fn replace_record(
-        &self,
+        self,
         context: &CallContext,
         org: &OrgId,
         old: &OrgRecord,
@@ -782,12 +733,12 @@ impl Fs {
     }
 
     /// The members of an organization, for its members.
-    pub async fn list_members(
-        &self,
+    pub async fn members(
+        self,
         context: &CallContext,
         org: &str,
     ) -> Result<Vec<MemberRecord>, FsError> {
-        let org = Self::org_of_context(context, org)?;
+        let org = Fs::org_of_context(context, org)?;
         // Every member may see who else is in the organization; outsiders learn nothing.
         if !self.authz.sees(context, &VfsPath::org_root(&org))? {
             return Err(FsError::WrongOrganization {
@@ -804,11 +755,12 @@ impl Fs {
     }
 
     /// Organizations the caller belongs to (every one, for the system), sorted.
-    pub async fn organizations(&self, context: &CallContext) -> Result<Vec<OrgRecord>, FsError> {
+    pub async fn list(self, context: &CallContext) -> Result<Vec<OrgRecord>, FsError> {
         let mut entries = Vec::new();
         let mut cursor = None;
         loop {
             let page = self
+                .files()
                 .ls(
                     context,
                     "/orgs",
@@ -845,7 +797,7 @@ impl Fs {
     /// left as users left it (existing members, files and settings are never overwritten);
     /// only what is missing is added. The system's alone.
     pub async fn provision(
-        &self,
+        self,
         context: &CallContext,
         specs: &[OrgSpec],
     ) -> Result<ProvisionReport, FsError> {
@@ -867,13 +819,13 @@ impl Fs {
     }
 
     /// Creates one organization (the system's alone): refused if it exists already (use
-    /// [`Fs::provision`] to complete an existing one).
-    pub async fn create_org(
-        &self,
+    /// [`Orgs::provision`] to complete an existing one).
+    pub async fn create(
+        self,
         context: &CallContext,
         spec: OrgSpec,
     ) -> Result<ProvisionReport, FsError> {
-        Self::require_system(context, "creating organizations")?;
+        Fs::require_system(context, "creating organizations")?;
         let root = VfsPath::org_root(&spec.id);
         if self.store.node(&root).await?.is_some() {
             return Err(FsError::Rejected(nexus_store::Rejection::AlreadyExists {
@@ -916,7 +868,7 @@ impl Fs {
     }
 
     async fn ensure_dir(
-        &self,
+        self,
         context: &CallContext,
         path: &VfsPath,
         report: &mut ProvisionReport,
@@ -924,14 +876,14 @@ impl Fs {
         if self.store.node(path).await?.is_some() {
             report.unchanged += 1;
         } else {
-            self.mkdir(context, path.as_str(), true).await?;
+            self.files().mkdir(context, path.as_str(), true).await?;
             report.changes.push(format!("created {path}/"));
         }
         Ok(())
     }
 
     async fn ensure_file(
-        &self,
+        self,
         context: &CallContext,
         path: &VfsPath,
         content: &Value,
@@ -943,22 +895,23 @@ impl Fs {
         }
         let mut text = serde_json::to_string_pretty(content).unwrap_or_default();
         text.push('\n');
-        self.write(
-            context,
-            path.as_str(),
-            Bytes::from(text),
-            crate::WriteOptions {
-                if_none_match: true,
-                ..crate::WriteOptions::default()
-            },
-        )
-        .await?;
+        self.files()
+            .write(
+                context,
+                path.as_str(),
+                Bytes::from(text),
+                crate::WriteOptions {
+                    if_none_match: true,
+                    ..crate::WriteOptions::default()
+                },
+            )
+            .await?;
         report.changes.push(format!("created {path}"));
         Ok(())
     }
 
     async fn provision_org(
-        &self,
+        self,
         context: &CallContext,
         spec: &OrgSpec,
         report: &mut ProvisionReport,
@@ -1001,13 +954,14 @@ impl Fs {
                 MemberKind::Agent => "agent",
             };
             for (path, mode) in permissions {
-                let listing = self.getfacl(context, path)?;
+                let listing = self.relationships().getfacl(context, path)?;
                 let shown = format!("{kind}:{}", member.user_id);
                 if listing.entries.iter().any(|entry| entry.subject == shown) {
                     report.unchanged += 1;
                     continue;
                 }
-                self.setfacl(context, path, &format!("{shown}:{mode}"))
+                self.relationships()
+                    .setfacl(context, path, &format!("{shown}:{mode}"))
                     .await?;
                 report
                     .changes
@@ -1019,7 +973,7 @@ impl Fs {
     /// Creates the organization's record, or completes it with missing members and
     /// settings (existing ones are never changed).
     async fn provision_record(
-        &self,
+        self,
         context: &CallContext,
         spec: &OrgSpec,
         report: &mut ProvisionReport,
@@ -1138,7 +1092,7 @@ fn added_by(context: &CallContext, fs: &Fs) -> Map<String, Value> {
     let mut extra = Map::new();
     let who = match &context.principal {
         Principal::System => "system".to_owned(),
-        Principal::User(id) => fs.accounts.handle("user", id).unwrap_or_else(|| id.clone()),
+        Principal::User(id) => fs.registry.handle("user", id).unwrap_or_else(|| id.clone()),
         Principal::Agent(id) => id.clone(),
     };
     extra.insert("added_by".to_owned(), Value::String(who));

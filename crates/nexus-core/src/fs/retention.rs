@@ -2,7 +2,7 @@
 //! `sessions: 30d`).
 //!
 //! Files beneath a workspace's `conversations/` whose last modification is older than the
-//! `conversations` duration are removed by [`Fs::apply_retention`] (run by a sweeper in
+//! `conversations` duration are removed by [`Files::apply_retention`] (run by a sweeper in
 //! `nexus serve` and by `nexus gc --retention`). `sessions` is validated and kept; it applies
 //! once the knowledge layer's sessions exist. An invalid policy is refused when `org.json` is
 //! written, so a stored one is always valid.
@@ -13,7 +13,7 @@ use nexus_path::{OrgId, VfsPath};
 use nexus_store::{ListQuery, Timestamp};
 use serde_json::{Map, Value};
 
-use super::{Fs, Layout, MAX_PAGE_SIZE};
+use super::{Files, Layout, MAX_PAGE_SIZE};
 use crate::error::FsError;
 use crate::principal::CallContext;
 
@@ -104,15 +104,15 @@ pub struct RetentionReport {
     pub removed: Vec<(OrgId, VfsPath)>,
 }
 
-impl Fs {
+impl Files<'_> {
     /// Removes conversation files older than their organization's policy (by last
     /// modification, as of `now`). Each removal is its own operation (as `rm` by the
     /// operator), logged; an organization whose record cannot be read is skipped.
-    pub async fn apply_retention(&self, now: Timestamp) -> Result<RetentionReport, FsError> {
+    pub async fn apply_retention(self, now: Timestamp) -> Result<RetentionReport, FsError> {
         let system = CallContext::system();
         let mut report = RetentionReport::default();
         for org in self.store_org_ids().await? {
-            let record = match self.org_record(&org).await {
+            let record = match self.orgs().org_record(&org).await {
                 Ok(Some((record, _))) => record,
                 Ok(None) => continue,
                 Err(error) => {
@@ -147,7 +147,7 @@ impl Fs {
     }
 
     /// The organizations that have a root folder.
-    async fn store_org_ids(&self) -> Result<Vec<OrgId>, FsError> {
+    async fn store_org_ids(self) -> Result<Vec<OrgId>, FsError> {
         let nodes = self
             .store
             .list(&ListQuery {
@@ -165,7 +165,7 @@ impl Fs {
     }
 
     /// The `conversations/` folder of every workspace of `org`.
-    async fn conversation_folders(&self, org: &OrgId) -> Result<Vec<VfsPath>, FsError> {
+    async fn conversation_folders(self, org: &OrgId) -> Result<Vec<VfsPath>, FsError> {
         let root = VfsPath::org_root(org);
         let parent = match self.layout {
             Layout::Simple => root,
@@ -197,7 +197,7 @@ impl Fs {
 
     /// Files beneath `folder` last modified before `cutoff`.
     async fn expired_within(
-        &self,
+        self,
         folder: &VfsPath,
         cutoff: Timestamp,
     ) -> Result<Vec<(VfsPath, String)>, FsError> {

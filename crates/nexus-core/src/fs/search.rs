@@ -1,4 +1,4 @@
-//! Glob and grep over the namespace. Both enumerate through [`Fs::ls`], so they see exactly
+//! Glob and grep over the namespace. Both enumerate through [`Files::ls`], so they see exactly
 //! what a listing would show the caller.
 
 use globset::{GlobBuilder, GlobMatcher};
@@ -6,7 +6,7 @@ use nexus_path::VfsPath;
 use regex::{Regex, RegexBuilder};
 use unicode_normalization::UnicodeNormalization;
 
-use super::{Fs, ListOptions, MAX_PAGE_SIZE};
+use super::{Files, Fs, ListOptions, MAX_PAGE_SIZE};
 use crate::entry::{ContextLine, Entry, GlobResult, GrepMatch, GrepResult};
 use crate::error::FsError;
 use crate::principal::CallContext;
@@ -24,14 +24,14 @@ pub const DEFAULT_GREP_MAX_FILE_BYTES: u64 = 16 << 20;
 const BINARY_SNIFF_BYTES: usize = 8192;
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
-/// Options of [`Fs::glob`].
+/// Options of [`Files::glob`].
 #[derive(Debug, Clone, Default)]
 pub struct GlobOptions {
     /// Most results ([`DEFAULT_GLOB_LIMIT`] when unset).
     pub limit: Option<usize>,
 }
 
-/// Options of [`Fs::grep`].
+/// Options of [`Files::grep`].
 #[derive(Debug, Clone, Default)]
 pub struct GrepOptions {
     pub ignore_case: bool,
@@ -68,11 +68,11 @@ fn bounded(value: Option<usize>, default: usize, max: usize, what: &str) -> Resu
     Ok(value)
 }
 
-impl Fs {
+impl Files<'_> {
     /// Calls `visit` for every entry beneath `dir` in path order, page by page, until it
     /// returns `false`.
     async fn walk(
-        &self,
+        self,
         context: &CallContext,
         dir: &VfsPath,
         mut visit: impl AsyncVisitor,
@@ -91,7 +91,7 @@ impl Fs {
                 )
                 .await?;
             for entry in page.entries {
-                if !visit.visit(self, entry).await? {
+                if !visit.visit(&self, entry).await? {
                     return Ok(());
                 }
             }
@@ -105,7 +105,7 @@ impl Fs {
     /// Entries whose path matches an absolute glob pattern: `*` and `?` stay within one
     /// segment, `**` spans any number of segments, `[...]` and `{a,b}` as usual.
     pub async fn glob(
-        &self,
+        self,
         context: &CallContext,
         pattern: &str,
         options: GlobOptions,
@@ -175,7 +175,7 @@ impl Fs {
     /// Lines matching a regular expression in the text files at `path` (a file, or a
     /// directory searched recursively). Binary, non-UTF-8 and oversized files are skipped.
     pub async fn grep(
-        &self,
+        self,
         context: &CallContext,
         pattern: &str,
         path: &str,
@@ -225,7 +225,7 @@ impl Fs {
             let dir = VfsPath::parse(&root.path)?;
             self.walk(context, &dir, &mut searcher).await?;
         } else {
-            searcher.visit(self, root).await?;
+            searcher.visit(&self, root).await?;
         }
         Ok(searcher.result)
     }
@@ -294,6 +294,7 @@ impl AsyncVisitor for Searcher {
             return Ok(true);
         }
         let content = fs
+            .files()
             .read(&self.context, &entry.path, super::ReadOptions::default())
             .await?
             .content;

@@ -22,6 +22,7 @@ async fn if_match_read_modify_write_loses_no_update() {
             for increment in 0..INCREMENTS {
                 loop {
                     let current = fs
+                        .files()
                         .read(&system(), "/orgs/acme/members.json", ReadOptions::default())
                         .await
                         .unwrap();
@@ -34,6 +35,7 @@ async fn if_match_read_modify_write_loses_no_update() {
                         ..WriteOptions::default()
                     };
                     match fs
+                        .files()
                         .write(&system(), "/orgs/acme/members.json", body, options)
                         .await
                     {
@@ -67,7 +69,11 @@ async fn if_match_read_modify_write_loses_no_update() {
         WRITERS * INCREMENTS,
         "no entry was written twice"
     );
-    let stat = fs.stat(&system(), "/orgs/acme/members.json").await.unwrap();
+    let stat = fs
+        .files()
+        .stat(&system(), "/orgs/acme/members.json")
+        .await
+        .unwrap();
     assert_eq!(
         stat.version,
         1 + (WRITERS * INCREMENTS) as u64,
@@ -94,13 +100,14 @@ async fn if_none_match_create_race_has_one_winner() {
                 if_none_match: true,
                 ..WriteOptions::default()
             };
-            fs.write(
-                &system(),
-                "/orgs/acme/lock",
-                Bytes::from(format!("owner {writer}")),
-                options,
-            )
-            .await
+            fs.files()
+                .write(
+                    &system(),
+                    "/orgs/acme/lock",
+                    Bytes::from(format!("owner {writer}")),
+                    options,
+                )
+                .await
         }));
     }
     let mut winners = Vec::new();
@@ -127,13 +134,14 @@ async fn concurrent_renames_have_one_winner() {
     for target in 0..16 {
         let fs = fs.clone();
         tasks.push(tokio::spawn(async move {
-            fs.mv(
-                &system(),
-                "/orgs/acme/src",
-                &format!("/orgs/acme/dst{target}"),
-                false,
-            )
-            .await
+            fs.files()
+                .mv(
+                    &system(),
+                    "/orgs/acme/src",
+                    &format!("/orgs/acme/dst{target}"),
+                    false,
+                )
+                .await
         }));
     }
     let mut moved = 0;
@@ -156,18 +164,22 @@ async fn concurrent_renames_have_one_winner() {
 async fn dropped_writes_leave_no_partial_state() {
     use rand::{RngExt, SeedableRng};
     let (_dir, fs) = fresh().await;
-    fs.mkdir(&system(), "/orgs/acme/c", false).await.unwrap();
+    fs.files()
+        .mkdir(&system(), "/orgs/acme/c", false)
+        .await
+        .unwrap();
     // Budgets scale with how long a write takes on this machine now (a loaded CI machine
     // can take longer than any fixed budget, and then no write would ever complete).
     let started = std::time::Instant::now();
-    fs.write(
-        &system(),
-        "/orgs/acme/warmup",
-        Bytes::from(vec![7u8; 100_000]),
-        WriteOptions::default(),
-    )
-    .await
-    .unwrap();
+    fs.files()
+        .write(
+            &system(),
+            "/orgs/acme/warmup",
+            Bytes::from(vec![7u8; 100_000]),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap();
     let max_budget = u64::try_from(started.elapsed().as_micros().saturating_mul(4))
         .unwrap_or(u64::MAX)
         .max(20_000);
@@ -182,7 +194,7 @@ async fn dropped_writes_leave_no_partial_state() {
                 let fill = u8::try_from((worker * 40 + attempt) % 251).unwrap();
                 let size = rng.random_range(0..200_000);
                 let path = format!("/orgs/acme/c/{}", rng.random_range(0..10));
-                let write = fs.write(
+                let write = fs.files().write(
                     &context,
                     &path,
                     Bytes::from(vec![fill; size]),
@@ -204,6 +216,7 @@ async fn dropped_writes_leave_no_partial_state() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     for entry in crate::tree(&fs, "/orgs/acme/c").await {
         let content = fs
+            .files()
             .read(&system(), &entry, ReadOptions::default())
             .await
             .unwrap()

@@ -27,7 +27,10 @@ pub(crate) async fn fresh() -> (TempDir, Fs) {
     let fs = Fs::open(&dir.path().join("data"), StoreOptions::default())
         .await
         .unwrap();
-    fs.mkdir(&system(), "/orgs/acme", false).await.unwrap();
+    fs.files()
+        .mkdir(&system(), "/orgs/acme", false)
+        .await
+        .unwrap();
     (dir, fs)
 }
 
@@ -36,21 +39,23 @@ pub(crate) fn system() -> CallContext {
 }
 
 pub(crate) async fn put(fs: &Fs, path: &str, content: &str) -> nexus_core::Entry {
-    fs.write(
-        &system(),
-        path,
-        Bytes::from(content.to_owned()),
-        WriteOptions {
-            create_parents: true,
-            ..WriteOptions::default()
-        },
-    )
-    .await
-    .unwrap()
+    fs.files()
+        .write(
+            &system(),
+            path,
+            Bytes::from(content.to_owned()),
+            WriteOptions {
+                create_parents: true,
+                ..WriteOptions::default()
+            },
+        )
+        .await
+        .unwrap()
 }
 
 pub(crate) async fn cat(fs: &Fs, path: &str) -> String {
     let output = fs
+        .files()
         .read(&system(), path, ReadOptions::default())
         .await
         .unwrap();
@@ -60,6 +65,7 @@ pub(crate) async fn cat(fs: &Fs, path: &str) -> String {
 /// Paths of a recursive listing of `dir`.
 pub(crate) async fn tree(fs: &Fs, dir: &str) -> Vec<String> {
     let page = fs
+        .files()
         .ls(
             &system(),
             dir,

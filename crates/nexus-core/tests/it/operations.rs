@@ -22,11 +22,16 @@ async fn write_read_stat() {
     assert_eq!(cat(&fs, "/orgs/acme/sales/notes.md").await, "# Q1\nhello\n");
 
     let stat = fs
+        .files()
         .stat(&system(), "/orgs/acme/sales/notes.md")
         .await
         .unwrap();
     assert_eq!(stat, entry);
-    let dir = fs.stat(&system(), "/orgs/acme/sales/").await.unwrap();
+    let dir = fs
+        .files()
+        .stat(&system(), "/orgs/acme/sales/")
+        .await
+        .unwrap();
     assert_eq!(dir.kind, EntryKind::Directory);
     assert_eq!(dir.etag, None);
 
@@ -49,7 +54,10 @@ async fn nfd_and_nfc_name_one_file() {
 #[tokio::test]
 async fn case_variants_are_distinct() {
     let (_dir, fs) = fresh().await;
-    fs.mkdir(&system(), "/orgs/Acme", false).await.unwrap();
+    fs.files()
+        .mkdir(&system(), "/orgs/Acme", false)
+        .await
+        .unwrap();
     put(&fs, "/orgs/acme/Doc", "upper").await;
     put(&fs, "/orgs/acme/doc", "lower").await;
     put(&fs, "/orgs/Acme/doc", "other org").await;
@@ -66,15 +74,16 @@ async fn byte_ranges() {
         let fs = fs.clone();
         let range = ByteRange::parse(range).unwrap();
         async move {
-            fs.read(
-                &system(),
-                "/orgs/acme/f",
-                ReadOptions {
-                    range: Some(range),
-                    version: None,
-                },
-            )
-            .await
+            fs.files()
+                .read(
+                    &system(),
+                    "/orgs/acme/f",
+                    ReadOptions {
+                        range: Some(range),
+                        version: None,
+                    },
+                )
+                .await
         }
     };
     let cases = [
@@ -107,6 +116,7 @@ async fn byte_ranges() {
 async fn preconditions() {
     let (_dir, fs) = fresh().await;
     let created = fs
+        .files()
         .write(
             &system(),
             "/orgs/acme/c.json",
@@ -119,6 +129,7 @@ async fn preconditions() {
         .await
         .unwrap();
     let again = fs
+        .files()
         .write(
             &system(),
             "/orgs/acme/c.json",
@@ -135,6 +146,7 @@ async fn preconditions() {
 
     let etag = created.etag.clone().unwrap();
     let updated = fs
+        .files()
         .write(
             &system(),
             "/orgs/acme/c.json",
@@ -147,6 +159,7 @@ async fn preconditions() {
         .await
         .unwrap();
     let stale = fs
+        .files()
         .write(
             &system(),
             "/orgs/acme/c.json",
@@ -169,6 +182,7 @@ async fn preconditions() {
     assert_eq!(cat(&fs, "/orgs/acme/c.json").await, "{\"a\":1}");
 
     let missing = fs
+        .files()
         .write(
             &system(),
             "/orgs/acme/none",
@@ -185,6 +199,7 @@ async fn preconditions() {
         "precondition failed for `/orgs/acme/none`: it does not exist"
     );
     let weak = fs
+        .files()
         .write(
             &system(),
             "/orgs/acme/c.json",
@@ -212,6 +227,7 @@ async fn listing_is_sorted_and_paginated() {
         let mut cursor = None;
         loop {
             let page = fs
+                .files()
                 .ls(
                     &system(),
                     "/orgs/acme/d",
@@ -240,11 +256,13 @@ async fn listing_is_sorted_and_paginated() {
     assert!(recursive.contains(&"/orgs/acme/d/sub/deep".to_owned()));
 
     let file = fs
+        .files()
         .ls(&system(), "/orgs/acme/d/f000", ListOptions::default())
         .await
         .unwrap();
     assert_eq!(file.entries.len(), 1);
     let bad_limit = fs
+        .files()
         .ls(
             &system(),
             "/orgs/acme/d",
@@ -261,10 +279,17 @@ async fn listing_is_sorted_and_paginated() {
 #[tokio::test]
 async fn fixed_directories_and_tenant_views() {
     let (_dir, fs) = fresh().await;
-    fs.mkdir(&system(), "/orgs/techcorp", false).await.unwrap();
+    fs.files()
+        .mkdir(&system(), "/orgs/techcorp", false)
+        .await
+        .unwrap();
     put(&fs, "/orgs/acme/a.txt", "a").await;
     put(&fs, "/orgs/techcorp/t.txt", "t").await;
-    let root = fs.ls(&system(), "/", ListOptions::default()).await.unwrap();
+    let root = fs
+        .files()
+        .ls(&system(), "/", ListOptions::default())
+        .await
+        .unwrap();
     assert_eq!(
         root.entries
             .iter()
@@ -273,6 +298,7 @@ async fn fixed_directories_and_tenant_views() {
         ["/orgs"]
     );
     let orgs = fs
+        .files()
         .ls(&system(), "/orgs/", ListOptions::default())
         .await
         .unwrap();
@@ -288,10 +314,12 @@ async fn fixed_directories_and_tenant_views() {
         Principal::User("alice@acme.com".into()),
         OrgId::parse("acme").unwrap(),
     );
-    fs.setfacl(&system(), "/orgs/acme", "user:alice@acme.com:rwx")
+    fs.relationships()
+        .setfacl(&system(), "/orgs/acme", "user:alice@acme.com:rwx")
         .await
         .unwrap();
     let seen = fs
+        .files()
         .ls(&alice, "/orgs", ListOptions::default())
         .await
         .unwrap();
@@ -303,6 +331,7 @@ async fn fixed_directories_and_tenant_views() {
         ["acme"]
     );
     let everything = fs
+        .files()
         .ls(
             &alice,
             "/",
@@ -323,12 +352,14 @@ async fn fixed_directories_and_tenant_views() {
     );
     // Another organization's paths do not exist for this caller.
     let hidden = fs
+        .files()
         .read(&alice, "/orgs/techcorp/t.txt", ReadOptions::default())
         .await
         .unwrap_err();
     assert_eq!(hidden.code(), ErrorCode::NotFound);
     assert_eq!(hidden.to_string(), "`/orgs/techcorp/t.txt` does not exist");
     let write = fs
+        .files()
         .write(
             &alice,
             "/orgs/techcorp/x",
@@ -341,6 +372,7 @@ async fn fixed_directories_and_tenant_views() {
     assert_eq!(tree(&fs, "/orgs/techcorp").await, ["/orgs/techcorp/t.txt"]);
 
     let written = fs
+        .files()
         .write(
             &alice,
             "/orgs/acme/mine",
@@ -355,19 +387,28 @@ async fn fixed_directories_and_tenant_views() {
 #[tokio::test]
 async fn mkdir_semantics() {
     let (_dir, fs) = fresh().await;
-    let created = fs.mkdir(&system(), "/orgs/acme/a/b/c", true).await.unwrap();
+    let created = fs
+        .files()
+        .mkdir(&system(), "/orgs/acme/a/b/c", true)
+        .await
+        .unwrap();
     assert_eq!(created.kind, EntryKind::Directory);
     assert_eq!(
         tree(&fs, "/orgs/acme").await,
         ["/orgs/acme/a", "/orgs/acme/a/b", "/orgs/acme/a/b/c"]
     );
-    fs.mkdir(&system(), "/orgs/acme/a/b/c", true).await.unwrap();
+    fs.files()
+        .mkdir(&system(), "/orgs/acme/a/b/c", true)
+        .await
+        .unwrap();
     let exists = fs
+        .files()
         .mkdir(&system(), "/orgs/acme/a/b/c", false)
         .await
         .unwrap_err();
     assert_eq!(exists.code(), ErrorCode::AlreadyExists);
     let missing = fs
+        .files()
         .mkdir(&system(), "/orgs/acme/x/y", false)
         .await
         .unwrap_err();
@@ -378,6 +419,7 @@ async fn mkdir_semantics() {
     );
     put(&fs, "/orgs/acme/file", "x").await;
     let under_file = fs
+        .files()
         .mkdir(&system(), "/orgs/acme/file/sub", true)
         .await
         .unwrap_err();
@@ -385,7 +427,7 @@ async fn mkdir_semantics() {
     // The fixed directories always exist: making them succeeds without changing anything.
     for path in ["/", "/orgs"] {
         for parents in [true, false] {
-            let entry = fs.mkdir(&system(), path, parents).await.unwrap();
+            let entry = fs.files().mkdir(&system(), path, parents).await.unwrap();
             assert!(entry.is_dir(), "{path}");
         }
     }
@@ -396,28 +438,36 @@ async fn rm_semantics() {
     let (_dir, fs) = fresh().await;
     put(&fs, "/orgs/acme/d/a", "a").await;
     put(&fs, "/orgs/acme/d/e/b", "b").await;
-    fs.mkdir(&system(), "/orgs/acme/empty", false)
+    fs.files()
+        .mkdir(&system(), "/orgs/acme/empty", false)
         .await
         .unwrap();
-    let refused = fs.rm(&system(), "/orgs/acme/d", false).await.unwrap_err();
+    let refused = fs
+        .files()
+        .rm(&system(), "/orgs/acme/d", false)
+        .await
+        .unwrap_err();
     assert_eq!(refused.code(), ErrorCode::DirectoryNotEmpty);
     assert_eq!(tree(&fs, "/orgs/acme/d").await.len(), 3);
     assert_eq!(
-        fs.rm(&system(), "/orgs/acme/empty", false)
+        fs.files()
+            .rm(&system(), "/orgs/acme/empty", false)
             .await
             .unwrap()
             .removed,
         1
     );
     assert_eq!(
-        fs.rm(&system(), "/orgs/acme/d/a", false)
+        fs.files()
+            .rm(&system(), "/orgs/acme/d/a", false)
             .await
             .unwrap()
             .removed,
         1
     );
     assert_eq!(
-        fs.rm(&system(), "/orgs/acme/d", true)
+        fs.files()
+            .rm(&system(), "/orgs/acme/d", true)
             .await
             .unwrap()
             .removed,
@@ -425,14 +475,19 @@ async fn rm_semantics() {
     );
     assert_eq!(tree(&fs, "/orgs/acme").await, Vec::<String>::new());
     assert_eq!(
-        fs.rm(&system(), "/orgs/acme/d", true)
+        fs.files()
+            .rm(&system(), "/orgs/acme/d", true)
             .await
             .unwrap_err()
             .code(),
         ErrorCode::NotFound
     );
     assert_eq!(
-        fs.rm(&system(), "/orgs", true).await.unwrap_err().code(),
+        fs.files()
+            .rm(&system(), "/orgs", true)
+            .await
+            .unwrap_err()
+            .code(),
         ErrorCode::InvalidInput
     );
 }
@@ -442,9 +497,13 @@ async fn mv_files_and_directories() {
     let (_dir, fs) = fresh().await;
     let original = put(&fs, "/orgs/acme/a/x.txt", "x").await;
     put(&fs, "/orgs/acme/a/sub/y.txt", "y").await;
-    fs.mkdir(&system(), "/orgs/acme/b", false).await.unwrap();
+    fs.files()
+        .mkdir(&system(), "/orgs/acme/b", false)
+        .await
+        .unwrap();
 
     let moved = fs
+        .files()
         .mv(&system(), "/orgs/acme/a/x.txt", "/orgs/acme/b/z.txt", false)
         .await
         .unwrap();
@@ -455,14 +514,16 @@ async fn mv_files_and_directories() {
     );
     assert_eq!(cat(&fs, "/orgs/acme/b/z.txt").await, "x");
     assert_eq!(
-        fs.stat(&system(), "/orgs/acme/a/x.txt")
+        fs.files()
+            .stat(&system(), "/orgs/acme/a/x.txt")
             .await
             .unwrap_err()
             .code(),
         ErrorCode::NotFound
     );
 
-    fs.mv(&system(), "/orgs/acme/a", "/orgs/acme/b/a2", false)
+    fs.files()
+        .mv(&system(), "/orgs/acme/a", "/orgs/acme/b/a2", false)
         .await
         .unwrap();
     assert_eq!(
@@ -477,12 +538,14 @@ async fn mv_files_and_directories() {
     );
     assert_eq!(cat(&fs, "/orgs/acme/b/a2/sub/y.txt").await, "y");
     let listing = fs
+        .files()
         .ls(&system(), "/orgs/acme/b/a2", ListOptions::default())
         .await
         .unwrap();
     assert_eq!(listing.entries.len(), 1, "children moved with their parent");
 
     let into_self = fs
+        .files()
         .mv(&system(), "/orgs/acme/b", "/orgs/acme/b/a2/inner", false)
         .await
         .unwrap_err();
@@ -494,6 +557,7 @@ async fn mv_files_and_directories() {
 
     put(&fs, "/orgs/acme/other.txt", "other").await;
     let taken = fs
+        .files()
         .mv(
             &system(),
             "/orgs/acme/other.txt",
@@ -503,21 +567,24 @@ async fn mv_files_and_directories() {
         .await
         .unwrap_err();
     assert_eq!(taken.code(), ErrorCode::AlreadyExists);
-    fs.mv(
-        &system(),
-        "/orgs/acme/other.txt",
-        "/orgs/acme/b/z.txt",
-        true,
-    )
-    .await
-    .unwrap();
+    fs.files()
+        .mv(
+            &system(),
+            "/orgs/acme/other.txt",
+            "/orgs/acme/b/z.txt",
+            true,
+        )
+        .await
+        .unwrap();
     assert_eq!(cat(&fs, "/orgs/acme/b/z.txt").await, "other");
     let over_dir = fs
+        .files()
         .mv(&system(), "/orgs/acme/b/z.txt", "/orgs/acme/b/a2", true)
         .await
         .unwrap_err();
     assert_eq!(over_dir.code(), ErrorCode::IsADirectory);
     let no_parent = fs
+        .files()
         .mv(
             &system(),
             "/orgs/acme/b/z.txt",
@@ -528,13 +595,18 @@ async fn mv_files_and_directories() {
         .unwrap_err();
     assert_eq!(no_parent.code(), ErrorCode::ParentNotFound);
 
-    fs.mkdir(&system(), "/orgs/other", false).await.unwrap();
+    fs.files()
+        .mkdir(&system(), "/orgs/other", false)
+        .await
+        .unwrap();
     let across = fs
+        .files()
         .mv(&system(), "/orgs/acme/b/z.txt", "/orgs/other/z.txt", false)
         .await
         .unwrap_err();
     assert_eq!(across.code(), ErrorCode::InvalidInput);
     let root = fs
+        .files()
         .mv(&system(), "/orgs/acme", "/orgs/renamed", false)
         .await
         .unwrap_err();
@@ -553,7 +625,8 @@ async fn mv_prefix_siblings_are_untouched() {
     ] {
         put(&fs, path, path).await;
     }
-    fs.mv(&system(), "/orgs/acme/a", "/orgs/acme/z", false)
+    fs.files()
+        .mv(&system(), "/orgs/acme/a", "/orgs/acme/z", false)
         .await
         .unwrap();
     assert_eq!(
@@ -571,7 +644,10 @@ async fn mv_prefix_siblings_are_untouched() {
             "/orgs/acme/z/f"
         ]
     );
-    fs.rm(&system(), "/orgs/acme/z", true).await.unwrap();
+    fs.files()
+        .rm(&system(), "/orgs/acme/z", true)
+        .await
+        .unwrap();
     assert_eq!(tree(&fs, "/orgs/acme").await.len(), 8);
 }
 
@@ -581,6 +657,7 @@ async fn cp_files_and_directories() {
     put(&fs, "/orgs/acme/src/a.txt", "a").await;
     put(&fs, "/orgs/acme/src/sub/b.txt", "b").await;
     let copy = fs
+        .files()
         .cp(
             &system(),
             "/orgs/acme/src/a.txt",
@@ -593,11 +670,13 @@ async fn cp_files_and_directories() {
     assert_eq!(copy.version, 1);
     assert_eq!(cat(&fs, "/orgs/acme/a-copy.txt").await, "a");
     let dir_without_recursive = fs
+        .files()
         .cp(&system(), "/orgs/acme/src", "/orgs/acme/dst", false, false)
         .await
         .unwrap_err();
     assert_eq!(dir_without_recursive.code(), ErrorCode::IsADirectory);
-    fs.cp(&system(), "/orgs/acme/src", "/orgs/acme/dst", true, false)
+    fs.files()
+        .cp(&system(), "/orgs/acme/src", "/orgs/acme/dst", true, false)
         .await
         .unwrap();
     assert_eq!(
@@ -612,6 +691,7 @@ async fn cp_files_and_directories() {
     put(&fs, "/orgs/acme/src/sub/b.txt", "changed").await;
     assert_eq!(cat(&fs, "/orgs/acme/dst/sub/b.txt").await, "b");
     let into_self = fs
+        .files()
         .cp(
             &system(),
             "/orgs/acme/src",
@@ -623,6 +703,7 @@ async fn cp_files_and_directories() {
         .unwrap_err();
     assert_eq!(into_self.code(), ErrorCode::InvalidInput);
     let exists = fs
+        .files()
         .cp(
             &system(),
             "/orgs/acme/src/a.txt",
@@ -634,6 +715,7 @@ async fn cp_files_and_directories() {
         .unwrap_err();
     assert_eq!(exists.code(), ErrorCode::AlreadyExists);
     let replaced = fs
+        .files()
         .cp(
             &system(),
             "/orgs/acme/src/sub/b.txt",
@@ -653,9 +735,24 @@ async fn cp_files_and_directories() {
 async fn exists_reports_presence() {
     let (_dir, fs) = fresh().await;
     put(&fs, "/orgs/acme/here", "x").await;
-    assert!(fs.exists(&system(), "/orgs/acme/here").await.unwrap());
-    assert!(!fs.exists(&system(), "/orgs/acme/gone").await.unwrap());
-    assert!(fs.exists(&system(), "/orgs/acme/../x").await.is_err());
+    assert!(
+        fs.files()
+            .exists(&system(), "/orgs/acme/here")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !fs.files()
+            .exists(&system(), "/orgs/acme/gone")
+            .await
+            .unwrap()
+    );
+    assert!(
+        fs.files()
+            .exists(&system(), "/orgs/acme/../x")
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -666,7 +763,10 @@ async fn reopen_keeps_everything() {
         let fs = nexus_core::Fs::open(&data, nexus_core::StoreOptions::default())
             .await
             .unwrap();
-        fs.mkdir(&system(), "/orgs/acme", false).await.unwrap();
+        fs.files()
+            .mkdir(&system(), "/orgs/acme", false)
+            .await
+            .unwrap();
         put(&fs, "/orgs/acme/keep.txt", "kept").await;
         put(&fs, "/orgs/acme/keep.txt", "kept v2").await;
         fs.close().await;
@@ -676,7 +776,8 @@ async fn reopen_keeps_everything() {
         .unwrap();
     assert_eq!(cat(&fs, "/orgs/acme/keep.txt").await, "kept v2");
     assert_eq!(
-        fs.versions(&system(), "/orgs/acme/keep.txt")
+        fs.files()
+            .versions(&system(), "/orgs/acme/keep.txt")
             .await
             .unwrap()
             .len(),

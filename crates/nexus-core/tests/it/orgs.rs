@@ -53,7 +53,7 @@ async fn provisioned() -> (tempfile::TempDir, Fs) {
     let fs = Fs::open(&dir.path().join("data"), StoreOptions::default())
         .await
         .unwrap();
-    fs.provision(&system(), &[spec()]).await.unwrap();
+    fs.orgs().provision(&system(), &[spec()]).await.unwrap();
     (dir, fs)
 }
 
@@ -62,7 +62,8 @@ fn as_user(fs: &Fs, handle: &str) -> CallContext {
 }
 
 async fn readable(fs: &Fs, context: &CallContext, path: &str) -> Result<(), ErrorCode> {
-    fs.read(context, path, ReadOptions::default())
+    fs.files()
+        .read(context, path, ReadOptions::default())
         .await
         .map(drop)
         .map_err(|error| error.code())
@@ -80,7 +81,7 @@ async fn provisioning_creates_the_seed_layout_and_roles_grant_access() {
         "/orgs/acme/shared/knowledge-base",
         "/orgs/acme/shared/templates",
     ] {
-        fs.stat(&system(), path).await.unwrap();
+        fs.files().stat(&system(), path).await.unwrap();
     }
     let alice = as_user(&fs, "alice@acme.com");
     let agent = fs.context(Principal::Agent("agent_sales_001".to_owned()));
@@ -89,18 +90,20 @@ async fn provisioning_creates_the_seed_layout_and_roles_grant_access() {
         .await
         .unwrap();
     // assistant: rw- on its workspace, plus the explicit r-- on engineering.
-    fs.write(
-        &agent,
-        "/orgs/acme/sales/conversations/s1.json",
-        Bytes::from_static(b"{}"),
-        WriteOptions::default(),
-    )
-    .await
-    .unwrap();
+    fs.files()
+        .write(
+            &agent,
+            "/orgs/acme/sales/conversations/s1.json",
+            Bytes::from_static(b"{}"),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap();
     readable(&fs, &agent, "/orgs/acme/engineering/context.json")
         .await
         .unwrap();
     let refused = fs
+        .files()
         .write(
             &agent,
             "/orgs/acme/engineering/x",
@@ -111,10 +114,11 @@ async fn provisioning_creates_the_seed_layout_and_roles_grant_access() {
         .unwrap_err();
     assert_eq!(refused.code(), ErrorCode::PermissionDenied);
     // Stable ids: alice is u_XXXX in storage, her handle everywhere people look.
-    let id = fs.accounts().user_id("alice@acme.com").unwrap();
+    let id = fs.registry().user_id("alice@acme.com").unwrap();
     assert!(id.starts_with("u_") && id.len() == 6);
     let stored = fs
-        .relationships_read(
+        .relationships()
+        .read(
             &system(),
             &RelationshipFilter {
                 resource_type: Some("org".to_owned()),
@@ -133,11 +137,14 @@ async fn provisioning_creates_the_seed_layout_and_roles_grant_access() {
         !texts.iter().any(|text| text.contains("alice@acme.com")),
         "{texts:?}"
     );
-    let acl = fs.getfacl(&system(), "/orgs/acme/engineering").unwrap();
+    let acl = fs
+        .relationships()
+        .getfacl(&system(), "/orgs/acme/engineering")
+        .unwrap();
     assert_eq!(acl.entries[0].subject, "agent:agent_sales_001");
 
     // Idempotent: a second run changes nothing.
-    let again = fs.provision(&system(), &[spec()]).await.unwrap();
+    let again = fs.orgs().provision(&system(), &[spec()]).await.unwrap();
     assert!(again.changes.is_empty(), "{:?}", again.changes);
 }
 
@@ -151,7 +158,8 @@ async fn members_api_and_org_json_are_one_record() {
         kind: MemberKind::Human,
         workspaces: vec!["sales".to_owned()],
     };
-    fs.add_member(&alice, "acme", spec("bob@acme.com"))
+    fs.orgs()
+        .add_member(&alice, "acme", spec("bob@acme.com"))
         .await
         .unwrap();
     let bob = as_user(&fs, "bob@acme.com");
@@ -163,12 +171,14 @@ async fn members_api_and_org_json_are_one_record() {
         Err(ErrorCode::NotFound)
     );
     let again = fs
+        .orgs()
         .add_member(&alice, "acme", spec("bob@acme.com"))
         .await
         .unwrap_err();
     assert_eq!(again.code(), ErrorCode::InvalidInput);
     // A plain member may not add anyone.
     let by_bob = fs
+        .orgs()
         .add_member(&bob, "acme", spec("eve@acme.com"))
         .await
         .unwrap_err();
@@ -176,7 +186,8 @@ async fn members_api_and_org_json_are_one_record() {
 
     // Membership relationships are the record's: direct writes are refused, even to the system.
     let direct = fs
-        .relationships_write(
+        .relationships()
+        .write(
             &system(),
             vec![RelationshipUpdate {
                 operation: Operation::Touch,
@@ -189,11 +200,13 @@ async fn members_api_and_org_json_are_one_record() {
     assert_eq!(direct.code(), ErrorCode::InvalidInput);
     // ...and the operator granting to someone of no organization enrols them in the record
     // (see `operator_grants_enrol_newcomers_and_follow_type_changes`).
-    fs.setfacl(&system(), "/orgs/acme/sales", "user:mallory@x.org:r--")
+    fs.relationships()
+        .setfacl(&system(), "/orgs/acme/sales", "user:mallory@x.org:r--")
         .await
         .unwrap();
     assert!(
-        fs.list_members(&system(), "acme")
+        fs.orgs()
+            .members(&system(), "acme")
             .await
             .unwrap()
             .iter()
@@ -202,19 +215,21 @@ async fn members_api_and_org_json_are_one_record() {
 
     // A workspace dropped from the record loses its role grant.
     let record = fs
+        .files()
         .read(&system(), "/orgs/acme/org.json", ReadOptions::default())
         .await
         .unwrap();
     let mut json: serde_json::Value = serde_json::from_slice(&record.content).unwrap();
     json["members"][2]["workspaces"] = serde_json::json!(["engineering"]);
-    fs.write(
-        &alice,
-        "/orgs/acme/org.json",
-        Bytes::from(json.to_string()),
-        WriteOptions::default(),
-    )
-    .await
-    .unwrap();
+    fs.files()
+        .write(
+            &alice,
+            "/orgs/acme/org.json",
+            Bytes::from(json.to_string()),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap();
     assert_eq!(
         readable(&fs, &bob, "/orgs/acme/sales/context.json").await,
         Err(ErrorCode::NotFound)
@@ -223,7 +238,8 @@ async fn members_api_and_org_json_are_one_record() {
         .await
         .unwrap();
     crate::put(&fs, "/orgs/acme/shared/knowledge-base/faq.md", "faq").await;
-    fs.setfacl(&alice, "/orgs/acme/shared", "user:bob@acme.com:r--")
+    fs.relationships()
+        .setfacl(&alice, "/orgs/acme/shared", "user:bob@acme.com:r--")
         .await
         .unwrap();
     readable(&fs, &bob, "/orgs/acme/shared/knowledge-base/faq.md")
@@ -231,27 +247,30 @@ async fn members_api_and_org_json_are_one_record() {
         .unwrap();
     // Suspension: the member stays listed but belongs no more.
     json["members"][2]["status"] = serde_json::json!("suspended");
-    fs.write(
-        &alice,
-        "/orgs/acme/org.json",
-        Bytes::from(json.to_string()),
-        WriteOptions::default(),
-    )
-    .await
-    .unwrap();
+    fs.files()
+        .write(
+            &alice,
+            "/orgs/acme/org.json",
+            Bytes::from(json.to_string()),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap();
     assert_eq!(
         readable(&fs, &bob, "/orgs/acme/engineering/context.json").await,
         Err(ErrorCode::NotFound)
     );
-    assert_eq!(fs.list_members(&alice, "acme").await.unwrap().len(), 4);
+    assert_eq!(fs.orgs().members(&alice, "acme").await.unwrap().len(), 4);
 
     // Removal deletes every relationship bob had in acme.
-    fs.remove_member(&alice, "acme", "bob@acme.com")
+    fs.orgs()
+        .remove_member(&alice, "acme", "bob@acme.com")
         .await
         .unwrap();
-    let bob_id = fs.accounts().user_id("bob@acme.com").unwrap();
+    let bob_id = fs.registry().user_id("bob@acme.com").unwrap();
     let left = fs
-        .relationships_read(
+        .relationships()
+        .read(
             &system(),
             &RelationshipFilter {
                 subject_type: Some("user".to_owned()),
@@ -264,17 +283,18 @@ async fn members_api_and_org_json_are_one_record() {
         .unwrap();
     assert!(left.is_empty(), "{left:?}");
     // He keeps his stable id; re-adding him starts from nothing.
-    fs.add_member(
-        &alice,
-        "acme",
-        MemberSpec {
-            workspaces: Vec::new(),
-            ..spec("bob@acme.com")
-        },
-    )
-    .await
-    .unwrap();
-    assert_eq!(fs.accounts().user_id("bob@acme.com"), Some(bob_id));
+    fs.orgs()
+        .add_member(
+            &alice,
+            "acme",
+            MemberSpec {
+                workspaces: Vec::new(),
+                ..spec("bob@acme.com")
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(fs.registry().user_id("bob@acme.com"), Some(bob_id));
     assert_eq!(
         readable(&fs, &bob, "/orgs/acme/shared/knowledge-base/faq.md").await,
         Err(ErrorCode::NotFound)
@@ -289,7 +309,10 @@ async fn users_named_by_handle_are_adopted_on_open() {
     let data = dir.path().join("data");
     {
         let fs = Fs::open(&data, StoreOptions::default()).await.unwrap();
-        fs.mkdir(&system(), "/orgs/acme/sales", true).await.unwrap();
+        fs.files()
+            .mkdir(&system(), "/orgs/acme/sales", true)
+            .await
+            .unwrap();
         fs.close().await;
         let store = Store::open(&data, StoreOptions::default()).await.unwrap();
         let changes = [
@@ -316,26 +339,28 @@ async fn users_named_by_handle_are_adopted_on_open() {
     }
     let fs = Fs::open(&data, StoreOptions::default()).await.unwrap();
     let id = fs
-        .accounts()
+        .registry()
         .user_id("alice@acme.com")
         .expect("alice was registered");
     let check = |subject: &str| {
-        fs.check(
-            &system(),
-            CheckQuery {
-                resource: &ObjectRef::new("file", "/orgs/acme/sales/x"),
-                permission: "write",
-                subject: &SubjectRef::parse(subject).unwrap(),
-                context: None,
-                at_least: None,
-            },
-        )
-        .unwrap()
+        fs.relationships()
+            .check(
+                &system(),
+                CheckQuery {
+                    resource: &ObjectRef::new("file", "/orgs/acme/sales/x"),
+                    permission: "write",
+                    subject: &SubjectRef::parse(subject).unwrap(),
+                    context: None,
+                    at_least: None,
+                },
+            )
+            .unwrap()
     };
     assert_eq!(check(&format!("user:{id}")), CheckResult::Has);
     assert_eq!(check("user:alice@acme.com"), CheckResult::Has);
     let all: Vec<String> = fs
-        .relationships_read(
+        .relationships()
+        .read(
             &system(),
             &RelationshipFilter {
                 resource_type: Some("file".to_owned()),
@@ -352,7 +377,7 @@ async fn users_named_by_handle_are_adopted_on_open() {
     fs.close().await;
     // Reopening adopts nothing more and keeps the id.
     let fs = Fs::open(&data, StoreOptions::default()).await.unwrap();
-    assert_eq!(fs.accounts().user_id("alice@acme.com"), Some(id));
+    assert_eq!(fs.registry().user_id("alice@acme.com"), Some(id));
 }
 
 /// Ways around the record, each refused: deleting membership by filter, a group of another
@@ -362,7 +387,8 @@ async fn the_record_cannot_be_bypassed() {
     let (_dir, fs) = provisioned().await;
     let alice = as_user(&fs, "alice@acme.com");
     let deleted = fs
-        .relationships_delete(
+        .relationships()
+        .delete(
             &alice,
             RelationshipFilter {
                 resource_type: Some("org".to_owned()),
@@ -379,10 +405,11 @@ async fn the_record_cannot_be_bypassed() {
         .unwrap();
 
     for bad in ["/orgs/acme/org.json", "/orgs/acme/org.json/x"] {
-        let refused = fs.mkdir(&system(), bad, true).await.unwrap_err();
+        let refused = fs.files().mkdir(&system(), bad, true).await.unwrap_err();
         assert_eq!(refused.code(), ErrorCode::InvalidInput, "{bad}: {refused}");
     }
     let beneath = fs
+        .files()
         .write(
             &system(),
             "/orgs/acme/org.json/x.md",
@@ -398,15 +425,20 @@ async fn the_record_cannot_be_bypassed() {
 
     // A grant to an id nobody was given is refused (it would wait for whoever gets it).
     let planted = fs
+        .relationships()
         .setfacl(&alice, "/orgs/acme/sales", "user:u_zzzz:rwx")
         .await
         .unwrap_err();
     assert_eq!(planted.code(), ErrorCode::InvalidInput, "{planted}");
 
     // In an organization without a record, a group of another organization cannot join.
-    fs.mkdir(&system(), "/orgs/other", false).await.unwrap();
+    fs.files()
+        .mkdir(&system(), "/orgs/other", false)
+        .await
+        .unwrap();
     let foreign_group = fs
-        .relationships_write(
+        .relationships()
+        .write(
             &system(),
             vec![RelationshipUpdate {
                 operation: Operation::Touch,
@@ -427,9 +459,13 @@ async fn the_record_cannot_be_bypassed() {
     let mut broken = spec();
     broken.id = OrgId::parse("newco").unwrap();
     broken.name = " ".to_owned();
-    assert!(fs.provision(&system(), &[broken]).await.is_err());
+    assert!(fs.orgs().provision(&system(), &[broken]).await.is_err());
     assert_eq!(
-        fs.stat(&system(), "/orgs/newco").await.unwrap_err().code(),
+        fs.files()
+            .stat(&system(), "/orgs/newco")
+            .await
+            .unwrap_err()
+            .code(),
         ErrorCode::NotFound
     );
 }
@@ -441,6 +477,7 @@ async fn suspension_and_removed_workspaces() {
     let (_dir, fs) = provisioned().await;
     let alice = as_user(&fs, "alice@acme.com");
     let record = fs
+        .files()
         .read(&system(), "/orgs/acme/org.json", ReadOptions::default())
         .await
         .unwrap();
@@ -454,47 +491,54 @@ async fn suspension_and_removed_workspaces() {
             "status": "suspended",
             "workspaces": ["sales"],
         }));
-    fs.write(
-        &alice,
-        "/orgs/acme/org.json",
-        Bytes::from(json.to_string()),
-        WriteOptions::default(),
-    )
-    .await
-    .unwrap();
+    fs.files()
+        .write(
+            &alice,
+            "/orgs/acme/org.json",
+            Bytes::from(json.to_string()),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap();
     let sam = as_user(&fs, "sam@acme.com");
     assert_eq!(
         readable(&fs, &sam, "/orgs/acme/sales/context.json").await,
         Err(ErrorCode::NotFound)
     );
     json["members"][2]["status"] = serde_json::json!("active");
-    fs.write(
-        &alice,
-        "/orgs/acme/org.json",
-        Bytes::from(json.to_string()),
-        WriteOptions::default(),
-    )
-    .await
-    .unwrap();
+    fs.files()
+        .write(
+            &alice,
+            "/orgs/acme/org.json",
+            Bytes::from(json.to_string()),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap();
     readable(&fs, &sam, "/orgs/acme/sales/context.json")
         .await
         .unwrap();
 
-    fs.rm(&system(), "/orgs/acme/sales", true).await.unwrap();
-    fs.add_member(
-        &alice,
-        "acme",
-        MemberSpec {
-            user_id: "tia@acme.com".to_owned(),
-            role: Role::Member,
-            kind: MemberKind::Human,
-            workspaces: vec!["engineering".to_owned()],
-        },
-    )
-    .await
-    .unwrap();
+    fs.files()
+        .rm(&system(), "/orgs/acme/sales", true)
+        .await
+        .unwrap();
+    fs.orgs()
+        .add_member(
+            &alice,
+            "acme",
+            MemberSpec {
+                user_id: "tia@acme.com".to_owned(),
+                role: Role::Member,
+                kind: MemberKind::Human,
+                workspaces: vec!["engineering".to_owned()],
+            },
+        )
+        .await
+        .unwrap();
     // A new entry naming the missing workspace is still refused.
     let missing = fs
+        .orgs()
         .add_member(
             &alice,
             "acme",
@@ -518,12 +562,14 @@ async fn the_canonical_layout_places_workspaces_under_workspaces() {
         .await
         .unwrap()
         .with_layout(nexus_core::Layout::Canonical);
-    fs.provision(&system(), &[spec()]).await.unwrap();
-    fs.stat(&system(), "/orgs/acme/workspaces/sales/context.json")
+    fs.orgs().provision(&system(), &[spec()]).await.unwrap();
+    fs.files()
+        .stat(&system(), "/orgs/acme/workspaces/sales/context.json")
         .await
         .unwrap();
     assert_eq!(
-        fs.stat(&system(), "/orgs/acme/sales")
+        fs.files()
+            .stat(&system(), "/orgs/acme/sales")
             .await
             .unwrap_err()
             .code(),
@@ -562,11 +608,12 @@ async fn operator_grants_enrol_newcomers_and_follow_type_changes() {
         },
         Vec::new(),
     ));
-    fs.provision(&system(), &[other]).await.unwrap();
-    fs.setfacl(&system(), "/orgs/acme/sales", "user:newbie@acme.com:rw-")
+    fs.orgs().provision(&system(), &[other]).await.unwrap();
+    fs.relationships()
+        .setfacl(&system(), "/orgs/acme/sales", "user:newbie@acme.com:rw-")
         .await
         .unwrap();
-    let members = fs.list_members(&system(), "acme").await.unwrap();
+    let members = fs.orgs().members(&system(), "acme").await.unwrap();
     let newbie = members
         .iter()
         .find(|member| member.user_id == "newbie@acme.com")
@@ -576,6 +623,7 @@ async fn operator_grants_enrol_newcomers_and_follow_type_changes() {
         (Role::Member, MemberKind::Human)
     );
     let write = fs
+        .files()
         .write(
             &as_user(&fs, "newbie@acme.com"),
             "/orgs/acme/sales/x.md",
@@ -587,6 +635,7 @@ async fn operator_grants_enrol_newcomers_and_follow_type_changes() {
     // Someone of another organization is not enrolled: refused as cross-tenant, nothing
     // changed.
     let refused = fs
+        .relationships()
         .setfacl(&system(), "/orgs/acme/sales", "user:olga@other.org:r--")
         .await
         .unwrap_err();
@@ -596,16 +645,18 @@ async fn operator_grants_enrol_newcomers_and_follow_type_changes() {
         "{refused}"
     );
     assert_eq!(
-        fs.list_members(&system(), "acme").await.unwrap().len(),
+        fs.orgs().members(&system(), "acme").await.unwrap().len(),
         members.len()
     );
     // The seed's script names an agent as `user:agent_x` in its ACLs before listing it as an
     // agent: the grants follow the entry to the agent.
-    fs.setfacl(&system(), "/orgs/acme/engineering", "user:agent_x:rw-")
+    fs.relationships()
+        .setfacl(&system(), "/orgs/acme/engineering", "user:agent_x:rw-")
         .await
         .unwrap();
     let (mut record, etag) = {
         let read = fs
+            .files()
             .read(&system(), "/orgs/acme/org.json", ReadOptions::default())
             .await
             .unwrap();
@@ -617,18 +668,22 @@ async fn operator_grants_enrol_newcomers_and_follow_type_changes() {
             member["type"] = serde_json::json!("agent");
         }
     }
-    fs.write(
-        &system(),
-        "/orgs/acme/org.json",
-        Bytes::from(serde_json::to_vec(&record).unwrap()),
-        WriteOptions {
-            if_match: Some(etag),
-            ..WriteOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    let acl = fs.getfacl(&system(), "/orgs/acme/engineering").unwrap();
+    fs.files()
+        .write(
+            &system(),
+            "/orgs/acme/org.json",
+            Bytes::from(serde_json::to_vec(&record).unwrap()),
+            WriteOptions {
+                if_match: Some(etag),
+                ..WriteOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    let acl = fs
+        .relationships()
+        .getfacl(&system(), "/orgs/acme/engineering")
+        .unwrap();
     let subjects: Vec<&str> = acl
         .entries
         .iter()
@@ -653,25 +708,32 @@ async fn membership_writes_records_and_legacy_keys_follow_the_rules() {
     let fs = Fs::open(&dir.path().join("data"), StoreOptions::default())
         .await
         .unwrap();
-    fs.mkdir(&system(), "/orgs/acme", false).await.unwrap();
-    fs.mkdir(&system(), "/orgs/other", false).await.unwrap();
+    fs.files()
+        .mkdir(&system(), "/orgs/acme", false)
+        .await
+        .unwrap();
+    fs.files()
+        .mkdir(&system(), "/orgs/other", false)
+        .await
+        .unwrap();
     for relationship in [
         "org:acme#admin@user:alice@acme.com",
         "org:other#member@user:olga@other.org",
     ] {
-        fs.relationships_write(
-            &system(),
-            vec![RelationshipUpdate {
-                operation: Operation::Touch,
-                relationship: Relationship::parse(relationship).unwrap(),
-            }],
-            Vec::new(),
-        )
-        .await
-        .unwrap();
+        fs.relationships()
+            .write(
+                &system(),
+                vec![RelationshipUpdate {
+                    operation: Operation::Touch,
+                    relationship: Relationship::parse(relationship).unwrap(),
+                }],
+                Vec::new(),
+            )
+            .await
+            .unwrap();
     }
     let alice = as_user(&fs, "alice@acme.com");
-    let olga_id = fs.accounts().user_id("olga@other.org").unwrap();
+    let olga_id = fs.registry().user_id("olga@other.org").unwrap();
     let mut answers = Vec::new();
     for subject in [
         format!("user:{olga_id}"),
@@ -679,7 +741,8 @@ async fn membership_writes_records_and_legacy_keys_follow_the_rules() {
         "user:olga@other.org".to_owned(),
     ] {
         let error = fs
-            .relationships_write(
+            .relationships()
+            .write(
                 &alice,
                 vec![RelationshipUpdate {
                     operation: Operation::Touch,
@@ -700,6 +763,7 @@ async fn membership_writes_records_and_legacy_keys_follow_the_rules() {
     let empty =
         br#"{"org_id":"acme","name":"Acme","created_at":"2026-01-01T00:00:00Z","members":[]}"#;
     let refused = fs
+        .files()
         .write(
             &alice,
             "/orgs/acme/org.json",
@@ -727,22 +791,25 @@ async fn membership_writes_records_and_legacy_keys_follow_the_rules() {
         })
         .await
         .unwrap();
-    fs.mkdir(&system(), "/orgs/acme/sales", false)
+    fs.files()
+        .mkdir(&system(), "/orgs/acme/sales", false)
         .await
         .unwrap();
-    fs.add_member(
-        &alice,
-        "acme",
-        MemberSpec {
-            user_id: "bot_x".to_owned(),
-            role: Role::Member,
-            kind: MemberKind::Human,
-            workspaces: vec!["sales".to_owned()],
-        },
-    )
-    .await
-    .unwrap();
+    fs.orgs()
+        .add_member(
+            &alice,
+            "acme",
+            MemberSpec {
+                user_id: "bot_x".to_owned(),
+                role: Role::Member,
+                kind: MemberKind::Human,
+                workspaces: vec!["sales".to_owned()],
+            },
+        )
+        .await
+        .unwrap();
     let read = fs
+        .files()
         .read(&alice, "/orgs/acme/org.json", ReadOptions::default())
         .await
         .unwrap();
@@ -751,6 +818,7 @@ async fn membership_writes_records_and_legacy_keys_follow_the_rules() {
     assert_eq!(record["members"][0]["email"], "a@x");
     record["fresh"] = serde_json::json!(1);
     let fresh = fs
+        .files()
         .write(
             &alice,
             "/orgs/acme/org.json",
@@ -770,14 +838,19 @@ async fn membership_writes_records_and_legacy_keys_follow_the_rules() {
             member["workspaces"] = serde_json::json!([]);
         }
     }
-    fs.write(
-        &alice,
-        "/orgs/acme/org.json",
-        Bytes::from(record.to_string()),
-        WriteOptions::default(),
-    )
-    .await
-    .unwrap();
-    let roles = fs.getfacl(&system(), "/orgs/acme/sales").unwrap().roles;
+    fs.files()
+        .write(
+            &alice,
+            "/orgs/acme/org.json",
+            Bytes::from(record.to_string()),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap();
+    let roles = fs
+        .relationships()
+        .getfacl(&system(), "/orgs/acme/sales")
+        .unwrap()
+        .roles;
     assert!(roles.is_empty(), "{roles:?}");
 }

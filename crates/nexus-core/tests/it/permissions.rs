@@ -20,26 +20,29 @@ fn user(id: &str) -> CallContext {
 }
 
 async fn can_read(fs: &Fs, context: &CallContext, path: &str) -> Result<(), ErrorCode> {
-    fs.read(context, path, ReadOptions::default())
+    fs.files()
+        .read(context, path, ReadOptions::default())
         .await
         .map(drop)
         .map_err(|error| error.code())
 }
 
 async fn can_write(fs: &Fs, context: &CallContext, path: &str) -> Result<(), ErrorCode> {
-    fs.write(
-        context,
-        path,
-        Bytes::from_static(b"x"),
-        WriteOptions::default(),
-    )
-    .await
-    .map(drop)
-    .map_err(|error| error.code())
+    fs.files()
+        .write(
+            context,
+            path,
+            Bytes::from_static(b"x"),
+            WriteOptions::default(),
+        )
+        .await
+        .map(drop)
+        .map_err(|error| error.code())
 }
 
 async fn names(fs: &Fs, context: &CallContext, dir: &str) -> Vec<String> {
-    fs.ls(context, dir, ListOptions::default())
+    fs.files()
+        .ls(context, dir, ListOptions::default())
         .await
         .unwrap()
         .entries
@@ -66,7 +69,8 @@ async fn world() -> (tempfile::TempDir, Fs) {
 async fn a_folder_grant_reaches_beneath_it_and_nowhere_else() {
     let (_dir, fs) = world().await;
     let bob = user("bob@acme.com");
-    fs.setfacl(&system(), "/orgs/acme/sales", "user:bob@acme.com:rw-")
+    fs.relationships()
+        .setfacl(&system(), "/orgs/acme/sales", "user:bob@acme.com:rw-")
         .await
         .unwrap();
     assert_eq!(
@@ -96,7 +100,8 @@ async fn a_folder_grant_reaches_beneath_it_and_nowhere_else() {
     );
 
     // Removing the entry takes effect on the very next operation.
-    fs.setfacl(&system(), "/orgs/acme/sales", "user:bob@acme.com:---")
+    fs.relationships()
+        .setfacl(&system(), "/orgs/acme/sales", "user:bob@acme.com:---")
         .await
         .unwrap();
     assert_eq!(
@@ -114,10 +119,12 @@ async fn acl_bits_are_independent() {
     let (_dir, fs) = world().await;
     let reader = user("reader");
     let writer = user("writer");
-    fs.setfacl(&system(), "/orgs/acme/sales", "user:reader:r--")
+    fs.relationships()
+        .setfacl(&system(), "/orgs/acme/sales", "user:reader:r--")
         .await
         .unwrap();
-    fs.setfacl(&system(), "/orgs/acme/sales", "user:writer:-w-")
+    fs.relationships()
+        .setfacl(&system(), "/orgs/acme/sales", "user:writer:-w-")
         .await
         .unwrap();
     assert_eq!(
@@ -138,17 +145,23 @@ async fn acl_bits_are_independent() {
     );
     // Changing ACLs needs `x`.
     let refused = fs
+        .relationships()
         .setfacl(&reader, "/orgs/acme/sales", "user:reader:rwx")
         .await
         .unwrap_err();
     assert_eq!(refused.code(), ErrorCode::PermissionDenied);
-    fs.setfacl(&system(), "/orgs/acme/sales", "user:reader:r-x")
+    fs.relationships()
+        .setfacl(&system(), "/orgs/acme/sales", "user:reader:r-x")
         .await
         .unwrap();
-    fs.setfacl(&reader, "/orgs/acme/sales/documents", "user:writer:r--")
+    fs.relationships()
+        .setfacl(&reader, "/orgs/acme/sales/documents", "user:writer:r--")
         .await
         .unwrap();
-    let listing = fs.getfacl(&system(), "/orgs/acme/sales").unwrap();
+    let listing = fs
+        .relationships()
+        .getfacl(&system(), "/orgs/acme/sales")
+        .unwrap();
     let entries: Vec<(String, String)> = listing
         .entries
         .into_iter()
@@ -174,31 +187,33 @@ async fn roles_on_folders_mean_rwx_and_rw() {
             SubjectRef::parse(subject).unwrap(),
         ),
     };
-    fs.relationships_write(
-        &system(),
-        vec![
-            grant("user:alice", "admin", "/orgs/acme"),
-            grant("user:bob", "member", "/orgs/acme/sales"),
-            grant("agent:bot", "assistant", "/orgs/acme/sales"),
-        ],
-        Vec::new(),
-    )
-    .await
-    .unwrap();
+    fs.relationships()
+        .write(
+            &system(),
+            vec![
+                grant("user:alice", "admin", "/orgs/acme"),
+                grant("user:bob", "member", "/orgs/acme/sales"),
+                grant("agent:bot", "assistant", "/orgs/acme/sales"),
+            ],
+            Vec::new(),
+        )
+        .await
+        .unwrap();
     let check = |who: &str, permission: &'static str, path: &str| {
         let subject = SubjectRef::parse(who).unwrap();
         let resource = ObjectRef::new("file", path);
-        fs.check(
-            &system(),
-            CheckQuery {
-                resource: &resource,
-                permission,
-                subject: &subject,
-                context: None,
-                at_least: None,
-            },
-        )
-        .unwrap()
+        fs.relationships()
+            .check(
+                &system(),
+                CheckQuery {
+                    resource: &resource,
+                    permission,
+                    subject: &subject,
+                    context: None,
+                    at_least: None,
+                },
+            )
+            .unwrap()
     };
     assert_eq!(
         check("user:alice", "manage", "/orgs/acme/engineering/secret.md"),
@@ -234,7 +249,8 @@ async fn roles_on_folders_mean_rwx_and_rw() {
 async fn removing_membership_revokes_everything_at_once() {
     let (_dir, fs) = world().await;
     let bob = user("bob");
-    fs.setfacl(&system(), "/orgs/acme/sales", "user:bob:rwx")
+    fs.relationships()
+        .setfacl(&system(), "/orgs/acme/sales", "user:bob:rwx")
         .await
         .unwrap();
     assert_eq!(
@@ -246,19 +262,21 @@ async fn removing_membership_revokes_everything_at_once() {
         "member",
         SubjectRef::object("user", "bob"),
     );
-    fs.relationships_write(
-        &system(),
-        vec![RelationshipUpdate {
-            operation: Operation::Delete,
-            relationship: membership,
-        }],
-        Vec::new(),
-    )
-    .await
-    .unwrap();
+    fs.relationships()
+        .write(
+            &system(),
+            vec![RelationshipUpdate {
+                operation: Operation::Delete,
+                relationship: membership,
+            }],
+            Vec::new(),
+        )
+        .await
+        .unwrap();
     // The ACL entry is still stored, but membership is gone: nothing in acme is reachable.
     assert_eq!(
-        fs.getfacl(&system(), "/orgs/acme/sales")
+        fs.relationships()
+            .getfacl(&system(), "/orgs/acme/sales")
             .unwrap()
             .entries
             .len(),
@@ -274,9 +292,13 @@ async fn removing_membership_revokes_everything_at_once() {
 #[tokio::test]
 async fn listings_show_what_the_caller_may_see() {
     let (_dir, fs) = world().await;
-    fs.mkdir(&system(), "/orgs/other", false).await.unwrap();
+    fs.files()
+        .mkdir(&system(), "/orgs/other", false)
+        .await
+        .unwrap();
     let bob = user("bob");
-    fs.setfacl(&system(), "/orgs/acme/sales/documents", "user:bob:r--")
+    fs.relationships()
+        .setfacl(&system(), "/orgs/acme/sales/documents", "user:bob:r--")
         .await
         .unwrap();
     assert_eq!(
@@ -295,6 +317,7 @@ async fn listings_show_what_the_caller_may_see() {
         ["plan.md"]
     );
     let found: Vec<String> = fs
+        .files()
         .glob(&bob, "/orgs/**", GlobOptions::default())
         .await
         .unwrap()
@@ -312,6 +335,7 @@ async fn listings_show_what_the_caller_may_see() {
         ]
     );
     let matches = fs
+        .files()
         .grep(&bob, "content", "/orgs/acme", GrepOptions::default())
         .await
         .unwrap();
@@ -319,11 +343,13 @@ async fn listings_show_what_the_caller_may_see() {
     // A directory without any grant beneath is refused (bob sees its parent) and its content
     // does not exist for him (he cannot see the directory).
     let hidden = fs
+        .files()
         .ls(&bob, "/orgs/acme/engineering", ListOptions::default())
         .await
         .unwrap_err();
     assert_eq!(hidden.code(), ErrorCode::PermissionDenied);
     let stat = fs
+        .files()
         .stat(&bob, "/orgs/acme/engineering/secret.md")
         .await
         .unwrap_err();
@@ -339,18 +365,22 @@ async fn r08_listing_equals_check() {
             put(&fs, &format!("/orgs/acme/d{a}/e{b}/f.txt"), "x").await;
         }
     }
-    fs.setfacl(&system(), "/orgs/acme/d1", "user:u:r--")
+    fs.relationships()
+        .setfacl(&system(), "/orgs/acme/d1", "user:u:r--")
         .await
         .unwrap();
-    fs.setfacl(&system(), "/orgs/acme/d2/e3", "user:u:r--")
+    fs.relationships()
+        .setfacl(&system(), "/orgs/acme/d2/e3", "user:u:r--")
         .await
         .unwrap();
-    fs.setfacl(&system(), "/orgs/acme/d3/e0/f.txt", "user:u:r--")
+    fs.relationships()
+        .setfacl(&system(), "/orgs/acme/d3/e0/f.txt", "user:u:r--")
         .await
         .unwrap();
     let u = user("u");
     let everything = crate::tree(&fs, "/orgs/acme").await;
     let listed: Vec<String> = fs
+        .files()
         .ls(
             &u,
             "/orgs/acme",
@@ -369,6 +399,7 @@ async fn r08_listing_equals_check() {
     for path in everything {
         let resource = ObjectRef::new("file", &path);
         let readable = fs
+            .relationships()
             .check(
                 &system(),
                 CheckQuery {
@@ -410,10 +441,12 @@ async fn r26_r32_grants_do_not_leak_to_siblings_or_parents() {
     ] {
         put(&fs, path, "x").await;
     }
-    fs.setfacl(&system(), "/orgs/acme/ws/public", "user:u:rw-")
+    fs.relationships()
+        .setfacl(&system(), "/orgs/acme/ws/public", "user:u:rw-")
         .await
         .unwrap();
-    fs.setfacl(&system(), "/orgs/acme/ws/a", "user:u:rw-")
+    fs.relationships()
+        .setfacl(&system(), "/orgs/acme/ws/a", "user:u:rw-")
         .await
         .unwrap();
     let u = user("u");
@@ -444,7 +477,8 @@ async fn r26_r32_grants_do_not_leak_to_siblings_or_parents() {
 async fn r29_one_canonical_key_for_authorization_and_storage() {
     let (_dir, fs) = fresh().await;
     put(&fs, "/orgs/acme/caf\u{e9}/menu.md", "x").await;
-    fs.setfacl(&system(), "/orgs/acme/cafe\u{301}/", "user:u:r--")
+    fs.relationships()
+        .setfacl(&system(), "/orgs/acme/cafe\u{301}/", "user:u:r--")
         .await
         .unwrap();
     let u = user("u");
@@ -468,7 +502,8 @@ async fn r29_one_canonical_key_for_authorization_and_storage() {
         );
     }
     assert_eq!(
-        fs.getfacl(&system(), "/orgs/acme/caf\u{e9}")
+        fs.relationships()
+            .getfacl(&system(), "/orgs/acme/caf\u{e9}")
             .unwrap()
             .entries
             .len(),
@@ -481,13 +516,16 @@ async fn grants_follow_moves_and_die_with_removals() {
     let (_dir, fs) = fresh().await;
     put(&fs, "/orgs/acme/a/doc.md", "x").await;
     put(&fs, "/orgs/acme/tmp/f.md", "x").await;
-    fs.setfacl(&system(), "/orgs/acme/a", "user:u:r--")
+    fs.relationships()
+        .setfacl(&system(), "/orgs/acme/a", "user:u:r--")
         .await
         .unwrap();
-    fs.setfacl(&system(), "/orgs/acme/tmp/f.md", "user:u:r--")
+    fs.relationships()
+        .setfacl(&system(), "/orgs/acme/tmp/f.md", "user:u:r--")
         .await
         .unwrap();
-    fs.mv(&system(), "/orgs/acme/a", "/orgs/acme/b", false)
+    fs.files()
+        .mv(&system(), "/orgs/acme/a", "/orgs/acme/b", false)
         .await
         .unwrap();
     let u = user("u");
@@ -498,14 +536,18 @@ async fn grants_follow_moves_and_die_with_removals() {
         Err(ErrorCode::NotFound)
     );
     // A file created where a granted one was removed does not inherit its grant.
-    fs.rm(&system(), "/orgs/acme/tmp", true).await.unwrap();
+    fs.files()
+        .rm(&system(), "/orgs/acme/tmp", true)
+        .await
+        .unwrap();
     put(&fs, "/orgs/acme/tmp/f.md", "someone else's file").await;
     assert_eq!(
         can_read(&fs, &u, "/orgs/acme/tmp/f.md").await,
         Err(ErrorCode::NotFound)
     );
     assert!(
-        fs.getfacl(&system(), "/orgs/acme/tmp/f.md")
+        fs.relationships()
+            .getfacl(&system(), "/orgs/acme/tmp/f.md")
             .unwrap()
             .entries
             .is_empty()
@@ -515,15 +557,21 @@ async fn grants_follow_moves_and_die_with_removals() {
 #[tokio::test]
 async fn cross_tenant_grants_are_refused() {
     let (_dir, fs) = world().await;
-    fs.mkdir(&system(), "/orgs/other", false).await.unwrap();
-    fs.setfacl(&system(), "/orgs/acme", "user:alice:rwx")
+    fs.files()
+        .mkdir(&system(), "/orgs/other", false)
         .await
         .unwrap();
-    fs.setfacl(&system(), "/orgs/other", "user:eve:rwx")
+    fs.relationships()
+        .setfacl(&system(), "/orgs/acme", "user:alice:rwx")
+        .await
+        .unwrap();
+    fs.relationships()
+        .setfacl(&system(), "/orgs/other", "user:eve:rwx")
         .await
         .unwrap();
     let alice = user("alice");
     let refused = fs
+        .relationships()
         .setfacl(&alice, "/orgs/acme/sales", "user:eve:r--")
         .await
         .unwrap_err();
@@ -533,30 +581,35 @@ async fn cross_tenant_grants_are_refused() {
         "cross-organization relationship refused: `user:eve` is not a member of organization `acme`"
     );
     let group = fs
+        .relationships()
         .setfacl(&alice, "/orgs/acme/sales", "group:other/team:r--")
         .await
         .unwrap_err();
     assert_eq!(group.code(), ErrorCode::InvalidInput);
     // A member may grant to another member, and to the organization's own groups.
     let membership = Relationship::parse("org:acme#member@user:bob").unwrap();
-    fs.relationships_write(
-        &system(),
-        vec![RelationshipUpdate {
-            operation: Operation::Touch,
-            relationship: membership,
-        }],
-        Vec::new(),
-    )
-    .await
-    .unwrap();
-    fs.setfacl(&alice, "/orgs/acme/sales", "user:bob:r--")
+    fs.relationships()
+        .write(
+            &system(),
+            vec![RelationshipUpdate {
+                operation: Operation::Touch,
+                relationship: membership,
+            }],
+            Vec::new(),
+        )
         .await
         .unwrap();
-    fs.setfacl(&alice, "/orgs/acme/sales", "group:sales:r--")
+    fs.relationships()
+        .setfacl(&alice, "/orgs/acme/sales", "user:bob:r--")
+        .await
+        .unwrap();
+    fs.relationships()
+        .setfacl(&alice, "/orgs/acme/sales", "group:sales:r--")
         .await
         .unwrap();
     assert_eq!(
-        fs.getfacl(&system(), "/orgs/acme/sales")
+        fs.relationships()
+            .getfacl(&system(), "/orgs/acme/sales")
             .unwrap()
             .entries
             .len(),
@@ -564,6 +617,7 @@ async fn cross_tenant_grants_are_refused() {
     );
     // And an org-bound caller cannot touch another organization at all.
     let elsewhere = fs
+        .relationships()
         .setfacl(&alice, "/orgs/other", "user:alice:rwx")
         .await
         .unwrap_err();
@@ -577,17 +631,19 @@ async fn groups_grant_to_their_members() {
         operation: Operation::Touch,
         relationship: Relationship::parse(relationship).unwrap(),
     };
-    fs.relationships_write(
-        &system(),
-        vec![
-            add("group:acme/eng#member@user:carol"),
-            add("group:acme/staff#member@group:acme/eng#member"),
-        ],
-        Vec::new(),
-    )
-    .await
-    .unwrap();
-    fs.setfacl(&system(), "/orgs/acme/engineering", "group:staff:r--")
+    fs.relationships()
+        .write(
+            &system(),
+            vec![
+                add("group:acme/eng#member@user:carol"),
+                add("group:acme/staff#member@group:acme/eng#member"),
+            ],
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    fs.relationships()
+        .setfacl(&system(), "/orgs/acme/engineering", "group:staff:r--")
         .await
         .unwrap();
     assert_eq!(
@@ -609,9 +665,13 @@ async fn permissions_survive_a_restart() {
         let fs = Fs::open(&data, nexus_core::StoreOptions::default())
             .await
             .unwrap();
-        fs.mkdir(&system(), "/orgs/acme", false).await.unwrap();
+        fs.files()
+            .mkdir(&system(), "/orgs/acme", false)
+            .await
+            .unwrap();
         put(&fs, "/orgs/acme/x.md", "x").await;
-        fs.setfacl(&system(), "/orgs/acme", "user:u:r--")
+        fs.relationships()
+            .setfacl(&system(), "/orgs/acme", "user:u:r--")
             .await
             .unwrap();
         revision = fs.authorizer().revision();
@@ -622,7 +682,7 @@ async fn permissions_survive_a_restart() {
         .unwrap();
     assert_eq!(fs.authorizer().revision(), revision);
     assert_eq!(can_read(&fs, &user("u"), "/orgs/acme/x.md").await, Ok(()));
-    let changes = fs.relationship_changes(&system(), 0, 100).await.unwrap();
+    let changes = fs.relationships().changes(&system(), 0, 100).await.unwrap();
     assert_eq!(
         changes.len(),
         2,
@@ -634,14 +694,16 @@ async fn permissions_survive_a_restart() {
 #[tokio::test]
 async fn schemas_can_be_replaced_but_must_keep_the_contract() {
     let (_dir, fs) = world().await;
-    let (default, custom) = fs.schema();
+    let (default, custom) = fs.relationships().schema();
     assert!(!custom);
     let bad = fs
+        .relationships()
         .write_schema(&system(), "definition user {}")
         .await
         .unwrap_err();
     assert_eq!(bad.code(), ErrorCode::InvalidInput);
     let syntax = fs
+        .relationships()
         .write_schema(&system(), "definition user {")
         .await
         .unwrap_err();
@@ -650,9 +712,16 @@ async fn schemas_can_be_replaced_but_must_keep_the_contract() {
         "definition agent {}",
         "definition agent {}\ndefinition team {}",
     );
-    fs.write_schema(&system(), &extended).await.unwrap();
-    assert!(fs.schema().1);
-    let refused = fs.write_schema(&user("u"), &extended).await.unwrap_err();
+    fs.relationships()
+        .write_schema(&system(), &extended)
+        .await
+        .unwrap();
+    assert!(fs.relationships().schema().1);
+    let refused = fs
+        .relationships()
+        .write_schema(&user("u"), &extended)
+        .await
+        .unwrap_err();
     assert_eq!(refused.code(), ErrorCode::PermissionDenied);
 }
 
@@ -683,7 +752,10 @@ async fn r21_large_grant_batches_write_completely() {
         let fs = Fs::open(&data, nexus_core::StoreOptions::default())
             .await
             .unwrap();
-        fs.mkdir(&system(), "/orgs/acme", false).await.unwrap();
+        fs.files()
+            .mkdir(&system(), "/orgs/acme", false)
+            .await
+            .unwrap();
         for batch in &expected {
             let updates = batch
                 .iter()
@@ -693,11 +765,13 @@ async fn r21_large_grant_batches_write_completely() {
                 })
                 .collect();
             let outcome = fs
-                .relationships_write(&system(), updates, Vec::new())
+                .relationships()
+                .write(&system(), updates, Vec::new())
                 .await
                 .unwrap();
             let changes = fs
-                .relationship_changes(&system(), outcome.revision - 1, 1)
+                .relationships()
+                .changes(&system(), outcome.revision - 1, 1)
                 .await
                 .unwrap();
             // The grants, plus the memberships the first batch implied.
@@ -720,7 +794,8 @@ async fn r21_large_grant_batches_write_completely() {
             ..Default::default()
         };
         let mut read: Vec<String> = fs
-            .relationships_read(&system(), &filter, None, 100_000)
+            .relationships()
+            .read(&system(), &filter, None, 100_000)
             .unwrap()
             .iter()
             .map(ToString::to_string)
@@ -729,17 +804,18 @@ async fn r21_large_grant_batches_write_completely() {
         assert_eq!(&read, batch, "batch of {size}");
     }
     assert_eq!(
-        fs.check(
-            &system(),
-            CheckQuery {
-                resource: &ObjectRef::new("file", "/orgs/acme/r21-40000/d39999"),
-                permission: "read",
-                subject: &SubjectRef::parse("agent:a49").unwrap(),
-                context: None,
-                at_least: None,
-            },
-        )
-        .unwrap(),
+        fs.relationships()
+            .check(
+                &system(),
+                CheckQuery {
+                    resource: &ObjectRef::new("file", "/orgs/acme/r21-40000/d39999"),
+                    permission: "read",
+                    subject: &SubjectRef::parse("agent:a49").unwrap(),
+                    context: None,
+                    at_least: None,
+                },
+            )
+            .unwrap(),
         CheckResult::Has
     );
 }
@@ -752,7 +828,8 @@ async fn r21_large_grant_batches_write_completely() {
 async fn denials_do_not_recompute_the_callers_visibility() {
     let (_dir, fs) = world().await;
     let bob = user("bob@acme.com");
-    fs.setfacl(&system(), "/orgs/acme/sales", "user:bob@acme.com:r--")
+    fs.relationships()
+        .setfacl(&system(), "/orgs/acme/sales", "user:bob@acme.com:r--")
         .await
         .unwrap();
     let mut updates = Vec::new();
@@ -774,7 +851,8 @@ async fn denials_do_not_recompute_the_callers_visibility() {
             });
         }
     }
-    fs.relationships_write(&system(), updates, Vec::new())
+    fs.relationships()
+        .write(&system(), updates, Vec::new())
         .await
         .unwrap();
     put(&fs, "/orgs/acme/projects/p7-1/doc.md", "shared").await;
@@ -811,7 +889,8 @@ async fn denials_do_not_recompute_the_callers_visibility() {
     // Writes in another organization do not make a caller's denials expensive again.
     let before = fs.authorizer().visibility_computations();
     for n in 0..20 {
-        fs.setfacl(&system(), "/orgs/other", &format!("group:g{n}:r--"))
+        fs.relationships()
+            .setfacl(&system(), "/orgs/other", &format!("group:g{n}:r--"))
             .await
             .unwrap();
         assert_eq!(
@@ -821,24 +900,26 @@ async fn denials_do_not_recompute_the_callers_visibility() {
     }
     assert_eq!(fs.authorizer().visibility_computations(), before);
     // A new revision of the caller's organization is seen at once.
-    fs.setfacl(
-        &system(),
-        "/orgs/acme/projects/hidden",
-        "user:bob@acme.com:r--",
-    )
-    .await
-    .unwrap();
+    fs.relationships()
+        .setfacl(
+            &system(),
+            "/orgs/acme/projects/hidden",
+            "user:bob@acme.com:r--",
+        )
+        .await
+        .unwrap();
     assert_eq!(
         can_read(&fs, &bob, "/orgs/acme/projects/hidden/doc.md").await,
         Ok(())
     );
-    fs.setfacl(
-        &system(),
-        "/orgs/acme/projects/hidden",
-        "user:bob@acme.com:---",
-    )
-    .await
-    .unwrap();
+    fs.relationships()
+        .setfacl(
+            &system(),
+            "/orgs/acme/projects/hidden",
+            "user:bob@acme.com:---",
+        )
+        .await
+        .unwrap();
     assert_eq!(
         can_read(&fs, &bob, "/orgs/acme/projects/hidden/doc.md").await,
         Err(ErrorCode::NotFound)
@@ -851,7 +932,8 @@ async fn denials_do_not_recompute_the_callers_visibility() {
 async fn a_too_deep_group_hides_only_what_it_governs() {
     let (_dir, fs) = world().await;
     let bob = user("bob@acme.com");
-    fs.setfacl(&system(), "/orgs/acme/sales", "user:bob@acme.com:r--")
+    fs.relationships()
+        .setfacl(&system(), "/orgs/acme/sales", "user:bob@acme.com:r--")
         .await
         .unwrap();
     let mut updates = vec![RelationshipUpdate {
@@ -875,10 +957,12 @@ async fn a_too_deep_group_hides_only_what_it_governs() {
         )
         .unwrap(),
     });
-    fs.relationships_write(&system(), updates, Vec::new())
+    fs.relationships()
+        .write(&system(), updates, Vec::new())
         .await
         .unwrap();
     let listing = fs
+        .files()
         .ls(
             &bob,
             "/orgs/acme",
@@ -906,6 +990,7 @@ async fn a_too_deep_group_hides_only_what_it_governs() {
     );
     // The path the deep group governs is refused on its own, with the evaluation error.
     let error = fs
+        .files()
         .read(
             &bob,
             "/orgs/acme/engineering/secret.md",

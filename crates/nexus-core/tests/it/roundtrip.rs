@@ -47,10 +47,10 @@ fn accepted_paths_round_trip_through_storage() {
             let entry = put(&fs, &raw, &content).await;
             assert_eq!(entry.path, canonical.as_str());
             let parent = canonical.parent().unwrap();
-            let listing = fs.ls(&system(), parent.as_str(), ListOptions::default()).await.unwrap();
+            let listing = fs.files().ls(&system(), parent.as_str(), ListOptions::default()).await.unwrap();
             let listed: Vec<&str> = listing.entries.iter().map(|entry| entry.path.as_str()).collect();
             assert_eq!(listed, [canonical.as_str()]);
-            assert_eq!(fs.stat(&system(), canonical.as_str()).await.unwrap().path, canonical.as_str());
+            assert_eq!(fs.files().stat(&system(), canonical.as_str()).await.unwrap().path, canonical.as_str());
             assert_eq!(cat(&fs, canonical.as_str()).await, content);
             // Each ancestor created on the way is listed under its canonical name too.
             let case_dir = format!("/orgs/acme/case{case}");

@@ -32,29 +32,35 @@ async fn sample() -> (tempfile::TempDir, nexus_core::Fs) {
     )
     .await;
     put(&fs, "/orgs/acme/eng/a[1].md", "bracketed").await;
-    fs.write(
-        &system(),
-        "/orgs/acme/eng/blob.bin",
-        Bytes::from_static(b"pricing\0\x01\x02"),
-        WriteOptions::default(),
-    )
-    .await
-    .unwrap();
-    fs.write(
-        &system(),
-        "/orgs/acme/eng/latin1.txt",
-        Bytes::from_static(b"pricing caf\xe9"),
-        WriteOptions::default(),
-    )
-    .await
-    .unwrap();
-    fs.mkdir(&system(), "/orgs/other", false).await.unwrap();
+    fs.files()
+        .write(
+            &system(),
+            "/orgs/acme/eng/blob.bin",
+            Bytes::from_static(b"pricing\0\x01\x02"),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap();
+    fs.files()
+        .write(
+            &system(),
+            "/orgs/acme/eng/latin1.txt",
+            Bytes::from_static(b"pricing caf\xe9"),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap();
+    fs.files()
+        .mkdir(&system(), "/orgs/other", false)
+        .await
+        .unwrap();
     put(&fs, "/orgs/other/secret.md", "pricing secret").await;
     (dir, fs)
 }
 
 async fn glob(fs: &nexus_core::Fs, context: &CallContext, pattern: &str) -> Vec<String> {
-    fs.glob(context, pattern, GlobOptions::default())
+    fs.files()
+        .glob(context, pattern, GlobOptions::default())
         .await
         .unwrap()
         .entries
@@ -108,7 +114,8 @@ async fn glob_patterns() {
         Principal::User("alice".into()),
         OrgId::parse("acme").unwrap(),
     );
-    fs.setfacl(&system, "/orgs/acme", "user:alice:r--")
+    fs.relationships()
+        .setfacl(&system, "/orgs/acme", "user:alice:r--")
         .await
         .unwrap();
     assert_eq!(
@@ -125,6 +132,7 @@ async fn glob_patterns() {
     );
 
     let limited = fs
+        .files()
         .glob(&system, "/orgs/acme/**", GlobOptions { limit: Some(2) })
         .await
         .unwrap();
@@ -138,6 +146,7 @@ async fn glob_patterns() {
         "/orgs/acme/{a",
     ] {
         let error = fs
+            .files()
             .glob(&system, bad, GlobOptions::default())
             .await
             .unwrap_err();
@@ -149,6 +158,7 @@ async fn glob_patterns() {
 async fn grep_lines_with_context() {
     let (_dir, fs) = sample().await;
     let result = fs
+        .files()
         .grep(
             &system(),
             "pricing",
@@ -198,6 +208,7 @@ async fn grep_lines_with_context() {
     assert!(!result.truncated);
 
     let case_sensitive = fs
+        .files()
         .grep(
             &system(),
             "Pricing",
@@ -209,6 +220,7 @@ async fn grep_lines_with_context() {
     assert_eq!(case_sensitive.matches.len(), 1);
 
     let with_context = fs
+        .files()
         .grep(
             &system(),
             "^three$",
@@ -238,6 +250,7 @@ async fn grep_lines_with_context() {
     );
 
     let included = fs
+        .files()
         .grep(
             &system(),
             "p",
@@ -252,6 +265,7 @@ async fn grep_lines_with_context() {
     assert_eq!(included.matches.len(), 1);
 
     let limited = fs
+        .files()
         .grep(
             &system(),
             ".",
@@ -270,10 +284,12 @@ async fn grep_lines_with_context() {
         Principal::User("alice".into()),
         OrgId::parse("acme").unwrap(),
     );
-    fs.setfacl(&system(), "/orgs/acme", "user:alice:r--")
+    fs.relationships()
+        .setfacl(&system(), "/orgs/acme", "user:alice:r--")
         .await
         .unwrap();
     let everywhere = fs
+        .files()
         .grep(&alice, "secret", "/", GrepOptions::default())
         .await
         .unwrap();
@@ -284,6 +300,7 @@ async fn grep_lines_with_context() {
     );
 
     let bad = fs
+        .files()
         .grep(&system(), "(unclosed", "/orgs/acme", GrepOptions::default())
         .await
         .unwrap_err();
@@ -293,6 +310,7 @@ async fn grep_lines_with_context() {
         "{bad}"
     );
     let missing = fs
+        .files()
         .grep(&system(), "x", "/orgs/acme/none", GrepOptions::default())
         .await
         .unwrap_err();

@@ -12,7 +12,11 @@ async fn every_write_adds_a_version() {
     for content in ["one", "two", "three"] {
         put(&fs, "/orgs/acme/doc.md", content).await;
     }
-    let versions = fs.versions(&system(), "/orgs/acme/doc.md").await.unwrap();
+    let versions = fs
+        .files()
+        .versions(&system(), "/orgs/acme/doc.md")
+        .await
+        .unwrap();
     assert_eq!(
         versions.iter().map(|v| v.version).collect::<Vec<_>>(),
         [3, 2, 1]
@@ -22,10 +26,15 @@ async fn every_write_adds_a_version() {
         [true, false, false]
     );
     assert_eq!(versions[2].size, 3);
-    let stat = fs.stat(&system(), "/orgs/acme/doc.md").await.unwrap();
+    let stat = fs
+        .files()
+        .stat(&system(), "/orgs/acme/doc.md")
+        .await
+        .unwrap();
     assert_eq!(Some(versions[0].etag.clone()), stat.etag);
 
     let old = fs
+        .files()
         .read(
             &system(),
             "/orgs/acme/doc.md",
@@ -40,11 +49,16 @@ async fn every_write_adds_a_version() {
     assert_eq!(old.entry.version, 1);
     assert_eq!(old.entry.etag.as_deref(), Some(versions[2].etag.as_str()));
 
-    let restored = fs.restore(&system(), "/orgs/acme/doc.md", 1).await.unwrap();
+    let restored = fs
+        .files()
+        .restore(&system(), "/orgs/acme/doc.md", 1)
+        .await
+        .unwrap();
     assert_eq!(restored.version, 4);
     assert_eq!(cat(&fs, "/orgs/acme/doc.md").await, "one");
     assert_eq!(
-        fs.versions(&system(), "/orgs/acme/doc.md")
+        fs.files()
+            .versions(&system(), "/orgs/acme/doc.md")
             .await
             .unwrap()
             .len(),
@@ -52,6 +66,7 @@ async fn every_write_adds_a_version() {
     );
 
     let missing = fs
+        .files()
         .restore(&system(), "/orgs/acme/doc.md", 99)
         .await
         .unwrap_err();
@@ -60,7 +75,11 @@ async fn every_write_adds_a_version() {
         missing.to_string(),
         "version 99 of `/orgs/acme/doc.md` does not exist"
     );
-    let on_dir = fs.versions(&system(), "/orgs/acme").await.unwrap_err();
+    let on_dir = fs
+        .files()
+        .versions(&system(), "/orgs/acme")
+        .await
+        .unwrap_err();
     assert_eq!(on_dir.code(), ErrorCode::IsADirectory);
 }
 
@@ -71,14 +90,22 @@ async fn keep_last_prunes_and_gc_reclaims() {
         keep_last: Some(3),
         keep_days: None,
     };
-    fs.set_version_policy(&system(), "acme", policy)
+    fs.files()
+        .set_version_policy(&system(), "acme", policy)
         .await
         .unwrap();
-    assert_eq!(fs.version_policy(&system(), "acme").await.unwrap(), policy);
+    assert_eq!(
+        fs.files().version_policy(&system(), "acme").await.unwrap(),
+        policy
+    );
     for index in 1..=10 {
         put(&fs, "/orgs/acme/log", &format!("entry {index}")).await;
     }
-    let versions = fs.versions(&system(), "/orgs/acme/log").await.unwrap();
+    let versions = fs
+        .files()
+        .versions(&system(), "/orgs/acme/log")
+        .await
+        .unwrap();
     assert_eq!(
         versions.iter().map(|v| v.version).collect::<Vec<_>>(),
         [10, 9, 8]
@@ -106,6 +133,7 @@ async fn keep_last_prunes_and_gc_reclaims() {
     assert_eq!(cat(&fs, "/orgs/acme/log").await, "entry 10");
 
     let zero = fs
+        .files()
         .set_version_policy(
             &system(),
             "acme",
@@ -151,23 +179,29 @@ async fn keep_days_drops_old_versions_but_never_the_current_one() {
         })
         .await
         .unwrap();
-    fs.set_version_policy(
-        &system(),
-        "acme",
-        VersionPolicy {
-            keep_last: None,
-            keep_days: Some(15),
-        },
-    )
-    .await
-    .unwrap();
-    let versions = fs.versions(&system(), "/orgs/acme/aging").await.unwrap();
+    fs.files()
+        .set_version_policy(
+            &system(),
+            "acme",
+            VersionPolicy {
+                keep_last: None,
+                keep_days: Some(15),
+            },
+        )
+        .await
+        .unwrap();
+    let versions = fs
+        .files()
+        .versions(&system(), "/orgs/acme/aging")
+        .await
+        .unwrap();
     assert_eq!(
         versions.iter().map(|v| v.version).collect::<Vec<_>>(),
         [4, 3]
     );
     assert_eq!(
-        fs.versions(&system(), "/orgs/acme/ancient")
+        fs.files()
+            .versions(&system(), "/orgs/acme/ancient")
             .await
             .unwrap()
             .len(),
@@ -183,7 +217,10 @@ async fn removing_a_file_releases_all_its_versions() {
         put(&fs, "/orgs/acme/tmp/f", content).await;
     }
     put(&fs, "/orgs/acme/keep", "2").await;
-    fs.rm(&system(), "/orgs/acme/tmp", true).await.unwrap();
+    fs.files()
+        .rm(&system(), "/orgs/acme/tmp", true)
+        .await
+        .unwrap();
     let report = fs
         .store()
         .collect_garbage(Timestamp(i64::MAX))
@@ -204,15 +241,24 @@ async fn file_ids_survive_renames_and_history_follows() {
     let (_dir, fs) = fresh().await;
     put(&fs, "/orgs/acme/a", "1").await;
     put(&fs, "/orgs/acme/a", "2").await;
-    fs.mv(&system(), "/orgs/acme/a", "/orgs/acme/b", false)
+    fs.files()
+        .mv(&system(), "/orgs/acme/a", "/orgs/acme/b", false)
         .await
         .unwrap();
-    let versions = fs.versions(&system(), "/orgs/acme/b").await.unwrap();
+    let versions = fs
+        .files()
+        .versions(&system(), "/orgs/acme/b")
+        .await
+        .unwrap();
     assert_eq!(versions.len(), 2);
     // A new file at the old path starts a new history.
     put(&fs, "/orgs/acme/a", "fresh").await;
     assert_eq!(
-        fs.versions(&system(), "/orgs/acme/a").await.unwrap().len(),
+        fs.files()
+            .versions(&system(), "/orgs/acme/a")
+            .await
+            .unwrap()
+            .len(),
         1
     );
 }

@@ -15,7 +15,7 @@ pub async fn accounts_whoami(
     State(state): State<AppState>,
     Caller(context): Caller,
 ) -> ApiResult<axum::Json<Whoami>> {
-    Ok(axum::Json(state.fs.whoami(&context).await?))
+    Ok(axum::Json(state.fs.accounts().whoami(&context).await?))
 }
 
 /// Every registered user and agent (system administrators).
@@ -26,7 +26,7 @@ pub async fn users_list(
     Caller(context): Caller,
 ) -> ApiResult<axum::Json<UserList>> {
     Ok(axum::Json(UserList {
-        users: state.fs.users(&context)?,
+        users: state.fs.accounts().users(&context)?,
     }))
 }
 
@@ -38,7 +38,7 @@ pub async fn keys_list(
     Caller(context): Caller,
 ) -> axum::Json<KeyList> {
     axum::Json(KeyList {
-        keys: state.fs.api_keys(&context),
+        keys: state.fs.accounts().keys(&context),
     })
 }
 
@@ -56,7 +56,8 @@ pub async fn keys_create(
         .unwrap_or_else(|| context.principal.to_string());
     let key = state
         .fs
-        .create_api_key(&context, &principal, &body.description)
+        .accounts()
+        .create_key(&context, &principal, &body.description)
         .await?;
     Ok((StatusCode::CREATED, axum::Json(key)))
 }
@@ -70,6 +71,6 @@ pub async fn keys_revoke(
     Caller(context): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<RevokeKeyResponse>> {
-    state.fs.revoke_api_key(&context, &id).await?;
+    state.fs.accounts().revoke_key(&context, &id).await?;
     Ok(axum::Json(RevokeKeyResponse { revoked: id }))
 }

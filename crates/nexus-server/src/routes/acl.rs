@@ -17,7 +17,11 @@ pub async fn acl_setfacl(
     Caller(context): Caller,
     JsonBody(body): JsonBody<SetfaclRequest>,
 ) -> ApiResult<Response> {
-    let listing = state.fs.setfacl(&context, &body.path, &body.entry).await?;
+    let listing = state
+        .fs
+        .relationships()
+        .setfacl(&context, &body.path, &body.entry)
+        .await?;
     revisioned(
         &state,
         &context,
@@ -36,7 +40,7 @@ pub async fn acl_getfacl(
     Path(path): Path<String>,
 ) -> ApiResult<Response> {
     let path = absolute(&path);
-    let listing = state.fs.getfacl(&context, &path)?;
+    let listing = state.fs.relationships().getfacl(&context, &path)?;
     revisioned(&state, &context, org_of_path(&path).as_ref(), |revision| {
         AclResponse { listing, revision }
     })

@@ -65,6 +65,7 @@ async fn read_path(
     };
     let output = match state
         .fs
+        .files()
         .read(context, path, ReadOptions { range, version })
         .await
     {
@@ -212,6 +213,7 @@ pub async fn files_write(
     };
     let entry = state
         .fs
+        .files()
         .write(
             &context,
             &absolute(&path),
@@ -250,6 +252,7 @@ pub async fn files_rm(
     let Query(query) = query?;
     let result = state
         .fs
+        .files()
         .rm(&context, &absolute(&path), query.recursive)
         .await?;
     Ok(axum::Json(result))
@@ -264,7 +267,7 @@ pub async fn files_stat(
     Caller(context): Caller,
     Path(path): Path<String>,
 ) -> ApiResult<Response> {
-    let entry = state.fs.stat(&context, &absolute(&path)).await?;
+    let entry = state.fs.files().stat(&context, &absolute(&path)).await?;
     Ok(entry_response(StatusCode::OK, &entry))
 }
 
@@ -276,6 +279,7 @@ async fn list_path(
 ) -> ApiResult<axum::Json<ListPage>> {
     let page = state
         .fs
+        .files()
         .ls(
             context,
             path,
@@ -338,6 +342,7 @@ pub async fn files_mkdir(
     let Query(query) = query?;
     let entry = state
         .fs
+        .files()
         .mkdir(&context, &absolute(&path), query.parents)
         .await?;
     Ok(entry_response(StatusCode::CREATED, &entry))
@@ -357,6 +362,7 @@ pub async fn files_mv(
 ) -> ApiResult<Response> {
     let entry = state
         .fs
+        .files()
         .mv(&context, &body.from, &body.to, body.overwrite)
         .await?;
     Ok(entry_response(StatusCode::OK, &entry))
@@ -376,6 +382,7 @@ pub async fn files_cp(
 ) -> ApiResult<Response> {
     let entry = state
         .fs
+        .files()
         .cp(
             &context,
             &body.from,
@@ -398,6 +405,7 @@ pub async fn files_glob(
 ) -> ApiResult<axum::Json<GlobResult>> {
     let result = state
         .fs
+        .files()
         .glob(&context, &body.pattern, GlobOptions { limit: body.limit })
         .await?;
     Ok(axum::Json(result))
@@ -414,6 +422,7 @@ pub async fn files_grep(
 ) -> ApiResult<axum::Json<GrepResult>> {
     let result = state
         .fs
+        .files()
         .grep(
             &context,
             &body.pattern,
@@ -439,7 +448,11 @@ pub async fn versions_list(
     Caller(context): Caller,
     Path(path): Path<String>,
 ) -> ApiResult<axum::Json<VersionList>> {
-    let versions = state.fs.versions(&context, &absolute(&path)).await?;
+    let versions = state
+        .fs
+        .files()
+        .versions(&context, &absolute(&path))
+        .await?;
     Ok(axum::Json(VersionList { versions }))
 }
 
@@ -456,6 +469,7 @@ pub async fn versions_restore(
 ) -> ApiResult<Response> {
     let entry = state
         .fs
+        .files()
         .restore(&context, &absolute(&path), body.version)
         .await?;
     Ok(entry_response(StatusCode::OK, &entry))
@@ -478,7 +492,7 @@ pub async fn versions_policy(
     Caller(context): Caller,
     Path(org): Path<String>,
 ) -> ApiResult<axum::Json<VersionPolicy>> {
-    let policy = state.fs.version_policy(&context, &org).await?;
+    let policy = state.fs.files().version_policy(&context, &org).await?;
     Ok(axum::Json(policy_of(org, policy)))
 }
 
@@ -497,6 +511,10 @@ pub async fn versions_set_policy(
         keep_last: body.keep,
         keep_days: body.keep_days,
     };
-    let policy = state.fs.set_version_policy(&context, &org, policy).await?;
+    let policy = state
+        .fs
+        .files()
+        .set_version_policy(&context, &org, policy)
+        .await?;
     Ok(axum::Json(policy_of(org, policy)))
 }

@@ -183,7 +183,7 @@ fn revisioned<T: Serialize>(
     about: Option<&OrgId>,
     body: impl FnOnce(RevisionToken) -> T,
 ) -> ApiResult<Response> {
-    let token = state.fs.revision_token(context, about)?;
+    let token = state.fs.relationships().revision_token(context, about)?;
     let header = HeaderValue::from_str(&token).ok();
     let mut response = axum::Json(body(RevisionToken(token))).into_response();
     if let Some(value) = header {

@@ -20,7 +20,8 @@ pub async fn orgs_list(
 ) -> ApiResult<axum::Json<OrgList>> {
     let orgs = state
         .fs
-        .organizations(&context)
+        .orgs()
+        .list(&context)
         .await?
         .into_iter()
         .map(|record| OrgSummary {
@@ -57,7 +58,7 @@ pub async fn orgs_create(
         members: Vec::new(),
         settings: serde_json::Map::new(),
     };
-    let report = state.fs.create_org(&context, spec).await?;
+    let report = state.fs.orgs().create(&context, spec).await?;
     Ok((StatusCode::CREATED, axum::Json(report)))
 }
 
@@ -70,12 +71,12 @@ pub async fn members_list(
     Caller(context): Caller,
     Path(org): Path<String>,
 ) -> ApiResult<axum::Json<MemberList>> {
-    let members = state.fs.list_members(&context, &org).await?;
+    let members = state.fs.orgs().members(&context, &org).await?;
     Ok(axum::Json(MemberList {
         org_id: org,
         members: members
             .into_iter()
-            .map(|member| state.fs.member_view(member))
+            .map(|member| state.fs.orgs().member_view(member))
             .collect(),
     }))
 }
@@ -96,6 +97,7 @@ pub async fn members_add(
 ) -> ApiResult<(StatusCode, axum::Json<AddMemberResponse>)> {
     let member = state
         .fs
+        .orgs()
         .add_member(
             &context,
             &org,
@@ -115,7 +117,7 @@ pub async fn members_add(
             user_id: body.user_id,
             role: body.role,
             workspaces: body.workspaces,
-            member: state.fs.member_view(member),
+            member: state.fs.orgs().member_view(member),
         }),
     ))
 }
@@ -135,7 +137,7 @@ pub async fn members_remove(
     Caller(context): Caller,
     Path((org, user)): Path<(String, String)>,
 ) -> ApiResult<axum::Json<RemoveMemberResponse>> {
-    state.fs.remove_member(&context, &org, &user).await?;
+    state.fs.orgs().remove_member(&context, &org, &user).await?;
     Ok(axum::Json(RemoveMemberResponse {
         success: true,
         removed: user,

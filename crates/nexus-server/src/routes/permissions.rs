@@ -27,7 +27,7 @@ pub async fn permissions_check(
     let resource = parse_object(&body.object)?;
     let subject = parse_subject(&body.subject)?;
     let at_least = at_least_text(body.at_least.as_ref())?;
-    let result = state.fs.check(
+    let result = state.fs.relationships().check(
         &context,
         nexus_core::CheckQuery {
             resource: &resource,
@@ -55,9 +55,11 @@ pub async fn permissions_expand(
     JsonBody(body): JsonBody<ExpandRequest>,
 ) -> ApiResult<Response> {
     let object = parse_object(&body.object)?;
-    let tree = state
-        .fs
-        .expand(&context, &object, &body.permission, body.recursive)?;
+    let tree =
+        state
+            .fs
+            .relationships()
+            .expand(&context, &object, &body.permission, body.recursive)?;
     let org = nexus_core::authz::org_of_object(&object);
     revisioned(&state, &context, org.as_ref(), |revision| ExpandResponse {
         tree: views::expand_tree(&tree),
@@ -74,7 +76,7 @@ pub async fn permissions_lookup_resources(
     Caller(context): Caller,
     JsonBody(body): JsonBody<LookupResourcesRequest>,
 ) -> ApiResult<Response> {
-    let found = state.fs.lookup_resources(
+    let found = state.fs.relationships().lookup_resources(
         &context,
         &body.resource_type,
         &body.permission,
@@ -107,7 +109,7 @@ pub async fn permissions_lookup_subjects(
         None => (body.subject_type.as_str(), None),
     };
     let object = parse_object(&body.object)?;
-    let found = state.fs.lookup_subjects(
+    let found = state.fs.relationships().lookup_subjects(
         &context,
         &object,
         &body.permission,
@@ -131,7 +133,7 @@ pub async fn schema_read(
     State(state): State<AppState>,
     Caller(context): Caller,
 ) -> ApiResult<Response> {
-    let (schema, custom) = state.fs.schema();
+    let (schema, custom) = state.fs.relationships().schema();
     revisioned(&state, &context, None, |revision| SchemaResponse {
         schema,
         custom,
@@ -148,7 +150,11 @@ pub async fn schema_write(
     Caller(context): Caller,
     JsonBody(body): JsonBody<WriteSchemaRequest>,
 ) -> ApiResult<Response> {
-    state.fs.write_schema(&context, &body.schema).await?;
+    state
+        .fs
+        .relationships()
+        .write_schema(&context, &body.schema)
+        .await?;
     revisioned(&state, &context, None, |written_at| WriteSchemaResponse {
         revision: written_at.clone(),
         written_at,

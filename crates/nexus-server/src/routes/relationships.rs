@@ -37,7 +37,8 @@ pub async fn relationships_write(
         nexus_core::authz::one_org(updates.iter().map(|update| &update.relationship.resource));
     let outcome = state
         .fs
-        .relationships_write(&context, updates, Vec::<WritePrecondition>::new())
+        .relationships()
+        .write(&context, updates, Vec::<WritePrecondition>::new())
         .await?;
     revisioned(&state, &context, org.as_ref(), |written_at| {
         WriteRelationshipsResponse {
@@ -66,13 +67,15 @@ pub async fn relationships_read(
 ) -> ApiResult<Response> {
     state
         .fs
+        .relationships()
         .require_fresh(&context, at_least_text(body.at_least.as_ref())?.as_deref())?;
     let filter = filter_of(&body)?;
     let limit = body.limit.unwrap_or(1000).clamp(1, 10_000);
     let after = body.after.as_deref().map(parse_relationship).transpose()?;
     let found = state
         .fs
-        .relationships_read(&context, &filter, after.as_ref(), limit)?;
+        .relationships()
+        .read(&context, &filter, after.as_ref(), limit)?;
     revisioned(&state, &context, filter_org(&filter).as_ref(), |revision| {
         ReadRelationshipsResponse {
             relationships: found.iter().map(ToString::to_string).collect(),
@@ -92,7 +95,7 @@ pub async fn relationships_delete(
 ) -> ApiResult<Response> {
     let filter = filter_of(&body)?;
     let org = filter_org(&filter);
-    let outcome = state.fs.relationships_delete(&context, filter).await?;
+    let outcome = state.fs.relationships().delete(&context, filter).await?;
     revisioned(&state, &context, org.as_ref(), |written_at| {
         DeleteRelationshipsResponse {
             deleted: outcome.changes.len(),
@@ -115,7 +118,8 @@ pub async fn relationships_changes(
     let limit = query.limit.unwrap_or(1000).clamp(1, 100_000);
     let changes = state
         .fs
-        .relationship_changes(&context, query.since, limit)
+        .relationships()
+        .changes(&context, query.since, limit)
         .await?;
     revisioned(&state, &context, None, |revision| ChangesResponse {
         changes: changes

@@ -21,8 +21,9 @@ use nexus_rebac::{
     WritePrecondition,
 };
 
-use super::Fs;
+use super::accounts::registrations;
 use super::orgs::{MemberKind, MemberRecord, MemberStatus, Role};
+use super::{Fs, Relationships};
 use crate::authz::acl::{self, AclEntry, AclListing};
 use crate::authz::{self, Permission, org_of};
 use crate::error::FsError;
@@ -36,7 +37,7 @@ pub struct CheckQuery<'a> {
     pub subject: &'a SubjectRef,
     /// Caveat parameters.
     pub context: Option<&'a nexus_rebac::caveat::CaveatContext>,
-    /// Answer at least as fresh as this revision token (see [`Fs::revision_token`]).
+    /// Answer at least as fresh as this revision token (see [`Relationships::revision_token`]).
     pub at_least: Option<&'a str>,
 }
 
@@ -121,9 +122,9 @@ fn is_system(context: &CallContext) -> bool {
     context.principal == Principal::System
 }
 
-impl Fs {
+impl Relationships<'_> {
     /// Refuses unless the caller may manage what `resource` belongs to.
-    fn authorize_manage(&self, context: &CallContext, resource: &ObjectRef) -> Result<(), FsError> {
+    fn authorize_manage(self, context: &CallContext, resource: &ObjectRef) -> Result<(), FsError> {
         if is_system(context) {
             return Ok(());
         }
@@ -146,8 +147,8 @@ impl Fs {
     }
 
     /// Writes relationships atomically as one revision.
-    pub async fn relationships_write(
-        &self,
+    pub async fn write(
+        self,
         context: &CallContext,
         mut updates: Vec<RelationshipUpdate>,
         preconditions: Vec<WritePrecondition>,
@@ -190,7 +191,7 @@ impl Fs {
             updates.iter().map(|update| &update.relationship),
             &managed,
         )?;
-        let _registering = self.accounts.registering.lock().await;
+        let _registering = self.registry.registering.lock().await;
         let mut pending = Vec::new();
         // Subjects as the caller typed them, for errors: a refusal never names a handle or
         // a stable id the caller did not give.
@@ -216,7 +217,7 @@ impl Fs {
             if writing
                 && subject.object_type == "user"
                 && subject.object_id != "*"
-                && self.accounts.user_id(&subject.object_id).is_none()
+                && self.registry.user_id(&subject.object_id).is_none()
                 && !pending.iter().any(|record| record.id == subject.object_id)
             {
                 // Only registered users hold anything: a grant to a name nobody has (or to an
@@ -248,7 +249,7 @@ impl Fs {
             .write_with(context, updates, preconditions, mutations)
             .await
             .map_err(|error| as_typed(error, &typed))?;
-        self.accounts.commit(&pending);
+        self.registry.commit(&pending);
         Ok(outcome)
     }
 
@@ -256,7 +257,7 @@ impl Fs {
     /// registered into `pending` when given (the system vouches for them), else left as
     /// given (they hold nothing, so a check answers "no" and a delete deletes nothing).
     pub(crate) fn resolve_subject(
-        &self,
+        self,
         subject: &mut SubjectRef,
         pending: Option<&mut Vec<nexus_store::PrincipalRecord>>,
     ) -> Result<(), FsError> {
@@ -266,140 +267,21 @@ impl Fs {
         match subject.object.object_type.as_str() {
             "user" => {
                 let text = subject.object.object_id.clone();
-                if let Some(id) = self.accounts.user_id(&text) {
+                if let Some(id) = self.registry.user_id(&text) {
                     subject.object.object_id = id;
                 } else if let Some(pending) = pending {
-                    subject.object.object_id = self.user_for(&text, Some(pending))?;
+                    subject.object.object_id = self.accounts().user_for(&text, Some(pending))?;
                 }
             }
             "agent" => {
                 if let Some(pending) = pending {
-                    self.register_agent(&subject.object.object_id, pending)?;
+                    self.accounts()
+                        .register_agent(&subject.object.object_id, pending)?;
                 }
             }
             _ => {}
         }
         Ok(())
-    }
-
-    /// The context of `principal` acting across organizations (checked by permissions),
-    /// with a user handle resolved to the stable id and kept for messages.
-    pub fn context(&self, principal: Principal) -> CallContext {
-        let principal = self.resolve_principal(principal);
-        let name = match &principal {
-            Principal::User(id) => self
-                .accounts
-                .handle("user", id)
-                .map(|handle| format!("user:{handle}")),
-            _ => None,
-        };
-        CallContext {
-            principal,
-            tenant: crate::Tenant::System,
-            name,
-        }
-    }
-
-    /// The principal with a user handle replaced by the stable id (unknown users are kept as
-    /// given: they hold nothing).
-    pub fn resolve_principal(&self, principal: Principal) -> Principal {
-        match principal {
-            Principal::User(text) => Principal::User(self.accounts.user_id(&text).unwrap_or(text)),
-            other => other,
-        }
-    }
-
-    /// A subject with a user's stable id replaced by the handle, for people to read.
-    pub fn display_subject(&self, subject: &str) -> String {
-        self.accounts.display_subject(subject)
-    }
-
-    /// Registers users still named by handle in stored relationships (data written before
-    /// stable ids) and renames them to their new ids, in one revision.
-    pub(crate) async fn adopt_unregistered_users(&self) -> Result<(), FsError> {
-        let filter = RelationshipFilter {
-            subject_type: Some("user".to_owned()),
-            ..RelationshipFilter::default()
-        };
-        let named_by_handle: Vec<Relationship> = self
-            .authz
-            .engine()
-            .read(&filter, None, usize::MAX, i64::MIN)
-            .into_iter()
-            .filter(|relationship| {
-                let id = &relationship.subject.object.object_id;
-                !relationship.subject.is_wildcard()
-                    && self.accounts.user_id(id).as_deref() != Some(id.as_str())
-            })
-            .collect();
-        if named_by_handle.is_empty() {
-            return Ok(());
-        }
-        let _registering = self.accounts.registering.lock().await;
-        let mut pending = Vec::new();
-        // Each handle is resolved once, with the new ids in a set: many users can be adopted
-        // at once without searching the pending registrations for each relationship.
-        let mut ids: std::collections::HashMap<String, Option<String>> =
-            std::collections::HashMap::new();
-        let mut pending_ids: std::collections::HashSet<String> = std::collections::HashSet::new();
-        let mut updates = Vec::new();
-        for relationship in named_by_handle {
-            let handle = relationship.subject.object.object_id.clone();
-            let id = if let Some(id) = ids.get(&handle) {
-                id.clone()
-            } else {
-                let id = self.adopt_handle(&handle, &mut pending, &mut pending_ids);
-                ids.insert(handle, id.clone());
-                id
-            };
-            let Some(id) = id else {
-                tracing::warn!(%relationship, "relationship names a user that cannot be registered; left as is");
-                continue;
-            };
-            let mut renamed = relationship.clone();
-            renamed.subject.object.object_id = id;
-            updates.push(RelationshipUpdate {
-                operation: Operation::Delete,
-                relationship,
-            });
-            updates.push(RelationshipUpdate {
-                operation: Operation::Touch,
-                relationship: renamed,
-            });
-        }
-        let mutations = registrations(&pending);
-        self.commit
-            .write_with(&CallContext::system(), updates, Vec::new(), mutations)
-            .await?;
-        tracing::info!(users = pending.len(), "registered users named by handle");
-        self.accounts.commit(&pending);
-        Ok(())
-    }
-
-    /// The stable id for a user named `handle` in stored relationships: registered already,
-    /// or registered now into `pending` (`None` if the text cannot name a user).
-    fn adopt_handle(
-        &self,
-        handle: &str,
-        pending: &mut Vec<nexus_store::PrincipalRecord>,
-        pending_ids: &mut std::collections::HashSet<String>,
-    ) -> Option<String> {
-        if let Some(id) = self.accounts.user_id(handle) {
-            return Some(id);
-        }
-        if crate::accounts::is_stable_user_id(handle)
-            || crate::accounts::validate_handle(handle).is_err()
-        {
-            return None;
-        }
-        let record = self
-            .accounts
-            .new_user_where(handle, |id| pending_ids.contains(id))
-            .ok()?;
-        pending_ids.insert(record.id.clone());
-        let id = record.id.clone();
-        pending.push(record);
-        Some(id)
     }
 
     /// Users and agents the updates grant something in an organization with a record, who
@@ -408,7 +290,7 @@ impl Fs {
     /// grant). Returns the relationship changes and staged record writes. Someone of another
     /// organization is not added (the grant is then refused as cross-tenant).
     async fn enroll_in_records(
-        &self,
+        self,
         context: &CallContext,
         updates: &[RelationshipUpdate],
         managed: &[OrgId],
@@ -436,7 +318,7 @@ impl Fs {
         orgs.sort();
         orgs.dedup();
         for org in orgs {
-            let Some((record, etag)) = self.org_record(org).await? else {
+            let Some((record, etag)) = self.orgs().org_record(org).await? else {
                 continue;
             };
             let mut new = record.clone();
@@ -447,10 +329,9 @@ impl Fs {
                     .find(|(resolved, _)| *resolved == text)
                     .map_or(text.as_str(), |(_, as_typed)| as_typed.as_str());
                 let (kind, name) = as_typed.split_once(':').unwrap_or(("user", as_typed));
-                let listed = new
-                    .members
-                    .iter()
-                    .any(|member| self.member_subject(member, None).ok().as_ref() == Some(subject));
+                let listed = new.members.iter().any(|member| {
+                    self.orgs().member_subject(member, None).ok().as_ref() == Some(subject)
+                });
                 if listed {
                     // Listed but not active (suspended): the record decides; no grant.
                     continue;
@@ -477,6 +358,7 @@ impl Fs {
                 continue;
             }
             let (updates, write) = self
+                .orgs()
                 .prepare_org_record(
                     context,
                     org,
@@ -494,14 +376,14 @@ impl Fs {
     }
 
     /// Whether `subject` is a member of any organization.
-    fn belongs_anywhere(&self, subject: &SubjectRef) -> Result<bool, FsError> {
+    fn belongs_anywhere(self, subject: &SubjectRef) -> Result<bool, FsError> {
         belongs_anywhere(&self.authz.engine(), subject)
     }
 
     /// `org:<org>#member@subject` for every user or agent the updates grant something in an
     /// organization they do not belong to.
     fn memberships_needed(
-        &self,
+        self,
         updates: &[RelationshipUpdate],
         managed: &[OrgId],
     ) -> Result<Vec<RelationshipUpdate>, FsError> {
@@ -544,7 +426,7 @@ impl Fs {
 
     /// A filter naming one resource needs `manage` on it; a broader one is the system's.
     fn authorize_filter(
-        &self,
+        self,
         context: &CallContext,
         filter: &RelationshipFilter,
         what: &'static str,
@@ -554,15 +436,15 @@ impl Fs {
                 context,
                 &ObjectRef::new(resource_type.clone(), resource_id.clone()),
             ),
-            _ => Self::require_system(context, what),
+            _ => Fs::require_system(context, what),
         }
     }
 
     /// A filter with a user subject given by handle naming the stable id instead.
-    fn resolve_filter(&self, mut filter: RelationshipFilter) -> RelationshipFilter {
+    fn resolve_filter(self, mut filter: RelationshipFilter) -> RelationshipFilter {
         if filter.subject_type.as_deref() == Some("user")
             && let Some(id) = filter.subject_id.as_deref()
-            && let Some(stable) = self.accounts.user_id(id)
+            && let Some(stable) = self.registry.user_id(id)
         {
             filter.subject_id = Some(stable);
         }
@@ -570,8 +452,8 @@ impl Fs {
     }
 
     /// Deletes every relationship matching `filter` (which must name a resource).
-    pub async fn relationships_delete(
-        &self,
+    pub async fn delete(
+        self,
         context: &CallContext,
         filter: RelationshipFilter,
     ) -> Result<WriteOutcome, FsError> {
@@ -589,7 +471,7 @@ impl Fs {
 
     /// The organizations among those of `relationships` whose membership their record manages.
     async fn managed_orgs(
-        &self,
+        self,
         relationships: impl Iterator<Item = &Relationship>,
     ) -> Result<Vec<OrgId>, FsError> {
         let mut managed: Vec<OrgId> = Vec::new();
@@ -598,7 +480,7 @@ impl Fs {
             if let Some(org) = org_of(relationship)
                 && !seen.contains(&org)
             {
-                if self.is_managed(&org).await? {
+                if self.orgs().is_managed(&org).await? {
                     managed.push(org.clone());
                 }
                 seen.push(org);
@@ -629,8 +511,8 @@ impl Fs {
 
     /// Relationships matching `filter`, in order, after `after` (the last relationship of
     /// the previous page), at most `limit`.
-    pub fn relationships_read(
-        &self,
+    pub fn read(
+        self,
         context: &CallContext,
         filter: &RelationshipFilter,
         after: Option<&Relationship>,
@@ -643,7 +525,7 @@ impl Fs {
 
     /// Answers a permission check.
     pub fn check(
-        &self,
+        self,
         context: &CallContext,
         query: CheckQuery<'_>,
     ) -> Result<CheckResult, FsError> {
@@ -678,7 +560,7 @@ impl Fs {
 
     /// The tree of why: how `permission` on `resource` is formed.
     pub fn expand(
-        &self,
+        self,
         context: &CallContext,
         resource: &ObjectRef,
         permission: &str,
@@ -694,7 +576,7 @@ impl Fs {
 
     /// Resources of a type on which `subject` has `permission`.
     pub fn lookup_resources(
-        &self,
+        self,
         context: &CallContext,
         resource_type: &str,
         permission: &str,
@@ -705,7 +587,7 @@ impl Fs {
         self.resolve_subject(&mut resolved, None)?;
         let subject = &resolved;
         if self.authz.subject_of(&context.principal).as_ref() != Some(subject) {
-            Self::require_system(context, "looking up another subject's resources")?;
+            Fs::require_system(context, "looking up another subject's resources")?;
         }
         let found = self.authz.engine().lookup_resources(
             resource_type,
@@ -743,7 +625,7 @@ impl Fs {
 
     /// Subjects of a type that have `permission` on `resource`.
     pub fn lookup_subjects(
-        &self,
+        self,
         context: &CallContext,
         resource: &ObjectRef,
         permission: &str,
@@ -764,20 +646,20 @@ impl Fs {
     }
 
     /// Relationship changes committed after `revision`.
-    pub async fn relationship_changes(
-        &self,
+    pub async fn changes(
+        self,
         context: &CallContext,
         revision: u64,
         limit: usize,
     ) -> Result<Vec<nexus_store::RecordedChange>, FsError> {
-        Self::require_system(context, "reading the change log")?;
+        Fs::require_system(context, "reading the change log")?;
         Ok(self.store.relationship_changes(revision, limit).await?)
     }
 
     /// The revision token for an answer to `context` about `about` (see
     /// [`crate::authz::tokens`]).
     pub fn revision_token(
-        &self,
+        self,
         context: &CallContext,
         about: Option<&OrgId>,
     ) -> Result<String, FsError> {
@@ -786,7 +668,7 @@ impl Fs {
 
     /// Refuses unless answers are at least as fresh as the token `at_least`.
     pub fn require_fresh(
-        &self,
+        self,
         context: &CallContext,
         at_least: Option<&str>,
     ) -> Result<(), FsError> {
@@ -794,38 +676,38 @@ impl Fs {
     }
 
     /// The schema text and whether it is a deployment's own.
-    pub fn schema(&self) -> (String, bool) {
+    pub fn schema(self) -> (String, bool) {
         self.authz.schema_source()
     }
 
     /// Replaces the schema.
-    pub async fn write_schema(&self, context: &CallContext, source: &str) -> Result<u64, FsError> {
-        Self::require_system(context, "replacing the schema")?;
+    pub async fn write_schema(self, context: &CallContext, source: &str) -> Result<u64, FsError> {
+        Fs::require_system(context, "replacing the schema")?;
         self.commit.write_schema(source).await
     }
 
     /// Sets the caller-given entry as the subject's ACL entry at `path` (`---` removes it).
     pub async fn setfacl(
-        &self,
+        self,
         context: &CallContext,
         path: &str,
         entry: &str,
     ) -> Result<AclListing, FsError> {
-        let (path, scope) = Self::resolve(context, path)?;
+        let (path, scope) = Fs::resolve(context, path)?;
         let org = match scope {
             super::Scope::Org(org) => org,
             super::Scope::Fixed => return Err(FsError::FixedDirectory { path }),
         };
         let entry = AclEntry::parse(entry)?;
         self.authorize(context, &path, Permission::Manage)?;
-        self.relationships_write(context, entry.updates(&path, Some(&org)), Vec::new())
+        self.write(context, entry.updates(&path, Some(&org)), Vec::new())
             .await?;
         Ok(self.acl_listing(&path, Some(&org)))
     }
 
     /// The ACL entries and role grants stored on `path` (not inherited ones).
-    pub fn getfacl(&self, context: &CallContext, path: &str) -> Result<AclListing, FsError> {
-        let (path, scope) = Self::resolve(context, path)?;
+    pub fn getfacl(self, context: &CallContext, path: &str) -> Result<AclListing, FsError> {
+        let (path, scope) = Fs::resolve(context, path)?;
         let org: Option<OrgId> = match scope {
             super::Scope::Org(org) => Some(org),
             super::Scope::Fixed => None,
@@ -834,7 +716,7 @@ impl Fs {
         Ok(self.acl_listing(&path, org.as_ref()))
     }
 
-    fn acl_listing(&self, path: &VfsPath, org: Option<&OrgId>) -> AclListing {
+    fn acl_listing(self, path: &VfsPath, org: Option<&OrgId>) -> AclListing {
         let relationships =
             self.authz
                 .engine()
@@ -853,18 +735,6 @@ impl Fs {
             .sort_by(|a, b| (&a.relation, &a.subject).cmp(&(&b.relation, &b.subject)));
         listing
     }
-}
-
-/// The mutations registering `pending` principals, committed with what needed them.
-pub(crate) fn registrations(
-    pending: &[nexus_store::PrincipalRecord],
-) -> Vec<nexus_store::Mutation> {
-    pending
-        .iter()
-        .map(|principal| nexus_store::Mutation::RegisterPrincipal {
-            principal: principal.clone(),
-        })
-        .collect()
 }
 
 /// The grants (not deletions, not membership itself) the updates make to a single user or

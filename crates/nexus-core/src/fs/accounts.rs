@@ -1,0 +1,341 @@
+//! Principals and API keys: who is acting, the registry of users and agents, and keys
+//! created for a principal, stored hashed, shown once, revocable at once.
+
+use nexus_path::VfsPath;
+use nexus_rebac::{Operation, Relationship, RelationshipFilter, RelationshipUpdate};
+use nexus_store::{Mutation, PrincipalRecord, Timestamp};
+
+use super::{Accounts, Fs};
+use crate::accounts::{
+    ApiKeyInfo, NewApiKey, PrincipalInfo, Registry, is_stable_user_id, validate_agent_id,
+    validate_handle,
+};
+use crate::error::FsError;
+use crate::principal::{CallContext, Principal};
+use nexus_api::Whoami;
+
+impl Accounts<'_> {
+    /// Refuses unless the caller is the system or `owner` itself.
+    fn require_self_or_system(context: &CallContext, owner: &Principal) -> Result<(), FsError> {
+        if context.principal == Principal::System || &context.principal == owner {
+            return Ok(());
+        }
+        Err(FsError::PermissionDenied {
+            principal: context.name(),
+            permission: "manage keys of another principal",
+            path: VfsPath::root(),
+        })
+    }
+
+    /// Creates a key acting as `principal` (`system`, `user:<handle or id>`, `agent:<id>`).
+    /// The system may create keys for anyone; others only for themselves. A user must be
+    /// registered (a member of some organization) first.
+    pub async fn create_key(
+        self,
+        context: &CallContext,
+        principal: &str,
+        description: &str,
+    ) -> Result<NewApiKey, FsError> {
+        let owner = if context.principal == Principal::System {
+            self.key_owner(principal)?
+        } else {
+            // Anyone else may only create keys for themselves; whether another principal
+            // exists is not their business, so every other name is refused alike.
+            match self.key_owner(principal) {
+                Ok(owner) if owner == context.principal => owner,
+                _ => {
+                    return Err(FsError::PermissionDenied {
+                        principal: context.name(),
+                        permission: "manage keys of another principal",
+                        path: VfsPath::root(),
+                    });
+                }
+            }
+        };
+        if description.len() > 200 || description.chars().any(char::is_control) {
+            return Err(FsError::invalid(
+                "a key description is at most 200 characters without control characters",
+            ));
+        }
+        let (record, secret) = Registry::new_key(&owner, description);
+        let id = self.store_key(record).await?;
+        Ok(NewApiKey {
+            id,
+            secret,
+            name: self.display_subject(&owner.to_string()),
+            principal: owner.to_string(),
+        })
+    }
+
+    /// Stores a key whose secret the operator chose (e.g. `NEXUS_ADMIN_KEY`). The system's
+    /// alone; the secret must look like a generated one (`nx_` and at least 32 more
+    /// characters).
+    pub async fn import_key(
+        self,
+        context: &CallContext,
+        principal: &str,
+        description: &str,
+        secret: &str,
+    ) -> Result<String, FsError> {
+        if context.principal != Principal::System {
+            return Err(FsError::PermissionDenied {
+                principal: context.name(),
+                permission: "system",
+                path: VfsPath::root(),
+            });
+        }
+        let long_enough = secret
+            .strip_prefix(crate::accounts::API_KEY_PREFIX)
+            .is_some_and(|rest| {
+                rest.len() >= 32
+                    && rest.len() <= 128
+                    && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+            });
+        if !long_enough {
+            return Err(FsError::invalid(
+                "an API key must be `nx_` followed by 32 to 128 letters or digits",
+            ));
+        }
+        let owner = self.key_owner(principal)?;
+        let (mut record, _) = Registry::new_key(&owner, description);
+        record.hash = crate::accounts::hash_secret(secret);
+        self.store_key(record).await
+    }
+
+    /// The principal a key is for (`system`, `user:<handle or id>` of a registered user,
+    /// `agent:<id>`), users by stable id.
+    fn key_owner(self, principal: &str) -> Result<Principal, FsError> {
+        match Principal::parse(principal).map_err(|error| FsError::invalid(error.to_string()))? {
+            Principal::User(text) => Ok(Principal::User(self.user_for(&text, None)?)),
+            other => Ok(other),
+        }
+    }
+
+    /// Stores a key, then makes it usable; returns its id.
+    async fn store_key(self, record: nexus_store::ApiKeyRecord) -> Result<String, FsError> {
+        self.store
+            .apply(Mutation::CreateApiKey {
+                key: record.clone(),
+            })
+            .await?;
+        let id = record.id.clone();
+        self.registry.commit_key(record);
+        Ok(id)
+    }
+
+    /// Revokes a key: refused from the next request on.
+    pub async fn revoke_key(self, context: &CallContext, id: &str) -> Result<(), FsError> {
+        let missing = || FsError::Missing {
+            message: format!(
+                "there is no API key `{}`",
+                id.chars().take(80).collect::<String>()
+            ),
+        };
+        let key = self.registry.key(id).ok_or_else(missing)?;
+        let owner = Principal::parse(&key.principal).map_err(|_| missing())?;
+        if Self::require_self_or_system(context, &owner).is_err() {
+            // Another principal's key is as invisible as a missing one.
+            return Err(missing());
+        }
+        let at = Timestamp::now();
+        self.store
+            .apply(Mutation::RevokeApiKey {
+                id: id.to_owned(),
+                at,
+            })
+            .await?;
+        self.registry.commit_revocation(id, at);
+        Ok(())
+    }
+
+    /// Keys the caller may see: all for the system, else its own.
+    pub fn keys(self, context: &CallContext) -> Vec<ApiKeyInfo> {
+        let own = context.principal.to_string();
+        self.registry
+            .keys()
+            .into_iter()
+            .filter(|key| context.principal == Principal::System || key.principal == own)
+            .collect()
+    }
+
+    /// Every registered user and agent (system administrators only).
+    pub fn users(self, context: &CallContext) -> Result<Vec<PrincipalInfo>, FsError> {
+        Fs::require_system(context, "listing every user")?;
+        Ok(self.registry.list())
+    }
+
+    /// Who the caller is, and the organizations it reaches.
+    pub async fn whoami(self, context: &CallContext) -> Result<Whoami, FsError> {
+        let orgs = self
+            .orgs()
+            .list(context)
+            .await?
+            .into_iter()
+            .map(|record| record.org_id)
+            .collect();
+        let (kind, id, handle) = match &context.principal {
+            Principal::System => ("system", "system".to_owned(), None),
+            Principal::User(id) => ("user", id.clone(), self.registry.handle("user", id)),
+            Principal::Agent(id) => ("agent", id.clone(), Some(id.clone())),
+        };
+        Ok(Whoami {
+            kind: kind.to_owned(),
+            id,
+            handle,
+            orgs,
+        })
+    }
+
+    /// Adds a registration for agent `id` to `pending` unless it is registered already.
+    pub(crate) fn register_agent(
+        self,
+        id: &str,
+        pending: &mut Vec<PrincipalRecord>,
+    ) -> Result<(), FsError> {
+        let known = self.registry.agent_known(id)
+            || pending
+                .iter()
+                .any(|record| record.kind == "agent" && record.id == id);
+        if !known {
+            validate_agent_id(id)?;
+            pending.push(PrincipalRecord {
+                kind: "agent".to_owned(),
+                id: id.to_owned(),
+                handle: id.to_owned(),
+                created_at: Timestamp::now(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The stable id of the user named `text` (handle or id). An unknown handle is
+    /// registered into `pending` when given; an unknown id is always an error.
+    pub(crate) fn user_for(
+        self,
+        text: &str,
+        pending: Option<&mut Vec<PrincipalRecord>>,
+    ) -> Result<String, FsError> {
+        if let Some(id) = self.registry.user_id(text) {
+            return Ok(id);
+        }
+        if is_stable_user_id(text) {
+            return Err(FsError::invalid(format!(
+                "there is no user with id `{text}`"
+            )));
+        }
+        validate_handle(text)?;
+        let Some(pending) = pending else {
+            return Err(FsError::invalid(format!("there is no user `{text}`")));
+        };
+        if let Some(record) = pending
+            .iter()
+            .find(|record| record.kind == "user" && record.handle == text)
+        {
+            return Ok(record.id.clone());
+        }
+        let record = self.registry.new_user(text, pending)?;
+        let id = record.id.clone();
+        pending.push(record);
+        Ok(id)
+    }
+
+    /// Registers users still named by handle in stored relationships (data written before
+    /// stable ids) and renames them to their new ids, in one revision.
+    pub(crate) async fn adopt_unregistered_users(self) -> Result<(), FsError> {
+        let filter = RelationshipFilter {
+            subject_type: Some("user".to_owned()),
+            ..RelationshipFilter::default()
+        };
+        let named_by_handle: Vec<Relationship> = self
+            .authz
+            .engine()
+            .read(&filter, None, usize::MAX, i64::MIN)
+            .into_iter()
+            .filter(|relationship| {
+                let id = &relationship.subject.object.object_id;
+                !relationship.subject.is_wildcard()
+                    && self.registry.user_id(id).as_deref() != Some(id.as_str())
+            })
+            .collect();
+        if named_by_handle.is_empty() {
+            return Ok(());
+        }
+        let _registering = self.registry.registering.lock().await;
+        let mut pending = Vec::new();
+        // Each handle is resolved once, with the new ids in a set: many users can be adopted
+        // at once without searching the pending registrations for each relationship.
+        let mut ids: std::collections::HashMap<String, Option<String>> =
+            std::collections::HashMap::new();
+        let mut pending_ids: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut updates = Vec::new();
+        for relationship in named_by_handle {
+            let handle = relationship.subject.object.object_id.clone();
+            let id = if let Some(id) = ids.get(&handle) {
+                id.clone()
+            } else {
+                let id = self.adopt_handle(&handle, &mut pending, &mut pending_ids);
+                ids.insert(handle, id.clone());
+                id
+            };
+            let Some(id) = id else {
+                tracing::warn!(%relationship, "relationship names a user that cannot be registered; left as is");
+                continue;
+            };
+            let mut renamed = relationship.clone();
+            renamed.subject.object.object_id = id;
+            updates.push(RelationshipUpdate {
+                operation: Operation::Delete,
+                relationship,
+            });
+            updates.push(RelationshipUpdate {
+                operation: Operation::Touch,
+                relationship: renamed,
+            });
+        }
+        let mutations = registrations(&pending);
+        self.commit
+            .write_with(&CallContext::system(), updates, Vec::new(), mutations)
+            .await?;
+        tracing::info!(users = pending.len(), "registered users named by handle");
+        self.registry.commit(&pending);
+        Ok(())
+    }
+
+    /// The stable id for a user named `handle` in stored relationships: registered already,
+    /// or registered now into `pending` (`None` if the text cannot name a user).
+    fn adopt_handle(
+        self,
+        handle: &str,
+        pending: &mut Vec<nexus_store::PrincipalRecord>,
+        pending_ids: &mut std::collections::HashSet<String>,
+    ) -> Option<String> {
+        if let Some(id) = self.registry.user_id(handle) {
+            return Some(id);
+        }
+        if crate::accounts::is_stable_user_id(handle)
+            || crate::accounts::validate_handle(handle).is_err()
+        {
+            return None;
+        }
+        let record = self
+            .registry
+            .new_user_where(handle, |id| pending_ids.contains(id))
+            .ok()?;
+        pending_ids.insert(record.id.clone());
+        let id = record.id.clone();
+        pending.push(record);
+        Some(id)
+    }
+}
+
+/// The mutations registering `pending` principals, committed with what needed them.
+pub(crate) fn registrations(
+    pending: &[nexus_store::PrincipalRecord],
+) -> Vec<nexus_store::Mutation> {
+    pending
+        .iter()
+        .map(|principal| nexus_store::Mutation::RegisterPrincipal {
+            principal: principal.clone(),
+        })
+        .collect()
+}
