@@ -32,7 +32,8 @@ async fn open(config: &Config, lock_timeout: u64) -> Result<Fs, CliError> {
     };
     Ok(Fs::connect(&config.storage(), options)
         .await?
-        .with_layout(config.layout))
+        .with_layout(config.layout)
+        .with_provisioning(config.provisioning.clone())?)
 }
 
 /// Loads a configuration for a command that never uses its secrets (`init`, `config

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use nexus_core::accounts::{is_stable_user_id, validate_agent_id, validate_handle};
-use nexus_core::{Layout, MemberSpec, OrgId, OrgSpec, WorkspaceSpec};
+use nexus_core::{Layout, MemberSpec, OrgId, OrgSpec, Provisioning, WorkspaceSpec};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -51,6 +51,9 @@ pub struct Config {
     pub storage: StorageConfig,
     #[serde(default)]
     pub layout: Layout,
+    /// The folders `init` and organization creation provision (the seed's by default).
+    #[serde(default)]
+    pub provisioning: Provisioning,
     #[serde(default)]
     pub organizations: Vec<OrgConfig>,
     #[serde(default)]
@@ -484,6 +487,9 @@ impl Config {
             return Err("`data_dir` is empty".to_owned());
         }
         self.storage.validate()?;
+        self.provisioning
+            .validate()
+            .map_err(|error| error.to_string())?;
         let mut seen = Vec::new();
         for (index, org) in self.organizations.iter().enumerate() {
             let at = format!("organizations[{index}]");
@@ -784,6 +790,39 @@ auth:
             let error = Config::parse(text, "c.yaml", &env).unwrap_err().to_string();
             assert!(error.contains(expected), "{text}: {error}");
             assert!(!error.contains("hunter2"), "a password was echoed: {error}");
+        }
+    }
+
+    #[test]
+    fn provisioned_folders_are_configurable_and_checked() {
+        let config = Config::parse(SEED, "nexus.yaml", &env).unwrap();
+        assert_eq!(config.provisioning, Provisioning::default());
+        let text = "data_dir: /d\nprovisioning:\n  workspace_folders: [notes, notes/daily]\n";
+        let config = Config::parse(text, "c.yaml", &env).unwrap();
+        assert_eq!(
+            config.provisioning.workspace_folders,
+            ["notes", "notes/daily"]
+        );
+        assert_eq!(
+            config.provisioning.shared_folders,
+            Provisioning::default().shared_folders
+        );
+        for (text, expected) in [
+            (
+                "data_dir: /d\nprovisioning:\n  workspace_folders: [../up]\n",
+                "provisioning.workspace_folders: `../up`",
+            ),
+            (
+                "data_dir: /d\nprovisioning:\n  shared_folders: [library]\n",
+                "provisioning.shared_folders: `library` is not `shared` or beneath it",
+            ),
+            (
+                "data_dir: /d\nprovisioning:\n  folders: [x]\n",
+                "unknown field `folders`",
+            ),
+        ] {
+            let error = Config::parse(text, "c.yaml", &env).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text}: {error}");
         }
     }
 

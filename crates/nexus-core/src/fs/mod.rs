@@ -33,7 +33,7 @@ pub use files::{
 };
 pub use orgs::{
     Layout, MemberKind, MemberRecord, MemberSpec, MemberStatus, ORG_RECORD, OrgRecord, OrgSpec,
-    ProvisionReport, Role, WorkspaceSpec,
+    ProvisionReport, Provisioning, Role, WorkspaceSpec,
 };
 pub use relationships::CheckQuery;
 pub use search::{GlobOptions, GrepOptions};
@@ -60,6 +60,8 @@ pub struct Fs {
     /// Serializes changes of organization records (`org.json`) and memberships.
     membership: Arc<tokio::sync::Mutex<()>>,
     layout: Layout,
+    /// The folders provisioning creates.
+    provisioning: Arc<Provisioning>,
 }
 
 macro_rules! service {
@@ -130,6 +132,7 @@ impl Fs {
             registry,
             membership: Arc::new(tokio::sync::Mutex::new(())),
             layout: Layout::Simple,
+            provisioning: Arc::new(Provisioning::default()),
         };
         fs.accounts().adopt_unregistered_users().await?;
         Ok(fs)
@@ -140,6 +143,13 @@ impl Fs {
     pub fn with_layout(mut self, layout: Layout) -> Fs {
         self.layout = layout;
         self
+    }
+
+    /// The same filesystem provisioning the folders `provisioning` names (validated).
+    pub fn with_provisioning(mut self, provisioning: Provisioning) -> Result<Fs, FsError> {
+        provisioning.validate()?;
+        self.provisioning = Arc::new(provisioning);
+        Ok(self)
     }
 
     /// Where workspaces live.

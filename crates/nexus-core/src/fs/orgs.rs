@@ -70,6 +70,86 @@ impl Layout {
     }
 }
 
+/// The folders provisioning creates in every organization (`provisioning:` in
+/// `nexus.yaml`). The default is the seed's tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Provisioning {
+    /// Folders created in every workspace, relative to it (`documents`, `conversations`).
+    pub workspace_folders: Vec<String>,
+    /// Organization-wide folders, relative to the organization's root; each is `shared` or
+    /// beneath it (`shared/knowledge-base`, `shared/templates`).
+    pub shared_folders: Vec<String>,
+}
+
+impl Default for Provisioning {
+    fn default() -> Self {
+        Provisioning {
+            workspace_folders: vec!["documents".to_owned(), "conversations".to_owned()],
+            shared_folders: vec![
+                "shared".to_owned(),
+                "shared/knowledge-base".to_owned(),
+                "shared/templates".to_owned(),
+            ],
+        }
+    }
+}
+
+impl Provisioning {
+    /// Refuses folder names that are not relative paths of valid names, and shared folders
+    /// outside `shared`.
+    pub fn validate(&self) -> Result<(), FsError> {
+        let probe = VfsPath::org_root(&OrgId::parse("probe")?);
+        for (what, folders) in [
+            ("workspace_folders", &self.workspace_folders),
+            ("shared_folders", &self.shared_folders),
+        ] {
+            for folder in folders {
+                Self::relative(&probe, folder).map_err(|error| {
+                    FsError::invalid(format!("provisioning.{what}: `{folder}`: {error}"))
+                })?;
+                if what == "shared_folders" && folder != "shared" && !folder.starts_with("shared/")
+                {
+                    return Err(FsError::invalid(format!(
+                        "provisioning.shared_folders: `{folder}` is not `shared` or beneath it (other folders in an organization's root are workspaces)"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `base` joined with the relative path `folder` (`a/b`), each parent included.
+    fn relative(base: &VfsPath, folder: &str) -> Result<Vec<VfsPath>, String> {
+        if folder.is_empty() || folder.starts_with('/') || folder.ends_with('/') {
+            return Err("use a relative path such as `documents` or `shared/notes`".to_owned());
+        }
+        let mut paths = Vec::new();
+        let mut path = base.clone();
+        for part in folder.split('/') {
+            if part.is_empty() || part == "." || part == ".." || part == ORG_RECORD {
+                return Err(format!("`{part}` is not a folder name"));
+            }
+            path = path.join(part).map_err(|error| error.to_string())?;
+            paths.push(path.clone());
+        }
+        Ok(paths)
+    }
+
+    /// The folders to create beneath `base`, parents first.
+    fn folders(base: &VfsPath, folders: &[String]) -> Result<Vec<VfsPath>, FsError> {
+        let mut paths: Vec<VfsPath> = Vec::new();
+        for folder in folders {
+            for path in Self::relative(base, folder).map_err(FsError::invalid)? {
+                if !paths.contains(&path) {
+                    paths.push(path);
+                }
+            }
+        }
+        Ok(paths)
+    }
+}
+
 impl Layout {
     /// The role relationships an active `member` or `assistant` holds on its workspaces.
     fn role_grants(
@@ -893,7 +973,10 @@ impl Orgs<'_> {
             report.unchanged += 1;
             return Ok(());
         }
-        let mut text = serde_json::to_string_pretty(content).unwrap_or_default();
+        let mut text =
+            serde_json::to_string_pretty(content).map_err(|error| FsError::Internal {
+                message: format!("`{path}` could not be serialized: {error}"),
+            })?;
         text.push('\n');
         self.files()
             .write(
@@ -922,8 +1005,8 @@ impl Orgs<'_> {
         for workspace in &spec.workspaces {
             let path = self.layout.workspace_path(org, &workspace.id)?;
             self.ensure_dir(context, &path, report).await?;
-            for sub in ["documents", "conversations"] {
-                self.ensure_dir(context, &path.join(sub)?, report).await?;
+            for folder in Provisioning::folders(&path, &self.provisioning.workspace_folders)? {
+                self.ensure_dir(context, &folder, report).await?;
             }
             let created = now_text();
             let context_json = serde_json::json!({
@@ -938,12 +1021,8 @@ impl Orgs<'_> {
             self.ensure_file(context, &path.join("context.json")?, &context_json, report)
                 .await?;
         }
-        for shared in ["shared", "shared/knowledge-base", "shared/templates"] {
-            let mut path = root.clone();
-            for part in shared.split('/') {
-                path = path.join(part)?;
-            }
-            self.ensure_dir(context, &path, report).await?;
+        for folder in Provisioning::folders(&root, &self.provisioning.shared_folders)? {
+            self.ensure_dir(context, &folder, report).await?;
         }
         self.provision_record(context, spec, report).await?;
         // Explicit permissions: added where the subject has no entry yet (an entry someone

@@ -590,6 +590,83 @@ async fn the_canonical_layout_places_workspaces_under_workspaces() {
     );
 }
 
+/// The provisioned folders come from the configuration; the default is the seed's tree;
+/// folder names that are not relative paths of valid names are refused before anything is
+/// written.
+#[tokio::test]
+async fn provisioned_folders_come_from_the_configuration() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let fs = Fs::open(&dir.path().join("data"), StoreOptions::default())
+        .await
+        .unwrap();
+    let custom = nexus_core::Provisioning {
+        workspace_folders: vec!["notes/daily".to_owned()],
+        shared_folders: vec!["shared/playbooks".to_owned()],
+    };
+    let fs = fs.with_provisioning(custom).unwrap();
+    fs.orgs().provision(&system(), &[spec()]).await.unwrap();
+    let listing = fs
+        .files()
+        .ls(
+            &system(),
+            "/orgs/acme",
+            nexus_core::ListOptions {
+                recursive: true,
+                ..nexus_core::ListOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    let folders: Vec<String> = listing
+        .entries
+        .into_iter()
+        .filter(|entry| entry.kind == nexus_core::EntryKind::Directory)
+        .map(|entry| format!("{}/", entry.path))
+        .collect();
+    assert_eq!(
+        folders,
+        [
+            "/orgs/acme/engineering/",
+            "/orgs/acme/engineering/notes/",
+            "/orgs/acme/engineering/notes/daily/",
+            "/orgs/acme/sales/",
+            "/orgs/acme/sales/notes/",
+            "/orgs/acme/sales/notes/daily/",
+            "/orgs/acme/shared/",
+            "/orgs/acme/shared/playbooks/",
+        ]
+    );
+
+    let defaults = nexus_core::Provisioning::default();
+    assert_eq!(defaults.workspace_folders, ["documents", "conversations"]);
+    assert_eq!(
+        defaults.shared_folders,
+        ["shared", "shared/knowledge-base", "shared/templates"]
+    );
+
+    for (workspace, shared) in [
+        ("../escape", "shared"),
+        ("/absolute", "shared"),
+        ("", "shared"),
+        ("a//b", "shared"),
+        ("org.json", "shared"),
+        ("docs", "library"),
+        ("docs", "shared/../x"),
+    ] {
+        let bad = nexus_core::Provisioning {
+            workspace_folders: vec![workspace.to_owned()],
+            shared_folders: vec![shared.to_owned()],
+        };
+        let error = fs.clone().with_provisioning(bad).unwrap_err();
+        assert_eq!(
+            error.code(),
+            ErrorCode::InvalidInput,
+            "{workspace} {shared}"
+        );
+        assert!(error.to_string().contains("provisioning."), "{error}");
+    }
+}
+
 /// The operator's grant to someone of no organization, inside an organization with
 /// a record, adds them to the record in the same transaction; to someone of another
 /// organization it is refused; a record entry whose type changes keeps what it was given.
