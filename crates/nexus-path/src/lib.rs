@@ -64,6 +64,13 @@ impl Location {
             Location::Root | Location::OrgsRoot | Location::Outside => None,
         }
     }
+
+    /// Whether this is one of the fixed directories, `/` and `/orgs`: they exist without
+    /// being stored, cannot be created, changed or removed, and every caller sees them
+    /// (listing them shows only the organizations the caller may see).
+    pub fn is_fixed(&self) -> bool {
+        matches!(self, Location::Root | Location::OrgsRoot)
+    }
 }
 
 impl VfsPath {
@@ -151,6 +158,16 @@ impl VfsPath {
     /// Whether this is `/`.
     pub fn is_root(&self) -> bool {
         self.0 == "/"
+    }
+
+    /// `/orgs`, the directory of every organization.
+    pub fn orgs_root() -> Self {
+        VfsPath(ORGS_ROOT.to_owned())
+    }
+
+    /// Whether this is a fixed directory, `/` or `/orgs` (see [`Location::is_fixed`]).
+    pub fn is_fixed(&self) -> bool {
+        self.is_root() || self.0 == ORGS_ROOT
     }
 
     /// The last segment (`""` for `/`).

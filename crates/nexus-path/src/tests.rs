@@ -165,6 +165,19 @@ fn location_classifies_tenants() {
 }
 
 #[test]
+fn the_fixed_directories_are_exactly_root_and_orgs() {
+    assert_eq!(VfsPath::orgs_root(), path("/orgs"));
+    for fixed in ["/", "/orgs"] {
+        assert!(path(fixed).is_fixed(), "{fixed}");
+        assert!(path(fixed).location().unwrap().is_fixed(), "{fixed}");
+    }
+    for other in ["/orgs/acme", "/orgs/acme/x", "/tmp", "/orgsx"] {
+        assert!(!path(other).is_fixed(), "{other}");
+        assert!(!path(other).location().unwrap().is_fixed(), "{other}");
+    }
+}
+
+#[test]
 fn org_ids() {
     for valid in [
         "acme",

@@ -241,7 +241,7 @@ impl Store {
 
     /// The node at `path`: stored, or one of the fixed directories `/` and `/orgs`.
     pub async fn node(&self, path: &VfsPath) -> Result<Option<Node>, StoreError> {
-        if path.is_root() || path.as_str() == nexus_path::ORGS_ROOT {
+        if path.is_fixed() {
             return Ok(Some(Node::virtual_directory(path.clone())));
         }
         if let Some(node) = self.inner.nodes.get(path) {
@@ -263,10 +263,7 @@ impl Store {
             }
             return self.list_children(query).await;
         }
-        let orgs =
-            VfsPath::parse(nexus_path::ORGS_ROOT).map_err(|error| StoreError::InvalidData {
-                message: error.to_string(),
-            })?;
+        let orgs = VfsPath::orgs_root();
         let mut nodes = Vec::new();
         if query.after.as_ref().is_none_or(|after| *after < orgs) && query.limit > 0 {
             nodes.push(Node::virtual_directory(orgs.clone()));

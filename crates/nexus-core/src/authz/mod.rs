@@ -248,10 +248,10 @@ impl Authorizer {
             return Ok(true);
         };
         let org = match path.location() {
-            Ok(Location::Root | Location::OrgsRoot) => return Ok(true),
-            Ok(Location::Outside) | Err(_) => return Ok(false),
             Ok(Location::OrgRoot(org)) => return self.is_member(&subject, &org),
             Ok(Location::InOrg(org)) => org,
+            Ok(location) if location.is_fixed() => return Ok(true),
+            Ok(_) | Err(_) => return Ok(false),
         };
         if !self.is_member(&subject, &org)? {
             return Ok(false);
@@ -544,7 +544,7 @@ impl Visibility {
             return Some(true);
         };
         match path.location() {
-            Ok(Location::Root | Location::OrgsRoot) => return Some(true),
+            Ok(location) if location.is_fixed() => return Some(true),
             Ok(Location::OrgRoot(org)) if member_of(orgs, &org) => return Some(true),
             Ok(Location::Outside) | Err(_) => return Some(false),
             Ok(Location::OrgRoot(org) | Location::InOrg(org)) if !member_of(orgs, &org) => {

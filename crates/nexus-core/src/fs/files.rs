@@ -275,7 +275,8 @@ impl Files<'_> {
         let (path, scope) = Fs::resolve(context, path)?;
         // `/` and `/orgs` always exist: making them is a no-op, as the seed's scripts expect.
         let Scope::Org(org) = scope else {
-            return Ok(crate::entry::entry_of(&Node::virtual_directory(path)));
+            let node = self.existing(&path).await?;
+            return Ok(crate::entry::entry_of(&node));
         };
         Fs::refuse_record_change(&path, "made a directory")?;
         self.authorize(context, &path, Permission::Write)?;
@@ -573,11 +574,11 @@ impl Files<'_> {
         after: Option<&VfsPath>,
         limit: usize,
     ) -> Result<Vec<Node>, FsError> {
-        let orgs_root = VfsPath::parse(nexus_path::ORGS_ROOT)?;
+        let orgs_root = VfsPath::orgs_root();
         let org_root = VfsPath::org_root(org);
         let mut candidates = Vec::new();
         if dir.is_root() {
-            candidates.push(Node::virtual_directory(orgs_root.clone()));
+            candidates.push(self.existing(&orgs_root).await?);
         }
         if (recursive || dir == &orgs_root)
             && let Some(node) = self.store.node(&org_root).await?

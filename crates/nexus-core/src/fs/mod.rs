@@ -99,7 +99,8 @@ service!(
     Relationships
 );
 
-/// The organization that owns a path, or the fixed directory it is.
+/// The organization that owns a path, or the fixed directory it is (`/` and `/orgs`,
+/// defined by [`nexus_path::Location::is_fixed`] and materialized by the store).
 pub(crate) enum Scope {
     Fixed,
     Org(OrgId),
@@ -268,14 +269,14 @@ impl Fs {
     fn resolve(context: &CallContext, path: &str) -> Result<(VfsPath, Scope), FsError> {
         let path = VfsPath::parse(path)?;
         let scope = match path.location()? {
-            Location::Root | Location::OrgsRoot => Scope::Fixed,
-            Location::Outside => return Err(FsError::OutsideOrganization { path }),
             Location::OrgRoot(org) | Location::InOrg(org) => {
                 if !context.covers(&org) {
                     return Err(FsError::WrongOrganization { path });
                 }
                 Scope::Org(org)
             }
+            location if location.is_fixed() => Scope::Fixed,
+            _ => return Err(FsError::OutsideOrganization { path }),
         };
         Ok((path, scope))
     }

@@ -151,7 +151,7 @@ impl Files<'_> {
         let nodes = self
             .store
             .list(&ListQuery {
-                dir: VfsPath::parse(nexus_path::ORGS_ROOT)?,
+                dir: VfsPath::orgs_root(),
                 recursive: false,
                 after: None,
                 limit: usize::MAX,

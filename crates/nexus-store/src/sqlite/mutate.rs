@@ -216,11 +216,6 @@ async fn get_with_parent(
     Ok((node, parent_node))
 }
 
-/// Whether `path` is one of the fixed directories that exist without being stored.
-fn is_virtual_directory(path: &VfsPath) -> bool {
-    path.is_root() || path.as_str() == nexus_path::ORGS_ROOT
-}
-
 /// Checks that the parent of `path` is a directory, creating missing ancestors when allowed.
 async fn ensure_parent(
     connection: &mut SqliteConnection,
@@ -233,7 +228,7 @@ async fn ensure_parent(
 ) -> Outcome<()> {
     let mut missing = Vec::new();
     for ancestor in path.ancestors() {
-        if is_virtual_directory(&ancestor) {
+        if ancestor.is_fixed() {
             break;
         }
         match get(connection, &ancestor).await? {
@@ -617,7 +612,7 @@ async fn prepare_destination(
 ) -> Outcome<Option<Node>> {
     let Some(existing) = get(connection, to).await? else {
         let parent = to.parent().unwrap_or_else(VfsPath::root);
-        if !is_virtual_directory(&parent) {
+        if !parent.is_fixed() {
             match get(connection, &parent).await? {
                 Some(node) if node.is_dir() => {}
                 Some(_) => return Err(Rejection::NotADirectory { path: parent }.into()),
