@@ -3,12 +3,14 @@
 //! ```text
 //!   Store (store.rs) ── one handle per data directory; caches; the committer task
 //!     ├── MetadataStore (meta.rs)  trait ── SqliteMetadataStore (sqlite/)
+//!     │     rules.rs: what every mutation may do, over a backend's Rows (one transaction)
 //!     └── BlobStore (blob.rs)      trait ── LocalBlobStore (object_store, fsync on)
 //! ```
 //!
 //! - Metadata lives in SQLite (WAL, `synchronous=FULL`, versioned migrations) behind
 //!   [`MetadataStore`], which speaks in domain mutations so another database can implement
-//!   it without callers changing.
+//!   it without callers changing; the rules of those mutations are [`rules`], shared by
+//!   every backend, which only reads and writes rows.
 //! - Content lives in blobs named by their BLAKE3 hash under a per-organization prefix,
 //!   written create-only and fsynced; metadata counts references to them in the same
 //!   transaction that changes files; unreferenced blobs are deleted after a grace period.
@@ -22,6 +24,7 @@ mod blob;
 mod cache;
 mod error;
 mod meta;
+pub mod rules;
 mod sqlite;
 mod store;
 mod types;

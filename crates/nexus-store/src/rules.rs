@@ -1,0 +1,716 @@
+//! The rules every metadata backend obeys, written once above the backends.
+//!
+//! A backend opens a transaction and hands [`apply`] its [`Rows`]: reads and writes of
+//! nodes, versions and policies, with no rule of their own. Everything that decides whether
+//! a mutation may happen and what it changes lives here: a path belongs to the mutation's
+//! organization, the parent exists and is a directory (or is created), preconditions on
+//! etags, nothing is moved or copied into itself, a directory is empty unless the removal is
+//! recursive, a subtree moved or copied still fits the path limit, a replaced file gains a
+//! version instead of losing its history, and versions are pruned to the organization's
+//! policy after every new version.
+//!
+//! A backend promises, beyond answering faithfully: blob reference counts equal the number
+//! of version rows naming the blob (so removing versions releases content), and everything
+//! a mutation wrote disappears when the backend rolls the mutation back after a
+//! [`Failure::Rejected`]. The storage conformance suite ([`crate::conformance`]) checks both.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use nexus_path::{MAX_PATH_BYTES, OrgId, VfsPath};
+
+use crate::error::{Rejection, StoreError};
+use crate::meta::{
+    ApiKeyRecord, Applied, Mutation, Precondition, PrincipalRecord, RelationshipBatch,
+};
+use crate::types::{BlobRef, ContentHash, Node, NodeKind, Timestamp, VersionPolicy};
+
+/// Why a mutation did not apply: refused (roll the mutation back, answer the caller), or a
+/// failure of the backend (abandon the transaction).
+#[derive(Debug)]
+pub enum Failure {
+    Rejected(Rejection),
+    Store(StoreError),
+}
+
+impl From<Rejection> for Failure {
+    fn from(rejection: Rejection) -> Self {
+        Failure::Rejected(rejection)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        Failure::Store(error)
+    }
+}
+
+type Outcome<T> = Result<T, Failure>;
+
+/// A node about to be inserted.
+#[derive(Debug, Clone, Copy)]
+pub struct NewNode<'a> {
+    pub org: &'a OrgId,
+    pub path: &'a VfsPath,
+    pub kind: NodeKind,
+    /// A file's first version (`None` for a directory).
+    pub blob: Option<&'a BlobRef>,
+    pub author: &'a str,
+    pub at: Timestamp,
+}
+
+/// One open transaction of a metadata backend: rows in, rows out. Reads see the
+/// transaction's own writes.
+#[async_trait]
+pub trait Rows: Send {
+    /// The stored node at `path`.
+    async fn node(&mut self, path: &VfsPath) -> Result<Option<Node>, StoreError>;
+
+    /// The stored nodes at `path` and at `parent` (one round trip where the backend can).
+    async fn node_and_parent(
+        &mut self,
+        path: &VfsPath,
+        parent: &VfsPath,
+    ) -> Result<(Option<Node>, Option<Node>), StoreError> {
+        let node = self.node(path).await?;
+        let parent = self.node(parent).await?;
+        Ok((node, parent))
+    }
+
+    /// Whether the directory `dir` has any child.
+    async fn has_children(&mut self, dir: &VfsPath) -> Result<bool, StoreError>;
+
+    /// Every node strictly beneath `dir`, in any order.
+    async fn beneath(&mut self, dir: &VfsPath) -> Result<Vec<Node>, StoreError>;
+
+    /// The length in bytes of the longest path strictly beneath `dir` (0 when empty).
+    async fn longest_path_beneath(&mut self, dir: &VfsPath) -> Result<usize, StoreError>;
+
+    /// Inserts a node; a file gets version 1 holding `node.blob` (a reference to the blob).
+    async fn insert_node(&mut self, node: NewNode<'_>) -> Result<Node, StoreError>;
+
+    /// Adds version `version` of `file` holding `blob` and makes it the file's current
+    /// content (size, hash, version, modification time and author).
+    async fn push_version(
+        &mut self,
+        file: &Node,
+        version: u64,
+        blob: &BlobRef,
+        author: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// The content hash and size of version `version` of `file` (`None`: no such version).
+    async fn version_content(
+        &mut self,
+        file: &Node,
+        version: u64,
+    ) -> Result<Option<(ContentHash, u64)>, StoreError>;
+
+    /// Deletes versions of file `file_id` other than `current` that were created before
+    /// `created_before` or are not among the newest `keep_last`.
+    async fn delete_versions(
+        &mut self,
+        file_id: i64,
+        current: u64,
+        keep_last: Option<u32>,
+        created_before: Option<Timestamp>,
+    ) -> Result<(), StoreError>;
+
+    /// The version policy of `org` (the default when none was set).
+    async fn version_policy(&mut self, org: &OrgId) -> Result<VersionPolicy, StoreError>;
+
+    /// Stores the version policy of `org`.
+    async fn store_version_policy(
+        &mut self,
+        org: &OrgId,
+        policy: VersionPolicy,
+    ) -> Result<(), StoreError>;
+
+    /// Every file of `org`: its id and current version.
+    async fn files(&mut self, org: &OrgId) -> Result<Vec<(i64, u64)>, StoreError>;
+
+    /// Deletes `node`, everything beneath it when it is a directory, and their versions.
+    /// Returns how many nodes were deleted.
+    async fn delete_tree(&mut self, node: &Node) -> Result<u64, StoreError>;
+
+    /// Renames `node` to `to`, with everything beneath it when it is a directory.
+    async fn rename(&mut self, node: &Node, to: &VfsPath) -> Result<(), StoreError>;
+
+    /// Records a relationship batch as its revision (refused unless it follows the stored
+    /// revision).
+    async fn write_relationships(&mut self, batch: &RelationshipBatch) -> Outcome<()>;
+
+    /// Replaces the authorization schema as revision `revision`.
+    async fn set_authorization_schema(&mut self, source: &str, revision: u64) -> Outcome<()>;
+
+    /// Registers a principal (refused when its id or handle is taken).
+    async fn register_principal(&mut self, principal: &PrincipalRecord) -> Outcome<()>;
+
+    /// Stores a new API key.
+    async fn create_api_key(&mut self, key: &ApiKeyRecord) -> Outcome<()>;
+
+    /// Revokes an API key.
+    async fn revoke_api_key(&mut self, id: &str, at: Timestamp) -> Outcome<()>;
+}
+
+const MICROS_PER_DAY: u64 = 86_400_000_000;
+
+/// Applies one mutation through `rows`. On [`Failure::Rejected`] the caller rolls back
+/// what the mutation wrote.
+#[expect(clippy::too_many_lines, reason = "one arm per mutation, each a call")]
+pub async fn apply<R: Rows + ?Sized>(rows: &mut R, mutation: &Mutation) -> Outcome<Applied> {
+    match mutation {
+        Mutation::WriteFile {
+            org,
+            path,
+            blob,
+            precondition,
+            create_parents,
+            author,
+            at,
+        } => {
+            owned_by(org, path)?;
+            if &blob.org != org {
+                return Err(Rejection::WrongOrganization {
+                    path: path.clone(),
+                    org: org.to_string(),
+                }
+                .into());
+            }
+            let change = Change {
+                org,
+                author,
+                at: *at,
+            };
+            write_file(rows, change, path, blob, precondition, *create_parents).await
+        }
+        Mutation::CreateDirectory {
+            org,
+            path,
+            parents,
+            author,
+            at,
+        } => {
+            owned_by(org, path)?;
+            let change = Change {
+                org,
+                author,
+                at: *at,
+            };
+            create_directory(rows, change, path, *parents).await
+        }
+        Mutation::Remove {
+            org,
+            path,
+            recursive,
+            if_match,
+            at: _,
+        } => {
+            owned_by(org, path)?;
+            remove(rows, path, *recursive, if_match.as_deref()).await
+        }
+        Mutation::Move {
+            org,
+            from,
+            to,
+            overwrite,
+            author: _,
+            at: _,
+        } => {
+            owned_by(org, from)?;
+            owned_by(org, to)?;
+            move_node(rows, from, to, *overwrite).await
+        }
+        Mutation::Copy {
+            org,
+            from,
+            to,
+            recursive,
+            overwrite,
+            author,
+            at,
+        } => {
+            owned_by(org, from)?;
+            owned_by(org, to)?;
+            let change = Change {
+                org,
+                author,
+                at: *at,
+            };
+            copy(rows, change, from, to, *recursive, *overwrite).await
+        }
+        Mutation::RestoreVersion {
+            org,
+            path,
+            version,
+            author,
+            at,
+        } => {
+            owned_by(org, path)?;
+            let change = Change {
+                org,
+                author,
+                at: *at,
+            };
+            restore(rows, change, path, *version).await
+        }
+        Mutation::SetVersionPolicy { org, policy, at } => set_policy(rows, org, *policy, *at).await,
+        Mutation::WriteRelationships { batch } => {
+            rows.write_relationships(batch).await?;
+            Ok(Applied::default())
+        }
+        Mutation::SetAuthorizationSchema { source, revision } => {
+            rows.set_authorization_schema(source, *revision).await?;
+            Ok(Applied::default())
+        }
+        Mutation::RegisterPrincipal { principal } => {
+            rows.register_principal(principal).await?;
+            Ok(Applied::default())
+        }
+        Mutation::CreateApiKey { key } => {
+            rows.create_api_key(key).await?;
+            Ok(Applied::default())
+        }
+        Mutation::RevokeApiKey { id, at } => {
+            rows.revoke_api_key(id, *at).await?;
+            Ok(Applied::default())
+        }
+    }
+}
+
+/// Who changes what, and when: the fields every creating mutation carries.
+#[derive(Clone, Copy)]
+struct Change<'a> {
+    org: &'a OrgId,
+    author: &'a str,
+    at: Timestamp,
+}
+
+impl<'a> Change<'a> {
+    fn node(self, path: &'a VfsPath, kind: NodeKind, blob: Option<&'a BlobRef>) -> NewNode<'a> {
+        NewNode {
+            org: self.org,
+            path,
+            kind,
+            blob,
+            author: self.author,
+            at: self.at,
+        }
+    }
+}
+
+/// A mutation only touches paths of its own organization (beneath `/orgs/<org>`).
+fn owned_by(org: &OrgId, path: &VfsPath) -> Outcome<()> {
+    let owner = path
+        .location()
+        .ok()
+        .and_then(|location| location.org().cloned());
+    if owner.as_ref() == Some(org) {
+        Ok(())
+    } else {
+        Err(Rejection::WrongOrganization {
+            path: path.clone(),
+            org: org.to_string(),
+        }
+        .into())
+    }
+}
+
+async fn existing<R: Rows + ?Sized>(rows: &mut R, path: &VfsPath) -> Outcome<Node> {
+    Ok(rows
+        .node(path)
+        .await?
+        .ok_or_else(|| Rejection::NotFound { path: path.clone() })?)
+}
+
+/// Checks that the parent of `path` is a directory, creating missing ancestors when allowed.
+async fn ensure_parent<R: Rows + ?Sized>(
+    rows: &mut R,
+    change: Change<'_>,
+    path: &VfsPath,
+    create_parents: bool,
+    changed: &mut Vec<VfsPath>,
+) -> Outcome<()> {
+    let mut missing = Vec::new();
+    for ancestor in path.ancestors() {
+        if ancestor.is_fixed() {
+            break;
+        }
+        match rows.node(&ancestor).await? {
+            Some(node) if node.is_dir() => break,
+            Some(_) => return Err(Rejection::NotADirectory { path: ancestor }.into()),
+            None if create_parents => missing.push(ancestor),
+            None => return Err(Rejection::ParentNotFound { parent: ancestor }.into()),
+        }
+    }
+    for directory in missing.into_iter().rev() {
+        rows.insert_node(change.node(&directory, NodeKind::Directory, None))
+            .await?;
+        changed.push(directory);
+    }
+    Ok(())
+}
+
+/// Drops old versions of one file that `policy` no longer keeps. The current one stays.
+async fn prune<R: Rows + ?Sized>(
+    rows: &mut R,
+    file_id: i64,
+    current: u64,
+    policy: VersionPolicy,
+    at: Timestamp,
+) -> Outcome<()> {
+    if policy.keep_last.is_none() && policy.keep_days.is_none() {
+        return Ok(());
+    }
+    let keep_last = policy.keep_last.map(|keep| keep.max(1));
+    let created_before = policy
+        .keep_days
+        .map(|days| at.minus(Duration::from_micros(u64::from(days) * MICROS_PER_DAY)));
+    rows.delete_versions(file_id, current, keep_last, created_before)
+        .await?;
+    Ok(())
+}
+
+/// Adds a new current version with `blob` to an existing file, then prunes it.
+async fn add_version<R: Rows + ?Sized>(
+    rows: &mut R,
+    change: Change<'_>,
+    file: &Node,
+    blob: &BlobRef,
+) -> Outcome<Node> {
+    let version = file.version + 1;
+    rows.push_version(file, version, blob, change.author, change.at)
+        .await?;
+    let policy = rows.version_policy(change.org).await?;
+    prune(rows, file.id, version, policy, change.at).await?;
+    Ok(Node {
+        size: blob.size,
+        hash: Some(blob.hash),
+        version,
+        modified_at: change.at,
+        author: change.author.to_owned(),
+        ..file.clone()
+    })
+}
+
+async fn write_file<R: Rows + ?Sized>(
+    rows: &mut R,
+    change: Change<'_>,
+    path: &VfsPath,
+    blob: &BlobRef,
+    precondition: &Precondition,
+    create_parents: bool,
+) -> Outcome<Applied> {
+    if matches!(path.location(), Ok(nexus_path::Location::OrgRoot(_))) {
+        return Err(Rejection::IsADirectory { path: path.clone() }.into());
+    }
+    let parent_path = path.parent().unwrap_or_else(VfsPath::root);
+    let (existing, parent) = rows.node_and_parent(path, &parent_path).await?;
+    if existing.as_ref().is_some_and(Node::is_dir) {
+        return Err(Rejection::IsADirectory { path: path.clone() }.into());
+    }
+    let current_etag = existing.as_ref().map(Node::etag);
+    let satisfied = match precondition {
+        Precondition::None => true,
+        Precondition::IfNoneMatch => existing.is_none(),
+        Precondition::IfMatch(tag) => current_etag
+            .as_ref()
+            .is_some_and(|etag| tag == "*" || tag == etag),
+    };
+    if !satisfied {
+        return Err(Rejection::PreconditionFailed {
+            path: path.clone(),
+            current_etag,
+        }
+        .into());
+    }
+    let mut changed = vec![path.clone()];
+    let node = if let Some(file) = existing {
+        add_version(rows, change, &file, blob).await?
+    } else {
+        if !parent.as_ref().is_some_and(Node::is_dir) {
+            ensure_parent(rows, change, path, create_parents, &mut changed).await?;
+        }
+        rows.insert_node(change.node(path, NodeKind::File, Some(blob)))
+            .await?
+    };
+    Ok(Applied {
+        node: Some(node),
+        changed,
+        ..Applied::default()
+    })
+}
+
+async fn create_directory<R: Rows + ?Sized>(
+    rows: &mut R,
+    change: Change<'_>,
+    path: &VfsPath,
+    parents: bool,
+) -> Outcome<Applied> {
+    match rows.node(path).await? {
+        Some(node) if node.is_dir() && parents => Ok(Applied {
+            node: Some(node),
+            ..Applied::default()
+        }),
+        Some(_) => Err(Rejection::AlreadyExists { path: path.clone() }.into()),
+        None => {
+            let mut changed = Vec::new();
+            ensure_parent(rows, change, path, parents, &mut changed).await?;
+            let node = rows
+                .insert_node(change.node(path, NodeKind::Directory, None))
+                .await?;
+            changed.push(path.clone());
+            Ok(Applied {
+                node: Some(node),
+                changed,
+                ..Applied::default()
+            })
+        }
+    }
+}
+
+async fn remove<R: Rows + ?Sized>(
+    rows: &mut R,
+    path: &VfsPath,
+    recursive: bool,
+    if_match: Option<&str>,
+) -> Outcome<Applied> {
+    let node = existing(rows, path).await?;
+    if let Some(expected) = if_match
+        && node.etag() != expected
+    {
+        return Err(Rejection::PreconditionFailed {
+            path: path.clone(),
+            current_etag: Some(node.etag()),
+        }
+        .into());
+    }
+    if node.is_dir() && !recursive && rows.has_children(path).await? {
+        return Err(Rejection::DirectoryNotEmpty { path: path.clone() }.into());
+    }
+    let removed = rows.delete_tree(&node).await?;
+    Ok(Applied {
+        node: None,
+        removed,
+        changed: vec![path.clone()],
+        changed_subtrees: if node.is_dir() {
+            vec![path.clone()]
+        } else {
+            Vec::new()
+        },
+    })
+}
+
+/// Checks that every path of the subtree at `from` still fits the limit when rebased on `to`.
+async fn check_rebased_length<R: Rows + ?Sized>(
+    rows: &mut R,
+    from: &VfsPath,
+    to: &VfsPath,
+) -> Outcome<()> {
+    let longest = rows.longest_path_beneath(from).await?;
+    let rebased = (longest + to.as_str().len()).saturating_sub(from.as_str().len());
+    if rebased > MAX_PATH_BYTES {
+        return Err(Rejection::PathTooLong { path: to.clone() }.into());
+    }
+    Ok(())
+}
+
+/// Resolves what is at the destination of a move or copy: nothing (its parent must be a
+/// directory), or a file that may be replaced. Refuses a destination that is taken and may
+/// not be replaced.
+async fn prepare_destination<R: Rows + ?Sized>(
+    rows: &mut R,
+    source: &Node,
+    to: &VfsPath,
+    overwrite: bool,
+) -> Outcome<Option<Node>> {
+    let Some(existing) = rows.node(to).await? else {
+        let parent = to.parent().unwrap_or_else(VfsPath::root);
+        if !parent.is_fixed() {
+            match rows.node(&parent).await? {
+                Some(node) if node.is_dir() => {}
+                Some(_) => return Err(Rejection::NotADirectory { path: parent }.into()),
+                None => return Err(Rejection::ParentNotFound { parent }.into()),
+            }
+        }
+        return Ok(None);
+    };
+    if existing.is_dir() {
+        return Err(Rejection::IsADirectory { path: to.clone() }.into());
+    }
+    if !overwrite || source.is_dir() {
+        return Err(Rejection::AlreadyExists { path: to.clone() }.into());
+    }
+    Ok(Some(existing))
+}
+
+fn refuse_into_itself(from: &VfsPath, to: &VfsPath) -> Outcome<()> {
+    if to.starts_with(from) {
+        return Err(Rejection::IntoItself {
+            from: from.clone(),
+            to: to.clone(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+async fn move_node<R: Rows + ?Sized>(
+    rows: &mut R,
+    from: &VfsPath,
+    to: &VfsPath,
+    overwrite: bool,
+) -> Outcome<Applied> {
+    let source = existing(rows, from).await?;
+    if from == to {
+        return Ok(Applied {
+            node: Some(source),
+            ..Applied::default()
+        });
+    }
+    refuse_into_itself(from, to)?;
+    if let Some(replaced) = prepare_destination(rows, &source, to, overwrite).await? {
+        rows.delete_tree(&replaced).await?;
+    }
+    let mut changed_subtrees = Vec::new();
+    if source.is_dir() {
+        check_rebased_length(rows, from, to).await?;
+        changed_subtrees = vec![from.clone(), to.clone()];
+    }
+    rows.rename(&source, to).await?;
+    Ok(Applied {
+        node: Some(Node {
+            path: to.clone(),
+            ..source
+        }),
+        removed: 0,
+        changed: vec![from.clone(), to.clone()],
+        changed_subtrees,
+    })
+}
+
+/// The blob a file's current version holds.
+fn blob_of(org: &OrgId, node: &Node) -> Outcome<BlobRef> {
+    let hash = node.hash.ok_or_else(|| StoreError::InvalidData {
+        message: format!("file `{}` has no content hash", node.path),
+    })?;
+    Ok(BlobRef {
+        org: org.clone(),
+        hash,
+        size: node.size,
+    })
+}
+
+async fn copy<R: Rows + ?Sized>(
+    rows: &mut R,
+    change: Change<'_>,
+    from: &VfsPath,
+    to: &VfsPath,
+    recursive: bool,
+    overwrite: bool,
+) -> Outcome<Applied> {
+    let source = existing(rows, from).await?;
+    refuse_into_itself(from, to)?;
+    if source.is_dir() && !recursive {
+        return Err(Rejection::IsADirectory { path: from.clone() }.into());
+    }
+    if let Some(replaced) = prepare_destination(rows, &source, to, overwrite).await? {
+        let blob = blob_of(change.org, &source)?;
+        let node = add_version(rows, change, &replaced, &blob).await?;
+        return Ok(Applied {
+            node: Some(node),
+            changed: vec![to.clone()],
+            ..Applied::default()
+        });
+    }
+    if !source.is_dir() {
+        let blob = blob_of(change.org, &source)?;
+        let node = rows
+            .insert_node(change.node(to, NodeKind::File, Some(&blob)))
+            .await?;
+        return Ok(Applied {
+            node: Some(node),
+            changed: vec![to.clone()],
+            ..Applied::default()
+        });
+    }
+    check_rebased_length(rows, from, to).await?;
+    let root = rows
+        .insert_node(change.node(to, NodeKind::Directory, None))
+        .await?;
+    // Parents before their children, so every copied node finds its parent in place.
+    let mut nodes = rows.beneath(from).await?;
+    nodes.sort_by(|a, b| {
+        a.path
+            .depth()
+            .cmp(&b.path.depth())
+            .then_with(|| a.path.cmp(&b.path))
+    });
+    for node in nodes {
+        let target = node
+            .path
+            .rebase(from, to)
+            .ok_or_else(|| Rejection::PathTooLong { path: to.clone() })?;
+        let blob = if node.is_dir() {
+            None
+        } else {
+            Some(blob_of(change.org, &node)?)
+        };
+        rows.insert_node(change.node(&target, node.kind, blob.as_ref()))
+            .await?;
+    }
+    Ok(Applied {
+        node: Some(root),
+        changed: vec![to.clone()],
+        changed_subtrees: vec![to.clone()],
+        ..Applied::default()
+    })
+}
+
+async fn restore<R: Rows + ?Sized>(
+    rows: &mut R,
+    change: Change<'_>,
+    path: &VfsPath,
+    version: u64,
+) -> Outcome<Applied> {
+    let file = existing(rows, path).await?;
+    if file.is_dir() {
+        return Err(Rejection::IsADirectory { path: path.clone() }.into());
+    }
+    let (hash, size) =
+        rows.version_content(&file, version)
+            .await?
+            .ok_or_else(|| Rejection::VersionNotFound {
+                path: path.clone(),
+                version,
+            })?;
+    let blob = BlobRef {
+        org: change.org.clone(),
+        hash,
+        size,
+    };
+    let node = add_version(rows, change, &file, &blob).await?;
+    Ok(Applied {
+        node: Some(node),
+        changed: vec![path.clone()],
+        ..Applied::default()
+    })
+}
+
+async fn set_policy<R: Rows + ?Sized>(
+    rows: &mut R,
+    org: &OrgId,
+    policy: VersionPolicy,
+    at: Timestamp,
+) -> Outcome<Applied> {
+    let policy = VersionPolicy {
+        keep_last: policy.keep_last.map(|keep| keep.max(1)),
+        ..policy
+    };
+    rows.store_version_policy(org, policy).await?;
+    for (file_id, version) in rows.files(org).await? {
+        prune(rows, file_id, version, policy, at).await?;
+    }
+    Ok(Applied::default())
+}
