@@ -30,10 +30,7 @@ async fn open(config: &Config, lock_timeout: u64) -> Result<Fs, CliError> {
         lock_timeout: Duration::from_secs(lock_timeout),
         ..StoreOptions::default()
     };
-    Ok(Fs::connect(&config.storage(), options)
-        .await?
-        .with_layout(config.layout)
-        .with_provisioning(config.provisioning.clone())?)
+    Ok(config.open(options).await?)
 }
 
 /// Loads a configuration for a command that never uses its secrets (`init`, `config

@@ -1,18 +1,44 @@
 //! Test-only fault injection, compiled in with the `fault-inject` feature (which only the test
-//! suite enables): it proves that the isolation tests can fail.
+//! suite enables): it proves that the isolation tests can fail. Faults are switched on per
+//! filesystem handle ([`crate::Fs::inject_fault`]), so one test's fault never reaches
+//! another's server in the same process.
 
-/// Whether to drop the organization filter of visibility decisions (environment variable
-/// `NEXUS_FAULT_DROP_ORG_FILTER`): every organization then looks like one the caller belongs
-/// to, which the cross-tenant property test must catch.
-#[cfg(feature = "fault-inject")]
-pub fn drop_org_filter() -> bool {
-    static DROP: std::sync::LazyLock<bool> =
-        std::sync::LazyLock::new(|| std::env::var_os("NEXUS_FAULT_DROP_ORG_FILTER").is_some());
-    *DROP
+/// A property broken on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Drop the organization filter of visibility decisions: every organization then looks
+    /// like one the caller belongs to, which the cross-tenant tests must catch.
+    DropOrgFilter,
 }
 
-/// Without the `fault-inject` feature there is no fault.
-#[cfg(not(feature = "fault-inject"))]
-pub const fn drop_org_filter() -> bool {
-    false
+/// The faults switched on for one authorizer (none without the feature).
+#[derive(Debug, Default)]
+pub struct Faults {
+    #[cfg(feature = "fault-inject")]
+    drop_org_filter: std::sync::atomic::AtomicBool,
+}
+
+impl Faults {
+    /// Whether the organization filter is dropped.
+    #[cfg(feature = "fault-inject")]
+    pub fn drop_org_filter(&self) -> bool {
+        self.drop_org_filter
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Without the `fault-inject` feature there is no fault.
+    #[cfg(not(feature = "fault-inject"))]
+    pub const fn drop_org_filter(&self) -> bool {
+        false
+    }
+
+    /// Switches `fault` on.
+    #[cfg(feature = "fault-inject")]
+    pub fn inject(&self, fault: Fault) {
+        match fault {
+            Fault::DropOrgFilter => self
+                .drop_org_filter
+                .store(true, std::sync::atomic::Ordering::Relaxed),
+        }
+    }
 }

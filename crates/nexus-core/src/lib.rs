@@ -17,7 +17,7 @@ pub mod authz;
 pub mod commit;
 mod entry;
 mod error;
-mod fault;
+pub mod fault;
 mod fs;
 mod principal;
 pub mod views;

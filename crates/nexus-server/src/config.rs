@@ -423,16 +423,31 @@ impl Config {
         Config::load_with(path, true)
     }
 
+    /// Like [`Config::load`], reading variables through `lookup` instead of the environment.
+    pub fn load_from(
+        path: &Path,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        Config::load_inner(path, lookup, false)
+    }
+
     fn load_with(path: &Path, defer_secrets: bool) -> Result<Config, ConfigError> {
+        Config::load_inner(path, &|name: &str| std::env::var(name).ok(), defer_secrets)
+    }
+
+    fn load_inner(
+        path: &Path,
+        lookup: &dyn Fn(&str) -> Option<String>,
+        defer_secrets: bool,
+    ) -> Result<Config, ConfigError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: shown.clone(),
             source,
         })?;
-        let lookup = |name: &str| std::env::var(name).ok();
         let mut unset = Vec::new();
         let mut config =
-            Config::parse_with(&text, &shown, &lookup, defer_secrets.then_some(&mut unset))?;
+            Config::parse_with(&text, &shown, lookup, defer_secrets.then_some(&mut unset))?;
         config.unset_secrets = unset;
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         if config.data_dir.is_relative() {
@@ -472,6 +487,18 @@ impl Config {
             message,
         })?;
         Ok(config)
+    }
+
+    /// Opens the configured store as a filesystem with the configured layout and
+    /// provisioning.
+    pub async fn open(
+        &self,
+        options: nexus_core::StoreOptions,
+    ) -> Result<nexus_core::Fs, nexus_core::FsError> {
+        nexus_core::Fs::connect(&self.storage(), options)
+            .await?
+            .with_layout(self.layout)
+            .with_provisioning(self.provisioning.clone())
     }
 
     /// The backends the store opens.

@@ -275,3 +275,65 @@ fn every_kind_of_command_works_against_a_server() {
     assert_eq!(down.0, 6, "{}", down.2);
     assert!(down.2.contains("cannot reach the server"), "{}", down.2);
 }
+
+/// Through the CLI, a body over the server's limit says which setting limits it, every time.
+#[test]
+fn oversize_uploads_through_the_cli_say_why() {
+    let server = Server::start(&seed_config().replace(
+        "backend: local\n",
+        "backend: local\nlimits:\n  max_body_bytes: 65536\n",
+    ));
+    let alice = token("alice@acme.com");
+    let big = vec![b'x'; 2 * 1024 * 1024];
+    let file = server.dir.path().join("big.bin");
+    std::fs::write(&file, &big).unwrap();
+    let url = format!("http://{}", server.address);
+    for _ in 0..5 {
+        let (code, _, stderr) = cli(
+            &[("NEXUS_URL", &url), ("NEXUS_TOKEN", &alice)],
+            &[
+                "write",
+                "/orgs/acme/sales/big.bin",
+                "--file",
+                file.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains("limits.max_body_bytes"), "{stderr}");
+        assert!(!stderr.contains("cannot reach"), "{stderr}");
+    }
+}
+
+/// The CLI without credentials says which variables to set; ordinary 4xx errors
+/// carry no request-id line (5xx and `--json` still do).
+#[test]
+fn cli_errors_speak_to_people() {
+    let server = Server::start(&seed_config());
+    let url = format!("http://{}", server.address);
+    let (code, _, stderr) = cli(&[("NEXUS_URL", &url)], &["ls", "/orgs"]);
+    assert_eq!(code, 5, "{stderr}");
+    assert!(
+        stderr.contains("NEXUS_API_KEY") && stderr.contains("NEXUS_TOKEN"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Authorization: Bearer"), "{stderr}");
+    let alice = token("alice@acme.com");
+    let (code, _, stderr) = cli(
+        &[("NEXUS_URL", &url), ("NEXUS_TOKEN", &alice)],
+        &["cat", "/orgs/acme/sales/missing.md"],
+    );
+    assert_eq!(code, 3, "{stderr}");
+    assert!(!stderr.contains("request id"), "{stderr}");
+    let (code, _, stderr) = cli(
+        &[("NEXUS_URL", &url), ("NEXUS_TOKEN", &alice)],
+        &["--json", "cat", "/orgs/acme/sales/missing.md"],
+    );
+    assert_eq!(code, 3, "{stderr}");
+    let body: serde_json::Value = serde_json::from_str(&stderr).unwrap();
+    assert!(
+        body["error"]["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{stderr}"
+    );
+}

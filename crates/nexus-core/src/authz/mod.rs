@@ -57,6 +57,8 @@ pub struct Authorizer {
     /// the (organization, shared) revisions they were computed at.
     grants_in_org: parking_lot::Mutex<GrantsCache>,
     keys: tokens::Keys,
+    /// Test-only faults (see `fault.rs`); none in a build without `fault-inject`.
+    faults: crate::fault::Faults,
 }
 
 /// See [`Authorizer::towards_grants_in`].
@@ -126,7 +128,14 @@ impl Authorizer {
             visibility_computations: std::sync::atomic::AtomicU64::new(0),
             grants_in_org: parking_lot::Mutex::new(std::collections::HashMap::new()),
             keys,
+            faults: crate::fault::Faults::default(),
         }
+    }
+
+    /// Switches a test-only fault on (see `fault.rs`).
+    #[cfg(feature = "fault-inject")]
+    pub fn inject_fault(&self, fault: crate::fault::Fault) {
+        self.faults.inject(fault);
     }
 
     /// The subject a principal acts as (`None` for the system, which is not checked). A user
@@ -145,7 +154,7 @@ impl Authorizer {
     /// Whether `subject` is a current member of `org`. This, with [`member_of`], is the
     /// organization filter: nothing about an organization is answered to a non-member.
     pub fn is_member(&self, subject: &SubjectRef, org: &OrgId) -> Result<bool, FsError> {
-        if crate::fault::drop_org_filter() {
+        if self.faults.drop_org_filter() {
             return Ok(true);
         }
         let engine = self.state.engine.read();
@@ -334,6 +343,7 @@ impl Authorizer {
         let visibility = Arc::new(Visibility::Limited {
             towards_grants,
             orgs,
+            every_org: self.faults.drop_org_filter(),
         });
         if cacheable {
             let mut cache = self.visibility_cache.lock();
@@ -498,6 +508,8 @@ pub enum Visibility {
         towards_grants: std::collections::HashSet<VfsPath>,
         /// Organizations the caller belongs to.
         orgs: Vec<OrgId>,
+        /// Test-only fault: every organization counts as the caller's.
+        every_org: bool,
     },
 }
 
@@ -539,15 +551,18 @@ impl Visibility {
         let Visibility::Limited {
             towards_grants,
             orgs,
+            every_org,
         } = self
         else {
             return Some(true);
         };
         match path.location() {
             Ok(location) if location.is_fixed() => return Some(true),
-            Ok(Location::OrgRoot(org)) if member_of(orgs, &org) => return Some(true),
+            Ok(Location::OrgRoot(org)) if member_of(orgs, &org, *every_org) => return Some(true),
             Ok(Location::Outside) | Err(_) => return Some(false),
-            Ok(Location::OrgRoot(org) | Location::InOrg(org)) if !member_of(orgs, &org) => {
+            Ok(Location::OrgRoot(org) | Location::InOrg(org))
+                if !member_of(orgs, &org, *every_org) =>
+            {
                 return Some(false);
             }
             Ok(_) => {}
@@ -572,6 +587,6 @@ fn readable(checker: &mut nexus_rebac::Checker<'_>, path: &VfsPath) -> bool {
 
 /// Whether `org` is among the caller's organizations (the one organization filter of
 /// visibility decisions).
-fn member_of(orgs: &[OrgId], org: &OrgId) -> bool {
-    orgs.contains(org) || crate::fault::drop_org_filter()
+fn member_of(orgs: &[OrgId], org: &OrgId, every_org: bool) -> bool {
+    orgs.contains(org) || every_org
 }

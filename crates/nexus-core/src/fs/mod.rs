@@ -163,6 +163,13 @@ impl Fs {
         &self.registry
     }
 
+    /// Breaks a property on purpose, for the tests that prove they can fail (only with the
+    /// test-only `fault-inject` feature).
+    #[cfg(feature = "fault-inject")]
+    pub fn inject_fault(&self, fault: crate::fault::Fault) {
+        self.authz.inject_fault(fault);
+    }
+
     /// The files service: reading, writing, listing, moving, versioning and searching files.
     pub fn files(&self) -> Files<'_> {
         Files { fs: self }

@@ -333,7 +333,7 @@ fn token_subjects_are_handles_or_stable_ids() {
 /// algorithms and other keys are refused.
 #[test]
 fn public_key_algorithms_accept_their_key_only() {
-    let keys = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/server/keys");
+    let keys = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/http/keys");
     for (algorithm, private, public, jwt_algorithm) in [
         (
             "RS256",

@@ -874,7 +874,7 @@ fn t1_no_principal_reaches_or_learns_about_another_organization() {
 
 #[test]
 fn t8_dropping_the_org_filter_is_caught_within_1000_operations() {
-    let server = Server::start_with_env(&config(), &[("NEXUS_FAULT_DROP_ORG_FILTER", "1")]);
+    let server = Server::start_with_fault(&config(), nexus_core::fault::Fault::DropOrgFilter);
     let tally = run(&server, 0x5EED_0008, 1_000);
     eprintln!(
         "T8: {} unauthorized, {} leaks in {} operations",

@@ -1,0 +1,168 @@
+//! `nexus_server::serve` started in-process on 127.0.0.1 (a free port) over a temporary data
+//! directory that is provisioned first, as `nexus init` does, with a system API key.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use nexus_core::fault::Fault;
+use nexus_core::{CallContext, StoreOptions};
+use nexus_server::Config;
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub use crate::client::{
+    Response, SECRET, b64, http, now, seed_config, sign_raw, token, token_with,
+};
+
+/// The variables configurations in these tests may name.
+fn lookup(name: &str) -> Option<String> {
+    (name == "JWT_SECRET").then(|| SECRET.to_owned())
+}
+
+pub struct Server {
+    pub dir: TempDir,
+    pub address: SocketAddr,
+    pub admin_key: String,
+    fault: Option<Fault>,
+    running: Option<Running>,
+}
+
+/// A server thread and the way to stop it.
+struct Running {
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<Result<(), String>>,
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+impl Server {
+    /// Writes `config` to `nexus.yaml`, provisions its organizations and a system key,
+    /// then serves it.
+    pub fn start(config: &str) -> Server {
+        Server::start_with(config, None)
+    }
+
+    /// Like [`Server::start`], with a test-only fault injected into the server.
+    pub fn start_with_fault(config: &str, fault: Fault) -> Server {
+        Server::start_with(config, Some(fault))
+    }
+
+    fn start_with(config: &str, fault: Option<Fault>) -> Server {
+        let dir = TempDir::new().unwrap();
+        std::fs::write(dir.path().join("nexus.yaml"), config).unwrap();
+        let mut server = Server {
+            dir,
+            address: "127.0.0.1:1".parse().unwrap(),
+            admin_key: String::new(),
+            fault,
+            running: None,
+        };
+        let config = server.config();
+        server.admin_key = runtime().block_on(async {
+            let fs = config.open(StoreOptions::default()).await.unwrap();
+            let system = CallContext::system();
+            fs.orgs()
+                .provision(&system, &config.org_specs())
+                .await
+                .unwrap();
+            let key = fs
+                .accounts()
+                .create_key(&system, "system", "test administrator key")
+                .await
+                .unwrap();
+            fs.close().await;
+            key.secret
+        });
+        server.launch();
+        server
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("nexus.yaml")
+    }
+
+    fn config(&self) -> Config {
+        Config::load_from(&self.config_path(), &lookup).unwrap()
+    }
+
+    /// Serves (again) on a free port.
+    pub fn launch(&mut self) {
+        let config = self.config();
+        let fault = self.fault;
+        let (bound, address) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            runtime().block_on(async move {
+                let fs = config
+                    .open(StoreOptions::default())
+                    .await
+                    .map_err(|error| error.to_string())?;
+                if let Some(fault) = fault {
+                    fs.inject_fault(fault);
+                }
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .map_err(|error| error.to_string())?;
+                bound
+                    .send(listener.local_addr().map_err(|error| error.to_string())?)
+                    .map_err(|error| error.to_string())?;
+                let served = nexus_server::serve(&config, fs.clone(), listener, async {
+                    let _ = stopped.await;
+                })
+                .await;
+                fs.close().await;
+                served
+            })
+        });
+        self.address = address.recv().expect("the server stopped before listening");
+        self.running = Some(Running { stop, thread });
+    }
+
+    /// Shuts the server down gracefully and waits; returns whether it stopped cleanly.
+    pub fn stop(&mut self) -> bool {
+        let Some(running) = self.running.take() else {
+            return true;
+        };
+        let _ = running.stop.send(());
+        matches!(running.thread.join(), Ok(Ok(())))
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Response {
+        http(self.address, method, path, headers, body)
+    }
+
+    /// A request with `Authorization: Bearer <credential>` and an optional JSON body.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        credential: &str,
+        body: Option<&Value>,
+    ) -> Response {
+        let auth = format!("Bearer {credential}");
+        let bytes = body.map(|body| serde_json::to_vec(body).unwrap());
+        self.request(method, path, &[("Authorization", &auth)], bytes.as_deref())
+    }
+
+    pub fn get(&self, path: &str, credential: &str) -> Response {
+        self.call("GET", path, credential, None)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
