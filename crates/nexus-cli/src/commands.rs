@@ -442,8 +442,15 @@ impl Session {
         let mut results = Vec::new();
         for path in &args.paths {
             let result = self.target.rm(path, args.recursive).await?;
-            self.printer
-                .note(&format!("removed {path} ({} entries)", result.removed));
+            self.printer.note(&format!(
+                "removed {path} ({} {})",
+                result.removed,
+                if result.removed == 1 {
+                    "entry"
+                } else {
+                    "entries"
+                }
+            ));
             results.push(Removed {
                 path,
                 removed: result.removed,

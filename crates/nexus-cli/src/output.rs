@@ -101,14 +101,15 @@ impl Printer {
 
     pub fn error(self, error: &CliError) {
         if self.json {
-            let body = serde_json::json!({
-                "error": {
-                    "code": error.code.as_str(),
-                    "message": error.message,
-                    "hint": error.hint,
-                    "request_id": error.request_id,
-                }
-            });
+            // The API's error envelope; `hint` only when there is one, as on the wire.
+            let mut detail = serde_json::Map::new();
+            detail.insert("code".to_owned(), error.code.as_str().into());
+            detail.insert("message".to_owned(), error.message.clone().into());
+            detail.insert("request_id".to_owned(), error.request_id.clone().into());
+            if let Some(hint) = &error.hint {
+                detail.insert("hint".to_owned(), hint.clone().into());
+            }
+            let body = serde_json::json!({ "error": detail });
             eprintln!("{body}");
         } else {
             eprintln!("error: {}", error.message);

@@ -14,6 +14,8 @@ use std::process::{Command, Stdio};
 use tempfile::TempDir;
 
 mod newcomer;
+#[path = "../common/snapshot.rs"]
+mod snapshot;
 mod transcript;
 
 struct Nexus {

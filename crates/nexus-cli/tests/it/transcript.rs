@@ -1,51 +1,19 @@
-//! The CLI's output as people and scripts see it, as one snapshot per scenario (insta):
-//! each command line, its exit code, standard output and standard error. Times, stable ids,
-//! entity tags, hashes, revision tokens, keys and the temporary directory are replaced by
-//! placeholders, so a snapshot changes only when what users see changes.
-//! `INSTA_UPDATE=always cargo test -p nexus-cli --test it transcript` rewrites them after an
-//! intended change; review the diff before committing.
+//! The CLI's output as people and scripts see it, as one snapshot per scenario (see
+//! `tests/common/snapshot.rs` for the placeholders). `INSTA_UPDATE=always cargo test -p
+//! nexus-cli --test it transcript` rewrites them after an intended change; review the diff
+//! before committing.
 
 use super::Nexus;
+use crate::snapshot::{record, settings};
 
 /// Runs each command line in turn and writes down what it printed.
 fn transcript(nexus: &Nexus, lines: &[&[&str]]) -> String {
     let mut out = String::new();
     for args in lines {
         let run = nexus.run(args);
-        out.push_str(&format!("$ nexus {}\n", args.join(" ")));
-        if run.code != 0 {
-            out.push_str(&format!("[exit {}]\n", run.code));
-        }
-        for (name, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
-            if !text.is_empty() {
-                out.push_str(&format!("--- {name}\n{text}"));
-                if !text.ends_with('\n') {
-                    out.push_str("\n[no newline at end]\n");
-                }
-            }
-        }
-        out.push('\n');
+        record(&mut out, None, args, run.code, &run.stdout, &run.stderr);
     }
     out.replace(&nexus.data_dir().display().to_string(), "[DATA_DIR]")
-}
-
-fn settings() -> insta::Settings {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("snapshots");
-    settings.set_prepend_module_to_snapshot(false);
-    for (pattern, replacement) in [
-        (r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z", "[TIME]"),
-        (r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2})?", "[TIME]"),
-        (r"\bu_[0-9a-z]{4}\b", "[USER_ID]"),
-        (r"\bv(\d+)-[0-9a-f]{16}\b", "v$1-[ETAG]"),
-        (r"\b[0-9a-f]{64}\b", "[HASH]"),
-        (r"\br1\.[A-Za-z0-9_-]+", "[REVISION]"),
-        (r"\bnx_[A-Za-z0-9_-]+", "[API_KEY]"),
-        (r"\bk_[0-9a-z]+\b", "[KEY_ID]"),
-    ] {
-        settings.add_filter(pattern, replacement);
-    }
-    settings
 }
 
 #[test]

@@ -2,17 +2,30 @@
 //! `NEXUS_PORT`) with `NEXUS_API_KEY` or `NEXUS_TOKEN`.
 
 use crate::harness::{Server, cli, seed_config, token};
+use crate::snapshot::{record, settings};
 
+/// A transcript of CLI commands against the server, each run with the credentials its label
+/// names.
+struct Transcript {
+    out: String,
+}
+
+impl Transcript {
+    fn run(&mut self, label: &str, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
+        let (code, stdout, stderr) = cli(env, args);
+        record(&mut self.out, Some(label), args, code, &stdout, &stderr);
+        (code, stdout, stderr)
+    }
+}
+
+/// Every kind of command against a server, as a snapshot of what each printed
+/// (`snapshots/cli_against_a_server.snap`).
 #[test]
 fn every_kind_of_command_works_against_a_server() {
     let server = Server::start(&seed_config());
     let url = format!("http://{}", server.address);
     let admin: &[(&str, &str)] = &[("NEXUS_URL", &url), ("NEXUS_API_KEY", &server.admin_key)];
-    let ok = |env: &[(&str, &str)], args: &[&str]| {
-        let (code, stdout, stderr) = cli(env, args);
-        assert_eq!(code, 0, "{args:?}: {stderr}");
-        stdout
-    };
+    let mut t = Transcript { out: String::new() };
 
     // The seed's Option 3, exactly: NEXUS_HOST and NEXUS_PORT name the server.
     let port = server.address.port().to_string();
@@ -21,7 +34,9 @@ fn every_kind_of_command_works_against_a_server() {
         ("NEXUS_PORT", &port),
         ("NEXUS_API_KEY", &server.admin_key),
     ];
-    let added = ok(
+    let seed = "admin via NEXUS_HOST/NEXUS_PORT";
+    t.run(
+        seed,
         seed_env,
         &[
             "admin",
@@ -36,134 +51,71 @@ fn every_kind_of_command_works_against_a_server() {
             "sales",
         ],
     );
-    assert_eq!(added, "added charlie@acme.com to acme as member\n");
-    let members = ok(admin, &["admin", "list-users", "--org", "acme"]);
-    assert!(
-        members.contains("charlie@acme.com\tmember\thuman\tactive"),
-        "{members}"
-    );
-    let users = ok(admin, &["--json", "admin", "list-users"]);
-    assert!(
-        users.contains("charlie@acme.com") && users.contains("\"u_"),
-        "{users}"
-    );
+    t.run("admin", admin, &["admin", "list-users", "--org", "acme"]);
+    t.run("admin", admin, &["--json", "admin", "list-users"]);
 
     // Files.
-    ok(
-        admin,
-        &["write", "/orgs/acme/sales/documents/plan.md", "# Plan"],
-    );
-    assert_eq!(
-        ok(admin, &["cat", "/orgs/acme/sales/documents/plan.md"]),
-        "# Plan"
-    );
-    assert_eq!(
-        ok(
-            admin,
-            &[
-                "cat",
-                "--range",
-                "2-5",
-                "/orgs/acme/sales/documents/plan.md"
-            ]
-        ),
-        "Plan"
-    );
-    let listing = ok(admin, &["ls", "/orgs/acme/sales"]);
-    assert!(
-        listing.contains("context.json") && listing.contains("documents/"),
-        "{listing}"
-    );
-    ok(admin, &["mkdir", "-p", "/orgs/acme/sales/a/b"]);
-    ok(
-        admin,
+    for args in [
+        &["write", "/orgs/acme/sales/documents/plan.md", "# Plan"][..],
+        &["cat", "/orgs/acme/sales/documents/plan.md"],
+        &[
+            "cat",
+            "--range",
+            "2-5",
+            "/orgs/acme/sales/documents/plan.md",
+        ],
+        &["ls", "/orgs/acme/sales"],
+        &["mkdir", "-p", "/orgs/acme/sales/a/b"],
         &[
             "cp",
             "/orgs/acme/sales/documents/plan.md",
             "/orgs/acme/sales/a/",
         ],
-    );
-    ok(
-        admin,
         &[
             "mv",
             "/orgs/acme/sales/a/plan.md",
             "/orgs/acme/sales/a/b/moved.md",
         ],
-    );
-    assert_eq!(
-        ok(admin, &["glob", "/orgs/acme/**/moved.md"]),
-        "/orgs/acme/sales/a/b/moved.md\n"
-    );
-    assert!(ok(admin, &["grep", "Plan", "/orgs/acme/sales"]).contains("moved.md"));
-    ok(
-        admin,
+        &["glob", "/orgs/acme/**/moved.md"],
+        &["grep", "Plan", "/orgs/acme/sales"],
         &["write", "/orgs/acme/sales/documents/plan.md", "# Plan v2"],
-    );
-    assert!(
-        ok(admin, &["versions", "/orgs/acme/sales/documents/plan.md"])
-            .lines()
-            .count()
-            >= 2
-    );
-    ok(
-        admin,
+        &["versions", "/orgs/acme/sales/documents/plan.md"],
         &[
             "versions",
             "restore",
             "/orgs/acme/sales/documents/plan.md",
             "1",
         ],
-    );
-    assert_eq!(
-        ok(admin, &["cat", "/orgs/acme/sales/documents/plan.md"]),
-        "# Plan"
-    );
-    let policy = ok(admin, &["versions", "policy", "acme", "--keep", "5"]);
-    assert!(policy.contains("at most 5 versions"), "{policy}");
-    ok(admin, &["rm", "-r", "/orgs/acme/sales/a"]);
-    let stat = cli(admin, &["stat", "/orgs/acme/sales/a"]);
-    assert_eq!(stat.0, 3, "{}", stat.2);
+        &["cat", "/orgs/acme/sales/documents/plan.md"],
+        &["versions", "policy", "acme", "--keep", "5"],
+        &["rm", "-r", "/orgs/acme/sales/a"],
+        &["stat", "/orgs/acme/sales/a"],
+    ] {
+        t.run("admin", admin, args);
+    }
 
     // ACLs and ReBAC.
-    ok(
-        admin,
+    for args in [
         &[
             "setfacl",
             "/orgs/acme/engineering",
             "user:charlie@acme.com:r--",
+        ][..],
+        &["getfacl", "/orgs/acme/engineering"],
+        &[
+            "rebac",
+            "check",
+            "user:charlie@acme.com",
+            "read",
+            "/orgs/acme/engineering/context.json",
         ],
-    );
-    let acl = ok(admin, &["getfacl", "/orgs/acme/engineering"]);
-    assert!(acl.contains("user:charlie@acme.com:r--"), "{acl}");
-    assert_eq!(
-        ok(
-            admin,
-            &[
-                "rebac",
-                "check",
-                "user:charlie@acme.com",
-                "read",
-                "/orgs/acme/engineering/context.json"
-            ]
-        ),
-        "true\n"
-    );
-    assert_eq!(
-        ok(
-            admin,
-            &[
-                "rebac",
-                "check",
-                "user:charlie@acme.com",
-                "write",
-                "/orgs/acme/engineering/context.json"
-            ]
-        ),
-        "false\n"
-    );
-    ok(
-        admin,
+        &[
+            "rebac",
+            "check",
+            "user:charlie@acme.com",
+            "write",
+            "/orgs/acme/engineering/context.json",
+        ],
         &[
             "rebac",
             "create",
@@ -171,9 +123,6 @@ fn every_kind_of_command_works_against_a_server() {
             "editor",
             "/orgs/acme/engineering",
         ],
-    );
-    let read = ok(
-        admin,
         &[
             "rebac",
             "read",
@@ -182,15 +131,7 @@ fn every_kind_of_command_works_against_a_server() {
             "--relation",
             "editor",
         ],
-    );
-    assert_eq!(read.lines().count(), 1, "{read}");
-    let tree = ok(
-        admin,
         &["rebac", "expand", "write", "/orgs/acme/engineering"],
-    );
-    assert!(tree.contains("union"), "{tree}");
-    let subjects = ok(
-        admin,
         &[
             "rebac",
             "lookup-subjects",
@@ -198,13 +139,15 @@ fn every_kind_of_command_works_against_a_server() {
             "write",
             "user",
         ],
-    );
-    assert_eq!(subjects.lines().count(), 2, "{subjects}");
-    assert!(ok(admin, &["rebac", "schema", "read"]).contains("definition file"));
-    assert!(ok(admin, &["rebac", "changes"]).lines().count() >= 3);
+        &["rebac", "changes"],
+        &["rebac", "schema", "read"],
+    ] {
+        t.run("admin", admin, args);
+    }
 
     // Keys: create one for charlie, use it, revoke it.
-    let key: serde_json::Value = serde_json::from_str(&ok(
+    let (_, created, _) = t.run(
+        "admin",
         admin,
         &[
             "--json",
@@ -213,35 +156,37 @@ fn every_kind_of_command_works_against_a_server() {
             "--principal",
             "user:charlie@acme.com",
         ],
-    ))
-    .unwrap();
+    );
+    let key: serde_json::Value = serde_json::from_str(&created).unwrap();
     let secret = key["secret"].as_str().unwrap();
     let charlie: &[(&str, &str)] = &[("NEXUS_URL", &url), ("NEXUS_API_KEY", secret)];
-    assert_eq!(
-        ok(charlie, &["cat", "/orgs/acme/sales/documents/plan.md"]),
-        "# Plan"
+    t.run(
+        "charlie's key",
+        charlie,
+        &["cat", "/orgs/acme/sales/documents/plan.md"],
     );
-    let refused = cli(charlie, &["write", "/orgs/acme/x.md", "x"]);
-    assert_eq!(refused.0, 5, "{}", refused.2);
-    assert!(ok(admin, &["admin", "list-keys"]).contains("user:u_"));
-    ok(admin, &["admin", "revoke-key", key["id"].as_str().unwrap()]);
-    let revoked = cli(charlie, &["ls", "/orgs"]);
-    assert_eq!(revoked.0, 5, "{}", revoked.2);
-    assert!(
-        revoked.2.contains("invalid or revoked API key"),
-        "{}",
-        revoked.2
+    t.run("charlie's key", charlie, &["write", "/orgs/acme/x.md", "x"]);
+    t.run("admin", admin, &["admin", "list-keys"]);
+    t.run(
+        "admin",
+        admin,
+        &["admin", "revoke-key", key["id"].as_str().unwrap()],
     );
+    t.run("charlie's key", charlie, &["ls", "/orgs"]);
 
     // A bearer token works as well, and `--as` is refused remotely.
     let alice_token = token("alice@acme.com");
     let alice: &[(&str, &str)] = &[("NEXUS_URL", &url), ("NEXUS_TOKEN", &alice_token)];
-    assert!(ok(alice, &["ls", "/orgs"]).contains("acme/"));
-    let spoof = cli(alice, &["--as", "user:john@techcorp.com", "ls", "/orgs"]);
-    assert_eq!(spoof.0, 2, "{}", spoof.2);
+    t.run("alice's token", alice, &["ls", "/orgs"]);
+    t.run(
+        "alice's token",
+        alice,
+        &["--as", "user:john@techcorp.com", "ls", "/orgs"],
+    );
 
     // Removing charlie with the CLI, then organizations.
-    ok(
+    t.run(
+        seed,
         seed_env,
         &[
             "admin",
@@ -252,7 +197,8 @@ fn every_kind_of_command_works_against_a_server() {
             "charlie@acme.com",
         ],
     );
-    let created = ok(
+    t.run(
+        "admin",
         admin,
         &[
             "admin",
@@ -265,75 +211,66 @@ fn every_kind_of_command_works_against_a_server() {
             "ops",
         ],
     );
-    assert!(created.contains("created /orgs/newco/ops/"), "{created}");
 
-    // Commands that only make sense on a data directory say so.
-    let gc = cli(admin, &["gc"]);
-    assert_eq!(gc.0, 2, "{}", gc.2);
-    // An unreachable server is a clear error.
-    let down = cli(&[("NEXUS_URL", "http://127.0.0.1:9")], &["ls", "/orgs"]);
-    assert_eq!(down.0, 6, "{}", down.2);
-    assert!(down.2.contains("cannot reach the server"), "{}", down.2);
+    // Commands that only make sense on a data directory say so; an unreachable server is
+    // a clear error.
+    t.run("admin", admin, &["gc"]);
+    t.run(
+        "nobody",
+        &[("NEXUS_URL", "http://127.0.0.1:9")],
+        &["ls", "/orgs"],
+    );
+
+    settings().bind(|| insta::assert_snapshot!("cli_against_a_server", t.out));
 }
 
-/// Through the CLI, a body over the server's limit says which setting limits it, every time.
+/// The CLI's errors against a server, as a snapshot (`snapshots/cli_errors_against_a_server.snap`):
+/// without credentials it says which variables to set; ordinary 4xx errors carry no
+/// request-id line (`--json` does); a body over the server's limit names the setting, every
+/// time, and is not mistaken for an unreachable server.
 #[test]
-fn oversize_uploads_through_the_cli_say_why() {
+fn cli_errors_speak_to_people() {
     let server = Server::start(&seed_config().replace(
         "backend: local\n",
         "backend: local\nlimits:\n  max_body_bytes: 65536\n",
     ));
-    let alice = token("alice@acme.com");
-    let big = vec![b'x'; 2 * 1024 * 1024];
-    let file = server.dir.path().join("big.bin");
-    std::fs::write(&file, &big).unwrap();
     let url = format!("http://{}", server.address);
-    for _ in 0..5 {
-        let (code, _, stderr) = cli(
-            &[("NEXUS_URL", &url), ("NEXUS_TOKEN", &alice)],
-            &[
-                "write",
-                "/orgs/acme/sales/big.bin",
-                "--file",
-                file.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(code, 2, "{stderr}");
-        assert!(stderr.contains("limits.max_body_bytes"), "{stderr}");
-        assert!(!stderr.contains("cannot reach"), "{stderr}");
-    }
-}
-
-/// The CLI without credentials says which variables to set; ordinary 4xx errors
-/// carry no request-id line (5xx and `--json` still do).
-#[test]
-fn cli_errors_speak_to_people() {
-    let server = Server::start(&seed_config());
-    let url = format!("http://{}", server.address);
-    let (code, _, stderr) = cli(&[("NEXUS_URL", &url)], &["ls", "/orgs"]);
-    assert_eq!(code, 5, "{stderr}");
-    assert!(
-        stderr.contains("NEXUS_API_KEY") && stderr.contains("NEXUS_TOKEN"),
-        "{stderr}"
-    );
-    assert!(!stderr.contains("Authorization: Bearer"), "{stderr}");
-    let alice = token("alice@acme.com");
-    let (code, _, stderr) = cli(
-        &[("NEXUS_URL", &url), ("NEXUS_TOKEN", &alice)],
+    let alice_token = token("alice@acme.com");
+    let alice: &[(&str, &str)] = &[("NEXUS_URL", &url), ("NEXUS_TOKEN", &alice_token)];
+    let mut t = Transcript { out: String::new() };
+    t.run("no credentials", &[("NEXUS_URL", &url)], &["ls", "/orgs"]);
+    t.run(
+        "alice's token",
+        alice,
         &["cat", "/orgs/acme/sales/missing.md"],
     );
-    assert_eq!(code, 3, "{stderr}");
-    assert!(!stderr.contains("request id"), "{stderr}");
-    let (code, _, stderr) = cli(
-        &[("NEXUS_URL", &url), ("NEXUS_TOKEN", &alice)],
+    let (_, _, json) = t.run(
+        "alice's token",
+        alice,
         &["--json", "cat", "/orgs/acme/sales/missing.md"],
     );
-    assert_eq!(code, 3, "{stderr}");
-    let body: serde_json::Value = serde_json::from_str(&stderr).unwrap();
+    let body: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert!(
         body["error"]["request_id"]
             .as_str()
             .is_some_and(|id| !id.is_empty()),
-        "{stderr}"
+        "{json}"
     );
+
+    let file = server.dir.path().join("big.bin");
+    std::fs::write(&file, vec![b'x'; 2 * 1024 * 1024]).unwrap();
+    let upload = [
+        "write",
+        "/orgs/acme/sales/big.bin",
+        "--file",
+        file.to_str().unwrap(),
+    ];
+    let first = t.run("alice's token", alice, &upload);
+    for _ in 0..4 {
+        assert_eq!(cli(alice, &upload), first, "the same refusal every time");
+    }
+    let text = t
+        .out
+        .replace(&server.dir.path().display().to_string(), "[DIR]");
+    settings().bind(|| insta::assert_snapshot!("cli_errors_against_a_server", text));
 }
