@@ -152,9 +152,9 @@ pub async fn serve(
         )
     })?;
     nexus_server::check_bind(&config, address)
-        .map_err(|message| CliError::new(ErrorCode::InvalidInput, message))?;
+        .map_err(|error| CliError::new(ErrorCode::InvalidInput, error.to_string()))?;
     nexus_server::auth::Authenticator::new(&config.auth)
-        .map_err(|message| CliError::new(ErrorCode::InvalidInput, message))?;
+        .map_err(|error| CliError::new(ErrorCode::InvalidInput, error.to_string()))?;
     let port = port.unwrap_or(config.server.port);
     let fs = open(&config, lock_timeout).await?;
     let listener = match tokio::net::TcpListener::bind((address, port)).await {
@@ -177,7 +177,7 @@ pub async fn serve(
         nexus_server::shutdown_signal(),
     )
     .await
-    .map_err(|message| CliError::new(ErrorCode::Unavailable, message));
+    .map_err(|error| CliError::new(ErrorCode::Unavailable, error.to_string()));
     fs.close().await;
     eprintln!("nexus: stopped");
     result
@@ -191,10 +191,10 @@ pub fn create_token(
     json_output: bool,
 ) -> Result<(), CliError> {
     let ttl = nexus_server::auth::parse_ttl(ttl)
-        .map_err(|message| CliError::new(ErrorCode::InvalidInput, message))?;
+        .map_err(|error| CliError::new(ErrorCode::InvalidInput, error.to_string()))?;
     let config = load_config(file)?;
     let token = nexus_server::auth::mint_token(&config.auth, subject, ttl)
-        .map_err(|message| CliError::new(ErrorCode::InvalidInput, message))?;
+        .map_err(|error| CliError::new(ErrorCode::InvalidInput, error.to_string()))?;
     if json_output {
         return print_json(&json!({"token": token, "sub": subject, "expires_in": ttl}));
     }

@@ -156,25 +156,37 @@ fn add_functions(context: &mut Context<'_, '_>) -> Result<(), cel::DeclarationEr
         "in_cidr",
         |This(address): This<Arc<String>>, cidr: Arc<String>| -> Result<bool, ExecutionError> {
             in_cidr(&address, &cidr)
-                .map_err(|message| ExecutionError::function_error("in_cidr", message))
+                .map_err(|error| ExecutionError::function_error("in_cidr", error.to_string()))
         },
     )
 }
 
+/// Why a context value does not fit its parameter, or an `in_cidr` argument is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum ValueError {
+    #[error("expected a value of type {expected}, got `{got}`")]
+    Mismatch { expected: String, got: String },
+    #[error("`{0}` is not an RFC 3339 timestamp")]
+    Timestamp(String),
+    #[error("`{0}` is not a duration such as `1h30m` or `90s`")]
+    Duration(String),
+    #[error("`{0}` is not an IP address")]
+    IpAddress(String),
+    #[error("`{0}` is not a CIDR range")]
+    Cidr(String),
+    #[error("`{0}` has an invalid prefix length")]
+    PrefixLength(String),
+}
+
 /// Whether `address` lies in the network `cidr` (`10.0.0.0/8`, `2001:db8::/32`).
-fn in_cidr(address: &str, cidr: &str) -> Result<bool, String> {
+fn in_cidr(address: &str, cidr: &str) -> Result<bool, ValueError> {
     let address: IpAddr = address
         .parse()
-        .map_err(|_| format!("`{address}` is not an IP address"))?;
-    let (network, prefix) = cidr
-        .split_once('/')
-        .ok_or_else(|| format!("`{cidr}` is not a CIDR range"))?;
-    let network: IpAddr = network
-        .parse()
-        .map_err(|_| format!("`{cidr}` is not a CIDR range"))?;
-    let prefix: u32 = prefix
-        .parse()
-        .map_err(|_| format!("`{cidr}` is not a CIDR range"))?;
+        .map_err(|_| ValueError::IpAddress(address.to_owned()))?;
+    let not_cidr = || ValueError::Cidr(cidr.to_owned());
+    let (network, prefix) = cidr.split_once('/').ok_or_else(not_cidr)?;
+    let network: IpAddr = network.parse().map_err(|_| not_cidr())?;
+    let prefix: u32 = prefix.parse().map_err(|_| not_cidr())?;
     match (address, network) {
         (IpAddr::V4(address), IpAddr::V4(network)) if prefix <= 32 => {
             let mask = if prefix == 0 {
@@ -193,7 +205,7 @@ fn in_cidr(address: &str, cidr: &str) -> Result<bool, String> {
             Ok(u128::from(address) & mask == u128::from(network) & mask)
         }
         (IpAddr::V4(_), IpAddr::V6(_)) | (IpAddr::V6(_), IpAddr::V4(_)) => Ok(false),
-        _ => Err(format!("`{cidr}` has an invalid prefix length")),
+        _ => Err(ValueError::PrefixLength(cidr.to_owned())),
     }
 }
 
@@ -203,8 +215,11 @@ fn in_cidr(address: &str, cidr: &str) -> Result<bool, String> {
     clippy::cast_sign_loss,
     reason = "integral floats are range-checked before the conversion"
 )]
-fn convert(value: &Json, declared: &CaveatType) -> Result<Value, String> {
-    let mismatch = || format!("expected a value of type {declared}, got `{value}`");
+fn convert(value: &Json, declared: &CaveatType) -> Result<Value, ValueError> {
+    let mismatch = || ValueError::Mismatch {
+        expected: declared.to_string(),
+        got: value.to_string(),
+    };
     match declared {
         CaveatType::Any => Ok(natural(value)),
         CaveatType::Bool => value.as_bool().map(Value::Bool).ok_or_else(mismatch),
@@ -244,19 +259,19 @@ fn convert(value: &Json, declared: &CaveatType) -> Result<Value, String> {
             let text = value.as_str().ok_or_else(mismatch)?;
             chrono::DateTime::parse_from_rfc3339(text)
                 .map(Value::Timestamp)
-                .map_err(|_| format!("`{text}` is not an RFC 3339 timestamp"))
+                .map_err(|_| ValueError::Timestamp(text.to_owned()))
         }
         CaveatType::Duration => {
             let text = value.as_str().ok_or_else(mismatch)?;
             parse_duration(text)
                 .map(Value::Duration)
-                .ok_or_else(|| format!("`{text}` is not a duration such as `1h30m` or `90s`"))
+                .ok_or_else(|| ValueError::Duration(text.to_owned()))
         }
         CaveatType::IpAddress => {
             let text = value.as_str().ok_or_else(mismatch)?;
             let address: IpAddr = text
                 .parse()
-                .map_err(|_| format!("`{text}` is not an IP address"))?;
+                .map_err(|_| ValueError::IpAddress(text.to_owned()))?;
             Ok(Value::from(address.to_string()))
         }
         CaveatType::List(inner) => {

@@ -685,8 +685,10 @@ impl Engine {
                 relationship.resource.object_type, relationship.relation
             )));
         }
-        validate_id(&relationship.resource.object_id, false).map_err(invalid)?;
-        validate_id(&relationship.subject.object.object_id, true).map_err(invalid)?;
+        validate_id(&relationship.resource.object_id, false)
+            .map_err(|error| invalid(error.to_string()))?;
+        validate_id(&relationship.subject.object.object_id, true)
+            .map_err(|error| invalid(error.to_string()))?;
         let subject_type = self
             .resolve_type(&relationship.subject.object.object_type)
             .map_err(|error| invalid(error.to_string()))?;
@@ -1242,27 +1244,37 @@ pub(crate) fn admits_kind(entry: &AllowedSubject, subject: Subject) -> bool {
         }
 }
 
-fn validate_id(id: &str, subject: bool) -> Result<(), String> {
+/// What is wrong with an object id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum InvalidId {
+    #[error("object ids are 1 to 1024 bytes long (`{shown}` is {length})")]
+    Length { shown: String, length: usize },
+    #[error("object ids cannot contain control characters")]
+    Control,
+    #[error("`{0}`: `*` is only valid alone, as a wildcard subject")]
+    Star(String),
+    #[error("a resource cannot be a wildcard")]
+    WildcardResource,
+}
+
+fn validate_id(id: &str, subject: bool) -> Result<(), InvalidId> {
     if subject && id == WILDCARD {
         return Ok(());
     }
     if id.is_empty() || id.len() > 1024 {
-        return Err(format!(
-            "object ids are 1 to 1024 bytes long (`{}` is {})",
-            id.chars().take(40).collect::<String>(),
-            id.len()
-        ));
+        return Err(InvalidId::Length {
+            shown: id.chars().take(40).collect(),
+            length: id.len(),
+        });
     }
     if id.chars().any(char::is_control) {
-        return Err("object ids cannot contain control characters".to_owned());
+        return Err(InvalidId::Control);
     }
     if id.contains('*') && id != WILDCARD {
-        return Err(format!(
-            "`{id}`: `*` is only valid alone, as a wildcard subject"
-        ));
+        return Err(InvalidId::Star(id.to_owned()));
     }
     if !subject && id == WILDCARD {
-        return Err("a resource cannot be a wildcard".to_owned());
+        return Err(InvalidId::WildcardResource);
     }
     Ok(())
 }

@@ -289,15 +289,28 @@ impl Collector<'_> {
     }
 }
 
+/// Why an expected-relation line does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum ExpectedParseError {
+    #[error("expected `[subject] is <resource#relation>`")]
+    Start,
+    #[error("expected `] is <resource#relation>` after the subject")]
+    Is,
+    #[error("unterminated `{{` exceptions")]
+    Exceptions,
+    #[error(transparent)]
+    Subject(#[from] crate::relationship::RelationshipParseError),
+    #[error("expected `<resource#relation>`, found `{0}`")]
+    Resources(String),
+}
+
 /// Parses `[subject] is <a>/<b>`.
-fn parse_expected(text: &str) -> Result<(String, Found), String> {
+fn parse_expected(text: &str) -> Result<(String, Found), ExpectedParseError> {
     let rest = text
         .trim()
         .strip_prefix('[')
-        .ok_or("expected `[subject] is <resource#relation>`")?;
-    let close = rest
-        .rfind("] is ")
-        .ok_or("expected `] is <resource#relation>` after the subject")?;
+        .ok_or(ExpectedParseError::Start)?;
+    let close = rest.rfind("] is ").ok_or(ExpectedParseError::Is)?;
     let subject_part = rest.get(..close).unwrap_or("");
     let resources_part = rest.get(close + 5..).unwrap_or("");
     let (subject_part, exceptions) = match subject_part.split_once(" - {") {
@@ -306,7 +319,7 @@ fn parse_expected(text: &str) -> Result<(String, Found), String> {
             Some(
                 exceptions
                     .strip_suffix('}')
-                    .ok_or("unterminated `{` exceptions")?,
+                    .ok_or(ExpectedParseError::Exceptions)?,
             ),
         ),
         None => (subject_part, None),
@@ -315,7 +328,7 @@ fn parse_expected(text: &str) -> Result<(String, Found), String> {
         Some(subject) => (subject, true),
         None => (subject_part, false),
     };
-    let subject = SubjectRef::parse(subject.trim()).map_err(|error| error.to_string())?;
+    let subject = SubjectRef::parse(subject.trim())?;
     let mut excluded = BTreeMap::new();
     for exception in exceptions.into_iter().flat_map(|list| list.split(',')) {
         let exception = exception.trim();
@@ -323,7 +336,7 @@ fn parse_expected(text: &str) -> Result<(String, Found), String> {
             Some(name) => (name, true),
             None => (exception, false),
         };
-        let parsed = SubjectRef::parse(name).map_err(|error| error.to_string())?;
+        let parsed = SubjectRef::parse(name)?;
         excluded.insert(parsed.to_string(), caveated);
     }
     // `<a>/<b>`: ids may contain `/`, so entries are separated by `>/<`.
@@ -331,7 +344,7 @@ fn parse_expected(text: &str) -> Result<(String, Found), String> {
     let inner = trimmed
         .strip_prefix('<')
         .and_then(|rest| rest.strip_suffix('>'))
-        .ok_or_else(|| format!("expected `<resource#relation>`, found `{trimmed}`"))?;
+        .ok_or_else(|| ExpectedParseError::Resources(trimmed.to_owned()))?;
     let resources: BTreeSet<String> = inner.split(">/<").map(str::to_owned).collect();
     Ok((
         subject.to_string(),

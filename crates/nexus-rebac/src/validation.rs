@@ -21,9 +21,9 @@ use serde::Deserialize;
 
 use crate::caveat::CaveatContext;
 use crate::engine::{
-    CheckRequest, CheckResult, Engine, EngineConfig, Operation, RelationshipUpdate,
+    CheckError, CheckRequest, CheckResult, Engine, EngineConfig, Operation, RelationshipUpdate,
 };
-use crate::relationship::Relationship;
+use crate::relationship::{Relationship, RelationshipParseError};
 use crate::schema::Schema;
 
 #[derive(Debug, Deserialize)]
@@ -127,7 +127,7 @@ pub fn run(text: &str, now: i64) -> ValidationReport {
         for assertion in list {
             match assert_one(&engine, assertion, expected, now) {
                 Ok(()) => report.passed += 1,
-                Err(message) => report.failures.push(failure(assertion, message)),
+                Err(error) => report.failures.push(failure(assertion, error.to_string())),
             }
         }
     }
@@ -144,22 +144,37 @@ enum Expected {
     Conditional,
 }
 
+/// Why an assertion did not hold.
+#[derive(Debug, thiserror::Error)]
+enum AssertionFailure {
+    #[error(transparent)]
+    Relationship(#[from] RelationshipParseError),
+    #[error("an assertion cannot carry a caveat")]
+    Caveated,
+    #[error("invalid context: {0}")]
+    Context(#[source] serde_json::Error),
+    #[error("check failed: {0}")]
+    Check(#[source] CheckError),
+    #[error("expected {wanted}, got {got}")]
+    Mismatch { wanted: &'static str, got: String },
+}
+
 fn assert_one(
     engine: &Engine,
     assertion: &str,
     expected: Expected,
     now: i64,
-) -> Result<(), String> {
+) -> Result<(), AssertionFailure> {
     let (relationship_text, context_text) = match assertion.split_once(" with ") {
         Some((relationship, context)) => (relationship, Some(context)),
         None => (assertion, None),
     };
-    let relationship = Relationship::parse(relationship_text).map_err(|error| error.to_string())?;
+    let relationship = Relationship::parse(relationship_text)?;
     if relationship.caveat.is_some() {
-        return Err("an assertion cannot carry a caveat".to_owned());
+        return Err(AssertionFailure::Caveated);
     }
     let context: Option<CaveatContext> = context_text
-        .map(|text| serde_json::from_str(text).map_err(|error| format!("invalid context: {error}")))
+        .map(|text| serde_json::from_str(text).map_err(AssertionFailure::Context))
         .transpose()?;
     let result = engine
         .check(&CheckRequest {
@@ -169,7 +184,7 @@ fn assert_one(
             context: context.as_ref(),
             now,
         })
-        .map_err(|error| format!("check failed: {error}"))?;
+        .map_err(AssertionFailure::Check)?;
     let matches = matches!(
         (expected, &result),
         (Expected::Has, CheckResult::Has)
@@ -191,6 +206,6 @@ fn assert_one(
                 format!("conditional, missing {}", missing.join(", "))
             }
         };
-        Err(format!("expected {wanted}, got {got}"))
+        Err(AssertionFailure::Mismatch { wanted, got })
     }
 }

@@ -19,6 +19,105 @@ use serde::Deserialize;
 use crate::config::{AuthConfig, AuthKind};
 use crate::error::ApiError;
 
+/// Why the authentication configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthSetupError {
+    #[error("`type: jwt` with HS256 needs a `jwt_secret` of at least 32 bytes")]
+    ShortSecret,
+    #[error("`jwt_algorithm: {algorithm}` needs `jwt_public_key_file`")]
+    MissingKeyFile { algorithm: String },
+    #[error("cannot read `{}`: {source}", path.display())]
+    ReadKey {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{}`: not an {kind} public key: {source}", path.display())]
+    BadKey {
+        path: std::path::PathBuf,
+        kind: &'static str,
+        #[source]
+        source: jsonwebtoken::errors::Error,
+    },
+    #[error("unsupported `jwt_algorithm` `{0}`")]
+    UnsupportedAlgorithm(String),
+}
+
+/// Which check a bearer token failed. Never carries the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRefusal {
+    #[error("it is not a JWT (three dot-separated parts)")]
+    NotAJwt,
+    #[error("its header is not base64url")]
+    HeaderEncoding,
+    #[error("its header is not a valid JOSE header")]
+    Header,
+    #[error("its algorithm is not the one this server accepts ({accepted})")]
+    Algorithm { accepted: String },
+    #[error("critical header extensions (`crit`) are not supported")]
+    Critical,
+    #[error("its type (`typ`) is not an access token")]
+    Type,
+    #[error("its signature does not verify with this server's key")]
+    Signature,
+    #[error("it has expired (`exp`)")]
+    Expired,
+    #[error("it is not yet valid (`nbf`)")]
+    NotYetValid,
+    #[error("it was issued in the future (`iat`)")]
+    IssuedInTheFuture,
+    #[error("its issuer (`iss`) is not the one this server accepts")]
+    Issuer,
+    #[error("its audience (`aud`) does not name this server")]
+    Audience,
+    #[error("it has no `{0}` claim")]
+    MissingClaim(String),
+    #[error("its `{claim}` claim must be {expected}")]
+    ClaimType {
+        claim: String,
+        expected: &'static str,
+    },
+    #[error("its `{0}` claim has the wrong type")]
+    WrongClaimType(String),
+    #[error("its claims are not a JSON object")]
+    ClaimsNotAnObject,
+    #[error("its claims are malformed")]
+    Claims,
+    #[error("its subject (`sub`) is empty or longer than 256 bytes")]
+    Subject,
+    #[error("it is malformed")]
+    Malformed,
+}
+
+/// A token lifetime that is not `<number><s|m|h|d>` within 30 days.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid duration `{shown}`: use a number with `s`, `m`, `h` or `d` (e.g. `1h`), at most 30 days"
+)]
+pub struct InvalidTtl {
+    /// The beginning of what was given.
+    shown: String,
+}
+
+/// Why a token cannot be minted.
+#[derive(Debug, thiserror::Error)]
+pub enum MintError {
+    #[error("`auth.jwt_secret` must be at least 32 bytes")]
+    ShortSecret,
+    #[error(
+        "tokens for `jwt_algorithm: {0}` are signed by your identity provider's private key, which this server never holds"
+    )]
+    ForeignAlgorithm(String),
+    #[error("the configuration's `auth` is not `type: jwt`")]
+    NotJwt,
+    #[error("`{0}` is reserved and names no principal")]
+    Reserved(String),
+    #[error(transparent)]
+    Subject(nexus_core::FsError),
+    #[error("cannot sign the token: {0}")]
+    Sign(#[source] jsonwebtoken::errors::Error),
+}
+
 /// Longest credential looked at (anything longer is refused unread).
 pub const MAX_CREDENTIAL_BYTES: usize = 8192;
 
@@ -99,14 +198,14 @@ enum Audience {
 type Fits<'a> = &'a dyn Fn(&serde_json::Value) -> bool;
 
 /// Which claim of a verified token has the wrong type (for the refusal's message).
-fn mistyped_claim(token: &str) -> String {
+fn mistyped_claim(token: &str) -> TokenRefusal {
     let payload = token
         .split('.')
         .nth(1)
         .and_then(|part| URL_SAFE_NO_PAD.decode(part).ok())
         .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
     let Some(serde_json::Value::Object(claims)) = payload else {
-        return "its claims are not a JSON object".to_owned();
+        return TokenRefusal::ClaimsNotAnObject;
     };
     let string = |value: &serde_json::Value| value.is_string();
     let checks: [(&str, &str, Fits<'_>); 6] = [
@@ -126,10 +225,13 @@ fn mistyped_claim(token: &str) -> String {
         if let Some(value) = claims.get(name)
             && !fits(value)
         {
-            return format!("its `{name}` claim must be {kind}");
+            return TokenRefusal::ClaimType {
+                claim: name.to_owned(),
+                expected: kind,
+            };
         }
     }
-    "its claims are malformed".to_owned()
+    TokenRefusal::Claims
 }
 
 fn now_secs() -> u64 {
@@ -140,7 +242,7 @@ fn now_secs() -> u64 {
 
 impl Authenticator {
     /// Builds the verifier from configuration (the public key file is read now).
-    pub fn new(config: &AuthConfig) -> Result<Authenticator, String> {
+    pub fn new(config: &AuthConfig) -> Result<Authenticator, AuthSetupError> {
         let jwt = match config.kind {
             AuthKind::Jwt => Some(JwtVerifier::new(config)?),
             AuthKind::ApiKey | AuthKind::None => None,
@@ -258,7 +360,7 @@ impl Authenticator {
 }
 
 impl JwtVerifier {
-    fn new(config: &AuthConfig) -> Result<JwtVerifier, String> {
+    fn new(config: &AuthConfig) -> Result<JwtVerifier, AuthSetupError> {
         let name = config
             .jwt_algorithm
             .clone()
@@ -269,7 +371,7 @@ impl JwtVerifier {
                     .jwt_secret
                     .as_deref()
                     .filter(|secret| secret.len() >= 32)
-                    .ok_or("`type: jwt` with HS256 needs a `jwt_secret` of at least 32 bytes")?;
+                    .ok_or(AuthSetupError::ShortSecret)?;
                 (
                     Algorithm::HS256,
                     DecodingKey::from_secret(secret.as_bytes()),
@@ -277,27 +379,34 @@ impl JwtVerifier {
             }
             "RS256" | "ES256" => {
                 let file = config.jwt_public_key_file.as_ref().ok_or_else(|| {
-                    format!("`jwt_algorithm: {name}` needs `jwt_public_key_file`")
+                    AuthSetupError::MissingKeyFile {
+                        algorithm: name.clone(),
+                    }
                 })?;
-                let pem = std::fs::read(file)
-                    .map_err(|error| format!("cannot read `{}`: {error}", file.display()))?;
+                let pem = std::fs::read(file).map_err(|source| AuthSetupError::ReadKey {
+                    path: file.clone(),
+                    source,
+                })?;
+                let bad_key = |kind: &'static str| {
+                    move |source| AuthSetupError::BadKey {
+                        path: file.clone(),
+                        kind,
+                        source,
+                    }
+                };
                 if name == "RS256" {
                     (
                         Algorithm::RS256,
-                        DecodingKey::from_rsa_pem(&pem).map_err(|error| {
-                            format!("`{}`: not an RSA public key: {error}", file.display())
-                        })?,
+                        DecodingKey::from_rsa_pem(&pem).map_err(bad_key("RSA"))?,
                     )
                 } else {
                     (
                         Algorithm::ES256,
-                        DecodingKey::from_ec_pem(&pem).map_err(|error| {
-                            format!("`{}`: not an EC public key: {error}", file.display())
-                        })?,
+                        DecodingKey::from_ec_pem(&pem).map_err(bad_key("EC"))?,
                     )
                 }
             }
-            other => return Err(format!("unsupported `jwt_algorithm` `{other}`")),
+            other => return Err(AuthSetupError::UnsupportedAlgorithm(other.to_owned())),
         };
         Ok(JwtVerifier {
             algorithm,
@@ -310,32 +419,28 @@ impl JwtVerifier {
     }
 
     /// The token's `sub`, if the token is valid; else which check failed (never the token).
-    fn verify(&self, token: &str) -> Result<String, String> {
+    fn verify(&self, token: &str) -> Result<String, TokenRefusal> {
         let mut parts = token.split('.');
         let (Some(header), Some(_), Some(_), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err("it is not a JWT (three dot-separated parts)".to_owned());
+            return Err(TokenRefusal::NotAJwt);
         };
         let header = URL_SAFE_NO_PAD
             .decode(header)
-            .map_err(|_| "its header is not base64url".to_owned())?;
-        let header: Header = serde_json::from_slice(&header)
-            .map_err(|_| "its header is not a valid JOSE header".to_owned())?;
+            .map_err(|_| TokenRefusal::HeaderEncoding)?;
+        let header: Header = serde_json::from_slice(&header).map_err(|_| TokenRefusal::Header)?;
         if header.alg != self.algorithm_name {
-            return Err(format!(
-                "its algorithm is not the one this server accepts ({})",
-                self.algorithm_name
-            ));
+            return Err(self.wrong_algorithm());
         }
         if header.crit.is_some() {
-            return Err("critical header extensions (`crit`) are not supported".to_owned());
+            return Err(TokenRefusal::Critical);
         }
         if let Some(typ) = &header.typ
             && !typ.eq_ignore_ascii_case("JWT")
             && !typ.eq_ignore_ascii_case("at+jwt")
         {
-            return Err("its type (`typ`) is not an access token".to_owned());
+            return Err(TokenRefusal::Type);
         }
         let mut validation = Validation::new(self.algorithm);
         validation.leeway = self.leeway;
@@ -361,29 +466,20 @@ impl JwtVerifier {
             jsonwebtoken::decode::<Claims>(token, &self.key, &validation).map_err(|error| {
                 use jsonwebtoken::errors::ErrorKind;
                 match error.kind() {
-                    ErrorKind::InvalidSignature => {
-                        "its signature does not verify with this server's key".to_owned()
-                    }
-                    ErrorKind::ExpiredSignature => "it has expired (`exp`)".to_owned(),
-                    ErrorKind::ImmatureSignature => "it is not yet valid (`nbf`)".to_owned(),
-                    ErrorKind::InvalidIssuer => {
-                        "its issuer (`iss`) is not the one this server accepts".to_owned()
-                    }
-                    ErrorKind::InvalidAudience => {
-                        "its audience (`aud`) does not name this server".to_owned()
-                    }
+                    ErrorKind::InvalidSignature => TokenRefusal::Signature,
+                    ErrorKind::ExpiredSignature => TokenRefusal::Expired,
+                    ErrorKind::ImmatureSignature => TokenRefusal::NotYetValid,
+                    ErrorKind::InvalidIssuer => TokenRefusal::Issuer,
+                    ErrorKind::InvalidAudience => TokenRefusal::Audience,
                     ErrorKind::MissingRequiredClaim(claim) => {
-                        format!("it has no `{claim}` claim")
+                        TokenRefusal::MissingClaim(claim.clone())
                     }
                     ErrorKind::InvalidClaimFormat(claim) => {
-                        format!("its `{claim}` claim has the wrong type")
+                        TokenRefusal::WrongClaimType(claim.clone())
                     }
-                    ErrorKind::InvalidAlgorithm => format!(
-                        "its algorithm is not the one this server accepts ({})",
-                        self.algorithm_name
-                    ),
+                    ErrorKind::InvalidAlgorithm => self.wrong_algorithm(),
                     ErrorKind::Json(_) => mistyped_claim(token),
-                    _ => "it is malformed".to_owned(),
+                    _ => TokenRefusal::Malformed,
                 }
             })?;
         if data
@@ -391,13 +487,19 @@ impl JwtVerifier {
             .iat
             .is_some_and(|iat| iat > now_secs() + self.leeway)
         {
-            return Err("it was issued in the future (`iat`)".to_owned());
+            return Err(TokenRefusal::IssuedInTheFuture);
         }
         let subject = data.claims.sub.unwrap_or_default();
         if subject.is_empty() || subject.len() > 256 {
-            return Err("its subject (`sub`) is empty or longer than 256 bytes".to_owned());
+            return Err(TokenRefusal::Subject);
         }
         Ok(subject)
+    }
+
+    fn wrong_algorithm(&self) -> TokenRefusal {
+        TokenRefusal::Algorithm {
+            accepted: self.algorithm_name.clone(),
+        }
     }
 }
 
@@ -405,12 +507,9 @@ impl JwtVerifier {
 pub const MAX_MINTED_TTL_SECS: u64 = 30 * 24 * 3600;
 
 /// Parses a lifetime such as `90s`, `15m`, `1h` or `7d` (at most 30 days).
-pub fn parse_ttl(text: &str) -> Result<u64, String> {
-    let invalid = || {
-        format!(
-            "invalid duration `{}`: use a number with `s`, `m`, `h` or `d` (e.g. `1h`), at most 30 days",
-            text.chars().take(40).collect::<String>()
-        )
+pub fn parse_ttl(text: &str) -> Result<u64, InvalidTtl> {
+    let invalid = || InvalidTtl {
+        shown: text.chars().take(40).collect(),
     };
     let split = text.len().saturating_sub(1);
     let (number, unit) = (text.get(..split).ok_or_else(invalid)?, text.get(split..));
@@ -431,7 +530,7 @@ pub fn parse_ttl(text: &str) -> Result<u64, String> {
 
 /// A token for `subject` (a handle, stable id or `agent:<id>`) valid for `ttl_secs`, signed
 /// with the configuration's HS256 secret and carrying its `iss` and `aud` when set.
-pub fn mint_token(config: &AuthConfig, subject: &str, ttl_secs: u64) -> Result<String, String> {
+pub fn mint_token(config: &AuthConfig, subject: &str, ttl_secs: u64) -> Result<String, MintError> {
     let secret = match (
         config.kind,
         config.jwt_algorithm.as_deref().unwrap_or("HS256"),
@@ -440,13 +539,9 @@ pub fn mint_token(config: &AuthConfig, subject: &str, ttl_secs: u64) -> Result<S
             .jwt_secret
             .as_deref()
             .filter(|secret| secret.len() >= 32)
-            .ok_or("`auth.jwt_secret` must be at least 32 bytes")?,
-        (AuthKind::Jwt, other) => {
-            return Err(format!(
-                "tokens for `jwt_algorithm: {other}` are signed by your identity provider's private key, which this server never holds"
-            ));
-        }
-        _ => return Err("the configuration's `auth` is not `type: jwt`".to_owned()),
+            .ok_or(MintError::ShortSecret)?,
+        (AuthKind::Jwt, other) => return Err(MintError::ForeignAlgorithm(other.to_owned())),
+        _ => return Err(MintError::NotJwt),
     };
     let (kind, name) = match subject.split_once(':') {
         Some(("agent", id)) => ("agent", id),
@@ -454,12 +549,12 @@ pub fn mint_token(config: &AuthConfig, subject: &str, ttl_secs: u64) -> Result<S
         _ => ("user", subject),
     };
     if nexus_core::accounts::is_reserved_name(name) {
-        return Err(format!("`{name}` is reserved and names no principal"));
+        return Err(MintError::Reserved(name.to_owned()));
     }
     if kind == "agent" {
-        nexus_core::accounts::validate_agent_id(name).map_err(|error| error.to_string())?;
+        nexus_core::accounts::validate_agent_id(name).map_err(MintError::Subject)?;
     } else if !nexus_core::accounts::is_stable_user_id(name) {
-        nexus_core::accounts::validate_handle(name).map_err(|error| error.to_string())?;
+        nexus_core::accounts::validate_handle(name).map_err(MintError::Subject)?;
     }
     let now = now_secs();
     let mut claims = serde_json::Map::new();
@@ -479,7 +574,7 @@ pub fn mint_token(config: &AuthConfig, subject: &str, ttl_secs: u64) -> Result<S
         &claims,
         &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
     )
-    .map_err(|error| format!("cannot sign the token: {error}"))
+    .map_err(MintError::Sign)
 }
 
 /// Counts failed authentications per client address in fixed 10-second windows.

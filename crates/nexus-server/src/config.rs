@@ -36,6 +36,11 @@ pub enum ConfigError {
     Invalid { path: String, message: String },
 }
 
+/// One thing wrong with a configuration's values: which key, and what to write instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Problem(String);
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -118,7 +123,7 @@ impl Default for StorageConfig {
 impl StorageConfig {
     /// Refuses backends this build does not have. The value is not repeated (a database
     /// URL may hold a password); its scheme is.
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), Problem> {
         let scheme = |value: &str| {
             value
                 .split_once(':')
@@ -128,16 +133,16 @@ impl StorageConfig {
                 .collect::<String>()
         };
         if self.metadata != "sqlite" {
-            return Err(format!(
+            return Err(Problem(format!(
                 "storage.metadata: `{}` is not available in this build: use `sqlite` (the embedded tier, `DATA_DIR/meta.db`)",
                 scheme(&self.metadata)
-            ));
+            )));
         }
         if self.blobs != "local" {
-            return Err(format!(
+            return Err(Problem(format!(
                 "storage.blobs: `{}` is not available in this build: use `local` (the embedded tier, `DATA_DIR/blobs/`)",
                 scheme(&self.blobs)
-            ));
+            )));
         }
         Ok(())
     }
@@ -484,7 +489,7 @@ impl Config {
             })?;
         config.validate().map_err(|message| ConfigError::Invalid {
             path: path.to_owned(),
-            message,
+            message: message.to_string(),
         })?;
         Ok(config)
     }
@@ -509,22 +514,22 @@ impl Config {
         }
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), Problem> {
         if self.data_dir.as_os_str().is_empty() {
-            return Err("`data_dir` is empty".to_owned());
+            return Err(Problem("`data_dir` is empty".to_owned()));
         }
         self.storage.validate()?;
         self.provisioning
             .validate()
-            .map_err(|error| error.to_string())?;
+            .map_err(|error| Problem(error.to_string()))?;
         let mut seen = Vec::new();
         for (index, org) in self.organizations.iter().enumerate() {
             let at = format!("organizations[{index}]");
             if seen.contains(&&org.id) {
-                return Err(format!(
+                return Err(Problem(format!(
                     "{at}.id: organization `{}` is listed twice",
                     org.id
-                ));
+                )));
             }
             seen.push(&org.id);
             validate_org(org, &at)?;
@@ -535,36 +540,32 @@ impl Config {
                 match algorithm {
                     "HS256" => match self.auth.jwt_secret.as_deref() {
                         None | Some("") => {
-                            return Err(
-                                "auth: `type: jwt` with HS256 needs `jwt_secret` (at least 32 bytes)"
-                                    .to_owned(),
-                            );
+                            return Err(Problem("auth: `type: jwt` with HS256 needs `jwt_secret` (at least 32 bytes)".to_owned()));
                         }
                         Some(secret) if secret.len() < 32 => {
-                            return Err(
-                                "auth.jwt_secret is shorter than 32 bytes; use a long random secret"
-                                    .to_owned(),
-                            );
+                            return Err(Problem("auth.jwt_secret is shorter than 32 bytes; use a long random secret".to_owned()));
                         }
                         Some(_) => {}
                     },
                     "RS256" | "ES256" => {
                         if self.auth.jwt_public_key_file.is_none() {
-                            return Err(format!(
+                            return Err(Problem(format!(
                                 "auth: `jwt_algorithm: {algorithm}` needs `jwt_public_key_file`"
-                            ));
+                            )));
                         }
                     }
                     other => {
-                        return Err(format!(
+                        return Err(Problem(format!(
                             "auth.jwt_algorithm `{other}` is not supported: use HS256, RS256 or ES256"
-                        ));
+                        )));
                     }
                 }
             }
             AuthKind::ApiKey | AuthKind::None => {
                 if self.auth.jwt_secret.is_some() || self.auth.jwt_public_key_file.is_some() {
-                    return Err("auth: JWT settings are given but `type` is not `jwt`".to_owned());
+                    return Err(Problem(
+                        "auth: JWT settings are given but `type` is not `jwt`".to_owned(),
+                    ));
                 }
             }
         }
@@ -572,10 +573,14 @@ impl Config {
             || self.limits.request_timeout_secs == 0
             || self.limits.max_auth_failures == 0
         {
-            return Err("limits: values must be greater than zero".to_owned());
+            return Err(Problem(
+                "limits: values must be greater than zero".to_owned(),
+            ));
         }
         if self.retention.sweep_interval_secs == 0 {
-            return Err("retention.sweep_interval_secs must be greater than zero".to_owned());
+            return Err(Problem(
+                "retention.sweep_interval_secs must be greater than zero".to_owned(),
+            ));
         }
         Ok(())
     }
@@ -623,26 +628,26 @@ impl Config {
 }
 
 /// Checks one organization of the configuration (`at` names it in messages).
-fn validate_org(org: &OrgConfig, at: &str) -> Result<(), String> {
-    OrgId::parse(&org.id).map_err(|error| format!("{at}.id: {error}"))?;
+fn validate_org(org: &OrgConfig, at: &str) -> Result<(), Problem> {
+    OrgId::parse(&org.id).map_err(|error| Problem(format!("{at}.id: {error}")))?;
     nexus_core::retention::validate_settings(&org.settings)
-        .map_err(|error| format!("{at}.settings: {error}"))?;
+        .map_err(|error| Problem(format!("{at}.settings: {error}")))?;
     if org.name.trim().is_empty() {
-        return Err(format!("{at}.name is empty"));
+        return Err(Problem(format!("{at}.name is empty")));
     }
     let mut workspaces = Vec::new();
     for (w, workspace) in org.workspaces.iter().enumerate() {
         OrgId::parse(&workspace.id).map_err(|_| {
-            format!(
+            Problem(format!(
                 "{at}.workspaces[{w}].id: `{}` is not a valid workspace id (lowercase letters, digits, `-`, `_`)",
                 workspace.id
-            )
+            ))
         })?;
         if workspace.id == "shared" || workspaces.contains(&&workspace.id) {
-            return Err(format!(
+            return Err(Problem(format!(
                 "{at}.workspaces[{w}].id: `{}` is reserved or listed twice",
                 workspace.id
-            ));
+            )));
         }
         workspaces.push(&workspace.id);
     }
@@ -653,37 +658,37 @@ fn validate_org(org: &OrgConfig, at: &str) -> Result<(), String> {
             nexus_core::MemberKind::Human => {
                 if !is_stable_user_id(&member.user_id) {
                     validate_handle(&member.user_id)
-                        .map_err(|error| format!("{where_}.user_id: {error}"))?;
+                        .map_err(|error| Problem(format!("{where_}.user_id: {error}")))?;
                 }
             }
             nexus_core::MemberKind::Agent => validate_agent_id(&member.user_id)
-                .map_err(|error| format!("{where_}.user_id: {error}"))?,
+                .map_err(|error| Problem(format!("{where_}.user_id: {error}")))?,
         }
         if members.contains(&&member.user_id) {
-            return Err(format!(
+            return Err(Problem(format!(
                 "{where_}.user_id: `{}` is listed twice",
                 member.user_id
-            ));
+            )));
         }
         members.push(&member.user_id);
         for workspace in &member.workspaces {
             if !workspaces.contains(&workspace) {
-                return Err(format!(
+                return Err(Problem(format!(
                     "{where_}.workspaces: `{workspace}` is not a workspace of `{}`",
                     org.id
-                ));
+                )));
             }
         }
         for (p, permission) in member.permissions.iter().enumerate() {
             let (target, mode) = parse_permission(permission)
-                .map_err(|error| format!("{where_}.permissions[{p}]: {error}"))?;
+                .map_err(|error| Problem(format!("{where_}.permissions[{p}]: {error}")))?;
             let inside = target == format!("/orgs/{}", org.id)
                 || target.starts_with(&format!("/orgs/{}/", org.id));
             if !inside {
-                return Err(format!(
+                return Err(Problem(format!(
                     "{where_}.permissions[{p}]: `{target}` is outside organization `{}`",
                     org.id
-                ));
+                )));
             }
             let _ = mode;
         }
@@ -692,21 +697,25 @@ fn validate_org(org: &OrgConfig, at: &str) -> Result<(), String> {
 }
 
 /// `orgs/acme/sales:rw-` → (`/orgs/acme/sales`, `rw-`).
-pub fn parse_permission(text: &str) -> Result<(String, String), String> {
-    let (path, mode) = text
-        .rsplit_once(':')
-        .ok_or_else(|| format!("`{text}` is not `PATH:MODE` (e.g. `orgs/acme/sales:rw-`)"))?;
+pub fn parse_permission(text: &str) -> Result<(String, String), Problem> {
+    let (path, mode) = text.rsplit_once(':').ok_or_else(|| {
+        Problem(format!(
+            "`{text}` is not `PATH:MODE` (e.g. `orgs/acme/sales:rw-`)"
+        ))
+    })?;
     let valid_mode = mode.len() == 3
         && mode
             .chars()
             .zip(['r', 'w', 'x'])
             .all(|(found, letter)| found == letter || found == '-');
     if !valid_mode {
-        return Err(format!("mode `{mode}` must be three characters like `rw-`"));
+        return Err(Problem(format!(
+            "mode `{mode}` must be three characters like `rw-`"
+        )));
     }
     let absolute = format!("/{}", path.trim_start_matches('/'));
-    let canonical =
-        nexus_core::VfsPath::parse(&absolute).map_err(|error| format!("`{path}`: {error}"))?;
+    let canonical = nexus_core::VfsPath::parse(&absolute)
+        .map_err(|error| Problem(format!("`{path}`: {error}")))?;
     Ok((canonical.to_string(), mode.to_owned()))
 }
 

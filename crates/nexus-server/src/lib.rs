@@ -30,12 +30,32 @@ pub use config::{AuthKind, Config, ConfigError};
 /// `routes::doc`), committed, and compared with the generated one by a test.
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
+/// Settings that would be unsafe for the address the server listens on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`auth: type: none` lets anyone act as the administrator; it is only allowed on a loopback address, not {host}"
+)]
+pub struct UnsafeBind {
+    pub host: IpAddr,
+}
+
+/// Why the server could not serve.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot read the listening address: {0}")]
+    Address(#[source] std::io::Error),
+    #[error(transparent)]
+    Unsafe(#[from] UnsafeBind),
+    #[error(transparent)]
+    Auth(#[from] auth::AuthSetupError),
+    #[error("server error: {0}")]
+    Io(#[source] std::io::Error),
+}
+
 /// Refuses settings that would be unsafe for the address the server listens on.
-pub fn check_bind(config: &Config, host: IpAddr) -> Result<(), String> {
+pub fn check_bind(config: &Config, host: IpAddr) -> Result<(), UnsafeBind> {
     if config.auth.kind == AuthKind::None && !host.is_loopback() {
-        return Err(format!(
-            "`auth: type: none` lets anyone act as the administrator; it is only allowed on a loopback address, not {host}"
-        ));
+        return Err(UnsafeBind { host });
     }
     Ok(())
 }
@@ -47,10 +67,8 @@ pub async fn serve(
     fs: Fs,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), String> {
-    let address: SocketAddr = listener
-        .local_addr()
-        .map_err(|error| format!("cannot read the listening address: {error}"))?;
+) -> Result<(), ServeError> {
+    let address: SocketAddr = listener.local_addr().map_err(ServeError::Address)?;
     check_bind(config, address.ip())?;
     let auth = auth::Authenticator::new(&config.auth)?;
     let draining = Arc::new(AtomicBool::new(false));
@@ -81,7 +99,7 @@ pub async fn serve(
         tracing::info!("shutting down: finishing requests in flight");
     })
     .await
-    .map_err(|error| format!("server error: {error}"));
+    .map_err(ServeError::Io);
     // A pass in progress completes (its removals are ordinary operations).
     let _ = stop.send(true);
     let _ = sweeper.await;

@@ -120,17 +120,19 @@ impl Provisioning {
     }
 
     /// `base` joined with the relative path `folder` (`a/b`), each parent included.
-    fn relative(base: &VfsPath, folder: &str) -> Result<Vec<VfsPath>, String> {
+    fn relative(base: &VfsPath, folder: &str) -> Result<Vec<VfsPath>, FsError> {
         if folder.is_empty() || folder.starts_with('/') || folder.ends_with('/') {
-            return Err("use a relative path such as `documents` or `shared/notes`".to_owned());
+            return Err(FsError::invalid(
+                "use a relative path such as `documents` or `shared/notes`",
+            ));
         }
         let mut paths = Vec::new();
         let mut path = base.clone();
         for part in folder.split('/') {
             if part.is_empty() || part == "." || part == ".." || part == ORG_RECORD {
-                return Err(format!("`{part}` is not a folder name"));
+                return Err(FsError::invalid(format!("`{part}` is not a folder name")));
             }
-            path = path.join(part).map_err(|error| error.to_string())?;
+            path = path.join(part)?;
             paths.push(path.clone());
         }
         Ok(paths)
@@ -140,7 +142,7 @@ impl Provisioning {
     fn folders(base: &VfsPath, folders: &[String]) -> Result<Vec<VfsPath>, FsError> {
         let mut paths: Vec<VfsPath> = Vec::new();
         for folder in folders {
-            for path in Self::relative(base, folder).map_err(FsError::invalid)? {
+            for path in Self::relative(base, folder)? {
                 if !paths.contains(&path) {
                     paths.push(path);
                 }

@@ -117,7 +117,7 @@ impl Server {
                 })
                 .await;
                 fs.close().await;
-                served
+                served.map_err(|error| error.to_string())
             })
         });
         self.address = address.recv().expect("the server stopped before listening");
