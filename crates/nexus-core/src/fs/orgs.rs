@@ -444,7 +444,9 @@ impl Orgs<'_> {
         let node = applied
             .into_iter()
             .find_map(|applied| applied.node)
-            .ok_or_else(|| FsError::invalid("the organization record was not written"))?;
+            .ok_or_else(|| FsError::Internal {
+                message: "the organization record's commit produced no node".to_owned(),
+            })?;
         Ok(self.show(crate::entry::entry_of(&node)))
     }
 
