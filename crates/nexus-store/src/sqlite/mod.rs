@@ -56,7 +56,8 @@ const WRITER_CACHE_KIB: &str = "-65536";
 #[derive(Debug)]
 pub struct SqliteMetadataStore {
     readers: SqlitePool,
-    writer: tokio::sync::Mutex<SqliteConnection>,
+    /// The one writing connection; `None` once closed.
+    writer: tokio::sync::Mutex<Option<SqliteConnection>>,
 }
 
 impl SqliteMetadataStore {
@@ -91,7 +92,7 @@ impl SqliteMetadataStore {
             .await?;
         Ok(SqliteMetadataStore {
             readers,
-            writer: tokio::sync::Mutex::new(writer),
+            writer: tokio::sync::Mutex::new(Some(writer)),
         })
     }
 }
@@ -266,7 +267,7 @@ impl MetadataStore for SqliteMetadataStore {
         batch: &[Vec<Mutation>],
     ) -> Result<Vec<Result<Vec<Applied>, Rejection>>, StoreError> {
         let mut writer = self.writer.lock().await;
-        let mut transaction = writer.begin().await?;
+        let mut transaction = writer.as_mut().ok_or(StoreError::Closed)?.begin().await?;
         let mut results = Vec::with_capacity(batch.len());
         for group in batch {
             let mut savepoint = transaction.begin().await?;
@@ -396,7 +397,7 @@ impl MetadataStore for SqliteMetadataStore {
         limit: usize,
     ) -> Result<Vec<(OrgId, ContentHash)>, StoreError> {
         let mut writer = self.writer.lock().await;
-        let mut transaction = writer.begin().await?;
+        let mut transaction = writer.as_mut().ok_or(StoreError::Closed)?.begin().await?;
         let rows = sqlx::query(
             "DELETE FROM blobs WHERE (org, hash) IN (SELECT org, hash FROM blobs WHERE refcount = 0 AND unreferenced_since <= ? LIMIT ?) RETURNING org, hash",
         )
@@ -481,7 +482,15 @@ impl MetadataStore for SqliteMetadataStore {
         Ok(MetadataCheck { problems })
     }
 
+    /// Closes every connection and waits until SQLite has closed the files (the last
+    /// connection checkpoints the WAL and removes it), so nothing touches the directory
+    /// once the store reports it closed.
     async fn close(&self) {
         self.readers.close().await;
+        if let Some(writer) = self.writer.lock().await.take()
+            && let Err(error) = writer.close().await
+        {
+            tracing::warn!(%error, "closing the metadata writer failed");
+        }
     }
 }
