@@ -178,11 +178,7 @@ pub async fn apply<R: Rows + ?Sized>(rows: &mut R, mutation: &Mutation) -> Outco
                 }
                 .into());
             }
-            let change = Change {
-                org,
-                author,
-                at: *at,
-            };
+            let change = Change::new(org, author, *at);
             write_file(rows, change, path, blob, precondition, *create_parents).await
         }
         Mutation::CreateDirectory {
@@ -193,11 +189,7 @@ pub async fn apply<R: Rows + ?Sized>(rows: &mut R, mutation: &Mutation) -> Outco
             at,
         } => {
             owned_by(org, path)?;
-            let change = Change {
-                org,
-                author,
-                at: *at,
-            };
+            let change = Change::new(org, author, *at);
             create_directory(rows, change, path, *parents).await
         }
         Mutation::Remove {
@@ -233,11 +225,7 @@ pub async fn apply<R: Rows + ?Sized>(rows: &mut R, mutation: &Mutation) -> Outco
         } => {
             owned_by(org, from)?;
             owned_by(org, to)?;
-            let change = Change {
-                org,
-                author,
-                at: *at,
-            };
+            let change = Change::new(org, author, *at);
             copy(rows, change, from, to, *recursive, *overwrite).await
         }
         Mutation::RestoreVersion {
@@ -248,11 +236,7 @@ pub async fn apply<R: Rows + ?Sized>(rows: &mut R, mutation: &Mutation) -> Outco
             at,
         } => {
             owned_by(org, path)?;
-            let change = Change {
-                org,
-                author,
-                at: *at,
-            };
+            let change = Change::new(org, author, *at);
             restore(rows, change, path, *version).await
         }
         Mutation::SetVersionPolicy { org, policy, at } => set_policy(rows, org, *policy, *at).await,
@@ -288,6 +272,10 @@ struct Change<'a> {
 }
 
 impl<'a> Change<'a> {
+    fn new(org: &'a OrgId, author: &'a str, at: Timestamp) -> Change<'a> {
+        Change { org, author, at }
+    }
+
     fn node(self, path: &'a VfsPath, kind: NodeKind, blob: Option<&'a BlobRef>) -> NewNode<'a> {
         NewNode {
             org: self.org,

@@ -12,7 +12,7 @@ use tempfile::TempDir;
 #[path = "../../../nexus-server/tests/http/client.rs"]
 mod client;
 
-pub use client::{Response, SECRET, http, seed_config, token};
+pub use client::{Api, SECRET, seed_config, token};
 
 pub struct Server {
     pub dir: TempDir,
@@ -119,32 +119,11 @@ impl Server {
         child.kill().unwrap();
         false
     }
+}
 
-    pub fn request(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<&[u8]>,
-    ) -> Response {
-        http(self.address, method, path, headers, body)
-    }
-
-    /// A request with `Authorization: Bearer <credential>` and an optional JSON body.
-    pub fn call(
-        &self,
-        method: &str,
-        path: &str,
-        credential: &str,
-        body: Option<&Value>,
-    ) -> Response {
-        let auth = format!("Bearer {credential}");
-        let bytes = body.map(|body| serde_json::to_vec(body).unwrap());
-        self.request(method, path, &[("Authorization", &auth)], bytes.as_deref())
-    }
-
-    pub fn get(&self, path: &str, credential: &str) -> Response {
-        self.call("GET", path, credential, None)
+impl Api for Server {
+    fn address(&self) -> SocketAddr {
+        self.address
     }
 }
 

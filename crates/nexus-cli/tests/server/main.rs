@@ -15,7 +15,7 @@ mod harness;
 #[path = "../common/snapshot.rs"]
 mod snapshot;
 
-use harness::{Server, seed_config, token};
+use harness::{Api, Server, seed_config, token};
 use serde_json::json;
 
 /// The seed's "Complete Workflow", as written: init, serve, add bob with an admin token,

@@ -5,7 +5,7 @@ use std::net::TcpListener;
 
 use serde_json::json;
 
-use crate::harness::{SECRET, Server, b64, now, seed_config, sign_raw, token, token_with};
+use crate::harness::{Api, SECRET, Server, b64, now, seed_config, sign_raw, token, token_with};
 
 pub(crate) fn config_with_issuer() -> String {
     seed_config().replace(

@@ -82,6 +82,32 @@ impl Response {
     }
 }
 
+/// Requests to a server listening on `address()`.
+pub trait Api {
+    fn address(&self) -> SocketAddr;
+
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Response {
+        http(self.address(), method, path, headers, body)
+    }
+
+    /// A request with `Authorization: Bearer <credential>` and an optional JSON body.
+    fn call(&self, method: &str, path: &str, credential: &str, body: Option<&Value>) -> Response {
+        let auth = format!("Bearer {credential}");
+        let bytes = body.map(|body| serde_json::to_vec(body).unwrap());
+        self.request(method, path, &[("Authorization", &auth)], bytes.as_deref())
+    }
+
+    fn get(&self, path: &str, credential: &str) -> Response {
+        self.call("GET", path, credential, None)
+    }
+}
+
 /// One HTTP/1.1 exchange over a fresh connection.
 pub fn http(
     address: SocketAddr,

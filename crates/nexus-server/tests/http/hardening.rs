@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::auth::{HEADER, claims, config_with_issuer};
 use crate::harness::{
-    Response, SECRET, Server, http, now, seed_config, sign_raw, token, token_with,
+    Api, Response, SECRET, Server, http, now, seed_config, sign_raw, token, token_with,
 };
 
 /// A request to make and the status it must get.

@@ -7,11 +7,10 @@ use std::path::PathBuf;
 use nexus_core::fault::Fault;
 use nexus_core::{CallContext, StoreOptions};
 use nexus_server::Config;
-use serde_json::Value;
 use tempfile::TempDir;
 
 pub use crate::client::{
-    Response, SECRET, b64, http, now, seed_config, sign_raw, token, token_with,
+    Api, Response, SECRET, b64, http, now, seed_config, sign_raw, token, token_with,
 };
 
 /// The variables configurations in these tests may name.
@@ -132,32 +131,11 @@ impl Server {
         let _ = running.stop.send(());
         matches!(running.thread.join(), Ok(Ok(())))
     }
+}
 
-    pub fn request(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<&[u8]>,
-    ) -> Response {
-        http(self.address, method, path, headers, body)
-    }
-
-    /// A request with `Authorization: Bearer <credential>` and an optional JSON body.
-    pub fn call(
-        &self,
-        method: &str,
-        path: &str,
-        credential: &str,
-        body: Option<&Value>,
-    ) -> Response {
-        let auth = format!("Bearer {credential}");
-        let bytes = body.map(|body| serde_json::to_vec(body).unwrap());
-        self.request(method, path, &[("Authorization", &auth)], bytes.as_deref())
-    }
-
-    pub fn get(&self, path: &str, credential: &str) -> Response {
-        self.call("GET", path, credential, None)
+impl Api for Server {
+    fn address(&self) -> SocketAddr {
+        self.address
     }
 }
 

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::harness::{Server, seed_config, token};
+use crate::harness::{Api, Server, seed_config, token};
 
 #[test]
 fn bad_input_gets_a_clear_4xx_and_changes_nothing() {

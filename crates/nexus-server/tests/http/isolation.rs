@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use crate::harness::{Response, Server, token};
+use crate::harness::{Api, Response, Server, token};
 
 const ORGS: [&str; 3] = ["acme", "globex", "initech"];
 const WORKSPACES: [&str; 2] = ["alpha", "beta"];

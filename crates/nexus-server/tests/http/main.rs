@@ -16,7 +16,7 @@ mod harness;
 mod input;
 mod isolation;
 
-use harness::{Server, seed_config, token};
+use harness::{Api, Server, seed_config, token};
 use serde_json::json;
 
 /// 32 concurrent additions leave exactly 32 new members, each with access.
