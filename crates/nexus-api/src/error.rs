@@ -52,11 +52,16 @@ pub enum ErrorCode {
     Timeout,
     /// The route does not accept this method (HTTP only).
     MethodNotAllowed,
+    /// The knowledge layer's scoping matrix does not allow this scope or form of sharing in
+    /// this environment.
+    ScopeNotAllowed,
+    /// Locker items (secrets) cannot be stored: no locker key is configured.
+    LockerUnavailable,
 }
 
 impl ErrorCode {
     /// Every code, for parsing.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 23] = [
         ErrorCode::InvalidPath,
         ErrorCode::InvalidInput,
         ErrorCode::NotFound,
@@ -78,6 +83,8 @@ impl ErrorCode {
         ErrorCode::TooManyRequests,
         ErrorCode::Timeout,
         ErrorCode::MethodNotAllowed,
+        ErrorCode::ScopeNotAllowed,
+        ErrorCode::LockerUnavailable,
     ];
 
     /// The code as it appears in error bodies and JSON output.
@@ -104,6 +111,8 @@ impl ErrorCode {
             ErrorCode::TooManyRequests => "too_many_requests",
             ErrorCode::Timeout => "timeout",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::ScopeNotAllowed => "scope_not_allowed",
+            ErrorCode::LockerUnavailable => "locker_unavailable",
         }
     }
 
@@ -127,7 +136,8 @@ impl ErrorCode {
             // A permission that cannot be evaluated is refused, like one that is not held.
             ErrorCode::PermissionDenied | ErrorCode::EvaluationFailed => 403,
             ErrorCode::Unauthenticated => 401,
-            ErrorCode::Unavailable | ErrorCode::Timeout => 503,
+            ErrorCode::Unavailable | ErrorCode::Timeout | ErrorCode::LockerUnavailable => 503,
+            ErrorCode::ScopeNotAllowed => 422,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::TooManyRequests => 429,
             ErrorCode::MethodNotAllowed => 405,
@@ -147,6 +157,7 @@ impl ErrorCode {
             412 => ErrorCode::PreconditionFailed,
             413 => ErrorCode::PayloadTooLarge,
             416 => ErrorCode::RangeNotSatisfiable,
+            422 => ErrorCode::ScopeNotAllowed,
             429 => ErrorCode::TooManyRequests,
             503 => ErrorCode::Unavailable,
             _ => ErrorCode::Internal,

@@ -8,12 +8,14 @@ pub use nexus_path as path;
 pub mod accounts;
 pub mod error;
 pub mod files;
+pub mod items;
 pub mod orgs;
 pub mod rebac;
 
 pub use accounts::*;
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use files::*;
+pub use items::*;
 pub use orgs::*;
 pub use rebac::*;
 

@@ -60,7 +60,8 @@ impl CliError {
             | ErrorCode::InvalidInput
             | ErrorCode::RangeNotSatisfiable
             | ErrorCode::PayloadTooLarge
-            | ErrorCode::MethodNotAllowed => 2,
+            | ErrorCode::MethodNotAllowed
+            | ErrorCode::ScopeNotAllowed => 2,
             ErrorCode::NotFound | ErrorCode::ParentNotFound => 3,
             ErrorCode::AlreadyExists
             | ErrorCode::PreconditionFailed
@@ -69,7 +70,10 @@ impl CliError {
             | ErrorCode::DirectoryNotEmpty
             | ErrorCode::Conflict => 4,
             ErrorCode::PermissionDenied | ErrorCode::Unauthenticated => 5,
-            ErrorCode::Unavailable | ErrorCode::Timeout | ErrorCode::TooManyRequests => 6,
+            ErrorCode::Unavailable
+            | ErrorCode::Timeout
+            | ErrorCode::TooManyRequests
+            | ErrorCode::LockerUnavailable => 6,
         }
     }
 }

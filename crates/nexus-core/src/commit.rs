@@ -259,7 +259,9 @@ impl UnitOfWork {
                 continue;
             }
             let belongs = match subject.object.object_type.as_str() {
-                "group" => org_of_object(&subject.object).as_ref() == Some(&org),
+                "group" | "session" | "profile" | "org" => {
+                    org_of_object(&subject.object).as_ref() == Some(&org)
+                }
                 "user" | "agent" => {
                     joining.contains(&(org.to_string(), subject.clone()))
                         || engine

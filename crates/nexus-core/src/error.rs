@@ -48,6 +48,14 @@ pub enum FsError {
     /// cannot know); said alike whether or not the principal exists.
     #[error("{message}")]
     PrincipalRefused { message: String },
+    /// The knowledge layer's scoping matrix does not allow this.
+    #[error("{message}")]
+    ScopeNotAllowed { message: String },
+    /// Locker items need the locker key, which is not configured.
+    #[error(
+        "lockers are not available: secrets are stored only encrypted, and no locker key is configured"
+    )]
+    LockerUnavailable,
     /// A broken internal invariant (a bug): the operation changed nothing.
     #[error("internal error: {message}")]
     Internal { message: String },
@@ -72,6 +80,12 @@ impl From<nexus_store::Error> for FsError {
     }
 }
 
+impl From<nexus_knowledge::InvalidKey> for FsError {
+    fn from(error: nexus_knowledge::InvalidKey) -> Self {
+        FsError::invalid(error.to_string())
+    }
+}
+
 impl FsError {
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         FsError::InvalidInput {
@@ -93,6 +107,8 @@ impl FsError {
             FsError::WrongOrganization { .. } | FsError::Missing { .. } => ErrorCode::NotFound,
             FsError::Conflict { .. } => ErrorCode::Conflict,
             FsError::Internal { .. } => ErrorCode::Internal,
+            FsError::ScopeNotAllowed { .. } => ErrorCode::ScopeNotAllowed,
+            FsError::LockerUnavailable => ErrorCode::LockerUnavailable,
             FsError::RangeNotSatisfiable { .. } => ErrorCode::RangeNotSatisfiable,
             FsError::PermissionDenied { .. } | FsError::SystemOnly { .. } => {
                 ErrorCode::PermissionDenied

@@ -119,6 +119,21 @@ impl Environment {
         }
     }
 
+    /// Whether any member may add items to the organization's universal scope here (else
+    /// only organization admins may): the organization's profiles, credentials, session
+    /// template and protocols are its admins' to set; its projects, knowledge, contacts,
+    /// learnings, documents, resources and recordings are everyone's to add to.
+    pub fn members_add_universal(self) -> bool {
+        self.scoping().universal
+            && !matches!(
+                self,
+                Environment::User
+                    | Environment::Locker
+                    | Environment::Session
+                    | Environment::Workflow
+            )
+    }
+
     /// The seed's scoping matrix, one row per environment. Where the seed's table and the
     /// knowledge-layer contract differ, the contract wins and `docs/knowledge.md` says so:
     /// Track is shared by session and directly (the seed's cell reads "Session").

@@ -6,6 +6,8 @@
 //!   key.rs   item keys `env:scope:YYYYMMDD:kind:id`, their scopes (`u_XXXX`, `a_XXXX`,
 //!            `UNIV`, `s_XXXX`) and the one-to-one mapping between a key and the path of
 //!            the file that holds the item
+//!   place.rs where a path sits in the items tree (organization, environment, scope), read
+//!            without allocating for the permission engine's derived relations
 //! ```
 //!
 //! Items are files and every access decision is the permission engine's; this crate only
@@ -13,6 +15,8 @@
 
 mod env;
 mod key;
+mod place;
 
 pub use env::{Environment, Scoping, Sharing};
 pub use key::{ITEMS_FOLDER, InvalidKey, ItemKey, Scope};
+pub use place::Place;

@@ -412,6 +412,16 @@ impl Engine {
         Ok(())
     }
 
+    /// Declares a derived relation that applies whenever the schema has it: now if the
+    /// current one does (the answer), and after any later schema replacement that brings it.
+    pub fn declare_derived_relation(&mut self, derived: DerivedRelation) -> bool {
+        if self.add_derived_relation(derived.clone()).is_ok() {
+            return true;
+        }
+        self.derived_definitions.push(derived);
+        false
+    }
+
     pub fn schema(&self) -> &Schema {
         &self.schema
     }
@@ -463,8 +473,9 @@ impl Engine {
         self.derived_index.clear();
         self.compute_pure_relations();
         for definition in derived {
-            // A derived relation the new schema lacks simply stops applying.
-            let _ = self.add_derived_relation(definition);
+            // A derived relation the new schema lacks stops applying, and applies again
+            // under a later schema that has it.
+            self.declare_derived_relation(definition);
         }
         let resources: Vec<Object> = self.graph.iter().map(|(key, _)| key.resource).collect();
         for resource in resources {

@@ -106,8 +106,9 @@ pub async fn serve(
     served
 }
 
-/// Applies the organizations' retention policies at start and then every `interval`, until
-/// told to stop (a server restarted more often than the interval still applies them).
+/// Applies the organizations' retention policies and removes expired Temp items at start
+/// and then every `interval`, until told to stop (a server restarted more often than the
+/// interval still applies them).
 async fn sweep_retention(fs: Fs, interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
         match fs
@@ -117,6 +118,12 @@ async fn sweep_retention(fs: Fs, interval: Duration, mut stop: tokio::sync::watc
         {
             Ok(report) => metrics::retention_removed(report.removed.len()),
             Err(error) => tracing::warn!(%error, "retention pass failed; retrying at the next"),
+        }
+        match fs.items().remove_expired(chrono::Utc::now()).await {
+            Ok(removed) => metrics::retention_removed(removed.len()),
+            Err(error) => {
+                tracing::warn!(%error, "removing expired Temp items failed; retrying at the next pass");
+            }
         }
         tokio::select! {
             () = tokio::time::sleep(interval) => {}

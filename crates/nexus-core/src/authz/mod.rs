@@ -78,13 +78,15 @@ pub fn file_object(path: &VfsPath) -> ObjectRef {
 /// The object type of files.
 pub const FILE: &str = "file";
 
-/// The organization a relationship belongs to: a file's, an `org`'s own, or a group's
-/// (`group:<org>/<name>`).
+/// The organization a relationship belongs to: a file's, an `org`'s own, or a group's,
+/// session's or profile's (`group:<org>/<name>`, `session:<org>/s_XXXX`,
+/// `profile:<org>/u_XXXX`).
 pub fn org_of(relationship: &Relationship) -> Option<OrgId> {
     org_of_object(&relationship.resource)
 }
 
-/// The organization an object belongs to: a file's, an `org`'s own, or a group's.
+/// The organization an object belongs to: a file's, an `org`'s own, or a group's,
+/// session's or profile's.
 pub fn org_of_object(object: &ObjectRef) -> Option<OrgId> {
     match object.object_type.as_str() {
         "file" => VfsPath::parse(&object.object_id)
@@ -94,7 +96,7 @@ pub fn org_of_object(object: &ObjectRef) -> Option<OrgId> {
             .org()
             .cloned(),
         "org" => OrgId::parse(&object.object_id).ok(),
-        "group" => OrgId::parse(object.object_id.split_once('/')?.0).ok(),
+        "group" | "session" | "profile" => OrgId::parse(object.object_id.split_once('/')?.0).ok(),
         _ => None,
     }
 }
@@ -199,6 +201,28 @@ impl Authorizer {
         let result = engine.check(&CheckRequest {
             resource: &file_object(path),
             permission: permission.name(),
+            subject: &subject,
+            context: None,
+            now: now(),
+        })?;
+        Ok(result == CheckResult::Has)
+    }
+
+    /// Whether `context` has `permission` (any permission or relation of the schema) on
+    /// `object` (the system has everything).
+    pub fn holds(
+        &self,
+        context: &CallContext,
+        object: &ObjectRef,
+        permission: &str,
+    ) -> Result<bool, FsError> {
+        let Some(subject) = self.subject_of(&context.principal) else {
+            return Ok(true);
+        };
+        let engine = self.state.engine.read();
+        let result = engine.check(&CheckRequest {
+            resource: object,
+            permission,
             subject: &subject,
             context: None,
             now: now(),

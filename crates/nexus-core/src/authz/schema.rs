@@ -2,8 +2,11 @@
 
 use std::sync::Arc;
 
+use nexus_knowledge::{Environment, Place, Scope};
 use nexus_path::OrgId;
 use nexus_rebac::{DerivedRelation, Schema};
+
+use crate::accounts::RESERVED_UNIVERSAL;
 
 /// The schema used until a deployment writes its own (documented in `docs/permissions.md`).
 pub const DEFAULT_SCHEMA: &str = r"// Nexus default authorization schema.
@@ -21,10 +24,41 @@ definition org {
     permission membership = admin + member
 }
 
+definition session {
+    // A knowledge-layer session (`<org>/s_XXXX`): its organization is derived from the id.
+    relation org: org
+    relation owner: user | agent
+    relation member: user | agent
+    // Held by everyone (`user:*`, `agent:*`) while the session is active; ending it deletes it.
+    relation active: user:* | agent:*
+    permission participant = (owner + member) & org->membership
+    permission contribute = participant & active
+    permission administer = (owner + org->admin) & org->membership
+}
+
+definition profile {
+    // A person's place in an organization (`<org>/u_XXXX`): its organization is derived
+    // from the id. Only organization admins set the manager.
+    relation org: org
+    relation manager: user
+}
+
 definition file {
     // Derived from the path, never stored: the parent directory and the organization.
     relation parent: file
     relation org: org
+
+    // Knowledge items (`/orgs/<org>/.nexus/<env>/<scope>/...`), derived from the path and
+    // never stored: the personal scope's owner, the organization of a universal scope (and
+    // of a universal scope folder members may add to), the session of a session scope, the
+    // profile of a Track scope's owner (for the manager), and the organization whose admins
+    // a locker keeps out.
+    relation scope_owner: user | agent
+    relation universal: org
+    relation commons: org
+    relation session: session
+    relation reports: profile
+    relation sealed: org
 
     // Roles. The seed's admin means rwx, member and assistant rw-.
     relation owner: user | agent | group#member
@@ -39,15 +73,39 @@ definition file {
     relation acl_write: user | agent | group#member
     relation acl_manage: user | agent | group#member
 
+    // Sharing of items: directly, with a session's members, with the whole organization,
+    // and the assignees of a task.
+    relation shared_with: user | agent
+    relation shared_session: session
+    relation published: org
+    relation assignee: user | agent
+
+    // Organization admins reach everything in their organization but lockers.
+    permission admin_reach = org->admin - sealed->admin
+
     // Grants inherit downward through parent directories.
-    permission read_grant = owner + admin + editor + member + assistant + viewer + acl_read + org->admin + parent->read_grant
-    permission write_grant = owner + admin + editor + member + assistant + acl_write + org->admin + parent->write_grant
-    permission manage_grant = owner + admin + acl_manage + org->admin + parent->manage_grant
+    permission read_grant = owner + admin + editor + member + assistant + viewer + acl_read + admin_reach + parent->read_grant + scope_owner + universal->membership + session->participant + shared_with + shared_session->participant + published->membership + assignee + reports->manager
+    permission write_grant = owner + admin + editor + member + assistant + acl_write + admin_reach + parent->write_grant + scope_owner + session->contribute + assignee
+    permission manage_grant = owner + admin + acl_manage + admin_reach + parent->manage_grant + scope_owner
 
     // Nothing in an organization is accessible without current membership.
     permission read = read_grant & org->membership
     permission write = write_grant & org->membership
     permission manage = manage_grant & org->membership
+
+    // Adding an item to a scope folder, and reassigning a task (its owner's manager may).
+    permission create = (write_grant + commons->membership) & org->membership
+    permission reassign = (write_grant + reports->manager) & org->membership
+
+    // Why someone may read an item (the reasons `GET .../items/{key}/access` shows).
+    permission via_owner = owner + scope_owner
+    permission via_universal = universal->membership + published->membership
+    permission via_session = session->participant + shared_session->participant
+    permission via_shared = shared_with
+    permission via_assignee = assignee
+    permission via_manager = reports->manager
+    permission via_org_admin = admin_reach
+    permission via_acl = admin + editor + member + assistant + viewer + acl_read + parent->via_acl
 }
 ";
 
@@ -97,34 +155,147 @@ pub fn check_contract(schema: &Schema) -> Result<(), ContractError> {
     Ok(())
 }
 
-/// `file#parent` and `file#org`, computed from the path.
+/// The relations computed from ids instead of stored: a file's `parent` and `org` (from its
+/// path), the knowledge layer's relations of items (from where the path sits in the items
+/// tree, see `docs/knowledge.md`), and the organization of sessions and profiles (from
+/// their ids, `<org>/<stable id>`). A schema without one of the optional ones simply does
+/// without it.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one entry per derived relation, read as a table"
+)]
 pub fn derived_relations() -> Vec<DerivedRelation> {
+    let derived =
+        |resource_type: &str, relation: &str, derive: nexus_rebac::Derive| DerivedRelation {
+            resource_type: resource_type.to_owned(),
+            relation: relation.to_owned(),
+            derive,
+        };
     vec![
-        DerivedRelation {
-            resource_type: "file".to_owned(),
-            relation: "parent".to_owned(),
-            // File ids are canonical paths (checked where they enter), so string operations
-            // suffice: the parent is everything before the last `/`.
-            derive: Arc::new(|id: &str, emit: &mut dyn FnMut(&str, &str)| {
+        // File ids are canonical paths (checked where they enter), so string operations
+        // suffice: the parent is everything before the last `/`. Grants do not inherit into
+        // an organization's items folder: above a scope folder there is no parent.
+        derived(
+            "file",
+            "parent",
+            Arc::new(|id: &str, emit: &mut dyn FnMut(&str, &str)| {
+                if Place::of(id).is_some_and(|place| place.is_inheritance_root()) {
+                    return;
+                }
                 match id.rsplit_once('/') {
                     Some(("", "")) | None => {}
                     Some(("", _)) => emit("file", "/"),
                     Some((parent, _)) => emit("file", parent),
                 }
             }),
-        },
-        DerivedRelation {
-            resource_type: "file".to_owned(),
-            relation: "org".to_owned(),
-            // `/orgs/<org>/...`: the second segment, if it is a valid organization id.
-            derive: Arc::new(|id: &str, emit: &mut dyn FnMut(&str, &str)| {
+        ),
+        // `/orgs/<org>/...`: the second segment, if it is a valid organization id.
+        derived(
+            "file",
+            "org",
+            Arc::new(|id: &str, emit: &mut dyn FnMut(&str, &str)| {
                 let org = id.strip_prefix("/orgs/").unwrap_or("").split('/').next();
                 if let Some(org) = org.filter(|org| OrgId::is_valid(org)) {
                     emit("org", org);
                 }
             }),
-        },
+        ),
+        derived(
+            "file",
+            "scope_owner",
+            Arc::new(|id: &str, emit: &mut dyn FnMut(&str, &str)| {
+                if let Some(place) = item_place(id) {
+                    match place.scope.map(Scope::parse) {
+                        Some(Ok(Scope::User(user))) => emit("user", &user),
+                        Some(Ok(Scope::Agent(agent))) => emit("agent", &agent),
+                        _ => {}
+                    }
+                }
+            }),
+        ),
+        derived(
+            "file",
+            "universal",
+            Arc::new(|id: &str, emit: &mut dyn FnMut(&str, &str)| {
+                if let Some(place) = item_place(id)
+                    && place.scope == Some(RESERVED_UNIVERSAL)
+                {
+                    emit("org", place.org);
+                }
+            }),
+        ),
+        derived(
+            "file",
+            "commons",
+            Arc::new(|id: &str, emit: &mut dyn FnMut(&str, &str)| {
+                if let Some(place) = item_place(id)
+                    && place.scope == Some(RESERVED_UNIVERSAL)
+                    && !place.below_scope
+                    && place
+                        .env
+                        .and_then(|env| env.parse::<Environment>().ok())
+                        .is_some_and(Environment::members_add_universal)
+                {
+                    emit("org", place.org);
+                }
+            }),
+        ),
+        derived(
+            "file",
+            "session",
+            Arc::new(|id: &str, emit: &mut dyn FnMut(&str, &str)| {
+                if let Some(place) = item_place(id)
+                    && let Some(Ok(Scope::Session(session))) = place.scope.map(Scope::parse)
+                {
+                    emit("session", &format!("{}/{session}", place.org));
+                }
+            }),
+        ),
+        derived(
+            "file",
+            "reports",
+            Arc::new(|id: &str, emit: &mut dyn FnMut(&str, &str)| {
+                if let Some(place) = item_place(id)
+                    && place.env == Some(Environment::Track.as_str())
+                    && let Some(Ok(Scope::User(user))) = place.scope.map(Scope::parse)
+                {
+                    emit("profile", &format!("{}/{user}", place.org));
+                }
+            }),
+        ),
+        derived(
+            "file",
+            "sealed",
+            Arc::new(|id: &str, emit: &mut dyn FnMut(&str, &str)| {
+                if let Some(place) = item_place(id)
+                    && place.env == Some(Environment::Locker.as_str())
+                {
+                    emit("org", place.org);
+                }
+            }),
+        ),
+        derived("session", "org", Arc::new(org_of_prefixed_id)),
+        derived("profile", "org", Arc::new(org_of_prefixed_id)),
     ]
+}
+
+/// The place of an items-tree path of a valid organization.
+fn item_place(id: &str) -> Option<Place<'_>> {
+    Place::of(id).filter(|place| OrgId::is_valid(place.org))
+}
+
+/// `<org>/<rest>` ids name their organization first.
+fn org_of_prefixed_id(id: &str, emit: &mut dyn FnMut(&str, &str)) {
+    if let Some((org, _)) = id.split_once('/')
+        && OrgId::is_valid(org)
+    {
+        emit("org", org);
+    }
+}
+
+/// Relations the filesystem derives but a deployment's schema may leave out.
+pub fn is_optional_derived(relation: &DerivedRelation) -> bool {
+    !(relation.resource_type == "file" && matches!(relation.relation.as_str(), "parent" | "org"))
 }
 
 #[cfg(test)]

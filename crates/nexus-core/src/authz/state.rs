@@ -38,7 +38,11 @@ impl PermissionState {
         let parsed = Schema::parse(source)?;
         let mut engine = Engine::new(parsed, config);
         for derived in schema::derived_relations() {
-            engine.add_derived_relation(derived)?;
+            if schema::is_optional_derived(&derived) {
+                engine.declare_derived_relation(derived);
+            } else {
+                engine.add_derived_relation(derived)?;
+            }
         }
         engine.reserve(snapshot.relationships.len());
         let rejected = engine.load(

@@ -230,6 +230,7 @@ impl Files<'_> {
         options: WriteOptions,
     ) -> Result<Entry, FsError> {
         let (path, org) = Fs::resolve_mutable(context, path)?;
+        Fs::refuse_items_tree(&path)?;
         self.authorize(context, &path, Permission::Write)?;
         let is_record = Fs::is_org_record(&path);
         Fs::refuse_beneath_record(&path)?;
@@ -279,6 +280,7 @@ impl Files<'_> {
             return Ok(crate::entry::entry_of(&node));
         };
         Fs::refuse_record_change(&path, "made a directory")?;
+        Fs::refuse_items_tree(&path)?;
         self.authorize(context, &path, Permission::Write)?;
         let applied = self
             .store
@@ -301,6 +303,8 @@ impl Files<'_> {
         path: &str,
         recursive: bool,
     ) -> Result<RemoveResult, FsError> {
+        let (checked, _) = Fs::resolve(context, path)?;
+        Fs::refuse_items_tree(&checked)?;
         self.remove_path(context, path, recursive, None).await
     }
 
@@ -366,6 +370,8 @@ impl Files<'_> {
     ) -> Result<Entry, FsError> {
         let (from, org) = Fs::resolve_mutable(context, from)?;
         let (to, to_org) = Fs::resolve_mutable(context, to)?;
+        Fs::refuse_items_tree(&to)?;
+        Fs::refuse_items_tree(&from)?;
         check_same_org(&org, &to_org, &to)?;
         Fs::refuse_record_change(&from, "moved")?;
         Fs::refuse_record_change(&to, "replaced by a move")?;
@@ -420,6 +426,7 @@ impl Files<'_> {
     ) -> Result<Entry, FsError> {
         let (from, org) = Fs::resolve_mutable(context, from)?;
         let (to, to_org) = Fs::resolve_mutable(context, to)?;
+        Fs::refuse_items_tree(&to)?;
         check_same_org(&org, &to_org, &to)?;
         Fs::refuse_record_change(&to, "replaced by a copy")?;
         self.authorize_subtree(context, &from, Permission::Read)
@@ -631,6 +638,7 @@ impl Files<'_> {
     ) -> Result<Entry, FsError> {
         let (path, org) = Fs::resolve_mutable(context, path)?;
         Fs::refuse_record_change(&path, "restored (read the old version and write it)")?;
+        Fs::refuse_items_tree(&path)?;
         self.authorize(context, &path, Permission::Write)?;
         let applied = self
             .store
@@ -723,7 +731,7 @@ fn check_same_org(from: &OrgId, to: &OrgId, path: &VfsPath) -> Result<(), FsErro
 
 /// Accepts an entity tag with or without HTTP quotes; weak tags never match (strong
 /// comparison, as `If-Match` requires).
-fn normalize_etag(tag: &str) -> Result<String, FsError> {
+pub(crate) fn normalize_etag(tag: &str) -> Result<String, FsError> {
     let trimmed = tag.trim();
     if trimmed.starts_with("W/") {
         return Err(FsError::invalid(

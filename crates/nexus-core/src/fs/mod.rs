@@ -5,8 +5,11 @@
 //!     ├── files()          Files          files.rs, search.rs (glob, grep), retention.rs
 //!     ├── orgs()           Orgs           orgs.rs: records, membership, provisioning
 //!     ├── accounts()       Accounts       accounts.rs: users, agents, API keys
-//!     └── relationships()  Relationships  relationships.rs: relationship administration,
-//!                                         permission queries, schema, ACLs
+//!     ├── relationships()  Relationships  relationships.rs: relationship administration,
+//!     │                                   permission queries, schema, ACLs
+//!     ├── items()          Items          knowledge/items.rs: the knowledge layer's items,
+//!     │                                   sharing, workflow resolution
+//!     └── sessions()       Sessions       knowledge/sessions.rs: solo and group sessions
 //! ```
 //!
 //! Every operation takes the acting [`CallContext`], canonicalizes its paths with
@@ -18,6 +21,7 @@
 mod accounts;
 mod cursor;
 mod files;
+pub mod knowledge;
 mod orgs;
 mod relationships;
 pub mod retention;
@@ -31,6 +35,7 @@ use nexus_store::{ListQuery, Node, Store, StoreOptions};
 pub use files::{
     ByteRange, DEFAULT_PAGE_SIZE, ListOptions, MAX_PAGE_SIZE, ReadOptions, ReadOutput, WriteOptions,
 };
+pub use knowledge::ItemQuery;
 pub use orgs::{
     Layout, MemberKind, MemberRecord, MemberSpec, MemberStatus, ORG_RECORD, OrgRecord, OrgSpec,
     ProvisionReport, Provisioning, Role, WorkspaceSpec,
@@ -97,6 +102,14 @@ service!(
 service!(
     /// The relationships service of a [`Fs`] (see [`Fs::relationships`]).
     Relationships
+);
+service!(
+    /// The knowledge layer's items service of a [`Fs`] (see [`Fs::items`]).
+    Items
+);
+service!(
+    /// The knowledge layer's sessions service of a [`Fs`] (see [`Fs::sessions`]).
+    Sessions
 );
 
 /// The organization that owns a path, or the fixed directory it is (`/` and `/orgs`,
@@ -189,6 +202,17 @@ impl Fs {
     /// schema and ACLs.
     pub fn relationships(&self) -> Relationships<'_> {
         Relationships { fs: self }
+    }
+
+    /// The knowledge layer's items: create, read, update, delete, list and search them;
+    /// share them; resolve workflow protocols.
+    pub fn items(&self) -> Items<'_> {
+        Items { fs: self }
+    }
+
+    /// The knowledge layer's sessions: start, list, add members, end.
+    pub fn sessions(&self) -> Sessions<'_> {
+        Sessions { fs: self }
     }
 
     /// The permission engine of this filesystem.
@@ -297,6 +321,18 @@ impl Fs {
             )));
         }
         Self::refuse_beneath_record(path)
+    }
+
+    /// The knowledge layer's items (`/orgs/<org>/.nexus/...`) change only through the items
+    /// and sessions services, which validate them and keep their relationships: through
+    /// the file operations they are read-only.
+    fn refuse_items_tree(path: &VfsPath) -> Result<(), FsError> {
+        if nexus_knowledge::Place::of(path.as_str()).is_some() {
+            return Err(FsError::invalid(format!(
+                "`{path}` is in the organization's knowledge items: change items through `/api/orgs/{{org}}/items` (files there are read-only)"
+            )));
+        }
+        Ok(())
     }
 
     /// Refuses paths beneath an organization's record (which would make it a directory).

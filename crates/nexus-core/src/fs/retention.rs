@@ -147,7 +147,7 @@ impl Files<'_> {
     }
 
     /// The organizations that have a root folder.
-    async fn store_org_ids(self) -> Result<Vec<OrgId>, FsError> {
+    pub(crate) async fn store_org_ids(self) -> Result<Vec<OrgId>, FsError> {
         let nodes = self
             .store
             .list(&ListQuery {

@@ -15,7 +15,22 @@ use utoipa::OpenApi;
         description = "Multi-tenant context store: one virtual filesystem per organization, every access decided by a relationship-based permission engine. Errors are `{\"error\":{\"code\",\"message\",\"request_id\"}}` (schema `ErrorBody`; the codes and their statuses are `ErrorCode`'s). Operation ids are `<resource>_<verb>`, the verb being the CLI's where it has one."
     ),
     servers((url = "http://localhost:8080")),
-    components(schemas(nexus_api::ErrorBody, nexus_api::ErrorCode)),
+    components(schemas(
+        nexus_api::ErrorBody,
+        nexus_api::ErrorCode,
+        nexus_api::UserProfile,
+        nexus_api::TrackItem,
+        nexus_api::KbNode,
+        nexus_api::Contact,
+        nexus_api::SessionTemplate,
+        nexus_api::ContextNote,
+        nexus_api::Document,
+        nexus_api::Link,
+        nexus_api::WorkflowProtocol,
+        nexus_api::TempItem,
+        nexus_api::Transcript,
+        nexus_api::Reminder,
+    )),
     security(("bearer" = [])),
     tags(
         (name = "files", description = "Files and directories"),
@@ -26,6 +41,8 @@ use utoipa::OpenApi;
         (name = "acl", description = "ACL entries"),
         (name = "relationships", description = "Relationships (ReBAC) and their change log"),
         (name = "permissions", description = "Checks, expansions, lookups and the schema"),
+        (name = "items", description = "Knowledge items of the thirteen environments, their sharing and workflow resolution"),
+        (name = "sessions", description = "Solo and group sessions"),
         (name = "system", description = "Health, readiness, metrics and this document"),
     ),
 )]
@@ -33,7 +50,7 @@ use utoipa::OpenApi;
 pub struct ApiDoc;
 
 /// Error responses shared by operations: (status, component name, description, header).
-const ERRORS: [(&str, &str, &str, Option<&str>); 10] = [
+const ERRORS: [(&str, &str, &str, Option<&str>); 11] = [
     (
         "400",
         "BadRequest",
@@ -81,6 +98,12 @@ const ERRORS: [(&str, &str, &str, Option<&str>); 10] = [
         "RangeNotSatisfiable",
         "The byte range lies outside the content (`Content-Range: bytes */SIZE`)",
         Some("Content-Range"),
+    ),
+    (
+        "422",
+        "ScopeNotAllowed",
+        "The knowledge layer's scoping matrix does not allow this scope or form of sharing in the environment (`scope_not_allowed`)",
+        None,
     ),
     (
         "429",

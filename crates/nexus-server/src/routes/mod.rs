@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod acl;
 pub mod doc;
 pub mod files;
+pub mod items;
 pub mod orgs;
 pub mod permissions;
 pub mod relationships;
@@ -234,6 +235,22 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(permissions::permissions_lookup_resources))
         .routes(routes!(permissions::permissions_lookup_subjects))
         .routes(routes!(permissions::schema_read, permissions::schema_write))
+        .routes(routes!(items::items_create, items::items_list))
+        .routes(routes!(
+            items::items_get,
+            items::items_update,
+            items::items_delete
+        ))
+        .routes(routes!(items::items_share))
+        .routes(routes!(items::items_unshare))
+        .routes(routes!(items::items_access))
+        .routes(routes!(items::items_assign))
+        .routes(routes!(items::workflow_resolve))
+        .routes(routes!(items::users_manager, items::users_set_manager))
+        .routes(routes!(items::sessions_start, items::sessions_list))
+        .routes(routes!(items::sessions_get))
+        .routes(routes!(items::sessions_add))
+        .routes(routes!(items::sessions_end))
 }
 
 /// The OpenAPI document of the routes, as committed in `openapi.json`.

@@ -15,6 +15,7 @@ mod hardening;
 mod harness;
 mod input;
 mod isolation;
+mod knowledge;
 
 use harness::{Api, Server, seed_config, token};
 use serde_json::json;

@@ -1,0 +1,1150 @@
+//! Items: the knowledge layer's records, each a JSON file at the path its key names.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use chrono::{DateTime, NaiveDate, Utc};
+use nexus_api::items::{
+    CreateItem, Item, ItemAccess, ItemCreated, ItemList, Reader, ResolvedProtocol,
+    ResolvedWorkflow, ShareRequest, SharingHint,
+};
+use nexus_knowledge::{Environment, ItemKey, Scope};
+use nexus_path::{OrgId, VfsPath};
+use nexus_rebac::{CheckResult, Operation, Relationship, SubjectRef};
+use nexus_store::{ListQuery, Mutation, Node, Precondition, Rejection, Timestamp, WriteRequest};
+use serde_json::Value;
+
+use super::data;
+use super::{items_root, parse_session_id, profile_object, scope_folder, session_object, update};
+use crate::authz::{self, Permission, file_object};
+use crate::error::FsError;
+use crate::fs::{Fs, Items, MAX_PAGE_SIZE, cursor};
+use crate::principal::CallContext;
+
+/// Filters of [`Items::list`]; every one optional.
+#[derive(Debug, Clone, Default)]
+pub struct ItemQuery {
+    pub env: Option<String>,
+    /// `personal`, `UNIV`, `u_XXXX`, `a_XXXX` or `s_XXXX`.
+    pub scope: Option<String>,
+    pub kind: Option<String>,
+    /// Who created the items (a handle or stable id).
+    pub owner: Option<String>,
+    /// Created on or after this day (`YYYYMMDD` or `YYYY-MM-DD`).
+    pub since: Option<String>,
+    /// Created on or before this day.
+    pub until: Option<String>,
+    /// Words that must all appear in the item's data (case-insensitive).
+    pub q: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// Items in a page when the caller does not say.
+const DEFAULT_ITEMS_PAGE: usize = 100;
+
+/// Why a scope's folder is listed: everything in it is readable, or only what the caller
+/// holds a grant on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    All,
+    Granted,
+}
+
+/// The checked filters of a listing.
+struct Filters {
+    envs: Vec<Environment>,
+    scope: Option<Scope>,
+    kind: Option<String>,
+    owner: Option<String>,
+    since: Option<NaiveDate>,
+    until: Option<NaiveDate>,
+    words: Vec<String>,
+}
+
+fn parse_day(field: &str, text: &str) -> Result<NaiveDate, FsError> {
+    NaiveDate::parse_from_str(text, "%Y%m%d")
+        .or_else(|_| NaiveDate::parse_from_str(text, "%Y-%m-%d"))
+        .map_err(|_| {
+            FsError::invalid(format!(
+                "`{field}` must be a day, `YYYYMMDD` or `YYYY-MM-DD`"
+            ))
+        })
+}
+
+fn parse_env(text: &str) -> Result<Environment, FsError> {
+    Ok(text.parse::<Environment>()?)
+}
+
+/// The text of a JSON value's strings (not its keys), lowercased, for keyword matching.
+fn text_of(value: &Value, out: &mut String) {
+    match value {
+        Value::String(text) => {
+            out.push_str(&text.to_lowercase());
+            out.push('\n');
+        }
+        Value::Array(values) => values.iter().for_each(|value| text_of(value, out)),
+        Value::Object(map) => map.values().for_each(|value| text_of(value, out)),
+        Value::Number(number) => {
+            out.push_str(&number.to_string());
+            out.push('\n');
+        }
+        Value::Bool(_) | Value::Null => {}
+    }
+}
+
+fn not_found(key: &ItemKey) -> FsError {
+    FsError::Missing {
+        message: format!("item `{key}` does not exist"),
+    }
+}
+
+/// The matrix refuses `what` in `env`.
+fn outside_matrix(env: Environment, what: &str) -> FsError {
+    FsError::ScopeNotAllowed {
+        message: format!(
+            "the `{env}` environment has no {what} (see the scoping matrix in docs/knowledge.md)"
+        ),
+    }
+}
+
+/// What the matrix says about items of `env` in `scope`.
+pub(crate) fn check_matrix(env: Environment, scope: &Scope) -> Result<(), FsError> {
+    let scoping = env.scoping();
+    match scope {
+        Scope::Universal if !scoping.universal => {
+            Err(outside_matrix(env, "universal scope (`UNIV`)"))
+        }
+        Scope::Session(_) if env == Environment::Session => Err(FsError::invalid(
+            "sessions are started with `POST /api/orgs/{org}/sessions`, not created as items",
+        )),
+        Scope::Session(_) if !scoping.session_sharing() => Err(outside_matrix(
+            env,
+            "session scope: its items are not shared with sessions",
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl Items<'_> {
+    /// Creates an item; it is durable when this returns.
+    pub async fn create(
+        self,
+        context: &CallContext,
+        org: &str,
+        request: CreateItem,
+    ) -> Result<ItemCreated, FsError> {
+        let org = self.knowledge_org(context, org)?;
+        let env = parse_env(&request.env)?;
+        if env == Environment::Locker {
+            return Err(FsError::LockerUnavailable);
+        }
+        let scope = self.requested_scope(context, &request.scope)?;
+        check_matrix(env, &scope)?;
+        let now = Utc::now();
+        let id = match &request.id {
+            Some(id) => id.clone(),
+            None => random_id(),
+        };
+        let key = ItemKey::new(env, scope.clone(), now.date_naive(), &request.kind, &id)?;
+        let stored = data::validate(env, &scope, &key.kind, &request.data, now)?;
+        if env == Environment::User {
+            self.check_profile_fields(&org, &key, &stored, None)?;
+            self.refuse_second_profile(&org, &key).await?;
+        }
+        let hint = match &request.session {
+            Some(session) => self.sharing_hint(context, &org, session, &scope).await?,
+            None => None,
+        };
+        let folder = scope_folder(&org, env, &scope)?;
+        if let Scope::Session(session) = &scope {
+            self.require_session_open(context, &org, session)?;
+        }
+        if !self.authz.holds(context, &file_object(&folder), "create")? {
+            return Err(FsError::PermissionDenied {
+                principal: context.name(),
+                permission: "create",
+                path: folder,
+            });
+        }
+        Fs::note_system_access(context, &key, "create");
+        let path = key.path(&org)?;
+        let content =
+            Bytes::from(
+                serde_json::to_vec(&stored).map_err(|error| FsError::Internal {
+                    message: error.to_string(),
+                })?,
+            );
+        let request_write = WriteRequest {
+            org: org.clone(),
+            path: path.clone(),
+            content,
+            precondition: Precondition::IfNoneMatch,
+            create_parents: true,
+            author: context.principal.to_string(),
+            at: Timestamp::now(),
+        };
+        // The creator of an item outside their own scope owns it: they may change, share
+        // and delete it.
+        let creator = self.authz.subject_of(&context.principal);
+        let written: Result<Node, FsError> = async {
+            match (&scope, creator) {
+                (Scope::Universal | Scope::Session(_), Some(creator)) => {
+                    let owner = Relationship::new(file_object(&path), "owner", creator);
+                    let mutation = self.store.stage_write(request_write).await?;
+                    let (_, applied) = self
+                        .commit
+                        .write_with(
+                            context,
+                            vec![update(Operation::Touch, owner)],
+                            Vec::new(),
+                            vec![mutation],
+                        )
+                        .await?;
+                    applied_node(applied)
+                }
+                _ => Ok(self.store.write(request_write).await?),
+            }
+        }
+        .await;
+        let node = written.map_err(|error| match error {
+            FsError::Rejected(Rejection::PreconditionFailed { .. }) => FsError::Conflict {
+                message: format!("item `{key}` already exists"),
+            },
+            other => other,
+        })?;
+        let item = self.item_of(&org, &key, &node, stored);
+        Ok(ItemCreated {
+            key: item.key.clone(),
+            path: item.path.clone(),
+            etag: item.etag.clone(),
+            item,
+            sharing_hint: hint,
+        })
+    }
+
+    /// An item the caller may read.
+    pub async fn get(self, context: &CallContext, org: &str, key: &str) -> Result<Item, FsError> {
+        let org = self.knowledge_org(context, org)?;
+        let key = ItemKey::parse(key)?;
+        let (node, data) = self.readable(context, &org, &key).await?;
+        Fs::note_system_access(context, &key, "read");
+        Ok(self.item_of(&org, &key, &node, data))
+    }
+
+    /// Replaces an item's data (only if its etag is still `if_match`, when given).
+    pub async fn update(
+        self,
+        context: &CallContext,
+        org: &str,
+        key: &str,
+        new_data: Value,
+        if_match: Option<String>,
+    ) -> Result<Item, FsError> {
+        let org = self.knowledge_org(context, org)?;
+        let key = ItemKey::parse(key)?;
+        let (node, current) = self.readable(context, &org, &key).await?;
+        let path = key.path(&org)?;
+        self.authorize(context, &path, Permission::Write)?;
+        let stored = data::validate(key.env, &key.scope, &key.kind, &new_data, Utc::now())?;
+        if key.env == Environment::User {
+            self.check_profile_fields(&org, &key, &stored, Some(&current))?;
+        }
+        if key.env == Environment::Track && stored.get("assignees") != current.get("assignees") {
+            return Err(FsError::invalid(
+                "a task's assignees change through `POST .../items/{key}/assign`",
+            ));
+        }
+        Fs::note_system_access(context, &key, "update");
+        let etag = match if_match {
+            Some(tag) => crate::fs::files::normalize_etag(&tag)?,
+            None => node.etag(),
+        };
+        let node = self.write_item(context, &org, &path, &stored, etag).await?;
+        Ok(self.item_of(&org, &key, &node, stored))
+    }
+
+    /// Deletes an item with every share of it (only if its etag is still `if_match`, when
+    /// given). Needs `manage`: its creator, the scope's owner, an organization admin.
+    pub async fn delete(
+        self,
+        context: &CallContext,
+        org: &str,
+        key: &str,
+        if_match: Option<String>,
+    ) -> Result<(), FsError> {
+        let org = self.knowledge_org(context, org)?;
+        let key = ItemKey::parse(key)?;
+        self.readable(context, &org, &key).await?;
+        if key.env == Environment::Session && key.scope != Scope::Universal {
+            return Err(FsError::invalid(
+                "a session is ended (`POST /api/orgs/{org}/sessions/{stable_id}/end`), not deleted",
+            ));
+        }
+        let path = key.path(&org)?;
+        self.authorize(context, &path, Permission::Manage)?;
+        Fs::note_system_access(context, &key, "delete");
+        let if_match = if_match
+            .map(|tag| crate::fs::files::normalize_etag(&tag))
+            .transpose()?;
+        self.remove_item(&org, &path, if_match).await
+    }
+
+    /// Removes an item's file and its relationships, in one transaction.
+    async fn remove_item(
+        self,
+        org: &OrgId,
+        path: &VfsPath,
+        if_match: Option<String>,
+    ) -> Result<(), FsError> {
+        let remove = Mutation::Remove {
+            org: org.clone(),
+            path: path.clone(),
+            recursive: false,
+            if_match,
+            at: Timestamp::now(),
+        };
+        self.commit
+            .rekey_subtree(path, None, &[], vec![remove])
+            .await?;
+        Ok(())
+    }
+
+    /// Writes an item's new data if its etag is still `etag`.
+    async fn write_item(
+        self,
+        context: &CallContext,
+        org: &OrgId,
+        path: &VfsPath,
+        stored: &Value,
+        etag: String,
+    ) -> Result<Node, FsError> {
+        let content =
+            Bytes::from(
+                serde_json::to_vec(stored).map_err(|error| FsError::Internal {
+                    message: error.to_string(),
+                })?,
+            );
+        Ok(self
+            .store
+            .write(WriteRequest {
+                org: org.clone(),
+                path: path.clone(),
+                content,
+                precondition: Precondition::IfMatch(etag),
+                create_parents: false,
+                author: context.principal.to_string(),
+                at: Timestamp::now(),
+            })
+            .await?)
+    }
+
+    /// The item's file and data, if the caller may read it and it has not expired; else
+    /// "not found", whether or not it exists.
+    async fn readable(
+        self,
+        context: &CallContext,
+        org: &OrgId,
+        key: &ItemKey,
+    ) -> Result<(Node, Value), FsError> {
+        let path = key.path(org)?;
+        if !self.authz.allowed(context, &path, Permission::Read)? {
+            return Err(not_found(key));
+        }
+        let Some(node) = self.store.node(&path).await? else {
+            return Err(not_found(key));
+        };
+        if node.is_dir() {
+            return Err(not_found(key));
+        }
+        let data = self.data_of(&node).await?;
+        if data::expires_at(key.env, &data).is_some_and(|at| at <= Utc::now()) {
+            return Err(not_found(key));
+        }
+        Ok((node, data))
+    }
+
+    async fn data_of(self, node: &Node) -> Result<Value, FsError> {
+        let content = self.store.read(node).await?;
+        serde_json::from_slice(&content).map_err(|error| FsError::Internal {
+            message: format!("item `{}` does not hold JSON: {error}", node.path),
+        })
+    }
+
+    /// The wire form of an item.
+    fn item_of(self, org: &OrgId, key: &ItemKey, node: &Node, mut data: Value) -> Item {
+        let entry = crate::entry::entry_of(node);
+        if key.env == Environment::User
+            && let Scope::User(user) = &key.scope
+            && let Some(fields) = data.as_object_mut()
+        {
+            let line = self.reporting_line_of(org, user);
+            match line.manager {
+                Some(manager) => fields.insert("manager".to_owned(), Value::String(manager)),
+                None => fields.remove("manager"),
+            };
+            fields.insert("subordinates".to_owned(), Value::from(line.subordinates));
+        }
+        let expires_at = data::expires_at(key.env, &data)
+            .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        Item {
+            key: key.to_string(),
+            env: key.env.to_string(),
+            scope: key.scope.to_string(),
+            date: key.date.format("%Y%m%d").to_string(),
+            kind: key.kind.clone(),
+            id: key.id.clone(),
+            path: entry.path,
+            etag: entry.etag.unwrap_or_default(),
+            version: entry.version,
+            owner: self.display_subject(&self.owner_of(org, key)),
+            author: self.display_subject(&entry.author),
+            modified_at: entry.modified_at,
+            expires_at,
+            data,
+        }
+    }
+
+    /// Who created an item: the personal scope's owner, else its `owner` relationship.
+    fn owner_of(self, org: &OrgId, key: &ItemKey) -> String {
+        match &key.scope {
+            Scope::User(id) => format!("user:{id}"),
+            Scope::Agent(id) => format!("agent:{id}"),
+            Scope::Universal | Scope::Session(_) => key
+                .path(org)
+                .ok()
+                .and_then(|path| {
+                    self.relationships_on(&file_object(&path), "owner")
+                        .into_iter()
+                        .next()
+                })
+                .map_or_else(
+                    || "system".to_owned(),
+                    |relationship| relationship.subject.to_string(),
+                ),
+        }
+    }
+
+    /// A page of the items the caller may read, in the order of environments (as the seed
+    /// lists them), then scopes and paths.
+    pub async fn list(
+        self,
+        context: &CallContext,
+        org: &str,
+        query: ItemQuery,
+    ) -> Result<ItemList, FsError> {
+        let org = self.knowledge_org(context, org)?;
+        let filters = self.filters(context, &query)?;
+        let limit = query
+            .limit
+            .unwrap_or(DEFAULT_ITEMS_PAGE)
+            .clamp(1, MAX_PAGE_SIZE);
+        let root = items_root(&org)?;
+        let caller = context.principal.to_string();
+        let after = query
+            .cursor
+            .as_deref()
+            .map(|cursor| cursor::decode(self.authz.keys(), &caller, cursor, &root, true))
+            .transpose()?;
+        let resume = match &after {
+            Some(path) => Some(ItemKey::from_path(path)?.1),
+            None => None,
+        };
+        let mut found: Vec<Item> = Vec::new();
+        let mut more = false;
+        'envs: for env in filters.envs.iter().copied() {
+            if let Some(resume) = &resume
+                && env_index(env) < env_index(resume.env)
+            {
+                continue;
+            }
+            for (scope, folder, reach) in self.reachable_scopes(context, &org, env).await? {
+                if filters
+                    .scope
+                    .as_ref()
+                    .is_some_and(|wanted| *wanted != scope)
+                {
+                    continue;
+                }
+                let mut position = None;
+                if let Some(resume) = &resume
+                    && resume.env == env
+                {
+                    match scope.as_str().cmp(resume.scope.as_str()) {
+                        std::cmp::Ordering::Less => continue,
+                        std::cmp::Ordering::Equal => position = after.clone(),
+                        std::cmp::Ordering::Greater => {}
+                    }
+                }
+                loop {
+                    let page = self
+                        .store
+                        .list(&ListQuery {
+                            dir: folder.clone(),
+                            recursive: true,
+                            after: position.take(),
+                            limit: MAX_PAGE_SIZE,
+                        })
+                        .await?;
+                    for node in &page {
+                        if let Some(item) = self
+                            .listed_item(context, &org, node, reach, &filters)
+                            .await?
+                        {
+                            if found.len() == limit {
+                                more = true;
+                                break 'envs;
+                            }
+                            found.push(item);
+                        }
+                    }
+                    if page.len() < MAX_PAGE_SIZE {
+                        break;
+                    }
+                    position = page.last().map(|node| node.path.clone());
+                }
+            }
+        }
+        let next_cursor = match found.last() {
+            Some(last) if more => Some(cursor::encode(
+                self.authz.keys(),
+                &caller,
+                &root,
+                true,
+                &VfsPath::parse(&last.path)?,
+            )),
+            _ => None,
+        };
+        Ok(ItemList {
+            items: found,
+            next_cursor,
+        })
+    }
+
+    /// The checked filters of a listing.
+    fn filters(self, context: &CallContext, query: &ItemQuery) -> Result<Filters, FsError> {
+        Ok(Filters {
+            envs: match &query.env {
+                Some(env) => vec![parse_env(env)?],
+                None => Environment::ALL.to_vec(),
+            },
+            scope: query
+                .scope
+                .as_deref()
+                .map(|scope| self.requested_scope(context, scope))
+                .transpose()?,
+            kind: query.kind.clone(),
+            owner: query
+                .owner
+                .as_deref()
+                .map(|owner| self.member_subject(owner).to_string()),
+            since: query
+                .since
+                .as_deref()
+                .map(|day| parse_day("since", day))
+                .transpose()?,
+            until: query
+                .until
+                .as_deref()
+                .map(|day| parse_day("until", day))
+                .transpose()?,
+            words: query
+                .q
+                .as_deref()
+                .unwrap_or("")
+                .split_whitespace()
+                .map(str::to_lowercase)
+                .collect(),
+        })
+    }
+
+    /// The scope folders of `env` the caller may list, in name order: those it may read
+    /// (everything inside is readable) and those it holds grants beneath.
+    async fn reachable_scopes(
+        self,
+        context: &CallContext,
+        org: &OrgId,
+        env: Environment,
+    ) -> Result<Vec<(Scope, VfsPath, Reach)>, FsError> {
+        let env_folder = VfsPath::parse(&format!("{}/{env}", items_root(org)?))?;
+        let mut scopes = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .store
+                .list(&ListQuery {
+                    dir: env_folder.clone(),
+                    recursive: false,
+                    after: after.take(),
+                    limit: MAX_PAGE_SIZE,
+                })
+                .await;
+            let page = match page {
+                Ok(page) => page,
+                Err(_) if self.store.node(&env_folder).await?.is_none() => return Ok(scopes),
+                Err(error) => return Err(error.into()),
+            };
+            for node in &page {
+                let Ok(scope) = Scope::parse(node.path.name()) else {
+                    continue;
+                };
+                if !node.is_dir() {
+                    continue;
+                }
+                if self.authz.allowed(context, &node.path, Permission::Read)? {
+                    scopes.push((scope, node.path.clone(), Reach::All));
+                } else if self.authz.sees(context, &node.path)? {
+                    scopes.push((scope, node.path.clone(), Reach::Granted));
+                }
+            }
+            if page.len() < MAX_PAGE_SIZE {
+                break;
+            }
+            after = page.last().map(|node| node.path.clone());
+        }
+        scopes.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        Ok(scopes)
+    }
+
+    /// The item a listed node holds, if it is one the caller may read and the filters keep.
+    async fn listed_item(
+        self,
+        context: &CallContext,
+        org: &OrgId,
+        node: &Node,
+        reach: Reach,
+        filters: &Filters,
+    ) -> Result<Option<Item>, FsError> {
+        if node.is_dir() {
+            return Ok(None);
+        }
+        let Ok((_, key)) = ItemKey::from_path(&node.path) else {
+            return Ok(None);
+        };
+        if filters.kind.as_ref().is_some_and(|kind| *kind != key.kind)
+            || filters.since.is_some_and(|since| key.date < since)
+            || filters.until.is_some_and(|until| key.date > until)
+        {
+            return Ok(None);
+        }
+        if reach == Reach::Granted && !self.authz.allowed(context, &node.path, Permission::Read)? {
+            return Ok(None);
+        }
+        if let Some(owner) = &filters.owner
+            && self.owner_of(org, &key) != *owner
+        {
+            return Ok(None);
+        }
+        let data = self.data_of(node).await?;
+        if data::expires_at(key.env, &data).is_some_and(|at| at <= Utc::now()) {
+            return Ok(None);
+        }
+        if !filters.words.is_empty() {
+            let mut text = key.to_string().to_lowercase();
+            text.push('\n');
+            text_of(&data, &mut text);
+            if !filters
+                .words
+                .iter()
+                .all(|word| text.contains(word.as_str()))
+            {
+                return Ok(None);
+            }
+        }
+        Ok(Some(self.item_of(org, &key, node, data)))
+    }
+
+    /// Shares an item (`grant`) or takes a share back: with named users, the whole
+    /// organization, or a session's members, as the environment's row of the matrix allows.
+    /// Needs `manage` on the item. Returns who can read it now.
+    pub async fn share(
+        self,
+        context: &CallContext,
+        org: &str,
+        key: &str,
+        request: ShareRequest,
+        grant: bool,
+    ) -> Result<ItemAccess, FsError> {
+        let org_id = self.knowledge_org(context, org)?;
+        let item_key = ItemKey::parse(key)?;
+        self.readable(context, &org_id, &item_key).await?;
+        let path = item_key.path(&org_id)?;
+        self.authorize(context, &path, Permission::Manage)?;
+        let env = item_key.env;
+        let scoping = env.scoping();
+        let resource = file_object(&path);
+        let operation = if grant {
+            Operation::Touch
+        } else {
+            Operation::Delete
+        };
+        let updates = match (&request.users, request.universal, &request.session) {
+            (Some(users), None, None) => {
+                if !scoping.direct_sharing() {
+                    return Err(outside_matrix(env, "direct sharing with named users"));
+                }
+                if users.is_empty() {
+                    return Err(FsError::invalid("`users` names no one"));
+                }
+                users
+                    .iter()
+                    .map(|user| {
+                        update(
+                            operation,
+                            Relationship::new(
+                                resource.clone(),
+                                "shared_with",
+                                self.member_subject(user),
+                            ),
+                        )
+                    })
+                    .collect()
+            }
+            (None, Some(true), None) => {
+                if !scoping.universal {
+                    return Err(outside_matrix(env, "universal scope (`UNIV`)"));
+                }
+                vec![update(
+                    operation,
+                    Relationship::new(
+                        resource.clone(),
+                        "published",
+                        SubjectRef::object("org", org_id.as_str()),
+                    ),
+                )]
+            }
+            (None, None, Some(session)) => {
+                if env == Environment::Session || !scoping.session_sharing() {
+                    return Err(outside_matrix(env, "sharing with sessions"));
+                }
+                let session = parse_session_id(session)?;
+                if grant {
+                    self.require_session_open(context, &org_id, &session)?;
+                }
+                let object = session_object(&org_id, &session);
+                vec![update(
+                    operation,
+                    Relationship::new(
+                        resource.clone(),
+                        "shared_session",
+                        SubjectRef::object(object.object_type, object.object_id),
+                    ),
+                )]
+            }
+            _ => {
+                return Err(FsError::invalid(
+                    "name exactly one of `users` (a list), `universal: true` or `session`",
+                ));
+            }
+        };
+        Fs::note_system_access(context, &item_key, if grant { "share" } else { "unshare" });
+        self.commit.write(context, updates, Vec::new()).await?;
+        self.access(context, org, key)
+    }
+
+    /// Who can read an item, and why (each reason a permission of the schema).
+    pub fn access(
+        self,
+        context: &CallContext,
+        org: &str,
+        key: &str,
+    ) -> Result<ItemAccess, FsError> {
+        let org = self.knowledge_org(context, org)?;
+        let key = ItemKey::parse(key)?;
+        let path = key.path(&org)?;
+        if !self.authz.allowed(context, &path, Permission::Read)? {
+            return Err(not_found(&key));
+        }
+        let resource = file_object(&path);
+        let engine = self.authz.engine();
+        let at = authz::now();
+        let mut readers = Vec::new();
+        for subject_type in ["user", "agent"] {
+            let lookup = engine.lookup_subjects(&resource, "read", subject_type, None, None, at)?;
+            for found in lookup.subjects {
+                if found.result != CheckResult::Has || found.subject.is_wildcard() {
+                    continue;
+                }
+                let mut checker = engine.checker(&found.subject, None, at)?;
+                let mut via = Vec::new();
+                for reason in [
+                    "owner",
+                    "universal",
+                    "session",
+                    "shared",
+                    "assignee",
+                    "manager",
+                    "org_admin",
+                    "acl",
+                ] {
+                    let permission = format!("via_{reason}");
+                    if checker.check_object(authz::FILE, path.as_str(), &permission)?
+                        == CheckResult::Has
+                    {
+                        via.push(reason.to_owned());
+                    }
+                }
+                readers.push(Reader {
+                    subject: self.display_subject(&found.subject.to_string()),
+                    via,
+                });
+            }
+        }
+        readers.sort_by(|a, b| a.subject.cmp(&b.subject));
+        Ok(ItemAccess {
+            key: key.to_string(),
+            readers,
+        })
+    }
+
+    /// Sets a Track item's assignees (who may then read and update it). Whoever manages the
+    /// item (its owner, an organization admin) may name any member; the owner's manager may
+    /// name only the team: themselves and those who report to them. Assignees do not
+    /// reassign.
+    pub async fn assign(
+        self,
+        context: &CallContext,
+        org: &str,
+        key: &str,
+        assignees: Vec<String>,
+    ) -> Result<Item, FsError> {
+        let org = self.knowledge_org(context, org)?;
+        let key = ItemKey::parse(key)?;
+        if key.env != Environment::Track {
+            return Err(FsError::invalid("only Track items have assignees"));
+        }
+        let (node, mut current) = self.readable(context, &org, &key).await?;
+        let path = key.path(&org)?;
+        let resource = file_object(&path);
+        let subjects: Vec<SubjectRef> = assignees
+            .iter()
+            .map(|assignee| self.member_subject(assignee))
+            .collect();
+        if !self.authz.holds(context, &resource, "manage")? {
+            if !self.authz.holds(context, &resource, "reassign")? {
+                return Err(FsError::PermissionDenied {
+                    principal: context.name(),
+                    permission: "reassign",
+                    path,
+                });
+            }
+            let caller = self.authz.subject_of(&context.principal);
+            for subject in &subjects {
+                let in_team = Some(subject) == caller.as_ref()
+                    || self.authz.holds(
+                        context,
+                        &profile_object(&org, &subject.object.object_id),
+                        "manager",
+                    )?;
+                if !in_team {
+                    return Err(FsError::PermissionDenied {
+                        principal: context.name(),
+                        permission: "reassign outside the team to",
+                        path: VfsPath::parse(&format!(
+                            "{}/{}",
+                            VfsPath::org_root(&org),
+                            subject.object.object_id
+                        ))
+                        .unwrap_or(path),
+                    });
+                }
+            }
+        }
+        let mut updates: Vec<_> = self
+            .relationships_on(&resource, "assignee")
+            .into_iter()
+            .filter(|existing| !subjects.contains(&existing.subject))
+            .map(|existing| update(Operation::Delete, existing))
+            .collect();
+        updates.extend(subjects.iter().map(|subject| {
+            update(
+                Operation::Touch,
+                Relationship::new(resource.clone(), "assignee", subject.clone()),
+            )
+        }));
+        let ids: Vec<Value> = subjects
+            .iter()
+            .map(|subject| Value::String(subject.object.object_id.clone()))
+            .collect();
+        if let Some(fields) = current.as_object_mut() {
+            if ids.is_empty() {
+                fields.remove("assignees");
+            } else {
+                fields.insert("assignees".to_owned(), Value::Array(ids));
+            }
+        }
+        let content =
+            Bytes::from(
+                serde_json::to_vec(&current).map_err(|error| FsError::Internal {
+                    message: error.to_string(),
+                })?,
+            );
+        let mutation = self
+            .store
+            .stage_write(WriteRequest {
+                org: org.clone(),
+                path: path.clone(),
+                content,
+                precondition: Precondition::IfMatch(node.etag()),
+                create_parents: false,
+                author: context.principal.to_string(),
+                at: Timestamp::now(),
+            })
+            .await?;
+        let (_, applied) = self
+            .commit
+            .write_with(context, updates, Vec::new(), vec![mutation])
+            .await?;
+        let node = applied_node(applied)?;
+        Ok(self.item_of(&org, &key, &node, current))
+    }
+
+    /// The caller's effective protocols: the organization's (`UNIV`) overridden, name by
+    /// name, by the caller's own.
+    pub async fn resolve_workflow(
+        self,
+        context: &CallContext,
+        org: &str,
+    ) -> Result<ResolvedWorkflow, FsError> {
+        let mut resolved: BTreeMap<String, ResolvedProtocol> = BTreeMap::new();
+        let own = self.own_scope(context).ok();
+        let mut scopes = vec![Scope::Universal];
+        scopes.extend(own);
+        for scope in scopes {
+            let mut cursor = None;
+            loop {
+                let page = self
+                    .list(
+                        context,
+                        org,
+                        ItemQuery {
+                            env: Some(Environment::Workflow.as_str().to_owned()),
+                            scope: Some(scope.to_string()),
+                            cursor: cursor.take(),
+                            limit: Some(MAX_PAGE_SIZE),
+                            ..ItemQuery::default()
+                        },
+                    )
+                    .await?;
+                for item in page.items {
+                    let Some(name) = item.data.get("name").and_then(Value::as_str) else {
+                        continue;
+                    };
+                    let overrides = match resolved.get(name) {
+                        Some(earlier) if earlier.source == "UNIV" && scope != Scope::Universal => {
+                            vec![earlier.key.clone()]
+                        }
+                        // Two protocols of one name in one scope: the later key wins.
+                        Some(earlier) => earlier.overrides.clone(),
+                        None => Vec::new(),
+                    };
+                    resolved.insert(
+                        name.to_owned(),
+                        ResolvedProtocol {
+                            name: name.to_owned(),
+                            source: item.scope.clone(),
+                            key: item.key,
+                            overrides,
+                            data: item.data,
+                        },
+                    );
+                }
+                match page.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+        }
+        Ok(ResolvedWorkflow {
+            protocols: resolved.into_values().collect(),
+        })
+    }
+
+    /// Removes Temp items that expired by `now`, in every organization. Each removal is its
+    /// own operation, only of the version that was seen expired.
+    pub async fn remove_expired(self, now: DateTime<Utc>) -> Result<Vec<String>, FsError> {
+        let mut removed = Vec::new();
+        for org in self.files().store_org_ids().await? {
+            let folder = VfsPath::parse(&format!("{}/temp", items_root(&org)?))?;
+            if self.store.node(&folder).await?.is_none() {
+                continue;
+            }
+            let mut after = None;
+            loop {
+                let page = self
+                    .store
+                    .list(&ListQuery {
+                        dir: folder.clone(),
+                        recursive: true,
+                        after: after.take(),
+                        limit: MAX_PAGE_SIZE,
+                    })
+                    .await?;
+                for node in page.iter().filter(|node| !node.is_dir()) {
+                    let Ok((_, key)) = ItemKey::from_path(&node.path) else {
+                        continue;
+                    };
+                    let Ok(data) = self.data_of(node).await else {
+                        continue;
+                    };
+                    if data::expires_at(key.env, &data).is_none_or(|at| at > now) {
+                        continue;
+                    }
+                    match self.remove_item(&org, &node.path, Some(node.etag())).await {
+                        Ok(()) => {
+                            tracing::info!(%org, %key, "removed an expired Temp item");
+                            removed.push(key.to_string());
+                        }
+                        Err(error) => {
+                            tracing::debug!(%key, %error, "an expired item stays until the next pass");
+                        }
+                    }
+                }
+                if page.len() < MAX_PAGE_SIZE {
+                    break;
+                }
+                after = page.last().map(|node| node.path.clone());
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The offer to share a new item with the session the caller works in, when that is an
+    /// active group session the item is not created in.
+    async fn sharing_hint(
+        self,
+        context: &CallContext,
+        org: &OrgId,
+        session: &str,
+        scope: &Scope,
+    ) -> Result<Option<SharingHint>, FsError> {
+        let session = parse_session_id(session)?;
+        let record = self.session_record(context, org, &session).await?;
+        if !record.active
+            || record.session_type != nexus_api::items::SessionType::Group
+            || *scope == Scope::Session(session.clone())
+        {
+            return Ok(None);
+        }
+        Ok(Some(SharingHint {
+            message: format!(
+                "you are working in the group session \"{}\": share this item with its members?",
+                record.title
+            ),
+            session: record.stable_id,
+            title: record.title,
+            members: record.members,
+        }))
+    }
+
+    /// Refuses a profile whose `manager` or `subordinates` differ from the reporting line:
+    /// only organization admins set it.
+    fn check_profile_fields(
+        self,
+        org: &OrgId,
+        key: &ItemKey,
+        stored: &Value,
+        _current: Option<&Value>,
+    ) -> Result<(), FsError> {
+        let line = match &key.scope {
+            Scope::User(user) => self.reporting_line_of(org, user),
+            _ => nexus_api::items::ReportingLine {
+                user: String::new(),
+                manager: None,
+                subordinates: Vec::new(),
+            },
+        };
+        let manager = stored.get("manager").and_then(Value::as_str);
+        let manager_ok = manager.is_none_or(|manager| {
+            line.manager.as_deref() == Some(manager)
+                || line
+                    .manager
+                    .as_deref()
+                    .is_some_and(|id| self.registry.user_id(manager).as_deref() == Some(id))
+        });
+        let subordinates_ok = stored.get("subordinates").is_none_or(|given| {
+            let mut given: Vec<String> = given
+                .as_array()
+                .map(|values| {
+                    values
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(|text| {
+                            self.registry
+                                .user_id(text)
+                                .unwrap_or_else(|| text.to_owned())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            given.sort();
+            given == line.subordinates
+        });
+        if manager_ok && subordinates_ok {
+            Ok(())
+        } else {
+            Err(FsError::PermissionDenied {
+                principal: "a profile's owner".to_owned(),
+                permission: "set `manager` or `subordinates` (an organization admin sets the reporting line with PUT /api/orgs/{org}/users/{user}/manager) in",
+                path: key.path(org)?,
+            })
+        }
+    }
+
+    /// One profile per person and organization.
+    async fn refuse_second_profile(self, org: &OrgId, key: &ItemKey) -> Result<(), FsError> {
+        let folder = scope_folder(org, key.env, &key.scope)?;
+        if self.store.node(&folder).await?.is_none() {
+            return Ok(());
+        }
+        let existing = self
+            .store
+            .list(&ListQuery {
+                dir: folder,
+                recursive: true,
+                after: None,
+                limit: MAX_PAGE_SIZE,
+            })
+            .await?;
+        if let Some(node) = existing.iter().find(|node| !node.is_dir()) {
+            let existing = ItemKey::from_path(&node.path)
+                .map(|(_, key)| key.to_string())
+                .unwrap_or_default();
+            return Err(FsError::Conflict {
+                message: format!(
+                    "`{}` already has a profile here, `{existing}`: update it instead",
+                    key.scope
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The node a staged write produced.
+fn applied_node(applied: Vec<nexus_store::Applied>) -> Result<Node, FsError> {
+    applied
+        .into_iter()
+        .next()
+        .and_then(|applied| applied.node)
+        .ok_or_else(|| FsError::Internal {
+            message: "a committed item write returned no file".to_owned(),
+        })
+}
+
+/// The position of an environment in listings.
+fn env_index(env: Environment) -> usize {
+    Environment::ALL
+        .iter()
+        .position(|candidate| *candidate == env)
+        .unwrap_or(usize::MAX)
+}
+
+/// A new item id: twelve of `[0-9a-z]`.
+fn random_id() -> String {
+    use rand::RngExt;
+    let mut rng = rand::rng();
+    (0..12)
+        .filter_map(|_| char::from_digit(rng.random_range(0..36), 36))
+        .collect()
+}
