@@ -9,6 +9,9 @@ pub enum Fault {
     /// Drop the organization filter of visibility decisions: every organization then looks
     /// like one the caller belongs to, which the cross-tenant tests must catch.
     DropOrgFilter,
+    /// Serve knowledge items without the engine's `read` check, as a handler that forgot
+    /// it would: the cross-tenant and matrix properties must catch it.
+    SkipItemReadCheck,
 }
 
 /// The faults switched on for one authorizer (none without the feature).
@@ -16,6 +19,8 @@ pub enum Fault {
 pub struct Faults {
     #[cfg(feature = "fault-inject")]
     drop_org_filter: std::sync::atomic::AtomicBool,
+    #[cfg(feature = "fault-inject")]
+    skip_item_read_check: std::sync::atomic::AtomicBool,
 }
 
 impl Faults {
@@ -32,12 +37,28 @@ impl Faults {
         false
     }
 
+    /// Whether knowledge items are served without their read check.
+    #[cfg(feature = "fault-inject")]
+    pub fn skip_item_read_check(&self) -> bool {
+        self.skip_item_read_check
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Without the `fault-inject` feature there is no fault.
+    #[cfg(not(feature = "fault-inject"))]
+    pub const fn skip_item_read_check(&self) -> bool {
+        false
+    }
+
     /// Switches `fault` on.
     #[cfg(feature = "fault-inject")]
     pub fn inject(&self, fault: Fault) {
         match fault {
             Fault::DropOrgFilter => self
                 .drop_org_filter
+                .store(true, std::sync::atomic::Ordering::Relaxed),
+            Fault::SkipItemReadCheck => self
+                .skip_item_read_check
                 .store(true, std::sync::atomic::Ordering::Relaxed),
         }
     }

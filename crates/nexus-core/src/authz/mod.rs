@@ -140,6 +140,11 @@ impl Authorizer {
         self.faults.inject(fault);
     }
 
+    /// The test-only faults of this authorizer.
+    pub(crate) fn faults(&self) -> &crate::fault::Faults {
+        &self.faults
+    }
+
     /// The subject a principal acts as (`None` for the system, which is not checked). A user
     /// named by handle acts as its stable id.
     pub fn subject_of(&self, principal: &Principal) -> Option<SubjectRef> {

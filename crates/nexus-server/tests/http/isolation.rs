@@ -188,16 +188,155 @@ impl Tally {
     }
 }
 
+/// A knowledge item the test created.
+#[derive(Clone, Debug)]
+struct KnownItem {
+    org: String,
+    key: String,
+    path: String,
+    /// The personal owner; `None` for the organization's universal items.
+    owner: Option<String>,
+}
+
 struct Run<'a> {
     server: &'a Server,
     rng: Rng,
     principals: Vec<Principal>,
     files: Vec<String>,
+    /// Knowledge items created so far.
+    items: Vec<KnownItem>,
     tally: Tally,
     added: usize,
 }
 
 impl Run<'_> {
+    /// Whether the oracle lets `principal` read a knowledge item: a member of its
+    /// organization, and for a personal item its owner or an organization admin.
+    fn may_read_item(principal: &Principal, org: &str, owner: Option<&String>) -> bool {
+        match principal.access.get(org) {
+            None => false,
+            Some(Access::Admin) => true,
+            Some(Access::Workspaces(_)) => owner.is_none_or(|owner| *owner == principal.name),
+        }
+    }
+
+    /// Whether the oracle lets `principal` read the file `path`: a workspace file, or a
+    /// knowledge item's file.
+    fn may_path(&self, principal: &Principal, path: &str) -> bool {
+        match self.items.iter().find(|item| item.path == path) {
+            Some(item) => Self::may_read_item(principal, &item.org, item.owner.as_ref()),
+            None => principal.may(path),
+        }
+    }
+
+    /// Knowledge operations: create a personal or universal item, read one, list or search.
+    fn knowledge_step(&mut self, principal: &Principal, org: &str) {
+        let server = self.server;
+        let credential = principal.credential.clone();
+        let own_orgs = principal.orgs();
+        let foreign = !own_orgs.contains(org);
+        match self.rng.below(3) {
+            0 => {
+                let personal = !principal.name.starts_with("bot_") && self.rng.below(2) == 0;
+                let env = *self.rng.pick(&["kb", "context", "track"]);
+                let data = match env {
+                    "kb" => json!({"title": "isolation node"}),
+                    "context" => json!({"text": "isolation note"}),
+                    _ => json!({"title": "isolation task"}),
+                };
+                let kind = match env {
+                    "kb" => "node",
+                    "context" => "note",
+                    _ => "task",
+                };
+                let body = json!({"env": env, "scope": if personal { "personal" } else { "UNIV" }, "kind": kind, "data": data});
+                let response = server.call(
+                    "POST",
+                    &format!("/api/orgs/{org}/items"),
+                    &credential,
+                    Some(&body),
+                );
+                let what = format!("{} creates a {env} item in {org}", principal.name);
+                if foreign {
+                    let probe = server.call(
+                        "POST",
+                        "/api/orgs/nosuchorg/items",
+                        &credential,
+                        Some(&body),
+                    );
+                    self.expect_invisible(&what, org, &response, &probe);
+                } else {
+                    self.expect_exactly(&what, true, &response);
+                    if response.status == 201 {
+                        let created = response.json();
+                        self.items.push(KnownItem {
+                            org: org.to_owned(),
+                            key: created["key"].as_str().unwrap().to_owned(),
+                            path: created["path"].as_str().unwrap().to_owned(),
+                            owner: personal.then(|| principal.name.clone()),
+                        });
+                    }
+                }
+            }
+            1 => {
+                if self.items.is_empty() {
+                    return;
+                }
+                let KnownItem {
+                    org: item_org,
+                    key,
+                    owner,
+                    ..
+                } = self.rng.pick(&self.items).clone();
+                let response =
+                    server.get(&format!("/api/orgs/{item_org}/items/{key}"), &credential);
+                let what = format!("{} reads item {key} of {item_org}", principal.name);
+                if own_orgs.contains(&item_org) {
+                    let allowed = Self::may_read_item(principal, &item_org, owner.as_ref());
+                    self.expect_exactly(&what, allowed, &response);
+                } else {
+                    let probe =
+                        server.get(&format!("/api/orgs/nosuchorg/items/{key}"), &credential);
+                    self.expect_invisible(&what, &item_org, &response, &probe);
+                }
+            }
+            _ => {
+                let query = if self.rng.below(2) == 0 {
+                    ""
+                } else {
+                    "?q=isolation"
+                };
+                let response = server.get(&format!("/api/orgs/{org}/items{query}"), &credential);
+                let what = format!("{} lists items of {org}{query}", principal.name);
+                if foreign {
+                    let probe =
+                        server.get(&format!("/api/orgs/nosuchorg/items{query}"), &credential);
+                    self.expect_invisible(&what, org, &response, &probe);
+                    return;
+                }
+                self.expect(&what, true, &response);
+                self.expect_no_foreign_names(&what, &own_orgs, &response);
+                for item in response.json()["items"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                {
+                    let key = item["key"].as_str().unwrap_or_default();
+                    let known = self
+                        .items
+                        .iter()
+                        .find(|known| known.org == org && known.key == key);
+                    let allowed = known.is_some_and(|known| {
+                        Self::may_read_item(principal, org, known.owner.as_ref())
+                    });
+                    if !allowed {
+                        self.tally.unauthorized.push(format!("{what} shows {key}"));
+                    }
+                }
+            }
+        }
+    }
+
     fn foreign_org(&mut self, principal: &Principal) -> Option<&'static str> {
         let foreign: Vec<&'static str> = ORGS
             .into_iter()
@@ -272,7 +411,7 @@ impl Run<'_> {
         let probe_of =
             |path: &str, org: &str| path.replacen(&format!("/orgs/{org}"), "/orgs/nosuchorg", 1);
         let server = self.server;
-        match self.rng.below(17) {
+        match self.rng.below(20) {
             0..=3 => {
                 // Read a file that exists (or not).
                 let path = if self.rng.below(4) == 0 {
@@ -425,7 +564,7 @@ impl Run<'_> {
                         .unwrap_or_default()
                     {
                         let path = found["path"].as_str().unwrap().to_owned();
-                        if !principal.may(&path) {
+                        if !self.may_path(&principal, &path) {
                             self.tally
                                 .unauthorized
                                 .push(format!("{} greps {path}", principal.name));
@@ -696,6 +835,7 @@ impl Run<'_> {
                     );
                 }
             }
+            17..=19 => self.knowledge_step(&principal, org),
             16 => {
                 // Organizations: only one's own are listed, and creating one is refused.
                 let response = server.get("/api/orgs", &credential);
@@ -840,6 +980,7 @@ fn run(server: &Server, seed: u64, operations: usize) -> Tally {
         rng: Rng(seed | 1),
         principals: principals(server),
         files,
+        items: Vec::new(),
         tally: Tally::default(),
         added: 0,
     };
@@ -870,6 +1011,19 @@ fn t1_no_principal_reaches_or_learns_about_another_organization() {
     );
     assert_eq!(tally.violations(), 0, "{tally:#?}");
     assert!(tally.refused.is_empty(), "{:#?}", tally.refused);
+}
+
+#[test]
+fn t8_serving_items_without_their_read_check_is_caught_within_1000_operations() {
+    let server = Server::start_with_fault(&config(), nexus_core::fault::Fault::SkipItemReadCheck);
+    let tally = run(&server, 0x5EED_0018, 1_000);
+    eprintln!(
+        "T8 (items): {} unauthorized, {} leaks in {} operations",
+        tally.unauthorized.len(),
+        tally.leaks.len(),
+        tally.operations
+    );
+    assert!(tally.violations() > 0, "the fault went unnoticed");
 }
 
 #[test]

@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 
 use crate::harness::{Api, Server, token};
 
-/// Acme with an admin (alice), a manager (mona) and members (bob, carol, dan); techcorp
-/// with john. The retention sweeper (which also removes expired Temp items) runs every
+/// Acme with an admin (alice), a manager (mona), members (bob, carol, dan) and an agent
+/// (helper); techcorp with john. The retention sweeper (which also removes expired Temp items) runs every
 /// second.
 pub fn knowledge_config() -> String {
     r"
@@ -31,6 +31,10 @@ organizations:
         workspaces: [sales]
       - user_id: dan@acme.com
         role: member
+        workspaces: [sales]
+      - user_id: helper
+        type: agent
+        role: assistant
         workspaces: [sales]
   - id: techcorp
     name: Tech Corp Inc.

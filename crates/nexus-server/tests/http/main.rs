@@ -16,6 +16,7 @@ mod harness;
 mod input;
 mod isolation;
 mod knowledge;
+mod matrix;
 
 use harness::{Api, Server, seed_config, token};
 use serde_json::json;

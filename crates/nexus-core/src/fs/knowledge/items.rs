@@ -348,7 +348,9 @@ impl Items<'_> {
         key: &ItemKey,
     ) -> Result<(Node, Value), FsError> {
         let path = key.path(org)?;
-        if !self.authz.allowed(context, &path, Permission::Read)? {
+        if !self.authz.faults().skip_item_read_check()
+            && !self.authz.allowed(context, &path, Permission::Read)?
+        {
             return Err(not_found(key));
         }
         let Some(node) = self.store.node(&path).await? else {
