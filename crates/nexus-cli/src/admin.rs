@@ -243,6 +243,9 @@ impl Session {
                 let member = self.target.add_member(&org, spec).await?;
                 self.done(&member, &format!("added {user} to {org} as {role}"))
             }
+            AdminCommand::SetManager {
+                org, user, manager, ..
+            } => self.set_manager(&org, &user, manager.as_deref()).await,
             AdminCommand::RemoveUser { org, user } => {
                 self.target.remove_member(&org, &user).await?;
                 self.done(
@@ -317,6 +320,20 @@ impl Session {
             return print_json(value);
         }
         write_stdout(format!("{message}\n").as_bytes())
+    }
+
+    async fn set_manager(
+        &self,
+        org: &str,
+        user: &str,
+        manager: Option<&str>,
+    ) -> Result<(), CliError> {
+        let line = self.target.client().set_manager(org, user, manager).await?;
+        let message = match &line.manager {
+            Some(manager) => format!("{user} ({}) reports to {manager}", line.user),
+            None => format!("{user} ({}) has no manager", line.user),
+        };
+        self.done(&line, &message)
     }
 
     async fn list_keys(&self) -> Result<(), CliError> {

@@ -181,12 +181,266 @@ pub enum Command {
         after_help = "Example:\n  nexus admin add-user --org acme --user bob@acme.com --role member --workspaces sales\n  nexus admin create-key --principal user:bob@acme.com"
     )]
     Admin(AdminCommand),
+    /// Knowledge items of the thirteen environments (kb, track, context, ...).
+    #[command(subcommand)]
+    #[command(
+        after_help = "Example:\n  nexus item create kb --kind node --data '{\"title\": \"Deploys\"}'\n  nexus item ls --env track\n  nexus item search deploy"
+    )]
+    Item(ItemCommand),
+    /// Solo and group sessions.
+    #[command(subcommand)]
+    #[command(
+        after_help = "Example:\n  nexus session start \"Phoenix sprint\" --group --members bob@acme.com\n  eval $(nexus session join s_grp1)"
+    )]
+    Session(SessionCommand),
+    /// Share an item with people, a session or the whole organization; without a target,
+    /// show who can read it and why.
+    #[command(
+        after_help = "Example:\n  nexus share kb:u_z1p5:20260103:node:abc123 --with bob@acme.com\n  nexus share KEY --session s_grp1\n  nexus share KEY --universal\n  nexus share KEY --with bob@acme.com --revoke\n  nexus share KEY"
+    )]
+    Share(ShareArgs),
+    /// Workflow protocols.
+    #[command(subcommand)]
+    #[command(after_help = "Example:\n  nexus workflow resolve")]
+    Workflow(WorkflowCommand),
     /// JSON Web Tokens signed with the configured secret (for scripts and tests).
     #[command(subcommand)]
     #[command(
         after_help = "Example:\n  nexus token create --config nexus.yaml --sub bob@acme.com --ttl 1h"
     )]
     Token(TokenCommand),
+}
+
+/// The organization of a knowledge command.
+#[derive(Debug, Args)]
+pub struct OrgArg {
+    /// The organization (default: the only one the caller belongs to).
+    #[arg(long, env = "NEXUS_ORG", value_name = "ORG")]
+    pub org: Option<String>,
+}
+
+/// An item's data: a JSON argument, or a file (`-`: standard input).
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// The data as JSON, in the environment's schema.
+    #[arg(long, value_name = "JSON", conflicts_with = "data_file")]
+    pub data: Option<String>,
+    /// A file holding the data (`-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    pub data_file: Option<PathBuf>,
+}
+
+/// Filters of `item ls` and `item search`.
+#[derive(Debug, Args)]
+pub struct ItemFilters {
+    /// One environment (`kb`, `track`, ...).
+    #[arg(long)]
+    pub env: Option<String>,
+    /// `personal`, `UNIV`, `u_XXXX` or `s_XXXX`.
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// One kind (`node`, `task`, ...).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Who created the items (handle or stable id).
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Created on or after this day (`YYYYMMDD` or `YYYY-MM-DD`).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Created on or before this day.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// At most this many items (else every page).
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ItemCommand {
+    /// Create an item; it is personal unless `--scope` says otherwise.
+    #[command(
+        after_help = "Example:\n  nexus item create kb --kind node --data '{\"title\": \"Deploys\"}'\n  nexus item create track --scope s_grp1 --kind project --data '{\"title\": \"Phoenix\"}'\n  nexus item create context --kind note --data-file note.json"
+    )]
+    Create {
+        /// The environment: user, locker, track, kb, contact, session, context, documents,
+        /// links, workflow, temp, transcript, chrono.
+        env: String,
+        /// `personal`, `UNIV` (the organization) or a session's `s_XXXX`.
+        #[arg(long, default_value = "personal")]
+        scope: String,
+        /// What the item is (`node`, `project`, `task`, `note`, ...).
+        #[arg(long)]
+        kind: String,
+        /// The item's id (random when absent).
+        #[arg(long)]
+        id: Option<String>,
+        /// The session you work in (`nexus session join` sets `NEXUS_SESSION`): the answer
+        /// offers to share the item with it.
+        #[arg(long, env = "NEXUS_SESSION", value_name = "SESSION")]
+        session: Option<String>,
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        org: OrgArg,
+    },
+    /// Show an item.
+    #[command(after_help = "Example:\n  nexus item get kb:u_z1p5:20260103:node:abc123")]
+    Get {
+        /// `env:scope:YYYYMMDD:kind:id`.
+        key: String,
+        #[command(flatten)]
+        org: OrgArg,
+    },
+    /// Replace an item's data.
+    #[command(
+        after_help = "Example:\n  nexus item update KEY --data '{\"title\": \"Deploys v2\"}' --if-match v1-0123456789abcdef"
+    )]
+    Update {
+        /// `env:scope:YYYYMMDD:kind:id`.
+        key: String,
+        #[command(flatten)]
+        data: DataArgs,
+        /// Only if the item's etag is still this one.
+        #[arg(long, value_name = "ETAG")]
+        if_match: Option<String>,
+        #[command(flatten)]
+        org: OrgArg,
+    },
+    /// Delete an item and its shares.
+    #[command(after_help = "Example:\n  nexus item rm kb:u_z1p5:20260103:node:abc123")]
+    Rm {
+        /// `env:scope:YYYYMMDD:kind:id`.
+        key: String,
+        /// Only if the item's etag is still this one.
+        #[arg(long, value_name = "ETAG")]
+        if_match: Option<String>,
+        #[command(flatten)]
+        org: OrgArg,
+    },
+    /// List the items you may read.
+    #[command(after_help = "Example:\n  nexus item ls --env track --scope personal")]
+    Ls {
+        #[command(flatten)]
+        filters: ItemFilters,
+        #[command(flatten)]
+        org: OrgArg,
+    },
+    /// Find the items you may read that contain every word.
+    #[command(after_help = "Example:\n  nexus item search deploy pipeline --env kb")]
+    Search {
+        /// Words that must all appear (case-insensitive).
+        #[arg(required = true)]
+        words: Vec<String>,
+        #[command(flatten)]
+        filters: ItemFilters,
+        #[command(flatten)]
+        org: OrgArg,
+    },
+    /// Set a Track task's assignees (a manager: within the team).
+    #[command(after_help = "Example:\n  nexus item assign KEY bob@acme.com carol@acme.com")]
+    Assign {
+        /// `env:scope:YYYYMMDD:kind:id`.
+        key: String,
+        /// Members, by handle or stable id (none: unassigned).
+        users: Vec<String>,
+        #[command(flatten)]
+        org: OrgArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Start a session you own (solo unless `--group`).
+    #[command(
+        after_help = "Example:\n  nexus session start \"Phoenix sprint\" --group --members bob@acme.com,carol@acme.com"
+    )]
+    Start {
+        /// What the session is about.
+        title: String,
+        /// A group session (members share its items).
+        #[arg(long)]
+        group: bool,
+        /// Members besides you (comma-separated handles or stable ids).
+        #[arg(long, value_delimiter = ',')]
+        members: Vec<String>,
+        #[command(flatten)]
+        org: OrgArg,
+    },
+    /// Work in a session you are a member of: prints `export NEXUS_SESSION=...` for the
+    /// shell, so `item create` offers to share with it.
+    #[command(after_help = "Example:\n  eval $(nexus session join s_grp1)")]
+    Join {
+        /// The session's stable id (`s_XXXX`).
+        session: String,
+        #[command(flatten)]
+        org: OrgArg,
+    },
+    /// Add a member to a group session (its owner or an organization admin).
+    #[command(after_help = "Example:\n  nexus session add s_grp1 dan@acme.com")]
+    Add {
+        /// The session's stable id (`s_XXXX`).
+        session: String,
+        /// A member of the organization (handle or stable id).
+        user: String,
+        #[command(flatten)]
+        org: OrgArg,
+    },
+    /// End a session: members keep reading its items; nothing more is added.
+    #[command(after_help = "Example:\n  nexus session end s_grp1")]
+    End {
+        /// The session's stable id (`s_XXXX`).
+        session: String,
+        #[command(flatten)]
+        org: OrgArg,
+    },
+    /// The sessions you are in.
+    #[command(after_help = "Example:\n  nexus session ls --active")]
+    Ls {
+        /// Only running sessions.
+        #[arg(long)]
+        active: bool,
+        #[command(flatten)]
+        org: OrgArg,
+    },
+    /// Show one session in the seed's JSON shape.
+    #[command(after_help = "Example:\n  nexus session show s_grp1")]
+    Show {
+        /// The session's stable id (`s_XXXX`).
+        session: String,
+        #[command(flatten)]
+        org: OrgArg,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ShareArgs {
+    /// The item's key.
+    pub key: String,
+    /// Share with these members (comma-separated handles or stable ids).
+    #[arg(long = "with", value_delimiter = ',', value_name = "USERS")]
+    pub users: Vec<String>,
+    /// Share with every member of the organization.
+    #[arg(long)]
+    pub universal: bool,
+    /// Share with a session's members.
+    #[arg(long, value_name = "SESSION")]
+    pub session: Option<String>,
+    /// Take the share back instead.
+    #[arg(long)]
+    pub revoke: bool,
+    #[command(flatten)]
+    pub org: OrgArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkflowCommand {
+    /// Your effective protocols: the organization's, overridden by yours of the same name.
+    #[command(after_help = "Example:\n  nexus workflow resolve")]
+    Resolve {
+        #[command(flatten)]
+        org: OrgArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -296,6 +550,24 @@ pub enum AdminCommand {
         /// A note to recognise the key by in `list-keys`.
         #[arg(long, default_value = "")]
         description: String,
+    },
+    /// Set or clear a member's manager (organization admins).
+    #[command(
+        after_help = "Example:\n  nexus admin set-manager --org acme --user bob@acme.com --manager mona@acme.com\n  nexus admin set-manager --org acme --user bob@acme.com --clear"
+    )]
+    SetManager {
+        /// The organization's id.
+        #[arg(long)]
+        org: String,
+        /// The member whose manager this is.
+        #[arg(long)]
+        user: String,
+        /// The manager (handle or stable id).
+        #[arg(long, required_unless_present = "clear")]
+        manager: Option<String>,
+        /// Remove the manager instead.
+        #[arg(long, conflicts_with = "manager")]
+        clear: bool,
     },
     /// Revoke an API key: refused from the next request on.
     #[command(after_help = "Example:\n  nexus admin revoke-key key_0123456789abcdef")]

@@ -322,6 +322,10 @@ impl Session {
             Command::Getfacl(args) => self.getfacl(&args.path).await,
             Command::Rebac(command) => self.rebac(command).await,
             Command::Admin(command) => self.admin(command).await,
+            Command::Item(command) => self.item(command).await,
+            Command::Session(command) => self.session(command).await,
+            Command::Share(args) => self.share(args).await,
+            Command::Workflow(command) => self.workflow(command).await,
             Command::Init(_) | Command::Serve(_) | Command::Config(_) | Command::Token(_) => {
                 Err(CliError::new(
                     ErrorCode::Internal,

@@ -7,6 +7,7 @@
 mod admin;
 mod cli;
 mod commands;
+mod knowledge;
 mod output;
 mod rebac;
 mod target;

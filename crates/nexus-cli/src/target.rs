@@ -138,6 +138,11 @@ impl Target {
         }
     }
 
+    /// The typed client the commands talk through.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The data directory, when the commands run on one.
     pub fn data_dir(&self) -> Option<&Fs> {
         self.data_dir.as_ref()

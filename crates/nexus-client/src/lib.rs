@@ -14,6 +14,11 @@ use nexus_api::{
     SetfaclRequest, UserList, VersionInfo, VersionList, VersionPolicy, Whoami,
 };
 use nexus_api::{
+    AddSessionMember, AssignRequest, CreateItem, CreateSession, Item, ItemAccess, ItemCreated,
+    ItemList, ItemListQuery, ReportingLine, ResolvedWorkflow, Session, SessionList, SetManager,
+    ShareRequest, UpdateItem,
+};
+use nexus_api::{
     ChangesResponse, CheckRequest, CheckResponse, DeleteRelationshipsResponse, ExpandRequest,
     ExpandResponse, LookupResourcesRequest, LookupResourcesResponse, LookupSubjectsRequest,
     LookupSubjectsResponse, ReadRelationshipsResponse, RelationshipFilterRequest, SchemaResponse,
@@ -615,6 +620,195 @@ impl Client {
 
     pub async fn create_org(&self, request: &CreateOrgRequest) -> Result<ProvisionReport> {
         self.post("/api/orgs", request).await
+    }
+
+    // ------------------------------------------------------------ knowledge layer
+
+    fn item_route(org: &str, key: &str) -> String {
+        format!("/api/orgs/{}/items/{}", component(org), component(key))
+    }
+
+    pub async fn items_create(&self, org: &str, request: &CreateItem) -> Result<ItemCreated> {
+        self.post(&format!("/api/orgs/{}/items", component(org)), request)
+            .await
+    }
+
+    pub async fn items_get(&self, org: &str, key: &str) -> Result<Item> {
+        self.get(&Self::item_route(org, key)).await
+    }
+
+    /// Replaces an item's data; with `if_match`, only if its etag is still that one.
+    pub async fn items_update(
+        &self,
+        org: &str,
+        key: &str,
+        data: serde_json::Value,
+        if_match: Option<&str>,
+    ) -> Result<Item> {
+        let mut headers = vec![("content-type", "application/json".to_owned())];
+        if let Some(tag) = if_match {
+            headers.push(("if-match", format!("\"{}\"", tag.trim_matches('"'))));
+        }
+        let body = serde_json::to_vec(&UpdateItem { data }).map_err(|error| ClientError {
+            code: ErrorCode::InvalidInput,
+            message: format!("the request could not be encoded: {error}"),
+            request_id: None,
+            etag: None,
+            hint: None,
+        })?;
+        let answer = self
+            .send(
+                Method::PUT,
+                &Self::item_route(org, key),
+                &headers,
+                Some(Bytes::from(body)),
+            )
+            .await?;
+        decode(&answer)
+    }
+
+    /// Deletes an item; with `if_match`, only if its etag is still that one.
+    pub async fn items_delete(&self, org: &str, key: &str, if_match: Option<&str>) -> Result<()> {
+        let headers: Vec<(&str, String)> = if_match
+            .map(|tag| vec![("if-match", format!("\"{}\"", tag.trim_matches('"')))])
+            .unwrap_or_default();
+        self.send(Method::DELETE, &Self::item_route(org, key), &headers, None)
+            .await?;
+        Ok(())
+    }
+
+    /// One page of the items the caller may read (`q`: keyword search).
+    pub async fn items_list(&self, org: &str, query: &ItemListQuery) -> Result<ItemList> {
+        let mut parts = Vec::new();
+        let fields = [
+            ("env", &query.env),
+            ("scope", &query.scope),
+            ("kind", &query.kind),
+            ("owner", &query.owner),
+            ("since", &query.since),
+            ("until", &query.until),
+            ("q", &query.q),
+            ("cursor", &query.cursor),
+        ];
+        for (name, value) in fields {
+            if let Some(value) = value {
+                parts.push(format!("{name}={}", component(value)));
+            }
+        }
+        if let Some(limit) = query.limit {
+            parts.push(format!("limit={limit}"));
+        }
+        let mut route = format!("/api/orgs/{}/items", component(org));
+        if !parts.is_empty() {
+            route.push('?');
+            route.push_str(&parts.join("&"));
+        }
+        self.get(&route).await
+    }
+
+    /// Shares an item (`unshare`: takes the share back).
+    pub async fn items_share(
+        &self,
+        org: &str,
+        key: &str,
+        request: &ShareRequest,
+        unshare: bool,
+    ) -> Result<ItemAccess> {
+        let verb = if unshare { "unshare" } else { "share" };
+        self.post(&format!("{}/{verb}", Self::item_route(org, key)), request)
+            .await
+    }
+
+    pub async fn items_access(&self, org: &str, key: &str) -> Result<ItemAccess> {
+        self.get(&format!("{}/access", Self::item_route(org, key)))
+            .await
+    }
+
+    pub async fn items_assign(&self, org: &str, key: &str, assignees: Vec<String>) -> Result<Item> {
+        self.post(
+            &format!("{}/assign", Self::item_route(org, key)),
+            &AssignRequest { assignees },
+        )
+        .await
+    }
+
+    pub async fn workflow_resolve(&self, org: &str) -> Result<ResolvedWorkflow> {
+        self.get(&format!("/api/orgs/{}/workflow/resolved", component(org)))
+            .await
+    }
+
+    pub async fn manager(&self, org: &str, user: &str) -> Result<ReportingLine> {
+        self.get(&format!(
+            "/api/orgs/{}/users/{}/manager",
+            component(org),
+            component(user)
+        ))
+        .await
+    }
+
+    pub async fn set_manager(
+        &self,
+        org: &str,
+        user: &str,
+        manager: Option<&str>,
+    ) -> Result<ReportingLine> {
+        self.put(
+            &format!(
+                "/api/orgs/{}/users/{}/manager",
+                component(org),
+                component(user)
+            ),
+            &SetManager {
+                manager: manager.map(ToOwned::to_owned),
+            },
+        )
+        .await
+    }
+
+    pub async fn sessions_start(&self, org: &str, request: &CreateSession) -> Result<Session> {
+        self.post(&format!("/api/orgs/{}/sessions", component(org)), request)
+            .await
+    }
+
+    pub async fn sessions_list(&self, org: &str, active: Option<bool>) -> Result<SessionList> {
+        let query = active.map_or(String::new(), |active| format!("?active={active}"));
+        self.get(&format!("/api/orgs/{}/sessions{query}", component(org)))
+            .await
+    }
+
+    pub async fn sessions_get(&self, org: &str, session: &str) -> Result<Session> {
+        self.get(&format!(
+            "/api/orgs/{}/sessions/{}",
+            component(org),
+            component(session)
+        ))
+        .await
+    }
+
+    pub async fn sessions_add(&self, org: &str, session: &str, user: &str) -> Result<Session> {
+        self.post(
+            &format!(
+                "/api/orgs/{}/sessions/{}/members",
+                component(org),
+                component(session)
+            ),
+            &AddSessionMember {
+                user_id: user.to_owned(),
+            },
+        )
+        .await
+    }
+
+    pub async fn sessions_end(&self, org: &str, session: &str) -> Result<Session> {
+        self.post(
+            &format!(
+                "/api/orgs/{}/sessions/{}/end",
+                component(org),
+                component(session)
+            ),
+            &serde_json::json!({}),
+        )
+        .await
     }
 }
 

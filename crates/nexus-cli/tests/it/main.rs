@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 
 use tempfile::TempDir;
 
+mod knowledge;
 mod newcomer;
 #[path = "../common/snapshot.rs"]
 mod snapshot;

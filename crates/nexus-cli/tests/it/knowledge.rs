@@ -1,0 +1,231 @@
+//! `nexus item`, `session`, `share`, `workflow` and `admin set-manager` on a data
+//! directory, acting as members with `--as`.
+
+use super::Nexus;
+
+fn provisioned() -> Nexus {
+    let nexus = Nexus::new();
+    let config = nexus.dir.path().join("nexus.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir: {}\norganizations:\n  - id: acme\n    name: Acme\n    workspaces:\n      - id: sales\n    members:\n      - user_id: alice@acme.com\n        role: admin\n      - user_id: bob@acme.com\n        role: member\n        workspaces: [sales]\n      - user_id: carol@acme.com\n        role: member\n        workspaces: [sales]\n",
+            nexus.data_dir().display()
+        ),
+    )
+    .unwrap();
+    nexus.ok(&["init", "--config", config.to_str().unwrap()]);
+    nexus
+}
+
+/// `args` acting as bob.
+fn as_bob<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    [&["--as", "user:bob@acme.com"][..], args].concat()
+}
+
+#[test]
+fn items_sessions_and_sharing_from_the_command_line() {
+    let nexus = provisioned();
+    let created = nexus.json(&as_bob(&[
+        "item",
+        "create",
+        "kb",
+        "--kind",
+        "node",
+        "--id",
+        "deploys",
+        "--data",
+        r#"{"title": "Deploys", "body": "blue green"}"#,
+    ]));
+    let key = created["key"].as_str().unwrap().to_owned();
+    assert!(
+        key.starts_with("kb:u_") && key.ends_with(":node:deploys"),
+        "{key}"
+    );
+    assert_eq!(created["sharing_hint"], serde_json::Value::Null);
+    // Listing, search and get, as bob; carol sees nothing (not found: exit 3).
+    let listed = nexus.ok(&as_bob(&["item", "ls", "--env", "kb"]));
+    assert_eq!(listed, format!("{key}\tuser:bob@acme.com\tDeploys\n"));
+    assert_eq!(nexus.ok(&as_bob(&["item", "search", "GREEN"])), listed);
+    assert_eq!(nexus.ok(&as_bob(&["item", "search", "red"])), "");
+    let shown = nexus.ok(&as_bob(&["item", "get", &key]));
+    assert!(
+        shown.starts_with(&format!("{key}\nowner user:bob@acme.com  version 1")),
+        "{shown}"
+    );
+    let carol = nexus.run(&["--as", "user:carol@acme.com", "item", "get", &key]);
+    assert_eq!(carol.code, 3, "{}", carol.stderr);
+    // Sharing: with carol, then who can read it and why.
+    nexus.ok(&as_bob(&["share", &key, "--with", "carol@acme.com"]));
+    assert_eq!(
+        nexus
+            .run(&["--as", "user:carol@acme.com", "item", "get", &key])
+            .code,
+        0
+    );
+    let access = nexus.ok(&as_bob(&["share", &key]));
+    assert!(access.contains("user:carol@acme.com\tshared\n"), "{access}");
+    assert!(access.contains("user:bob@acme.com\towner\n"), "{access}");
+    nexus.ok(&as_bob(&[
+        "share",
+        &key,
+        "--with",
+        "carol@acme.com",
+        "--revoke",
+    ]));
+    assert_eq!(
+        nexus
+            .run(&["--as", "user:carol@acme.com", "item", "get", &key])
+            .code,
+        3
+    );
+    // A group session: joining prints the shell line; creating while in it offers to share.
+    let started = nexus.json(&as_bob(&[
+        "session",
+        "start",
+        "Phoenix sprint",
+        "--group",
+        "--members",
+        "carol@acme.com",
+    ]));
+    let session = started["stable_id"].as_str().unwrap().to_owned();
+    let joined = nexus.ok(&["--as", "user:carol@acme.com", "session", "join", &session]);
+    assert_eq!(joined, format!("export NEXUS_SESSION={session}\n"));
+    let listed = nexus.ok(&["--as", "user:carol@acme.com", "session", "ls", "--active"]);
+    assert!(
+        listed.starts_with(&format!("{session}\tgroup\tactive\tPhoenix sprint\t")),
+        "{listed}"
+    );
+    let note = nexus.run(&[
+        "--as",
+        "user:carol@acme.com",
+        "item",
+        "create",
+        "context",
+        "--kind",
+        "note",
+        "--session",
+        &session,
+        "--data",
+        r#"{"text": "idea"}"#,
+    ]);
+    assert!(note.stdout.starts_with("context:u_"), "{}", note.stdout);
+    assert!(
+        note.stderr.contains(&format!("--session {session}")),
+        "{}",
+        note.stderr
+    );
+    let shared = nexus.json(&as_bob(&[
+        "item",
+        "create",
+        "track",
+        "--scope",
+        &session,
+        "--kind",
+        "project",
+        "--data",
+        r#"{"title": "Phoenix"}"#,
+    ]));
+    let project = shared["key"].as_str().unwrap().to_owned();
+    assert_eq!(
+        nexus
+            .run(&["--as", "user:carol@acme.com", "item", "get", &project])
+            .code,
+        0
+    );
+    let ended = nexus.json(&as_bob(&["session", "end", &session]));
+    assert_eq!(ended["active"], false);
+    // Outside the matrix: exit 2 with the environment named.
+    let refused = nexus.run(&as_bob(&[
+        "item", "create", "temp", "--scope", "UNIV", "--kind", "draft", "--data", "{}",
+    ]));
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("`temp` environment has no universal scope"),
+        "{}",
+        refused.stderr
+    );
+    // Workflow: the organization's protocol, overridden by bob's.
+    nexus.ok(&[
+        "--as",
+        "user:alice@acme.com",
+        "item",
+        "create",
+        "workflow",
+        "--scope",
+        "UNIV",
+        "--kind",
+        "protocol",
+        "--data",
+        r#"{"name": "voice"}"#,
+    ]);
+    assert!(
+        nexus
+            .ok(&as_bob(&["workflow", "resolve"]))
+            .starts_with("voice\tUNIV\t")
+    );
+    nexus.ok(&as_bob(&[
+        "item",
+        "create",
+        "workflow",
+        "--kind",
+        "protocol",
+        "--data",
+        r#"{"name": "voice"}"#,
+    ]));
+    assert!(
+        nexus
+            .ok(&as_bob(&["workflow", "resolve"]))
+            .starts_with("voice\tu_")
+    );
+    // Managers: set by an admin only.
+    let claim = nexus.run(&as_bob(&[
+        "admin",
+        "set-manager",
+        "--org",
+        "acme",
+        "--user",
+        "carol@acme.com",
+        "--manager",
+        "bob@acme.com",
+    ]));
+    assert_eq!(claim.code, 5, "{}", claim.stderr);
+    let set = nexus.ok(&[
+        "--as",
+        "user:alice@acme.com",
+        "admin",
+        "set-manager",
+        "--org",
+        "acme",
+        "--user",
+        "carol@acme.com",
+        "--manager",
+        "bob@acme.com",
+    ]);
+    assert!(set.starts_with("carol@acme.com (u_"), "{set}");
+    // Updates and deletes, with etags.
+    let item = nexus.json(&as_bob(&["item", "get", &key]));
+    let stale = nexus.run(&as_bob(&[
+        "item",
+        "update",
+        &key,
+        "--data",
+        r#"{"title": "x"}"#,
+        "--if-match",
+        "v9-0000000000000000",
+    ]));
+    assert_eq!(stale.code, 4, "{}", stale.stderr);
+    nexus.ok(&as_bob(&[
+        "item",
+        "update",
+        &key,
+        "--data",
+        r#"{"title": "Deploys v2"}"#,
+        "--if-match",
+        item["etag"].as_str().unwrap(),
+    ]));
+    nexus.ok(&as_bob(&["item", "rm", &key]));
+    assert_eq!(nexus.run(&as_bob(&["item", "get", &key])).code, 3);
+}
