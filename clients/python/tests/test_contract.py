@@ -84,6 +84,23 @@ CALLS: list[tuple[str, Any]] = [
     ("list_members", lambda c: c.list_members("acme")),
     ("create_org", lambda c: c.create_org("acme", "Acme", ["eng"])),
     ("list_orgs", lambda c: c.list_orgs()),
+    ("create_item", lambda c: c.create_item("acme", "kb", "node", {"title": "x"}, "UNIV", "abc", "s_grp1")),
+    ("get_item", lambda c: c.get_item("acme", "kb:UNIV:20260103:node:abc")),
+    ("update_item", lambda c: c.update_item("acme", "kb:UNIV:20260103:node:abc", {"title": "y"}, "v1-abc")),
+    ("delete_item", lambda c: c.delete_item("acme", "kb:UNIV:20260103:node:abc", "v1-abc")),
+    ("list_items", lambda c: c.list_items("acme", {"env": "kb", "scope": "personal", "kind": "node", "owner": "bob", "since": "20260101", "until": "20261231", "q": "x", "limit": 10}, "cursor")),
+    ("share_item", lambda c: c.share_item("acme", "kb:u_z1p5:20260103:node:abc", ["bob@acme.com"], False, None, False)),
+    ("share_item universal", lambda c: c.share_item("acme", "kb:u_z1p5:20260103:node:abc", None, True, None, True)),
+    ("item_access", lambda c: c.item_access("acme", "kb:u_z1p5:20260103:node:abc")),
+    ("assign_item", lambda c: c.assign_item("acme", "track:u_z1p5:20260103:task:abc", ["bob@acme.com"])),
+    ("resolve_workflow", lambda c: c.resolve_workflow("acme")),
+    ("manager", lambda c: c.manager("acme", "bob@acme.com")),
+    ("set_manager", lambda c: c.set_manager("acme", "bob@acme.com", "mona@acme.com")),
+    ("start_session", lambda c: c.start_session("acme", "Sprint", True, ["bob@acme.com"])),
+    ("list_sessions", lambda c: c.list_sessions("acme", True)),
+    ("get_session", lambda c: c.get_session("acme", "s_grp1")),
+    ("add_session_member", lambda c: c.add_session_member("acme", "s_grp1", "bob@acme.com")),
+    ("end_session", lambda c: c.end_session("acme", "s_grp1")),
 ]
 
 

@@ -41,6 +41,34 @@ METHODS = [
     ("rebac_lookup_subjects", "object: Principal, permission: str, subject_type: str = \"user\"",
      "self._calls.rebac_lookup_subjects(object, permission, subject_type)", "list[str]", "Subjects with `permission` on `object`."),
     ("whoami", "", "self._calls.whoami()", "dict[str, Any]", "Who the credentials name, and their organizations."),
+    ("create_item", "org: str, env: str, kind: str, data: ItemData, *, scope: str = \"personal\", id: str | None = None, session: str | None = None",
+     "self._calls.create_item(org, env, kind, data, scope, id, session)", "ItemCreated",
+     "Creates a knowledge item (personal unless `scope` is `UNIV` or a session's `s_XXXX`).\n        `session` names the group session you work in: the answer's `sharing_hint` then offers\n        to share the item with it. A scope the environment does not have raises\n        `ScopeNotAllowedError`."),
+    ("get_item", "org: str, key: str", "self._calls.get_item(org, key)", "Item", "An item you may read (`NotFoundError` otherwise, whether or not it exists)."),
+    ("update_item", "org: str, key: str, data: ItemData, *, if_match: str | None = None",
+     "self._calls.update_item(org, key, data, if_match)", "Item",
+     "Replaces an item's data; with `if_match`, only if its etag is still that one\n        (`ConflictError` otherwise)."),
+    ("delete_item", "org: str, key: str, *, if_match: str | None = None", "self._calls.delete_item(org, key, if_match)", "None",
+     "Deletes an item and its shares."),
+    ("share_item", "org: str, key: str, *, users: list[str] | None = None, universal: bool = False, session: str | None = None",
+     "self._calls.share_item(org, key, users, universal, session, False)", "ItemAccess",
+     "Shares an item with members (`users`), the whole organization (`universal`) or a\n        session's members (`session`): name exactly one. Returns who can read it now."),
+    ("unshare_item", "org: str, key: str, *, users: list[str] | None = None, universal: bool = False, session: str | None = None",
+     "self._calls.share_item(org, key, users, universal, session, True)", "ItemAccess", "Takes a share back (the same forms as `share_item`)."),
+    ("item_access", "org: str, key: str", "self._calls.item_access(org, key)", "ItemAccess", "Who can read an item, and why."),
+    ("assign_item", "org: str, key: str, assignees: list[str]", "self._calls.assign_item(org, key, assignees)", "Item",
+     "Sets a Track task's assignees (a manager may name only the team)."),
+    ("resolve_workflow", "org: str", "self._calls.resolve_workflow(org)", "list[ResolvedProtocol]",
+     "Your effective workflow protocols: the organization's, overridden by yours of the same name."),
+    ("start_session", "org: str, title: str, *, group: bool = False, members: list[str] | None = None",
+     "self._calls.start_session(org, title, group, members or [])", "Session", "Starts a session you own (solo unless `group`)."),
+    ("list_sessions", "org: str, *, active: bool | None = None", "self._calls.list_sessions(org, active)", "list[Session]",
+     "The sessions you take part in (`active=True`: only running ones)."),
+    ("get_session", "org: str, session: str", "self._calls.get_session(org, session)", "Session", "One session, in the seed's shape."),
+    ("add_session_member", "org: str, session: str, user: str", "self._calls.add_session_member(org, session, user)", "Session",
+     "Adds a member of the organization to a group session (its owner or an organization admin)."),
+    ("end_session", "org: str, session: str", "self._calls.end_session(org, session)", "Session",
+     "Ends a session: members keep reading its items; nothing more is added."),
 ]
 
 ORG_METHODS = [
@@ -53,6 +81,10 @@ ORG_METHODS = [
     ("create", "org_id: str, name: str, workspaces: list[str] | None = None", "self._client._calls.create_org(org_id, name, workspaces or [])",
      "dict[str, Any]", "Creates an organization (system administrators)."),
     ("mine", "", "self._client._calls.list_orgs()", "list[dict[str, Any]]", "The caller's organizations (every one, for a system administrator)."),
+    ("manager", "org_id: str, user_id: str", "self._client._calls.manager(org_id, user_id)", "ReportingLine",
+     "A member's manager and subordinates."),
+    ("set_manager", "org_id: str, user_id: str, manager: str | None", "self._client._calls.set_manager(org_id, user_id, manager)", "ReportingLine",
+     "Sets (or with `None` clears) a member's manager (organization admins)."),
 ]
 
 
@@ -81,7 +113,19 @@ import httpx
 
 from ._calls import Call, Calls, Data, Principal, Reply, T, check
 from .errors import UnavailableError
-from .types import Acl, Entry, GrepMatch, Version
+from .types import (
+    Acl,
+    Entry,
+    GrepMatch,
+    Item,
+    ItemAccess,
+    ItemCreated,
+    ItemData,
+    ReportingLine,
+    ResolvedProtocol,
+    Session,
+    Version,
+)
 
 
 def _base_url(url: str | None, host: str | None, port: int | None) -> str:
@@ -206,6 +250,45 @@ class {cls}:
             entries.extend(page)
             if not cursor:
                 return entries
+
+    {d} list_items(
+        self,
+        org: str,
+        *,
+        env: str | None = None,
+        scope: str | None = None,
+        kind: str | None = None,
+        owner: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        q: str | None = None,
+        limit: int | None = None,
+    ) -> list[Item]:
+        """The items you may read (every page, or the first `limit`), filtered; `q`: words
+        that must all appear. `scope` is `personal`, `UNIV`, `u_XXXX` or `s_XXXX`."""
+        filters = {{
+            "env": env,
+            "scope": scope,
+            "kind": kind,
+            "owner": owner,
+            "since": since,
+            "until": until,
+            "q": q,
+            "limit": min(limit, 1000) if limit is not None else 1000,
+        }}
+        items: list[Item] = []
+        cursor: str | None = None
+        while True:
+            page, cursor = {aw}self._run(self._calls.list_items(org, filters, cursor))
+            items.extend(page)
+            if limit is not None and len(items) >= limit:
+                return items[:limit]
+            if not cursor:
+                return items
+
+    {d} search_items(self, org: str, query: str, *, env: str | None = None, limit: int | None = None) -> list[Item]:
+        """The items you may read that contain every word of `query` (case-insensitive)."""
+        return {aw}self.list_items(org, env=env, q=query, limit=limit)
 '''
     return text
 

@@ -10,7 +10,18 @@ from typing import Any, Callable, Generic, Mapping, TypeVar
 from urllib.parse import quote
 
 from .errors import InvalidInputError, error_from_response
-from .types import Acl, Entry, GrepMatch, Version
+from .types import (
+    Acl,
+    Entry,
+    GrepMatch,
+    Item,
+    ItemAccess,
+    ItemCreated,
+    ReportingLine,
+    ResolvedProtocol,
+    Session,
+    Version,
+)
 
 T = TypeVar("T")
 
@@ -373,3 +384,159 @@ class Calls:
 
     def list_orgs(self) -> Call[list[dict[str, Any]]]:
         return Call("GET", "/api/orgs", lambda reply: reply.json()["orgs"])
+
+    # -------------------------------------------------------------- the knowledge layer
+
+    @staticmethod
+    def _org(org: str) -> str:
+        return f"/api/orgs/{quote(org, safe='')}"
+
+    def _item(self, org: str, key: str) -> str:
+        return f"{self._org(org)}/items/{quote(key, safe=':')}"
+
+    def create_item(
+        self,
+        org: str,
+        env: str,
+        kind: str,
+        data: Mapping[str, Any],
+        scope: str,
+        item_id: str | None,
+        session: str | None,
+    ) -> Call[ItemCreated]:
+        body: dict[str, Any] = {"env": env, "scope": scope, "kind": kind, "data": dict(data)}
+        if item_id is not None:
+            body["id"] = item_id
+        if session is not None:
+            body["session"] = session
+        return Call(
+            "POST",
+            f"{self._org(org)}/items",
+            lambda reply: ItemCreated.from_json(reply.json()),
+            body=_json_body(body),
+        )
+
+    def get_item(self, org: str, key: str) -> Call[Item]:
+        return Call("GET", self._item(org, key), lambda reply: Item.from_json(reply.json()))
+
+    def update_item(self, org: str, key: str, data: Mapping[str, Any], if_match: str | None) -> Call[Item]:
+        headers = {"if-match": f'"{if_match.strip(chr(34))}"'} if if_match is not None else {}
+        return Call(
+            "PUT",
+            self._item(org, key),
+            lambda reply: Item.from_json(reply.json()),
+            headers=headers,
+            body=_json_body({"data": dict(data)}),
+        )
+
+    def delete_item(self, org: str, key: str, if_match: str | None) -> Call[None]:
+        headers = {"if-match": f'"{if_match.strip(chr(34))}"'} if if_match is not None else {}
+        return Call("DELETE", self._item(org, key), lambda reply: None, headers=headers)
+
+    def list_items(self, org: str, filters: dict[str, Any], cursor: str | None) -> Call[tuple[list[Item], str | None]]:
+        params = {name: value for name, value in filters.items() if value is not None}
+        if cursor:
+            params["cursor"] = cursor
+
+        def parse(reply: Reply) -> tuple[list[Item], str | None]:
+            body = reply.json()
+            return [Item.from_json(item) for item in body["items"]], body.get("next_cursor")
+
+        return Call("GET", f"{self._org(org)}/items", parse, params=params)
+
+    def share_item(
+        self,
+        org: str,
+        key: str,
+        users: list[str] | None,
+        universal: bool,
+        session: str | None,
+        revoke: bool,
+    ) -> Call[ItemAccess]:
+        body: dict[str, Any] = {}
+        if users is not None:
+            body["users"] = users
+        if universal:
+            body["universal"] = True
+        if session is not None:
+            body["session"] = session
+        verb = "unshare" if revoke else "share"
+        return Call(
+            "POST",
+            f"{self._item(org, key)}/{verb}",
+            lambda reply: ItemAccess.from_json(reply.json()),
+            body=_json_body(body),
+        )
+
+    def item_access(self, org: str, key: str) -> Call[ItemAccess]:
+        return Call("GET", f"{self._item(org, key)}/access", lambda reply: ItemAccess.from_json(reply.json()))
+
+    def assign_item(self, org: str, key: str, assignees: list[str]) -> Call[Item]:
+        return Call(
+            "POST",
+            f"{self._item(org, key)}/assign",
+            lambda reply: Item.from_json(reply.json()),
+            body=_json_body({"assignees": assignees}),
+        )
+
+    def resolve_workflow(self, org: str) -> Call[list[ResolvedProtocol]]:
+        return Call(
+            "GET",
+            f"{self._org(org)}/workflow/resolved",
+            lambda reply: [ResolvedProtocol.from_json(p) for p in reply.json()["protocols"]],
+        )
+
+    def manager(self, org: str, user: str) -> Call[ReportingLine]:
+        return Call(
+            "GET",
+            f"{self._org(org)}/users/{quote(user, safe='@')}/manager",
+            lambda reply: ReportingLine.from_json(reply.json()),
+        )
+
+    def set_manager(self, org: str, user: str, manager: str | None) -> Call[ReportingLine]:
+        return Call(
+            "PUT",
+            f"{self._org(org)}/users/{quote(user, safe='@')}/manager",
+            lambda reply: ReportingLine.from_json(reply.json()),
+            body=_json_body({"manager": manager}),
+        )
+
+    def start_session(self, org: str, title: str, group: bool, members: list[str]) -> Call[Session]:
+        body = {"title": title, "type": "group" if group else "solo", "members": members}
+        return Call(
+            "POST",
+            f"{self._org(org)}/sessions",
+            lambda reply: Session.from_json(reply.json()),
+            body=_json_body(body),
+        )
+
+    def list_sessions(self, org: str, active: bool | None) -> Call[list[Session]]:
+        params = {"active": "true" if active else "false"} if active is not None else {}
+        return Call(
+            "GET",
+            f"{self._org(org)}/sessions",
+            lambda reply: [Session.from_json(s) for s in reply.json()["sessions"]],
+            params=params,
+        )
+
+    def get_session(self, org: str, session: str) -> Call[Session]:
+        return Call(
+            "GET",
+            f"{self._org(org)}/sessions/{quote(session, safe='')}",
+            lambda reply: Session.from_json(reply.json()),
+        )
+
+    def add_session_member(self, org: str, session: str, user: str) -> Call[Session]:
+        return Call(
+            "POST",
+            f"{self._org(org)}/sessions/{quote(session, safe='')}/members",
+            lambda reply: Session.from_json(reply.json()),
+            body=_json_body({"user_id": user}),
+        )
+
+    def end_session(self, org: str, session: str) -> Call[Session]:
+        return Call(
+            "POST",
+            f"{self._org(org)}/sessions/{quote(session, safe='')}/end",
+            lambda reply: Session.from_json(reply.json()),
+        )

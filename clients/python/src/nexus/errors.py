@@ -48,6 +48,11 @@ class InvalidInputError(NexusError, ValueError):
     is also a `ValueError`."""
 
 
+class ScopeNotAllowedError(InvalidInputError):
+    """The knowledge layer's scoping matrix does not allow this scope or form of sharing in
+    the environment (`scope_not_allowed`, HTTP 422)."""
+
+
 class AuthenticationError(NexusError):
     """Missing, invalid or revoked credentials."""
 
@@ -72,10 +77,12 @@ _BY_CODE: dict[str, type[NexusError]] = {
     "range_not_satisfiable": InvalidInputError,
     "payload_too_large": InvalidInputError,
     "method_not_allowed": InvalidInputError,
+    "scope_not_allowed": ScopeNotAllowedError,
     "unauthenticated": AuthenticationError,
     "too_many_requests": AuthenticationError,
     "unavailable": UnavailableError,
     "timeout": UnavailableError,
+    "locker_unavailable": UnavailableError,
     "internal": NexusError,
     "data_corrupt": NexusError,
 }
@@ -90,6 +97,7 @@ _BY_STATUS: dict[int, type[NexusError]] = {
     409: ConflictError,
     412: ConflictError,
     413: InvalidInputError,
+    422: ScopeNotAllowedError,
     503: UnavailableError,
 }
 

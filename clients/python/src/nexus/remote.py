@@ -13,7 +13,19 @@ import httpx
 
 from ._calls import Call, Calls, Data, Principal, Reply, T, check
 from .errors import UnavailableError
-from .types import Acl, Entry, GrepMatch, Version
+from .types import (
+    Acl,
+    Entry,
+    GrepMatch,
+    Item,
+    ItemAccess,
+    ItemCreated,
+    ItemData,
+    ReportingLine,
+    ResolvedProtocol,
+    Session,
+    Version,
+)
 
 
 def _base_url(url: str | None, host: str | None, port: int | None) -> str:
@@ -60,6 +72,14 @@ class Organizations:
     def mine(self) -> list[dict[str, Any]]:
         """The caller's organizations (every one, for a system administrator)."""
         return self._client._run(self._client._calls.list_orgs())
+
+    def manager(self, org_id: str, user_id: str) -> ReportingLine:
+        """A member's manager and subordinates."""
+        return self._client._run(self._client._calls.manager(org_id, user_id))
+
+    def set_manager(self, org_id: str, user_id: str, manager: str | None) -> ReportingLine:
+        """Sets (or with `None` clears) a member's manager (organization admins)."""
+        return self._client._run(self._client._calls.set_manager(org_id, user_id, manager))
 
 
 class RemoteNexusClient:
@@ -211,6 +231,67 @@ class RemoteNexusClient:
         """Who the credentials name, and their organizations."""
         return self._run(self._calls.whoami())
 
+    def create_item(self, org: str, env: str, kind: str, data: ItemData, *, scope: str = "personal", id: str | None = None, session: str | None = None) -> ItemCreated:
+        """Creates a knowledge item (personal unless `scope` is `UNIV` or a session's `s_XXXX`).
+        `session` names the group session you work in: the answer's `sharing_hint` then offers
+        to share the item with it. A scope the environment does not have raises
+        `ScopeNotAllowedError`."""
+        return self._run(self._calls.create_item(org, env, kind, data, scope, id, session))
+
+    def get_item(self, org: str, key: str) -> Item:
+        """An item you may read (`NotFoundError` otherwise, whether or not it exists)."""
+        return self._run(self._calls.get_item(org, key))
+
+    def update_item(self, org: str, key: str, data: ItemData, *, if_match: str | None = None) -> Item:
+        """Replaces an item's data; with `if_match`, only if its etag is still that one
+        (`ConflictError` otherwise)."""
+        return self._run(self._calls.update_item(org, key, data, if_match))
+
+    def delete_item(self, org: str, key: str, *, if_match: str | None = None) -> None:
+        """Deletes an item and its shares."""
+        return self._run(self._calls.delete_item(org, key, if_match))
+
+    def share_item(self, org: str, key: str, *, users: list[str] | None = None, universal: bool = False, session: str | None = None) -> ItemAccess:
+        """Shares an item with members (`users`), the whole organization (`universal`) or a
+        session's members (`session`): name exactly one. Returns who can read it now."""
+        return self._run(self._calls.share_item(org, key, users, universal, session, False))
+
+    def unshare_item(self, org: str, key: str, *, users: list[str] | None = None, universal: bool = False, session: str | None = None) -> ItemAccess:
+        """Takes a share back (the same forms as `share_item`)."""
+        return self._run(self._calls.share_item(org, key, users, universal, session, True))
+
+    def item_access(self, org: str, key: str) -> ItemAccess:
+        """Who can read an item, and why."""
+        return self._run(self._calls.item_access(org, key))
+
+    def assign_item(self, org: str, key: str, assignees: list[str]) -> Item:
+        """Sets a Track task's assignees (a manager may name only the team)."""
+        return self._run(self._calls.assign_item(org, key, assignees))
+
+    def resolve_workflow(self, org: str) -> list[ResolvedProtocol]:
+        """Your effective workflow protocols: the organization's, overridden by yours of the same name."""
+        return self._run(self._calls.resolve_workflow(org))
+
+    def start_session(self, org: str, title: str, *, group: bool = False, members: list[str] | None = None) -> Session:
+        """Starts a session you own (solo unless `group`)."""
+        return self._run(self._calls.start_session(org, title, group, members or []))
+
+    def list_sessions(self, org: str, *, active: bool | None = None) -> list[Session]:
+        """The sessions you take part in (`active=True`: only running ones)."""
+        return self._run(self._calls.list_sessions(org, active))
+
+    def get_session(self, org: str, session: str) -> Session:
+        """One session, in the seed's shape."""
+        return self._run(self._calls.get_session(org, session))
+
+    def add_session_member(self, org: str, session: str, user: str) -> Session:
+        """Adds a member of the organization to a group session (its owner or an organization admin)."""
+        return self._run(self._calls.add_session_member(org, session, user))
+
+    def end_session(self, org: str, session: str) -> Session:
+        """Ends a session: members keep reading its items; nothing more is added."""
+        return self._run(self._calls.end_session(org, session))
+
     def read_text(self, path: str, *, encoding: str = "utf-8") -> str:
         """The content of a text file."""
         return (self.read(path)).decode(encoding)
@@ -231,3 +312,42 @@ class RemoteNexusClient:
             entries.extend(page)
             if not cursor:
                 return entries
+
+    def list_items(
+        self,
+        org: str,
+        *,
+        env: str | None = None,
+        scope: str | None = None,
+        kind: str | None = None,
+        owner: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        q: str | None = None,
+        limit: int | None = None,
+    ) -> list[Item]:
+        """The items you may read (every page, or the first `limit`), filtered; `q`: words
+        that must all appear. `scope` is `personal`, `UNIV`, `u_XXXX` or `s_XXXX`."""
+        filters = {
+            "env": env,
+            "scope": scope,
+            "kind": kind,
+            "owner": owner,
+            "since": since,
+            "until": until,
+            "q": q,
+            "limit": min(limit, 1000) if limit is not None else 1000,
+        }
+        items: list[Item] = []
+        cursor: str | None = None
+        while True:
+            page, cursor = self._run(self._calls.list_items(org, filters, cursor))
+            items.extend(page)
+            if limit is not None and len(items) >= limit:
+                return items[:limit]
+            if not cursor:
+                return items
+
+    def search_items(self, org: str, query: str, *, env: str | None = None, limit: int | None = None) -> list[Item]:
+        """The items you may read that contain every word of `query` (case-insensitive)."""
+        return self.list_items(org, env=env, q=query, limit=limit)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict
 
 
 @dataclass(frozen=True)
@@ -100,3 +100,289 @@ class Acl:
             entries=[AclEntry(e["subject"], e["mode"]) for e in data.get("entries", [])],
             roles=[(r["relation"], r["subject"]) for r in data.get("roles", [])],
         )
+
+
+# ------------------------------------------------------------------ the knowledge layer
+
+
+@dataclass(frozen=True)
+class Item:
+    """A knowledge item: its key (`env:scope:YYYYMMDD:kind:id`), the file holding it, and
+    its data (the environment's schema; see the `*Data` types below)."""
+
+    key: str
+    env: str
+    scope: str
+    date: str
+    kind: str
+    id: str
+    path: str
+    etag: str
+    version: int
+    owner: str
+    author: str
+    modified_at: str
+    data: dict[str, Any]
+    expires_at: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Item:
+        return cls(
+            key=data["key"],
+            env=data["env"],
+            scope=data["scope"],
+            date=data["date"],
+            kind=data["kind"],
+            id=data["id"],
+            path=data["path"],
+            etag=data["etag"],
+            version=int(data["version"]),
+            owner=data.get("owner", ""),
+            author=data.get("author", ""),
+            modified_at=data.get("modified_at", ""),
+            data=dict(data.get("data") or {}),
+            expires_at=data.get("expires_at"),
+        )
+
+
+@dataclass(frozen=True)
+class SharingHint:
+    """The offer to share a new item with the group session its creator works in."""
+
+    session: str
+    title: str
+    members: list[str]
+    message: str
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SharingHint:
+        return cls(
+            session=data["session"],
+            title=data["title"],
+            members=list(data.get("members", [])),
+            message=data.get("message", ""),
+        )
+
+
+@dataclass(frozen=True)
+class ItemCreated:
+    """What creating an item answers: the item, and a sharing hint when it applies."""
+
+    item: Item
+    sharing_hint: SharingHint | None
+
+    @property
+    def key(self) -> str:
+        return self.item.key
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ItemCreated:
+        hint = data.get("sharing_hint")
+        return cls(
+            item=Item.from_json(data["item"]),
+            sharing_hint=SharingHint.from_json(hint) if hint else None,
+        )
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Someone who may read an item, and why (`owner`, `universal`, `session`, `shared`,
+    `assignee`, `manager`, `org_admin`, `acl`)."""
+
+    subject: str
+    via: list[str]
+
+
+@dataclass(frozen=True)
+class ItemAccess:
+    """Who can read an item, and why."""
+
+    key: str
+    readers: list[Reader]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ItemAccess:
+        return cls(
+            key=data["key"],
+            readers=[Reader(r["subject"], list(r.get("via", []))) for r in data.get("readers", [])],
+        )
+
+
+@dataclass(frozen=True)
+class Session:
+    """A session, in the seed's shape."""
+
+    session_id: str
+    stable_id: str
+    type: str
+    owner: str
+    members: list[str]
+    title: str
+    shared_items: dict[str, list[str]]
+    active: bool
+    created_at: str
+    ended_at: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Session:
+        return cls(
+            session_id=data["session_id"],
+            stable_id=data["stable_id"],
+            type=data["type"],
+            owner=data["owner"],
+            members=list(data.get("members", [])),
+            title=data["title"],
+            shared_items={k: list(v) for k, v in (data.get("shared_items") or {}).items()},
+            active=bool(data.get("active", False)),
+            created_at=data.get("created_at", ""),
+            ended_at=data.get("ended_at"),
+        )
+
+
+@dataclass(frozen=True)
+class ResolvedProtocol:
+    """One effective workflow protocol: `source` is `UNIV` or the caller's stable id."""
+
+    name: str
+    source: str
+    key: str
+    overrides: list[str]
+    data: dict[str, Any]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ResolvedProtocol:
+        return cls(
+            name=data["name"],
+            source=data["source"],
+            key=data["key"],
+            overrides=list(data.get("overrides", [])),
+            data=dict(data.get("data") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class ReportingLine:
+    """A member's manager and subordinates, by stable id."""
+
+    user: str
+    manager: str | None
+    subordinates: list[str]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ReportingLine:
+        return cls(
+            user=data["user"],
+            manager=data.get("manager"),
+            subordinates=list(data.get("subordinates", [])),
+        )
+
+
+# The environments' data, as `TypedDict`s (the server validates them and refuses unknown
+# fields; the OpenAPI document has the same schemas).
+
+
+class UserProfileData(TypedDict):
+    display_name: str
+    handle: NotRequired[str]
+    manager: NotRequired[str]
+    subordinates: NotRequired[list[str]]
+    preferences: NotRequired[dict[str, Any]]
+
+
+class TrackItemData(TypedDict):
+    title: str
+    status: NotRequired[Literal["todo", "in_progress", "blocked", "done"]]
+    assignees: NotRequired[list[str]]
+    due: NotRequired[str]
+    description: NotRequired[str]
+    project: NotRequired[str]
+
+
+class KbLinkData(TypedDict):
+    rel: str
+    to: str
+
+
+class KbNodeData(TypedDict):
+    title: str
+    body: NotRequired[str]
+    tags: NotRequired[list[str]]
+    links: NotRequired[list[KbLinkData]]
+
+
+class ContactData(TypedDict):
+    name: str
+    email: NotRequired[str]
+    phone: NotRequired[str]
+    company: NotRequired[str]
+    notes: NotRequired[str]
+
+
+class SessionTemplateData(TypedDict, total=False):
+    title: str
+    type: Literal["solo", "group"]
+    description: str
+
+
+class ContextNoteData(TypedDict):
+    text: str
+    title: NotRequired[str]
+    tags: NotRequired[list[str]]
+
+
+class DocumentData(TypedDict):
+    title: str
+    body: NotRequired[str]
+    format: NotRequired[Literal["markdown", "text"]]
+    tags: NotRequired[list[str]]
+
+
+class LinkData(TypedDict):
+    url: str
+    title: NotRequired[str]
+    description: NotRequired[str]
+    tags: NotRequired[list[str]]
+
+
+class WorkflowProtocolData(TypedDict):
+    name: str
+    description: NotRequired[str]
+    steps: NotRequired[list[str]]
+    settings: NotRequired[dict[str, Any]]
+
+
+class TempItemData(TypedDict, total=False):
+    text: str
+    content: Any
+    expires_at: str
+
+
+class TranscriptData(TypedDict):
+    title: str
+    text: str
+    recorded_at: NotRequired[str]
+    participants: NotRequired[list[str]]
+
+
+class ReminderData(TypedDict):
+    title: str
+    due: str
+    recurrence: NotRequired[Literal["daily", "weekly", "monthly"]]
+    note: NotRequired[str]
+
+
+ItemData = (
+    UserProfileData
+    | TrackItemData
+    | KbNodeData
+    | ContactData
+    | SessionTemplateData
+    | ContextNoteData
+    | DocumentData
+    | LinkData
+    | WorkflowProtocolData
+    | TempItemData
+    | TranscriptData
+    | ReminderData
+    | dict[str, Any]
+)

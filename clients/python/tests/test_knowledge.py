@@ -1,0 +1,112 @@
+"""The knowledge layer through the Python clients (sync and async) against the real server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from nexus import (
+    AsyncRemoteNexusClient,
+    ConflictError,
+    KbNodeData,
+    NotFoundError,
+    PermissionDeniedError,
+    ScopeNotAllowedError,
+    TrackItemData,
+    UnavailableError,
+)
+
+from conftest import Server, token
+
+
+def _members(server: Server) -> None:
+    admin = server.client(token_for="alice@acme.com")
+    for handle in ("bob@acme.com", "carol@acme.com", "mona@acme.com"):
+        admin.orgs.add_member("acme", handle, role="member", workspaces=["sales"])
+
+
+def test_items_sessions_sharing_and_managers(server: Server) -> None:
+    _members(server)
+    alice = server.client(token_for="alice@acme.com")
+    bob = server.client(token_for="bob@acme.com")
+    carol = server.client(token_for="carol@acme.com")
+    mona = server.client(token_for="mona@acme.com")
+    node: KbNodeData = {"title": "Deploys", "body": "blue green", "tags": ["ops"]}
+    created = bob.create_item("acme", "kb", "node", node)
+    assert created.key.startswith("kb:u_") and created.sharing_hint is None
+    assert bob.get_item("acme", created.key).data["body"] == "blue green"
+    with pytest.raises(NotFoundError):
+        carol.get_item("acme", created.key)
+    assert [item.key for item in bob.search_items("acme", "GREEN")] == [created.key]
+    assert carol.search_items("acme", "green") == []
+    # Updates need the current etag.
+    updated = bob.update_item("acme", created.key, {"title": "Deploys v2"}, if_match=created.item.etag)
+    assert updated.version == 2
+    with pytest.raises(ConflictError):
+        bob.update_item("acme", created.key, {"title": "stale"}, if_match=created.item.etag)
+    # Direct sharing, explained.
+    access = bob.share_item("acme", created.key, users=["carol@acme.com"])
+    assert {reader.subject: reader.via for reader in access.readers}["user:carol@acme.com"] == ["shared"]
+    assert carol.get_item("acme", created.key).data["title"] == "Deploys v2"
+    bob.unshare_item("acme", created.key, users=["carol@acme.com"])
+    with pytest.raises(NotFoundError):
+        carol.get_item("acme", created.key)
+    # A group session: its items are every member's; ending keeps them readable.
+    session = bob.start_session("acme", "Phoenix Project Sprint", group=True, members=["carol@acme.com"])
+    assert session.type == "group" and session.members[0] == session.owner
+    project: TrackItemData = {"title": "Phoenix", "status": "in_progress"}
+    shared = carol.create_item("acme", "track", "project", project, scope=session.stable_id)
+    assert bob.get_item("acme", shared.key).data["status"] == "in_progress"
+    hinted = carol.create_item("acme", "context", "note", {"text": "idea"}, session=session.stable_id)
+    assert hinted.sharing_hint is not None and hinted.sharing_hint.session == session.stable_id
+    assert [s.stable_id for s in carol.list_sessions("acme", active=True)] == [session.stable_id]
+    assert carol.get_session("acme", session.stable_id).shared_items["track"] == [shared.key]
+    ended = bob.end_session("acme", session.stable_id)
+    assert ended.active is False
+    assert carol.get_item("acme", shared.key).key == shared.key
+    with pytest.raises(ConflictError):
+        carol.create_item("acme", "kb", "node", {"title": "late"}, scope=session.stable_id)
+    # The matrix: Temp has no universal scope; lockers wait for encryption.
+    with pytest.raises(ScopeNotAllowedError) as refused:
+        bob.create_item("acme", "temp", "draft", {"text": "x"}, scope="UNIV")
+    assert refused.value.status == 422
+    with pytest.raises(UnavailableError):
+        bob.create_item("acme", "locker", "secret", {})
+    # Managers: only admins set them; then Track items are visible to the manager.
+    with pytest.raises(PermissionDeniedError):
+        mona.orgs.set_manager("acme", "bob@acme.com", "mona@acme.com")
+    line = alice.orgs.set_manager("acme", "bob@acme.com", "mona@acme.com")
+    assert line.manager is not None and alice.orgs.manager("acme", "mona@acme.com").subordinates == [line.user]
+    task = bob.create_item("acme", "track", "task", {"title": "Draft"})
+    assert mona.get_item("acme", task.key).data["title"] == "Draft"
+    with pytest.raises(NotFoundError):
+        mona.get_item("acme", created.key)
+    assigned = mona.assign_item("acme", task.key, ["bob@acme.com"])
+    assert assigned.data["assignees"] == [line.user]
+    # Workflow: the organization's protocol overridden by bob's.
+    alice.create_item("acme", "workflow", "protocol", {"name": "voice", "settings": {"tone": "neutral"}}, scope="UNIV")
+    bob.create_item("acme", "workflow", "protocol", {"name": "voice", "settings": {"tone": "warm"}})
+    (voice,) = bob.resolve_workflow("acme")
+    assert voice.source == line.user and voice.data["settings"]["tone"] == "warm" and len(voice.overrides) == 1
+    (theirs,) = carol.resolve_workflow("acme")
+    assert theirs.source == "UNIV"
+    bob.delete_item("acme", created.key)
+    with pytest.raises(NotFoundError):
+        bob.get_item("acme", created.key)
+
+
+def test_the_async_client_has_the_same_knowledge_methods(server: Server) -> None:
+    _members(server)
+
+    async def scenario() -> None:
+        async with AsyncRemoteNexusClient(url=server.url, token=token("bob@acme.com")) as bob:
+            created = await bob.create_item("acme", "documents", "doc", {"title": "Plan", "format": "markdown"})
+            listed = await bob.list_items("acme", env="documents")
+            assert [item.key for item in listed] == [created.key]
+            session = await bob.start_session("acme", "Solo work")
+            assert session.type == "solo"
+            access = await bob.item_access("acme", created.key)
+            assert any(reader.via == ["owner"] for reader in access.readers)
+
+    asyncio.run(scenario())
