@@ -329,9 +329,10 @@ impl Session {
         manager: Option<&str>,
     ) -> Result<(), CliError> {
         let line = self.target.client().set_manager(org, user, manager).await?;
-        let message = match &line.manager {
-            Some(manager) => format!("{user} ({}) reports to {manager}", line.user),
-            None => format!("{user} ({}) has no manager", line.user),
+        let message = match (&line.manager, manager) {
+            (Some(id), Some(named)) => format!("{user} ({}) reports to {named} ({id})", line.user),
+            (Some(id), None) => format!("{user} ({}) reports to {id}", line.user),
+            (None, _) => format!("{user} ({}) has no manager", line.user),
         };
         self.done(&line, &message)
     }
