@@ -220,6 +220,34 @@ async fn durable_writes(
         .with_extra(serde_json::json!({ "writers": writers })))
 }
 
+/// F4 with one writer acting as `caller`, into a fresh folder of the `bench` organization.
+pub(crate) async fn durable_writes_as(
+    fs: &Fs,
+    caller: &CallContext,
+    name: &str,
+    total: usize,
+) -> anyhow::Result<Report> {
+    let run = "/orgs/bench/f4-same-run";
+    fs.files().mkdir(caller, run, false).await?;
+    let mut samples: Vec<Duration> = Vec::with_capacity(total);
+    let started = Instant::now();
+    for index in 0..total {
+        let mut content = format!("{index}:").into_bytes();
+        content.resize(KIB, b'.');
+        let begin = Instant::now();
+        fs.files()
+            .write(
+                caller,
+                &format!("{run}/{index}"),
+                Bytes::from(content),
+                WriteOptions::default(),
+            )
+            .await?;
+        samples.push(begin.elapsed());
+    }
+    Ok(Report::new(name, samples, started.elapsed()))
+}
+
 pub(crate) fn member_of_bench() -> anyhow::Result<CallContext> {
     Ok(CallContext::in_org(
         Principal::User("reader@bench".to_owned()),

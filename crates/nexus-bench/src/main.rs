@@ -11,6 +11,7 @@
 )]
 
 mod files;
+mod knowledge;
 mod load;
 mod rebac;
 mod rebac_store;
@@ -36,6 +37,8 @@ enum Command {
     WriteLoad(load::LoadArgs),
     /// Permission workloads R1-R5 (and F3 with permission filtering).
     Rebac(rebac::RebacArgs),
+    /// Knowledge-layer workloads K1-K3.
+    Knowledge(knowledge::KnowledgeArgs),
 }
 
 /// Where benchmark data directories are created (a real disk, so fsync costs what it costs).
@@ -54,5 +57,6 @@ fn main() -> anyhow::Result<()> {
         Command::Files(args) => runtime.block_on(files::run(args)),
         Command::WriteLoad(args) => runtime.block_on(load::run(args)),
         Command::Rebac(args) => runtime.block_on(rebac::run(args)),
+        Command::Knowledge(args) => runtime.block_on(knowledge::run(args)),
     }
 }

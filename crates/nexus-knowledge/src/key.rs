@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use nexus_path::{OrgId, VfsPath};
 
 use crate::env::Environment;
@@ -156,7 +156,9 @@ impl ItemKey {
             id: id.to_owned(),
         };
         // Years outside 0000-9999 have no eight-digit form.
-        parse_date(&key.date_text())?;
+        if !(0..=9999).contains(&key.date.year()) {
+            return Err(InvalidKey::Date(key.date.to_string()));
+        }
         Ok(key)
     }
 
@@ -183,7 +185,13 @@ impl ItemKey {
     }
 
     fn date_text(&self) -> String {
-        self.date.format("%Y%m%d").to_string()
+        use chrono::Datelike as _;
+        format!(
+            "{:04}{:02}{:02}",
+            self.date.year(),
+            self.date.month(),
+            self.date.day()
+        )
     }
 
     /// The file that holds the item in `org`:
@@ -207,17 +215,44 @@ impl ItemKey {
     /// [`ItemKey::path`] does not produce.
     pub fn from_path(path: &VfsPath) -> Result<(OrgId, ItemKey), InvalidKey> {
         let refuse = || InvalidKey::Path(path.as_str().chars().take(200).collect());
-        let segments: Vec<&str> = path.as_str().split('/').skip(1).collect();
-        let ["orgs", org, ITEMS_FOLDER, env, scope, date, kind, file] = segments.as_slice() else {
+        let mut segments = path.as_str().split('/').skip(1);
+        let (
+            Some("orgs"),
+            Some(org),
+            Some(ITEMS_FOLDER),
+            Some(env),
+            Some(scope),
+            Some(date),
+            Some(kind),
+            Some(file),
+            None,
+        ) = (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        )
+        else {
             return Err(refuse());
         };
         let id = file.strip_suffix(".json").ok_or_else(refuse)?;
         let org = OrgId::parse(org).map_err(|_| refuse())?;
-        let key =
-            ItemKey::parse(&format!("{env}:{scope}:{date}:{kind}:{id}")).map_err(|_| refuse())?;
-        if key.path(&org)? != *path {
-            return Err(refuse());
-        }
+        // Each part is checked exactly as `parse` checks it, and a checked part has one
+        // spelling (a date is eight digits, names are lowercase), so the path is the one
+        // `path` would give: the mapping stays one-to-one.
+        let key = ItemKey::new(
+            env.parse().map_err(|_| refuse())?,
+            Scope::parse(scope).map_err(|_| refuse())?,
+            parse_date(date).map_err(|_| refuse())?,
+            kind,
+            id,
+        )
+        .map_err(|_| refuse())?;
         Ok((org, key))
     }
 }

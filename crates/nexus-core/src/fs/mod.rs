@@ -67,6 +67,8 @@ pub struct Fs {
     layout: Layout,
     /// The folders provisioning creates.
     provisioning: Arc<Provisioning>,
+    /// Knowledge items' parsed data, by content hash.
+    item_cache: Arc<knowledge::ItemCache>,
 }
 
 macro_rules! service {
@@ -147,6 +149,7 @@ impl Fs {
             membership: Arc::new(tokio::sync::Mutex::new(())),
             layout: Layout::Simple,
             provisioning: Arc::new(Provisioning::default()),
+            item_cache: Arc::new(knowledge::ItemCache::default()),
         };
         fs.accounts().adopt_unregistered_users().await?;
         Ok(fs)

@@ -925,3 +925,103 @@ fn direct_and_universal_shares_are_relationships_explained_by_access() {
         assert_eq!(share(body.clone(), "share").status, 400, "{body}");
     }
 }
+
+#[test]
+fn listing_pages_through_everything_visible_once_in_order() {
+    let server = Server::start(&knowledge_config());
+    let people = People::of(&server);
+    let mut expected = Vec::new();
+    // Kinds whose names sort differently as path text and segment by segment (`note-2`,
+    // `note`), in bob's scope, the organization's and shared with bob.
+    for index in 0..12 {
+        let kind = ["note", "note-2", "n"][index % 3];
+        let body = json!({"env": "context", "scope": "personal", "kind": kind, "data": {"text": format!("page test {index}")}});
+        expected.push(
+            create(&server, &people, "bob", &body).json()["key"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+        let body = json!({"env": "context", "scope": "UNIV", "kind": kind, "data": {"text": format!("page test univ {index}")}});
+        expected.push(
+            create(&server, &people, "carol", &body).json()["key"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let hidden = create(
+        &server,
+        &people,
+        "dan",
+        &json!({"env": "context", "scope": "personal", "kind": "note", "data": {"text": "page test hidden"}}),
+    );
+    assert_eq!(hidden.status, 201);
+    for index in 0..4 {
+        let body = json!({"env": "documents", "scope": "personal", "kind": "doc", "data": {"title": format!("page test shared {index}")}});
+        let key = create(&server, &people, "carol", &body).json()["key"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let shared = server.call(
+            "POST",
+            &format!("/api/orgs/acme/items/{key}/share"),
+            people.token("carol"),
+            Some(&json!({"users": ["bob@acme.com"]})),
+        );
+        assert_eq!(shared.status, 200, "{}", shared.text());
+        expected.push(key);
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut path = "/api/orgs/acme/items?q=page%20test&limit=5".to_owned();
+        if let Some(cursor) = &cursor {
+            path.push_str(&format!("&cursor={cursor}"));
+        }
+        let page = server.get(&path, people.token("bob"));
+        assert_eq!(page.status, 200, "{}", page.text());
+        let page = page.json();
+        seen.extend(keys_of(&page));
+        pages += 1;
+        assert!(pages < 20, "the cursor does not advance");
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        seen.len(),
+        "an item was listed twice: {seen:?}"
+    );
+    expected.sort();
+    assert_eq!(unique, expected);
+    // One request for everything gives the same order as the pages.
+    let all = server
+        .get(
+            "/api/orgs/acme/items?q=page%20test&limit=1000",
+            people.token("bob"),
+        )
+        .json();
+    assert_eq!(keys_of(&all), seen);
+    // A cursor is the caller's own.
+    let first = server
+        .get(
+            "/api/orgs/acme/items?q=page%20test&limit=5",
+            people.token("bob"),
+        )
+        .json();
+    let stolen = server.get(
+        &format!(
+            "/api/orgs/acme/items?q=page%20test&limit=5&cursor={}",
+            first["next_cursor"].as_str().unwrap()
+        ),
+        people.token("carol"),
+    );
+    assert_eq!(stolen.status, 400, "{}", stolen.text());
+}

@@ -10,12 +10,16 @@ use nexus_api::items::{
 };
 use nexus_knowledge::{Environment, ItemKey, Scope};
 use nexus_path::{OrgId, VfsPath};
-use nexus_rebac::{CheckResult, Operation, Relationship, SubjectRef};
+use nexus_rebac::{
+    CheckResult, ObjectRef, Operation, Relationship, RelationshipFilter, SubjectRef,
+};
 use nexus_store::{ListQuery, Mutation, Node, Precondition, Rejection, Timestamp, WriteRequest};
 use serde_json::Value;
 
+use super::CachedItem;
 use super::data;
 use super::{items_root, parse_session_id, profile_object, scope_folder, session_object, update};
+use crate::accounts::RESERVED_UNIVERSAL;
 use crate::authz::{self, Permission, file_object};
 use crate::error::FsError;
 use crate::fs::{Fs, Items, MAX_PAGE_SIZE, cursor};
@@ -40,15 +44,28 @@ pub struct ItemQuery {
     pub limit: Option<usize>,
 }
 
+/// The most entries read from one folder of the items tree at once (a folder holds a day's
+/// items of one kind in one scope).
+const ENTRIES_LIMIT: usize = 1 << 24;
+
 /// Items in a page when the caller does not say.
 const DEFAULT_ITEMS_PAGE: usize = 100;
 
-/// Why a scope's folder is listed: everything in it is readable, or only what the caller
-/// holds a grant on.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// Why a scope's folder is listed: everything in it is readable, or only the candidates
+/// beneath it that stored relationships may open to the caller (each checked).
+#[derive(Clone, PartialEq, Eq)]
 enum Reach {
     All,
-    Granted,
+    Granted(Vec<VfsPath>),
+}
+
+/// Where a caller's items may be, worked out once per listing: the scope folders that may
+/// be readable whole (`None`: any may be, for the system and organization admins) and the
+/// items (or folders) outside them that stored relationships may open to the caller. These
+/// only propose; the engine decides each one.
+struct Visible {
+    scopes: Option<std::collections::BTreeSet<String>>,
+    candidates: std::collections::BTreeSet<VfsPath>,
 }
 
 /// The checked filters of a listing.
@@ -367,10 +384,27 @@ impl Items<'_> {
     }
 
     async fn data_of(self, node: &Node) -> Result<Value, FsError> {
+        Ok(self.cached(node).await?.data.clone())
+    }
+
+    /// An item's parsed data and searchable text, from the cache or its content.
+    async fn cached(self, node: &Node) -> Result<std::sync::Arc<CachedItem>, FsError> {
+        if let Some(hash) = &node.hash
+            && let Some(found) = self.item_cache.get(hash)
+        {
+            return Ok(found);
+        }
         let content = self.store.read(node).await?;
-        serde_json::from_slice(&content).map_err(|error| FsError::Internal {
+        let data: Value = serde_json::from_slice(&content).map_err(|error| FsError::Internal {
             message: format!("item `{}` does not hold JSON: {error}", node.path),
-        })
+        })?;
+        let mut text = String::new();
+        text_of(&data, &mut text);
+        let item = std::sync::Arc::new(CachedItem { data, text });
+        if let Some(hash) = node.hash {
+            self.item_cache.insert(hash, content.len(), item.clone());
+        }
+        Ok(item)
     }
 
     /// The wire form of an item.
@@ -452,6 +486,7 @@ impl Items<'_> {
             Some(path) => Some(ItemKey::from_path(path)?.1),
             None => None,
         };
+        let visible = self.visible(context, &org)?;
         let mut found: Vec<Item> = Vec::new();
         let mut more = false;
         'envs: for env in filters.envs.iter().copied() {
@@ -460,7 +495,9 @@ impl Items<'_> {
             {
                 continue;
             }
-            for (scope, folder, reach) in self.reachable_scopes(context, &org, env).await? {
+            for (scope, folder, reach) in
+                self.reachable_scopes(context, &org, env, &visible).await?
+            {
                 if filters
                     .scope
                     .as_ref()
@@ -478,19 +515,15 @@ impl Items<'_> {
                         std::cmp::Ordering::Greater => {}
                     }
                 }
+                // Enough nodes for the rest of the page (with the folders between items),
+                // growing while filters keep turning nodes down.
+                let mut batch = ((limit - found.len()) * 2 + 16).min(MAX_PAGE_SIZE);
                 loop {
-                    let page = self
-                        .store
-                        .list(&ListQuery {
-                            dir: folder.clone(),
-                            recursive: true,
-                            after: position.take(),
-                            limit: MAX_PAGE_SIZE,
-                        })
-                        .await?;
+                    let (page, full) = self.scan(&folder, &reach, position.take(), batch).await?;
+                    batch = (batch * 2).min(MAX_PAGE_SIZE);
                     for node in &page {
                         if let Some(item) = self
-                            .listed_item(context, &org, node, reach, &filters)
+                            .listed_item(context, &org, node, &reach, &filters)
                             .await?
                         {
                             if found.len() == limit {
@@ -500,7 +533,7 @@ impl Items<'_> {
                             found.push(item);
                         }
                     }
-                    if page.len() < MAX_PAGE_SIZE {
+                    if !full {
                         break;
                     }
                     position = page.last().map(|node| node.path.clone());
@@ -560,6 +593,169 @@ impl Items<'_> {
         })
     }
 
+    /// One page of the item files of a scope folder after `after`, in tree order (each
+    /// folder's entries by name, depth first), and whether there may be more: everything
+    /// beneath it, or beneath its candidates.
+    async fn scan(
+        self,
+        folder: &VfsPath,
+        reach: &Reach,
+        after: Option<VfsPath>,
+        batch: usize,
+    ) -> Result<(Vec<Node>, bool), FsError> {
+        let Reach::Granted(candidates) = reach else {
+            return self.walk(folder, after.as_ref(), batch).await;
+        };
+        let mut nodes = Vec::new();
+        for candidate in candidates {
+            if let Some(node) = self.store.node(candidate).await? {
+                if node.is_dir() {
+                    // A grant on a folder of items: everything beneath it.
+                    nodes.extend(self.walk(candidate, None, usize::MAX).await?.0);
+                } else {
+                    nodes.push(node);
+                }
+            }
+        }
+        nodes.sort_by(|a, b| tree_order(&a.path, &b.path));
+        nodes.dedup_by(|a, b| a.path == b.path);
+        if let Some(after) = &after {
+            nodes.retain(|node| tree_order(&node.path, after).is_gt());
+        }
+        Ok((nodes, false))
+    }
+
+    /// Up to `want` files beneath `folder` after `after`, in tree order, and whether there
+    /// may be more. Walks whole-directory listings, which the store keeps cached until
+    /// something in the directory changes.
+    async fn walk(
+        self,
+        folder: &VfsPath,
+        after: Option<&VfsPath>,
+        want: usize,
+    ) -> Result<(Vec<Node>, bool), FsError> {
+        let mut found = Vec::new();
+        // Each level: the directory's entries still to visit.
+        let mut stack: Vec<std::iter::Skip<std::vec::IntoIter<Node>>> = Vec::new();
+        let entries = self.entries(folder).await?;
+        let start = match after {
+            Some(after) => resume_index(&entries, folder, after),
+            None => 0,
+        };
+        stack.push(entries.into_iter().skip(start));
+        // While positioning at `after`, the path to descend along.
+        let mut descend_after = after.cloned();
+        while let Some(level) = stack.last_mut() {
+            let Some(node) = level.next() else {
+                stack.pop();
+                continue;
+            };
+            if node.is_dir() {
+                let children = self.entries(&node.path).await?;
+                let start = match &descend_after {
+                    Some(after) if after.starts_with(&node.path) && *after != node.path => {
+                        resume_index(&children, &node.path, after)
+                    }
+                    _ => {
+                        descend_after = None;
+                        0
+                    }
+                };
+                stack.push(children.into_iter().skip(start));
+                continue;
+            }
+            descend_after = None;
+            if found.len() == want {
+                return Ok((found, true));
+            }
+            found.push(node);
+        }
+        Ok((found, false))
+    }
+
+    /// A directory's entries, by name (a complete listing, cached by the store).
+    async fn entries(self, dir: &VfsPath) -> Result<Vec<Node>, FsError> {
+        Ok(self
+            .store
+            .list(&ListQuery {
+                dir: dir.clone(),
+                recursive: false,
+                after: None,
+                limit: ENTRIES_LIMIT,
+            })
+            .await?)
+    }
+
+    /// Where the caller's items may be (see [`Visible`]): only proposals, each decided by
+    /// the engine when listed.
+    fn visible(self, context: &CallContext, org: &OrgId) -> Result<Visible, FsError> {
+        let mut found = std::collections::BTreeSet::new();
+        let Some(subject) = self.authz.subject_of(&context.principal) else {
+            return Ok(Visible {
+                scopes: None,
+                candidates: found,
+            });
+        };
+        // Organization admins may read nearly every scope folder: each is checked.
+        let admin = self
+            .authz
+            .holds(context, &ObjectRef::new("org", org.as_str()), "admin")?;
+        let mut scopes = std::collections::BTreeSet::new();
+        scopes.insert(RESERVED_UNIVERSAL.to_owned());
+        if let Ok(own) = self.own_scope(context) {
+            scopes.insert(own.to_string());
+            scopes.extend(self.reporting_line_of(org, own.as_str()).subordinates);
+        }
+        let root = items_root(org)?;
+        let engine = self.authz.engine();
+        let at = authz::now();
+        let mut subjects = vec![subject.clone(), SubjectRef::object("org", org.as_str())];
+        let prefix = format!("{org}/");
+        for (object_type, permission, relation) in [
+            ("session", "participant", None),
+            ("group", "member", Some("member")),
+        ] {
+            let Ok(resources) =
+                engine.lookup_resources(object_type, permission, &subject, None, at)
+            else {
+                continue;
+            };
+            for resource in resources {
+                if resource.result == CheckResult::Has && resource.id.starts_with(&prefix) {
+                    if object_type == "session"
+                        && let Some(id) = resource.id.strip_prefix(&prefix)
+                    {
+                        scopes.insert(id.to_owned());
+                    }
+                    subjects.push(SubjectRef {
+                        object: ObjectRef::new(object_type, resource.id),
+                        relation: relation.map(str::to_owned),
+                    });
+                }
+            }
+        }
+        for subject in subjects {
+            let filter = RelationshipFilter {
+                resource_type: Some(authz::FILE.to_owned()),
+                subject_type: Some(subject.object.object_type.clone()),
+                subject_id: Some(subject.object.object_id.clone()),
+                subject_relation: Some(subject.relation.clone()),
+                ..RelationshipFilter::default()
+            };
+            for relationship in engine.read(&filter, None, usize::MAX, at) {
+                if let Ok(path) = VfsPath::parse(&relationship.resource.object_id)
+                    && path.starts_with(&root)
+                {
+                    found.insert(path);
+                }
+            }
+        }
+        Ok(Visible {
+            scopes: (!admin).then_some(scopes),
+            candidates: found,
+        })
+    }
+
     /// The scope folders of `env` the caller may list, in name order: those it may read
     /// (everything inside is readable) and those it holds grants beneath.
     async fn reachable_scopes(
@@ -567,6 +763,7 @@ impl Items<'_> {
         context: &CallContext,
         org: &OrgId,
         env: Environment,
+        visible: &Visible,
     ) -> Result<Vec<(Scope, VfsPath, Reach)>, FsError> {
         let env_folder = VfsPath::parse(&format!("{}/{env}", items_root(org)?))?;
         let mut scopes = Vec::new();
@@ -593,10 +790,22 @@ impl Items<'_> {
                 if !node.is_dir() {
                     continue;
                 }
-                if self.authz.allowed(context, &node.path, Permission::Read)? {
+                let proposed = visible
+                    .scopes
+                    .as_ref()
+                    .is_none_or(|scopes| scopes.contains(scope.as_str()));
+                if proposed && self.authz.allowed(context, &node.path, Permission::Read)? {
                     scopes.push((scope, node.path.clone(), Reach::All));
-                } else if self.authz.sees(context, &node.path)? {
-                    scopes.push((scope, node.path.clone(), Reach::Granted));
+                    continue;
+                }
+                let beneath: Vec<VfsPath> = visible
+                    .candidates
+                    .range(node.path.clone()..)
+                    .take_while(|path| path.starts_with(&node.path))
+                    .cloned()
+                    .collect();
+                if !beneath.is_empty() {
+                    scopes.push((scope, node.path.clone(), Reach::Granted(beneath)));
                 }
             }
             if page.len() < MAX_PAGE_SIZE {
@@ -614,7 +823,7 @@ impl Items<'_> {
         context: &CallContext,
         org: &OrgId,
         node: &Node,
-        reach: Reach,
+        reach: &Reach,
         filters: &Filters,
     ) -> Result<Option<Item>, FsError> {
         if node.is_dir() {
@@ -629,7 +838,9 @@ impl Items<'_> {
         {
             return Ok(None);
         }
-        if reach == Reach::Granted && !self.authz.allowed(context, &node.path, Permission::Read)? {
+        if matches!(reach, Reach::Granted(_))
+            && !self.authz.allowed(context, &node.path, Permission::Read)?
+        {
             return Ok(None);
         }
         if let Some(owner) = &filters.owner
@@ -637,22 +848,23 @@ impl Items<'_> {
         {
             return Ok(None);
         }
-        let data = self.data_of(node).await?;
-        if data::expires_at(key.env, &data).is_some_and(|at| at <= Utc::now()) {
+        let cached = self.cached(node).await?;
+        if data::expires_at(key.env, &cached.data).is_some_and(|at| at <= Utc::now()) {
             return Ok(None);
         }
         if !filters.words.is_empty() {
-            let mut text = key.to_string().to_lowercase();
-            text.push('\n');
-            text_of(&data, &mut text);
-            if !filters
-                .words
-                .iter()
-                .all(|word| text.contains(word.as_str()))
-            {
+            let mut key_text: Option<String> = None;
+            let matches = filters.words.iter().all(|word| {
+                cached.text.contains(word.as_str())
+                    || key_text
+                        .get_or_insert_with(|| key.to_string().to_lowercase())
+                        .contains(word.as_str())
+            });
+            if !matches {
                 return Ok(None);
             }
         }
+        let data = cached.data.clone();
         Ok(Some(self.item_of(org, &key, node, data)))
     }
 
@@ -1132,6 +1344,33 @@ fn applied_node(applied: Vec<nexus_store::Applied>) -> Result<Node, FsError> {
         .ok_or_else(|| FsError::Internal {
             message: "a committed item write returned no file".to_owned(),
         })
+}
+
+/// Tree order: segment by segment (a folder's entries by name, each followed by what is
+/// beneath it).
+fn tree_order(a: &VfsPath, b: &VfsPath) -> std::cmp::Ordering {
+    a.as_str().split('/').cmp(b.as_str().split('/'))
+}
+
+/// Where to start among the `entries` of `dir` to continue after `after` (a path beneath
+/// `dir`): at the entry leading to it when `after` lies deeper, else past it.
+fn resume_index(entries: &[Node], dir: &VfsPath, after: &VfsPath) -> usize {
+    let Some(rest) = after
+        .as_str()
+        .strip_prefix(dir.as_str())
+        .and_then(|rest| rest.strip_prefix('/'))
+    else {
+        return 0;
+    };
+    let (name, deeper) = match rest.split_once('/') {
+        Some((name, _)) => (name, true),
+        None => (rest, false),
+    };
+    let index = entries.partition_point(|node| node.path.name() < name);
+    match entries.get(index) {
+        Some(node) if node.path.name() == name && !deeper => index + 1,
+        _ => index,
+    }
 }
 
 /// The position of an environment in listings.

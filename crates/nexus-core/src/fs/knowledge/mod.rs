@@ -209,3 +209,53 @@ impl Fs {
         )
     }
 }
+
+/// Items' parsed data and searchable text by content hash, so listing and searching do not
+/// read and parse the same content again. Content-addressed, so never stale; bounded (it
+/// starts over when full).
+#[derive(Debug, Default)]
+pub(crate) struct ItemCache {
+    entries: parking_lot::Mutex<CacheState>,
+}
+
+#[derive(Debug, Default)]
+struct CacheState {
+    map: std::collections::HashMap<nexus_store::ContentHash, std::sync::Arc<CachedItem>>,
+    bytes: usize,
+}
+
+/// An item's data, and its key-less text for keyword search (values, lowercased).
+#[derive(Debug)]
+pub(crate) struct CachedItem {
+    pub data: serde_json::Value,
+    pub text: String,
+}
+
+/// The most the cache holds, counted as three times the content's size.
+const ITEM_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+impl ItemCache {
+    pub(crate) fn get(
+        &self,
+        hash: &nexus_store::ContentHash,
+    ) -> Option<std::sync::Arc<CachedItem>> {
+        self.entries.lock().map.get(hash).cloned()
+    }
+
+    pub(crate) fn insert(
+        &self,
+        hash: nexus_store::ContentHash,
+        size: usize,
+        item: std::sync::Arc<CachedItem>,
+    ) {
+        let mut state = self.entries.lock();
+        let cost = size.saturating_mul(3).max(64);
+        if state.bytes.saturating_add(cost) > ITEM_CACHE_BYTES {
+            state.map.clear();
+            state.bytes = 0;
+        }
+        if state.map.insert(hash, item).is_none() {
+            state.bytes += cost;
+        }
+    }
+}
