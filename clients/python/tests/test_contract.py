@@ -101,6 +101,9 @@ CALLS: list[tuple[str, Any]] = [
     ("get_session", lambda c: c.get_session("acme", "s_grp1")),
     ("add_session_member", lambda c: c.add_session_member("acme", "s_grp1", "bob@acme.com")),
     ("end_session", lambda c: c.end_session("acme", "s_grp1")),
+    ("lock_user", lambda c: c.lock_user("bob@acme.com")),
+    ("unlock_user", lambda c: c.unlock_user("bob@acme.com")),
+    ("delete_user", lambda c: c.delete_user("bob@acme.com")),
 ]
 
 

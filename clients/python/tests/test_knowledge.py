@@ -110,3 +110,18 @@ def test_the_async_client_has_the_same_knowledge_methods(server: Server) -> None
             assert any(reader.via == ["owner"] for reader in access.readers)
 
     asyncio.run(scenario())
+
+
+def test_the_system_administrator_locks_and_unlocks_accounts(server: Server) -> None:
+    _members(server)
+    system = server.client()
+    bob = server.client(token_for="bob@acme.com")
+    created = bob.create_item("acme", "context", "note", {"text": "mine"})
+    locked = system.lock_user("bob@acme.com")
+    assert locked["orgs"] == ["acme"] and locked["locked"] is True
+    with pytest.raises(NotFoundError):
+        bob.get_item("acme", created.key)
+    with pytest.raises(PermissionDeniedError):
+        server.client(token_for="alice@acme.com").unlock_user("bob@acme.com")
+    system.unlock_user("bob@acme.com")
+    assert bob.get_item("acme", created.key).data["text"] == "mine"

@@ -69,6 +69,12 @@ METHODS = [
      "Adds a member of the organization to a group session (its owner or an organization admin)."),
     ("end_session", "org: str, session: str", "self._calls.end_session(org, session)", "Session",
      "Ends a session: members keep reading its items; nothing more is added."),
+    ("lock_user", "user: str", "self._calls.lock_user(user)", "dict[str, Any]",
+     "Locks an account (system administrators): its memberships are suspended everywhere."),
+    ("unlock_user", "user: str", "self._calls.unlock_user(user)", "dict[str, Any]",
+     "Unlocks an account locked with `lock_user`."),
+    ("delete_user", "user: str", "self._calls.delete_user(user)", "dict[str, Any]",
+     "Deletes an account (system administrators): removed everywhere, keys revoked, personal\n        items removed."),
 ]
 
 ORG_METHODS = [

@@ -78,3 +78,21 @@ pub struct CreateKeyRequest {
 pub struct RevokeKeyResponse {
     pub revoked: String,
 }
+
+/// What locking, unlocking or deleting an account did (`POST /api/users/{user}/lock`,
+/// `.../unlock`, `DELETE /api/users/{user}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AccountChange {
+    /// The user's stable id.
+    pub user: String,
+    /// The organizations where the change applied.
+    pub orgs: Vec<String>,
+    /// Whether the account is locked now.
+    pub locked: bool,
+    /// API keys revoked (deleting).
+    #[serde(default)]
+    pub revoked_keys: u64,
+    /// Files of the user's personal knowledge items removed (deleting).
+    #[serde(default)]
+    pub removed_items: u64,
+}

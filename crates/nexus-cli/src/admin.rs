@@ -246,6 +246,9 @@ impl Session {
             AdminCommand::SetManager {
                 org, user, manager, ..
             } => self.set_manager(&org, &user, manager.as_deref()).await,
+            AdminCommand::Lock { user } => self.account("lock", &user).await,
+            AdminCommand::Unlock { user } => self.account("unlock", &user).await,
+            AdminCommand::DeleteUser { user } => self.account("delete", &user).await,
             AdminCommand::RemoveUser { org, user } => {
                 self.target.remove_member(&org, &user).await?;
                 self.done(
@@ -320,6 +323,29 @@ impl Session {
             return print_json(value);
         }
         write_stdout(format!("{message}\n").as_bytes())
+    }
+
+    /// `admin lock`, `unlock` and `delete-user`.
+    async fn account(&self, action: &str, user: &str) -> Result<(), CliError> {
+        let client = self.target.client();
+        let (change, message) = match action {
+            "lock" => (client.lock_user(user).await?, format!("locked {user}")),
+            "unlock" => (client.unlock_user(user).await?, format!("unlocked {user}")),
+            _ => {
+                let change = client.delete_user(user).await?;
+                let message = format!(
+                    "deleted {user}: {} key(s) revoked, {} personal item file(s) removed",
+                    change.revoked_keys, change.removed_items
+                );
+                (change, message)
+            }
+        };
+        let orgs = if change.orgs.is_empty() {
+            "no organization".to_owned()
+        } else {
+            change.orgs.join(", ")
+        };
+        self.done(&change, &format!("{message} ({}; in {orgs})", change.user))
     }
 
     async fn set_manager(

@@ -569,6 +569,26 @@ pub enum AdminCommand {
         #[arg(long, conflicts_with = "manager")]
         clear: bool,
     },
+    /// Lock an account: its memberships are suspended everywhere, ending all its access at
+    /// once (system administrators).
+    #[command(after_help = "Example:\n  nexus admin lock bob@acme.com")]
+    Lock {
+        /// The user's handle or stable id.
+        user: String,
+    },
+    /// Unlock an account locked with `admin lock`.
+    #[command(after_help = "Example:\n  nexus admin unlock bob@acme.com")]
+    Unlock {
+        /// The user's handle or stable id.
+        user: String,
+    },
+    /// Delete an account: removed from every organization, its keys revoked, its personal
+    /// knowledge items removed (system administrators). Its stable id is never reused.
+    #[command(after_help = "Example:\n  nexus admin delete-user bob@acme.com")]
+    DeleteUser {
+        /// The user's handle or stable id.
+        user: String,
+    },
     /// Revoke an API key: refused from the next request on.
     #[command(after_help = "Example:\n  nexus admin revoke-key key_0123456789abcdef")]
     RevokeKey {

@@ -662,6 +662,14 @@ impl Session {
                 self.printer
                     .note(&format!("removed {path} (retention policy)"));
             }
+            for (org, session) in fs.sessions().end_expired(chrono::Utc::now()).await? {
+                self.printer.note(&format!(
+                    "ended session {session} of {org} (retention policy)"
+                ));
+            }
+            for key in fs.items().remove_expired(chrono::Utc::now()).await? {
+                self.printer.note(&format!("removed {key} (expired)"));
+            }
             Some(
                 report
                     .removed

@@ -592,6 +592,27 @@ impl Client {
             .await
     }
 
+    pub async fn lock_user(&self, user: &str) -> Result<nexus_api::AccountChange> {
+        self.post(
+            &format!("/api/users/{}/lock", component(user)),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    pub async fn unlock_user(&self, user: &str) -> Result<nexus_api::AccountChange> {
+        self.post(
+            &format!("/api/users/{}/unlock", component(user)),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    pub async fn delete_user(&self, user: &str) -> Result<nexus_api::AccountChange> {
+        self.delete(&format!("/api/users/{}", component(user)))
+            .await
+    }
+
     pub async fn users(&self) -> Result<Vec<PrincipalInfo>> {
         let list: UserList = self.get("/api/users").await?;
         Ok(list.users)

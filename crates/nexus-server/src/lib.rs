@@ -106,7 +106,8 @@ pub async fn serve(
     served
 }
 
-/// Applies the organizations' retention policies and removes expired Temp items at start
+/// Applies the organizations' retention policies (files and sessions) and removes expired
+/// Temp items at start
 /// and then every `interval`, until told to stop (a server restarted more often than the
 /// interval still applies them).
 async fn sweep_retention(fs: Fs, interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
@@ -118,6 +119,12 @@ async fn sweep_retention(fs: Fs, interval: Duration, mut stop: tokio::sync::watc
         {
             Ok(report) => metrics::retention_removed(report.removed.len()),
             Err(error) => tracing::warn!(%error, "retention pass failed; retrying at the next"),
+        }
+        match fs.sessions().end_expired(chrono::Utc::now()).await {
+            Ok(ended) => metrics::retention_removed(ended.len()),
+            Err(error) => {
+                tracing::warn!(%error, "ending expired sessions failed; retrying at the next pass");
+            }
         }
         match fs.items().remove_expired(chrono::Utc::now()).await {
             Ok(removed) => metrics::retention_removed(removed.len()),

@@ -540,3 +540,14 @@ class Calls:
             f"{self._org(org)}/sessions/{quote(session, safe='')}/end",
             lambda reply: Session.from_json(reply.json()),
         )
+
+    # -------------------------------------------------------------- accounts (system administrators)
+
+    def lock_user(self, user: str) -> Call[dict[str, Any]]:
+        return Call("POST", f"/api/users/{quote(user, safe='@')}/lock", lambda reply: reply.json())
+
+    def unlock_user(self, user: str) -> Call[dict[str, Any]]:
+        return Call("POST", f"/api/users/{quote(user, safe='@')}/unlock", lambda reply: reply.json())
+
+    def delete_user(self, user: str) -> Call[dict[str, Any]]:
+        return Call("DELETE", f"/api/users/{quote(user, safe='@')}", lambda reply: reply.json())

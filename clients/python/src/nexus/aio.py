@@ -293,6 +293,19 @@ class AsyncRemoteNexusClient:
         """Ends a session: members keep reading its items; nothing more is added."""
         return await self._run(self._calls.end_session(org, session))
 
+    async def lock_user(self, user: str) -> dict[str, Any]:
+        """Locks an account (system administrators): its memberships are suspended everywhere."""
+        return await self._run(self._calls.lock_user(user))
+
+    async def unlock_user(self, user: str) -> dict[str, Any]:
+        """Unlocks an account locked with `lock_user`."""
+        return await self._run(self._calls.unlock_user(user))
+
+    async def delete_user(self, user: str) -> dict[str, Any]:
+        """Deletes an account (system administrators): removed everywhere, keys revoked, personal
+        items removed."""
+        return await self._run(self._calls.delete_user(user))
+
     async def read_text(self, path: str, *, encoding: str = "utf-8") -> str:
         """The content of a text file."""
         return (await self.read(path)).decode(encoding)

@@ -292,6 +292,19 @@ class RemoteNexusClient:
         """Ends a session: members keep reading its items; nothing more is added."""
         return self._run(self._calls.end_session(org, session))
 
+    def lock_user(self, user: str) -> dict[str, Any]:
+        """Locks an account (system administrators): its memberships are suspended everywhere."""
+        return self._run(self._calls.lock_user(user))
+
+    def unlock_user(self, user: str) -> dict[str, Any]:
+        """Unlocks an account locked with `lock_user`."""
+        return self._run(self._calls.unlock_user(user))
+
+    def delete_user(self, user: str) -> dict[str, Any]:
+        """Deletes an account (system administrators): removed everywhere, keys revoked, personal
+        items removed."""
+        return self._run(self._calls.delete_user(user))
+
     def read_text(self, path: str, *, encoding: str = "utf-8") -> str:
         """The content of a text file."""
         return (self.read(path)).decode(encoding)

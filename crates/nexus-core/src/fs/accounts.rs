@@ -1,10 +1,11 @@
 //! Principals and API keys: who is acting, the registry of users and agents, and keys
 //! created for a principal, stored hashed, shown once, revocable at once.
 
-use nexus_path::VfsPath;
+use nexus_path::{OrgId, VfsPath};
 use nexus_rebac::{Operation, Relationship, RelationshipFilter, RelationshipUpdate};
 use nexus_store::{Mutation, PrincipalRecord, Timestamp};
 
+use super::orgs::LOCK_MARK;
 use super::{Accounts, Fs};
 use crate::accounts::{
     ApiKeyInfo, NewApiKey, PrincipalInfo, Registry, is_stable_user_id, validate_agent_id,
@@ -12,7 +13,7 @@ use crate::accounts::{
 };
 use crate::error::FsError;
 use crate::principal::{CallContext, Principal};
-use nexus_api::Whoami;
+use nexus_api::{AccountChange, MemberStatus, Whoami};
 
 impl Accounts<'_> {
     /// Refuses unless the caller is the system or `owner` itself.
@@ -338,4 +339,143 @@ pub(crate) fn registrations(
             principal: principal.clone(),
         })
         .collect()
+}
+
+impl Accounts<'_> {
+    /// Locks a user's account (system administrators): in every organization where the
+    /// user is an active member, the membership is suspended, which ends all access there
+    /// at once; `unlock` restores exactly those. The account, its keys and its data stay.
+    pub async fn lock(self, context: &CallContext, user: &str) -> Result<AccountChange, FsError> {
+        Fs::require_system(context, "locking an account")?;
+        self.set_locked(context, user, true).await
+    }
+
+    /// Unlocks an account locked by [`Accounts::lock`].
+    pub async fn unlock(self, context: &CallContext, user: &str) -> Result<AccountChange, FsError> {
+        Fs::require_system(context, "unlocking an account")?;
+        self.set_locked(context, user, false).await
+    }
+
+    async fn set_locked(
+        self,
+        context: &CallContext,
+        user: &str,
+        lock: bool,
+    ) -> Result<AccountChange, FsError> {
+        let id = self.known_user(user)?;
+        let mut orgs = Vec::new();
+        for org in self.files().store_org_ids().await? {
+            let changed = self
+                .orgs()
+                .change_member(context, &org, &id, |member| {
+                    let marked =
+                        member.extra.get(LOCK_MARK) == Some(&serde_json::Value::Bool(true));
+                    if lock && member.status == MemberStatus::Active {
+                        member.status = MemberStatus::Suspended;
+                        member
+                            .extra
+                            .insert(LOCK_MARK.to_owned(), serde_json::Value::Bool(true));
+                        true
+                    } else if !lock && marked {
+                        member.status = MemberStatus::Active;
+                        member.extra.remove(LOCK_MARK);
+                        true
+                    } else {
+                        false
+                    }
+                })
+                .await;
+            match changed {
+                Ok(Some(_)) => orgs.push(org.to_string()),
+                // Not a member, or an organization without a record (no membership to
+                // suspend).
+                Ok(None) | Err(FsError::Missing { .. }) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        tracing::info!(target: "nexus::audit", user = %id, lock, "account {}", if lock { "locked" } else { "unlocked" });
+        Ok(AccountChange {
+            user: id,
+            orgs,
+            locked: lock,
+            revoked_keys: 0,
+            removed_items: 0,
+        })
+    }
+
+    /// Deletes a user's account (system administrators): removed from every organization
+    /// (with every grant there), every API key revoked, and the user's personal knowledge
+    /// items removed. The stable id stays registered, so it is never given to anyone else;
+    /// items the user created in organization-wide or session scopes stay with the
+    /// organization.
+    pub async fn delete_user(
+        self,
+        context: &CallContext,
+        user: &str,
+    ) -> Result<AccountChange, FsError> {
+        Fs::require_system(context, "deleting an account")?;
+        let id = self.known_user(user)?;
+        let mut orgs = Vec::new();
+        let mut removed_items = 0;
+        for org in self.files().store_org_ids().await? {
+            match self.orgs().remove_member(context, org.as_str(), &id).await {
+                Ok(_) => orgs.push(org.to_string()),
+                Err(FsError::Missing { .. }) => {}
+                Err(error) => return Err(error),
+            }
+            removed_items += self.remove_personal_items(&org, &id).await?;
+        }
+        let subject = format!("user:{id}");
+        let mut revoked_keys = 0;
+        for key in self.registry.keys() {
+            if key.principal == subject && !key.revoked {
+                self.revoke_key(context, &key.id).await?;
+                revoked_keys += 1;
+            }
+        }
+        tracing::info!(target: "nexus::audit", user = %id, revoked_keys, removed_items, "account deleted");
+        Ok(AccountChange {
+            user: id,
+            orgs,
+            locked: false,
+            revoked_keys,
+            removed_items,
+        })
+    }
+
+    /// Removes the personal scope folders of `user` in every environment of `org`; returns
+    /// how many files went.
+    async fn remove_personal_items(self, org: &OrgId, user: &str) -> Result<u64, FsError> {
+        let mut removed = 0;
+        let scope = nexus_knowledge::Scope::User(user.to_owned());
+        for env in nexus_knowledge::Environment::ALL {
+            let folder = super::knowledge::scope_folder(org, env, &scope)?;
+            if self.store.node(&folder).await?.is_none() {
+                continue;
+            }
+            let remove = Mutation::Remove {
+                org: org.clone(),
+                path: folder.clone(),
+                recursive: true,
+                if_match: None,
+                at: Timestamp::now(),
+            };
+            let applied = self
+                .commit
+                .rekey_subtree(&folder, None, &[], vec![remove])
+                .await?;
+            removed += applied.first().map_or(0, |applied| applied.removed);
+        }
+        Ok(removed)
+    }
+
+    /// The stable id of a registered user named by handle or id.
+    fn known_user(self, user: &str) -> Result<String, FsError> {
+        self.registry.user_id(user).ok_or_else(|| FsError::Missing {
+            message: format!(
+                "there is no user `{}`",
+                user.chars().take(80).collect::<String>()
+            ),
+        })
+    }
 }

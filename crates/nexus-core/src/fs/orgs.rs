@@ -277,7 +277,7 @@ impl OrgRecord {
             if let Some(key) = member
                 .extra
                 .keys()
-                .find(|key| *key != "added_by" && !kept(key))
+                .find(|key| !matches!(key.as_str(), "added_by" | LOCK_MARK) && !kept(key))
             {
                 return Err(unknown(key, &MEMBER_KEYS, "a member"));
             }
@@ -309,7 +309,7 @@ impl OrgRecord {
 /// The keys of a record.
 const RECORD_KEYS: [&str; 5] = ["org_id", "name", "created_at", "settings", "members"];
 /// The keys of a member.
-const MEMBER_KEYS: [&str; 7] = [
+const MEMBER_KEYS: [&str; 8] = [
     "user_id",
     "role",
     "type",
@@ -317,7 +317,12 @@ const MEMBER_KEYS: [&str; 7] = [
     "status",
     "workspaces",
     "added_by",
+    LOCK_MARK,
 ];
+
+/// The mark `nexus admin lock` leaves on the memberships it suspends, so `unlock` restores
+/// exactly those.
+pub(crate) const LOCK_MARK: &str = "locked_by_system";
 
 fn validate_handle_or_id(text: &str) -> Result<(), FsError> {
     if is_stable_user_id(text) {
@@ -793,6 +798,41 @@ impl Orgs<'_> {
         let removed = new.members.remove(position);
         self.replace_record(context, &org, &old, etag, &new).await?;
         Ok(removed)
+    }
+
+    /// Changes the member `user` of `org` with `change` (which says whether it changed
+    /// anything) and commits the record; `None` if `user` is not a member.
+    pub(crate) async fn change_member(
+        self,
+        context: &CallContext,
+        org: &OrgId,
+        user: &str,
+        change: impl FnOnce(&mut MemberRecord) -> bool,
+    ) -> Result<Option<MemberRecord>, FsError> {
+        let _serialized = self.membership.lock().await;
+        let (old, etag) = self
+            .managed_record(context, org, Permission::Manage)
+            .await?;
+        let target = self.registry.user_id(user);
+        let position = old.members.iter().position(|member| {
+            member.user_id == user
+                || (member.kind == MemberKind::Human
+                    && target.is_some()
+                    && self.registry.user_id(&member.user_id) == target)
+        });
+        let Some(position) = position else {
+            return Ok(None);
+        };
+        let mut new = old.clone();
+        let Some(member) = new.members.get_mut(position) else {
+            return Ok(None);
+        };
+        if change(member) {
+            let changed = member.clone();
+            self.replace_record(context, org, &old, etag, &new).await?;
+            return Ok(Some(changed));
+        }
+        Ok(Some(member.clone()))
     }
 
     /// Commits `new` in place of `old`, which must still be current (`etag`). The caller

@@ -97,6 +97,12 @@ fn conversations_kept(settings: &Map<String, Value>) -> Option<Duration> {
     parse_duration(text).ok()
 }
 
+/// How long knowledge-layer sessions run under `settings`, if a policy says.
+pub(crate) fn sessions_kept(settings: &Map<String, Value>) -> Option<Duration> {
+    let text = settings.get(RETENTION_POLICY)?.get("sessions")?.as_str()?;
+    parse_duration(text).ok()
+}
+
 /// What one retention pass removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RetentionReport {

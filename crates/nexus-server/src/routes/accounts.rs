@@ -3,7 +3,9 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use nexus_api::{CreateKeyRequest, KeyList, NewApiKey, RevokeKeyResponse, UserList, Whoami};
+use nexus_api::{
+    AccountChange, CreateKeyRequest, KeyList, NewApiKey, RevokeKeyResponse, UserList, Whoami,
+};
 
 use super::{AppState, Caller, JsonBody};
 use crate::error::ApiResult;
@@ -28,6 +30,48 @@ pub async fn users_list(
     Ok(axum::Json(UserList {
         users: state.fs.accounts().users(&context)?,
     }))
+}
+
+/// Lock an account (system administrators): its memberships are suspended in every
+/// organization, ending all access at once.
+#[utoipa::path(post, path = "/api/users/{user}/lock", tag = "accounts", operation_id = "users_lock",
+    params(("user" = String, Path, description = "A user's handle or stable id")),
+    responses((status = 200, description = "Locked", body = AccountChange)))]
+pub async fn users_lock(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    Path(user): Path<String>,
+) -> ApiResult<axum::Json<AccountChange>> {
+    Ok(axum::Json(state.fs.accounts().lock(&context, &user).await?))
+}
+
+/// Unlock an account: the memberships its lock suspended are active again.
+#[utoipa::path(post, path = "/api/users/{user}/unlock", tag = "accounts", operation_id = "users_unlock",
+    params(("user" = String, Path, description = "A user's handle or stable id")),
+    responses((status = 200, description = "Unlocked", body = AccountChange)))]
+pub async fn users_unlock(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    Path(user): Path<String>,
+) -> ApiResult<axum::Json<AccountChange>> {
+    Ok(axum::Json(
+        state.fs.accounts().unlock(&context, &user).await?,
+    ))
+}
+
+/// Delete an account: removed from every organization, its keys revoked, its personal
+/// knowledge items removed; its stable id is never reused.
+#[utoipa::path(delete, path = "/api/users/{user}", tag = "accounts", operation_id = "users_delete",
+    params(("user" = String, Path, description = "A user's handle or stable id")),
+    responses((status = 200, description = "Deleted", body = AccountChange)))]
+pub async fn users_delete(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    Path(user): Path<String>,
+) -> ApiResult<axum::Json<AccountChange>> {
+    Ok(axum::Json(
+        state.fs.accounts().delete_user(&context, &user).await?,
+    ))
 }
 
 /// API keys the caller may see: all for the system, else its own (never their secrets).

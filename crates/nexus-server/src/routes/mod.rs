@@ -202,6 +202,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(system::system_openapi))
         .routes(routes!(accounts::accounts_whoami))
         .routes(routes!(accounts::users_list))
+        .routes(routes!(accounts::users_lock))
+        .routes(routes!(accounts::users_unlock))
+        .routes(routes!(accounts::users_delete))
         .routes(routes!(accounts::keys_list, accounts::keys_create))
         .routes(routes!(accounts::keys_revoke))
         .routes(routes!(

@@ -1025,3 +1025,159 @@ fn listing_pages_through_everything_visible_once_in_order() {
     );
     assert_eq!(stolen.status, 400, "{}", stolen.text());
 }
+
+#[test]
+fn sessions_end_per_the_organizations_retention_policy() {
+    let config = knowledge_config().replace(
+        "    name: Acme Corp\n",
+        "    name: Acme Corp\n    settings:\n      retention_policy: {sessions: 2s}\n",
+    );
+    let server = Server::start(&config);
+    let people = People::of(&server);
+    let started = server.call(
+        "POST",
+        "/api/orgs/acme/sessions",
+        people.token("bob"),
+        Some(&json!({"title": "short", "type": "group", "members": ["carol@acme.com"]})),
+    );
+    assert_eq!(started.status, 201, "{}", started.text());
+    let sid = started.json()["stable_id"].as_str().unwrap().to_owned();
+    let kb = create(
+        &server,
+        &people,
+        "carol",
+        &json!({"env": "kb", "scope": sid, "kind": "node", "data": {"title": "kept"}}),
+    );
+    assert_eq!(kb.status, 201, "{}", kb.text());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let session = server
+            .get(
+                &format!("/api/orgs/acme/sessions/{sid}"),
+                people.token("bob"),
+            )
+            .json();
+        if session["active"] == false {
+            assert!(session["ended_at"].is_string());
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the session is still active"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // Ended like any session: its items stay readable, nothing more is added.
+    let key = kb.json()["key"].as_str().unwrap().to_owned();
+    assert_eq!(
+        server
+            .get(&format!("/api/orgs/acme/items/{key}"), people.token("bob"))
+            .status,
+        200
+    );
+    let late = create(
+        &server,
+        &people,
+        "bob",
+        &json!({"env": "kb", "scope": sid, "kind": "node", "data": {"title": "late"}}),
+    );
+    assert_eq!(late.status, 409, "{}", late.text());
+}
+
+#[test]
+fn the_system_administrator_locks_unlocks_and_deletes_accounts() {
+    let server = Server::start(&knowledge_config());
+    let people = People::of(&server);
+    let note = create(
+        &server,
+        &people,
+        "bob",
+        &json!({"env": "context", "scope": "personal", "kind": "note", "data": {"text": "mine"}}),
+    );
+    let note = note.json()["key"].as_str().unwrap().to_owned();
+    let shared = create(
+        &server,
+        &people,
+        "bob",
+        &json!({"env": "kb", "scope": "UNIV", "kind": "node", "data": {"title": "for everyone"}}),
+    );
+    let shared = shared.json()["key"].as_str().unwrap().to_owned();
+    let key = server.call(
+        "POST",
+        "/api/keys",
+        &server.admin_key,
+        Some(&json!({"principal": "user:bob@acme.com"})),
+    );
+    let bob_key = key.json()["secret"].as_str().unwrap().to_owned();
+    // Only the system administrator: not even an organization admin.
+    for (method, path) in [
+        ("POST", "/api/users/bob@acme.com/lock"),
+        ("POST", "/api/users/bob@acme.com/unlock"),
+        ("DELETE", "/api/users/bob@acme.com"),
+    ] {
+        let refused = server.call(method, path, people.token("alice"), None);
+        assert_eq!(refused.status, 403, "{path}: {}", refused.text());
+    }
+    let note_path = format!("/api/orgs/acme/items/{note}");
+    let locked = server.call(
+        "POST",
+        "/api/users/bob@acme.com/lock",
+        &server.admin_key,
+        None,
+    );
+    assert_eq!(locked.status, 200, "{}", locked.text());
+    assert_eq!(locked.json()["orgs"], json!(["acme"]));
+    assert_eq!(locked.json()["locked"], true);
+    // Locked: nothing in the organization, by token or key.
+    assert_eq!(server.get(&note_path, people.token("bob")).status, 404);
+    assert_eq!(server.get(&note_path, &bob_key).status, 404);
+    assert_eq!(
+        server
+            .get("/api/orgs/acme/sales/context.json", &bob_key)
+            .status,
+        404
+    );
+    let unlocked = server.call(
+        "POST",
+        "/api/users/bob@acme.com/unlock",
+        &server.admin_key,
+        None,
+    );
+    assert_eq!(unlocked.status, 200, "{}", unlocked.text());
+    assert_eq!(server.get(&note_path, people.token("bob")).status, 200);
+    let deleted = server.call("DELETE", "/api/users/bob@acme.com", &server.admin_key, None);
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
+    assert_eq!(deleted.json()["revoked_keys"], 1);
+    assert!(deleted.json()["removed_items"].as_u64().unwrap() >= 1);
+    assert_eq!(server.get("/api/whoami", &bob_key).status, 401);
+    assert_eq!(
+        server.get(&note_path, &server.admin_key).status,
+        404,
+        "the personal note is gone"
+    );
+    // What bob gave the organization stays with it.
+    assert_eq!(
+        server
+            .get(
+                &format!("/api/orgs/acme/items/{shared}"),
+                people.token("carol")
+            )
+            .status,
+        200
+    );
+    let members = server
+        .get("/api/orgs/acme/members", people.token("alice"))
+        .json();
+    assert!(!members.to_string().contains("bob@acme.com"), "{members}");
+    assert_eq!(
+        server
+            .call(
+                "POST",
+                "/api/users/nobody@acme.com/lock",
+                &server.admin_key,
+                None
+            )
+            .status,
+        404
+    );
+}

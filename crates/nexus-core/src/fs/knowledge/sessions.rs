@@ -428,6 +428,48 @@ impl Sessions<'_> {
         }
     }
 
+    /// Ends the sessions that started longer ago than their organization's
+    /// `retention_policy.sessions` (as of `now`); returns the ones ended, with their
+    /// organization. Each is ended as by its owner, and logged.
+    pub async fn end_expired(self, now: DateTime<Utc>) -> Result<Vec<(OrgId, String)>, FsError> {
+        let system = CallContext::system();
+        let mut ended = Vec::new();
+        for org in self.files().store_org_ids().await? {
+            let Ok(Some((record, _))) = self.orgs().org_record(&org).await else {
+                continue;
+            };
+            let Some(kept) = crate::fs::retention::sessions_kept(&record.settings) else {
+                continue;
+            };
+            let Ok(kept) = chrono::Duration::from_std(kept) else {
+                continue;
+            };
+            for id in self.all_session_ids(&org).await? {
+                let Some(node) = self.session_file(&org, &id).await? else {
+                    continue;
+                };
+                let Ok(session) = self.read_record(&node).await else {
+                    continue;
+                };
+                let started = DateTime::parse_from_rfc3339(&session.created_at)
+                    .map(|at| at.with_timezone(&Utc));
+                if !session.active || started.is_ok_and(|at| at + kept > now) {
+                    continue;
+                }
+                match self.end(&system, org.as_str(), &id).await {
+                    Ok(_) => {
+                        tracing::info!(%org, session = %id, "ended by the retention policy");
+                        ended.push((org.clone(), id));
+                    }
+                    Err(error) => {
+                        tracing::debug!(%org, session = %id, %error, "a session stays until the next pass");
+                    }
+                }
+            }
+        }
+        Ok(ended)
+    }
+
     /// One session the caller may see.
     pub async fn get(
         self,
