@@ -279,7 +279,12 @@ pub struct Engine {
     /// Reverse closures of recent subjects (see the evaluator), valid for one index version.
     pub(crate) closures: parking_lot::Mutex<ClosureCache>,
     /// Derived subjects of every stored resource (and its derived ancestors), computed once.
+    /// Derived subjects of the objects the graph knows, where there are any: an object the
+    /// graph knows with no entry for a relation has none (most files have no subjects for
+    /// most derived relations, so empty answers are not stored).
     pub(crate) derived_index: hashbrown::HashMap<(Object, RelationId), Arc<[Object]>>,
+    /// The one empty answer of a derived relation, shared.
+    pub(crate) no_derived: Arc<[Object]>,
     derived_definitions: Vec<DerivedRelation>,
     revision: u64,
 }
@@ -293,6 +298,7 @@ impl Engine {
             config,
             derived: Vec::new(),
             derived_index: hashbrown::HashMap::new(),
+            no_derived: Arc::from(Vec::new()),
             derived_mask: Vec::new(),
             pure_mask: Vec::new(),
             closures: parking_lot::Mutex::new(ClosureCache::default()),
@@ -1111,6 +1117,7 @@ impl Engine {
     fn index_derived(&mut self, object: Object) {
         let mut pending = vec![object];
         while let Some(current) = pending.pop() {
+            let mut text: Option<String> = None;
             for index in 0..self.derived.len() {
                 let Some(slot) = self.derived.get(index) else {
                     continue;
@@ -1122,15 +1129,19 @@ impl Engine {
                 }
                 let relation = slot.relation;
                 let derive = slot.derive.clone();
-                let text = Self::id_text(&self.graph, current.id).to_owned();
+                let text =
+                    text.get_or_insert_with(|| Self::id_text(&self.graph, current.id).to_owned());
                 let mut objects = Vec::new();
                 let (schema, interner) = (&self.schema, &mut self.graph.interner);
-                derive(&text, &mut |object_type, object_id| {
+                derive(text, &mut |object_type, object_id| {
                     if let Some(object_type) = schema.type_id(object_type) {
                         let id = interner.intern(object_id);
                         objects.push(Object { object_type, id });
                     }
                 });
+                if objects.is_empty() {
+                    continue;
+                }
                 pending.extend(objects.iter().copied());
                 self.derived_index
                     .insert((current, relation), objects.into());

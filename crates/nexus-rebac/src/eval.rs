@@ -656,6 +656,11 @@ impl<'a> Evaluator<'a> {
         if let Some((watched, revisited)) = &mut self.watched {
             *revisited |= objects.iter().any(|object| object.id == *watched);
         }
+        if objects.is_empty() {
+            // Cheap to derive again, and most derived relations of most objects are empty:
+            // not remembered, so the common answer allocates nothing.
+            return Some(self.engine.no_derived.clone());
+        }
         let objects: Arc<[Object]> = objects.into();
         self.derived_cache
             .insert((resource, relation), objects.clone());
