@@ -91,6 +91,7 @@ CALLS: list[tuple[str, Any]] = [
     ("list_items", lambda c: c.list_items("acme", {"env": "kb", "scope": "personal", "kind": "node", "owner": "bob", "since": "20260101", "until": "20261231", "q": "x", "limit": 10}, "cursor")),
     ("share_item", lambda c: c.share_item("acme", "kb:u_z1p5:20260103:node:abc", ["bob@acme.com"], False, None, False)),
     ("share_item universal", lambda c: c.share_item("acme", "kb:u_z1p5:20260103:node:abc", None, True, None, True)),
+    ("share_item groups", lambda c: c.share_item("acme", "user:u_z1p5:20260103:profile:me", None, False, None, False, ["eng"], "admin")),
     ("item_access", lambda c: c.item_access("acme", "kb:u_z1p5:20260103:node:abc")),
     ("assign_item", lambda c: c.assign_item("acme", "track:u_z1p5:20260103:task:abc", ["bob@acme.com"])),
     ("resolve_workflow", lambda c: c.resolve_workflow("acme")),

@@ -123,6 +123,14 @@ pub struct ShareRequest {
     /// A group session (`s_XXXX`) whose members may read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<String>,
+    /// Groups of the organization whose members may read it (role-based sharing: User
+    /// and Locker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
+    /// A role of the organization whose holders may read it: `admin` (role-based
+    /// sharing; every member is `universal`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
 }
 
 /// `GET .../items/{key}/access`: who can read the item and why.

@@ -426,6 +426,12 @@ pub struct ShareArgs {
     /// Share with a session's members.
     #[arg(long, value_name = "SESSION")]
     pub session: Option<String>,
+    /// Share with groups of the organization (User and Locker items; comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "GROUPS")]
+    pub groups: Vec<String>,
+    /// Share with a role of the organization (`admin`; User and Locker items).
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
     /// Take the share back instead.
     #[arg(long)]
     pub revoke: bool,

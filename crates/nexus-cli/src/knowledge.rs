@@ -354,7 +354,9 @@ impl Command {
         let client = self.target.client();
         let targets = usize::from(!args.users.is_empty())
             + usize::from(args.universal)
-            + usize::from(args.session.is_some());
+            + usize::from(args.session.is_some())
+            + usize::from(!args.groups.is_empty())
+            + usize::from(args.role.is_some());
         let access = match targets {
             0 if !args.revoke => client.items_access(&org, &args.key).await?,
             1 => {
@@ -362,6 +364,8 @@ impl Command {
                     users: (!args.users.is_empty()).then_some(args.users),
                     universal: args.universal.then_some(true),
                     session: args.session,
+                    groups: (!args.groups.is_empty()).then_some(args.groups),
+                    role: args.role,
                 };
                 client
                     .items_share(&org, &args.key, &request, args.revoke)
@@ -370,7 +374,7 @@ impl Command {
             _ => {
                 return Err(CliError::new(
                     ErrorCode::InvalidInput,
-                    "name one target: `--with USERS`, `--universal` or `--session SESSION`",
+                    "name one target: `--with USERS`, `--universal`, `--session SESSION`, `--groups GROUPS` or `--role admin`",
                 ));
             }
         };

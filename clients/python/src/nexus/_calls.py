@@ -452,8 +452,14 @@ class Calls:
         universal: bool,
         session: str | None,
         revoke: bool,
+        groups: list[str] | None = None,
+        role: str | None = None,
     ) -> Call[ItemAccess]:
         body: dict[str, Any] = {}
+        if groups is not None:
+            body["groups"] = groups
+        if role is not None:
+            body["role"] = role
         if users is not None:
             body["users"] = users
         if universal:

@@ -251,14 +251,15 @@ class RemoteNexusClient:
         """Deletes an item and its shares."""
         return self._run(self._calls.delete_item(org, key, if_match))
 
-    def share_item(self, org: str, key: str, *, users: list[str] | None = None, universal: bool = False, session: str | None = None) -> ItemAccess:
-        """Shares an item with members (`users`), the whole organization (`universal`) or a
-        session's members (`session`): name exactly one. Returns who can read it now."""
-        return self._run(self._calls.share_item(org, key, users, universal, session, False))
+    def share_item(self, org: str, key: str, *, users: list[str] | None = None, universal: bool = False, session: str | None = None, groups: list[str] | None = None, role: str | None = None) -> ItemAccess:
+        """Shares an item with members (`users`), the whole organization (`universal`), a
+        session's members (`session`), or (User and Locker items) groups or a role: name
+        exactly one. Returns who can read it now."""
+        return self._run(self._calls.share_item(org, key, users, universal, session, False, groups, role))
 
-    def unshare_item(self, org: str, key: str, *, users: list[str] | None = None, universal: bool = False, session: str | None = None) -> ItemAccess:
+    def unshare_item(self, org: str, key: str, *, users: list[str] | None = None, universal: bool = False, session: str | None = None, groups: list[str] | None = None, role: str | None = None) -> ItemAccess:
         """Takes a share back (the same forms as `share_item`)."""
-        return self._run(self._calls.share_item(org, key, users, universal, session, True))
+        return self._run(self._calls.share_item(org, key, users, universal, session, True, groups, role))
 
     def item_access(self, org: str, key: str) -> ItemAccess:
         """Who can read an item, and why."""

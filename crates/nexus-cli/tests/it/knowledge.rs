@@ -233,15 +233,31 @@ fn items_sessions_and_sharing_from_the_command_line() {
 #[test]
 fn the_operator_locks_unlocks_and_deletes_accounts() {
     let nexus = provisioned();
-    let key = nexus.ok(&as_bob(&["item", "create", "context", "--kind", "note", "--data", r#"{"text": "mine"}"#]));
+    let key = nexus.ok(&as_bob(&[
+        "item",
+        "create",
+        "context",
+        "--kind",
+        "note",
+        "--data",
+        r#"{"text": "mine"}"#,
+    ]));
     let key = key.trim();
     let locked = nexus.ok(&["admin", "lock", "bob@acme.com"]);
-    assert!(locked.starts_with("locked bob@acme.com (u_") && locked.ends_with("; in acme)\n"), "{locked}");
+    assert!(
+        locked.starts_with("locked bob@acme.com (u_") && locked.ends_with("; in acme)\n"),
+        "{locked}"
+    );
     assert_eq!(nexus.run(&as_bob(&["item", "get", key])).code, 3);
     nexus.ok(&["admin", "unlock", "bob@acme.com"]);
     assert_eq!(nexus.run(&as_bob(&["item", "get", key])).code, 0);
     // Only the operator: bob cannot lock carol.
-    assert_eq!(nexus.run(&as_bob(&["admin", "lock", "carol@acme.com"])).code, 5);
+    assert_eq!(
+        nexus
+            .run(&as_bob(&["admin", "lock", "carol@acme.com"]))
+            .code,
+        5
+    );
     let deleted = nexus.json(&["admin", "delete-user", "bob@acme.com"]);
     assert_eq!(deleted["orgs"], serde_json::json!(["acme"]));
     assert!(deleted["removed_items"].as_u64().unwrap() >= 1, "{deleted}");

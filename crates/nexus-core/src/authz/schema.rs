@@ -49,10 +49,12 @@ definition file {
     relation org: org
 
     // Knowledge items (`/orgs/<org>/.nexus/<env>/<scope>/...`), derived from the path and
-    // never stored: the personal scope's owner, the organization of a universal scope (and
-    // of a universal scope folder members may add to), the session of a session scope, the
-    // profile of a Track scope's owner (for the manager), and the organization whose admins
-    // a locker keeps out.
+    // never stored: the scope folder of an item (so files elsewhere evaluate one relation
+    // for all of these); on the scope folder, the personal scope's owner, the organization
+    // of a universal scope (and of a universal scope folder members may add to), the
+    // session of a session scope, the profile of a Track scope's owner (for the manager);
+    // and the organization whose admins a locker keeps out.
+    relation knowledge: file
     relation scope_owner: user | agent
     relation universal: org
     relation commons: org
@@ -75,7 +77,7 @@ definition file {
 
     // Sharing of items: directly, with a session's members, with the whole organization,
     // and the assignees of a task.
-    relation shared_with: user | agent
+    relation shared_with: user | agent | group#member | org#admin
     relation shared_session: session
     relation published: org
     relation assignee: user | agent
@@ -83,10 +85,14 @@ definition file {
     // Organization admins reach everything in their organization but lockers.
     permission admin_reach = org->admin - sealed->admin
 
+    // What a scope folder gives every item in it.
+    permission scope_read = scope_owner + universal->membership + session->participant + reports->manager
+    permission scope_write = scope_owner + session->contribute
+
     // Grants inherit downward through parent directories.
-    permission read_grant = owner + admin + editor + member + assistant + viewer + acl_read + admin_reach + parent->read_grant + scope_owner + universal->membership + session->participant + shared_with + shared_session->participant + published->membership + assignee + reports->manager
-    permission write_grant = owner + admin + editor + member + assistant + acl_write + admin_reach + parent->write_grant + scope_owner + session->contribute + assignee
-    permission manage_grant = owner + admin + acl_manage + admin_reach + parent->manage_grant + scope_owner
+    permission read_grant = owner + admin + editor + member + assistant + viewer + acl_read + admin_reach + parent->read_grant + knowledge->scope_read + shared_with + shared_session->participant + published->membership + assignee
+    permission write_grant = owner + admin + editor + member + assistant + acl_write + admin_reach + parent->write_grant + knowledge->scope_write + assignee
+    permission manage_grant = owner + admin + acl_manage + admin_reach + parent->manage_grant + knowledge->scope_owner
 
     // Nothing in an organization is accessible without current membership.
     permission read = read_grant & org->membership
@@ -95,15 +101,17 @@ definition file {
 
     // Adding an item to a scope folder, and reassigning a task (its owner's manager may).
     permission create = (write_grant + commons->membership) & org->membership
-    permission reassign = (write_grant + reports->manager) & org->membership
+    permission reassign = (write_grant + knowledge->via_manager) & org->membership
 
     // Why someone may read an item (the reasons `GET .../items/{key}/access` shows).
-    permission via_owner = owner + scope_owner
-    permission via_universal = universal->membership + published->membership
-    permission via_session = session->participant + shared_session->participant
+    permission via_owner = owner + knowledge->scope_owner
+    permission via_universal = knowledge->via_scope_universal + published->membership
+    permission via_session = knowledge->via_scope_session + shared_session->participant
     permission via_shared = shared_with
     permission via_assignee = assignee
     permission via_manager = reports->manager
+    permission via_scope_universal = universal->membership
+    permission via_scope_session = session->participant
     permission via_org_admin = admin_reach
     permission via_acl = admin + editor + member + assistant + viewer + acl_read + parent->via_acl
 }
@@ -197,6 +205,27 @@ pub fn derived_relations() -> Vec<DerivedRelation> {
                 let org = id.strip_prefix("/orgs/").unwrap_or("").split('/').next();
                 if let Some(org) = org.filter(|org| OrgId::is_valid(org)) {
                     emit("org", org);
+                }
+            }),
+        ),
+        derived(
+            "file",
+            "knowledge",
+            Arc::new(|id: &str, emit: &mut dyn FnMut(&str, &str)| {
+                if let Some(place) = item_place(id)
+                    && let (Some(env), Some(scope)) = (place.env, place.scope)
+                {
+                    // The scope folder, `/orgs/<org>/.nexus/<env>/<scope>`: a prefix of the id.
+                    let end = "/orgs/".len()
+                        + place.org.len()
+                        + nexus_knowledge::ITEMS_FOLDER.len()
+                        + 2
+                        + env.len()
+                        + 1
+                        + scope.len();
+                    if let Some(folder) = id.get(..end) {
+                        emit("file", folder);
+                    }
                 }
             }),
         ),

@@ -1181,3 +1181,83 @@ fn the_system_administrator_locks_unlocks_and_deletes_accounts() {
         404
     );
 }
+
+#[test]
+fn profiles_are_shared_by_role_or_group_and_nothing_else_is() {
+    let server = Server::start(&knowledge_config());
+    let people = People::of(&server);
+    // Carol is in the group `eng`, written by an admin like any relationship.
+    let group = server.call(
+        "POST",
+        "/api/rebac/relationships",
+        people.token("alice"),
+        Some(&json!({"updates": [{"operation": "touch", "relationship": format!("group:acme/eng#member@user:{}", people.id("carol"))}]})),
+    );
+    assert_eq!(group.status, 200, "{}", group.text());
+    let profile = create(
+        &server,
+        &people,
+        "bob",
+        &json!({"env": "user", "scope": "personal", "kind": "profile", "data": {"display_name": "Bob"}}),
+    );
+    let key = profile.json()["key"].as_str().unwrap().to_owned();
+    let item = format!("/api/orgs/acme/items/{key}");
+    assert_eq!(server.get(&item, people.token("carol")).status, 404);
+    // Not to a named user, not to a session: the User row is role-based.
+    let direct = server.call(
+        "POST",
+        &format!("{item}/share"),
+        people.token("bob"),
+        Some(&json!({"users": ["carol@acme.com"]})),
+    );
+    assert_eq!(direct.status, 422, "{}", direct.text());
+    let shared = server.call(
+        "POST",
+        &format!("{item}/share"),
+        people.token("bob"),
+        Some(&json!({"groups": ["eng"]})),
+    );
+    assert_eq!(shared.status, 200, "{}", shared.text());
+    assert_eq!(server.get(&item, people.token("carol")).status, 200);
+    assert_eq!(server.get(&item, people.token("dan")).status, 404);
+    let listed = server
+        .get("/api/orgs/acme/items?env=user", people.token("carol"))
+        .json();
+    assert_eq!(keys_of(&listed), vec![key.clone()]);
+    // Only the admin role can be named (every member is `universal`).
+    let foreign = server.call(
+        "POST",
+        &format!("{item}/share"),
+        people.token("bob"),
+        Some(&json!({"role": "member"})),
+    );
+    assert_eq!(foreign.status, 400, "{}", foreign.text());
+    assert_eq!(
+        server
+            .call(
+                "POST",
+                &format!("{item}/unshare"),
+                people.token("bob"),
+                Some(&json!({"groups": ["eng"]}))
+            )
+            .status,
+        200
+    );
+    assert_eq!(server.get(&item, people.token("carol")).status, 404);
+    // Groups and roles are the User and Locker rows' only: a KB node refuses them.
+    let node = create(
+        &server,
+        &people,
+        "bob",
+        &json!({"env": "kb", "scope": "personal", "kind": "node", "data": {"title": "x"}}),
+    );
+    let node = node.json()["key"].as_str().unwrap().to_owned();
+    let refused = server.call(
+        "POST",
+        &format!("/api/orgs/acme/items/{node}/share"),
+        people.token("bob"),
+        Some(&json!({"groups": ["eng"]})),
+    );
+    assert_eq!(refused.status, 422, "{}", refused.text());
+    assert_eq!(refused.code(), "scope_not_allowed");
+}

@@ -884,76 +884,120 @@ impl Items<'_> {
         self.readable(context, &org_id, &item_key).await?;
         let path = item_key.path(&org_id)?;
         self.authorize(context, &path, Permission::Manage)?;
-        let env = item_key.env;
-        let scoping = env.scoping();
         let resource = file_object(&path);
+        let updates =
+            self.share_updates(context, &org_id, item_key.env, &resource, &request, grant)?;
+        Fs::note_system_access(context, &item_key, if grant { "share" } else { "unshare" });
+        self.commit.write(context, updates, Vec::new()).await?;
+        self.access(context, org, key)
+    }
+
+    /// The relationship changes of a share (or, with `grant` false, of taking it back), as
+    /// the environment's row of the matrix allows.
+    fn share_updates(
+        self,
+        context: &CallContext,
+        org_id: &OrgId,
+        env: Environment,
+        resource: &ObjectRef,
+        request: &ShareRequest,
+        grant: bool,
+    ) -> Result<Vec<nexus_rebac::RelationshipUpdate>, FsError> {
+        let scoping = env.scoping();
         let operation = if grant {
             Operation::Touch
         } else {
             Operation::Delete
         };
-        let updates = match (&request.users, request.universal, &request.session) {
-            (Some(users), None, None) => {
-                if !scoping.direct_sharing() {
-                    return Err(outside_matrix(env, "direct sharing with named users"));
-                }
-                if users.is_empty() {
-                    return Err(FsError::invalid("`users` names no one"));
-                }
-                users
-                    .iter()
-                    .map(|user| {
-                        update(
-                            operation,
-                            Relationship::new(
-                                resource.clone(),
-                                "shared_with",
-                                self.member_subject(user),
-                            ),
-                        )
-                    })
-                    .collect()
+        let targets = usize::from(request.users.is_some())
+            + usize::from(request.universal.is_some())
+            + usize::from(request.session.is_some())
+            + usize::from(request.groups.is_some())
+            + usize::from(request.role.is_some());
+        if targets != 1 {
+            return Err(FsError::invalid(
+                "name exactly one of `users` (a list), `universal: true`, `session`, `groups` (a list) or `role`",
+            ));
+        }
+        let share = |subject: SubjectRef| {
+            update(
+                operation,
+                Relationship::new(resource.clone(), "shared_with", subject),
+            )
+        };
+        let updates = if let Some(users) = &request.users {
+            if !scoping.direct_sharing() {
+                return Err(outside_matrix(env, "direct sharing with named users"));
             }
-            (None, Some(true), None) => {
-                if !scoping.universal {
-                    return Err(outside_matrix(env, "universal scope (`UNIV`)"));
-                }
-                vec![update(
-                    operation,
-                    Relationship::new(
-                        resource.clone(),
-                        "published",
-                        SubjectRef::object("org", org_id.as_str()),
-                    ),
-                )]
+            if users.is_empty() {
+                return Err(FsError::invalid("`users` names no one"));
             }
-            (None, None, Some(session)) => {
-                if env == Environment::Session || !scoping.session_sharing() {
-                    return Err(outside_matrix(env, "sharing with sessions"));
-                }
-                let session = parse_session_id(session)?;
-                if grant {
-                    self.require_session_open(context, &org_id, &session)?;
-                }
-                let object = session_object(&org_id, &session);
-                vec![update(
-                    operation,
-                    Relationship::new(
-                        resource.clone(),
-                        "shared_session",
-                        SubjectRef::object(object.object_type, object.object_id),
-                    ),
-                )]
+            users
+                .iter()
+                .map(|user| share(self.member_subject(user)))
+                .collect()
+        } else if let Some(groups) = &request.groups {
+            if !scoping.role_sharing() {
+                return Err(outside_matrix(env, "sharing with groups or roles"));
             }
-            _ => {
+            if groups.is_empty() {
+                return Err(FsError::invalid("`groups` names none"));
+            }
+            groups
+                .iter()
+                .map(|group| {
+                    share(SubjectRef::userset(
+                        "group",
+                        format!("{org_id}/{group}"),
+                        "member",
+                    ))
+                })
+                .collect()
+        } else if let Some(role) = &request.role {
+            if !scoping.role_sharing() {
+                return Err(outside_matrix(env, "sharing with groups or roles"));
+            }
+            if role != "admin" {
                 return Err(FsError::invalid(
-                    "name exactly one of `users` (a list), `universal: true` or `session`",
+                    "`role` is `admin` (to share with every member, use `universal: true`)",
                 ));
             }
+            vec![share(SubjectRef::userset("org", org_id.as_str(), "admin"))]
+        } else if let Some(universal) = request.universal {
+            if !universal {
+                return Err(FsError::invalid("`universal` is `true` or absent"));
+            }
+            if !scoping.universal {
+                return Err(outside_matrix(env, "universal scope (`UNIV`)"));
+            }
+            vec![update(
+                operation,
+                Relationship::new(
+                    resource.clone(),
+                    "published",
+                    SubjectRef::object("org", org_id.as_str()),
+                ),
+            )]
+        } else {
+            let session = request.session.as_deref().unwrap_or_default();
+            if env == Environment::Session || !scoping.session_sharing() {
+                return Err(outside_matrix(env, "sharing with sessions"));
+            }
+            let session = parse_session_id(session)?;
+            if grant {
+                self.require_session_open(context, org_id, &session)?;
+            }
+            let object = session_object(org_id, &session);
+            vec![update(
+                operation,
+                Relationship::new(
+                    resource.clone(),
+                    "shared_session",
+                    SubjectRef::object(object.object_type, object.object_id),
+                ),
+            )]
         };
-        Fs::note_system_access(context, &item_key, if grant { "share" } else { "unshare" });
-        self.commit.write(context, updates, Vec::new()).await?;
-        self.access(context, org, key)
+        Ok(updates)
     }
 
     /// Who can read an item, and why (each reason a permission of the schema).
