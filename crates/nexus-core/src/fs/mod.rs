@@ -360,6 +360,37 @@ impl Fs {
         }
     }
 
+    /// Every node in `dir` (with `recursive`, beneath it), read a page at a time; nothing
+    /// if `dir` does not exist. For maintenance passes, not for answers to callers.
+    pub(crate) async fn all_nodes(
+        &self,
+        dir: &VfsPath,
+        recursive: bool,
+    ) -> Result<Vec<Node>, FsError> {
+        let mut nodes = Vec::new();
+        if self.store.node(dir).await?.is_none() {
+            return Ok(nodes);
+        }
+        let mut after = None;
+        loop {
+            let page = self
+                .store
+                .list(&ListQuery {
+                    dir: dir.clone(),
+                    recursive,
+                    after: after.take(),
+                    limit: MAX_PAGE_SIZE,
+                })
+                .await?;
+            let full = page.len() == MAX_PAGE_SIZE;
+            after = page.last().map(|node| node.path.clone());
+            nodes.extend(page);
+            if !full {
+                return Ok(nodes);
+            }
+        }
+    }
+
     async fn existing(&self, path: &VfsPath) -> Result<Node, FsError> {
         self.store
             .node(path)

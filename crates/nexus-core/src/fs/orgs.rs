@@ -782,14 +782,7 @@ impl Orgs<'_> {
         let (old, etag) = self
             .managed_record(context, &org, Permission::Manage)
             .await?;
-        let target = self.registry.user_id(user);
-        let position = old.members.iter().position(|member| {
-            member.user_id == user
-                || (member.kind == MemberKind::Human
-                    && target.is_some()
-                    && self.registry.user_id(&member.user_id) == target)
-        });
-        let Some(position) = position else {
+        let Some(position) = self.member_position(&old, user) else {
             return Err(FsError::Missing {
                 message: format!("`{user}` is not a member of `{org}`"),
             });
@@ -798,6 +791,17 @@ impl Orgs<'_> {
         let removed = new.members.remove(position);
         self.replace_record(context, &org, &old, etag, &new).await?;
         Ok(removed)
+    }
+
+    /// Where `user` (an agent id, a handle or a stable id) is in a record's members.
+    fn member_position(self, record: &OrgRecord, user: &str) -> Option<usize> {
+        let target = self.registry.user_id(user);
+        record.members.iter().position(|member| {
+            member.user_id == user
+                || (member.kind == MemberKind::Human
+                    && target.is_some()
+                    && self.registry.user_id(&member.user_id) == target)
+        })
     }
 
     /// Changes the member `user` of `org` with `change` (which says whether it changed
@@ -813,14 +817,7 @@ impl Orgs<'_> {
         let (old, etag) = self
             .managed_record(context, org, Permission::Manage)
             .await?;
-        let target = self.registry.user_id(user);
-        let position = old.members.iter().position(|member| {
-            member.user_id == user
-                || (member.kind == MemberKind::Human
-                    && target.is_some()
-                    && self.registry.user_id(&member.user_id) == target)
-        });
-        let Some(position) = position else {
+        let Some(position) = self.member_position(&old, user) else {
             return Ok(None);
         };
         let mut new = old.clone();

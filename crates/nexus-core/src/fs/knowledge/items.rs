@@ -1224,44 +1224,28 @@ impl Items<'_> {
         let mut removed = Vec::new();
         for org in self.files().store_org_ids().await? {
             let folder = VfsPath::parse(&format!("{}/temp", items_root(&org)?))?;
-            if self.store.node(&folder).await?.is_none() {
-                continue;
-            }
-            let mut after = None;
-            loop {
-                let page = self
-                    .store
-                    .list(&ListQuery {
-                        dir: folder.clone(),
-                        recursive: true,
-                        after: after.take(),
-                        limit: MAX_PAGE_SIZE,
-                    })
-                    .await?;
-                for node in page.iter().filter(|node| !node.is_dir()) {
-                    let Ok((_, key)) = ItemKey::from_path(&node.path) else {
-                        continue;
-                    };
-                    let Ok(data) = self.data_of(node).await else {
-                        continue;
-                    };
-                    if data::expires_at(key.env, &data).is_none_or(|at| at > now) {
-                        continue;
+            for node in self.all_nodes(&folder, true).await? {
+                if node.is_dir() {
+                    continue;
+                }
+                let Ok((_, key)) = ItemKey::from_path(&node.path) else {
+                    continue;
+                };
+                let Ok(data) = self.data_of(&node).await else {
+                    continue;
+                };
+                if data::expires_at(key.env, &data).is_none_or(|at| at > now) {
+                    continue;
+                }
+                match self.remove_item(&org, &node.path, Some(node.etag())).await {
+                    Ok(()) => {
+                        tracing::info!(%org, %key, "removed an expired Temp item");
+                        removed.push(key.to_string());
                     }
-                    match self.remove_item(&org, &node.path, Some(node.etag())).await {
-                        Ok(()) => {
-                            tracing::info!(%org, %key, "removed an expired Temp item");
-                            removed.push(key.to_string());
-                        }
-                        Err(error) => {
-                            tracing::debug!(%key, %error, "an expired item stays until the next pass");
-                        }
+                    Err(error) => {
+                        tracing::debug!(%key, %error, "an expired item stays until the next pass");
                     }
                 }
-                if page.len() < MAX_PAGE_SIZE {
-                    break;
-                }
-                after = page.last().map(|node| node.path.clone());
             }
         }
         Ok(removed)

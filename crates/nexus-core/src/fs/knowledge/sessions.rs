@@ -176,32 +176,16 @@ impl Fs {
                 continue;
             }
             let folder = scope_folder(org, env, &scope)?;
-            if self.store.node(&folder).await?.is_none() {
-                continue;
-            }
-            let mut after = None;
-            loop {
-                let page = self
-                    .store
-                    .list(&ListQuery {
-                        dir: folder.clone(),
-                        recursive: true,
-                        after: after.take(),
-                        limit: MAX_PAGE_SIZE,
-                    })
-                    .await?;
-                for node in page.iter().filter(|node| !node.is_dir()) {
-                    if let Ok((_, key)) = ItemKey::from_path(&node.path) {
-                        shared_items
-                            .entry(env.to_string())
-                            .or_default()
-                            .push(key.to_string());
-                    }
+            for node in self.all_nodes(&folder, true).await? {
+                if node.is_dir() {
+                    continue;
                 }
-                if page.len() < MAX_PAGE_SIZE {
-                    break;
+                if let Ok((_, key)) = ItemKey::from_path(&node.path) {
+                    shared_items
+                        .entry(env.to_string())
+                        .or_default()
+                        .push(key.to_string());
                 }
-                after = page.last().map(|node| node.path.clone());
             }
         }
         let object = session_object(org, &record.stable_id);
@@ -401,31 +385,13 @@ impl Sessions<'_> {
     /// Every session of `org` (for the system administrator).
     async fn all_session_ids(self, org: &OrgId) -> Result<Vec<String>, FsError> {
         let folder = VfsPath::parse(&format!("{}/session", items_root(org)?))?;
-        let mut ids = Vec::new();
-        if self.store.node(&folder).await?.is_none() {
-            return Ok(ids);
-        }
-        let mut after = None;
-        loop {
-            let page = self
-                .store
-                .list(&ListQuery {
-                    dir: folder.clone(),
-                    recursive: false,
-                    after: after.take(),
-                    limit: MAX_PAGE_SIZE,
-                })
-                .await?;
-            ids.extend(
-                page.iter()
-                    .map(|node| node.path.name().to_owned())
-                    .filter(|name| matches!(Scope::parse(name), Ok(Scope::Session(_)))),
-            );
-            if page.len() < MAX_PAGE_SIZE {
-                return Ok(ids);
-            }
-            after = page.last().map(|node| node.path.clone());
-        }
+        Ok(self
+            .all_nodes(&folder, false)
+            .await?
+            .iter()
+            .map(|node| node.path.name().to_owned())
+            .filter(|name| matches!(Scope::parse(name), Ok(Scope::Session(_))))
+            .collect())
     }
 
     /// Ends the sessions that started longer ago than their organization's
