@@ -166,7 +166,7 @@ impl Items<'_> {
         let key = ItemKey::new(env, scope.clone(), now.date_naive(), &request.kind, &id)?;
         let stored = data::validate(env, &scope, &key.kind, &request.data, now)?;
         if env == Environment::User {
-            self.check_profile_fields(&org, &key, &stored, None)?;
+            self.check_profile_fields(&org, &key, &stored)?;
             self.refuse_second_profile(&org, &key).await?;
         }
         let hint = match &request.session {
@@ -265,7 +265,7 @@ impl Items<'_> {
         self.authorize(context, &path, Permission::Write)?;
         let stored = data::validate(key.env, &key.scope, &key.kind, &new_data, Utc::now())?;
         if key.env == Environment::User {
-            self.check_profile_fields(&org, &key, &stored, Some(&current))?;
+            self.check_profile_fields(&org, &key, &stored)?;
         }
         if key.env == Environment::Track && stored.get("assignees") != current.get("assignees") {
             return Err(FsError::invalid(
@@ -1286,7 +1286,6 @@ impl Items<'_> {
         org: &OrgId,
         key: &ItemKey,
         stored: &Value,
-        _current: Option<&Value>,
     ) -> Result<(), FsError> {
         let line = match &key.scope {
             Scope::User(user) => self.reporting_line_of(org, user),
