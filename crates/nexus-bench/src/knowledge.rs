@@ -207,54 +207,48 @@ async fn fill(
 /// K2: the first page of a plain member's visible KB items (each request a different
 /// member, so caches of one caller do not help the next).
 async fn k2_first_page(fs: &Fs, args: &KnowledgeArgs) -> anyhow::Result<Report> {
-    let mut samples: Vec<Duration> = Vec::with_capacity(args.requests);
-    let started = Instant::now();
-    let mut listed = 0;
-    for request in 0..args.requests {
-        let context = as_user(fs, (request * 7 + 3) % args.users);
-        let begin = Instant::now();
-        let page = fs
-            .items()
-            .list(
-                &context,
-                "bench",
-                ItemQuery {
-                    env: Some("kb".to_owned()),
-                    ..ItemQuery::default()
-                },
-            )
-            .await?;
-        samples.push(begin.elapsed());
-        listed = page.items.len();
-    }
-    Ok(Report::new("K2 first page of a member's visible KB items", samples, started.elapsed())
-        .with_extra(json!({"page_items": listed, "items": args.items, "users": args.users, "sessions": args.sessions})))
+    let query = ItemQuery {
+        env: Some("kb".to_owned()),
+        ..ItemQuery::default()
+    };
+    let (samples, elapsed, listed) = time_listings(fs, args, &query, 7, 3).await?;
+    Ok(
+        Report::new("K2 first page of a member's visible KB items", samples, elapsed)
+            .with_extra(json!({"page_items": listed, "items": args.items, "users": args.users, "sessions": args.sessions})),
+    )
 }
 
 /// K3: a keyword search over everything a plain member may read.
 async fn k3_search(fs: &Fs, args: &KnowledgeArgs) -> anyhow::Result<Report> {
-    let mut samples: Vec<Duration> = Vec::with_capacity(args.requests);
-    let started = Instant::now();
-    let mut found = 0;
-    for request in 0..args.requests {
-        let context = as_user(fs, (request * 11 + 5) % args.users);
-        let begin = Instant::now();
-        let page = fs
-            .items()
-            .list(
-                &context,
-                "bench",
-                ItemQuery {
-                    q: Some("needle".to_owned()),
-                    ..ItemQuery::default()
-                },
-            )
-            .await?;
-        samples.push(begin.elapsed());
-        found = page.items.len();
-    }
+    let query = ItemQuery {
+        q: Some("needle".to_owned()),
+        ..ItemQuery::default()
+    };
+    let (samples, elapsed, found) = time_listings(fs, args, &query, 11, 5).await?;
     Ok(
-        Report::new("K3 keyword search as a member", samples, started.elapsed())
+        Report::new("K3 keyword search as a member", samples, elapsed)
             .with_extra(json!({"hits": found})),
     )
+}
+
+/// `--requests` listings with `query`, request `n` by member `(n * stride + offset) %
+/// users`: the latencies, the wall time, and the size of the last page.
+async fn time_listings(
+    fs: &Fs,
+    args: &KnowledgeArgs,
+    query: &ItemQuery,
+    stride: usize,
+    offset: usize,
+) -> anyhow::Result<(Vec<Duration>, Duration, usize)> {
+    let mut samples: Vec<Duration> = Vec::with_capacity(args.requests);
+    let started = Instant::now();
+    let mut last = 0;
+    for request in 0..args.requests {
+        let context = as_user(fs, (request * stride + offset) % args.users);
+        let begin = Instant::now();
+        let page = fs.items().list(&context, "bench", query.clone()).await?;
+        samples.push(begin.elapsed());
+        last = page.items.len();
+    }
+    Ok((samples, started.elapsed(), last))
 }
