@@ -66,7 +66,7 @@ pub struct NewApiKey {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {
-    /// `system`, `user:<handle or id>` or `agent:<id>`; the caller itself when absent.
+    /// `system`, `user:<handle or id>` or `agent:<name or id>`; the caller itself when absent.
     #[serde(default)]
     pub principal: Option<String>,
     #[serde(default)]

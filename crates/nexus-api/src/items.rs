@@ -113,8 +113,8 @@ pub struct ItemList {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShareRequest {
-    /// Members to share with directly (handles or stable ids); in Contact, the users the
-    /// contact is assigned to.
+    /// Members to share with directly: users by handle or stable id, agents by stable id
+    /// (`a_XXXX`) or as `agent:<name>`; in Contact, the users the contact is assigned to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Vec<String>>,
     /// Readable by every member of the organization ("this is for everyone").
@@ -144,7 +144,7 @@ pub struct ItemAccess {
 /// One reader of an item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Reader {
-    /// `user:bob@acme.com` or `agent:<id>`.
+    /// `user:bob@acme.com` or `agent:<name>` (by handle where there is one).
     pub subject: String,
     /// Why: `owner` (personal scope or creator), `universal` (a member of the organization,
     /// for a `UNIV` item or one made universal), `session` (a member of the item's session

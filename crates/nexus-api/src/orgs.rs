@@ -49,7 +49,8 @@ pub enum MemberStatus {
 /// One entry of `members` in `org.json`. Fields other than these are kept as written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MemberRecord {
-    /// A user handle or stable id (`type: human`), or an agent id (`type: agent`).
+    /// A user handle or stable id (`type: human`), or an agent name or stable id
+    /// (`type: agent`).
     #[schema(example = "alice@acme.com")]
     pub user_id: String,
     pub role: Role,
@@ -69,12 +70,12 @@ pub struct MemberRecord {
     pub extra: Map<String, Value>,
 }
 
-/// A member as the members API shows it: the record, plus the person's stable id.
+/// A member as the members API shows it: the record, plus the member's stable id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Member {
     #[serde(flatten)]
     pub record: MemberRecord,
-    /// The stable id (`u_XXXX`) of a human member.
+    /// The member's stable id: `u_XXXX` for a person, `a_XXXX` for an agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
@@ -90,7 +91,8 @@ pub struct MemberList {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddMemberRequest {
-    /// A handle (e.g. an email), a stable id, or an agent id.
+    /// A handle (e.g. an email) or an agent's name; the system administrator may also name
+    /// a registered principal by stable id.
     #[schema(example = "bob@acme.com")]
     pub user_id: String,
     #[serde(default = "default_role")]

@@ -1,10 +1,10 @@
 //! Principals and API keys.
 //!
-//! Every user has a **stable id** `u_XXXX` (four random lowercase base-36 characters, never
-//! reused, never changed) and a unique **handle** (typically an email). Agents are named by
-//! their id (`agent_sales_001`), which is also their handle. Every interface accepts either
-//! form; relationships and everything else stored name users by stable id only, so a handle
-//! can never be confused with someone else's id.
+//! Every user has a **stable id** `u_XXXX` and every agent one of the form `a_XXXX` (four
+//! random lowercase base-36 characters, never reused, never changed), and each has a unique
+//! **handle**: a user's is typically an email, an agent's is its name (`agent_sales_001`).
+//! Every interface accepts either form; relationships and everything else stored name
+//! principals by stable id only, so a handle can never be confused with someone else's id.
 //!
 //! The registry is loaded once and kept in memory; a registration becomes visible only after
 //! it is durable (it is committed with whatever needed it, in one transaction).
@@ -37,19 +37,61 @@ pub const API_KEY_PREFIX: &str = "nx_";
 
 const ID_ALPHABET: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 
+/// The two kinds of principal with stable ids, and their id prefixes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// A person: `u_XXXX`.
+    User,
+    /// An AI agent: `a_XXXX`.
+    Agent,
+}
+
+impl PrincipalKind {
+    /// `user` or `agent`, as subjects and stored records name the kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrincipalKind::User => "user",
+            PrincipalKind::Agent => "agent",
+        }
+    }
+
+    fn prefix(self) -> &'static str {
+        match self {
+            PrincipalKind::User => "u_",
+            PrincipalKind::Agent => "a_",
+        }
+    }
+
+    /// Whether `text` has the form of a stable id of this kind (the prefix and four of
+    /// `[0-9a-z]`).
+    pub fn is_stable_id(self, text: &str) -> bool {
+        let bytes = text.as_bytes();
+        bytes.len() == 6
+            && text.starts_with(self.prefix())
+            && bytes
+                .iter()
+                .skip(2)
+                .all(|byte| byte.is_ascii_digit() || byte.is_ascii_lowercase())
+    }
+}
+
 /// Whether `text` has the form of a stable user id (`u_` and four of `[0-9a-z]`).
 pub fn is_stable_user_id(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.len() == 6
-        && text.starts_with("u_")
-        && bytes
-            .iter()
-            .skip(2)
-            .all(|byte| byte.is_ascii_digit() || byte.is_ascii_lowercase())
+    PrincipalKind::User.is_stable_id(text)
+}
+
+/// Whether `text` has the form of a stable agent id (`a_` and four of `[0-9a-z]`).
+pub fn is_stable_agent_id(text: &str) -> bool {
+    PrincipalKind::Agent.is_stable_id(text)
+}
+
+/// Whether `text` has the form of any stable principal id.
+fn is_any_stable_id(text: &str) -> bool {
+    is_stable_user_id(text) || is_stable_agent_id(text)
 }
 
 /// Checks a user handle: 1–254 characters of `[A-Za-z0-9._%+@-]`, starting with a letter
-/// or digit, not of the stable-id form and not reserved. Compared byte for byte (no case
+/// or digit, not of a stable-id form and not reserved. Compared byte for byte (no case
 /// folding, no Unicode look-alikes).
 pub fn validate_handle(handle: &str) -> Result<(), FsError> {
     let well_formed = !handle.is_empty()
@@ -67,9 +109,9 @@ pub fn validate_handle(handle: &str) -> Result<(), FsError> {
             handle.chars().take(80).collect::<String>()
         )));
     }
-    if is_stable_user_id(handle) {
+    if is_any_stable_id(handle) {
         return Err(FsError::invalid(format!(
-            "`{handle}` has the form of a stable user id and cannot be a handle"
+            "`{handle}` has the form of a stable id (`u_XXXX`, `a_XXXX`) and cannot be a handle"
         )));
     }
     if is_reserved_name(handle) {
@@ -80,26 +122,44 @@ pub fn validate_handle(handle: &str) -> Result<(), FsError> {
     Ok(())
 }
 
-/// Checks an agent id: 1–128 characters of `[A-Za-z0-9._-]`, starting with a letter or digit.
-pub fn validate_agent_id(id: &str) -> Result<(), FsError> {
-    let well_formed = !id.is_empty()
-        && id.len() <= 128
-        && id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-        && id
+/// Checks an agent's name (its handle): 1–128 characters of `[A-Za-z0-9._-]`, starting with
+/// a letter or digit, not of a stable-id form and not reserved.
+pub fn validate_agent_name(name: &str) -> Result<(), FsError> {
+    let well_formed = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    if is_reserved_name(id) {
+    if is_reserved_name(name) {
         return Err(FsError::invalid(format!(
-            "`{id}` is reserved and cannot name an agent"
+            "`{name}` is reserved and cannot name an agent"
         )));
     }
     if !well_formed {
         return Err(FsError::invalid(format!(
-            "invalid agent id `{}`: use 1-128 characters of letters, digits and `._-`, starting with a letter or digit",
-            id.chars().take(80).collect::<String>()
+            "invalid agent name `{}`: use 1-128 characters of letters, digits and `._-`, starting with a letter or digit",
+            name.chars().take(80).collect::<String>()
+        )));
+    }
+    if is_any_stable_id(name) {
+        return Err(FsError::invalid(format!(
+            "`{name}` has the form of a stable id (`u_XXXX`, `a_XXXX`) and cannot be an agent's name"
         )));
     }
     Ok(())
+}
+
+/// Checks text naming an agent: its stable id `a_XXXX` or a valid name.
+pub fn validate_agent_ref(text: &str) -> Result<(), FsError> {
+    if is_stable_agent_id(text) {
+        Ok(())
+    } else {
+        validate_agent_name(text)
+    }
 }
 
 pub use nexus_api::{ApiKeyInfo, NewApiKey, PrincipalInfo};
@@ -123,12 +183,12 @@ pub struct Registry {
     pub(crate) registering: tokio::sync::Mutex<()>,
 }
 
-/// How many stable user ids there are (`u_` and four base-36 characters).
-pub const USER_ID_SPACE: u32 = 36 * 36 * 36 * 36;
+/// How many stable ids of one kind there are (the prefix and four base-36 characters).
+pub const STABLE_ID_SPACE: u32 = 36 * 36 * 36 * 36;
 
-/// The stable user id with index `index` (below [`USER_ID_SPACE`]).
-fn user_id_at(mut index: u32) -> String {
-    let mut id = String::from("u_");
+/// The stable id of `kind` with index `index` (below [`STABLE_ID_SPACE`]).
+fn stable_id_at(kind: PrincipalKind, mut index: u32) -> String {
+    let mut id = String::from(kind.prefix());
     let mut digits = [b'0'; 4];
     for digit in digits.iter_mut().rev() {
         let position = usize::try_from(index % 36).unwrap_or(0);
@@ -139,19 +199,23 @@ fn user_id_at(mut index: u32) -> String {
     id
 }
 
-/// A random stable user id for which `taken` is false: random draws while the space is
+/// A random stable id of `kind` for which `taken` is false: random draws while the space is
 /// sparse, then every id in turn from a random start, so the search ends and fails only
 /// when no id is free.
-fn fresh_user_id(taken: impl Fn(&str) -> bool, rng: &mut impl rand::Rng) -> Option<String> {
+fn fresh_id(
+    kind: PrincipalKind,
+    taken: impl Fn(&str) -> bool,
+    rng: &mut impl rand::Rng,
+) -> Option<String> {
     for _ in 0..64 {
-        let id = user_id_at(rng.random_range(0..USER_ID_SPACE));
+        let id = stable_id_at(kind, rng.random_range(0..STABLE_ID_SPACE));
         if !taken(&id) {
             return Some(id);
         }
     }
-    let start = rng.random_range(0..USER_ID_SPACE);
-    (0..USER_ID_SPACE)
-        .map(|offset| user_id_at((start + offset) % USER_ID_SPACE))
+    let start = rng.random_range(0..STABLE_ID_SPACE);
+    (0..STABLE_ID_SPACE)
+        .map(|offset| stable_id_at(kind, (start + offset) % STABLE_ID_SPACE))
         .find(|id| !taken(id))
 }
 
@@ -176,27 +240,30 @@ impl Registry {
         accounts
     }
 
-    /// The stable id of a registered user, given its id or handle.
-    pub fn user_id(&self, text: &str) -> Option<String> {
+    /// The stable id of a registered principal of `kind`, given its id or handle. (An agent
+    /// registered before agents had stable ids is found by its name until it gets one.)
+    pub fn id_of(&self, kind: PrincipalKind, text: &str) -> Option<String> {
         let state = self.state.read();
-        if is_stable_user_id(text) {
-            return state
-                .handles
-                .contains_key(&("user".to_owned(), text.to_owned()))
-                .then(|| text.to_owned());
+        let key = (kind.as_str().to_owned(), text.to_owned());
+        if kind.is_stable_id(text) && state.handles.contains_key(&key) {
+            return Some(text.to_owned());
         }
-        state
-            .ids
-            .get(&("user".to_owned(), text.to_owned()))
-            .cloned()
+        state.ids.get(&key).cloned()
     }
 
-    /// Whether an agent is registered.
-    pub fn agent_known(&self, id: &str) -> bool {
-        self.state
-            .read()
-            .handles
-            .contains_key(&("agent".to_owned(), id.to_owned()))
+    /// The stable id of a registered user, given its id or handle.
+    pub fn user_id(&self, text: &str) -> Option<String> {
+        self.id_of(PrincipalKind::User, text)
+    }
+
+    /// The stable id of a registered agent, given its id or name.
+    pub fn agent_id(&self, text: &str) -> Option<String> {
+        self.id_of(PrincipalKind::Agent, text)
+    }
+
+    /// Whether an agent is registered (by id or name).
+    pub fn agent_known(&self, text: &str) -> bool {
+        self.agent_id(text).is_some()
     }
 
     /// The handle of a principal (`None` if unregistered).
@@ -208,31 +275,28 @@ impl Registry {
             .cloned()
     }
 
-    /// A subject (`user:<id>`...) with a user's stable id replaced by the handle, for people.
+    /// A subject (`user:<id>`, `agent:<id>`...) with a stable id replaced by the handle, for
+    /// people.
     pub fn display_subject(&self, subject: &str) -> String {
-        if let Some(id) = subject.strip_prefix("user:")
-            && let Some(handle) = self.handle("user", id)
-        {
-            return format!("user:{handle}");
+        for kind in ["user", "agent"] {
+            if let Some(id) = subject
+                .strip_prefix(kind)
+                .and_then(|rest| rest.strip_prefix(':'))
+                && let Some(handle) = self.handle(kind, id)
+            {
+                return format!("{kind}:{handle}");
+            }
         }
         subject.to_owned()
     }
 
-    /// A record registering a new user with a fresh random stable id. Call with
-    /// `registering` held, and [`Registry::commit`] it once durable. Refused (`conflict`)
-    /// only when every stable id is taken.
-    pub(crate) fn new_user(
+    /// A record registering a new principal of `kind` named `handle` with a fresh random
+    /// stable id, with the ids registered but not yet committed answered by `pending`. Call
+    /// with `registering` held, and [`Registry::commit`] it once durable. Refused
+    /// (`conflict`) only when every stable id is taken.
+    pub(crate) fn new_principal_where(
         &self,
-        handle: &str,
-        pending: &[PrincipalRecord],
-    ) -> Result<PrincipalRecord, FsError> {
-        self.new_user_where(handle, |id| pending.iter().any(|record| record.id == id))
-    }
-
-    /// [`Registry::new_user`], with the ids registered but not yet committed answered by
-    /// `pending` (for registering many users at once).
-    pub(crate) fn new_user_where(
-        &self,
+        kind: PrincipalKind,
         handle: &str,
         pending: impl Fn(&str) -> bool,
     ) -> Result<PrincipalRecord, FsError> {
@@ -240,16 +304,17 @@ impl Registry {
         let taken = |id: &str| {
             state
                 .handles
-                .contains_key(&("user".to_owned(), id.to_owned()))
+                .contains_key(&(kind.as_str().to_owned(), id.to_owned()))
                 || pending(id)
         };
-        let id = fresh_user_id(taken, &mut rand::rng()).ok_or_else(|| FsError::Conflict {
+        let id = fresh_id(kind, taken, &mut rand::rng()).ok_or_else(|| FsError::Conflict {
             message: format!(
-                "cannot register `{handle}`: every one of the {USER_ID_SPACE} stable user ids is taken"
+                "cannot register `{handle}`: every one of the {STABLE_ID_SPACE} stable {} ids is taken",
+                kind.as_str()
             ),
         })?;
         Ok(PrincipalRecord {
-            kind: "user".to_owned(),
+            kind: kind.as_str().to_owned(),
             id,
             handle: handle.to_owned(),
             created_at: Timestamp::now(),
@@ -261,6 +326,44 @@ impl Registry {
         let mut state = self.state.write();
         for record in records {
             state.insert(record);
+        }
+    }
+
+    /// Agents registered before agents had stable ids (their name is their id), by name.
+    pub(crate) fn agents_without_stable_ids(&self) -> Vec<String> {
+        let state = self.state.read();
+        let mut names: Vec<String> = state
+            .handles
+            .iter()
+            .filter(|((kind, id), handle)| {
+                kind == "agent" && id == *handle && !is_stable_agent_id(id)
+            })
+            .map(|(_, handle)| handle.clone())
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Makes a durable [`nexus_store::Mutation::AssignStableId`] visible: the principal
+    /// registered as `handle` is `id` from now on, and so are its keys.
+    pub(crate) fn commit_stable_id(&self, kind: PrincipalKind, handle: &str, id: &str) {
+        let mut state = self.state.write();
+        let kind_text = kind.as_str().to_owned();
+        let old = (kind_text.clone(), handle.to_owned());
+        let new = (kind_text.clone(), id.to_owned());
+        if state.handles.remove(&old).is_none() {
+            return;
+        }
+        state.handles.insert(new.clone(), handle.to_owned());
+        state.ids.insert(old.clone(), id.to_owned());
+        if let Some(created) = state.created.remove(&old) {
+            state.created.insert(new, created);
+        }
+        let (before, after) = (format!("{kind_text}:{handle}"), format!("{kind_text}:{id}"));
+        for key in state.keys.values_mut() {
+            if key.principal == before {
+                key.principal.clone_from(&after);
+            }
         }
     }
 
@@ -403,27 +506,34 @@ mod tests {
         ] {
             assert!(validate_handle(bad).is_err(), "{bad}");
         }
-        validate_agent_id("agent_sales_001").unwrap();
-        assert!(validate_agent_id("bad agent").is_err());
-        assert!(validate_agent_id("UNIV").is_err());
-        assert!(validate_agent_id("system").is_err());
+        assert!(validate_handle("a_ab12").is_err());
+        validate_agent_name("agent_sales_001").unwrap();
+        for bad in ["bad agent", "UNIV", "system", "a_ab12", "u_ab12", ""] {
+            assert!(validate_agent_name(bad).is_err(), "{bad}");
+        }
+        validate_agent_ref("a_ab12").unwrap();
+        validate_agent_ref("agent_sales_001").unwrap();
+        assert!(is_stable_agent_id("a_0z9k") && !is_stable_agent_id("u_0z9k"));
     }
 
     #[test]
     fn the_id_search_ends_finding_the_last_free_id_or_nothing() {
         let mut rng = rand::rng();
-        assert_eq!(user_id_at(0), "u_0000");
-        assert_eq!(user_id_at(USER_ID_SPACE - 1), "u_zzzz");
+        let user = PrincipalKind::User;
+        assert_eq!(stable_id_at(user, 0), "u_0000");
+        assert_eq!(stable_id_at(user, STABLE_ID_SPACE - 1), "u_zzzz");
+        assert_eq!(stable_id_at(PrincipalKind::Agent, 0), "a_0000");
         assert!(
-            (0..USER_ID_SPACE)
+            (0..STABLE_ID_SPACE)
                 .step_by(9973)
-                .all(|index| is_stable_user_id(&user_id_at(index)))
+                .all(|index| is_stable_user_id(&stable_id_at(user, index))
+                    && is_stable_agent_id(&stable_id_at(PrincipalKind::Agent, index)))
         );
         // One free id left: found (after the random draws miss it).
-        let found = fresh_user_id(|id| id != "u_k3x9", &mut rng);
+        let found = fresh_id(user, |id| id != "u_k3x9", &mut rng);
         assert_eq!(found.as_deref(), Some("u_k3x9"));
         // None left: the search ends without one.
-        assert_eq!(fresh_user_id(|_| true, &mut rng), None);
+        assert_eq!(fresh_id(user, |_| true, &mut rng), None);
     }
 
     #[test]
@@ -432,7 +542,11 @@ mod tests {
         let mut pending = Vec::new();
         for n in 0..2000 {
             let record = accounts
-                .new_user(&format!("user{n}@x.org"), &pending)
+                .new_principal_where(PrincipalKind::User, &format!("user{n}@x.org"), |id| {
+                    pending
+                        .iter()
+                        .any(|record: &PrincipalRecord| record.id == id)
+                })
                 .unwrap();
             assert!(is_stable_user_id(&record.id), "{}", record.id);
             pending.push(record);
@@ -449,6 +563,50 @@ mod tests {
             accounts.user_id("u_zzzz").is_some(),
             pending.iter().any(|r| r.id == "u_zzzz")
         );
+    }
+
+    #[test]
+    fn agents_are_found_by_name_or_id_and_keep_their_keys_when_given_a_stable_id() {
+        let legacy = PrincipalRecord {
+            kind: "agent".to_owned(),
+            id: "sales-bot".to_owned(),
+            handle: "sales-bot".to_owned(),
+            created_at: Timestamp(7),
+        };
+        let accounts = Registry::load(AccountsSnapshot {
+            principals: vec![legacy],
+            api_keys: Vec::new(),
+        });
+        let (key, secret) = Registry::new_key(&Principal::Agent("sales-bot".into()), "bot");
+        accounts.commit_key(key);
+        assert_eq!(accounts.agents_without_stable_ids(), ["sales-bot"]);
+        assert_eq!(accounts.agent_id("sales-bot").as_deref(), Some("sales-bot"));
+        let fresh = accounts
+            .new_principal_where(PrincipalKind::Agent, "sales-bot", |_| false)
+            .unwrap();
+        assert!(is_stable_agent_id(&fresh.id), "{}", fresh.id);
+        accounts.commit_stable_id(PrincipalKind::Agent, "sales-bot", &fresh.id);
+        assert!(accounts.agents_without_stable_ids().is_empty());
+        assert_eq!(accounts.agent_id("sales-bot"), Some(fresh.id.clone()));
+        assert_eq!(accounts.agent_id(&fresh.id), Some(fresh.id.clone()));
+        // Users and agents never answer for each other.
+        assert_eq!(accounts.user_id(&fresh.id), None);
+        assert_eq!(accounts.user_id("sales-bot"), None);
+        assert_eq!(
+            accounts.display_subject(&format!("agent:{}", fresh.id)),
+            "agent:sales-bot"
+        );
+        assert_eq!(
+            accounts.authenticate_key(&secret),
+            Some(Principal::Agent(fresh.id.clone()))
+        );
+        let listed = accounts.list();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(
+            (listed[0].id.as_str(), listed[0].handle.as_str()),
+            (fresh.id.as_str(), "sales-bot")
+        );
+        assert_eq!(listed[0].created_at, crate::format_timestamp(Timestamp(7)));
     }
 
     #[test]

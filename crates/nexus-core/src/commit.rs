@@ -69,6 +69,19 @@ impl UnitOfWork {
         self.persist_and_apply(plan, mutations).await
     }
 
+    /// Commits relationship updates and mutations that only rename what is stored (a
+    /// migration giving principals stable ids): the tenancy check is skipped, since a renamed
+    /// relationship was admitted when it was first written and must not be dropped now.
+    pub(crate) async fn write_renames(
+        &self,
+        updates: Vec<RelationshipUpdate>,
+        mutations: Vec<Mutation>,
+    ) -> Result<WriteOutcome, FsError> {
+        let _serialized = self.writes.lock().await;
+        let plan = self.state.engine.write().plan(&updates, &[], now())?;
+        Ok(self.persist_and_apply(plan, mutations).await?.0)
+    }
+
     /// Plans deleting every relationship matching `filter`, then persists and applies it.
     pub async fn delete_matching(
         &self,

@@ -129,10 +129,10 @@ impl FsError {
                 | CheckError::Caveat(_) => ErrorCode::EvaluationFailed,
             },
             FsError::Rejected(rejection) => match rejection {
-                Rejection::NotFound { .. } | Rejection::VersionNotFound { .. } => {
-                    ErrorCode::NotFound
-                }
-                Rejection::WrongOrganization { .. } => ErrorCode::NotFound,
+                Rejection::NotFound { .. }
+                | Rejection::VersionNotFound { .. }
+                | Rejection::NoSuchAccount { .. }
+                | Rejection::WrongOrganization { .. } => ErrorCode::NotFound,
                 Rejection::ParentNotFound { .. } => ErrorCode::ParentNotFound,
                 Rejection::AlreadyExists { .. } | Rejection::AccountExists { .. } => {
                     ErrorCode::AlreadyExists

@@ -552,7 +552,7 @@ pub fn mint_token(config: &AuthConfig, subject: &str, ttl_secs: u64) -> Result<S
         return Err(MintError::Reserved(name.to_owned()));
     }
     if kind == "agent" {
-        nexus_core::accounts::validate_agent_id(name).map_err(MintError::Subject)?;
+        nexus_core::accounts::validate_agent_ref(name).map_err(MintError::Subject)?;
     } else if !nexus_core::accounts::is_stable_user_id(name) {
         nexus_core::accounts::validate_handle(name).map_err(MintError::Subject)?;
     }

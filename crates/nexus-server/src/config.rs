@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use nexus_core::accounts::{is_stable_user_id, validate_agent_id, validate_handle};
+use nexus_core::accounts::{is_stable_user_id, validate_agent_ref, validate_handle};
 use nexus_core::{Layout, MemberSpec, OrgId, OrgSpec, Provisioning, WorkspaceSpec};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -208,7 +208,7 @@ fn principal_id<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Str
     let text = String::deserialize(deserializer)?;
     let valid = is_stable_user_id(&text)
         || validate_handle(&text).is_ok()
-        || validate_agent_id(&text).is_ok();
+        || validate_agent_ref(&text).is_ok();
     if !valid {
         let reason = validate_handle(&text)
             .err()
@@ -661,7 +661,7 @@ fn validate_org(org: &OrgConfig, at: &str) -> Result<(), Problem> {
                         .map_err(|error| Problem(format!("{where_}.user_id: {error}")))?;
                 }
             }
-            nexus_core::MemberKind::Agent => validate_agent_id(&member.user_id)
+            nexus_core::MemberKind::Agent => validate_agent_ref(&member.user_id)
                 .map_err(|error| Problem(format!("{where_}.user_id: {error}")))?,
         }
         if members.contains(&&member.user_id) {

@@ -25,7 +25,7 @@ use nexus_path::{OrgId, VfsPath};
 
 use crate::error::Rejection;
 use crate::meta::{
-    Applied, ChangeOperation, MetadataStore, Mutation, Precondition, PrincipalRecord,
+    ApiKeyRecord, Applied, ChangeOperation, MetadataStore, Mutation, Precondition, PrincipalRecord,
     RelationshipBatch, RelationshipChange,
 };
 use crate::types::{BlobRef, ContentHash, ListQuery, Timestamp, VersionPolicy};
@@ -441,6 +441,71 @@ pub async fn principals_are_unique(store: &dyn MetadataStore) {
     assert_eq!(accounts.principals.len(), 1);
 }
 
+/// A principal registered with its handle as id gets a stable id once; its keys follow.
+pub async fn stable_ids_are_assigned_once(store: &dyn MetadataStore) {
+    let agent = |id: &str, handle: &str| Mutation::RegisterPrincipal {
+        principal: PrincipalRecord {
+            kind: "agent".to_owned(),
+            id: id.to_owned(),
+            handle: handle.to_owned(),
+            created_at: at(1),
+        },
+    };
+    let assign = |handle: &str, id: &str| Mutation::AssignStableId {
+        kind: "agent".to_owned(),
+        handle: handle.to_owned(),
+        id: id.to_owned(),
+    };
+    let key = |id: &str, principal: &str| Mutation::CreateApiKey {
+        key: ApiKeyRecord {
+            id: id.to_owned(),
+            hash: format!("hash-{id}"),
+            principal: principal.to_owned(),
+            description: String::new(),
+            created_at: at(1),
+            revoked_at: None,
+        },
+    };
+    ok(store, agent("bot", "bot")).await;
+    ok(store, agent("a_0002", "other")).await;
+    ok(store, key("key_1", "agent:bot")).await;
+    ok(store, key("key_2", "agent:bots")).await;
+    // The id is taken, or there is no such registration: refused, nothing changes.
+    refused(store, assign("bot", "a_0002")).await;
+    refused(store, assign("nobody", "a_0003")).await;
+    refused(store, assign("other", "a_0003")).await;
+    ok(store, assign("bot", "a_0001")).await;
+    // Once only.
+    refused(store, assign("bot", "a_0004")).await;
+    let accounts = store.load_accounts().await.unwrap();
+    let mut principals: Vec<(String, String)> = accounts
+        .principals
+        .iter()
+        .map(|record| (record.id.clone(), record.handle.clone()))
+        .collect();
+    principals.sort();
+    assert_eq!(
+        principals,
+        [
+            ("a_0001".to_owned(), "bot".to_owned()),
+            ("a_0002".to_owned(), "other".to_owned())
+        ]
+    );
+    let mut keys: Vec<(String, String)> = accounts
+        .api_keys
+        .iter()
+        .map(|key| (key.id.clone(), key.principal.clone()))
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            ("key_1".to_owned(), "agent:a_0001".to_owned()),
+            ("key_2".to_owned(), "agent:bots".to_owned())
+        ]
+    );
+}
+
 /// Runs every conformance check as its own test: `$make` is an async block returning
 /// `(Arc<dyn MetadataStore>, guard)` for a fresh, empty store (the guard, e.g. a temporary
 /// directory, lives as long as the test).
@@ -457,6 +522,7 @@ macro_rules! metadata_conformance_tests {
             reference_counts_are_exact,
             relationship_revisions_are_ordered,
             principals_are_unique,
+            stable_ids_are_assigned_once,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

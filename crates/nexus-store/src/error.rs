@@ -40,6 +40,8 @@ pub enum Rejection {
     RevisionConflict { stored: u64, attempted: u64 },
     #[error("{what} already exists")]
     AccountExists { what: String },
+    #[error("there is no {what}")]
+    NoSuchAccount { what: String },
     #[error("relationship `{relationship}` cannot be stored: {problem}")]
     InvalidRelationship {
         relationship: String,

@@ -101,6 +101,15 @@ pub enum Mutation {
     SetAuthorizationSchema { source: String, revision: u64 },
     /// Registers a principal; its kind and id, and its kind and handle, must be new.
     RegisterPrincipal { principal: PrincipalRecord },
+    /// Gives the principal of `kind` registered with its handle `handle` as its id (agents
+    /// registered before agents had stable ids) the stable id `id`; the handle stays, and
+    /// API keys acting for `<kind>:<handle>` act for `<kind>:<id>`. Refused unless such a
+    /// record exists and `id` is free.
+    AssignStableId {
+        kind: String,
+        handle: String,
+        id: String,
+    },
     /// Stores a new API key (its hash only).
     CreateApiKey { key: ApiKeyRecord },
     /// Revokes an API key (already revoked: nothing changes).
@@ -201,6 +210,7 @@ impl Mutation {
             | Mutation::WriteRelationships { .. }
             | Mutation::SetAuthorizationSchema { .. }
             | Mutation::RegisterPrincipal { .. }
+            | Mutation::AssignStableId { .. }
             | Mutation::CreateApiKey { .. }
             | Mutation::RevokeApiKey { .. } => None,
         }

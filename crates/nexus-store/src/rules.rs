@@ -147,6 +147,10 @@ pub trait Rows: Send {
     /// Registers a principal (refused when its id or handle is taken).
     async fn register_principal(&mut self, principal: &PrincipalRecord) -> Outcome<()>;
 
+    /// Gives a principal registered with its handle as id the stable id `id` (see
+    /// [`Mutation::AssignStableId`]).
+    async fn assign_stable_id(&mut self, kind: &str, handle: &str, id: &str) -> Outcome<()>;
+
     /// Stores a new API key.
     async fn create_api_key(&mut self, key: &ApiKeyRecord) -> Outcome<()>;
 
@@ -250,6 +254,10 @@ pub async fn apply<R: Rows + ?Sized>(rows: &mut R, mutation: &Mutation) -> Outco
         }
         Mutation::RegisterPrincipal { principal } => {
             rows.register_principal(principal).await?;
+            Ok(Applied::default())
+        }
+        Mutation::AssignStableId { kind, handle, id } => {
+            rows.assign_stable_id(kind, handle, id).await?;
             Ok(Applied::default())
         }
         Mutation::CreateApiKey { key } => {

@@ -146,7 +146,7 @@ impl Authorizer {
     }
 
     /// The subject a principal acts as (`None` for the system, which is not checked). A user
-    /// named by handle acts as its stable id.
+    /// named by handle, or an agent by name, acts as its stable id.
     pub fn subject_of(&self, principal: &Principal) -> Option<SubjectRef> {
         match principal {
             Principal::System => None,
@@ -154,7 +154,10 @@ impl Authorizer {
                 "user",
                 self.accounts.user_id(id).unwrap_or_else(|| id.clone()),
             )),
-            Principal::Agent(id) => Some(SubjectRef::object("agent", id)),
+            Principal::Agent(id) => Some(SubjectRef::object(
+                "agent",
+                self.accounts.agent_id(id).unwrap_or_else(|| id.clone()),
+            )),
         }
     }
 

@@ -8,8 +8,8 @@ use nexus_store::{Mutation, PrincipalRecord, Timestamp};
 use super::orgs::LOCK_MARK;
 use super::{Accounts, Fs};
 use crate::accounts::{
-    ApiKeyInfo, NewApiKey, PrincipalInfo, Registry, is_stable_user_id, validate_agent_id,
-    validate_handle,
+    ApiKeyInfo, NewApiKey, PrincipalInfo, PrincipalKind, Registry, is_stable_agent_id,
+    validate_agent_name, validate_handle,
 };
 use crate::error::FsError;
 use crate::principal::{CallContext, Principal};
@@ -103,12 +103,13 @@ impl Accounts<'_> {
         self.store_key(record).await
     }
 
-    /// The principal a key is for (`system`, `user:<handle or id>` of a registered user,
-    /// `agent:<id>`), users by stable id.
+    /// The principal a key is for (`system`, or a registered user or agent named by handle
+    /// or stable id), by stable id.
     fn key_owner(self, principal: &str) -> Result<Principal, FsError> {
         match Principal::parse(principal).map_err(|error| FsError::invalid(error.to_string()))? {
             Principal::User(text) => Ok(Principal::User(self.user_for(&text, None)?)),
-            other => Ok(other),
+            Principal::Agent(text) => Ok(Principal::Agent(self.agent_for(&text, None)?)),
+            Principal::System => Ok(Principal::System),
         }
     }
 
@@ -177,7 +178,7 @@ impl Accounts<'_> {
         let (kind, id, handle) = match &context.principal {
             Principal::System => ("system", "system".to_owned(), None),
             Principal::User(id) => ("user", id.clone(), self.registry.handle("user", id)),
-            Principal::Agent(id) => ("agent", id.clone(), Some(id.clone())),
+            Principal::Agent(id) => ("agent", id.clone(), self.registry.handle("agent", id)),
         };
         Ok(Whoami {
             kind: kind.to_owned(),
@@ -187,26 +188,14 @@ impl Accounts<'_> {
         })
     }
 
-    /// Adds a registration for agent `id` to `pending` unless it is registered already.
-    pub(crate) fn register_agent(
+    /// The stable id of the agent named `text` (name or id). An unknown name is registered
+    /// into `pending` when given; an unknown id is always an error.
+    pub(crate) fn agent_for(
         self,
-        id: &str,
-        pending: &mut Vec<PrincipalRecord>,
-    ) -> Result<(), FsError> {
-        let known = self.registry.agent_known(id)
-            || pending
-                .iter()
-                .any(|record| record.kind == "agent" && record.id == id);
-        if !known {
-            validate_agent_id(id)?;
-            pending.push(PrincipalRecord {
-                kind: "agent".to_owned(),
-                id: id.to_owned(),
-                handle: id.to_owned(),
-                created_at: Timestamp::now(),
-            });
-        }
-        Ok(())
+        text: &str,
+        pending: Option<&mut Vec<PrincipalRecord>>,
+    ) -> Result<String, FsError> {
+        self.principal_for(PrincipalKind::Agent, text, pending)
     }
 
     /// The stable id of the user named `text` (handle or id). An unknown handle is
@@ -216,25 +205,40 @@ impl Accounts<'_> {
         text: &str,
         pending: Option<&mut Vec<PrincipalRecord>>,
     ) -> Result<String, FsError> {
-        if let Some(id) = self.registry.user_id(text) {
+        self.principal_for(PrincipalKind::User, text, pending)
+    }
+
+    fn principal_for(
+        self,
+        kind: PrincipalKind,
+        text: &str,
+        pending: Option<&mut Vec<PrincipalRecord>>,
+    ) -> Result<String, FsError> {
+        let what = kind.as_str();
+        if let Some(id) = self.registry.id_of(kind, text) {
             return Ok(id);
         }
-        if is_stable_user_id(text) {
+        if kind.is_stable_id(text) {
             return Err(FsError::invalid(format!(
-                "there is no user with id `{text}`"
+                "there is no {what} with id `{text}`"
             )));
         }
-        validate_handle(text)?;
+        match kind {
+            PrincipalKind::User => validate_handle(text)?,
+            PrincipalKind::Agent => validate_agent_name(text)?,
+        }
         let Some(pending) = pending else {
-            return Err(FsError::invalid(format!("there is no user `{text}`")));
+            return Err(FsError::invalid(format!("there is no {what} `{text}`")));
         };
         if let Some(record) = pending
             .iter()
-            .find(|record| record.kind == "user" && record.handle == text)
+            .find(|record| record.kind == what && record.handle == text)
         {
             return Ok(record.id.clone());
         }
-        let record = self.registry.new_user(text, pending)?;
+        let record = self.registry.new_principal_where(kind, text, |id| {
+            pending.iter().any(|record| record.id == id)
+        })?;
         let id = record.id.clone();
         pending.push(record);
         Ok(id)
@@ -294,11 +298,97 @@ impl Accounts<'_> {
             });
         }
         let mutations = registrations(&pending);
-        self.commit
-            .write_with(&CallContext::system(), updates, Vec::new(), mutations)
-            .await?;
+        self.commit.write_renames(updates, mutations).await?;
         tracing::info!(users = pending.len(), "registered users named by handle");
         self.registry.commit(&pending);
+        Ok(())
+    }
+
+    /// Gives stable ids to agents registered before agents had them (their name was their
+    /// id) and to agents named in stored relationships but never registered, and renames
+    /// those relationships' subjects to the new ids, in one revision. Their names stay their
+    /// handles, so everything that named them by name still does; API keys follow.
+    pub(crate) async fn give_agents_stable_ids(self) -> Result<(), FsError> {
+        let legacy = self.registry.agents_without_stable_ids();
+        let filter = RelationshipFilter {
+            subject_type: Some("agent".to_owned()),
+            ..RelationshipFilter::default()
+        };
+        let named_by_name: Vec<Relationship> = self
+            .authz
+            .engine()
+            .read(&filter, None, usize::MAX, i64::MIN)
+            .into_iter()
+            .filter(|relationship| {
+                let id = &relationship.subject.object.object_id;
+                !relationship.subject.is_wildcard() && !is_stable_agent_id(id)
+            })
+            .collect();
+        if legacy.is_empty() && named_by_name.is_empty() {
+            return Ok(());
+        }
+        let _registering = self.registry.registering.lock().await;
+        let mut taken: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut assigned: std::collections::HashMap<String, String> =
+            std::collections::HashMap::new();
+        let mut mutations = Vec::new();
+        for name in legacy {
+            let record = self
+                .registry
+                .new_principal_where(PrincipalKind::Agent, &name, |id| taken.contains(id))?;
+            taken.insert(record.id.clone());
+            mutations.push(Mutation::AssignStableId {
+                kind: "agent".to_owned(),
+                handle: name.clone(),
+                id: record.id.clone(),
+            });
+            assigned.insert(name, record.id);
+        }
+        let mut pending: Vec<PrincipalRecord> = Vec::new();
+        let mut updates = Vec::new();
+        for relationship in named_by_name {
+            let name = relationship.subject.object.object_id.clone();
+            let id = if let Some(id) = assigned.get(&name) {
+                id.clone()
+            } else if let Some(id) = self.registry.agent_id(&name) {
+                id
+            } else if validate_agent_name(&name).is_ok() {
+                let record =
+                    self.registry
+                        .new_principal_where(PrincipalKind::Agent, &name, |id| {
+                            taken.contains(id)
+                        })?;
+                taken.insert(record.id.clone());
+                assigned.insert(name, record.id.clone());
+                let id = record.id.clone();
+                pending.push(record);
+                id
+            } else {
+                tracing::warn!(%relationship, "relationship names an agent that cannot be registered; left as is");
+                continue;
+            };
+            let mut renamed = relationship.clone();
+            renamed.subject.object.object_id = id;
+            updates.push(RelationshipUpdate {
+                operation: Operation::Delete,
+                relationship,
+            });
+            updates.push(RelationshipUpdate {
+                operation: Operation::Touch,
+                relationship: renamed,
+            });
+        }
+        let given = mutations.len();
+        mutations.extend(registrations(&pending));
+        self.commit.write_renames(updates, mutations).await?;
+        tracing::info!(agents = given + pending.len(), "gave agents stable ids");
+        self.registry.commit(&pending);
+        for (name, id) in &assigned {
+            if !pending.iter().any(|record| &record.id == id) {
+                self.registry
+                    .commit_stable_id(PrincipalKind::Agent, name, id);
+            }
+        }
         Ok(())
     }
 
@@ -320,7 +410,7 @@ impl Accounts<'_> {
         }
         let record = self
             .registry
-            .new_user_where(handle, |id| pending_ids.contains(id))
+            .new_principal_where(PrincipalKind::User, handle, |id| pending_ids.contains(id))
             .ok()?;
         pending_ids.insert(record.id.clone());
         let id = record.id.clone();

@@ -152,6 +152,7 @@ impl Fs {
             item_cache: Arc::new(knowledge::ItemCache::default()),
         };
         fs.accounts().adopt_unregistered_users().await?;
+        fs.accounts().give_agents_stable_ids().await?;
         Ok(fs)
     }
 
@@ -246,7 +247,11 @@ impl Fs {
                 .registry
                 .handle("user", id)
                 .map(|handle| format!("user:{handle}")),
-            _ => None,
+            Principal::Agent(id) => self
+                .registry
+                .handle("agent", id)
+                .map(|handle| format!("agent:{handle}")),
+            Principal::System => None,
         };
         CallContext {
             principal,
@@ -255,12 +260,15 @@ impl Fs {
         }
     }
 
-    /// The principal with a user handle replaced by the stable id (unknown users are kept as
-    /// given: they hold nothing).
+    /// The principal with a user's handle or an agent's name replaced by the stable id
+    /// (unknown principals are kept as given: they hold nothing).
     pub fn resolve_principal(&self, principal: Principal) -> Principal {
         match principal {
             Principal::User(text) => Principal::User(self.registry.user_id(&text).unwrap_or(text)),
-            other => other,
+            Principal::Agent(text) => {
+                Principal::Agent(self.registry.agent_id(&text).unwrap_or(text))
+            }
+            Principal::System => Principal::System,
         }
     }
 

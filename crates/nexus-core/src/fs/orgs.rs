@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{Fs, Orgs};
-use crate::accounts::{is_stable_user_id, validate_agent_id, validate_handle};
+use crate::accounts::{is_stable_agent_id, is_stable_user_id, validate_agent_ref, validate_handle};
 use crate::authz::{self, Permission, org_of};
 use crate::entry::Entry;
 use crate::error::FsError;
@@ -237,7 +237,7 @@ impl OrgRecord {
         for member in &record.members {
             match member.kind {
                 MemberKind::Human => validate_handle_or_id(&member.user_id)?,
-                MemberKind::Agent => validate_agent_id(&member.user_id)?,
+                MemberKind::Agent => validate_agent_ref(&member.user_id)?,
             }
         }
         Ok(())
@@ -370,10 +370,9 @@ fn record_path(org: &OrgId) -> Result<VfsPath, FsError> {
 impl Orgs<'_> {
     /// A member record as the members API shows it (with a person's stable id).
     pub fn member_view(self, record: MemberRecord) -> Member {
-        let id = if record.kind == MemberKind::Human {
-            self.registry.user_id(&record.user_id)
-        } else {
-            None
+        let id = match record.kind {
+            MemberKind::Human => self.registry.user_id(&record.user_id),
+            MemberKind::Agent => self.registry.agent_id(&record.user_id),
         };
         Member { record, id }
     }
@@ -696,13 +695,10 @@ impl Orgs<'_> {
         pending: Option<&mut Vec<PrincipalRecord>>,
     ) -> Result<SubjectRef, FsError> {
         match member.kind {
-            MemberKind::Agent => {
-                validate_agent_id(&member.user_id)?;
-                if let Some(pending) = pending {
-                    self.accounts().register_agent(&member.user_id, pending)?;
-                }
-                Ok(SubjectRef::object("agent", &member.user_id))
-            }
+            MemberKind::Agent => Ok(SubjectRef::object(
+                "agent",
+                self.accounts().agent_for(&member.user_id, pending)?,
+            )),
             MemberKind::Human => Ok(SubjectRef::object(
                 "user",
                 self.accounts().user_for(&member.user_id, pending)?,
@@ -747,10 +743,7 @@ impl Orgs<'_> {
             workspaces: spec.workspaces,
             extra: added_by(context, &self),
         };
-        if context.principal != Principal::System
-            && candidate.kind == MemberKind::Human
-            && is_stable_user_id(&candidate.user_id)
-        {
+        if context.principal != Principal::System && names_by_stable_id(&candidate) {
             return Err(stable_id_refused(&candidate.user_id, &org));
         }
         let wanted = self.member_subject(&candidate, Some(&mut Vec::new()))?;
@@ -971,7 +964,7 @@ impl Orgs<'_> {
         for (member, permissions) in &spec.members {
             match member.kind {
                 MemberKind::Human => validate_handle_or_id(&member.user_id)?,
-                MemberKind::Agent => validate_agent_id(&member.user_id)?,
+                MemberKind::Agent => validate_agent_ref(&member.user_id)?,
             }
             for workspace in &member.workspaces {
                 if !spec.workspaces.iter().any(|known| &known.id == workspace) {
@@ -1190,19 +1183,26 @@ fn refuse_new_stable_ids(
                 .iter()
                 .any(|known| known.user_id == member.user_id)
         });
-        if member.kind == MemberKind::Human && is_stable_user_id(&member.user_id) && !listed_before
-        {
+        if names_by_stable_id(member) && !listed_before {
             return Err(stable_id_refused(&member.user_id, org));
         }
     }
     Ok(())
 }
 
+/// Whether a member record names its user or agent by stable id rather than by handle.
+fn names_by_stable_id(member: &MemberRecord) -> bool {
+    match member.kind {
+        MemberKind::Human => is_stable_user_id(&member.user_id),
+        MemberKind::Agent => is_stable_agent_id(&member.user_id),
+    }
+}
+
 /// The refusal of a new member named by stable id by someone other than the operator.
 fn stable_id_refused(user: &str, org: &OrgId) -> FsError {
     FsError::PrincipalRefused {
         message: format!(
-            "cannot add `{user}` to `{org}`: add people by their handle (stable ids name new members only for the system administrator)"
+            "cannot add `{user}` to `{org}`: add people by their handle and agents by their name (stable ids name new members only for the system administrator)"
         ),
     }
 }
@@ -1213,7 +1213,10 @@ fn added_by(context: &CallContext, fs: &Fs) -> Map<String, Value> {
     let who = match &context.principal {
         Principal::System => "system".to_owned(),
         Principal::User(id) => fs.registry.handle("user", id).unwrap_or_else(|| id.clone()),
-        Principal::Agent(id) => id.clone(),
+        Principal::Agent(id) => fs
+            .registry
+            .handle("agent", id)
+            .unwrap_or_else(|| id.clone()),
     };
     extra.insert("added_by".to_owned(), Value::String(who));
     extra

@@ -253,9 +253,10 @@ impl Relationships<'_> {
         Ok(outcome)
     }
 
-    /// Rewrites a `user:` subject given by handle to its stable id. Unknown users are
-    /// registered into `pending` when given (the system vouches for them), else left as
-    /// given (they hold nothing, so a check answers "no" and a delete deletes nothing).
+    /// Rewrites a `user:` or `agent:` subject given by handle (an agent's name) to its stable
+    /// id. Unknown principals are registered into `pending` when given (the system vouches
+    /// for them), else left as given (they hold nothing, so a check answers "no" and a
+    /// delete deletes nothing).
     pub(crate) fn resolve_subject(
         self,
         subject: &mut SubjectRef,
@@ -274,9 +275,11 @@ impl Relationships<'_> {
                 }
             }
             "agent" => {
-                if let Some(pending) = pending {
-                    self.accounts()
-                        .register_agent(&subject.object.object_id, pending)?;
+                let text = subject.object.object_id.clone();
+                if let Some(id) = self.registry.agent_id(&text) {
+                    subject.object.object_id = id;
+                } else if let Some(pending) = pending {
+                    subject.object.object_id = self.accounts().agent_for(&text, Some(pending))?;
                 }
             }
             _ => {}

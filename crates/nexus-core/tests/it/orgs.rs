@@ -380,6 +380,142 @@ async fn users_named_by_handle_are_adopted_on_open() {
     assert_eq!(fs.registry().user_id("alice@acme.com"), Some(id));
 }
 
+/// Data written before agents had stable ids named them by name (registered with the name as
+/// id, keys acting for `agent:<name>`); opening it gives each a stable id `a_XXXX`, renames
+/// their relationships and keys, and keeps the name as the handle. An agent named only in a
+/// relationship is registered the same way.
+#[tokio::test]
+async fn agents_named_by_name_get_stable_ids_on_open() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let secret = "nx_0123456789abcdef0123456789abcdef0123456789abcdef";
+    {
+        let fs = Fs::open(&data, StoreOptions::default()).await.unwrap();
+        fs.files()
+            .mkdir(&system(), "/orgs/acme/sales", true)
+            .await
+            .unwrap();
+        fs.close().await;
+        let store = Store::open(&data, StoreOptions::default()).await.unwrap();
+        store
+            .apply(Mutation::RegisterPrincipal {
+                principal: nexus_store::PrincipalRecord {
+                    kind: "agent".to_owned(),
+                    id: "sales-bot".to_owned(),
+                    handle: "sales-bot".to_owned(),
+                    created_at: nexus_store::Timestamp(1),
+                },
+            })
+            .await
+            .unwrap();
+        store
+            .apply(Mutation::CreateApiKey {
+                key: nexus_store::ApiKeyRecord {
+                    id: "key_legacy".to_owned(),
+                    hash: nexus_core::accounts::hash_secret(secret),
+                    principal: "agent:sales-bot".to_owned(),
+                    description: "before stable ids".to_owned(),
+                    created_at: nexus_store::Timestamp(1),
+                    revoked_at: None,
+                },
+            })
+            .await
+            .unwrap();
+        let changes = [
+            "org:acme#member@agent:sales-bot",
+            "file:/orgs/acme/sales#editor@agent:sales-bot",
+            "org:acme#member@agent:helper",
+            "file:/orgs/acme/sales#viewer@agent:helper",
+        ]
+        .iter()
+        .map(|text| RelationshipChange {
+            operation: ChangeOperation::Touch,
+            relationship: Relationship::parse(text).unwrap(),
+            org: Some(OrgId::parse("acme").unwrap()),
+        })
+        .collect();
+        store
+            .apply(Mutation::WriteRelationships {
+                batch: RelationshipBatch {
+                    revision: 1,
+                    changes,
+                },
+            })
+            .await
+            .unwrap();
+        store.close().await;
+    }
+    let fs = Fs::open(&data, StoreOptions::default()).await.unwrap();
+    let bot = fs.registry().agent_id("sales-bot").unwrap();
+    let helper = fs
+        .registry()
+        .agent_id("helper")
+        .expect("helper was registered");
+    for id in [&bot, &helper] {
+        assert!(nexus_core::accounts::is_stable_agent_id(id), "{id}");
+    }
+    assert_ne!(bot, helper);
+    // The key acts for the agent's stable id, and the agent keeps what it was granted.
+    let principal = fs.registry().authenticate_key(secret).unwrap();
+    assert_eq!(principal, Principal::Agent(bot.clone()));
+    let context = fs.context(principal);
+    fs.files()
+        .write(
+            &context,
+            "/orgs/acme/sales/notes.md",
+            Bytes::from_static(b"written by the bot"),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap();
+    let helper_context = fs.context(Principal::Agent("helper".to_owned()));
+    readable(&fs, &helper_context, "/orgs/acme/sales/notes.md")
+        .await
+        .unwrap();
+    let mut all: Vec<String> = fs
+        .relationships()
+        .read(&system(), &RelationshipFilter::default(), None, 100)
+        .unwrap()
+        .iter()
+        .map(ToString::to_string)
+        .filter(|text| text.contains("@agent:"))
+        .collect();
+    all.sort();
+    let mut expected = vec![
+        format!("file:/orgs/acme/sales#editor@agent:{bot}"),
+        format!("file:/orgs/acme/sales#viewer@agent:{helper}"),
+        format!("org:acme#member@agent:{bot}"),
+        format!("org:acme#member@agent:{helper}"),
+    ];
+    expected.sort();
+    assert_eq!(all, expected);
+    // People still read the agent by name.
+    let acl = fs
+        .relationships()
+        .getfacl(&system(), "/orgs/acme/sales")
+        .unwrap();
+    assert!(
+        acl.roles
+            .iter()
+            .any(|role| role.relation == "editor" && role.subject == "agent:sales-bot"),
+        "{acl:?}"
+    );
+    let whoami = fs.accounts().whoami(&context).await.unwrap();
+    assert_eq!(
+        (whoami.id.as_str(), whoami.handle.as_deref()),
+        (bot.as_str(), Some("sales-bot"))
+    );
+    fs.close().await;
+    // Reopening changes nothing more.
+    let fs = Fs::open(&data, StoreOptions::default()).await.unwrap();
+    assert_eq!(fs.registry().agent_id("sales-bot"), Some(bot.clone()));
+    assert_eq!(fs.registry().agent_id("helper"), Some(helper));
+    assert_eq!(
+        fs.registry().authenticate_key(secret),
+        Some(Principal::Agent(bot))
+    );
+}
+
 /// Ways around the record, each refused: deleting membership by filter, a group of another
 /// organization as a member, a directory where the record lives, grants to users nobody is.
 #[tokio::test]

@@ -798,7 +798,15 @@ async fn r21_large_grant_batches_write_completely() {
             .read(&system(), &filter, None, 100_000)
             .unwrap()
             .iter()
-            .map(ToString::to_string)
+            // Agents are stored by stable id; people read them by name.
+            .map(|relationship| {
+                format!(
+                    "{}#{}@{}",
+                    relationship.resource,
+                    relationship.relation,
+                    fs.display_subject(&relationship.subject.to_string())
+                )
+            })
             .collect();
         read.sort();
         assert_eq!(&read, batch, "batch of {size}");

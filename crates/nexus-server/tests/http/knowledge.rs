@@ -1261,3 +1261,146 @@ fn profiles_are_shared_by_role_or_group_and_nothing_else_is() {
     assert_eq!(refused.status, 422, "{}", refused.text());
     assert_eq!(refused.code(), "scope_not_allowed");
 }
+
+/// Agents have stable ids (`a_XXXX`) like people: their keys and tokens act as that id,
+/// their personal items are keyed by it and private to them, and people read them by name.
+#[test]
+fn agents_have_stable_ids_and_personal_scopes() {
+    let server = Server::start(&knowledge_config());
+    let people = People::of(&server);
+    let key = server.call(
+        "POST",
+        "/api/keys",
+        &server.admin_key,
+        Some(&json!({"principal": "agent:helper", "description": "agent"})),
+    );
+    assert_eq!(key.status, 201, "{}", key.text());
+    let principal = key.json()["principal"].as_str().unwrap().to_owned();
+    let id = principal.strip_prefix("agent:").unwrap().to_owned();
+    assert!(id.starts_with("a_") && id.len() == 6, "{principal}");
+    assert_eq!(key.json()["name"], "agent:helper");
+    let helper = key.json()["secret"].as_str().unwrap().to_owned();
+    // A token naming the agent by name or by id is the same agent.
+    for credential in [
+        helper.clone(),
+        token("agent:helper"),
+        token(&format!("agent:{id}")),
+    ] {
+        let me = server.get("/api/whoami", &credential);
+        assert_eq!(me.status, 200, "{}", me.text());
+        assert_eq!(
+            (&me.json()["kind"], &me.json()["id"], &me.json()["handle"]),
+            (&json!("agent"), &json!(id), &json!("helper"))
+        );
+    }
+    let members = server.get("/api/orgs/acme/members", people.token("alice"));
+    let listed = members.json()["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|member| member["user_id"] == "helper")
+        .cloned()
+        .unwrap();
+    assert_eq!(listed["id"], json!(id));
+    // Its personal items are keyed by its id, attributed to it, and private.
+    let created = server.call(
+        "POST",
+        "/api/orgs/acme/items",
+        &helper,
+        Some(&json!({"env": "kb", "scope": "personal", "kind": "node", "data": {"title": "what the helper learned"}})),
+    );
+    assert_eq!(created.status, 201, "{}", created.text());
+    let item_key = created.json()["key"].as_str().unwrap().to_owned();
+    assert!(item_key.starts_with(&format!("kb:{id}:")), "{item_key}");
+    assert_eq!(created.json()["item"]["owner"], "agent:helper");
+    assert_eq!(created.json()["item"]["author"], "agent:helper");
+    let item = format!("/api/orgs/acme/items/{item_key}");
+    assert_eq!(server.get(&item, &helper).status, 200);
+    assert_eq!(server.get(&item, people.token("bob")).status, 404);
+    assert_eq!(server.get(&item, people.token("alice")).status, 200);
+    // Nobody else creates in its scope.
+    let intruding = create(
+        &server,
+        &people,
+        "bob",
+        &json!({"env": "kb", "scope": id, "kind": "node", "data": {"title": "planted"}}),
+    );
+    assert_eq!(intruding.status, 403, "{}", intruding.text());
+    // People share with it by name; it reads what was shared, and `access` names it.
+    let doc = create(
+        &server,
+        &people,
+        "bob",
+        &json!({"env": "documents", "scope": "personal", "kind": "doc", "data": {"title": "Brief", "format": "markdown"}}),
+    );
+    let doc_key = doc.json()["key"].as_str().unwrap().to_owned();
+    let doc_path = format!("/api/orgs/acme/items/{doc_key}");
+    assert_eq!(server.get(&doc_path, &helper).status, 404);
+    let shared = server.call(
+        "POST",
+        &format!("{doc_path}/share"),
+        people.token("bob"),
+        Some(&json!({"users": ["agent:helper"]})),
+    );
+    assert_eq!(shared.status, 200, "{}", shared.text());
+    assert!(
+        shared.json()["readers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|reader| reader["subject"] == "agent:helper" && reader["via"] == json!(["shared"])),
+        "{}",
+        shared.text()
+    );
+    assert_eq!(server.get(&doc_path, &helper).status, 200);
+    // A group session takes it by name, and it works in the session.
+    let session = server.call(
+        "POST",
+        "/api/orgs/acme/sessions",
+        people.token("bob"),
+        Some(&json!({"title": "with the helper", "type": "group", "members": ["agent:helper"]})),
+    );
+    assert_eq!(session.status, 201, "{}", session.text());
+    assert!(
+        session.json()["members"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(id)),
+        "{}",
+        session.text()
+    );
+    let session_id = session.json()["stable_id"].as_str().unwrap().to_owned();
+    let in_session = server.call(
+        "POST",
+        "/api/orgs/acme/items",
+        &helper,
+        Some(&json!({"env": "kb", "scope": session_id, "kind": "node", "data": {"title": "found in the meeting"}})),
+    );
+    assert_eq!(in_session.status, 201, "{}", in_session.text());
+    let session_item = format!(
+        "/api/orgs/acme/items/{}",
+        in_session.json()["key"].as_str().unwrap()
+    );
+    assert_eq!(server.get(&session_item, people.token("bob")).status, 200);
+    assert_eq!(server.get(&session_item, people.token("dan")).status, 404);
+    // Only the operator names a new member by stable id, and no agent is named like one.
+    for credential in [people.token("alice"), server.admin_key.as_str()] {
+        let refused = server.call(
+            "POST",
+            "/api/orgs/acme/members",
+            credential,
+            Some(&json!({"user_id": "a_zz99", "type": "agent"})),
+        );
+        assert_eq!(refused.status, 400, "{}", refused.text());
+    }
+    let added = server.call(
+        "POST",
+        "/api/orgs/acme/members",
+        people.token("alice"),
+        Some(&json!({"user_id": "scout", "type": "agent", "role": "assistant"})),
+    );
+    assert_eq!(added.status, 201, "{}", added.text());
+    let scout = server.get("/api/whoami", &token("agent:scout")).json();
+    assert!(scout["id"].as_str().unwrap().starts_with("a_"), "{scout}");
+    assert_ne!(scout["id"], json!(id));
+}

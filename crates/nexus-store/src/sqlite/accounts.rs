@@ -43,6 +43,46 @@ pub(super) async fn register(
     Ok(())
 }
 
+pub(super) async fn assign_stable_id(
+    connection: &mut SqliteConnection,
+    kind: &str,
+    handle: &str,
+    id: &str,
+) -> Result<(), Failure> {
+    let taken: Option<String> =
+        sqlx::query_scalar("SELECT id FROM principals WHERE kind = ? AND id = ?")
+            .bind(kind)
+            .bind(id)
+            .fetch_optional(&mut *connection)
+            .await?;
+    if taken.is_some() {
+        return Err(Rejection::AccountExists {
+            what: format!("{kind} `{id}`"),
+        }
+        .into());
+    }
+    let changed =
+        sqlx::query("UPDATE principals SET id = ?1 WHERE kind = ?2 AND id = ?3 AND handle = ?3")
+            .bind(id)
+            .bind(kind)
+            .bind(handle)
+            .execute(&mut *connection)
+            .await?
+            .rows_affected();
+    if changed == 0 {
+        return Err(Rejection::NoSuchAccount {
+            what: format!("{kind} registered as `{handle}` without a stable id"),
+        }
+        .into());
+    }
+    sqlx::query("UPDATE api_keys SET principal = ?1 WHERE principal = ?2")
+        .bind(format!("{kind}:{id}"))
+        .bind(format!("{kind}:{handle}"))
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
+}
+
 pub(super) async fn create_key(
     connection: &mut SqliteConnection,
     key: &ApiKeyRecord,

@@ -312,6 +312,15 @@ impl Rows for SqliteRows<'_> {
         super::accounts::register(self.connection, principal).await
     }
 
+    async fn assign_stable_id(
+        &mut self,
+        kind: &str,
+        handle: &str,
+        id: &str,
+    ) -> Result<(), Failure> {
+        super::accounts::assign_stable_id(self.connection, kind, handle, id).await
+    }
+
     async fn create_api_key(&mut self, key: &ApiKeyRecord) -> Result<(), Failure> {
         super::accounts::create_key(self.connection, key).await
     }

@@ -169,13 +169,22 @@ impl Fs {
         })
     }
 
-    /// The subject a stable id or handle names, for relationships (`user:u_XXXX`, or
-    /// `agent:<id>` for `a_XXXX`). Unknown names are kept as given: the organization filter
-    /// refuses them like any non-member.
+    /// The subject a stable id or handle names, for relationships: `user:u_XXXX` for a
+    /// user's id or handle (or `user:<handle>`), `agent:a_XXXX` for an agent's id or
+    /// `agent:<name>`. Unknown names are kept as given: the organization filter refuses them
+    /// like any non-member.
     pub(crate) fn member_subject(&self, text: &str) -> SubjectRef {
+        if let Some(name) = text.strip_prefix("agent:") {
+            let id = self
+                .registry
+                .agent_id(name)
+                .unwrap_or_else(|| name.to_owned());
+            return SubjectRef::object("agent", id);
+        }
         if let Ok(Scope::Agent(id)) = Scope::parse(text) {
             return SubjectRef::object("agent", id);
         }
+        let text = text.strip_prefix("user:").unwrap_or(text);
         let id = self
             .registry
             .user_id(text)
