@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +13,7 @@ from nexus import (
     AsyncRemoteNexusClient,
     ConflictError,
     KbNodeData,
+    LockerData,
     NotFoundError,
     PermissionDeniedError,
     ScopeNotAllowedError,
@@ -17,7 +21,7 @@ from nexus import (
     UnavailableError,
 )
 
-from conftest import Server, token
+from conftest import SEED_CONFIG, Server, start, token
 
 
 def _members(server: Server) -> None:
@@ -67,12 +71,12 @@ def test_items_sessions_sharing_and_managers(server: Server) -> None:
     assert carol.get_item("acme", shared.key).key == shared.key
     with pytest.raises(ConflictError):
         carol.create_item("acme", "kb", "node", {"title": "late"}, scope=session.stable_id)
-    # The matrix: Temp has no universal scope; lockers wait for encryption.
+    # The matrix: Temp has no universal scope; without a master key, lockers are unavailable.
     with pytest.raises(ScopeNotAllowedError) as refused:
         bob.create_item("acme", "temp", "draft", {"text": "x"}, scope="UNIV")
     assert refused.value.status == 422
     with pytest.raises(UnavailableError):
-        bob.create_item("acme", "locker", "secret", {})
+        bob.create_item("acme", "locker", "secret", {"name": "db", "secret": "x"})
     # Managers: only admins set them; then Track items are visible to the manager.
     with pytest.raises(PermissionDeniedError):
         mona.orgs.set_manager("acme", "bob@acme.com", "mona@acme.com")
@@ -125,3 +129,24 @@ def test_the_system_administrator_locks_and_unlocks_accounts(server: Server) -> 
         server.client(token_for="alice@acme.com").unlock_user("bob@acme.com")
     system.unlock_user("bob@acme.com")
     assert bob.get_item("acme", created.key).data["text"] == "mine"
+
+
+def test_locker_secrets_reach_their_owner_only(tmp_path: Path) -> None:
+    (tmp_path / "locker.key").write_text(base64.b64encode(os.urandom(32)).decode())
+    server, process = start(tmp_path, SEED_CONFIG + "locker:\n  key_file: locker.key\n")
+    try:
+        _members(server)
+        alice = server.client(token_for="alice@acme.com")
+        bob = server.client(token_for="bob@acme.com")
+        secret: LockerData = {"name": "prod db", "secret": "hunter2-canary", "username": "svc"}
+        created = bob.create_item("acme", "locker", "cred", secret)
+        assert bob.get_item("acme", created.key).data["secret"] == "hunter2-canary"
+        with pytest.raises(NotFoundError):
+            alice.get_item("acme", created.key)
+        (listed,) = bob.list_items("acme", env="locker")
+        assert listed.data == {"name": "prod db", "username": "svc"}
+        assert bob.search_items("acme", "hunter2") == []
+        assert b"hunter2-canary" not in bob.read(created.item.path)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

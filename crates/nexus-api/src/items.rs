@@ -365,6 +365,27 @@ pub struct SessionTemplate {
     pub description: Option<String>,
 }
 
+/// `locker`: a secret (personal credentials, the organization's environment passwords).
+/// `secret` is the only secret field: it is stored sealed (encrypted) and returned in clear
+/// only by `GET` of the item to those who may read it; listings, search, versions, grep and
+/// exports never contain it in clear. The other fields are metadata and appear wherever the
+/// item does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Locker {
+    /// What the secret is for (`Production database`).
+    pub name: String,
+    /// The secret value. Required on create and update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
 /// `context` / `note`: notes (`UNIV`: organizational learnings).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -314,7 +314,32 @@ impl Session {
                 name,
                 workspaces,
             } => self.create_org(&id, name, workspaces).await,
+            AdminCommand::RotateLockerKey { new_key_file } => {
+                self.rotate_locker_key(&new_key_file).await
+            }
         }
+    }
+
+    /// `admin rotate-locker-key`: re-wraps the data keys under the key in `file`.
+    async fn rotate_locker_key(&self, file: &Path) -> Result<(), CliError> {
+        let fs = self.target.local_only("admin rotate-locker-key")?;
+        let new = nexus_core::locker::MasterKey::from_file(file)
+            .map_err(|error| CliError::new(ErrorCode::InvalidInput, error.to_string()))?;
+        if !fs.lockers_enabled() {
+            return Err(CliError::new(
+                ErrorCode::LockerUnavailable,
+                "the current locker master key is needed to re-wrap the data keys",
+            )
+            .with_hint("set NEXUS_LOCKER_KEY to the current key"));
+        }
+        let rotation = fs.rotate_locker_key(new).await?;
+        self.done(
+            &json!({"from": rotation.from, "to": rotation.to, "organizations": rotation.organizations}),
+            &format!(
+                "re-wrapped the locker keys of {} organization(s): {} -> {}; start the server with the new key",
+                rotation.organizations, rotation.from, rotation.to
+            ),
+        )
     }
 
     /// Prints `value` with `--json`, else `message` on stdout.

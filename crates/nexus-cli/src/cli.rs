@@ -620,6 +620,17 @@ pub enum AdminCommand {
         #[arg(long, value_delimiter = ',')]
         workspaces: Vec<String>,
     },
+    /// Re-wrap every organization's locker data key under a new master key (secrets are
+    /// not rewritten). Works on a data directory with the server stopped; the current key
+    /// comes from `NEXUS_LOCKER_KEY`. Start the server with the new key afterwards.
+    #[command(after_help = "Example:
+  head -c 32 /dev/urandom | base64 > new-locker.key
+  NEXUS_LOCKER_KEY=$(cat old-locker.key) nexus --data-dir ./nexus-data admin rotate-locker-key --new-key-file new-locker.key")]
+    RotateLockerKey {
+        /// A file holding the new master key (32 bytes, base64).
+        #[arg(long)]
+        new_key_file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

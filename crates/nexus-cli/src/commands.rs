@@ -238,6 +238,10 @@ pub async fn run(cli: Cli, sources: Sources) -> Result<(), CliError> {
         ..StoreOptions::default()
     };
     let fs = Fs::open(&data_dir, options).await?;
+    if let Err(error) = enable_lockers(&fs).await {
+        fs.close().await;
+        return Err(error);
+    }
     let session = Session {
         target: Target::local(fs.clone(), principal),
         printer,
@@ -245,6 +249,25 @@ pub async fn run(cli: Cli, sources: Sources) -> Result<(), CliError> {
     let result = session.dispatch(cli.command).await;
     fs.close().await;
     result
+}
+
+/// Opens Locker secrets with `NEXUS_LOCKER_KEY` when it is set (a data directory's CLI has
+/// no configuration file).
+async fn enable_lockers(fs: &Fs) -> Result<(), CliError> {
+    use nexus_core::locker::{MASTER_KEY_ENV, MasterKey};
+    let Some(text) = std::env::var(MASTER_KEY_ENV)
+        .ok()
+        .filter(|text| !text.trim().is_empty())
+    else {
+        return Ok(());
+    };
+    let master = MasterKey::from_base64(&text).map_err(|error| {
+        CliError::new(
+            ErrorCode::InvalidInput,
+            format!("{MASTER_KEY_ENV}: {error}"),
+        )
+    })?;
+    Ok(fs.enable_lockers(master).await?)
 }
 
 pub(crate) struct Session {

@@ -56,6 +56,12 @@ pub enum FsError {
         "lockers are not available: secrets are stored only encrypted, and no locker key is configured"
     )]
     LockerUnavailable,
+    /// A sealed secret that does not open with its organization's data key: sealed for
+    /// another item, or damaged.
+    #[error(
+        "the secret of `{key}` does not open: it was sealed for another item or organization, or it is damaged"
+    )]
+    SecretUnreadable { key: String },
     /// A broken internal invariant (a bug): the operation changed nothing.
     #[error("internal error: {message}")]
     Internal { message: String },
@@ -109,6 +115,7 @@ impl FsError {
             FsError::Internal { .. } => ErrorCode::Internal,
             FsError::ScopeNotAllowed { .. } => ErrorCode::ScopeNotAllowed,
             FsError::LockerUnavailable => ErrorCode::LockerUnavailable,
+            FsError::SecretUnreadable { .. } => ErrorCode::DataCorrupt,
             FsError::RangeNotSatisfiable { .. } => ErrorCode::RangeNotSatisfiable,
             FsError::PermissionDenied { .. } | FsError::SystemOnly { .. } => {
                 ErrorCode::PermissionDenied
@@ -147,6 +154,7 @@ impl FsError {
                 Rejection::BlobMissing { .. } | Rejection::RevisionConflict { .. } => {
                     ErrorCode::Unavailable
                 }
+                Rejection::LockerKey { .. } => ErrorCode::Conflict,
             },
             FsError::Store(error) => match error {
                 StoreError::Locked { .. } | StoreError::Closed | StoreError::Poisoned { .. } => {

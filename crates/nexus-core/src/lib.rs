@@ -19,6 +19,7 @@ mod entry;
 mod error;
 pub mod fault;
 mod fs;
+pub mod locker;
 mod principal;
 pub mod views;
 pub mod wire;
@@ -33,9 +34,9 @@ pub use error::{ErrorCode, FsError};
 pub use fs::retention;
 pub use fs::{
     Accounts, ByteRange, CheckQuery, DEFAULT_PAGE_SIZE, Files, Fs, GlobOptions, GrepOptions,
-    ItemQuery, Items, Layout, ListOptions, MAX_PAGE_SIZE, MemberKind, MemberRecord, MemberSpec,
-    MemberStatus, ORG_RECORD, OrgRecord, OrgSpec, Orgs, ProvisionReport, Provisioning, ReadOptions,
-    ReadOutput, Relationships, Role, Sessions, WorkspaceSpec, WriteOptions,
+    ItemQuery, Items, Layout, ListOptions, LockerRotation, MAX_PAGE_SIZE, MemberKind, MemberRecord,
+    MemberSpec, MemberStatus, ORG_RECORD, OrgRecord, OrgSpec, Orgs, ProvisionReport, Provisioning,
+    ReadOptions, ReadOutput, Relationships, Role, Sessions, WorkspaceSpec, WriteOptions,
 };
 pub use nexus_path::{OrgId, VfsPath};
 pub use nexus_store::{

@@ -69,6 +69,8 @@ pub struct Config {
     pub limits: Limits,
     #[serde(default)]
     pub retention: RetentionConfig,
+    #[serde(default)]
+    pub locker: LockerConfig,
     /// Variables of secrets that were not set when the file was loaded for a command that
     /// does not use them (see [`Config::load_deferring_secrets`]).
     #[serde(skip)]
@@ -294,6 +296,58 @@ fn default_port() -> u16 {
     8080
 }
 
+/// Where the locker master key comes from (see `docs/knowledge.md`, "Lockers"). The key is
+/// never stored in the data directory.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockerConfig {
+    /// `true`: refuse to start without a master key. `false`: lockers are off even if a key
+    /// is given. Unset: lockers are on exactly when a key is given.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// A file holding the master key (32 bytes, base64), relative to the configuration file.
+    /// `NEXUS_LOCKER_KEY` beats it.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// `NEXUS_LOCKER_KEY` as it was when the configuration was loaded.
+    #[serde(skip)]
+    pub key_from_env: Option<String>,
+}
+
+impl LockerConfig {
+    /// The master key to use (`None`: lockers are off), from `NEXUS_LOCKER_KEY`, else the
+    /// key file.
+    pub fn master_key(&self) -> Result<Option<nexus_core::locker::MasterKey>, String> {
+        use nexus_core::locker::{MASTER_KEY_ENV, MasterKey};
+        if self.enabled == Some(false) {
+            return Ok(None);
+        }
+        let key = if let Some(text) = self
+            .key_from_env
+            .as_deref()
+            .filter(|text| !text.trim().is_empty())
+        {
+            Some(
+                MasterKey::from_base64(text)
+                    .map_err(|error| format!("{MASTER_KEY_ENV}: {error}"))?,
+            )
+        } else if let Some(file) = &self.key_file {
+            Some(
+                MasterKey::from_file(file)
+                    .map_err(|error| format!("`locker.key_file`: {error}"))?,
+            )
+        } else {
+            None
+        };
+        if key.is_none() && self.enabled == Some(true) {
+            return Err(format!(
+                "lockers are enabled (`locker.enabled: true`) but no master key is configured: set {MASTER_KEY_ENV} (32 bytes, base64: `head -c 32 /dev/urandom | base64`) or `locker.key_file`"
+            ));
+        }
+        Ok(key)
+    }
+}
+
 /// How often `nexus serve` applies the organizations' retention policies.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -463,6 +517,12 @@ impl Config {
         {
             config.auth.jwt_public_key_file = Some(base.join(key));
         }
+        if let Some(key) = &config.locker.key_file
+            && key.is_relative()
+        {
+            config.locker.key_file = Some(base.join(key));
+        }
+        config.locker.key_from_env = lookup(nexus_core::locker::MASTER_KEY_ENV);
         Ok(config)
     }
 
@@ -500,10 +560,21 @@ impl Config {
         &self,
         options: nexus_core::StoreOptions,
     ) -> Result<nexus_core::Fs, nexus_core::FsError> {
-        nexus_core::Fs::connect(&self.storage(), options)
+        let master = self
+            .locker
+            .master_key()
+            .map_err(|message| nexus_core::FsError::InvalidInput { message })?;
+        let fs = nexus_core::Fs::connect(&self.storage(), options)
             .await?
             .with_layout(self.layout)
-            .with_provisioning(self.provisioning.clone())
+            .with_provisioning(self.provisioning.clone())?;
+        if let Some(master) = master
+            && let Err(error) = fs.enable_lockers(master).await
+        {
+            fs.close().await;
+            return Err(error);
+        }
+        Ok(fs)
     }
 
     /// The backends the store opens.

@@ -25,8 +25,8 @@ use nexus_path::{OrgId, VfsPath};
 
 use crate::error::Rejection;
 use crate::meta::{
-    ApiKeyRecord, Applied, ChangeOperation, MetadataStore, Mutation, Precondition, PrincipalRecord,
-    RelationshipBatch, RelationshipChange,
+    ApiKeyRecord, Applied, ChangeOperation, LockerKeyRecord, MetadataStore, Mutation, Precondition,
+    PrincipalRecord, RelationshipBatch, RelationshipChange,
 };
 use crate::types::{BlobRef, ContentHash, ListQuery, Timestamp, VersionPolicy};
 
@@ -506,6 +506,51 @@ pub async fn stable_ids_are_assigned_once(store: &dyn MetadataStore) {
     );
 }
 
+/// An organization's locker key is created once and re-wrapped only from the master key
+/// that wrapped it.
+pub async fn locker_keys_are_created_once_and_rewrapped_in_turn(store: &dyn MetadataStore) {
+    let record = |master: &str, wrapped: &[u8]| LockerKeyRecord {
+        org: org(),
+        master_id: master.to_owned(),
+        wrapped: wrapped.to_vec(),
+        created_at: at(1),
+    };
+    let rewrap = |from: &str, to: &str, wrapped: &[u8]| Mutation::RewrapLockerKey {
+        org: org(),
+        from_master_id: from.to_owned(),
+        master_id: to.to_owned(),
+        wrapped: wrapped.to_vec(),
+    };
+    assert!(store.load_locker_keys().await.unwrap().is_empty());
+    refused(store, rewrap("mk_1", "mk_2", b"nothing to rewrap")).await;
+    ok(
+        store,
+        Mutation::CreateLockerKey {
+            key: record("mk_1", b"first"),
+        },
+    )
+    .await;
+    // A second key for the organization would orphan every secret sealed with the first.
+    refused(
+        store,
+        Mutation::CreateLockerKey {
+            key: record("mk_1", b"second"),
+        },
+    )
+    .await;
+    refused(store, rewrap("mk_9", "mk_2", b"wrong master")).await;
+    assert_eq!(
+        store.load_locker_keys().await.unwrap(),
+        [record("mk_1", b"first")]
+    );
+    ok(store, rewrap("mk_1", "mk_2", b"rewrapped")).await;
+    refused(store, rewrap("mk_1", "mk_3", b"again from the old one")).await;
+    assert_eq!(
+        store.load_locker_keys().await.unwrap(),
+        [record("mk_2", b"rewrapped")]
+    );
+}
+
 /// Runs every conformance check as its own test: `$make` is an async block returning
 /// `(Arc<dyn MetadataStore>, guard)` for a fresh, empty store (the guard, e.g. a temporary
 /// directory, lives as long as the test).
@@ -523,6 +568,7 @@ macro_rules! metadata_conformance_tests {
             relationship_revisions_are_ordered,
             principals_are_unique,
             stable_ids_are_assigned_once,
+            locker_keys_are_created_once_and_rewrapped_in_turn,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

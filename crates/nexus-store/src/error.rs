@@ -42,6 +42,8 @@ pub enum Rejection {
     AccountExists { what: String },
     #[error("there is no {what}")]
     NoSuchAccount { what: String },
+    #[error("the locker key of organization `{org}` {problem}")]
+    LockerKey { org: String, problem: String },
     #[error("relationship `{relationship}` cannot be stored: {problem}")]
     InvalidRelationship {
         relationship: String,

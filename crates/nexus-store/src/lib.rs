@@ -35,8 +35,8 @@ pub use blob::{BlobStore, LocalBlobStore, StoredBlob};
 pub use error::{Error, Rejection, StoreError};
 pub use meta::{
     AccountsSnapshot, ApiKeyRecord, Applied, AuthorizationSnapshot, BlobRow, ChangeOperation,
-    MetadataCheck, MetadataStore, Mutation, Precondition, PrincipalRecord, RecordedChange,
-    RelationshipBatch, RelationshipChange,
+    LockerKeyRecord, MetadataCheck, MetadataStore, Mutation, Precondition, PrincipalRecord,
+    RecordedChange, RelationshipBatch, RelationshipChange,
 };
 pub use sqlite::{SCHEMA_VERSION, SqliteMetadataStore};
 pub use store::{CheckReport, GcReport, MARKER_FILE, Storage, Store, StoreOptions, WriteRequest};

@@ -114,6 +114,27 @@ pub enum Mutation {
     CreateApiKey { key: ApiKeyRecord },
     /// Revokes an API key (already revoked: nothing changes).
     RevokeApiKey { id: String, at: Timestamp },
+    /// Stores an organization's wrapped locker data key; refused if it has one.
+    CreateLockerKey { key: LockerKeyRecord },
+    /// Replaces an organization's wrapped locker data key with the same key wrapped by
+    /// another master key; refused unless it is currently wrapped by `from_master_id`.
+    RewrapLockerKey {
+        org: OrgId,
+        from_master_id: String,
+        master_id: String,
+        wrapped: Vec<u8>,
+    },
+}
+
+/// An organization's locker data key, wrapped (encrypted) by a master key that is never
+/// stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockerKeyRecord {
+    pub org: OrgId,
+    /// Which master key wrapped it (a fingerprint, not the key).
+    pub master_id: String,
+    pub wrapped: Vec<u8>,
+    pub created_at: Timestamp,
 }
 
 /// A registered principal: a stable id that never changes or gets reused, and a unique handle.
@@ -212,7 +233,9 @@ impl Mutation {
             | Mutation::RegisterPrincipal { .. }
             | Mutation::AssignStableId { .. }
             | Mutation::CreateApiKey { .. }
-            | Mutation::RevokeApiKey { .. } => None,
+            | Mutation::RevokeApiKey { .. }
+            | Mutation::CreateLockerKey { .. }
+            | Mutation::RewrapLockerKey { .. } => None,
         }
     }
 }
@@ -281,6 +304,9 @@ pub trait MetadataStore: Send + Sync + fmt::Debug {
 
     /// Every registered principal and API key.
     async fn load_accounts(&self) -> Result<AccountsSnapshot, StoreError>;
+
+    /// Every organization's wrapped locker data key.
+    async fn load_locker_keys(&self) -> Result<Vec<LockerKeyRecord>, StoreError>;
 
     /// Relationship changes committed after `revision`, oldest first. A page holds whole
     /// revisions: it stops at the first revision boundary at or past `limit` changes (so one

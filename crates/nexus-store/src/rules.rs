@@ -21,7 +21,8 @@ use nexus_path::{MAX_PATH_BYTES, OrgId, VfsPath};
 
 use crate::error::{Rejection, StoreError};
 use crate::meta::{
-    ApiKeyRecord, Applied, Mutation, Precondition, PrincipalRecord, RelationshipBatch,
+    ApiKeyRecord, Applied, LockerKeyRecord, Mutation, Precondition, PrincipalRecord,
+    RelationshipBatch,
 };
 use crate::types::{BlobRef, ContentHash, Node, NodeKind, Timestamp, VersionPolicy};
 
@@ -156,6 +157,18 @@ pub trait Rows: Send {
 
     /// Revokes an API key.
     async fn revoke_api_key(&mut self, id: &str, at: Timestamp) -> Outcome<()>;
+
+    /// Stores an organization's wrapped locker data key (refused if it has one).
+    async fn create_locker_key(&mut self, key: &LockerKeyRecord) -> Outcome<()>;
+
+    /// Re-wraps an organization's locker data key (refused unless wrapped by `from`).
+    async fn rewrap_locker_key(
+        &mut self,
+        org: &OrgId,
+        from: &str,
+        master_id: &str,
+        wrapped: &[u8],
+    ) -> Outcome<()>;
 }
 
 const MICROS_PER_DAY: u64 = 86_400_000_000;
@@ -266,6 +279,20 @@ pub async fn apply<R: Rows + ?Sized>(rows: &mut R, mutation: &Mutation) -> Outco
         }
         Mutation::RevokeApiKey { id, at } => {
             rows.revoke_api_key(id, *at).await?;
+            Ok(Applied::default())
+        }
+        Mutation::CreateLockerKey { key } => {
+            rows.create_locker_key(key).await?;
+            Ok(Applied::default())
+        }
+        Mutation::RewrapLockerKey {
+            org,
+            from_master_id,
+            master_id,
+            wrapped,
+        } => {
+            rows.rewrap_locker_key(org, from_master_id, master_id, wrapped)
+                .await?;
             Ok(Applied::default())
         }
     }

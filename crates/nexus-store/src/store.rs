@@ -461,6 +461,11 @@ impl Store {
         self.inner.meta.load_accounts().await
     }
 
+    /// Every organization's wrapped locker data key.
+    pub async fn load_locker_keys(&self) -> Result<Vec<crate::meta::LockerKeyRecord>, StoreError> {
+        self.inner.meta.load_locker_keys().await
+    }
+
     /// Stores `content` as a blob of `org` and returns the mutation that writes it to `path`,
     /// for committing together with other mutations (see [`Store::apply_group`]).
     pub async fn stage_write(&self, request: WriteRequest) -> Result<Mutation, Error> {

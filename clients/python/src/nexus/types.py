@@ -289,6 +289,16 @@ class UserProfileData(TypedDict):
     preferences: NotRequired[dict[str, Any]]
 
 
+class LockerData(TypedDict):
+    """A secret: `secret` is returned only by `get_item` to those who may read it."""
+
+    name: str
+    secret: NotRequired[str]
+    username: NotRequired[str]
+    url: NotRequired[str]
+    notes: NotRequired[str]
+
+
 class TrackItemData(TypedDict):
     title: str
     status: NotRequired[Literal["todo", "in_progress", "blocked", "done"]]
@@ -373,6 +383,7 @@ class ReminderData(TypedDict):
 
 ItemData = (
     UserProfileData
+    | LockerData
     | TrackItemData
     | KbNodeData
     | ContactData

@@ -32,7 +32,8 @@ pub fn nexus() -> Command {
         .env_remove("NEXUS_PORT")
         .env_remove("NEXUS_API_KEY")
         .env_remove("NEXUS_TOKEN")
-        .env_remove("NEXUS_DATA_DIR");
+        .env_remove("NEXUS_DATA_DIR")
+        .env_remove("NEXUS_LOCKER_KEY");
     command
 }
 

@@ -279,6 +279,69 @@ fn init_is_idempotent_and_merges() {
     );
 }
 
+/// A locker master key other than the one the data keys are wrapped with stops the server
+/// before it listens, naming both fingerprints; the right one starts it.
+#[test]
+fn a_wrong_locker_key_refuses_to_start() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let (right, right_text) = nexus_core::locker::MasterKey::generate();
+    let (wrong, wrong_text) = nexus_core::locker::MasterKey::generate();
+    std::fs::write(dir.path().join("right.key"), &right_text).unwrap();
+    std::fs::write(dir.path().join("wrong.key"), &wrong_text).unwrap();
+    let config = |key: &str| {
+        format!(
+            "data_dir: ./d\nauth:\n  type: api_key\norganizations:\n  - id: acme\n    name: Acme\n    members:\n      - user_id: alice@acme.com\n        role: admin\nlocker:\n  key_file: {key}\n"
+        )
+    };
+    let path = dir.path().join("nexus.yaml");
+    std::fs::write(&path, config("right.key")).unwrap();
+    let run = |args: &[&str]| {
+        harness::nexus()
+            .env_remove("NEXUS_LOCKER_KEY")
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["init", "--config", "nexus.yaml"]).status.success());
+    let created = harness::nexus()
+        .env("NEXUS_LOCKER_KEY", &right_text)
+        .current_dir(dir.path())
+        .args([
+            "--data-dir",
+            "d",
+            "item",
+            "create",
+            "locker",
+            "--org",
+            "acme",
+            "--scope",
+            "UNIV",
+            "--kind",
+            "env",
+            "--data",
+            r#"{"name": "prod", "secret": "p4ss"}"#,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    std::fs::write(&path, config("wrong.key")).unwrap();
+    let refused = run(&["serve", "--port", "0", "--config", "nexus.yaml"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(wrong.id())
+            && stderr.contains(right.id())
+            && stderr.contains("rotate-locker-key"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&wrong_text) && !stderr.contains(&right_text));
+}
+
 /// Misconfiguration stops the server before it listens.
 #[test]
 fn unsafe_or_broken_configurations_refuse_to_start() {
@@ -291,10 +354,14 @@ fn unsafe_or_broken_configurations_refuse_to_start() {
         "data_dir: ./d\nauth:\n  type: none\nserver:\n  host: 0.0.0.0\n",
         "data_dir: ./d\nunknown: 1\n",
         "data_dir: ${UNSET_NEXUS_TEST_VAR}\n",
+        "data_dir: ./d\nauth:\n  type: api_key\nlocker:\n  enabled: true\n",
+        "data_dir: ./d\nauth:\n  type: api_key\nlocker:\n  key_file: short.key\n",
     ] {
         let path = dir.path().join("bad.yaml");
         std::fs::write(&path, config).unwrap();
+        std::fs::write(dir.path().join("short.key"), "c2hvcnQ=\n").unwrap();
         let output = harness::nexus()
+            .env_remove("NEXUS_LOCKER_KEY")
             .args(["serve", "--port", "0", "--config"])
             .arg(&path)
             .output()

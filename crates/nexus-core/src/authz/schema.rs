@@ -53,7 +53,7 @@ definition file {
     // for all of these); on the scope folder, the personal scope's owner, the organization
     // of a universal scope (and of a universal scope folder members may add to), the
     // session of a session scope, the profile of a Track scope's owner (for the manager);
-    // and the organization whose admins a locker keeps out.
+    // and the organization whose admins a personal locker keeps out.
     relation knowledge: file
     relation scope_owner: user | agent
     relation universal: org
@@ -82,7 +82,7 @@ definition file {
     relation published: org
     relation assignee: user | agent
 
-    // Organization admins reach everything in their organization but lockers.
+    // Organization admins reach everything in their organization but personal lockers.
     permission admin_reach = org->admin - sealed->admin
 
     // What a scope folder gives every item in it.
@@ -298,6 +298,10 @@ pub fn derived_relations() -> Vec<DerivedRelation> {
             Arc::new(|id: &str, emit: &mut dyn FnMut(&str, &str)| {
                 if let Some(place) = item_place(id)
                     && place.env == Some(Environment::Locker.as_str())
+                    && matches!(
+                        place.scope.map(Scope::parse),
+                        Some(Ok(Scope::User(_) | Scope::Agent(_)))
+                    )
                 {
                     emit("org", place.org);
                 }

@@ -35,7 +35,7 @@ use nexus_store::{ListQuery, Node, Store, StoreOptions};
 pub use files::{
     ByteRange, DEFAULT_PAGE_SIZE, ListOptions, MAX_PAGE_SIZE, ReadOptions, ReadOutput, WriteOptions,
 };
-pub use knowledge::ItemQuery;
+pub use knowledge::{ItemQuery, LockerRotation};
 pub use orgs::{
     Layout, MemberKind, MemberRecord, MemberSpec, MemberStatus, ORG_RECORD, OrgRecord, OrgSpec,
     ProvisionReport, Provisioning, Role, WorkspaceSpec,
@@ -69,6 +69,8 @@ pub struct Fs {
     provisioning: Arc<Provisioning>,
     /// Knowledge items' parsed data, by content hash.
     item_cache: Arc<knowledge::ItemCache>,
+    /// The master key and organizations' data keys sealing Locker secrets.
+    locker: Arc<crate::locker::Locker>,
 }
 
 macro_rules! service {
@@ -150,6 +152,7 @@ impl Fs {
             layout: Layout::Simple,
             provisioning: Arc::new(Provisioning::default()),
             item_cache: Arc::new(knowledge::ItemCache::default()),
+            locker: Arc::new(crate::locker::Locker::default()),
         };
         fs.accounts().adopt_unregistered_users().await?;
         fs.accounts().give_agents_stable_ids().await?;

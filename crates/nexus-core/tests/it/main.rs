@@ -10,6 +10,7 @@
 
 mod bad_input;
 mod concurrency;
+mod lockers;
 mod operations;
 mod orgs;
 mod permissions;

@@ -19,6 +19,7 @@ use utoipa::OpenApi;
         nexus_api::ErrorBody,
         nexus_api::ErrorCode,
         nexus_api::UserProfile,
+        nexus_api::Locker,
         nexus_api::TrackItem,
         nexus_api::KbNode,
         nexus_api::Contact,

@@ -55,6 +55,9 @@ impl Server {
     fn start_with(config: &str, fault: Option<Fault>) -> Server {
         let dir = TempDir::new().unwrap();
         std::fs::write(dir.path().join("nexus.yaml"), config).unwrap();
+        // For configurations that name it (`locker: {key_file: locker.key}`).
+        let (_, locker_key) = nexus_core::locker::MasterKey::generate();
+        std::fs::write(dir.path().join("locker.key"), locker_key).unwrap();
         let mut server = Server {
             dir,
             address: "127.0.0.1:1".parse().unwrap(),

@@ -49,6 +49,8 @@ auth:
   jwt_algorithm: HS256
 retention:
   sweep_interval_secs: 1
+locker:
+  key_file: locker.key
 "
     .to_owned()
 }
@@ -260,7 +262,9 @@ fn updates_need_the_current_etag_and_a_valid_body() {
 
 #[test]
 fn invalid_keys_environments_and_data_are_refused_with_nothing_written() {
-    let server = Server::start(&knowledge_config());
+    // Without a locker key, Locker requests say lockers are unavailable.
+    let server =
+        Server::start(&knowledge_config().replace("locker:\n  key_file: locker.key\n", ""));
     let people = People::of(&server);
     let cases = [
         (
@@ -320,9 +324,10 @@ fn invalid_keys_environments_and_data_are_refused_with_nothing_written() {
         &server,
         &people,
         "bob",
-        &json!({"env": "locker", "scope": "personal", "kind": "secret", "data": {}}),
+        &json!({"env": "locker", "scope": "personal", "kind": "secret", "data": {"name": "db", "secret": "x"}}),
     );
     assert_eq!(locker.code(), "locker_unavailable");
+    assert_eq!(locker.status, 503);
     let matrix = create(
         &server,
         &people,

@@ -4,7 +4,7 @@ use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use super::mutate::Failure;
 use crate::error::{Rejection, StoreError};
-use crate::meta::{AccountsSnapshot, ApiKeyRecord, PrincipalRecord};
+use crate::meta::{AccountsSnapshot, ApiKeyRecord, LockerKeyRecord, PrincipalRecord};
 use crate::types::Timestamp;
 
 pub(super) async fn register(
@@ -162,4 +162,79 @@ pub(super) async fn load(pool: &SqlitePool) -> Result<AccountsSnapshot, StoreErr
         principals,
         api_keys,
     })
+}
+
+pub(super) async fn create_locker_key(
+    connection: &mut SqliteConnection,
+    key: &LockerKeyRecord,
+) -> Result<(), Failure> {
+    let inserted = sqlx::query(
+        "INSERT INTO locker_keys (org, master_id, wrapped, created_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (org) DO NOTHING",
+    )
+    .bind(key.org.as_str())
+    .bind(&key.master_id)
+    .bind(&key.wrapped)
+    .bind(key.created_at.as_micros())
+    .execute(&mut *connection)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(Rejection::LockerKey {
+            org: key.org.to_string(),
+            problem: "exists already".to_owned(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+pub(super) async fn rewrap_locker_key(
+    connection: &mut SqliteConnection,
+    org: &nexus_path::OrgId,
+    from: &str,
+    master_id: &str,
+    wrapped: &[u8],
+) -> Result<(), Failure> {
+    let changed = sqlx::query(
+        "UPDATE locker_keys SET master_id = ?, wrapped = ? WHERE org = ? AND master_id = ?",
+    )
+    .bind(master_id)
+    .bind(wrapped)
+    .bind(org.as_str())
+    .bind(from)
+    .execute(&mut *connection)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Err(Rejection::LockerKey {
+            org: org.to_string(),
+            problem: format!("is not wrapped by master key `{from}`"),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+pub(super) async fn load_locker_keys(
+    pool: &SqlitePool,
+) -> Result<Vec<LockerKeyRecord>, StoreError> {
+    let rows =
+        sqlx::query("SELECT org, master_id, wrapped, created_at FROM locker_keys ORDER BY org")
+            .fetch_all(pool)
+            .await?;
+    rows.iter()
+        .map(|row| {
+            let org: String = row.try_get("org")?;
+            let org = nexus_path::OrgId::parse(&org).map_err(|error| StoreError::InvalidData {
+                message: format!("locker key of invalid organization `{org}`: {error}"),
+            })?;
+            Ok(LockerKeyRecord {
+                org,
+                master_id: row.try_get("master_id")?,
+                wrapped: row.try_get("wrapped")?,
+                created_at: Timestamp(row.try_get("created_at")?),
+            })
+        })
+        .collect()
 }

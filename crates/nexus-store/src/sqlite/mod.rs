@@ -349,6 +349,10 @@ impl MetadataStore for SqliteMetadataStore {
         accounts::load(&self.readers).await
     }
 
+    async fn load_locker_keys(&self) -> Result<Vec<crate::meta::LockerKeyRecord>, StoreError> {
+        accounts::load_locker_keys(&self.readers).await
+    }
+
     async fn relationship_changes(
         &self,
         after: u64,

@@ -8,7 +8,9 @@ use sqlx::{Row, SqliteConnection};
 
 use super::{node_columns, node_from_row, policy_from_row, subtree_range, to_i64, to_u64};
 use crate::error::StoreError;
-use crate::meta::{ApiKeyRecord, Applied, Mutation, PrincipalRecord, RelationshipBatch};
+use crate::meta::{
+    ApiKeyRecord, Applied, LockerKeyRecord, Mutation, PrincipalRecord, RelationshipBatch,
+};
 pub(super) use crate::rules::Failure;
 use crate::rules::{NewNode, Rows};
 use crate::types::{BlobRef, ContentHash, Node, Timestamp, VersionPolicy};
@@ -327,6 +329,20 @@ impl Rows for SqliteRows<'_> {
 
     async fn revoke_api_key(&mut self, id: &str, at: Timestamp) -> Result<(), Failure> {
         super::accounts::revoke_key(self.connection, id, at).await
+    }
+
+    async fn create_locker_key(&mut self, key: &LockerKeyRecord) -> Result<(), Failure> {
+        super::accounts::create_locker_key(self.connection, key).await
+    }
+
+    async fn rewrap_locker_key(
+        &mut self,
+        org: &OrgId,
+        from: &str,
+        master_id: &str,
+        wrapped: &[u8],
+    ) -> Result<(), Failure> {
+        super::accounts::rewrap_locker_key(self.connection, org, from, master_id, wrapped).await
     }
 }
 

@@ -200,6 +200,16 @@ const MIGRATIONS: &[&str] = &[
     WHERE coalesce(json_extract(change.value, '$.org'), '') != ''
     GROUP BY 1;
     ",
+    // 7: per organization, the locker data key wrapped by a master key (which is never
+    // stored; `master_id` is its fingerprint).
+    "
+    CREATE TABLE locker_keys (
+        org        TEXT    PRIMARY KEY,
+        master_id  TEXT    NOT NULL,
+        wrapped    BLOB    NOT NULL,
+        created_at INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build writes.

@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use nexus_api::items::{
-    Contact, ContextNote, Document, KbNode, Link, Reminder, SessionTemplate, TempItem, TrackItem,
-    Transcript, UserProfile, WorkflowProtocol,
+    Contact, ContextNote, Document, KbNode, Link, Locker, Reminder, SessionTemplate, TempItem,
+    TrackItem, Transcript, UserProfile, WorkflowProtocol,
 };
 use nexus_knowledge::{Environment, Scope};
 use serde::Serialize;
@@ -127,7 +127,16 @@ pub fn validate(
         )));
     }
     let stored = match env {
-        Environment::Locker => return Err(FsError::LockerUnavailable),
+        Environment::Locker => {
+            let locker: Locker = parse(env, data)?;
+            required(env, "name", &locker.name)?;
+            if locker.secret.as_deref().is_none_or(str::is_empty) {
+                return Err(FsError::invalid(
+                    "invalid `locker` item data: `secret` must be a non-empty string",
+                ));
+            }
+            serde_json::to_value(locker)
+        }
         Environment::User => {
             let profile: UserProfile = parse(env, data)?;
             required(env, "display_name", &profile.display_name)?;

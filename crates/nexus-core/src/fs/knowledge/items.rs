@@ -101,6 +101,8 @@ fn text_of(value: &Value, out: &mut String) {
             out.push('\n');
         }
         Value::Array(values) => values.iter().for_each(|value| text_of(value, out)),
+        // A sealed secret is not text anyone searches for.
+        Value::Object(_) if crate::locker::is_sealed(value) => {}
         Value::Object(map) => map.values().for_each(|value| text_of(value, out)),
         Value::Number(number) => {
             out.push_str(&number.to_string());
@@ -153,7 +155,7 @@ impl Items<'_> {
     ) -> Result<ItemCreated, FsError> {
         let org = self.knowledge_org(context, org)?;
         let env = parse_env(&request.env)?;
-        if env == Environment::Locker {
+        if env == Environment::Locker && !self.locker.enabled() {
             return Err(FsError::LockerUnavailable);
         }
         let scope = self.requested_scope(context, &request.scope)?;
@@ -186,9 +188,14 @@ impl Items<'_> {
         }
         Fs::note_system_access(context, &key, "create");
         let path = key.path(&org)?;
+        let sealed = if env == Environment::Locker {
+            self.seal_secret(&org, &key, stored.clone()).await?
+        } else {
+            stored.clone()
+        };
         let content =
             Bytes::from(
-                serde_json::to_vec(&stored).map_err(|error| FsError::Internal {
+                serde_json::to_vec(&sealed).map_err(|error| FsError::Internal {
                     message: error.to_string(),
                 })?,
             );
@@ -244,8 +251,11 @@ impl Items<'_> {
     pub async fn get(self, context: &CallContext, org: &str, key: &str) -> Result<Item, FsError> {
         let org = self.knowledge_org(context, org)?;
         let key = ItemKey::parse(key)?;
-        let (node, data) = self.readable(context, &org, &key).await?;
+        let (node, mut data) = self.readable(context, &org, &key).await?;
         Fs::note_system_access(context, &key, "read");
+        if key.env == Environment::Locker {
+            data = self.open_secret(&org, &key, data)?;
+        }
         Ok(self.item_of(&org, &key, &node, data))
     }
 
@@ -263,6 +273,9 @@ impl Items<'_> {
         let (node, current) = self.readable(context, &org, &key).await?;
         let path = key.path(&org)?;
         self.authorize(context, &path, Permission::Write)?;
+        if key.env == Environment::Locker && !self.locker.enabled() {
+            return Err(FsError::LockerUnavailable);
+        }
         let stored = data::validate(key.env, &key.scope, &key.kind, &new_data, Utc::now())?;
         if key.env == Environment::User {
             self.check_profile_fields(&org, &key, &stored)?;
@@ -277,7 +290,14 @@ impl Items<'_> {
             Some(tag) => crate::fs::files::normalize_etag(&tag)?,
             None => node.etag(),
         };
-        let node = self.write_item(context, &org, &path, &stored, etag).await?;
+        let written = if key.env == Environment::Locker {
+            self.seal_secret(&org, &key, stored.clone()).await?
+        } else {
+            stored.clone()
+        };
+        let node = self
+            .write_item(context, &org, &path, &written, etag)
+            .await?;
         Ok(self.item_of(&org, &key, &node, stored))
     }
 
@@ -864,7 +884,10 @@ impl Items<'_> {
                 return Ok(None);
             }
         }
-        let data = cached.data.clone();
+        let mut data = cached.data.clone();
+        if key.env == Environment::Locker {
+            data = Self::without_secret(data);
+        }
         Ok(Some(self.item_of(org, &key, node, data)))
     }
 

@@ -20,9 +20,11 @@
 pub mod data;
 mod items;
 mod people;
+mod secrets;
 mod sessions;
 
 pub use items::ItemQuery;
+pub use secrets::LockerRotation;
 
 use nexus_knowledge::{Environment, ItemKey, Scope};
 use nexus_path::{OrgId, VfsPath};
