@@ -6,6 +6,7 @@
 pub use nexus_path as path;
 
 pub mod accounts;
+pub mod audit;
 pub mod error;
 pub mod files;
 pub mod items;
@@ -13,6 +14,7 @@ pub mod orgs;
 pub mod rebac;
 
 pub use accounts::*;
+pub use audit::{AuditEntry, AuditPage};
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use files::*;
 pub use items::*;

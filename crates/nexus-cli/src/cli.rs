@@ -203,6 +203,11 @@ pub enum Command {
     #[command(subcommand)]
     #[command(after_help = "Example:\n  nexus workflow resolve")]
     Workflow(WorkflowCommand),
+    /// The audit log (organization admins: their organization's; the system administrator:
+    /// every log).
+    #[command(subcommand)]
+    #[command(after_help = "Example:\n  nexus audit ls --org acme --actor user:bob@acme.com")]
+    Audit(AuditCommand),
     /// JSON Web Tokens signed with the configured secret (for scripts and tests).
     #[command(subcommand)]
     #[command(
@@ -446,6 +451,39 @@ pub enum WorkflowCommand {
     Resolve {
         #[command(flatten)]
         org: OrgArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Entries, oldest first: `at  actor  action  target  outcome` (every page); `--jsonl`
+    /// prints one JSON object per line (an export).
+    #[command(
+        after_help = "Example:\n  nexus audit ls --org acme --since 2026-12-01T00:00:00Z\n  nexus audit ls --org acme --action locker_read\n  nexus audit ls --jsonl > audit.jsonl"
+    )]
+    Ls {
+        /// One organization's log (`system`: the system log); required for organization
+        /// admins.
+        #[arg(long)]
+        org: Option<String>,
+        /// Who acted (`user:alice@acme.com`, `agent:sales-bot`, `system`).
+        #[arg(long)]
+        actor: Option<String>,
+        /// Entries whose target starts with this (a path or item key prefix).
+        #[arg(long)]
+        path_prefix: Option<String>,
+        /// One action (`files_write`, `locker_read`...).
+        #[arg(long)]
+        action: Option<String>,
+        /// Recorded at or after (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Recorded before (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        jsonl: bool,
     },
 }
 

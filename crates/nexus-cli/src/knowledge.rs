@@ -10,7 +10,8 @@ use nexus_core::ErrorCode;
 use serde_json::Value;
 
 use crate::cli::{
-    DataArgs, ItemCommand, ItemFilters, OrgArg, SessionCommand, ShareArgs, WorkflowCommand,
+    AuditCommand, DataArgs, ItemCommand, ItemFilters, OrgArg, SessionCommand, ShareArgs,
+    WorkflowCommand,
 };
 use crate::commands::Session as Command;
 use crate::output::{CliError, print_json, write_stdout};
@@ -401,6 +402,54 @@ impl Command {
                 "{}\t{}\t{}\n",
                 protocol.name, protocol.source, protocol.key
             ));
+        }
+        write_stdout(out.as_bytes())
+    }
+
+    /// `audit ls`: every page of the entries, as lines, JSON or JSON Lines.
+    pub(crate) async fn audit(&self, command: AuditCommand) -> Result<(), CliError> {
+        let AuditCommand::Ls {
+            org,
+            actor,
+            path_prefix,
+            action,
+            since,
+            until,
+            jsonl,
+        } = command;
+        let mut query = nexus_api::audit::AuditQuery {
+            org,
+            actor,
+            path_prefix,
+            action,
+            since,
+            until,
+            cursor: None,
+            limit: Some(1000),
+        };
+        let mut entries = Vec::new();
+        loop {
+            let page = self.target.client().audit(&query).await?;
+            entries.extend(page.entries);
+            match page.next_cursor {
+                Some(cursor) => query.cursor = Some(cursor),
+                None => break,
+            }
+        }
+        if self.printer.json && !jsonl {
+            return print_json(&serde_json::json!({ "entries": entries }));
+        }
+        let mut out = String::new();
+        for entry in &entries {
+            if jsonl {
+                out.push_str(&serde_json::to_string(entry).unwrap_or_default());
+            } else {
+                out.push_str(&format!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    entry.at, entry.actor, entry.action, entry.target, entry.outcome
+                ));
+            }
+            out.push('\n');
         }
         write_stdout(out.as_bytes())
     }

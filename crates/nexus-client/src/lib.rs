@@ -698,6 +698,37 @@ impl Client {
         Ok(())
     }
 
+    /// One page of the audit log (oldest first), filtered.
+    pub async fn audit(
+        &self,
+        query: &nexus_api::audit::AuditQuery,
+    ) -> Result<nexus_api::AuditPage> {
+        let mut parts = Vec::new();
+        let fields = [
+            ("org", &query.org),
+            ("actor", &query.actor),
+            ("path_prefix", &query.path_prefix),
+            ("action", &query.action),
+            ("since", &query.since),
+            ("until", &query.until),
+            ("cursor", &query.cursor),
+        ];
+        for (name, value) in fields {
+            if let Some(value) = value {
+                parts.push(format!("{name}={}", component(value)));
+            }
+        }
+        if let Some(limit) = query.limit {
+            parts.push(format!("limit={limit}"));
+        }
+        let mut route = "/api/audit".to_owned();
+        if !parts.is_empty() {
+            route.push('?');
+            route.push_str(&parts.join("&"));
+        }
+        self.get(&route).await
+    }
+
     /// One page of the items the caller may read (`q`: keyword search).
     pub async fn items_list(&self, org: &str, query: &ItemListQuery) -> Result<ItemList> {
         let mut parts = Vec::new();

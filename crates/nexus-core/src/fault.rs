@@ -12,6 +12,9 @@ pub enum Fault {
     /// Serve knowledge items without the engine's `read` check, as a handler that forgot
     /// it would: the cross-tenant and matrix properties must catch it.
     SkipItemReadCheck,
+    /// Drop audit entries instead of recording them: the audit completeness test must
+    /// catch it.
+    DropAuditEntries,
 }
 
 /// The faults switched on for one authorizer (none without the feature).
@@ -21,6 +24,8 @@ pub struct Faults {
     drop_org_filter: std::sync::atomic::AtomicBool,
     #[cfg(feature = "fault-inject")]
     skip_item_read_check: std::sync::atomic::AtomicBool,
+    #[cfg(feature = "fault-inject")]
+    drop_audit_entries: std::sync::atomic::AtomicBool,
 }
 
 impl Faults {
@@ -50,6 +55,19 @@ impl Faults {
         false
     }
 
+    /// Whether audit entries are dropped.
+    #[cfg(feature = "fault-inject")]
+    pub fn drop_audit_entries(&self) -> bool {
+        self.drop_audit_entries
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Without the `fault-inject` feature there is no fault.
+    #[cfg(not(feature = "fault-inject"))]
+    pub const fn drop_audit_entries(&self) -> bool {
+        false
+    }
+
     /// Switches `fault` on.
     #[cfg(feature = "fault-inject")]
     pub fn inject(&self, fault: Fault) {
@@ -59,6 +77,9 @@ impl Faults {
                 .store(true, std::sync::atomic::Ordering::Relaxed),
             Fault::SkipItemReadCheck => self
                 .skip_item_read_check
+                .store(true, std::sync::atomic::Ordering::Relaxed),
+            Fault::DropAuditEntries => self
+                .drop_audit_entries
                 .store(true, std::sync::atomic::Ordering::Relaxed),
         }
     }

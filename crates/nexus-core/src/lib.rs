@@ -33,13 +33,13 @@ pub use entry::{
 pub use error::{ErrorCode, FsError};
 pub use fs::retention;
 pub use fs::{
-    Accounts, ByteRange, CheckQuery, DEFAULT_PAGE_SIZE, Files, Fs, GlobOptions, GrepOptions,
+    Accounts, Audit, ByteRange, CheckQuery, DEFAULT_PAGE_SIZE, Files, Fs, GlobOptions, GrepOptions,
     ItemQuery, Items, Layout, ListOptions, LockerRotation, MAX_PAGE_SIZE, MemberKind, MemberRecord,
     MemberSpec, MemberStatus, ORG_RECORD, OrgRecord, OrgSpec, Orgs, ProvisionReport, Provisioning,
     ReadOptions, ReadOutput, Relationships, Role, Sessions, WorkspaceSpec, WriteOptions,
 };
 pub use nexus_path::{OrgId, VfsPath};
 pub use nexus_store::{
-    ChangeOperation, RecordedChange, Storage, StoreOptions, Timestamp, VersionPolicy,
+    AuditRecord, ChangeOperation, RecordedChange, Storage, StoreOptions, Timestamp, VersionPolicy,
 };
-pub use principal::{CallContext, InvalidPrincipal, Principal, Tenant};
+pub use principal::{CallContext, InvalidPrincipal, Origin, Principal, Tenant};

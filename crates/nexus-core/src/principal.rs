@@ -82,6 +82,18 @@ pub struct CallContext {
     /// How to name the principal to people (`user:alice@acme.com` for a user whose stable
     /// id is in `principal`); see `Fs::context`.
     pub name: Option<String>,
+    /// Where the call came from, for the audit log (set by network front ends).
+    pub origin: Option<std::sync::Arc<Origin>>,
+}
+
+/// The request a call serves: what the audit log records besides the principal.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Origin {
+    pub request_id: String,
+    /// The client's address.
+    pub client: Option<String>,
+    /// The client's `User-Agent`.
+    pub user_agent: Option<String>,
 }
 
 impl CallContext {
@@ -91,6 +103,7 @@ impl CallContext {
             principal: Principal::System,
             tenant: Tenant::System,
             name: None,
+            origin: None,
         }
     }
 
@@ -100,6 +113,7 @@ impl CallContext {
             principal,
             tenant: Tenant::Org(org),
             name: None,
+            origin: None,
         }
     }
 

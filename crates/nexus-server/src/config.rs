@@ -355,12 +355,16 @@ pub struct RetentionConfig {
     /// Seconds between two passes of the retention sweeper.
     #[serde(default = "default_sweep_interval")]
     pub sweep_interval_secs: u64,
+    /// Days audit entries are kept; absent: forever.
+    #[serde(default)]
+    pub audit_days: Option<u64>,
 }
 
 impl Default for RetentionConfig {
     fn default() -> Self {
         RetentionConfig {
             sweep_interval_secs: default_sweep_interval(),
+            audit_days: None,
         }
     }
 }
@@ -651,6 +655,11 @@ impl Config {
         if self.retention.sweep_interval_secs == 0 {
             return Err(Problem(
                 "retention.sweep_interval_secs must be greater than zero".to_owned(),
+            ));
+        }
+        if self.retention.audit_days == Some(0) {
+            return Err(Problem(
+                "retention.audit_days must be greater than zero (leave it out to keep the audit log forever)".to_owned(),
             ));
         }
         Ok(())

@@ -148,6 +148,7 @@ impl IntoResponse for ApiError {
                 .extensions_mut()
                 .insert(crate::routes::ProbeRefusal);
         }
+        response.extensions_mut().insert(self.code);
         if self.challenge {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -9,6 +9,7 @@
 //!   metrics.rs   Prometheus text exposition
 //! ```
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod docs;
@@ -85,6 +86,10 @@ pub async fn serve(
     let sweeper = tokio::spawn(sweep_retention(
         state.fs.clone(),
         Duration::from_secs(config.retention.sweep_interval_secs),
+        config
+            .retention
+            .audit_days
+            .map(|days| Duration::from_secs(days.saturating_mul(86_400))),
         stopped,
     ));
     let app = routes::router(state, config.limits.max_body_bytes);
@@ -106,12 +111,22 @@ pub async fn serve(
     served
 }
 
-/// Applies the organizations' retention policies (files and sessions) and removes expired
-/// Temp items at start
-/// and then every `interval`, until told to stop (a server restarted more often than the
-/// interval still applies them).
-async fn sweep_retention(fs: Fs, interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+/// Applies the organizations' retention policies (files and sessions), removes expired
+/// Temp items and prunes audit entries older than `audit_keep` (when set) at start and then
+/// every `interval`, until told to stop (a server restarted more often than the interval
+/// still applies them).
+async fn sweep_retention(
+    fs: Fs,
+    interval: Duration,
+    audit_keep: Option<Duration>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
+        if let Some(keep) = audit_keep
+            && let Err(error) = fs.audit().prune(keep).await
+        {
+            tracing::warn!(%error, "pruning the audit log failed; retrying at the next pass");
+        }
         match fs
             .files()
             .apply_retention(nexus_core::Timestamp::now())

@@ -25,8 +25,8 @@ use nexus_path::{OrgId, VfsPath};
 
 use crate::error::Rejection;
 use crate::meta::{
-    ApiKeyRecord, Applied, ChangeOperation, LockerKeyRecord, MetadataStore, Mutation, Precondition,
-    PrincipalRecord, RelationshipBatch, RelationshipChange,
+    ApiKeyRecord, Applied, AuditQuery, AuditRecord, ChangeOperation, LockerKeyRecord,
+    MetadataStore, Mutation, Precondition, PrincipalRecord, RelationshipBatch, RelationshipChange,
 };
 use crate::types::{BlobRef, ContentHash, ListQuery, Timestamp, VersionPolicy};
 
@@ -551,6 +551,128 @@ pub async fn locker_keys_are_created_once_and_rewrapped_in_turn(store: &dyn Meta
     );
 }
 
+/// Appends four audit entries (two of acme, one of the system log, one of another
+/// organization), with request ids `r<micros>`.
+async fn four_audit_entries(store: &dyn MetadataStore) {
+    let entry =
+        |org: Option<&str>, micros: i64, actor: &str, action: &str, target: &str| AuditRecord {
+            org: org.map(|org| OrgId::parse(org).unwrap()),
+            at: at(micros),
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            outcome: "ok".to_owned(),
+            request_id: Some(format!("r{micros}")),
+            ..AuditRecord::default()
+        };
+    ok(
+        store,
+        Mutation::AppendAudit {
+            entries: vec![
+                entry(
+                    Some("acme"),
+                    10,
+                    "user:u_0001",
+                    "files_write",
+                    "/orgs/acme/a%b",
+                ),
+                entry(
+                    Some("acme"),
+                    20,
+                    "user:u_0002",
+                    "files_rm",
+                    "/orgs/acme/axb",
+                ),
+                entry(None, 30, "system", "keys_create", "key_1"),
+                entry(
+                    Some("other"),
+                    40,
+                    "user:u_0001",
+                    "files_write",
+                    "/orgs/other/x",
+                ),
+            ],
+        },
+    )
+    .await;
+}
+
+/// The request ids of the audit entries `query` reads.
+async fn audit_ids(store: &dyn MetadataStore, query: AuditQuery) -> Vec<String> {
+    store
+        .audit(&AuditQuery {
+            limit: 100,
+            ..query
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|record| record.request_id.unwrap_or_default())
+        .collect()
+}
+
+/// The audit log keeps entries in order and filters them exactly (by log, actor, action,
+/// time, and a target prefix that is a byte prefix, not a pattern).
+pub async fn the_audit_log_is_filtered_exactly(store: &dyn MetadataStore) {
+    four_audit_entries(store).await;
+    let read = |query: AuditQuery| audit_ids(store, query);
+    assert_eq!(
+        read(AuditQuery::default()).await,
+        ["r10", "r20", "r30", "r40"]
+    );
+    let acme = AuditQuery {
+        org: Some(Some(org())),
+        ..AuditQuery::default()
+    };
+    assert_eq!(read(acme).await, ["r10", "r20"]);
+    let system = AuditQuery {
+        org: Some(None),
+        ..AuditQuery::default()
+    };
+    assert_eq!(read(system).await, ["r30"]);
+    let writes = AuditQuery {
+        actor: Some("user:u_0001".to_owned()),
+        action: Some("files_write".to_owned()),
+        ..AuditQuery::default()
+    };
+    assert_eq!(read(writes).await, ["r10", "r40"]);
+    let prefix = AuditQuery {
+        target_prefix: Some("/orgs/acme/a%".to_owned()),
+        ..AuditQuery::default()
+    };
+    assert_eq!(read(prefix).await, ["r10"]);
+    let window = AuditQuery {
+        since: Some(at(20)),
+        until: Some(at(40)),
+        ..AuditQuery::default()
+    };
+    assert_eq!(read(window).await, ["r20", "r30"]);
+}
+
+/// The audit log pages by sequence number and forgets only what retention prunes.
+pub async fn the_audit_log_pages_and_prunes(store: &dyn MetadataStore) {
+    four_audit_entries(store).await;
+    let first = store
+        .audit(&AuditQuery {
+            limit: 2,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 2);
+    assert!(first[0].seq < first[1].seq);
+    let rest = AuditQuery {
+        after: first[1].seq,
+        ..AuditQuery::default()
+    };
+    assert_eq!(audit_ids(store, rest).await, ["r30", "r40"]);
+    ok(store, Mutation::PruneAudit { before: at(30) }).await;
+    assert_eq!(
+        audit_ids(store, AuditQuery::default()).await,
+        ["r30", "r40"]
+    );
+}
+
 /// Runs every conformance check as its own test: `$make` is an async block returning
 /// `(Arc<dyn MetadataStore>, guard)` for a fresh, empty store (the guard, e.g. a temporary
 /// directory, lives as long as the test).
@@ -569,6 +691,8 @@ macro_rules! metadata_conformance_tests {
             principals_are_unique,
             stable_ids_are_assigned_once,
             locker_keys_are_created_once_and_rewrapped_in_turn,
+            the_audit_log_is_filtered_exactly,
+            the_audit_log_pages_and_prunes,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

@@ -34,9 +34,9 @@ pub mod conformance;
 pub use blob::{BlobStore, LocalBlobStore, StoredBlob};
 pub use error::{Error, Rejection, StoreError};
 pub use meta::{
-    AccountsSnapshot, ApiKeyRecord, Applied, AuthorizationSnapshot, BlobRow, ChangeOperation,
-    LockerKeyRecord, MetadataCheck, MetadataStore, Mutation, Precondition, PrincipalRecord,
-    RecordedChange, RelationshipBatch, RelationshipChange,
+    AccountsSnapshot, ApiKeyRecord, Applied, AuditQuery, AuditRecord, AuthorizationSnapshot,
+    BlobRow, ChangeOperation, LockerKeyRecord, MetadataCheck, MetadataStore, Mutation,
+    Precondition, PrincipalRecord, RecordedChange, RelationshipBatch, RelationshipChange,
 };
 pub use sqlite::{SCHEMA_VERSION, SqliteMetadataStore};
 pub use store::{CheckReport, GcReport, MARKER_FILE, Storage, Store, StoreOptions, WriteRequest};

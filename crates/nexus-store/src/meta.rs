@@ -114,6 +114,11 @@ pub enum Mutation {
     CreateApiKey { key: ApiKeyRecord },
     /// Revokes an API key (already revoked: nothing changes).
     RevokeApiKey { id: String, at: Timestamp },
+    /// Appends entries to the audit log (the store numbers them). The log has no other
+    /// mutation but [`Mutation::PruneAudit`].
+    AppendAudit { entries: Vec<AuditRecord> },
+    /// Deletes audit entries recorded before `before` (the retention setting's pass).
+    PruneAudit { before: Timestamp },
     /// Stores an organization's wrapped locker data key; refused if it has one.
     CreateLockerKey { key: LockerKeyRecord },
     /// Replaces an organization's wrapped locker data key with the same key wrapped by
@@ -124,6 +129,51 @@ pub enum Mutation {
         master_id: String,
         wrapped: Vec<u8>,
     },
+}
+
+/// One entry of the audit log: who did what to what, and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuditRecord {
+    /// Its place in the log (given by the store; 0 when appending).
+    pub seq: u64,
+    /// The organization whose log holds it; `None`: the system log.
+    pub org: Option<OrgId>,
+    pub at: Timestamp,
+    /// The principal that acted (`user:u_k3x9`, `agent:a_7pq2`, `system`, `anonymous`).
+    pub actor: String,
+    /// The principal it acted for, when acting on someone's behalf.
+    pub on_behalf_of: Option<String>,
+    /// What was done (an API operation such as `items_create`, or `read_private`).
+    pub action: String,
+    /// What it was done to (a path, an item key, a member, a key id...).
+    pub target: String,
+    /// `ok`, or the error code that ended it (`permission_denied`, `not_found`...).
+    pub outcome: String,
+    pub request_id: Option<String>,
+    /// The client's address.
+    pub client: Option<String>,
+    /// The client's `User-Agent` (or an MCP client's name).
+    pub user_agent: Option<String>,
+    /// More about it, as JSON text (never a secret value).
+    pub detail: Option<String>,
+}
+
+/// Which audit entries to read, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// `None`: every log; `Some(None)`: the system log; `Some(Some(org))`: one organization's.
+    pub org: Option<Option<OrgId>>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    /// Entries whose target starts with this.
+    pub target_prefix: Option<String>,
+    /// Recorded at or after.
+    pub since: Option<Timestamp>,
+    /// Recorded before.
+    pub until: Option<Timestamp>,
+    /// Entries after this sequence number.
+    pub after: u64,
+    pub limit: usize,
 }
 
 /// An organization's locker data key, wrapped (encrypted) by a master key that is never
@@ -235,7 +285,9 @@ impl Mutation {
             | Mutation::CreateApiKey { .. }
             | Mutation::RevokeApiKey { .. }
             | Mutation::CreateLockerKey { .. }
-            | Mutation::RewrapLockerKey { .. } => None,
+            | Mutation::RewrapLockerKey { .. }
+            | Mutation::AppendAudit { .. }
+            | Mutation::PruneAudit { .. } => None,
         }
     }
 }
@@ -307,6 +359,9 @@ pub trait MetadataStore: Send + Sync + fmt::Debug {
 
     /// Every organization's wrapped locker data key.
     async fn load_locker_keys(&self) -> Result<Vec<LockerKeyRecord>, StoreError>;
+
+    /// Audit entries matching `query`, oldest first, at most `query.limit`.
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
 
     /// Relationship changes committed after `revision`, oldest first. A page holds whole
     /// revisions: it stops at the first revision boundary at or past `limit` changes (so one

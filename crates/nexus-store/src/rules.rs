@@ -21,7 +21,7 @@ use nexus_path::{MAX_PATH_BYTES, OrgId, VfsPath};
 
 use crate::error::{Rejection, StoreError};
 use crate::meta::{
-    ApiKeyRecord, Applied, LockerKeyRecord, Mutation, Precondition, PrincipalRecord,
+    ApiKeyRecord, Applied, AuditRecord, LockerKeyRecord, Mutation, Precondition, PrincipalRecord,
     RelationshipBatch,
 };
 use crate::types::{BlobRef, ContentHash, Node, NodeKind, Timestamp, VersionPolicy};
@@ -158,6 +158,12 @@ pub trait Rows: Send {
     /// Revokes an API key.
     async fn revoke_api_key(&mut self, id: &str, at: Timestamp) -> Outcome<()>;
 
+    /// Appends audit entries.
+    async fn append_audit(&mut self, entries: &[AuditRecord]) -> Outcome<()>;
+
+    /// Deletes audit entries recorded before `before`.
+    async fn prune_audit(&mut self, before: Timestamp) -> Outcome<()>;
+
     /// Stores an organization's wrapped locker data key (refused if it has one).
     async fn create_locker_key(&mut self, key: &LockerKeyRecord) -> Outcome<()>;
 
@@ -279,6 +285,14 @@ pub async fn apply<R: Rows + ?Sized>(rows: &mut R, mutation: &Mutation) -> Outco
         }
         Mutation::RevokeApiKey { id, at } => {
             rows.revoke_api_key(id, *at).await?;
+            Ok(Applied::default())
+        }
+        Mutation::AppendAudit { entries } => {
+            rows.append_audit(entries).await?;
+            Ok(Applied::default())
+        }
+        Mutation::PruneAudit { before } => {
+            rows.prune_audit(*before).await?;
             Ok(Applied::default())
         }
         Mutation::CreateLockerKey { key } => {

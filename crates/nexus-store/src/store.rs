@@ -461,6 +461,14 @@ impl Store {
         self.inner.meta.load_accounts().await
     }
 
+    /// Audit entries matching `query`, oldest first.
+    pub async fn audit(
+        &self,
+        query: &crate::meta::AuditQuery,
+    ) -> Result<Vec<crate::meta::AuditRecord>, StoreError> {
+        self.inner.meta.audit(query).await
+    }
+
     /// Every organization's wrapped locker data key.
     pub async fn load_locker_keys(&self) -> Result<Vec<crate::meta::LockerKeyRecord>, StoreError> {
         self.inner.meta.load_locker_keys().await

@@ -19,6 +19,7 @@
 //! [`Fs`]); none keeps state of its own.
 
 mod accounts;
+mod audit;
 mod cursor;
 mod files;
 pub mod knowledge;
@@ -114,6 +115,10 @@ service!(
 service!(
     /// The knowledge layer's sessions service of a [`Fs`] (see [`Fs::sessions`]).
     Sessions
+);
+service!(
+    /// The audit log service of a [`Fs`] (see [`Fs::audit`]).
+    Audit
 );
 
 /// The organization that owns a path, or the fixed directory it is (`/` and `/orgs`,
@@ -222,6 +227,11 @@ impl Fs {
         Sessions { fs: self }
     }
 
+    /// The audit log: record, read, prune.
+    pub fn audit(&self) -> Audit<'_> {
+        Audit { fs: self }
+    }
+
     /// The permission engine of this filesystem.
     pub fn authorizer(&self) -> &Authorizer {
         &self.authz
@@ -260,6 +270,7 @@ impl Fs {
             principal,
             tenant: crate::Tenant::System,
             name,
+            origin: None,
         }
     }
 

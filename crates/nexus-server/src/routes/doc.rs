@@ -39,6 +39,7 @@ use utoipa::OpenApi;
         (name = "orgs", description = "Organizations and members"),
         (name = "accounts", description = "Principals"),
         (name = "keys", description = "API keys"),
+        (name = "audit", description = "The audit log"),
         (name = "acl", description = "ACL entries"),
         (name = "relationships", description = "Relationships (ReBAC) and their change log"),
         (name = "permissions", description = "Checks, expansions, lookups and the schema"),

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod acl;
+pub mod audit;
 pub mod doc;
 pub mod files;
 pub mod items;
@@ -65,16 +66,27 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let client = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
         match state
             .auth
             .authenticate(&state.fs, &parts.headers, parts.uri.query())
         {
-            Ok(principal) => Ok(Caller(state.fs.context(principal))),
+            Ok(principal) => {
+                let mut context = state.fs.context(principal);
+                if let Some(slot) = parts.extensions.get::<crate::audit::AuditSlot>() {
+                    slot.set_actor(context.principal.to_string());
+                }
+                context.origin = Some(Arc::new(nexus_core::Origin {
+                    request_id: crate::error::request_id(),
+                    client: client.map(|address| address.to_string()),
+                    user_agent: user_agent(&parts.headers),
+                }));
+                Ok(Caller(context))
+            }
             Err(error) if error.code == ErrorCode::Unauthenticated => {
-                let client = parts
-                    .extensions
-                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                    .map(|info| info.0.ip());
                 if let Some(client) = client
                     && state.failures.fail(client)
                 {
@@ -85,6 +97,14 @@ impl FromRequestParts<AppState> for Caller {
             Err(error) => Err(error),
         }
     }
+}
+
+/// The client's `User-Agent`, shortened to 200 characters.
+fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .map(|text| text.chars().take(200).collect())
 }
 
 /// A JSON object body, whatever the `Content-Type` says (curl's `-d` labels JSON as a
@@ -207,6 +227,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::users_delete))
         .routes(routes!(accounts::keys_list, accounts::keys_create))
         .routes(routes!(accounts::keys_revoke))
+        .routes(routes!(audit::audit_list))
         .routes(routes!(
             files::files_cat,
             files::files_write,
@@ -275,7 +296,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
 }
 
 /// Request id, timeout, metrics and a log line for every request.
-async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let id = request
         .headers()
         .get("x-request-id")
@@ -297,6 +318,10 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|info| info.0.ip());
+    let slot = crate::audit::AuditSlot::default();
+    request.extensions_mut().insert(slot.clone());
+    let path = request.uri().path().to_owned();
+    let agent = user_agent(request.headers());
     let started = Instant::now();
     let timeout = state.timeout;
     // The handler runs in its own task, so it always finishes: a client hanging up or the
@@ -336,12 +361,28 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
             ApiError::too_many_failures(state.failures.window_secs()).into_response()
         });
     }
+    let code = response.extensions().get::<ErrorCode>().copied();
     // Every error is the JSON envelope, the framework's own rejections included.
     if response.status().is_client_error() || response.status().is_server_error() {
         response = crate::error::envelope(response, &id).await;
     }
-    let elapsed = started.elapsed();
     let status = response.status();
+    crate::audit::record(
+        &state.fs,
+        crate::audit::Finished {
+            method: &method,
+            route: &route,
+            path: &path,
+            status,
+            code,
+            request_id: &id,
+            client,
+            user_agent: agent,
+            slot: &slot,
+        },
+    )
+    .await;
+    let elapsed = started.elapsed();
     metrics::request(method.as_str(), &route, status.as_u16(), elapsed);
     if status == StatusCode::FORBIDDEN {
         metrics::denied();

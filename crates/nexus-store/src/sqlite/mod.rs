@@ -4,6 +4,7 @@
 //! mutex); a small pool of read-only connections serves reads concurrently with it.
 
 mod accounts;
+mod audit;
 mod mutate;
 mod relationship;
 mod schema;
@@ -351,6 +352,13 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn load_locker_keys(&self) -> Result<Vec<crate::meta::LockerKeyRecord>, StoreError> {
         accounts::load_locker_keys(&self.readers).await
+    }
+
+    async fn audit(
+        &self,
+        query: &crate::meta::AuditQuery,
+    ) -> Result<Vec<crate::meta::AuditRecord>, StoreError> {
+        audit::read(&self.readers, query).await
     }
 
     async fn relationship_changes(

@@ -9,7 +9,8 @@ use sqlx::{Row, SqliteConnection};
 use super::{node_columns, node_from_row, policy_from_row, subtree_range, to_i64, to_u64};
 use crate::error::StoreError;
 use crate::meta::{
-    ApiKeyRecord, Applied, LockerKeyRecord, Mutation, PrincipalRecord, RelationshipBatch,
+    ApiKeyRecord, Applied, AuditRecord, LockerKeyRecord, Mutation, PrincipalRecord,
+    RelationshipBatch,
 };
 pub(super) use crate::rules::Failure;
 use crate::rules::{NewNode, Rows};
@@ -329,6 +330,14 @@ impl Rows for SqliteRows<'_> {
 
     async fn revoke_api_key(&mut self, id: &str, at: Timestamp) -> Result<(), Failure> {
         super::accounts::revoke_key(self.connection, id, at).await
+    }
+
+    async fn append_audit(&mut self, entries: &[AuditRecord]) -> Result<(), Failure> {
+        super::audit::append(self.connection, entries).await
+    }
+
+    async fn prune_audit(&mut self, before: Timestamp) -> Result<(), Failure> {
+        super::audit::prune(self.connection, before).await
     }
 
     async fn create_locker_key(&mut self, key: &LockerKeyRecord) -> Result<(), Failure> {

@@ -210,6 +210,26 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL
     ) STRICT, WITHOUT ROWID;
     ",
+    // 8: the audit log, append-only (`org` is '' for the system log).
+    "
+    CREATE TABLE audit (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        org          TEXT    NOT NULL,
+        at           INTEGER NOT NULL,
+        actor        TEXT    NOT NULL,
+        on_behalf_of TEXT,
+        action       TEXT    NOT NULL,
+        target       TEXT    NOT NULL,
+        outcome      TEXT    NOT NULL,
+        request_id   TEXT,
+        client       TEXT,
+        user_agent   TEXT,
+        detail       TEXT
+    ) STRICT;
+    CREATE INDEX audit_by_org ON audit (org, seq);
+    CREATE INDEX audit_by_actor ON audit (actor, seq);
+    CREATE INDEX audit_by_time ON audit (at);
+    ",
 ];
 
 /// The schema version this build writes.

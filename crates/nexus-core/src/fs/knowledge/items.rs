@@ -22,7 +22,7 @@ use super::{items_root, parse_session_id, profile_object, scope_folder, session_
 use crate::accounts::RESERVED_UNIVERSAL;
 use crate::authz::{self, Permission, file_object};
 use crate::error::FsError;
-use crate::fs::{Fs, Items, MAX_PAGE_SIZE, cursor};
+use crate::fs::{Items, MAX_PAGE_SIZE, cursor};
 use crate::principal::CallContext;
 
 /// Filters of [`Items::list`]; every one optional.
@@ -186,7 +186,8 @@ impl Items<'_> {
                 path: folder,
             });
         }
-        Fs::note_system_access(context, &key, "create");
+        self.audit_private_access(context, &org, &key, "create")
+            .await?;
         let path = key.path(&org)?;
         let sealed = if env == Environment::Locker {
             self.seal_secret(&org, &key, stored.clone()).await?
@@ -252,7 +253,8 @@ impl Items<'_> {
         let org = self.knowledge_org(context, org)?;
         let key = ItemKey::parse(key)?;
         let (node, mut data) = self.readable(context, &org, &key).await?;
-        Fs::note_system_access(context, &key, "read");
+        self.audit_private_access(context, &org, &key, "read")
+            .await?;
         if key.env == Environment::Locker {
             data = self.open_secret(&org, &key, data)?;
         }
@@ -285,7 +287,8 @@ impl Items<'_> {
                 "a task's assignees change through `POST .../items/{key}/assign`",
             ));
         }
-        Fs::note_system_access(context, &key, "update");
+        self.audit_private_access(context, &org, &key, "update")
+            .await?;
         let etag = match if_match {
             Some(tag) => crate::fs::files::normalize_etag(&tag)?,
             None => node.etag(),
@@ -320,7 +323,8 @@ impl Items<'_> {
         }
         let path = key.path(&org)?;
         self.authorize(context, &path, Permission::Manage)?;
-        Fs::note_system_access(context, &key, "delete");
+        self.audit_private_access(context, &org, &key, "delete")
+            .await?;
         let if_match = if_match
             .map(|tag| crate::fs::files::normalize_etag(&tag))
             .transpose()?;
@@ -910,7 +914,13 @@ impl Items<'_> {
         let resource = file_object(&path);
         let updates =
             self.share_updates(context, &org_id, item_key.env, &resource, &request, grant)?;
-        Fs::note_system_access(context, &item_key, if grant { "share" } else { "unshare" });
+        self.audit_private_access(
+            context,
+            &org_id,
+            &item_key,
+            if grant { "share" } else { "unshare" },
+        )
+        .await?;
         self.commit.write(context, updates, Vec::new()).await?;
         self.access(context, org, key)
     }

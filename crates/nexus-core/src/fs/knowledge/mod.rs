@@ -26,7 +26,7 @@ mod sessions;
 pub use items::ItemQuery;
 pub use secrets::LockerRotation;
 
-use nexus_knowledge::{Environment, ItemKey, Scope};
+use nexus_knowledge::{Environment, Scope};
 use nexus_path::{OrgId, VfsPath};
 use nexus_rebac::{
     ObjectRef, Operation, Relationship, RelationshipFilter, RelationshipUpdate, SubjectRef,
@@ -192,16 +192,6 @@ impl Fs {
             .user_id(text)
             .unwrap_or_else(|| text.to_owned());
         SubjectRef::object("user", id)
-    }
-
-    /// The one function through which the system administrator reaches another person's
-    /// personal data (the audit log records it, once it exists).
-    pub(crate) fn note_system_access(context: &CallContext, key: &ItemKey, what: &str) {
-        if context.principal == Principal::System
-            && matches!(key.scope, Scope::User(_) | Scope::Agent(_))
-        {
-            tracing::info!(target: "nexus::audit", %key, operation = what, "system administrator accessed personal data");
-        }
     }
 
     /// Stored relationships on one object with one relation.

@@ -1,0 +1,212 @@
+//! The audit log: one log per organization plus the system log, append-only. Front ends
+//! record what callers did (`record`); organization admins read their organization's log and
+//! the system administrator every log (`list`); retention prunes it (`prune`). Nothing else
+//! changes it: no route writes, edits or deletes entries.
+
+use chrono::{DateTime, Utc};
+use nexus_api::audit::{AuditEntry, AuditPage, AuditQuery};
+use nexus_path::{OrgId, VfsPath};
+use nexus_store::{AuditRecord, Mutation, Timestamp};
+
+use super::{Audit, Fs};
+use crate::authz::Permission;
+use crate::authz::tokens::Scope as TokenScope;
+use crate::error::FsError;
+use crate::principal::{CallContext, Principal};
+
+/// Entries per page when the caller does not say.
+const DEFAULT_LIMIT: usize = 100;
+/// Most entries per page.
+const MAX_LIMIT: usize = 1000;
+
+/// The name of the system log in queries.
+pub const SYSTEM_LOG: &str = "system";
+
+fn timestamp(field: &str, text: &str) -> Result<Timestamp, FsError> {
+    let at = DateTime::parse_from_rfc3339(text).map_err(|_| {
+        FsError::invalid(format!(
+            "`{field}` must be an RFC 3339 time such as 2026-12-07T10:00:00Z"
+        ))
+    })?;
+    let micros = at.with_timezone(&Utc).timestamp_micros();
+    Ok(Timestamp(micros))
+}
+
+impl Audit<'_> {
+    /// Appends entries to the log; they are durable when this returns.
+    pub async fn record(self, entries: Vec<AuditRecord>) -> Result<(), FsError> {
+        if entries.is_empty() || self.authz.faults().drop_audit_entries() {
+            return Ok(());
+        }
+        self.store.apply(Mutation::AppendAudit { entries }).await?;
+        Ok(())
+    }
+
+    /// A page of the entries the caller may read: the system administrator reads every log
+    /// (or one, with `org`; `org=system` is the system log), an organization's admins its
+    /// log (`org` is then required). Anyone else is refused.
+    pub async fn list(
+        self,
+        context: &CallContext,
+        query: AuditQuery,
+    ) -> Result<AuditPage, FsError> {
+        let log: Option<Option<OrgId>> = match query.org.as_deref() {
+            None => None,
+            Some(SYSTEM_LOG) => Some(None),
+            Some(text) => {
+                Some(Some(OrgId::parse(text).map_err(|error| {
+                    FsError::invalid(format!("`org`: {error}"))
+                })?))
+            }
+        };
+        let scope = if context.principal == Principal::System {
+            match &log {
+                Some(Some(org)) => TokenScope::Org(org.clone()),
+                _ => TokenScope::Global,
+            }
+        } else {
+            let Some(Some(org)) = &log else {
+                return Err(FsError::invalid(
+                    "name the organization whose audit log to read (`org`); only the system administrator reads every log",
+                ));
+            };
+            self.authorize(context, &VfsPath::org_root(org), Permission::Manage)?;
+            TokenScope::Org(org.clone())
+        };
+        let after = match query.cursor.as_deref() {
+            None => 0,
+            Some(cursor) => {
+                let (issued_for, seq) = self.authz.keys().open(cursor).map_err(|_| {
+                    FsError::invalid("invalid `cursor`: pass `next_cursor` of the previous page")
+                })?;
+                if issued_for != scope {
+                    return Err(FsError::invalid(
+                        "invalid `cursor`: it belongs to another audit query",
+                    ));
+                }
+                seq
+            }
+        };
+        let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+        let actor = query
+            .actor
+            .as_deref()
+            .map(|actor| self.actor_subject(actor));
+        let records = self
+            .store
+            .audit(&nexus_store::AuditQuery {
+                org: log,
+                actor,
+                action: query.action.clone(),
+                target_prefix: query.path_prefix.clone(),
+                since: query
+                    .since
+                    .as_deref()
+                    .map(|text| timestamp("since", text))
+                    .transpose()?,
+                until: query
+                    .until
+                    .as_deref()
+                    .map(|text| timestamp("until", text))
+                    .transpose()?,
+                after,
+                limit: limit + 1,
+            })
+            .await?;
+        let more = records.len() > limit;
+        let entries: Vec<AuditRecord> = records.into_iter().take(limit).collect();
+        let next_cursor = more
+            .then(|| {
+                entries
+                    .last()
+                    .map(|last| self.authz.keys().issue(&scope, last.seq))
+            })
+            .flatten();
+        Ok(AuditPage {
+            entries: entries.iter().map(|record| self.entry_of(record)).collect(),
+            next_cursor,
+        })
+    }
+
+    /// Deletes entries recorded more than `keep` ago (the retention setting).
+    pub async fn prune(self, keep: std::time::Duration) -> Result<(), FsError> {
+        let keep = i64::try_from(keep.as_micros()).unwrap_or(i64::MAX);
+        let before = Timestamp(Timestamp::now().as_micros().saturating_sub(keep));
+        self.store.apply(Mutation::PruneAudit { before }).await?;
+        Ok(())
+    }
+
+    /// The subject an actor filter names, as entries store it (stable ids).
+    fn actor_subject(self, text: &str) -> String {
+        match Principal::parse(text) {
+            Ok(principal) => self.resolve_principal(principal).to_string(),
+            Err(_) => text.to_owned(),
+        }
+    }
+
+    fn entry_of(self, record: &AuditRecord) -> AuditEntry {
+        AuditEntry {
+            at: crate::format_timestamp(record.at),
+            org: record.org.as_ref().map(ToString::to_string),
+            actor: self.display_subject(&record.actor),
+            on_behalf_of: record
+                .on_behalf_of
+                .as_deref()
+                .map(|subject| self.display_subject(subject)),
+            action: record.action.clone(),
+            target: record.target.clone(),
+            outcome: record.outcome.clone(),
+            request_id: record.request_id.clone(),
+            client: record.client.clone(),
+            user_agent: record.user_agent.clone(),
+        }
+    }
+}
+
+impl Fs {
+    /// Records the system administrator's access to someone's personal knowledge item (a
+    /// locker read explicitly), in the organization's log, before the answer is given.
+    pub(crate) async fn audit_private_access(
+        &self,
+        context: &CallContext,
+        org: &OrgId,
+        key: &nexus_knowledge::ItemKey,
+        what: &str,
+    ) -> Result<(), FsError> {
+        use nexus_knowledge::{Environment, Scope};
+        if context.principal != Principal::System
+            || !matches!(key.scope, Scope::User(_) | Scope::Agent(_))
+        {
+            return Ok(());
+        }
+        let action = if key.env == Environment::Locker && what == "read" {
+            "locker_read".to_owned()
+        } else {
+            format!("private_{what}")
+        };
+        tracing::info!(target: "nexus::audit", %key, %action, "system administrator accessed personal data");
+        self.audit()
+            .record(vec![AuditRecord {
+                org: Some(org.clone()),
+                at: Timestamp::now(),
+                actor: context.principal.to_string(),
+                action,
+                target: key.to_string(),
+                outcome: "ok".to_owned(),
+                request_id: context
+                    .origin
+                    .as_ref()
+                    .map(|origin| origin.request_id.clone()),
+                client: context
+                    .origin
+                    .as_ref()
+                    .and_then(|origin| origin.client.clone()),
+                user_agent: context
+                    .origin
+                    .as_ref()
+                    .and_then(|origin| origin.user_agent.clone()),
+                ..AuditRecord::default()
+            }])
+            .await
+    }
+}

@@ -1,0 +1,247 @@
+//! What the request middleware writes to the audit log: every request that can change
+//! something (every operation but `GET`s and the read-only `POST` queries), whatever its
+//! outcome, and every refusal of credentials or permission (401, 403, 429) on any route. The
+//! entry names the operation (its OpenAPI id), who acted (set by [`crate::routes::Caller`]),
+//! what it was done to (the path, item key, member, session or key id from the URL, or what
+//! the handler reports), how it ended, and the request's id, client address and user agent.
+//! It is durable before the response is sent.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+
+use axum::http::{Method, StatusCode};
+use nexus_core::OrgId;
+use parking_lot::Mutex;
+
+/// `POST` operations that only read: recorded only when refused.
+pub const READ_ONLY_POSTS: [&str; 7] = [
+    "permissions_check",
+    "permissions_expand",
+    "permissions_lookup_resources",
+    "permissions_lookup_subjects",
+    "files_glob",
+    "files_grep",
+    "relationships_read",
+];
+
+/// Filled while a request is served: who acted, and what it was done to when the URL does
+/// not say (a body's path).
+#[derive(Debug, Clone, Default)]
+pub struct AuditSlot(Arc<Mutex<SlotState>>);
+
+#[derive(Debug, Default)]
+struct SlotState {
+    actor: Option<String>,
+    place: Option<(Option<OrgId>, String)>,
+}
+
+impl AuditSlot {
+    /// The principal acting (as stored: stable ids).
+    pub fn set_actor(&self, actor: String) {
+        self.0.lock().actor = Some(actor);
+    }
+
+    /// What the request acted on, when the URL does not carry it.
+    pub fn set_place(&self, org: Option<OrgId>, target: String) {
+        self.0.lock().place = Some((org, target));
+    }
+
+    pub(crate) fn actor(&self) -> Option<String> {
+        self.0.lock().actor.clone()
+    }
+
+    pub(crate) fn place(&self) -> Option<(Option<OrgId>, String)> {
+        self.0.lock().place.clone()
+    }
+}
+
+/// Operation ids by method and route template (`{*path}` written `{path}`).
+static OPERATIONS: LazyLock<HashMap<(String, String), String>> = LazyLock::new(|| {
+    let document = crate::routes::openapi_document();
+    let mut operations = HashMap::new();
+    if let Some(paths) = document.get("paths").and_then(serde_json::Value::as_object) {
+        for (path, methods) in paths {
+            let Some(methods) = methods.as_object() else {
+                continue;
+            };
+            for (method, operation) in methods {
+                if let Some(id) = operation
+                    .get("operationId")
+                    .and_then(serde_json::Value::as_str)
+                {
+                    operations.insert((method.to_uppercase(), path.clone()), id.to_owned());
+                }
+            }
+        }
+    }
+    operations
+});
+
+/// The operation id of a request to `template` (`None` for routes outside the document).
+pub fn operation(method: &Method, template: &str) -> Option<&'static str> {
+    let template = template.replace("{*", "{");
+    OPERATIONS
+        .get(&(method.as_str().to_owned(), template))
+        .map(String::as_str)
+}
+
+/// Whether a request is recorded (see the module documentation).
+pub fn recorded(method: &Method, operation: Option<&str>, status: StatusCode) -> bool {
+    let refused = matches!(
+        status,
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS
+    );
+    let reads = *method == Method::GET
+        || *method == Method::HEAD
+        || *method == Method::OPTIONS
+        || operation.is_some_and(|id| READ_ONLY_POSTS.contains(&id));
+    refused || !reads
+}
+
+fn decoded(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while let Some(&byte) = bytes.get(index) {
+        let hex = bytes
+            .get(index + 1..index + 3)
+            .and_then(|pair| std::str::from_utf8(pair).ok())
+            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
+        if let (b'%', Some(value)) = (byte, hex) {
+            out.push(value);
+            index += 3;
+        } else {
+            out.push(byte);
+            index += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// What the middleware knows of a finished request.
+#[derive(Debug)]
+pub struct Finished<'a> {
+    pub method: &'a Method,
+    /// The route template (`/api/fs/{*path}`), or `unmatched`.
+    pub route: &'a str,
+    pub path: &'a str,
+    pub status: StatusCode,
+    pub code: Option<nexus_core::ErrorCode>,
+    pub request_id: &'a str,
+    pub client: Option<std::net::IpAddr>,
+    pub user_agent: Option<String>,
+    pub slot: &'a AuditSlot,
+}
+
+/// Records `request` if it is one the log keeps (durable when this returns); a failure to
+/// record is logged, never hidden.
+pub async fn record(fs: &nexus_core::Fs, request: Finished<'_>) {
+    let operation = operation(request.method, request.route);
+    if request.route == "unmatched" || !recorded(request.method, operation, request.status) {
+        return;
+    }
+    let (org, target) = request
+        .slot
+        .place()
+        .unwrap_or_else(|| place(request.route, request.path));
+    let outcome = if request.status.is_success() || request.status.is_redirection() {
+        "ok".to_owned()
+    } else {
+        request.code.map_or_else(
+            || format!("http_{}", request.status.as_u16()),
+            |code| code.as_str().to_owned(),
+        )
+    };
+    let entry = nexus_core::AuditRecord {
+        org,
+        at: nexus_core::Timestamp::now(),
+        actor: request
+            .slot
+            .actor()
+            .unwrap_or_else(|| "anonymous".to_owned()),
+        action: operation.map_or_else(|| request.route.to_owned(), ToOwned::to_owned),
+        target,
+        outcome,
+        request_id: Some(request.request_id.to_owned()),
+        client: request.client.map(|address| address.to_string()),
+        user_agent: request.user_agent,
+        ..nexus_core::AuditRecord::default()
+    };
+    if let Err(error) = fs.audit().record(vec![entry]).await {
+        tracing::error!(request_id = %request.request_id, %error, "the audit entry of a request was not recorded");
+    }
+}
+
+/// The organization and target a request names in its URL: the `{org}` parameter or the
+/// organization of a `{path}` under `/orgs/`, and the item key, path, member, session or key
+/// id it acts on (else the URL's path).
+pub fn place(template: &str, path: &str) -> (Option<OrgId>, String) {
+    let mut params: HashMap<&str, String> = HashMap::new();
+    let actual: Vec<&str> = path.split('/').collect();
+    for (index, part) in template.split('/').enumerate() {
+        let Some(name) = part
+            .strip_prefix('{')
+            .and_then(|rest| rest.strip_suffix('}'))
+        else {
+            continue;
+        };
+        if let Some(name) = name.strip_prefix('*') {
+            let rest = actual.get(index..).unwrap_or_default().join("/");
+            params.insert(name, format!("/{}", decoded(&rest)));
+        } else if let Some(value) = actual.get(index) {
+            params.insert(name, decoded(value));
+        }
+    }
+    let org = params
+        .get("org")
+        .and_then(|org| OrgId::parse(org).ok())
+        .or_else(|| {
+            params
+                .get("path")
+                .and_then(|path| path.strip_prefix("/orgs/"))
+                .and_then(|rest| rest.split('/').next())
+                .and_then(|org| OrgId::parse(org).ok())
+        });
+    let target = ["key", "path", "user", "stable_id", "id"]
+        .iter()
+        .find_map(|name| params.get(name).cloned())
+        .unwrap_or_else(|| decoded(path));
+    (org, target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_name_their_organization_and_target() {
+        let (org, target) = place("/api/fs/{*path}", "/api/fs/orgs/acme/a%20b/c.md");
+        assert_eq!(org.unwrap().as_str(), "acme");
+        assert_eq!(target, "/orgs/acme/a b/c.md");
+        let (org, target) = place(
+            "/api/orgs/{org}/items/{key}/share",
+            "/api/orgs/acme/items/kb:u_ab12:20261207:node:x/share",
+        );
+        assert_eq!(org.unwrap().as_str(), "acme");
+        assert_eq!(target, "kb:u_ab12:20261207:node:x");
+        let (org, target) = place("/api/keys", "/api/keys");
+        assert!(org.is_none());
+        assert_eq!(target, "/api/keys");
+        assert_eq!(
+            operation(&Method::PUT, "/api/fs/{*path}"),
+            Some("files_write")
+        );
+        assert!(recorded(&Method::PUT, Some("files_write"), StatusCode::OK));
+        assert!(!recorded(&Method::GET, Some("files_cat"), StatusCode::OK));
+        assert!(recorded(
+            &Method::GET,
+            Some("files_cat"),
+            StatusCode::FORBIDDEN
+        ));
+        assert!(!recorded(
+            &Method::POST,
+            Some("permissions_check"),
+            StatusCode::OK
+        ));
+    }
+}
