@@ -1,10 +1,11 @@
 //! What the request middleware writes to the audit log: every request that can change
 //! something (every operation but `GET`s and the read-only `POST` queries), whatever its
-//! outcome, and every refusal of credentials or permission (401, 403, 429) on any route. The
+//! outcome, and every refusal of credentials or permission (401, 403) on any route. The
 //! entry names the operation (its OpenAPI id), who acted (set by [`crate::routes::Caller`]),
 //! what it was done to (the path, item key, member, session or key id from the URL, or what
 //! the handler reports), how it ended, and the request's id, client address and user agent.
-//! It is durable before the response is sent.
+//! It is written by the task that runs the handler, after the handler and before the
+//! response is sent, so neither a client hanging up nor the deadline can skip it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
@@ -12,6 +13,9 @@ use std::sync::{Arc, LazyLock};
 use axum::http::{Method, StatusCode};
 use nexus_core::OrgId;
 use parking_lot::Mutex;
+
+/// Longest target kept (longer ones are cut).
+const MAX_TARGET_CHARS: usize = 1024;
 
 /// `POST` operations that only read: recorded only when refused.
 pub const READ_ONLY_POSTS: [&str; 7] = [
@@ -55,6 +59,34 @@ impl AuditSlot {
     }
 }
 
+tokio::task_local! {
+    /// The slot of the request being served (set by the request middleware).
+    pub static SLOT: AuditSlot;
+}
+
+/// Notes who is acting in the request being served.
+pub fn note_actor(actor: String) {
+    let _ = SLOT.try_with(|slot| slot.set_actor(actor));
+}
+
+/// Notes what the request being served acts on, when its URL does not say (a body's path):
+/// its organization's log then holds the entry.
+pub fn note_place(org: Option<OrgId>, target: String) {
+    let _ = SLOT.try_with(|slot| slot.set_place(org, target));
+}
+
+/// The organization of a path under `/orgs/<org>/`.
+pub fn org_of_path(path: &str) -> Option<OrgId> {
+    nexus_core::VfsPath::parse(path)
+        .ok()
+        .and_then(|path| match path.location() {
+            Ok(nexus_api::path::Location::OrgRoot(org) | nexus_api::path::Location::InOrg(org)) => {
+                Some(org)
+            }
+            _ => None,
+        })
+}
+
 /// Operation ids by method and route template (`{*path}` written `{path}`).
 static OPERATIONS: LazyLock<HashMap<(String, String), String>> = LazyLock::new(|| {
     let document = crate::routes::openapi_document();
@@ -85,12 +117,14 @@ pub fn operation(method: &Method, template: &str) -> Option<&'static str> {
         .map(String::as_str)
 }
 
-/// Whether a request is recorded (see the module documentation).
+/// Whether a request is recorded (see the module documentation). Refusals past the
+/// failed-authentication limit (429) are not: the limiter bounds how many entries an
+/// unauthenticated client can cause.
 pub fn recorded(method: &Method, operation: Option<&str>, status: StatusCode) -> bool {
-    let refused = matches!(
-        status,
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS
-    );
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return false;
+    }
+    let refused = matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN);
     let reads = *method == Method::GET
         || *method == Method::HEAD
         || *method == Method::OPTIONS
@@ -118,6 +152,48 @@ fn decoded(segment: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// What the middleware knows of a request before it is served.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    /// The route template (`/api/fs/{*path}`), or `unmatched`.
+    pub route: String,
+    pub path: String,
+    pub request_id: String,
+    pub client: Option<std::net::IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+/// Serves `handler` with a slot for its actor and place, then records the request if the
+/// log keeps it: the entry carries the handler's own outcome.
+pub async fn recording(
+    fs: nexus_core::Fs,
+    request: Request,
+    handler: impl std::future::Future<Output = axum::response::Response>,
+) -> axum::response::Response {
+    let slot = AuditSlot::default();
+    let response = SLOT.scope(slot.clone(), handler).await;
+    record(
+        &fs,
+        Finished {
+            method: &request.method,
+            route: &request.route,
+            path: &request.path,
+            status: response.status(),
+            code: response
+                .extensions()
+                .get::<nexus_core::ErrorCode>()
+                .copied(),
+            request_id: &request.request_id,
+            client: request.client,
+            user_agent: request.user_agent,
+            slot: &slot,
+        },
+    )
+    .await;
+    response
+}
+
 /// What the middleware knows of a finished request.
 #[derive(Debug)]
 pub struct Finished<'a> {
@@ -140,10 +216,15 @@ pub async fn record(fs: &nexus_core::Fs, request: Finished<'_>) {
     if request.route == "unmatched" || !recorded(request.method, operation, request.status) {
         return;
     }
+    let actor = request.slot.actor();
     let (org, target) = request
         .slot
         .place()
         .unwrap_or_else(|| place(request.route, request.path));
+    // Who is not authenticated writes to no organization's log (only the system's), so a
+    // stranger cannot fill one; and nothing it sends is kept long.
+    let org = if actor.is_some() { org } else { None };
+    let target: String = target.chars().take(MAX_TARGET_CHARS).collect();
     let outcome = if request.status.is_success() || request.status.is_redirection() {
         "ok".to_owned()
     } else {
@@ -155,10 +236,7 @@ pub async fn record(fs: &nexus_core::Fs, request: Finished<'_>) {
     let entry = nexus_core::AuditRecord {
         org,
         at: nexus_core::Timestamp::now(),
-        actor: request
-            .slot
-            .actor()
-            .unwrap_or_else(|| "anonymous".to_owned()),
+        actor: actor.unwrap_or_else(|| "anonymous".to_owned()),
         action: operation.map_or_else(|| request.route.to_owned(), ToOwned::to_owned),
         target,
         outcome,
@@ -242,6 +320,11 @@ mod tests {
             &Method::POST,
             Some("permissions_check"),
             StatusCode::OK
+        ));
+        assert!(!recorded(
+            &Method::PUT,
+            Some("files_write"),
+            StatusCode::TOO_MANY_REQUESTS
         ));
     }
 }

@@ -59,20 +59,35 @@ impl Audit<'_> {
                 })?))
             }
         };
-        let scope = if context.principal == Principal::System {
-            match &log {
-                Some(Some(org)) => TokenScope::Org(org.clone()),
-                _ => TokenScope::Global,
-            }
-        } else {
+        if context.principal != Principal::System {
             let Some(Some(org)) = &log else {
                 return Err(FsError::invalid(
                     "name the organization whose audit log to read (`org`); only the system administrator reads every log",
                 ));
             };
+            if !context.covers(org) {
+                return Err(FsError::WrongOrganization {
+                    path: VfsPath::org_root(org),
+                });
+            }
             self.authorize(context, &VfsPath::org_root(org), Permission::Manage)?;
-            TokenScope::Org(org.clone())
-        };
+        }
+        // A cursor is sealed with the query it pages (caller, log and filters, but not the
+        // position or page size), so it answers that query only.
+        let fingerprint = blake3::hash(
+            serde_json::json!([
+                context.principal.to_string(),
+                query.org,
+                query.actor,
+                query.path_prefix,
+                query.action,
+                query.since,
+                query.until,
+            ])
+            .to_string()
+            .as_bytes(),
+        );
+        let scope = TokenScope::Caller(format!("audit:{}", fingerprint.to_hex()));
         let after = match query.cursor.as_deref() {
             None => 0,
             Some(cursor) => {
@@ -81,7 +96,7 @@ impl Audit<'_> {
                 })?;
                 if issued_for != scope {
                     return Err(FsError::invalid(
-                        "invalid `cursor`: it belongs to another audit query",
+                        "invalid `cursor`: it belongs to another audit query (same filters needed)",
                     ));
                 }
                 seq
@@ -184,14 +199,59 @@ impl Fs {
         } else {
             format!("private_{what}")
         };
-        tracing::info!(target: "nexus::audit", %key, %action, "system administrator accessed personal data");
+        self.audit_private(context, org, &action, key.to_string())
+            .await
+    }
+
+    /// Records the system administrator's read of a file that is someone's personal
+    /// knowledge item (through the files API: the file holds a sealed secret, never a clear
+    /// one, but the access is recorded all the same).
+    pub(crate) async fn audit_private_file(
+        &self,
+        context: &CallContext,
+        path: &VfsPath,
+        action: &str,
+    ) -> Result<(), FsError> {
+        if context.principal != Principal::System {
+            return Ok(());
+        }
+        let text = path.to_string();
+        let Some(place) = nexus_knowledge::Place::of(&text) else {
+            return Ok(());
+        };
+        let personal = place.scope.is_some_and(|scope| {
+            matches!(
+                nexus_knowledge::Scope::parse(scope),
+                Ok(nexus_knowledge::Scope::User(_) | nexus_knowledge::Scope::Agent(_))
+            )
+        });
+        let Ok(org) = OrgId::parse(place.org) else {
+            return Ok(());
+        };
+        if personal {
+            self.audit_private(context, &org, action, text.clone())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Records that the system administrator did `action` to someone's personal data
+    /// `target` in `org` (its organization's log), before the answer is given.
+    pub(crate) async fn audit_private(
+        &self,
+        context: &CallContext,
+        org: &OrgId,
+        action: &str,
+        target: String,
+    ) -> Result<(), FsError> {
+        tracing::info!(target: "nexus::audit", %target, %action, "system administrator accessed personal data");
         self.audit()
             .record(vec![AuditRecord {
                 org: Some(org.clone()),
                 at: Timestamp::now(),
                 actor: context.principal.to_string(),
-                action,
-                target: key.to_string(),
+                action: action.to_owned(),
+                target,
                 outcome: "ok".to_owned(),
                 request_id: context
                     .origin

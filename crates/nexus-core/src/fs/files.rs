@@ -159,6 +159,14 @@ impl Files<'_> {
         let (path, _) = Fs::resolve(context, path)?;
         self.authorize(context, &path, Permission::Read)?;
         let file = self.file(&path).await?;
+        self.audit_private_file(
+            context,
+            &path,
+            options
+                .version
+                .map_or("private_read", |_| "private_read_version"),
+        )
+        .await?;
         if let Some(number) = options.version.filter(|number| *number != file.version) {
             return self
                 .read_old_version(&path, &file, number, options.range)

@@ -17,6 +17,7 @@ pub async fn acl_setfacl(
     Caller(context): Caller,
     JsonBody(body): JsonBody<SetfaclRequest>,
 ) -> ApiResult<Response> {
+    crate::audit::note_place(crate::audit::org_of_path(&body.path), body.path.clone());
     let listing = state
         .fs
         .relationships()

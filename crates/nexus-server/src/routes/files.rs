@@ -360,6 +360,7 @@ pub async fn files_mv(
     Caller(context): Caller,
     JsonBody(body): JsonBody<MoveRequest>,
 ) -> ApiResult<Response> {
+    crate::audit::note_place(crate::audit::org_of_path(&body.from), body.from.clone());
     let entry = state
         .fs
         .files()
@@ -380,6 +381,7 @@ pub async fn files_cp(
     Caller(context): Caller,
     JsonBody(body): JsonBody<MoveRequest>,
 ) -> ApiResult<Response> {
+    crate::audit::note_place(crate::audit::org_of_path(&body.from), body.from.clone());
     let entry = state
         .fs
         .files()

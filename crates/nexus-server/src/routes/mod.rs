@@ -76,9 +76,7 @@ impl FromRequestParts<AppState> for Caller {
         {
             Ok(principal) => {
                 let mut context = state.fs.context(principal);
-                if let Some(slot) = parts.extensions.get::<crate::audit::AuditSlot>() {
-                    slot.set_actor(context.principal.to_string());
-                }
+                crate::audit::note_actor(context.principal.to_string());
                 context.origin = Some(Arc::new(nexus_core::Origin {
                     request_id: crate::error::request_id(),
                     client: client.map(|address| address.to_string()),
@@ -296,7 +294,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
 }
 
 /// Request id, timeout, metrics and a log line for every request.
-async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let id = request
         .headers()
         .get("x-request-id")
@@ -318,18 +316,24 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|info| info.0.ip());
-    let slot = crate::audit::AuditSlot::default();
-    request.extensions_mut().insert(slot.clone());
-    let path = request.uri().path().to_owned();
-    let agent = user_agent(request.headers());
+    let request_facts = crate::audit::Request {
+        method: method.clone(),
+        route: route.clone(),
+        path: request.uri().path().to_owned(),
+        request_id: id.clone(),
+        client,
+        user_agent: user_agent(request.headers()),
+    };
     let started = Instant::now();
     let timeout = state.timeout;
     // The handler runs in its own task, so it always finishes: a client hanging up or the
     // deadline passing must never interrupt an operation between its commit and the
-    // in-memory state (permission index, accounts) that follows the commit.
+    // in-memory state (permission index, accounts) that follows the commit. Its audit entry
+    // is written in that task too, with the handler's own outcome, so neither can skip it.
+    let audited = crate::audit::recording(state.fs.clone(), request_facts, next.run(request));
     let handler = tokio::spawn(REQUEST_ID.scope(
         id.clone(),
-        REVEAL_INTERNAL.scope(state.reveal_internal, next.run(request)),
+        REVEAL_INTERNAL.scope(state.reveal_internal, audited),
     ));
     let mut response = REQUEST_ID
         .scope(id.clone(), async move {
@@ -361,27 +365,11 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
             ApiError::too_many_failures(state.failures.window_secs()).into_response()
         });
     }
-    let code = response.extensions().get::<ErrorCode>().copied();
     // Every error is the JSON envelope, the framework's own rejections included.
     if response.status().is_client_error() || response.status().is_server_error() {
         response = crate::error::envelope(response, &id).await;
     }
     let status = response.status();
-    crate::audit::record(
-        &state.fs,
-        crate::audit::Finished {
-            method: &method,
-            route: &route,
-            path: &path,
-            status,
-            code,
-            request_id: &id,
-            client,
-            user_agent: agent,
-            slot: &slot,
-        },
-    )
-    .await;
     let elapsed = started.elapsed();
     metrics::request(method.as_str(), &route, status.as_u16(), elapsed);
     if status == StatusCode::FORBIDDEN {

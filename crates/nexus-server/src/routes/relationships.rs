@@ -35,6 +35,12 @@ pub async fn relationships_write(
     let updates = updates_of(&body.updates)?;
     let org =
         nexus_core::authz::one_org(updates.iter().map(|update| &update.relationship.resource));
+    crate::audit::note_place(
+        org.clone(),
+        updates.first().map_or_else(String::new, |update| {
+            update.relationship.resource.to_string()
+        }),
+    );
     let outcome = state
         .fs
         .relationships()
@@ -95,6 +101,14 @@ pub async fn relationships_delete(
 ) -> ApiResult<Response> {
     let filter = filter_of(&body)?;
     let org = filter_org(&filter);
+    crate::audit::note_place(
+        org.clone(),
+        format!(
+            "{}:{}",
+            filter.resource_type.as_deref().unwrap_or("*"),
+            filter.resource_id.as_deref().unwrap_or("*")
+        ),
+    );
     let outcome = state.fs.relationships().delete(&context, filter).await?;
     revisioned(&state, &context, org.as_ref(), |written_at| {
         DeleteRelationshipsResponse {

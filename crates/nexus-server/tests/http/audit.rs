@@ -62,6 +62,28 @@ fn mutations_denials_and_private_reads_are_recorded_for_admins_to_read() {
     let key = locker.json()["key"].as_str().unwrap().to_owned();
     let read = server.get(&format!("/api/orgs/acme/items/{key}"), &server.admin_key);
     assert_eq!(read.json()["data"]["secret"], "CANARY-audit-secret");
+    let item_path = read.json()["path"].as_str().unwrap().to_owned();
+    // The system's listing of personal items and its read of the item's file are recorded.
+    let listed = server.get("/api/orgs/acme/items?env=locker", &server.admin_key);
+    assert_eq!(listed.status, 200);
+    let file = server.get(&format!("/api/fs{item_path}"), &server.admin_key);
+    assert_eq!(file.status, 200);
+    // A move names its source, in the organization's log.
+    let moved = server.call(
+        "POST",
+        "/api/mv",
+        people.token("bob"),
+        Some(&json!({"from": "/orgs/acme/sales/notes.md", "to": "/orgs/acme/sales/notes-2.md"})),
+    );
+    assert_eq!(moved.status, 200, "{}", moved.text());
+    // Someone without credentials writes only to the system log.
+    let stranger = server.request(
+        "PUT",
+        "/api/fs/orgs/acme/sales/x.md",
+        &[("X-Request-Id", "audit-anonymous-1")],
+        Some(b"x"),
+    );
+    assert_eq!(stranger.status, 401);
 
     let log = entries(&server, people.token("alice"), "&org=acme");
     let write = log
@@ -86,6 +108,26 @@ fn mutations_denials_and_private_reads_are_recorded_for_admins_to_read() {
         .expect("the system's locker read is recorded");
     assert_eq!(private["actor"], "system");
     assert_eq!(private["target"], key.as_str());
+    let actions = |action: &str| log.iter().filter(|entry| entry["action"] == action).count();
+    assert_eq!(actions("private_list"), 1, "{log:?}");
+    assert!(
+        log.iter()
+            .any(|entry| entry["action"] == "private_read" && entry["target"] == item_path.as_str())
+    );
+    assert!(log.iter().any(
+        |entry| entry["action"] == "files_mv" && entry["target"] == "/orgs/acme/sales/notes.md"
+    ));
+    assert!(
+        !log.iter()
+            .any(|entry| entry["request_id"] == "audit-anonymous-1")
+    );
+    let system_log = entries(&server, &server.admin_key, "&org=system");
+    let anonymous = system_log
+        .iter()
+        .find(|entry| entry["request_id"] == "audit-anonymous-1")
+        .expect("the refused stranger is in the system log");
+    assert_eq!(anonymous["actor"], "anonymous");
+    assert_eq!(anonymous["outcome"], "unauthenticated");
     let everything = serde_json::to_string(&entries(&server, &server.admin_key, "")).unwrap();
     assert!(!everything.contains("CANARY-audit-secret"));
     // Filters: actor (by handle), action, path prefix, time.
@@ -119,6 +161,28 @@ fn mutations_denials_and_private_reads_are_recorded_for_admins_to_read() {
         .get("/api/audit?org=acme&limit=1", people.token("alice"))
         .json();
     let cursor = page["next_cursor"].as_str().unwrap();
+    let next = server.get(
+        &format!("/api/audit?org=acme&limit=1&cursor={cursor}"),
+        people.token("alice"),
+    );
+    assert_eq!(next.status, 200, "{}", next.text());
+    let other_filter = server.get(
+        &format!("/api/audit?org=acme&action=files_write&cursor={cursor}"),
+        people.token("alice"),
+    );
+    assert_eq!(other_filter.status, 400, "{}", other_filter.text());
+    let as_revision = server.call(
+        "POST",
+        "/api/rebac/check",
+        people.token("alice"),
+        Some(&json!({"object": "/orgs/acme/sales", "permission": "read", "subject": "user:alice@acme.com", "at_least": cursor})),
+    );
+    assert_eq!(as_revision.status, 400, "{}", as_revision.text());
+    assert!(
+        as_revision.text().contains("revision"),
+        "{}",
+        as_revision.text()
+    );
     let foreign = server.get(
         &format!("/api/audit?org=techcorp&cursor={cursor}"),
         people.token("john"),

@@ -574,6 +574,17 @@ impl Items<'_> {
             )),
             _ => None,
         };
+        if context.principal == crate::principal::Principal::System {
+            let private: Vec<&str> = found
+                .iter()
+                .filter(|item| item.scope.starts_with("u_") || item.scope.starts_with("a_"))
+                .map(|item| item.key.as_str())
+                .collect();
+            if !private.is_empty() {
+                self.audit_private(context, &org, "private_list", private.join(" "))
+                    .await?;
+            }
+        }
         Ok(ItemList {
             items: found,
             next_cursor,
