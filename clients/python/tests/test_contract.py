@@ -104,6 +104,7 @@ CALLS: list[tuple[str, Any]] = [
     ("end_session", lambda c: c.end_session("acme", "s_grp1")),
     ("lock_user", lambda c: c.lock_user("bob@acme.com")),
     ("unlock_user", lambda c: c.unlock_user("bob@acme.com")),
+    ("lockout_user", lambda c: c.lockout_user("bob@acme.com")),
     ("delete_user", lambda c: c.delete_user("bob@acme.com")),
 ]
 

@@ -72,7 +72,9 @@ METHODS = [
     ("lock_user", "user: str", "self._calls.lock_user(user)", "dict[str, Any]",
      "Locks an account (system administrators): its memberships are suspended everywhere."),
     ("unlock_user", "user: str", "self._calls.unlock_user(user)", "dict[str, Any]",
-     "Unlocks an account locked with `lock_user`."),
+     "Unlocks an account locked with `lock_user` or `lockout_user`."),
+    ("lockout_user", "user: str", "self._calls.lockout_user(user)", "dict[str, Any]",
+     "Emergency lockout (system administrators): the user's API keys are revoked, tokens issued\n        before now refused, and the account locked."),
     ("delete_user", "user: str", "self._calls.delete_user(user)", "dict[str, Any]",
      "Deletes an account (system administrators): removed everywhere, keys revoked, personal\n        items removed."),
 ]

@@ -248,6 +248,7 @@ impl Session {
             } => self.set_manager(&org, &user, manager.as_deref()).await,
             AdminCommand::Lock { user } => self.account("lock", &user).await,
             AdminCommand::Unlock { user } => self.account("unlock", &user).await,
+            AdminCommand::Lockout { user } => self.account("lockout", &user).await,
             AdminCommand::DeleteUser { user } => self.account("delete", &user).await,
             AdminCommand::RemoveUser { org, user } => {
                 self.target.remove_member(&org, &user).await?;
@@ -356,6 +357,14 @@ impl Session {
         let (change, message) = match action {
             "lock" => (client.lock_user(user).await?, format!("locked {user}")),
             "unlock" => (client.unlock_user(user).await?, format!("unlocked {user}")),
+            "lockout" => {
+                let change = client.lockout_user(user).await?;
+                let message = format!(
+                    "locked out {user}: {} key(s) revoked, earlier tokens refused",
+                    change.revoked_keys
+                );
+                (change, message)
+            }
             _ => {
                 let change = client.delete_user(user).await?;
                 let message = format!(

@@ -620,7 +620,15 @@ pub enum AdminCommand {
         /// The user's handle or stable id.
         user: String,
     },
-    /// Unlock an account locked with `admin lock`.
+    /// Emergency lockout: every credential of the user stops working at once (API keys
+    /// revoked, tokens issued before now refused) and the account is locked (system
+    /// administrators).
+    #[command(after_help = "Example:\n  nexus admin lockout bob@acme.com")]
+    Lockout {
+        /// The user's handle or stable id.
+        user: String,
+    },
+    /// Unlock an account locked with `admin lock` or `admin lockout`.
     #[command(after_help = "Example:\n  nexus admin unlock bob@acme.com")]
     Unlock {
         /// The user's handle or stable id.

@@ -594,7 +594,15 @@ impl Client {
 
     pub async fn lock_user(&self, user: &str) -> Result<nexus_api::AccountChange> {
         self.post(
-            &format!("/api/users/{}/lock", component(user)),
+            &format!("/api/admin/users/{}/lock", component(user)),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    pub async fn lockout_user(&self, user: &str) -> Result<nexus_api::AccountChange> {
+        self.post(
+            &format!("/api/admin/users/{}/lockout", component(user)),
             &serde_json::json!({}),
         )
         .await
@@ -602,14 +610,14 @@ impl Client {
 
     pub async fn unlock_user(&self, user: &str) -> Result<nexus_api::AccountChange> {
         self.post(
-            &format!("/api/users/{}/unlock", component(user)),
+            &format!("/api/admin/users/{}/unlock", component(user)),
             &serde_json::json!({}),
         )
         .await
     }
 
     pub async fn delete_user(&self, user: &str) -> Result<nexus_api::AccountChange> {
-        self.delete(&format!("/api/users/{}", component(user)))
+        self.delete(&format!("/api/admin/users/{}", component(user)))
             .await
     }
 

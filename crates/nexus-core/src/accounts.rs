@@ -173,6 +173,8 @@ struct State {
     created: HashMap<(String, String), Timestamp>,
     /// Secret hash → key.
     keys: HashMap<String, ApiKeyRecord>,
+    /// (kind, id) → when the principal was locked out.
+    lockouts: HashMap<(String, String), Timestamp>,
 }
 
 /// The in-memory registry of principals and API keys.
@@ -235,6 +237,9 @@ impl Registry {
             }
             for key in snapshot.api_keys {
                 state.keys.insert(key.hash.clone(), key);
+            }
+            for (kind, id, at) in snapshot.lockouts {
+                state.lockouts.insert((kind, id), at);
             }
         }
         accounts
@@ -365,6 +370,26 @@ impl Registry {
                 key.principal.clone_from(&after);
             }
         }
+    }
+
+    /// When `principal` was last locked out (credentials issued before then are void).
+    pub fn locked_out_at(&self, principal: &Principal) -> Option<Timestamp> {
+        let key = match principal {
+            Principal::User(id) => ("user".to_owned(), id.clone()),
+            Principal::Agent(id) => ("agent".to_owned(), id.clone()),
+            Principal::System => return None,
+        };
+        self.state.read().lockouts.get(&key).copied()
+    }
+
+    /// Makes a durable lockout visible.
+    pub(crate) fn commit_lockout(&self, kind: &str, id: &str, at: Timestamp) {
+        let mut state = self.state.write();
+        let slot = state
+            .lockouts
+            .entry((kind.to_owned(), id.to_owned()))
+            .or_insert(at);
+        *slot = (*slot).max(at);
     }
 
     /// Every registered principal, by kind then handle.
@@ -576,6 +601,7 @@ mod tests {
         let accounts = Registry::load(AccountsSnapshot {
             principals: vec![legacy],
             api_keys: Vec::new(),
+            lockouts: Vec::new(),
         });
         let (key, secret) = Registry::new_key(&Principal::Agent("sales-bot".into()), "bot");
         accounts.commit_key(key);

@@ -328,7 +328,7 @@ impl Authenticator {
         let Some(jwt) = &self.jwt else {
             return Err(ApiError::unauthenticated("invalid credentials"));
         };
-        let subject = jwt.verify(token).map_err(|reason| {
+        let (subject, issued_at) = jwt.verify(token).map_err(|reason| {
             tracing::info!(%reason, "token refused");
             ApiError::unauthenticated(format!("invalid token: {reason}"))
         })?;
@@ -353,8 +353,24 @@ impl Authenticator {
             Principal::Agent(id) if !fs.registry().agent_known(id) => Err(
                 ApiError::unauthenticated("the token's subject is not a known agent"),
             ),
-            // Handles become stable ids when the caller's context is built (`Fs::context`).
-            _ => Ok(principal),
+            _ => {
+                // An emergency lockout voids every token issued before it (and every token
+                // that does not say when it was issued).
+                let resolved = fs.resolve_principal(principal.clone());
+                if let Some(at) = fs.registry().locked_out_at(&resolved) {
+                    let issued_micros = issued_at
+                        .and_then(|secs| i64::try_from(secs).ok())
+                        .map(|secs| secs.saturating_mul(1_000_000));
+                    if issued_micros.is_none_or(|issued| issued <= at.0) {
+                        return Err(ApiError::unauthenticated(
+                            "invalid token: it was issued before the account was locked out; sign in again",
+                        ));
+                    }
+                }
+                // Handles become stable ids when the caller's context is built
+                // (`Fs::context`).
+                Ok(principal)
+            }
         }
     }
 }
@@ -419,7 +435,7 @@ impl JwtVerifier {
     }
 
     /// The token's `sub`, if the token is valid; else which check failed (never the token).
-    fn verify(&self, token: &str) -> Result<String, TokenRefusal> {
+    fn verify(&self, token: &str) -> Result<(String, Option<u64>), TokenRefusal> {
         let mut parts = token.split('.');
         let (Some(header), Some(_), Some(_), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -493,7 +509,7 @@ impl JwtVerifier {
         if subject.is_empty() || subject.len() > 256 {
             return Err(TokenRefusal::Subject);
         }
-        Ok(subject)
+        Ok((subject, data.claims.iat))
     }
 
     fn wrong_algorithm(&self) -> TokenRefusal {
@@ -640,7 +656,7 @@ mod tests {
         };
         let token = mint_token(&config, "bob@acme.com", 60).unwrap();
         let verifier = JwtVerifier::new(&config).unwrap();
-        assert_eq!(verifier.verify(&token).unwrap(), "bob@acme.com");
+        assert_eq!(verifier.verify(&token).unwrap().0, "bob@acme.com");
         for bad in ["system", "agent:UNIV", "a b", "user:*"] {
             assert!(mint_token(&config, bad, 60).is_err(), "{bad}");
         }

@@ -114,6 +114,13 @@ pub enum Mutation {
     CreateApiKey { key: ApiKeyRecord },
     /// Revokes an API key (already revoked: nothing changes).
     RevokeApiKey { id: String, at: Timestamp },
+    /// Records an emergency lockout of a principal at `at` (credentials issued before it are
+    /// void from then on); a later lockout replaces an earlier one.
+    SetLockout {
+        kind: String,
+        id: String,
+        at: Timestamp,
+    },
     /// Appends entries to the audit log (the store numbers them). The log has no other
     /// mutation but [`Mutation::PruneAudit`].
     AppendAudit { entries: Vec<AuditRecord> },
@@ -215,6 +222,8 @@ pub struct ApiKeyRecord {
 pub struct AccountsSnapshot {
     pub principals: Vec<PrincipalRecord>,
     pub api_keys: Vec<ApiKeyRecord>,
+    /// Emergency lockouts: `(kind, id, when)`; credentials issued before `when` are void.
+    pub lockouts: Vec<(String, String, Timestamp)>,
 }
 
 /// Relationship changes committed together as one revision.
@@ -286,6 +295,7 @@ impl Mutation {
             | Mutation::RevokeApiKey { .. }
             | Mutation::CreateLockerKey { .. }
             | Mutation::RewrapLockerKey { .. }
+            | Mutation::SetLockout { .. }
             | Mutation::AppendAudit { .. }
             | Mutation::PruneAudit { .. } => None,
         }

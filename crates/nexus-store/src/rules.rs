@@ -158,6 +158,9 @@ pub trait Rows: Send {
     /// Revokes an API key.
     async fn revoke_api_key(&mut self, id: &str, at: Timestamp) -> Outcome<()>;
 
+    /// Records an emergency lockout.
+    async fn set_lockout(&mut self, kind: &str, id: &str, at: Timestamp) -> Outcome<()>;
+
     /// Appends audit entries.
     async fn append_audit(&mut self, entries: &[AuditRecord]) -> Outcome<()>;
 
@@ -285,6 +288,10 @@ pub async fn apply<R: Rows + ?Sized>(rows: &mut R, mutation: &Mutation) -> Outco
         }
         Mutation::RevokeApiKey { id, at } => {
             rows.revoke_api_key(id, *at).await?;
+            Ok(Applied::default())
+        }
+        Mutation::SetLockout { kind, id, at } => {
+            rows.set_lockout(kind, id, *at).await?;
             Ok(Applied::default())
         }
         Mutation::AppendAudit { entries } => {

@@ -550,10 +550,13 @@ class Calls:
     # -------------------------------------------------------------- accounts (system administrators)
 
     def lock_user(self, user: str) -> Call[dict[str, Any]]:
-        return Call("POST", f"/api/users/{quote(user, safe='@')}/lock", lambda reply: reply.json())
+        return Call("POST", f"/api/admin/users/{quote(user, safe='@')}/lock", lambda reply: reply.json())
 
     def unlock_user(self, user: str) -> Call[dict[str, Any]]:
-        return Call("POST", f"/api/users/{quote(user, safe='@')}/unlock", lambda reply: reply.json())
+        return Call("POST", f"/api/admin/users/{quote(user, safe='@')}/unlock", lambda reply: reply.json())
+
+    def lockout_user(self, user: str) -> Call[dict[str, Any]]:
+        return Call("POST", f"/api/admin/users/{quote(user, safe='@')}/lockout", lambda reply: reply.json())
 
     def delete_user(self, user: str) -> Call[dict[str, Any]]:
-        return Call("DELETE", f"/api/users/{quote(user, safe='@')}", lambda reply: reply.json())
+        return Call("DELETE", f"/api/admin/users/{quote(user, safe='@')}", lambda reply: reply.json())

@@ -298,8 +298,13 @@ class RemoteNexusClient:
         return self._run(self._calls.lock_user(user))
 
     def unlock_user(self, user: str) -> dict[str, Any]:
-        """Unlocks an account locked with `lock_user`."""
+        """Unlocks an account locked with `lock_user` or `lockout_user`."""
         return self._run(self._calls.unlock_user(user))
+
+    def lockout_user(self, user: str) -> dict[str, Any]:
+        """Emergency lockout (system administrators): the user's API keys are revoked, tokens issued
+        before now refused, and the account locked."""
+        return self._run(self._calls.lockout_user(user))
 
     def delete_user(self, user: str) -> dict[str, Any]:
         """Deletes an account (system administrators): removed everywhere, keys revoked, personal

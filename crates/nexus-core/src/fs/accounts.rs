@@ -440,6 +440,41 @@ impl Accounts<'_> {
         self.set_locked(context, user, true).await
     }
 
+    /// Emergency lockout (system administrators): from the next request on, every credential
+    /// of the user stops working — tokens issued before now are refused (their `iat` is
+    /// before the lockout; a token without `iat` is refused too), every API key is revoked —
+    /// and the account is locked as by [`Accounts::lock`]. `unlock` restores the memberships
+    /// only: revoked keys stay revoked and old tokens stay void.
+    pub async fn lockout(
+        self,
+        context: &CallContext,
+        user: &str,
+    ) -> Result<AccountChange, FsError> {
+        Fs::require_system(context, "locking out an account")?;
+        let id = self.known_user(user)?;
+        let at = Timestamp::now();
+        self.store
+            .apply(Mutation::SetLockout {
+                kind: "user".to_owned(),
+                id: id.clone(),
+                at,
+            })
+            .await?;
+        self.registry.commit_lockout("user", &id, at);
+        let subject = format!("user:{id}");
+        let mut revoked_keys = 0;
+        for key in self.registry.keys() {
+            if key.principal == subject && !key.revoked {
+                self.revoke_key(context, &key.id).await?;
+                revoked_keys += 1;
+            }
+        }
+        let mut change = self.set_locked(context, &id, true).await?;
+        change.revoked_keys = revoked_keys;
+        tracing::info!(target: "nexus::audit", user = %id, revoked_keys, "account locked out");
+        Ok(change)
+    }
+
     /// Unlocks an account locked by [`Accounts::lock`].
     pub async fn unlock(self, context: &CallContext, user: &str) -> Result<AccountChange, FsError> {
         Fs::require_system(context, "unlocking an account")?;

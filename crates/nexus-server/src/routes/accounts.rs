@@ -34,7 +34,7 @@ pub async fn users_list(
 
 /// Lock an account (system administrators): its memberships are suspended in every
 /// organization, ending all access at once.
-#[utoipa::path(post, path = "/api/users/{user}/lock", tag = "accounts", operation_id = "users_lock",
+#[utoipa::path(post, path = "/api/admin/users/{user}/lock", tag = "accounts", operation_id = "users_lock",
     params(("user" = String, Path, description = "A user's handle or stable id")),
     responses((status = 200, description = "Locked", body = AccountChange)))]
 pub async fn users_lock(
@@ -46,7 +46,7 @@ pub async fn users_lock(
 }
 
 /// Unlock an account: the memberships its lock suspended are active again.
-#[utoipa::path(post, path = "/api/users/{user}/unlock", tag = "accounts", operation_id = "users_unlock",
+#[utoipa::path(post, path = "/api/admin/users/{user}/unlock", tag = "accounts", operation_id = "users_unlock",
     params(("user" = String, Path, description = "A user's handle or stable id")),
     responses((status = 200, description = "Unlocked", body = AccountChange)))]
 pub async fn users_unlock(
@@ -59,9 +59,24 @@ pub async fn users_unlock(
     ))
 }
 
+/// Emergency lockout: every credential of the user stops working from the next request on
+/// (API keys revoked, tokens issued before now refused), and the account is locked.
+#[utoipa::path(post, path = "/api/admin/users/{user}/lockout", tag = "accounts", operation_id = "users_lockout",
+    params(("user" = String, Path, description = "A user's handle or stable id")),
+    responses((status = 200, description = "Locked out", body = AccountChange)))]
+pub async fn users_lockout(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    Path(user): Path<String>,
+) -> ApiResult<axum::Json<AccountChange>> {
+    Ok(axum::Json(
+        state.fs.accounts().lockout(&context, &user).await?,
+    ))
+}
+
 /// Delete an account: removed from every organization, its keys revoked, its personal
 /// knowledge items removed; its stable id is never reused.
-#[utoipa::path(delete, path = "/api/users/{user}", tag = "accounts", operation_id = "users_delete",
+#[utoipa::path(delete, path = "/api/admin/users/{user}", tag = "accounts", operation_id = "users_delete",
     params(("user" = String, Path, description = "A user's handle or stable id")),
     responses((status = 200, description = "Deleted", body = AccountChange)))]
 pub async fn users_delete(

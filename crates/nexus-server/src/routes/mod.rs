@@ -222,6 +222,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::users_list))
         .routes(routes!(accounts::users_lock))
         .routes(routes!(accounts::users_unlock))
+        .routes(routes!(accounts::users_lockout))
         .routes(routes!(accounts::users_delete))
         .routes(routes!(accounts::keys_list, accounts::keys_create))
         .routes(routes!(accounts::keys_revoke))

@@ -1116,9 +1116,9 @@ fn the_system_administrator_locks_unlocks_and_deletes_accounts() {
     let bob_key = key.json()["secret"].as_str().unwrap().to_owned();
     // Only the system administrator: not even an organization admin.
     for (method, path) in [
-        ("POST", "/api/users/bob@acme.com/lock"),
-        ("POST", "/api/users/bob@acme.com/unlock"),
-        ("DELETE", "/api/users/bob@acme.com"),
+        ("POST", "/api/admin/users/bob@acme.com/lock"),
+        ("POST", "/api/admin/users/bob@acme.com/unlock"),
+        ("DELETE", "/api/admin/users/bob@acme.com"),
     ] {
         let refused = server.call(method, path, people.token("alice"), None);
         assert_eq!(refused.status, 403, "{path}: {}", refused.text());
@@ -1126,7 +1126,7 @@ fn the_system_administrator_locks_unlocks_and_deletes_accounts() {
     let note_path = format!("/api/orgs/acme/items/{note}");
     let locked = server.call(
         "POST",
-        "/api/users/bob@acme.com/lock",
+        "/api/admin/users/bob@acme.com/lock",
         &server.admin_key,
         None,
     );
@@ -1144,13 +1144,18 @@ fn the_system_administrator_locks_unlocks_and_deletes_accounts() {
     );
     let unlocked = server.call(
         "POST",
-        "/api/users/bob@acme.com/unlock",
+        "/api/admin/users/bob@acme.com/unlock",
         &server.admin_key,
         None,
     );
     assert_eq!(unlocked.status, 200, "{}", unlocked.text());
     assert_eq!(server.get(&note_path, people.token("bob")).status, 200);
-    let deleted = server.call("DELETE", "/api/users/bob@acme.com", &server.admin_key, None);
+    let deleted = server.call(
+        "DELETE",
+        "/api/admin/users/bob@acme.com",
+        &server.admin_key,
+        None,
+    );
     assert_eq!(deleted.status, 200, "{}", deleted.text());
     assert_eq!(deleted.json()["revoked_keys"], 1);
     assert!(deleted.json()["removed_items"].as_u64().unwrap() >= 1);
@@ -1178,7 +1183,7 @@ fn the_system_administrator_locks_unlocks_and_deletes_accounts() {
         server
             .call(
                 "POST",
-                "/api/users/nobody@acme.com/lock",
+                "/api/admin/users/nobody@acme.com/lock",
                 &server.admin_key,
                 None
             )
@@ -1408,4 +1413,76 @@ fn agents_have_stable_ids_and_personal_scopes() {
     let scout = server.get("/api/whoami", &token("agent:scout")).json();
     assert!(scout["id"].as_str().unwrap().starts_with("a_"), "{scout}");
     assert_ne!(scout["id"], json!(id));
+}
+
+/// An emergency lockout ends every credential of the user on the next request: API keys
+/// are revoked, tokens issued before it refused (and tokens that do not say when they were
+/// issued). Unlocking gives access back to new tokens only.
+#[test]
+fn an_emergency_lockout_voids_every_credential_at_once() {
+    use crate::harness::{now, token_with};
+    let server = Server::start(&knowledge_config());
+    let people = People::of(&server);
+    let key = server.call(
+        "POST",
+        "/api/keys",
+        &server.admin_key,
+        Some(&json!({"principal": "user:bob@acme.com"})),
+    );
+    let bob_key = key.json()["secret"].as_str().unwrap().to_owned();
+    let old_token = token_with("bob@acme.com", &json!({"iat": now() - 5}));
+    let no_iat = token_with("bob@acme.com", &json!({"iat": null}));
+    let context = "/api/orgs/acme/sales/context.json";
+    for credential in [&bob_key, &old_token, &no_iat] {
+        assert_eq!(server.get(context, credential).status, 200);
+    }
+    let by_admin = server.call(
+        "POST",
+        "/api/admin/users/bob@acme.com/lockout",
+        people.token("alice"),
+        None,
+    );
+    assert_eq!(by_admin.status, 403, "{}", by_admin.text());
+    let locked = server.call(
+        "POST",
+        "/api/admin/users/bob@acme.com/lockout",
+        &server.admin_key,
+        None,
+    );
+    assert_eq!(locked.status, 200, "{}", locked.text());
+    assert_eq!(locked.json()["revoked_keys"], 1);
+    assert_eq!(locked.json()["locked"], true);
+    // The very next request, with every credential bob had.
+    for credential in [&bob_key, &old_token, &no_iat] {
+        let refused = server.get("/api/whoami", credential);
+        assert_eq!(refused.status, 401, "{}", refused.text());
+    }
+    assert!(
+        server
+            .get("/api/whoami", &old_token)
+            .text()
+            .contains("locked out")
+    );
+    // A token issued after the lockout authenticates, but the account is locked.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let fresh = token_with("bob@acme.com", &json!({"iat": now()}));
+    assert_eq!(server.get("/api/whoami", &fresh).status, 200);
+    assert_eq!(server.get(context, &fresh).status, 404);
+    let unlocked = server.call(
+        "POST",
+        "/api/admin/users/bob@acme.com/unlock",
+        &server.admin_key,
+        None,
+    );
+    assert_eq!(unlocked.status, 200, "{}", unlocked.text());
+    assert_eq!(server.get(context, &fresh).status, 200);
+    assert_eq!(server.get(context, &old_token).status, 401);
+    assert_eq!(server.get(context, &bob_key).status, 401);
+    // Other people are untouched.
+    assert_eq!(server.get(context, people.token("carol")).status, 200);
+    // The audit log has it.
+    let log = server
+        .get("/api/audit?action=users_lockout", &server.admin_key)
+        .json();
+    assert_eq!(log["entries"].as_array().unwrap().len(), 2, "{log}");
 }

@@ -158,9 +158,22 @@ pub(super) async fn load(pool: &SqlitePool) -> Result<AccountsSnapshot, StoreErr
         })
     })
     .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let lockouts = sqlx::query("SELECT kind, id, at FROM lockouts")
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get("kind")?,
+                row.try_get("id")?,
+                Timestamp(row.try_get("at")?),
+            ))
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
     Ok(AccountsSnapshot {
         principals,
         api_keys,
+        lockouts,
     })
 }
 
@@ -237,4 +250,22 @@ pub(super) async fn load_locker_keys(
             })
         })
         .collect()
+}
+
+pub(super) async fn set_lockout(
+    connection: &mut SqliteConnection,
+    kind: &str,
+    id: &str,
+    at: Timestamp,
+) -> Result<(), Failure> {
+    sqlx::query(
+        "INSERT INTO lockouts (kind, id, at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (kind, id) DO UPDATE SET at = max(at, ?3)",
+    )
+    .bind(kind)
+    .bind(id)
+    .bind(at.as_micros())
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
 }

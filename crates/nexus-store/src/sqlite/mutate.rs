@@ -332,6 +332,10 @@ impl Rows for SqliteRows<'_> {
         super::accounts::revoke_key(self.connection, id, at).await
     }
 
+    async fn set_lockout(&mut self, kind: &str, id: &str, at: Timestamp) -> Result<(), Failure> {
+        super::accounts::set_lockout(self.connection, kind, id, at).await
+    }
+
     async fn append_audit(&mut self, entries: &[AuditRecord]) -> Result<(), Failure> {
         super::audit::append(self.connection, entries).await
     }

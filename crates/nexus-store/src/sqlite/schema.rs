@@ -230,6 +230,15 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_by_actor ON audit (actor, seq);
     CREATE INDEX audit_by_time ON audit (at);
     ",
+    // 9: emergency lockouts: credentials of the principal issued before `at` are void.
+    "
+    CREATE TABLE lockouts (
+        kind TEXT    NOT NULL,
+        id   TEXT    NOT NULL,
+        at   INTEGER NOT NULL,
+        PRIMARY KEY (kind, id)
+    ) STRICT, WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build writes.
