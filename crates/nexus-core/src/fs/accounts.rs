@@ -237,11 +237,27 @@ impl Accounts<'_> {
             return Ok(record.id.clone());
         }
         let record = self.registry.new_principal_where(kind, text, |id| {
-            pending.iter().any(|record| record.id == id)
+            pending.iter().any(|record| record.id == id) || self.named_in_relationships(kind, id)
         })?;
         let id = record.id.clone();
         pending.push(record);
         Ok(id)
+    }
+
+    /// Whether a stored relationship names `kind:id` as its subject: such an id is never
+    /// given to a new principal, who would otherwise inherit what it was granted (data from
+    /// before registration was required).
+    fn named_in_relationships(self, kind: PrincipalKind, id: &str) -> bool {
+        let filter = RelationshipFilter {
+            subject_type: Some(kind.as_str().to_owned()),
+            subject_id: Some(id.to_owned()),
+            ..RelationshipFilter::default()
+        };
+        !self
+            .authz
+            .engine()
+            .read(&filter, None, 1, i64::MIN)
+            .is_empty()
     }
 
     /// Registers users still named by handle in stored relationships (data written before
@@ -335,7 +351,9 @@ impl Accounts<'_> {
         for name in legacy {
             let record = self
                 .registry
-                .new_principal_where(PrincipalKind::Agent, &name, |id| taken.contains(id))?;
+                .new_principal_where(PrincipalKind::Agent, &name, |id| {
+                    taken.contains(id) || self.named_in_relationships(PrincipalKind::Agent, id)
+                })?;
             taken.insert(record.id.clone());
             mutations.push(Mutation::AssignStableId {
                 kind: "agent".to_owned(),
@@ -357,6 +375,7 @@ impl Accounts<'_> {
                     self.registry
                         .new_principal_where(PrincipalKind::Agent, &name, |id| {
                             taken.contains(id)
+                                || self.named_in_relationships(PrincipalKind::Agent, id)
                         })?;
                 taken.insert(record.id.clone());
                 assigned.insert(name, record.id.clone());
@@ -410,7 +429,9 @@ impl Accounts<'_> {
         }
         let record = self
             .registry
-            .new_principal_where(PrincipalKind::User, handle, |id| pending_ids.contains(id))
+            .new_principal_where(PrincipalKind::User, handle, |id| {
+                pending_ids.contains(id) || self.named_in_relationships(PrincipalKind::User, id)
+            })
             .ok()?;
         pending_ids.insert(record.id.clone());
         let id = record.id.clone();
