@@ -105,6 +105,7 @@ CALLS: list[tuple[str, Any]] = [
     ("lock_user", lambda c: c.lock_user("bob@acme.com")),
     ("unlock_user", lambda c: c.unlock_user("bob@acme.com")),
     ("lockout_user", lambda c: c.lockout_user("bob@acme.com")),
+    ("audit", lambda c: c.audit({"org": "acme"}, None)),
     ("delete_user", lambda c: c.delete_user("bob@acme.com")),
 ]
 

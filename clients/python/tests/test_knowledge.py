@@ -147,6 +147,15 @@ def test_locker_secrets_reach_their_owner_only(tmp_path: Path) -> None:
         assert listed.data == {"name": "prod db", "username": "svc"}
         assert bob.search_items("acme", "hunter2") == []
         assert b"hunter2-canary" not in bob.read(created.item.path)
+        # The system administrator's read is in the organization's audit log, which its
+        # admin reads; the secret is in no entry.
+        system = server.client()
+        assert system.get_item("acme", created.key).data["secret"] == "hunter2-canary"
+        log = alice.audit(org="acme")
+        (read,) = [entry for entry in log if entry.action == "locker_read"]
+        assert read.actor == "system" and read.target == created.key
+        assert any(entry.action == "items_create" and entry.actor == "user:bob@acme.com" for entry in log)
+        assert "hunter2-canary" not in repr(log)
     finally:
         process.terminate()
         process.wait(timeout=30)

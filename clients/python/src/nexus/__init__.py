@@ -25,6 +25,7 @@ from .remote import Organizations, RemoteNexusClient
 from .types import (
     Acl,
     AclEntry,
+    AuditEntry,
     ContactData,
     ContextNoteData,
     DocumentData,
@@ -55,6 +56,7 @@ from .types import (
 __all__ = [
     "Acl",
     "AclEntry",
+    "AuditEntry",
     "AsyncOrganizations",
     "AsyncRemoteNexusClient",
     "AuthenticationError",

@@ -12,6 +12,7 @@ from urllib.parse import quote
 from .errors import InvalidInputError, error_from_response
 from .types import (
     Acl,
+    AuditEntry,
     Entry,
     GrepMatch,
     Item,
@@ -432,6 +433,17 @@ class Calls:
     def delete_item(self, org: str, key: str, if_match: str | None) -> Call[None]:
         headers = {"if-match": f'"{if_match.strip(chr(34))}"'} if if_match is not None else {}
         return Call("DELETE", self._item(org, key), lambda reply: None, headers=headers)
+
+    def audit(self, filters: dict[str, Any], cursor: str | None) -> Call[tuple[list[AuditEntry], str | None]]:
+        params = {name: value for name, value in filters.items() if value is not None}
+        if cursor:
+            params["cursor"] = cursor
+
+        def parse(reply: Reply) -> tuple[list[AuditEntry], str | None]:
+            body = reply.json()
+            return [AuditEntry.from_json(entry) for entry in body["entries"]], body.get("next_cursor")
+
+        return Call("GET", "/api/audit", parse, params=params)
 
     def list_items(self, org: str, filters: dict[str, Any], cursor: str | None) -> Call[tuple[list[Item], str | None]]:
         params = {name: value for name, value in filters.items() if value is not None}

@@ -15,6 +15,7 @@ from ._calls import Call, Calls, Data, Principal, Reply, T, check
 from .errors import UnavailableError
 from .types import (
     Acl,
+    AuditEntry,
     Entry,
     GrepMatch,
     Item,
@@ -366,6 +367,35 @@ class RemoteNexusClient:
                 return items[:limit]
             if not cursor:
                 return items
+
+    def audit(
+        self,
+        *,
+        org: str | None = None,
+        actor: str | None = None,
+        path_prefix: str | None = None,
+        action: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> list[AuditEntry]:
+        """Every audit entry you may read (organization admins: pass `org`; `org="system"`
+        is the system log), oldest first, filtered; times are RFC 3339."""
+        filters = {
+            "org": org,
+            "actor": actor,
+            "path_prefix": path_prefix,
+            "action": action,
+            "since": since,
+            "until": until,
+            "limit": 1000,
+        }
+        entries: list[AuditEntry] = []
+        cursor: str | None = None
+        while True:
+            page, cursor = self._run(self._calls.audit(filters, cursor))
+            entries.extend(page)
+            if not cursor:
+                return entries
 
     def search_items(self, org: str, query: str, *, env: str | None = None, limit: int | None = None) -> list[Item]:
         """The items you may read that contain every word of `query` (case-insensitive)."""

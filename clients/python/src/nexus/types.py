@@ -194,6 +194,38 @@ class Reader:
 
 
 @dataclass(frozen=True)
+class AuditEntry:
+    """One entry of the audit log: who (`actor`, by handle) did what (`action`, the API
+    operation) to what (`target`), and how it ended (`outcome`: `ok` or an error code)."""
+
+    at: str
+    actor: str
+    action: str
+    target: str
+    outcome: str
+    org: str | None = None
+    on_behalf_of: str | None = None
+    request_id: str | None = None
+    client: str | None = None
+    user_agent: str | None = None
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> AuditEntry:
+        return AuditEntry(
+            at=data["at"],
+            actor=data["actor"],
+            action=data["action"],
+            target=data["target"],
+            outcome=data["outcome"],
+            org=data.get("org"),
+            on_behalf_of=data.get("on_behalf_of"),
+            request_id=data.get("request_id"),
+            client=data.get("client"),
+            user_agent=data.get("user_agent"),
+        )
+
+
+@dataclass(frozen=True)
 class ItemAccess:
     """Who can read an item, and why."""
 
