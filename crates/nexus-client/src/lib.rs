@@ -150,6 +150,30 @@ fn route_path(path: &str) -> Result<String> {
     Ok(encode_path(path))
 }
 
+/// `route` with the query of the fields that are set, and `limit`.
+fn with_query(
+    mut route: String,
+    fields: &[(&str, &Option<String>)],
+    limit: Option<usize>,
+) -> String {
+    let mut parts: Vec<String> = fields
+        .iter()
+        .filter_map(|(name, value)| {
+            value
+                .as_ref()
+                .map(|value| format!("{name}={}", component(value)))
+        })
+        .collect();
+    if let Some(limit) = limit {
+        parts.push(format!("limit={limit}"));
+    }
+    if !parts.is_empty() {
+        route.push('?');
+        route.push_str(&parts.join("&"));
+    }
+    route
+}
+
 fn component(text: &str) -> String {
     encode_path(text).replace('/', "%2F")
 }
@@ -711,7 +735,6 @@ impl Client {
         &self,
         query: &nexus_api::audit::AuditQuery,
     ) -> Result<nexus_api::AuditPage> {
-        let mut parts = Vec::new();
         let fields = [
             ("org", &query.org),
             ("actor", &query.actor),
@@ -721,25 +744,12 @@ impl Client {
             ("until", &query.until),
             ("cursor", &query.cursor),
         ];
-        for (name, value) in fields {
-            if let Some(value) = value {
-                parts.push(format!("{name}={}", component(value)));
-            }
-        }
-        if let Some(limit) = query.limit {
-            parts.push(format!("limit={limit}"));
-        }
-        let mut route = "/api/audit".to_owned();
-        if !parts.is_empty() {
-            route.push('?');
-            route.push_str(&parts.join("&"));
-        }
-        self.get(&route).await
+        self.get(&with_query("/api/audit".to_owned(), &fields, query.limit))
+            .await
     }
 
     /// One page of the items the caller may read (`q`: keyword search).
     pub async fn items_list(&self, org: &str, query: &ItemListQuery) -> Result<ItemList> {
-        let mut parts = Vec::new();
         let fields = [
             ("env", &query.env),
             ("scope", &query.scope),
@@ -750,20 +760,8 @@ impl Client {
             ("q", &query.q),
             ("cursor", &query.cursor),
         ];
-        for (name, value) in fields {
-            if let Some(value) = value {
-                parts.push(format!("{name}={}", component(value)));
-            }
-        }
-        if let Some(limit) = query.limit {
-            parts.push(format!("limit={limit}"));
-        }
-        let mut route = format!("/api/orgs/{}/items", component(org));
-        if !parts.is_empty() {
-            route.push('?');
-            route.push_str(&parts.join("&"));
-        }
-        self.get(&route).await
+        let route = format!("/api/orgs/{}/items", component(org));
+        self.get(&with_query(route, &fields, query.limit)).await
     }
 
     /// Shares an item (`unshare`: takes the share back).

@@ -263,3 +263,48 @@ fn the_operator_locks_unlocks_and_deletes_accounts() {
     assert!(deleted["removed_items"].as_u64().unwrap() >= 1, "{deleted}");
     assert_eq!(nexus.run(&["item", "get", key, "--org", "acme"]).code, 3);
 }
+
+#[test]
+fn the_audit_log_from_the_command_line() {
+    let nexus = provisioned();
+    nexus.ok(&as_bob(&["write", "/orgs/acme/sales/plan.md", "the plan"]));
+    let lines = nexus.ok(&[
+        "--as",
+        "user:alice@acme.com",
+        "audit",
+        "ls",
+        "--org",
+        "acme",
+        "--actor",
+        "user:bob@acme.com",
+    ]);
+    let line = lines
+        .lines()
+        .find(|line| line.contains("files_write"))
+        .unwrap_or_else(|| panic!("{lines}"));
+    let fields: Vec<&str> = line.split('\t').collect();
+    assert_eq!(
+        fields[1..],
+        [
+            "user:bob@acme.com",
+            "files_write",
+            "/orgs/acme/sales/plan.md",
+            "ok"
+        ]
+    );
+    // JSON Lines: one object per entry.
+    let exported = nexus.ok(&["audit", "ls", "--org", "acme", "--jsonl"]);
+    for line in exported.lines() {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(entry["org"], "acme");
+    }
+    assert!(exported.lines().count() >= 1);
+    // A member reads no log.
+    let refused = nexus.run(&as_bob(&["audit", "ls", "--org", "acme"]));
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.stderr.contains("permission denied"),
+        "{}",
+        refused.stderr
+    );
+}

@@ -302,16 +302,7 @@ impl Accounts<'_> {
                 tracing::warn!(%relationship, "relationship names a user that cannot be registered; left as is");
                 continue;
             };
-            let mut renamed = relationship.clone();
-            renamed.subject.object.object_id = id;
-            updates.push(RelationshipUpdate {
-                operation: Operation::Delete,
-                relationship,
-            });
-            updates.push(RelationshipUpdate {
-                operation: Operation::Touch,
-                relationship: renamed,
-            });
+            updates.extend(renamed_subject(relationship, id));
         }
         let mutations = registrations(&pending);
         self.commit.write_renames(updates, mutations).await?;
@@ -386,16 +377,7 @@ impl Accounts<'_> {
                 tracing::warn!(%relationship, "relationship names an agent that cannot be registered; left as is");
                 continue;
             };
-            let mut renamed = relationship.clone();
-            renamed.subject.object.object_id = id;
-            updates.push(RelationshipUpdate {
-                operation: Operation::Delete,
-                relationship,
-            });
-            updates.push(RelationshipUpdate {
-                operation: Operation::Touch,
-                relationship: renamed,
-            });
+            updates.extend(renamed_subject(relationship, id));
         }
         let given = mutations.len();
         mutations.extend(registrations(&pending));
@@ -438,6 +420,22 @@ impl Accounts<'_> {
         pending.push(record);
         Some(id)
     }
+}
+
+/// The updates moving `relationship` to the same subject under its stable id `id`.
+fn renamed_subject(relationship: Relationship, id: String) -> [RelationshipUpdate; 2] {
+    let mut renamed = relationship.clone();
+    renamed.subject.object.object_id = id;
+    [
+        RelationshipUpdate {
+            operation: Operation::Delete,
+            relationship,
+        },
+        RelationshipUpdate {
+            operation: Operation::Touch,
+            relationship: renamed,
+        },
+    ]
 }
 
 /// The mutations registering `pending` principals, committed with what needed them.
