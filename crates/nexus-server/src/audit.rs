@@ -221,9 +221,15 @@ pub async fn record(fs: &nexus_core::Fs, request: Finished<'_>) {
         .slot
         .place()
         .unwrap_or_else(|| place(request.route, request.path));
-    // Who is not authenticated writes to no organization's log (only the system's), so a
-    // stranger cannot fill one; and nothing it sends is kept long.
-    let org = if actor.is_some() { org } else { None };
+    // Only the organization's members and the system administrator write to its log; anyone
+    // else (a stranger, a member of another organization) is recorded in the system log, so
+    // nobody can fill an organization's log or make themselves known to its admins; and
+    // nothing a caller sends is kept long.
+    let org = org.filter(|org| {
+        actor
+            .as_deref()
+            .is_some_and(|actor| member_or_system(fs, actor, org))
+    });
     let target: String = target.chars().take(MAX_TARGET_CHARS).collect();
     let outcome = if request.status.is_success() || request.status.is_redirection() {
         "ok".to_owned()
@@ -247,6 +253,17 @@ pub async fn record(fs: &nexus_core::Fs, request: Finished<'_>) {
     };
     if let Err(error) = fs.audit().record(vec![entry]).await {
         tracing::error!(request_id = %request.request_id, %error, "the audit entry of a request was not recorded");
+    }
+}
+
+/// Whether `actor` (a principal as stored) is the system or a current member of `org`.
+fn member_or_system(fs: &nexus_core::Fs, actor: &str, org: &OrgId) -> bool {
+    let Ok(principal) = nexus_core::Principal::parse(actor) else {
+        return false;
+    };
+    match fs.authorizer().subject_of(&principal) {
+        None => true,
+        Some(subject) => fs.authorizer().is_member(&subject, org).unwrap_or(false),
     }
 }
 

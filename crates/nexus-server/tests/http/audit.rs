@@ -84,6 +84,18 @@ fn mutations_denials_and_private_reads_are_recorded_for_admins_to_read() {
         Some(b"x"),
     );
     assert_eq!(stranger.status, 401);
+    // Neither does a member of another organization.
+    let foreign = format!("Bearer {}", people.token("john"));
+    let probe = server.request(
+        "PUT",
+        "/api/fs/orgs/acme/sales/y.md",
+        &[
+            ("Authorization", &foreign),
+            ("X-Request-Id", "audit-foreign-1"),
+        ],
+        Some(b"y"),
+    );
+    assert!(probe.status >= 400);
 
     let log = entries(&server, people.token("alice"), "&org=acme");
     let write = log
@@ -121,6 +133,10 @@ fn mutations_denials_and_private_reads_are_recorded_for_admins_to_read() {
         !log.iter()
             .any(|entry| entry["request_id"] == "audit-anonymous-1")
     );
+    assert!(
+        !log.iter()
+            .any(|entry| entry["request_id"] == "audit-foreign-1")
+    );
     let system_log = entries(&server, &server.admin_key, "&org=system");
     let anonymous = system_log
         .iter()
@@ -128,6 +144,11 @@ fn mutations_denials_and_private_reads_are_recorded_for_admins_to_read() {
         .expect("the refused stranger is in the system log");
     assert_eq!(anonymous["actor"], "anonymous");
     assert_eq!(anonymous["outcome"], "unauthenticated");
+    assert!(
+        system_log
+            .iter()
+            .any(|entry| entry["request_id"] == "audit-foreign-1")
+    );
     let everything = serde_json::to_string(&entries(&server, &server.admin_key, "")).unwrap();
     assert!(!everything.contains("CANARY-audit-secret"));
     // Filters: actor (by handle), action, path prefix, time.
