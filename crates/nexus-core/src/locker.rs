@@ -106,6 +106,25 @@ impl MasterKey {
         seal_bytes(&self.cipher, &wrap_context(org), data_key)
     }
 
+    /// The data key of a stored record, which this key must have wrapped.
+    fn open_record(
+        &self,
+        record: &nexus_store::LockerKeyRecord,
+    ) -> Result<[u8; 32], LockerOpenError> {
+        if record.master_id != self.id {
+            return Err(LockerOpenError::WrongKey {
+                org: record.org.to_string(),
+                given: self.id.clone(),
+                stored: record.master_id.clone(),
+            });
+        }
+        self.unwrap(&record.org, &record.wrapped)
+            .ok_or_else(|| LockerOpenError::Damaged {
+                org: record.org.to_string(),
+                id: self.id.clone(),
+            })
+    }
+
     fn unwrap(&self, org: &OrgId, wrapped: &[u8]) -> Option<[u8; 32]> {
         open_bytes(&self.cipher, &wrap_context(org), wrapped)?
             .as_slice()
@@ -222,19 +241,7 @@ impl Locker {
     ) -> Result<(), LockerOpenError> {
         let mut keys = HashMap::new();
         for record in records {
-            if record.master_id != master.id {
-                return Err(LockerOpenError::WrongKey {
-                    org: record.org.to_string(),
-                    given: master.id.clone(),
-                    stored: record.master_id.clone(),
-                });
-            }
-            let key = master.unwrap(&record.org, &record.wrapped).ok_or_else(|| {
-                LockerOpenError::Damaged {
-                    org: record.org.to_string(),
-                    id: master.id.clone(),
-                }
-            })?;
+            let key = master.open_record(record)?;
             keys.insert(record.org.clone(), XChaCha20Poly1305::new(&key.into()));
         }
         *self.keys.write() = keys;
@@ -256,19 +263,7 @@ impl Locker {
         records
             .iter()
             .map(|record| {
-                if record.master_id != master.id {
-                    return Err(LockerOpenError::WrongKey {
-                        org: record.org.to_string(),
-                        given: master.id.clone(),
-                        stored: record.master_id.clone(),
-                    });
-                }
-                let key = master.unwrap(&record.org, &record.wrapped).ok_or_else(|| {
-                    LockerOpenError::Damaged {
-                        org: record.org.to_string(),
-                        id: master.id.clone(),
-                    }
-                })?;
+                let key = master.open_record(record)?;
                 Ok(nexus_store::Mutation::RewrapLockerKey {
                     org: record.org.clone(),
                     from_master_id: master.id.clone(),
@@ -313,12 +308,12 @@ impl Locker {
         let Some(master) = guard.as_ref() else {
             return false;
         };
-        match master.unwrap(&record.org, &record.wrapped) {
-            Some(key) if record.master_id == master.id => {
+        match master.open_record(record) {
+            Ok(key) => {
                 self.install(&record.org, &key);
                 true
             }
-            _ => false,
+            Err(_) => false,
         }
     }
 
