@@ -106,6 +106,8 @@ CALLS: list[tuple[str, Any]] = [
     ("unlock_user", lambda c: c.unlock_user("bob@acme.com")),
     ("lockout_user", lambda c: c.lockout_user("bob@acme.com")),
     ("audit", lambda c: c.audit({"org": "acme"}, None)),
+    ("notifications", lambda c: c.notifications(True, "cursor")),
+    ("mark_notification_read", lambda c: c.mark_notification_read(3)),
     ("delete_user", lambda c: c.delete_user("bob@acme.com")),
 ]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from nexus import (
     LockerData,
     NotFoundError,
     PermissionDeniedError,
+    ReminderData,
     ScopeNotAllowedError,
     TrackItemData,
     UnavailableError,
@@ -112,6 +115,34 @@ def test_the_async_client_has_the_same_knowledge_methods(server: Server) -> None
             assert session.type == "solo"
             access = await bob.item_access("acme", created.key)
             assert any(reader.via == ["owner"] for reader in access.readers)
+
+    asyncio.run(scenario())
+
+
+def test_session_reminders_reach_every_member_s_feed(server: Server) -> None:
+    _members(server)
+    alice = server.client(token_for="alice@acme.com")
+    bob = server.client(token_for="bob@acme.com")
+    session = alice.start_session("acme", "Launch", group=True, members=["bob@acme.com"])
+    due = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
+    reminder: ReminderData = {"title": "Ship it", "due": due}
+    alice.create_item("acme", "chrono", "reminder", reminder, scope=session.stable_id)
+    deadline = time.monotonic() + 10
+    while not any(note.kind == "reminder" for note in bob.notifications()):
+        assert time.monotonic() < deadline, bob.notifications()
+        time.sleep(0.1)
+    added, fired = bob.notifications()
+    assert added.kind == "session_added" and added.title.endswith('the session "Launch"')
+    assert fired.title == "Ship it" and fired.org == "acme" and not fired.read
+    bob.mark_notification_read(fired.id)
+    assert [note.id for note in bob.notifications(unread=True)] == [added.id]
+    with pytest.raises(NotFoundError):
+        bob.mark_notification_read(99)
+    assert [note.title for note in alice.notifications()] == ["Ship it"]
+
+    async def scenario() -> None:
+        async with AsyncRemoteNexusClient(url=server.url, token=token("bob@acme.com")) as client:
+            assert [note.id for note in await client.notifications()] == [added.id, fired.id]
 
     asyncio.run(scenario())
 

@@ -43,7 +43,7 @@ METHODS = [
     ("whoami", "", "self._calls.whoami()", "dict[str, Any]", "Who the credentials name, and their organizations."),
     ("create_item", "org: str, env: str, kind: str, data: ItemData, *, scope: str = \"personal\", id: str | None = None, session: str | None = None",
      "self._calls.create_item(org, env, kind, data, scope, id, session)", "ItemCreated",
-     "Creates a knowledge item (personal unless `scope` is `UNIV` or a session's `s_XXXX`).\n        `session` names the group session you work in: the answer's `sharing_hint` then offers\n        to share the item with it. A scope the environment does not have raises\n        `ScopeNotAllowedError`."),
+     "Creates a knowledge item (personal unless `scope` is `UNIV` or a session's `s_XXXX`).\n        `session` names the group session you work in: the answer's `sharing_hint` then offers\n        to share the item with it (a `chrono` reminder is shared with it, so its members are\n        notified when it falls due). A scope the environment does not have raises\n        `ScopeNotAllowedError`."),
     ("get_item", "org: str, key: str", "self._calls.get_item(org, key)", "Item", "An item you may read (`NotFoundError` otherwise, whether or not it exists)."),
     ("update_item", "org: str, key: str, data: ItemData, *, if_match: str | None = None",
      "self._calls.update_item(org, key, data, if_match)", "Item",
@@ -75,6 +75,8 @@ METHODS = [
      "Unlocks an account locked with `lock_user` or `lockout_user`."),
     ("lockout_user", "user: str", "self._calls.lockout_user(user)", "dict[str, Any]",
      "Emergency lockout (system administrators): the user's API keys are revoked, tokens issued\n        before now refused, and the account locked."),
+    ("mark_notification_read", "id: int", "self._calls.mark_notification_read(id)", "None",
+     "Marks one of your notifications read (`NotFoundError` if your feed has no such id)."),
     ("delete_user", "user: str", "self._calls.delete_user(user)", "dict[str, Any]",
      "Deletes an account (system administrators): removed everywhere, keys revoked, personal\n        items removed."),
 ]
@@ -130,6 +132,7 @@ from .types import (
     ItemAccess,
     ItemCreated,
     ItemData,
+    Notification,
     ReportingLine,
     ResolvedProtocol,
     Session,
@@ -323,6 +326,17 @@ class {cls}:
             entries.extend(page)
             if not cursor:
                 return entries
+
+    {d} notifications(self, *, unread: bool = False) -> list[Notification]:
+        """Your notification feed, oldest first (`unread=True`: only those not marked read):
+        reminders that fell due, sessions you were added to, items shared with you."""
+        notifications: list[Notification] = []
+        cursor: str | None = None
+        while True:
+            page, cursor = {aw}self._run(self._calls.notifications(unread, cursor))
+            if not page:
+                return notifications
+            notifications.extend(page)
 
     {d} search_items(self, org: str, query: str, *, env: str | None = None, limit: int | None = None) -> list[Item]:
         """The items you may read that contain every word of `query` (case-insensitive)."""

@@ -32,7 +32,9 @@ pub struct CreateItem {
     /// The item's data, in its environment's schema (`KbNode`, `TrackItem`, ...).
     pub data: Value,
     /// The session the caller is working in (`s_XXXX`): when it is an active group session
-    /// and the item is not created in it, the answer carries a `sharing_hint`.
+    /// and the item is not created in it, the answer carries a `sharing_hint`. A `chrono`
+    /// reminder is instead shared with the session: a session reminder, which reaches every
+    /// member when it falls due.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<String>,
 }

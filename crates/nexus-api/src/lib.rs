@@ -10,6 +10,7 @@ pub mod audit;
 pub mod error;
 pub mod files;
 pub mod items;
+pub mod notifications;
 pub mod orgs;
 pub mod rebac;
 
@@ -18,6 +19,7 @@ pub use audit::{AuditEntry, AuditPage};
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use files::*;
 pub use items::*;
+pub use notifications::{Notification, NotificationPage};
 pub use orgs::*;
 pub use rebac::*;
 

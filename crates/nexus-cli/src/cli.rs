@@ -208,6 +208,13 @@ pub enum Command {
     #[command(subcommand)]
     #[command(after_help = "Example:\n  nexus audit ls --org acme --actor user:bob@acme.com")]
     Audit(AuditCommand),
+    /// Your notification feed: reminders that fell due, sessions you were added to, items
+    /// shared with you.
+    #[command(subcommand)]
+    #[command(
+        after_help = "Example:\n  nexus notifications ls --unread\n  nexus notifications read 3"
+    )]
+    Notifications(NotificationCommand),
     /// JSON Web Tokens signed with the configured secret (for scripts and tests).
     #[command(subcommand)]
     #[command(
@@ -484,6 +491,24 @@ pub enum AuditCommand {
         /// One JSON object per line.
         #[arg(long)]
         jsonl: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotificationCommand {
+    /// Every notification, oldest first: `id  created_at  kind  title  [read]`.
+    #[command(after_help = "Example:\n  nexus notifications ls\n  nexus notifications ls --unread")]
+    Ls {
+        /// Only those not marked read.
+        #[arg(long)]
+        unread: bool,
+    },
+    /// Mark notifications read.
+    #[command(after_help = "Example:\n  nexus notifications read 3 4")]
+    Read {
+        /// Their ids (as `ls` shows them).
+        #[arg(required = true)]
+        ids: Vec<u64>,
     },
 }
 

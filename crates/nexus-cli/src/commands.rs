@@ -350,6 +350,7 @@ impl Session {
             Command::Share(args) => self.share(args).await,
             Command::Workflow(command) => self.workflow(command).await,
             Command::Audit(command) => self.audit(command).await,
+            Command::Notifications(command) => self.notifications(command).await,
             Command::Init(_) | Command::Serve(_) | Command::Config(_) | Command::Token(_) => {
                 Err(CliError::new(
                     ErrorCode::Internal,

@@ -10,8 +10,8 @@ use nexus_core::ErrorCode;
 use serde_json::Value;
 
 use crate::cli::{
-    AuditCommand, DataArgs, ItemCommand, ItemFilters, OrgArg, SessionCommand, ShareArgs,
-    WorkflowCommand,
+    AuditCommand, DataArgs, ItemCommand, ItemFilters, NotificationCommand, OrgArg, SessionCommand,
+    ShareArgs, WorkflowCommand,
 };
 use crate::commands::Session as Command;
 use crate::output::{CliError, print_json, write_stdout};
@@ -452,5 +452,53 @@ impl Command {
             out.push('\n');
         }
         write_stdout(out.as_bytes())
+    }
+
+    /// `notifications ls|read`.
+    pub(crate) async fn notifications(&self, command: NotificationCommand) -> Result<(), CliError> {
+        let client = self.target.client();
+        match command {
+            NotificationCommand::Ls { unread } => {
+                let mut query = nexus_api::notifications::NotificationQuery {
+                    cursor: None,
+                    unread: unread.then_some(true),
+                    limit: Some(1000),
+                };
+                let mut notifications = Vec::new();
+                loop {
+                    let page = client.notifications(&query).await?;
+                    let done = page.notifications.is_empty();
+                    notifications.extend(page.notifications);
+                    if done {
+                        break;
+                    }
+                    query.cursor = Some(page.next_cursor);
+                }
+                if self.printer.json {
+                    return print_json(&serde_json::json!({ "notifications": notifications }));
+                }
+                let mut out = String::new();
+                for notification in &notifications {
+                    out.push_str(&format!(
+                        "{}\t{}\t{}\t{}{}\n",
+                        notification.id,
+                        notification.created_at,
+                        notification.kind,
+                        notification.title,
+                        if notification.read { "\t[read]" } else { "" }
+                    ));
+                }
+                write_stdout(out.as_bytes())
+            }
+            NotificationCommand::Read { ids } => {
+                for id in &ids {
+                    client.notification_read(*id).await?;
+                }
+                if self.printer.json {
+                    return print_json(&serde_json::json!({ "read": ids }));
+                }
+                Ok(())
+            }
+        }
     }
 }

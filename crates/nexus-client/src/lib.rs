@@ -748,6 +748,33 @@ impl Client {
             .await
     }
 
+    /// One page of the caller's notifications (oldest first), after `query.cursor`.
+    pub async fn notifications(
+        &self,
+        query: &nexus_api::notifications::NotificationQuery,
+    ) -> Result<nexus_api::NotificationPage> {
+        let unread = query.unread.map(|unread| unread.to_string());
+        let fields = [("cursor", &query.cursor), ("unread", &unread)];
+        self.get(&with_query(
+            "/api/notifications".to_owned(),
+            &fields,
+            query.limit,
+        ))
+        .await
+    }
+
+    /// Marks one of the caller's notifications read.
+    pub async fn notification_read(&self, id: u64) -> Result<()> {
+        self.send(
+            Method::POST,
+            &format!("/api/notifications/{id}/read"),
+            &[],
+            None,
+        )
+        .await?;
+        Ok(())
+    }
+
     /// One page of the items the caller may read (`q`: keyword search).
     pub async fn items_list(&self, org: &str, query: &ItemListQuery) -> Result<ItemList> {
         let fields = [

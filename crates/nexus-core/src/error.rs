@@ -139,6 +139,7 @@ impl FsError {
                 Rejection::NotFound { .. }
                 | Rejection::VersionNotFound { .. }
                 | Rejection::NoSuchAccount { .. }
+                | Rejection::NoSuchNotification { .. }
                 | Rejection::WrongOrganization { .. } => ErrorCode::NotFound,
                 Rejection::ParentNotFound { .. } => ErrorCode::ParentNotFound,
                 Rejection::AlreadyExists { .. } | Rejection::AccountExists { .. } => {
@@ -147,7 +148,9 @@ impl FsError {
                 Rejection::NotADirectory { .. } => ErrorCode::NotADirectory,
                 Rejection::IsADirectory { .. } => ErrorCode::IsADirectory,
                 Rejection::DirectoryNotEmpty { .. } => ErrorCode::DirectoryNotEmpty,
-                Rejection::PreconditionFailed { .. } => ErrorCode::PreconditionFailed,
+                Rejection::PreconditionFailed { .. } | Rejection::ReminderMoved { .. } => {
+                    ErrorCode::PreconditionFailed
+                }
                 Rejection::IntoItself { .. }
                 | Rejection::PathTooLong { .. }
                 | Rejection::InvalidRelationship { .. } => ErrorCode::InvalidInput,

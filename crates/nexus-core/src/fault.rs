@@ -15,6 +15,12 @@ pub enum Fault {
     /// Drop audit entries instead of recording them: the audit completeness test must
     /// catch it.
     DropAuditEntries,
+    /// Keep open streams going without checking their credentials again: the lockout test
+    /// must catch a stream that outlives its caller's lockout.
+    StreamsKeepCredentials,
+    /// Fire reminders without moving them on the schedule: the exactly-once tests must
+    /// catch the repeats.
+    RefireReminders,
 }
 
 /// The faults switched on for one authorizer (none without the feature).
@@ -26,6 +32,10 @@ pub struct Faults {
     skip_item_read_check: std::sync::atomic::AtomicBool,
     #[cfg(feature = "fault-inject")]
     drop_audit_entries: std::sync::atomic::AtomicBool,
+    #[cfg(feature = "fault-inject")]
+    streams_keep_credentials: std::sync::atomic::AtomicBool,
+    #[cfg(feature = "fault-inject")]
+    refire_reminders: std::sync::atomic::AtomicBool,
 }
 
 impl Faults {
@@ -68,6 +78,32 @@ impl Faults {
         false
     }
 
+    /// Whether open streams skip checking their credentials again.
+    #[cfg(feature = "fault-inject")]
+    pub fn streams_keep_credentials(&self) -> bool {
+        self.streams_keep_credentials
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Without the `fault-inject` feature there is no fault.
+    #[cfg(not(feature = "fault-inject"))]
+    pub const fn streams_keep_credentials(&self) -> bool {
+        false
+    }
+
+    /// Whether reminders fire without leaving their scheduled time.
+    #[cfg(feature = "fault-inject")]
+    pub fn refire_reminders(&self) -> bool {
+        self.refire_reminders
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Without the `fault-inject` feature there is no fault.
+    #[cfg(not(feature = "fault-inject"))]
+    pub const fn refire_reminders(&self) -> bool {
+        false
+    }
+
     /// Switches `fault` on.
     #[cfg(feature = "fault-inject")]
     pub fn inject(&self, fault: Fault) {
@@ -80,6 +116,12 @@ impl Faults {
                 .store(true, std::sync::atomic::Ordering::Relaxed),
             Fault::DropAuditEntries => self
                 .drop_audit_entries
+                .store(true, std::sync::atomic::Ordering::Relaxed),
+            Fault::StreamsKeepCredentials => self
+                .streams_keep_credentials
+                .store(true, std::sync::atomic::Ordering::Relaxed),
+            Fault::RefireReminders => self
+                .refire_reminders
                 .store(true, std::sync::atomic::Ordering::Relaxed),
         }
     }

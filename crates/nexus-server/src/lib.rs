@@ -92,6 +92,7 @@ pub async fn serve(
             .map(|days| Duration::from_secs(days.saturating_mul(86_400))),
         stopped,
     ));
+    let scheduler = tokio::spawn(fire_reminders(state.fs.clone(), stop.subscribe()));
     let app = routes::router(state, config.limits.max_body_bytes);
     tracing::info!(%address, "serving");
     let served = axum::serve(
@@ -108,7 +109,28 @@ pub async fn serve(
     // A pass in progress completes (its removals are ordinary operations).
     let _ = stop.send(true);
     let _ = sweeper.await;
+    let _ = scheduler.await;
     served
+}
+
+/// How often the scheduler looks for due reminders: a reminder fires within this of its
+/// time.
+const REMINDER_TICK: Duration = Duration::from_secs(1);
+
+/// Fires due reminders at start (those that fell due while the server was down fire once)
+/// and then every [`REMINDER_TICK`], until told to stop. A pass in progress completes.
+async fn fire_reminders(fs: Fs, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        match fs.reminders().fire_due(chrono::Utc::now()).await {
+            Ok(0) => {}
+            Ok(fired) => tracing::debug!(fired, "reminders fired"),
+            Err(error) => tracing::warn!(%error, "firing reminders failed; retrying shortly"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(REMINDER_TICK) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 /// Applies the organizations' retention policies (files and sessions), removes expired

@@ -26,7 +26,8 @@ use nexus_path::{OrgId, VfsPath};
 use crate::error::Rejection;
 use crate::meta::{
     ApiKeyRecord, Applied, AuditQuery, AuditRecord, ChangeOperation, LockerKeyRecord,
-    MetadataStore, Mutation, Precondition, PrincipalRecord, RelationshipBatch, RelationshipChange,
+    MetadataStore, Mutation, NotificationQuery, NotificationRecord, Precondition, PrincipalRecord,
+    RelationshipBatch, RelationshipChange, ScheduledReminder,
 };
 use crate::types::{BlobRef, ContentHash, ListQuery, Timestamp, VersionPolicy};
 
@@ -673,6 +674,166 @@ pub async fn the_audit_log_pages_and_prunes(store: &dyn MetadataStore) {
     );
 }
 
+/// A reminder fires once per scheduled time: firing moves it on (or off the schedule) in the
+/// same group as its notifications, and a second firing of the same time is refused with
+/// nothing added.
+pub async fn reminders_fire_once(store: &dyn MetadataStore) {
+    let first = path("/orgs/acme/.nexus/chrono/u_0001/20260101/reminder/a.json");
+    let second = path("/orgs/acme/.nexus/chrono/u_0001/20260101/reminder/b.json");
+    let schedule = |path: &VfsPath, due: Option<i64>| Mutation::ScheduleReminder {
+        org: org(),
+        path: path.clone(),
+        due: due.map(at),
+    };
+    ok(store, schedule(&first, Some(100))).await;
+    ok(store, schedule(&second, Some(50))).await;
+    let wrong_org = Mutation::ScheduleReminder {
+        org: OrgId::parse("other").unwrap(),
+        path: first.clone(),
+        due: Some(at(1)),
+    };
+    refused(store, wrong_org).await;
+    let due = |until: i64| async move {
+        store
+            .due_reminders(at(until), 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|ScheduledReminder { path, due, .. }| (path.as_str().to_owned(), due.0))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(due(49).await, []);
+    assert_eq!(
+        due(100).await,
+        [
+            (second.as_str().to_owned(), 50),
+            (first.as_str().to_owned(), 100)
+        ]
+    );
+    let note = |recipient: &str, title: &str| NotificationRecord {
+        recipient: recipient.to_owned(),
+        org: Some(org()),
+        kind: "reminder".to_owned(),
+        title: title.to_owned(),
+        item_key: Some("chrono:u_0001:20260101:reminder:b".to_owned()),
+        created_at: at(60),
+        ..NotificationRecord::default()
+    };
+    let fire = |due: i64, next: Option<i64>, title: &str| {
+        vec![
+            Mutation::FireReminder {
+                path: second.clone(),
+                due: at(due),
+                next: next.map(at),
+            },
+            Mutation::AddNotifications {
+                notifications: vec![note("user:u_0001", title), note("user:u_0002", title)],
+            },
+        ]
+    };
+    apply(store, fire(50, Some(150), "first")).await.unwrap();
+    // The same occurrence again: refused, and its notifications are not added.
+    let again = apply(store, fire(50, Some(150), "twice"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(again, Rejection::ReminderMoved { .. }),
+        "{again:?}"
+    );
+    apply(store, fire(150, None, "last")).await.unwrap();
+    refused(
+        store,
+        Mutation::FireReminder {
+            path: second.clone(),
+            due: at(150),
+            next: None,
+        },
+    )
+    .await;
+    assert_eq!(due(1000).await, [(first.as_str().to_owned(), 100)]);
+    ok(store, schedule(&first, None)).await;
+    assert_eq!(due(1000).await, []);
+    let feed = |recipient: &'static str| async move {
+        store
+            .notifications(&NotificationQuery {
+                recipient: recipient.to_owned(),
+                limit: 10,
+                ..NotificationQuery::default()
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|record| (record.id, record.title))
+            .collect::<Vec<_>>()
+    };
+    let expected = [(1, "first".to_owned()), (2, "last".to_owned())];
+    assert_eq!(feed("user:u_0001").await, expected);
+    assert_eq!(feed("user:u_0002").await, expected);
+    assert_eq!(feed("user:u_0003").await, []);
+}
+
+/// Notifications are numbered per recipient, page by number, and are marked read by their
+/// recipient only.
+pub async fn notifications_are_per_recipient(store: &dyn MetadataStore) {
+    let note = |recipient: &str, title: &str| NotificationRecord {
+        recipient: recipient.to_owned(),
+        org: Some(org()),
+        kind: "shared".to_owned(),
+        title: title.to_owned(),
+        created_at: at(10),
+        ..NotificationRecord::default()
+    };
+    ok(
+        store,
+        Mutation::AddNotifications {
+            notifications: vec![
+                note("user:u_0001", "a1"),
+                note("agent:a_0001", "b1"),
+                note("user:u_0001", "a2"),
+                note("user:u_0001", "a3"),
+            ],
+        },
+    )
+    .await;
+    let read = |after: u64, unread_only: bool| async move {
+        store
+            .notifications(&NotificationQuery {
+                recipient: "user:u_0001".to_owned(),
+                after,
+                unread_only,
+                limit: 2,
+            })
+            .await
+            .unwrap()
+    };
+    let page = read(0, false).await;
+    assert_eq!(
+        page.iter()
+            .map(|record| (record.id, record.title.as_str(), record.read_at))
+            .collect::<Vec<_>>(),
+        [(1, "a1", None), (2, "a2", None)]
+    );
+    assert_eq!(page[0].org, Some(org()));
+    assert_eq!(read(2, false).await.len(), 1);
+    let mark = |recipient: &str, id: u64| Mutation::MarkNotificationRead {
+        recipient: recipient.to_owned(),
+        id,
+        at: at(20),
+    };
+    ok(store, mark("user:u_0001", 2)).await;
+    ok(store, mark("user:u_0001", 2)).await;
+    let missing = refused(store, mark("user:u_0001", 4)).await;
+    assert!(
+        matches!(missing, Rejection::NoSuchNotification { id: 4 }),
+        "{missing:?}"
+    );
+    // Another principal's number 2 does not exist for the agent, whose feed has one.
+    refused(store, mark("agent:a_0001", 2)).await;
+    assert_eq!(read(0, false).await[1].read_at, Some(at(20)));
+    let unread: Vec<u64> = read(0, true).await.iter().map(|record| record.id).collect();
+    assert_eq!(unread, [1, 3]);
+}
+
 /// Runs every conformance check as its own test: `$make` is an async block returning
 /// `(Arc<dyn MetadataStore>, guard)` for a fresh, empty store (the guard, e.g. a temporary
 /// directory, lives as long as the test).
@@ -693,6 +854,8 @@ macro_rules! metadata_conformance_tests {
             locker_keys_are_created_once_and_rewrapped_in_turn,
             the_audit_log_is_filtered_exactly,
             the_audit_log_pages_and_prunes,
+            reminders_fire_once,
+            notifications_are_per_recipient,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

@@ -44,6 +44,10 @@ pub enum Rejection {
     NoSuchAccount { what: String },
     #[error("the locker key of organization `{org}` {problem}")]
     LockerKey { org: String, problem: String },
+    #[error("there is no notification {id}")]
+    NoSuchNotification { id: u64 },
+    #[error("the reminder `{path}` is not due at that time (fired or rescheduled already)")]
+    ReminderMoved { path: VfsPath },
     #[error("relationship `{relationship}` cannot be stored: {problem}")]
     InvalidRelationship {
         relationship: String,

@@ -36,7 +36,8 @@ pub use error::{Error, Rejection, StoreError};
 pub use meta::{
     AccountsSnapshot, ApiKeyRecord, Applied, AuditQuery, AuditRecord, AuthorizationSnapshot,
     BlobRow, ChangeOperation, LockerKeyRecord, MetadataCheck, MetadataStore, Mutation,
-    Precondition, PrincipalRecord, RecordedChange, RelationshipBatch, RelationshipChange,
+    NotificationQuery, NotificationRecord, Precondition, PrincipalRecord, RecordedChange,
+    RelationshipBatch, RelationshipChange, ScheduledReminder,
 };
 pub use sqlite::{SCHEMA_VERSION, SqliteMetadataStore};
 pub use store::{CheckReport, GcReport, MARKER_FILE, Storage, Store, StoreOptions, WriteRequest};

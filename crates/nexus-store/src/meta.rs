@@ -136,6 +136,67 @@ pub enum Mutation {
         master_id: String,
         wrapped: Vec<u8>,
     },
+    /// Schedules the reminder item at `path` to fire at `due`, replacing its schedule;
+    /// `None` removes it from the schedule.
+    ScheduleReminder {
+        org: OrgId,
+        path: VfsPath,
+        due: Option<Timestamp>,
+    },
+    /// Fires the reminder at `path` scheduled for `due`: moves it to `next` (`None`: off
+    /// the schedule). Refused unless it is scheduled for exactly `due`, so an occurrence
+    /// fires once; the notifications it sends go in the same group.
+    FireReminder {
+        path: VfsPath,
+        due: Timestamp,
+        next: Option<Timestamp>,
+    },
+    /// Adds notifications to their recipients' feeds (the store numbers them per recipient).
+    AddNotifications {
+        notifications: Vec<NotificationRecord>,
+    },
+    /// Marks one of `recipient`'s notifications read (already read: nothing changes).
+    MarkNotificationRead {
+        recipient: String,
+        id: u64,
+        at: Timestamp,
+    },
+}
+
+/// A reminder item's place on the schedule: when it fires next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledReminder {
+    pub org: OrgId,
+    pub path: VfsPath,
+    pub due: Timestamp,
+}
+
+/// One notification in a principal's feed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NotificationRecord {
+    /// Whose feed (`user:u_k3x9`, `agent:a_7pq2`).
+    pub recipient: String,
+    /// Its number in the recipient's feed, from 1 (given by the store; 0 when adding).
+    pub id: u64,
+    /// The organization it is about.
+    pub org: Option<OrgId>,
+    /// `reminder`, `session_added`, `shared`.
+    pub kind: String,
+    pub title: String,
+    /// The item it is about, if any.
+    pub item_key: Option<String>,
+    pub created_at: Timestamp,
+    pub read_at: Option<Timestamp>,
+}
+
+/// Which notifications of one feed to read, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotificationQuery {
+    pub recipient: String,
+    /// Notifications numbered after this.
+    pub after: u64,
+    pub unread_only: bool,
+    pub limit: usize,
 }
 
 /// One entry of the audit log: who did what to what, and how it ended.
@@ -297,7 +358,11 @@ impl Mutation {
             | Mutation::RewrapLockerKey { .. }
             | Mutation::SetLockout { .. }
             | Mutation::AppendAudit { .. }
-            | Mutation::PruneAudit { .. } => None,
+            | Mutation::PruneAudit { .. }
+            | Mutation::ScheduleReminder { .. }
+            | Mutation::FireReminder { .. }
+            | Mutation::AddNotifications { .. }
+            | Mutation::MarkNotificationRead { .. } => None,
         }
     }
 }
@@ -372,6 +437,19 @@ pub trait MetadataStore: Send + Sync + fmt::Debug {
 
     /// Audit entries matching `query`, oldest first, at most `query.limit`.
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Reminders scheduled to fire at or before `until`, earliest first, at most `limit`.
+    async fn due_reminders(
+        &self,
+        until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<ScheduledReminder>, StoreError>;
+
+    /// One feed's notifications matching `query`, oldest first, at most `query.limit`.
+    async fn notifications(
+        &self,
+        query: &NotificationQuery,
+    ) -> Result<Vec<NotificationRecord>, StoreError>;
 
     /// Relationship changes committed after `revision`, oldest first. A page holds whole
     /// revisions: it stops at the first revision boundary at or past `limit` changes (so one

@@ -21,8 +21,8 @@ use nexus_path::{MAX_PATH_BYTES, OrgId, VfsPath};
 
 use crate::error::{Rejection, StoreError};
 use crate::meta::{
-    ApiKeyRecord, Applied, AuditRecord, LockerKeyRecord, Mutation, Precondition, PrincipalRecord,
-    RelationshipBatch,
+    ApiKeyRecord, Applied, AuditRecord, LockerKeyRecord, Mutation, NotificationRecord,
+    Precondition, PrincipalRecord, RelationshipBatch,
 };
 use crate::types::{BlobRef, ContentHash, Node, NodeKind, Timestamp, VersionPolicy};
 
@@ -167,6 +167,33 @@ pub trait Rows: Send {
     /// Deletes audit entries recorded before `before`.
     async fn prune_audit(&mut self, before: Timestamp) -> Outcome<()>;
 
+    /// Puts a reminder on the schedule at `due`, or (`None`) takes it off.
+    async fn schedule_reminder(
+        &mut self,
+        org: &OrgId,
+        path: &VfsPath,
+        due: Option<Timestamp>,
+    ) -> Outcome<()>;
+
+    /// Moves a reminder scheduled for exactly `due` to `next` (refused otherwise).
+    async fn fire_reminder(
+        &mut self,
+        path: &VfsPath,
+        due: Timestamp,
+        next: Option<Timestamp>,
+    ) -> Outcome<()>;
+
+    /// Adds notifications, each numbered next in its recipient's feed.
+    async fn add_notifications(&mut self, notifications: &[NotificationRecord]) -> Outcome<()>;
+
+    /// Marks a notification read (refused when the recipient has no such notification).
+    async fn mark_notification_read(
+        &mut self,
+        recipient: &str,
+        id: u64,
+        at: Timestamp,
+    ) -> Outcome<()>;
+
     /// Stores an organization's wrapped locker data key (refused if it has one).
     async fn create_locker_key(&mut self, key: &LockerKeyRecord) -> Outcome<()>;
 
@@ -300,6 +327,23 @@ pub async fn apply<R: Rows + ?Sized>(rows: &mut R, mutation: &Mutation) -> Outco
         }
         Mutation::PruneAudit { before } => {
             rows.prune_audit(*before).await?;
+            Ok(Applied::default())
+        }
+        Mutation::ScheduleReminder { org, path, due } => {
+            owned_by(org, path)?;
+            rows.schedule_reminder(org, path, *due).await?;
+            Ok(Applied::default())
+        }
+        Mutation::FireReminder { path, due, next } => {
+            rows.fire_reminder(path, *due, *next).await?;
+            Ok(Applied::default())
+        }
+        Mutation::AddNotifications { notifications } => {
+            rows.add_notifications(notifications).await?;
+            Ok(Applied::default())
+        }
+        Mutation::MarkNotificationRead { recipient, id, at } => {
+            rows.mark_notification_read(recipient, *id, *at).await?;
             Ok(Applied::default())
         }
         Mutation::CreateLockerKey { key } => {

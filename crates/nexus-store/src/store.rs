@@ -469,6 +469,23 @@ impl Store {
         self.inner.meta.audit(query).await
     }
 
+    /// Reminders scheduled to fire at or before `until`, earliest first.
+    pub async fn due_reminders(
+        &self,
+        until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<crate::meta::ScheduledReminder>, StoreError> {
+        self.inner.meta.due_reminders(until, limit).await
+    }
+
+    /// One feed's notifications, oldest first.
+    pub async fn notifications(
+        &self,
+        query: &crate::meta::NotificationQuery,
+    ) -> Result<Vec<crate::meta::NotificationRecord>, StoreError> {
+        self.inner.meta.notifications(query).await
+    }
+
     /// Every organization's wrapped locker data key.
     pub async fn load_locker_keys(&self) -> Result<Vec<crate::meta::LockerKeyRecord>, StoreError> {
         self.inner.meta.load_locker_keys().await

@@ -18,6 +18,7 @@ from .types import (
     Item,
     ItemAccess,
     ItemCreated,
+    Notification,
     ReportingLine,
     ResolvedProtocol,
     Session,
@@ -444,6 +445,22 @@ class Calls:
             return [AuditEntry.from_json(entry) for entry in body["entries"]], body.get("next_cursor")
 
         return Call("GET", "/api/audit", parse, params=params)
+
+    def notifications(self, unread: bool, cursor: str | None) -> Call[tuple[list[Notification], str | None]]:
+        params: dict[str, Any] = {"limit": 1000}
+        if unread:
+            params["unread"] = "true"
+        if cursor:
+            params["cursor"] = cursor
+
+        def parse(reply: Reply) -> tuple[list[Notification], str | None]:
+            body = reply.json()
+            return [Notification.from_json(entry) for entry in body["notifications"]], body["next_cursor"]
+
+        return Call("GET", "/api/notifications", parse, params=params)
+
+    def mark_notification_read(self, id: int) -> Call[None]:
+        return Call("POST", f"/api/notifications/{int(id)}/read", lambda reply: None)
 
     def list_items(self, org: str, filters: dict[str, Any], cursor: str | None) -> Call[tuple[list[Item], str | None]]:
         params = {name: value for name, value in filters.items() if value is not None}

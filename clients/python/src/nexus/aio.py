@@ -23,6 +23,7 @@ from .types import (
     ItemAccess,
     ItemCreated,
     ItemData,
+    Notification,
     ReportingLine,
     ResolvedProtocol,
     Session,
@@ -236,7 +237,8 @@ class AsyncRemoteNexusClient:
     async def create_item(self, org: str, env: str, kind: str, data: ItemData, *, scope: str = "personal", id: str | None = None, session: str | None = None) -> ItemCreated:
         """Creates a knowledge item (personal unless `scope` is `UNIV` or a session's `s_XXXX`).
         `session` names the group session you work in: the answer's `sharing_hint` then offers
-        to share the item with it. A scope the environment does not have raises
+        to share the item with it (a `chrono` reminder is shared with it, so its members are
+        notified when it falls due). A scope the environment does not have raises
         `ScopeNotAllowedError`."""
         return await self._run(self._calls.create_item(org, env, kind, data, scope, id, session))
 
@@ -307,6 +309,10 @@ class AsyncRemoteNexusClient:
         """Emergency lockout (system administrators): the user's API keys are revoked, tokens issued
         before now refused, and the account locked."""
         return await self._run(self._calls.lockout_user(user))
+
+    async def mark_notification_read(self, id: int) -> None:
+        """Marks one of your notifications read (`NotFoundError` if your feed has no such id)."""
+        return await self._run(self._calls.mark_notification_read(id))
 
     async def delete_user(self, user: str) -> dict[str, Any]:
         """Deletes an account (system administrators): removed everywhere, keys revoked, personal
@@ -397,6 +403,17 @@ class AsyncRemoteNexusClient:
             entries.extend(page)
             if not cursor:
                 return entries
+
+    async def notifications(self, *, unread: bool = False) -> list[Notification]:
+        """Your notification feed, oldest first (`unread=True`: only those not marked read):
+        reminders that fell due, sessions you were added to, items shared with you."""
+        notifications: list[Notification] = []
+        cursor: str | None = None
+        while True:
+            page, cursor = await self._run(self._calls.notifications(unread, cursor))
+            if not page:
+                return notifications
+            notifications.extend(page)
 
     async def search_items(self, org: str, query: str, *, env: str | None = None, limit: int | None = None) -> list[Item]:
         """The items you may read that contain every word of `query` (case-insensitive)."""

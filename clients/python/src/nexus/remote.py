@@ -22,6 +22,7 @@ from .types import (
     ItemAccess,
     ItemCreated,
     ItemData,
+    Notification,
     ReportingLine,
     ResolvedProtocol,
     Session,
@@ -235,7 +236,8 @@ class RemoteNexusClient:
     def create_item(self, org: str, env: str, kind: str, data: ItemData, *, scope: str = "personal", id: str | None = None, session: str | None = None) -> ItemCreated:
         """Creates a knowledge item (personal unless `scope` is `UNIV` or a session's `s_XXXX`).
         `session` names the group session you work in: the answer's `sharing_hint` then offers
-        to share the item with it. A scope the environment does not have raises
+        to share the item with it (a `chrono` reminder is shared with it, so its members are
+        notified when it falls due). A scope the environment does not have raises
         `ScopeNotAllowedError`."""
         return self._run(self._calls.create_item(org, env, kind, data, scope, id, session))
 
@@ -306,6 +308,10 @@ class RemoteNexusClient:
         """Emergency lockout (system administrators): the user's API keys are revoked, tokens issued
         before now refused, and the account locked."""
         return self._run(self._calls.lockout_user(user))
+
+    def mark_notification_read(self, id: int) -> None:
+        """Marks one of your notifications read (`NotFoundError` if your feed has no such id)."""
+        return self._run(self._calls.mark_notification_read(id))
 
     def delete_user(self, user: str) -> dict[str, Any]:
         """Deletes an account (system administrators): removed everywhere, keys revoked, personal
@@ -396,6 +402,17 @@ class RemoteNexusClient:
             entries.extend(page)
             if not cursor:
                 return entries
+
+    def notifications(self, *, unread: bool = False) -> list[Notification]:
+        """Your notification feed, oldest first (`unread=True`: only those not marked read):
+        reminders that fell due, sessions you were added to, items shared with you."""
+        notifications: list[Notification] = []
+        cursor: str | None = None
+        while True:
+            page, cursor = self._run(self._calls.notifications(unread, cursor))
+            if not page:
+                return notifications
+            notifications.extend(page)
 
     def search_items(self, org: str, query: str, *, env: str | None = None, limit: int | None = None) -> list[Item]:
         """The items you may read that contain every word of `query` (case-insensitive)."""

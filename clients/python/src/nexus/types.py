@@ -194,6 +194,32 @@ class Reader:
 
 
 @dataclass(frozen=True)
+class Notification:
+    """One notification of your feed: `kind` is `reminder` (a Chrono reminder fell due),
+    `session_added` or `shared`; `id` numbers your feed from 1."""
+
+    id: int
+    kind: str
+    title: str
+    created_at: str
+    read: bool
+    item_key: str | None = None
+    org: str | None = None
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> Notification:
+        return Notification(
+            id=data["id"],
+            kind=data["kind"],
+            title=data["title"],
+            created_at=data["created_at"],
+            read=data["read"],
+            item_key=data.get("item_key"),
+            org=data.get("org"),
+        )
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     """One entry of the audit log: who (`actor`, by handle) did what (`action`, the API
     operation) to what (`target`), and how it ended (`outcome`: `ok` or an error code)."""

@@ -308,3 +308,43 @@ fn the_audit_log_from_the_command_line() {
         refused.stderr
     );
 }
+
+#[test]
+fn notifications_from_the_command_line() {
+    let nexus = provisioned();
+    let created = nexus.json(&as_bob(&[
+        "item",
+        "create",
+        "kb",
+        "--kind",
+        "node",
+        "--data",
+        r#"{"title": "Deploys", "body": "blue green"}"#,
+    ]));
+    let key = created["key"].as_str().unwrap().to_owned();
+    nexus.ok(&as_bob(&["share", &key, "--with", "carol@acme.com"]));
+    let as_carol = |args: &[&'static str]| [&["--as", "user:carol@acme.com"][..], args].concat();
+    let listed = nexus.ok(&as_carol(&["notifications", "ls"]));
+    let fields: Vec<&str> = listed.trim_end().split('\t').collect();
+    assert_eq!(fields[0], "1", "{listed}");
+    assert_eq!(
+        fields[2..],
+        ["shared", "user:bob@acme.com shared \"Deploys\" with you"]
+    );
+    nexus.ok(&as_carol(&["notifications", "read", "1"]));
+    assert_eq!(
+        nexus.ok(&as_carol(&["notifications", "ls", "--unread"])),
+        ""
+    );
+    assert!(
+        nexus
+            .ok(&as_carol(&["notifications", "ls"]))
+            .ends_with("\t[read]\n")
+    );
+    let json = nexus.json(&as_carol(&["notifications", "ls"]));
+    assert_eq!(json["notifications"][0]["item_key"], key.as_str());
+    // Bob's feed is his own: nothing, and carol's number 1 is not his to mark.
+    assert_eq!(nexus.ok(&as_bob(&["notifications", "ls"])), "");
+    let refused = nexus.run(&as_bob(&["notifications", "read", "1"]));
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+}

@@ -104,6 +104,14 @@ impl Server {
         self.child = Some(child);
     }
 
+    /// Kills the server with SIGKILL (no shutdown of any kind) and waits for it to exit.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
     /// Sends SIGTERM and waits; returns whether the process exited successfully.
     pub fn stop(&mut self) -> bool {
         let Some(mut child) = self.child.take() else {

@@ -12,6 +12,7 @@
 
 mod cli;
 mod harness;
+mod reminders;
 #[path = "../common/snapshot.rs"]
 mod snapshot;
 

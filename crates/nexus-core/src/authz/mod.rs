@@ -141,7 +141,7 @@ impl Authorizer {
     }
 
     /// The test-only faults of this authorizer.
-    pub(crate) fn faults(&self) -> &crate::fault::Faults {
+    pub fn faults(&self) -> &crate::fault::Faults {
         &self.faults
     }
 

@@ -9,7 +9,10 @@
 //!     │                                   permission queries, schema, ACLs
 //!     ├── items()          Items          knowledge/items.rs: the knowledge layer's items,
 //!     │                                   sharing, workflow resolution
-//!     └── sessions()       Sessions       knowledge/sessions.rs: solo and group sessions
+//!     ├── sessions()       Sessions       knowledge/sessions.rs: solo and group sessions
+//!     ├── reminders()      Reminders      knowledge/reminders.rs: firing due reminders
+//!     ├── notifications()  Notifications  knowledge/reminders.rs: notification feeds
+//!     └── audit()          Audit          audit.rs: the audit log
 //! ```
 //!
 //! Every operation takes the acting [`CallContext`], canonicalizes its paths with
@@ -72,6 +75,8 @@ pub struct Fs {
     item_cache: Arc<knowledge::ItemCache>,
     /// The master key and organizations' data keys sealing Locker secrets.
     locker: Arc<crate::locker::Locker>,
+    /// Bumped after notifications are committed; feeds' streams wait on it.
+    notices: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 macro_rules! service {
@@ -120,6 +125,14 @@ service!(
     /// The audit log service of a [`Fs`] (see [`Fs::audit`]).
     Audit
 );
+service!(
+    /// The reminder scheduler of a [`Fs`] (see [`Fs::reminders`]).
+    Reminders
+);
+service!(
+    /// The notification feeds of a [`Fs`] (see [`Fs::notifications`]).
+    Notifications
+);
 
 /// The organization that owns a path, or the fixed directory it is (`/` and `/orgs`,
 /// defined by [`nexus_path::Location::is_fixed`] and materialized by the store).
@@ -158,6 +171,7 @@ impl Fs {
             provisioning: Arc::new(Provisioning::default()),
             item_cache: Arc::new(knowledge::ItemCache::default()),
             locker: Arc::new(crate::locker::Locker::default()),
+            notices: Arc::new(tokio::sync::watch::Sender::new(0)),
         };
         fs.accounts().adopt_unregistered_users().await?;
         fs.accounts().give_agents_stable_ids().await?;
@@ -230,6 +244,16 @@ impl Fs {
     /// The audit log: record, read, prune.
     pub fn audit(&self) -> Audit<'_> {
         Audit { fs: self }
+    }
+
+    /// Chrono's scheduler: fires due reminders into notification feeds.
+    pub fn reminders(&self) -> Reminders<'_> {
+        Reminders { fs: self }
+    }
+
+    /// Each principal's notification feed: read, mark read, wait for more.
+    pub fn notifications(&self) -> Notifications<'_> {
+        Notifications { fs: self }
     }
 
     /// The permission engine of this filesystem.

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod doc;
 pub mod files;
 pub mod items;
+pub mod notifications;
 pub mod orgs;
 pub mod permissions;
 pub mod relationships;
@@ -227,6 +228,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::keys_list, accounts::keys_create))
         .routes(routes!(accounts::keys_revoke))
         .routes(routes!(audit::audit_list))
+        .routes(routes!(notifications::notifications_list))
+        .routes(routes!(notifications::notifications_read))
+        .routes(routes!(notifications::notifications_stream))
         .routes(routes!(
             files::files_cat,
             files::files_write,

@@ -18,6 +18,7 @@ mod input;
 mod isolation;
 mod knowledge;
 mod matrix;
+mod notifications;
 
 use harness::{Api, Server, seed_config, token};
 use serde_json::json;

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod audit;
+mod chrono;
 mod mutate;
 mod relationship;
 mod schema;
@@ -359,6 +360,21 @@ impl MetadataStore for SqliteMetadataStore {
         query: &crate::meta::AuditQuery,
     ) -> Result<Vec<crate::meta::AuditRecord>, StoreError> {
         audit::read(&self.readers, query).await
+    }
+
+    async fn due_reminders(
+        &self,
+        until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<crate::meta::ScheduledReminder>, StoreError> {
+        chrono::due(&self.readers, until, limit).await
+    }
+
+    async fn notifications(
+        &self,
+        query: &crate::meta::NotificationQuery,
+    ) -> Result<Vec<crate::meta::NotificationRecord>, StoreError> {
+        chrono::notifications(&self.readers, query).await
     }
 
     async fn relationship_changes(

@@ -9,8 +9,8 @@ use sqlx::{Row, SqliteConnection};
 use super::{node_columns, node_from_row, policy_from_row, subtree_range, to_i64, to_u64};
 use crate::error::StoreError;
 use crate::meta::{
-    ApiKeyRecord, Applied, AuditRecord, LockerKeyRecord, Mutation, PrincipalRecord,
-    RelationshipBatch,
+    ApiKeyRecord, Applied, AuditRecord, LockerKeyRecord, Mutation, NotificationRecord,
+    PrincipalRecord, RelationshipBatch,
 };
 pub(super) use crate::rules::Failure;
 use crate::rules::{NewNode, Rows};
@@ -342,6 +342,40 @@ impl Rows for SqliteRows<'_> {
 
     async fn prune_audit(&mut self, before: Timestamp) -> Result<(), Failure> {
         super::audit::prune(self.connection, before).await
+    }
+
+    async fn schedule_reminder(
+        &mut self,
+        org: &OrgId,
+        path: &VfsPath,
+        due: Option<Timestamp>,
+    ) -> Result<(), Failure> {
+        super::chrono::schedule(self.connection, org, path, due).await
+    }
+
+    async fn fire_reminder(
+        &mut self,
+        path: &VfsPath,
+        due: Timestamp,
+        next: Option<Timestamp>,
+    ) -> Result<(), Failure> {
+        super::chrono::fire(self.connection, path, due, next).await
+    }
+
+    async fn add_notifications(
+        &mut self,
+        notifications: &[NotificationRecord],
+    ) -> Result<(), Failure> {
+        super::chrono::add_notifications(self.connection, notifications).await
+    }
+
+    async fn mark_notification_read(
+        &mut self,
+        recipient: &str,
+        id: u64,
+        at: Timestamp,
+    ) -> Result<(), Failure> {
+        super::chrono::mark_read(self.connection, recipient, id, at).await
     }
 
     async fn create_locker_key(&mut self, key: &LockerKeyRecord) -> Result<(), Failure> {

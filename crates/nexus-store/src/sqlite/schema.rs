@@ -239,6 +239,27 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (kind, id)
     ) STRICT, WITHOUT ROWID;
     ",
+    // 10: Chrono: when each reminder item fires next, and every principal's notification
+    // feed (`id` numbers a recipient's notifications from 1).
+    "
+    CREATE TABLE reminders (
+        path TEXT    PRIMARY KEY,
+        org  TEXT    NOT NULL,
+        due  INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX reminders_by_due ON reminders (due);
+    CREATE TABLE notifications (
+        recipient  TEXT    NOT NULL,
+        id         INTEGER NOT NULL,
+        org        TEXT    NOT NULL,
+        kind       TEXT    NOT NULL,
+        title      TEXT    NOT NULL,
+        item_key   TEXT,
+        created_at INTEGER NOT NULL,
+        read_at    INTEGER,
+        PRIMARY KEY (recipient, id)
+    ) STRICT, WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build writes.

@@ -171,9 +171,20 @@ impl Items<'_> {
             self.check_profile_fields(&org, &key, &stored)?;
             self.refuse_second_profile(&org, &key).await?;
         }
-        let hint = match &request.session {
-            Some(session) => self.sharing_hint(context, &org, session, &scope).await?,
-            None => None,
+        // A reminder created `session` is a session reminder: shared with the session, so
+        // its members are notified when it falls due. Other items get the offer to share.
+        let (hint, reminder_session) = match &request.session {
+            Some(session) if env == Environment::Chrono => {
+                let session = parse_session_id(session)?;
+                self.require_session_open(context, &org, &session)?;
+                let shared = (scope != Scope::Session(session.clone())).then_some(session);
+                (None, shared)
+            }
+            Some(session) => (
+                self.sharing_hint(context, &org, session, &scope).await?,
+                None,
+            ),
+            None => (None, None),
         };
         let folder = scope_folder(&org, env, &scope)?;
         if let Scope::Session(session) = &scope {
@@ -209,29 +220,15 @@ impl Items<'_> {
             author: context.principal.to_string(),
             at: Timestamp::now(),
         };
-        // The creator of an item outside their own scope owns it: they may change, share
-        // and delete it.
-        let creator = self.authz.subject_of(&context.principal);
-        let written: Result<Node, FsError> = async {
-            match (&scope, creator) {
-                (Scope::Universal | Scope::Session(_), Some(creator)) => {
-                    let owner = Relationship::new(file_object(&path), "owner", creator);
-                    let mutation = self.store.stage_write(request_write).await?;
-                    let (_, applied) = self
-                        .commit
-                        .write_with(
-                            context,
-                            vec![update(Operation::Touch, owner)],
-                            Vec::new(),
-                            vec![mutation],
-                        )
-                        .await?;
-                    applied_node(applied)
-                }
-                _ => Ok(self.store.write(request_write).await?),
-            }
-        }
-        .await;
+        let written = self
+            .commit_new_item(
+                context,
+                (&org, &key, &path),
+                request_write,
+                reminder_session.as_deref(),
+                super::reminders::schedule(&org, &key, &stored, now),
+            )
+            .await;
         let node = written.map_err(|error| match error {
             FsError::Rejected(Rejection::PreconditionFailed { .. }) => FsError::Conflict {
                 message: format!("item `{key}` already exists"),
@@ -246,6 +243,53 @@ impl Items<'_> {
             item,
             sharing_hint: hint,
         })
+    }
+
+    /// Commits a new item's file with what goes with it, in one transaction: its creator's
+    /// ownership (outside their own scope), a reminder's share with its session and its
+    /// place on the schedule.
+    async fn commit_new_item(
+        self,
+        context: &CallContext,
+        (org, key, path): (&OrgId, &ItemKey, &VfsPath),
+        request_write: WriteRequest,
+        reminder_session: Option<&str>,
+        schedule: Option<Mutation>,
+    ) -> Result<Node, FsError> {
+        // The creator of an item outside their own scope owns it: they may change, share
+        // and delete it.
+        let mut updates = Vec::new();
+        if let (Scope::Universal | Scope::Session(_), Some(creator)) =
+            (&key.scope, self.authz.subject_of(&context.principal))
+        {
+            let owner = Relationship::new(file_object(path), "owner", creator);
+            updates.push(update(Operation::Touch, owner));
+        }
+        if let Some(session) = reminder_session {
+            let object = session_object(org, session);
+            updates.push(update(
+                Operation::Touch,
+                Relationship::new(
+                    file_object(path),
+                    "shared_session",
+                    SubjectRef::object(object.object_type, object.object_id),
+                ),
+            ));
+        }
+        if updates.is_empty() && schedule.is_none() {
+            return Ok(self.store.write(request_write).await?);
+        }
+        let mut mutations = vec![self.store.stage_write(request_write).await?];
+        mutations.extend(schedule);
+        let applied = if updates.is_empty() {
+            self.store.apply_group(mutations).await?
+        } else {
+            self.commit
+                .write_with(context, updates, Vec::new(), mutations)
+                .await?
+                .1
+        };
+        applied_node(applied)
     }
 
     /// An item the caller may read.
@@ -298,8 +342,11 @@ impl Items<'_> {
         } else {
             stored.clone()
         };
+        let schedule = super::reminders::reschedules(&key, &current, &stored)
+            .then(|| super::reminders::schedule(&org, &key, &stored, Utc::now()))
+            .flatten();
         let node = self
-            .write_item(context, &org, &path, &written, etag)
+            .write_item(context, &org, &path, &written, etag, schedule)
             .await?;
         Ok(self.item_of(&org, &key, &node, stored))
     }
@@ -328,7 +375,12 @@ impl Items<'_> {
         let if_match = if_match
             .map(|tag| crate::fs::files::normalize_etag(&tag))
             .transpose()?;
-        self.remove_item(&org, &path, if_match).await
+        let unschedule = (key.env == Environment::Chrono).then(|| Mutation::ScheduleReminder {
+            org: org.clone(),
+            path: path.clone(),
+            due: None,
+        });
+        self.remove_item(&org, &path, if_match, unschedule).await
     }
 
     /// Removes an item's file and its relationships, in one transaction.
@@ -337,6 +389,7 @@ impl Items<'_> {
         org: &OrgId,
         path: &VfsPath,
         if_match: Option<String>,
+        also: Option<Mutation>,
     ) -> Result<(), FsError> {
         let remove = Mutation::Remove {
             org: org.clone(),
@@ -345,13 +398,16 @@ impl Items<'_> {
             if_match,
             at: Timestamp::now(),
         };
+        let mut mutations = vec![remove];
+        mutations.extend(also);
         self.commit
-            .rekey_subtree(path, None, &[], vec![remove])
+            .rekey_subtree(path, None, &[], mutations)
             .await?;
         Ok(())
     }
 
-    /// Writes an item's new data if its etag is still `etag`.
+    /// Writes an item's new data if its etag is still `etag` (with `also`, in the same
+    /// transaction).
     async fn write_item(
         self,
         context: &CallContext,
@@ -359,6 +415,7 @@ impl Items<'_> {
         path: &VfsPath,
         stored: &Value,
         etag: String,
+        also: Option<Mutation>,
     ) -> Result<Node, FsError> {
         let content =
             Bytes::from(
@@ -366,18 +423,22 @@ impl Items<'_> {
                     message: error.to_string(),
                 })?,
             );
-        Ok(self
-            .store
-            .write(WriteRequest {
-                org: org.clone(),
-                path: path.clone(),
-                content,
-                precondition: Precondition::IfMatch(etag),
-                create_parents: false,
-                author: context.principal.to_string(),
-                at: Timestamp::now(),
-            })
-            .await?)
+        let request = WriteRequest {
+            org: org.clone(),
+            path: path.clone(),
+            content,
+            precondition: Precondition::IfMatch(etag),
+            create_parents: false,
+            author: context.principal.to_string(),
+            at: Timestamp::now(),
+        };
+        match also {
+            None => Ok(self.store.write(request).await?),
+            Some(also) => {
+                let mutations = vec![self.store.stage_write(request).await?, also];
+                applied_node(self.store.apply_group(mutations).await?)
+            }
+        }
     }
 
     /// The item's file and data, if the caller may read it and it has not expired; else
@@ -407,7 +468,7 @@ impl Items<'_> {
         Ok((node, data))
     }
 
-    async fn data_of(self, node: &Node) -> Result<Value, FsError> {
+    pub(crate) async fn data_of(self, node: &Node) -> Result<Value, FsError> {
         Ok(self.cached(node).await?.data.clone())
     }
 
@@ -919,7 +980,7 @@ impl Items<'_> {
     ) -> Result<ItemAccess, FsError> {
         let org_id = self.knowledge_org(context, org)?;
         let item_key = ItemKey::parse(key)?;
-        self.readable(context, &org_id, &item_key).await?;
+        let (_, data) = self.readable(context, &org_id, &item_key).await?;
         let path = item_key.path(&org_id)?;
         self.authorize(context, &path, Permission::Manage)?;
         let resource = file_object(&path);
@@ -932,8 +993,59 @@ impl Items<'_> {
             if grant { "share" } else { "unshare" },
         )
         .await?;
+        // Those the share names who cannot read the item yet are told once it lets them.
+        let mut told = Vec::new();
+        if grant {
+            for candidate in self.share_recipients(&org_id, &request) {
+                if candidate != context.principal.to_string()
+                    && !told.contains(&candidate)
+                    && !self.may_read(&candidate, &path)?
+                {
+                    told.push(candidate);
+                }
+            }
+        }
         self.commit.write(context, updates, Vec::new()).await?;
+        let title = format!(
+            "{} shared \"{}\" with you",
+            self.display_subject(&context.principal.to_string()),
+            item_title(&data).unwrap_or(key)
+        );
+        let mut notifications = Vec::new();
+        for recipient in told {
+            if self.may_read(&recipient, &path)? {
+                notifications.push(super::reminders::notice(
+                    recipient,
+                    &org_id,
+                    "shared",
+                    title.clone(),
+                    Some(item_key.to_string()),
+                ));
+            }
+        }
+        self.send_notifications(notifications).await?;
         self.access(context, org, key)
+    }
+
+    /// The principals a share names one by one: its users, or its session's participants
+    /// (a share with groups, a role or everyone notifies no one).
+    fn share_recipients(self, org: &OrgId, request: &ShareRequest) -> Vec<String> {
+        if let Some(users) = &request.users {
+            return users
+                .iter()
+                .map(|user| {
+                    let subject = self.member_subject(user);
+                    format!(
+                        "{}:{}",
+                        subject.object.object_type, subject.object.object_id
+                    )
+                })
+                .collect();
+        }
+        match request.session.as_deref().map(parse_session_id) {
+            Some(Ok(session)) => self.session_participants(org, &session),
+            _ => Vec::new(),
+        }
     }
 
     /// The relationship changes of a share (or, with `grant` false, of taking it back), as
@@ -1281,7 +1393,10 @@ impl Items<'_> {
                 if data::expires_at(key.env, &data).is_none_or(|at| at > now) {
                     continue;
                 }
-                match self.remove_item(&org, &node.path, Some(node.etag())).await {
+                match self
+                    .remove_item(&org, &node.path, Some(node.etag()), None)
+                    .await
+                {
                     Ok(()) => {
                         tracing::info!(%org, %key, "removed an expired Temp item");
                         removed.push(key.to_string());
@@ -1404,6 +1519,14 @@ impl Items<'_> {
         }
         Ok(())
     }
+}
+
+/// What people call an item: its data's `title` or `name`, when it has one.
+fn item_title(data: &Value) -> Option<&str> {
+    ["title", "name"]
+        .iter()
+        .find_map(|field| data.get(*field).and_then(Value::as_str))
+        .filter(|title| !title.trim().is_empty())
 }
 
 /// The node a staged write produced.

@@ -7,6 +7,8 @@
 //!                unshare, explain access, assign tasks, resolve workflow, expire Temp
 //!   sessions.rs  Sessions: start, list, add members, end
 //!   people.rs    the reporting line (managers), on the organizations service
+//!   reminders.rs Chrono: the reminder schedule, firing, notification feeds
+//!   secrets.rs   Lockers: sealing and opening secrets, the master key
 //!   data.rs      each environment's data: typed, validated on write
 //! ```
 //!
@@ -20,6 +22,7 @@
 pub mod data;
 mod items;
 mod people;
+mod reminders;
 mod secrets;
 mod sessions;
 

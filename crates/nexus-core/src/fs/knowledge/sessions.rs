@@ -321,7 +321,35 @@ impl Sessions<'_> {
         self.commit
             .write_with(context, updates, Vec::new(), vec![mutation])
             .await?;
+        let added: Vec<String> = record.members.iter().skip(1).cloned().collect();
+        self.tell_added(context, &org, &key, &record.title, &added)
+            .await?;
         self.session_view(&org, record).await
+    }
+
+    /// Tells members (stable ids) that they were added to a session.
+    async fn tell_added(
+        self,
+        context: &CallContext,
+        org: &OrgId,
+        key: &ItemKey,
+        title: &str,
+        members: &[String],
+    ) -> Result<(), FsError> {
+        let actor = self.display_subject(&context.principal.to_string());
+        let notifications = members
+            .iter()
+            .map(|member| {
+                super::reminders::notice(
+                    super::reminders::principal_of_id(member),
+                    org,
+                    "session_added",
+                    format!("{actor} added you to the session \"{title}\""),
+                    Some(key.to_string()),
+                )
+            })
+            .collect();
+        self.send_notifications(notifications).await
     }
 
     /// An unused session id of `org`.
@@ -476,12 +504,17 @@ impl Sessions<'_> {
         if record.members.contains(&subject.object.object_id) {
             return self.session_view(&org, record).await;
         }
-        record.members.push(subject.object.object_id.clone());
+        let member = subject.object.object_id.clone();
+        record.members.push(member.clone());
         let updates = vec![update(
             Operation::Touch,
             Relationship::new(session_object(&org, &session), "member", subject),
         )];
         self.rewrite(context, &org, &node, &record, updates).await?;
+        if let Ok((_, key)) = ItemKey::from_path(&node.path) {
+            self.tell_added(context, &org, &key, &record.title, &[member])
+                .await?;
+        }
         self.session_view(&org, record).await
     }
 
