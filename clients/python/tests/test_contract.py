@@ -107,6 +107,7 @@ CALLS: list[tuple[str, Any]] = [
     ("lockout_user", lambda c: c.lockout_user("bob@acme.com")),
     ("audit", lambda c: c.audit({"org": "acme"}, None)),
     ("notifications", lambda c: c.notifications(True, "cursor")),
+    ("changes", lambda c: c.changes("acme", "cursor")),
     ("mark_notification_read", lambda c: c.mark_notification_read(3)),
     ("delete_user", lambda c: c.delete_user("bob@acme.com")),
 ]

@@ -140,9 +140,15 @@ def test_session_reminders_reach_every_member_s_feed(server: Server) -> None:
         bob.mark_notification_read(99)
     assert [note.title for note in alice.notifications()] == ["Ship it"]
 
+    # The change feed: bob sees the reminder (in the session he takes part in) by key.
+    changes = bob.changes("acme")
+    assert any(change.action == "created" and (change.key or "").startswith("chrono:") for change in changes)
+    assert bob.changes("acme", after=changes[-1].revision) == []
+
     async def scenario() -> None:
         async with AsyncRemoteNexusClient(url=server.url, token=token("bob@acme.com")) as client:
             assert [note.id for note in await client.notifications()] == [added.id, fired.id]
+            assert await client.changes("acme") == changes
 
     asyncio.run(scenario())
 

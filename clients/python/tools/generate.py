@@ -126,6 +126,7 @@ from .errors import UnavailableError
 from .types import (
     Acl,
     AuditEntry,
+    Change,
     Entry,
     GrepMatch,
     Item,
@@ -326,6 +327,17 @@ class {cls}:
             entries.extend(page)
             if not cursor:
                 return entries
+
+    {d} changes(self, org: str, *, after: int = 0) -> list[Change]:
+        """The changes to files and items of `org` that you may read now, oldest first (only
+        those after revision `after`)."""
+        changes: list[Change] = []
+        cursor: str | None = None
+        while True:
+            page, cursor = {aw}self._run(self._calls.changes(org, cursor))
+            if not page:
+                return changes
+            changes.extend(change for change in page if change.revision > after)
 
     {d} notifications(self, *, unread: bool = False) -> list[Notification]:
         """Your notification feed, oldest first (`unread=True`: only those not marked read):

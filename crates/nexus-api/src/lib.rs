@@ -7,6 +7,7 @@ pub use nexus_path as path;
 
 pub mod accounts;
 pub mod audit;
+pub mod changes;
 pub mod error;
 pub mod files;
 pub mod items;
@@ -16,6 +17,7 @@ pub mod rebac;
 
 pub use accounts::*;
 pub use audit::{AuditEntry, AuditPage};
+pub use changes::{Change, ChangePage};
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use files::*;
 pub use items::*;

@@ -208,6 +208,18 @@ pub enum Command {
     #[command(subcommand)]
     #[command(after_help = "Example:\n  nexus audit ls --org acme --actor user:bob@acme.com")]
     Audit(AuditCommand),
+    /// The changes to files and items of an organization that you may read, oldest first:
+    /// `revision  at  action  path-or-key  [to]  author`.
+    #[command(
+        after_help = "Example:\n  nexus changes --org acme\n  nexus changes --org acme --after 120"
+    )]
+    Changes {
+        #[command(flatten)]
+        org: OrgArg,
+        /// Only changes after this revision.
+        #[arg(long, value_name = "REVISION")]
+        after: Option<u64>,
+    },
     /// Your notification feed: reminders that fell due, sessions you were added to, items
     /// shared with you.
     #[command(subcommand)]

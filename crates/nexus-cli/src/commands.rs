@@ -351,6 +351,7 @@ impl Session {
             Command::Workflow(command) => self.workflow(command).await,
             Command::Audit(command) => self.audit(command).await,
             Command::Notifications(command) => self.notifications(command).await,
+            Command::Changes { org, after } => self.org_changes(&org, after).await,
             Command::Init(_) | Command::Serve(_) | Command::Config(_) | Command::Token(_) => {
                 Err(CliError::new(
                     ErrorCode::Internal,

@@ -501,4 +501,52 @@ impl Command {
             }
         }
     }
+
+    /// `changes`: every change of the organization the caller may read.
+    pub(crate) async fn org_changes(
+        &self,
+        org: &OrgArg,
+        after: Option<u64>,
+    ) -> Result<(), CliError> {
+        let org = self.org(org).await?;
+        let client = self.target.client();
+        let mut query = nexus_api::changes::ChangeQuery {
+            cursor: None,
+            limit: Some(1000),
+        };
+        let mut changes = Vec::new();
+        loop {
+            let page = client.changes(&org, &query).await?;
+            if page.changes.is_empty() {
+                break;
+            }
+            changes.extend(
+                page.changes
+                    .into_iter()
+                    .filter(|change| after.is_none_or(|after| change.revision > after)),
+            );
+            query.cursor = Some(page.next_cursor);
+        }
+        if self.printer.json {
+            return print_json(&serde_json::json!({ "changes": changes }));
+        }
+        let mut out = String::new();
+        for change in &changes {
+            let place = change
+                .path
+                .as_deref()
+                .or(change.key.as_deref())
+                .unwrap_or("");
+            out.push_str(&format!(
+                "{}\t{}\t{}\t{}\t{}\t{}\n",
+                change.revision,
+                change.at,
+                change.action,
+                place,
+                change.to.as_deref().unwrap_or("-"),
+                change.author.as_deref().unwrap_or("-"),
+            ));
+        }
+        write_stdout(out.as_bytes())
+    }
 }

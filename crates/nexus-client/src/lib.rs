@@ -748,6 +748,18 @@ impl Client {
             .await
     }
 
+    /// One page of an organization's changes the caller may read (oldest first), after
+    /// `query.cursor`.
+    pub async fn changes(
+        &self,
+        org: &str,
+        query: &nexus_api::changes::ChangeQuery,
+    ) -> Result<nexus_api::ChangePage> {
+        let fields = [("cursor", &query.cursor)];
+        let route = format!("/api/orgs/{}/changes", component(org));
+        self.get(&with_query(route, &fields, query.limit)).await
+    }
+
     /// One page of the caller's notifications (oldest first), after `query.cursor`.
     pub async fn notifications(
         &self,

@@ -21,6 +21,9 @@ pub enum Fault {
     /// Fire reminders without moving them on the schedule: the exactly-once tests must
     /// catch the repeats.
     RefireReminders,
+    /// Show every change of the feed, readable or not: the change feed's differential test
+    /// must catch it.
+    UnfilteredChanges,
 }
 
 /// The faults switched on for one authorizer (none without the feature).
@@ -36,6 +39,8 @@ pub struct Faults {
     streams_keep_credentials: std::sync::atomic::AtomicBool,
     #[cfg(feature = "fault-inject")]
     refire_reminders: std::sync::atomic::AtomicBool,
+    #[cfg(feature = "fault-inject")]
+    unfiltered_changes: std::sync::atomic::AtomicBool,
 }
 
 impl Faults {
@@ -104,6 +109,19 @@ impl Faults {
         false
     }
 
+    /// Whether the change feed skips its read filter.
+    #[cfg(feature = "fault-inject")]
+    pub fn unfiltered_changes(&self) -> bool {
+        self.unfiltered_changes
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Without the `fault-inject` feature there is no fault.
+    #[cfg(not(feature = "fault-inject"))]
+    pub const fn unfiltered_changes(&self) -> bool {
+        false
+    }
+
     /// Switches `fault` on.
     #[cfg(feature = "fault-inject")]
     pub fn inject(&self, fault: Fault) {
@@ -122,6 +140,9 @@ impl Faults {
                 .store(true, std::sync::atomic::Ordering::Relaxed),
             Fault::RefireReminders => self
                 .refire_reminders
+                .store(true, std::sync::atomic::Ordering::Relaxed),
+            Fault::UnfilteredChanges => self
+                .unfiltered_changes
                 .store(true, std::sync::atomic::Ordering::Relaxed),
         }
     }

@@ -25,7 +25,7 @@ use nexus_path::{OrgId, VfsPath};
 
 use crate::error::Rejection;
 use crate::meta::{
-    ApiKeyRecord, Applied, AuditQuery, AuditRecord, ChangeOperation, LockerKeyRecord,
+    ApiKeyRecord, Applied, AuditQuery, AuditRecord, ChangeOperation, ChangeQuery, LockerKeyRecord,
     MetadataStore, Mutation, NotificationQuery, NotificationRecord, Precondition, PrincipalRecord,
     RelationshipBatch, RelationshipChange, ScheduledReminder,
 };
@@ -83,6 +83,7 @@ fn rm(text: &str, recursive: bool) -> Mutation {
         path: path(text),
         recursive,
         if_match: None,
+        author: "system".to_owned(),
         at: at(3),
     }
 }
@@ -834,6 +835,137 @@ pub async fn notifications_are_per_recipient(store: &dyn MetadataStore) {
     assert_eq!(unread, [1, 3]);
 }
 
+/// Creates `/orgs/<org>` and the file `path` in another organization than acme.
+async fn write_in(store: &dyn MetadataStore, org: &OrgId, path: &str) {
+    ok(
+        store,
+        Mutation::CreateDirectory {
+            org: org.clone(),
+            path: VfsPath::org_root(org),
+            parents: false,
+            author: "system".to_owned(),
+            at: at(1),
+        },
+    )
+    .await;
+    ok(
+        store,
+        Mutation::WriteFile {
+            org: org.clone(),
+            path: VfsPath::parse(path).unwrap(),
+            blob: BlobRef {
+                org: org.clone(),
+                ..blob("x")
+            },
+            precondition: Precondition::None,
+            create_parents: false,
+            author: "system".to_owned(),
+            at: at(2),
+        },
+    )
+    .await;
+}
+
+/// An organization's change feed after `after`, as (revision, action, path, destination).
+async fn feed_of(
+    store: &dyn MetadataStore,
+    org: OrgId,
+    after: u64,
+) -> Vec<(u64, String, String, Option<String>)> {
+    store
+        .file_changes(&ChangeQuery {
+            org,
+            after,
+            limit: 100,
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|change| {
+            (
+                change.revision,
+                change.action,
+                change.path.to_string(),
+                change.to.map(|to| to.to_string()),
+            )
+        })
+        .collect()
+}
+
+/// The change feed holds, in order and per organization, what each applied mutation did
+/// and nothing of refused ones: files created, updated and restored; removals and moves
+/// (one record for a subtree); shares granted on files (not other relationships).
+pub async fn the_change_feed_records_what_happened(store: &dyn MetadataStore) {
+    root(store).await;
+    ok(store, mkdir("/orgs/acme/d", false)).await;
+    ok(store, write("/orgs/acme/d/a", "1", Precondition::None)).await;
+    ok(store, write("/orgs/acme/d/a", "2", Precondition::None)).await;
+    refused(
+        store,
+        write("/orgs/acme/d/a", "3", Precondition::IfNoneMatch),
+    )
+    .await;
+    ok(store, mv("/orgs/acme/d/a", "/orgs/acme/d/b")).await;
+    let relationship = |text: &str| RelationshipChange {
+        operation: ChangeOperation::Touch,
+        relationship: nexus_rebac::Relationship::parse(text).unwrap(),
+        org: Some(org()),
+    };
+    ok(
+        store,
+        Mutation::WriteRelationships {
+            batch: RelationshipBatch {
+                revision: 1,
+                changes: vec![
+                    relationship("file:/orgs/acme/d/b#acl_read@user:u_0001"),
+                    relationship("file:/orgs/acme/d/b#owner@user:u_0002"),
+                    relationship("session:acme/s_0001#member@user:u_0001"),
+                ],
+            },
+        },
+    )
+    .await;
+    ok(store, rm("/orgs/acme/d", true)).await;
+    // Another organization numbers its own.
+    let other = OrgId::parse("other").unwrap();
+    write_in(store, &other, "/orgs/other/x").await;
+    let feed = |org: OrgId, after: u64| feed_of(store, org, after);
+    let expected = [
+        (1, "created", "/orgs/acme/d/a", None),
+        (2, "updated", "/orgs/acme/d/a", None),
+        (3, "moved", "/orgs/acme/d/a", Some("/orgs/acme/d/b")),
+        (4, "shared", "/orgs/acme/d/b", None),
+        (5, "removed", "/orgs/acme/d", None),
+    ]
+    .map(
+        |(revision, action, path, to): (u64, &str, &str, Option<&str>)| {
+            (
+                revision,
+                action.to_owned(),
+                path.to_owned(),
+                to.map(ToOwned::to_owned),
+            )
+        },
+    );
+    assert_eq!(feed(org(), 0).await, expected);
+    assert_eq!(feed(org(), 3).await, expected[3..]);
+    assert_eq!(
+        feed(other.clone(), 0).await,
+        [(1, "created".to_owned(), "/orgs/other/x".to_owned(), None)]
+    );
+    let first = store
+        .file_changes(&ChangeQuery {
+            org: org(),
+            after: 0,
+            limit: 1,
+        })
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].author.as_deref(), Some("system"));
+    assert_eq!(first[0].at, at(2));
+}
+
 /// Runs every conformance check as its own test: `$make` is an async block returning
 /// `(Arc<dyn MetadataStore>, guard)` for a fresh, empty store (the guard, e.g. a temporary
 /// directory, lives as long as the test).
@@ -856,6 +988,7 @@ macro_rules! metadata_conformance_tests {
             the_audit_log_pages_and_prunes,
             reminders_fire_once,
             notifications_are_per_recipient,
+            the_change_feed_records_what_happened,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

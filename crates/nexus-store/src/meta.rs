@@ -57,6 +57,8 @@ pub enum Mutation {
         recursive: bool,
         /// Only if the file's current etag is this one (checked in the same transaction).
         if_match: Option<String>,
+        /// Who removes it (for the change feed).
+        author: String,
         at: Timestamp,
     },
     /// Renames a file or directory (with everything beneath it), atomically.
@@ -161,6 +163,33 @@ pub enum Mutation {
         id: u64,
         at: Timestamp,
     },
+}
+
+/// One change in an organization's change feed: a file created, updated, removed, moved,
+/// or shared. Recorded by the store in the transaction of the mutation that made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeRecord {
+    pub org: OrgId,
+    /// Its place in the organization's feed, from 1 (given by the store; 0 when recording).
+    pub revision: u64,
+    pub at: Timestamp,
+    /// `created`, `updated`, `removed`, `moved` or `shared`.
+    pub action: String,
+    /// The file (or, for `removed` and `moved`, the file or directory); a move's source.
+    pub path: VfsPath,
+    /// A move's destination.
+    pub to: Option<VfsPath>,
+    /// Who did it, when the mutation says (shares do not).
+    pub author: Option<String>,
+}
+
+/// Which changes of one organization's feed to read, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeQuery {
+    pub org: OrgId,
+    /// Changes numbered after this.
+    pub after: u64,
+    pub limit: usize,
 }
 
 /// A reminder item's place on the schedule: when it fires next.
@@ -437,6 +466,9 @@ pub trait MetadataStore: Send + Sync + fmt::Debug {
 
     /// Audit entries matching `query`, oldest first, at most `query.limit`.
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// One organization's changes after `query.after`, oldest first, at most `query.limit`.
+    async fn file_changes(&self, query: &ChangeQuery) -> Result<Vec<ChangeRecord>, StoreError>;
 
     /// Reminders scheduled to fire at or before `until`, earliest first, at most `limit`.
     async fn due_reminders(

@@ -21,8 +21,8 @@ use nexus_path::{MAX_PATH_BYTES, OrgId, VfsPath};
 
 use crate::error::{Rejection, StoreError};
 use crate::meta::{
-    ApiKeyRecord, Applied, AuditRecord, LockerKeyRecord, Mutation, NotificationRecord,
-    Precondition, PrincipalRecord, RelationshipBatch,
+    ApiKeyRecord, Applied, AuditRecord, ChangeOperation, ChangeRecord, LockerKeyRecord, Mutation,
+    NotificationRecord, Precondition, PrincipalRecord, RelationshipBatch,
 };
 use crate::types::{BlobRef, ContentHash, Node, NodeKind, Timestamp, VersionPolicy};
 
@@ -167,6 +167,9 @@ pub trait Rows: Send {
     /// Deletes audit entries recorded before `before`.
     async fn prune_audit(&mut self, before: Timestamp) -> Outcome<()>;
 
+    /// Appends changes to their organizations' feeds, each numbered next in its feed.
+    async fn record_changes(&mut self, changes: &[ChangeRecord]) -> Outcome<()>;
+
     /// Puts a reminder on the schedule at `due`, or (`None`) takes it off.
     async fn schedule_reminder(
         &mut self,
@@ -209,6 +212,133 @@ pub trait Rows: Send {
 
 const MICROS_PER_DAY: u64 = 86_400_000_000;
 
+/// Relations whose grant on a file is a share in the change feed (items' shares and
+/// assignments, ACL entries).
+const SHARING_RELATIONS: [&str; 7] = [
+    "shared_with",
+    "shared_session",
+    "published",
+    "assignee",
+    "acl_read",
+    "acl_write",
+    "acl_manage",
+];
+
+/// Records in the change feed what an applied group did (call it in the group's
+/// transaction, after its last mutation applied).
+pub async fn record_group<R: Rows + ?Sized>(
+    rows: &mut R,
+    group: &[Mutation],
+    applied: &[Applied],
+) -> Outcome<()> {
+    // Relationships that follow a moved file are not shares.
+    let moves = group
+        .iter()
+        .any(|mutation| matches!(mutation, Mutation::Move { .. }));
+    let changes: Vec<ChangeRecord> = group
+        .iter()
+        .zip(applied)
+        .filter(|(mutation, _)| !(moves && matches!(mutation, Mutation::WriteRelationships { .. })))
+        .flat_map(|(mutation, applied)| feed_changes(mutation, applied))
+        .collect();
+    if !changes.is_empty() {
+        rows.record_changes(&changes).await?;
+    }
+    Ok(())
+}
+
+/// What the change feed records of an applied mutation: files created, updated (written
+/// again or restored), removed and moved (files or directories; one record for a whole
+/// subtree), and shares granted on files (a grant that replaces the same relation of the
+/// same file for another subject in one batch is a rename, not a share). Directories created
+/// are not recorded.
+fn feed_changes(mutation: &Mutation, applied: &Applied) -> Vec<ChangeRecord> {
+    let record =
+        |org: &OrgId, action: &str, path: &VfsPath, author: Option<&str>, at: Timestamp| {
+            ChangeRecord {
+                org: org.clone(),
+                revision: 0,
+                at,
+                action: action.to_owned(),
+                path: path.clone(),
+                to: None,
+                author: author.map(ToOwned::to_owned),
+            }
+        };
+    let file = applied.node.as_ref().filter(|node| !node.is_dir());
+    match mutation {
+        Mutation::WriteFile {
+            org, author, at, ..
+        }
+        | Mutation::RestoreVersion {
+            org, author, at, ..
+        } => file
+            .map(|node| {
+                let action = if node.version <= 1 && matches!(mutation, Mutation::WriteFile { .. })
+                {
+                    "created"
+                } else {
+                    "updated"
+                };
+                record(org, action, &node.path, Some(author), *at)
+            })
+            .into_iter()
+            .collect(),
+        Mutation::Copy {
+            org, author, at, ..
+        } => applied
+            .node
+            .as_ref()
+            .map(|node| record(org, "created", &node.path, Some(author), *at))
+            .into_iter()
+            .collect(),
+        Mutation::Remove {
+            org,
+            path,
+            author,
+            at,
+            ..
+        } if applied.removed > 0 => vec![record(org, "removed", path, Some(author), *at)],
+        Mutation::Move {
+            org,
+            from,
+            to,
+            author,
+            at,
+            ..
+        } => vec![ChangeRecord {
+            to: Some(to.clone()),
+            ..record(org, "moved", from, Some(author), *at)
+        }],
+        Mutation::WriteRelationships { batch } => {
+            let at = Timestamp::now();
+            let renamed = |touch: &crate::meta::RelationshipChange| {
+                batch.changes.iter().any(|other| {
+                    other.operation == ChangeOperation::Delete
+                        && other.relationship.resource == touch.relationship.resource
+                        && other.relationship.relation == touch.relationship.relation
+                })
+            };
+            batch
+                .changes
+                .iter()
+                .filter(|change| {
+                    change.operation == ChangeOperation::Touch
+                        && change.relationship.resource.object_type == "file"
+                        && SHARING_RELATIONS.contains(&change.relationship.relation.as_str())
+                        && !renamed(change)
+                })
+                .filter_map(|change| {
+                    let org = change.org.as_ref()?;
+                    let path = VfsPath::parse(&change.relationship.resource.object_id).ok()?;
+                    Some(record(org, "shared", &path, None, at))
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// Applies one mutation through `rows`. On [`Failure::Rejected`] the caller rolls back
 /// what the mutation wrote.
 #[expect(clippy::too_many_lines, reason = "one arm per mutation, each a call")]
@@ -250,6 +380,7 @@ pub async fn apply<R: Rows + ?Sized>(rows: &mut R, mutation: &Mutation) -> Outco
             path,
             recursive,
             if_match,
+            author: _,
             at: _,
         } => {
             owned_by(org, path)?;

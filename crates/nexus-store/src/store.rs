@@ -143,6 +143,8 @@ struct Inner {
     jobs: mpsc::Sender<Job>,
     /// Becomes `true` once the committer has stopped and released the data directory.
     closed: watch::Receiver<bool>,
+    /// Counts committed batches.
+    commits: Arc<watch::Sender<u64>>,
     options: StoreOptions,
 }
 
@@ -208,7 +210,9 @@ impl Store {
         ));
         let (jobs, receiver) = mpsc::channel(1024);
         let (closed_sender, closed) = watch::channel(false);
+        let commits = Arc::new(watch::Sender::new(0));
         let committer = Committer {
+            commits: commits.clone(),
             meta: meta.clone(),
             blobs: blobs.clone(),
             nodes: nodes.clone(),
@@ -229,6 +233,7 @@ impl Store {
                 contents,
                 jobs,
                 closed,
+                commits,
                 options,
             }),
         }
@@ -467,6 +472,20 @@ impl Store {
         query: &crate::meta::AuditQuery,
     ) -> Result<Vec<crate::meta::AuditRecord>, StoreError> {
         self.inner.meta.audit(query).await
+    }
+
+    /// One organization's changes after `query.after`, oldest first.
+    pub async fn file_changes(
+        &self,
+        query: &crate::meta::ChangeQuery,
+    ) -> Result<Vec<crate::meta::ChangeRecord>, StoreError> {
+        self.inner.meta.file_changes(query).await
+    }
+
+    /// Changes (to a count) after every batch that commits: a change feed's stream waits on
+    /// it, then reads.
+    pub fn subscribe_commits(&self) -> watch::Receiver<u64> {
+        self.inner.commits.subscribe()
     }
 
     /// Reminders scheduled to fire at or before `until`, earliest first.
@@ -730,6 +749,8 @@ struct Committer {
     lock: Option<DirectoryLock>,
     /// Set once the directory is released (see `Store::close`).
     closed: watch::Sender<bool>,
+    /// Counts committed batches (see `Store::subscribe_commits`).
+    commits: Arc<watch::Sender<u64>>,
 }
 
 impl Committer {
@@ -847,6 +868,8 @@ impl Committer {
             }
             let _ = reply.send(result.map_err(Error::from));
         }
+        self.commits
+            .send_modify(|count| *count = count.wrapping_add(1));
     }
 
     /// Drops cached metadata and listings a committed mutation changed.

@@ -13,6 +13,7 @@ from .errors import InvalidInputError, error_from_response
 from .types import (
     Acl,
     AuditEntry,
+    Change,
     Entry,
     GrepMatch,
     Item,
@@ -445,6 +446,17 @@ class Calls:
             return [AuditEntry.from_json(entry) for entry in body["entries"]], body.get("next_cursor")
 
         return Call("GET", "/api/audit", parse, params=params)
+
+    def changes(self, org: str, cursor: str | None) -> Call[tuple[list[Change], str | None]]:
+        params: dict[str, Any] = {"limit": 1000}
+        if cursor:
+            params["cursor"] = cursor
+
+        def parse(reply: Reply) -> tuple[list[Change], str | None]:
+            body = reply.json()
+            return [Change.from_json(entry) for entry in body["changes"]], body["next_cursor"]
+
+        return Call("GET", f"{self._org(org)}/changes", parse, params=params)
 
     def notifications(self, unread: bool, cursor: str | None) -> Call[tuple[list[Notification], str | None]]:
         params: dict[str, Any] = {"limit": 1000}

@@ -17,6 +17,7 @@ from .errors import UnavailableError
 from .types import (
     Acl,
     AuditEntry,
+    Change,
     Entry,
     GrepMatch,
     Item,
@@ -403,6 +404,17 @@ class AsyncRemoteNexusClient:
             entries.extend(page)
             if not cursor:
                 return entries
+
+    async def changes(self, org: str, *, after: int = 0) -> list[Change]:
+        """The changes to files and items of `org` that you may read now, oldest first (only
+        those after revision `after`)."""
+        changes: list[Change] = []
+        cursor: str | None = None
+        while True:
+            page, cursor = await self._run(self._calls.changes(org, cursor))
+            if not page:
+                return changes
+            changes.extend(change for change in page if change.revision > after)
 
     async def notifications(self, *, unread: bool = False) -> list[Notification]:
         """Your notification feed, oldest first (`unread=True`: only those not marked read):

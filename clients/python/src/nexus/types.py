@@ -194,6 +194,33 @@ class Reader:
 
 
 @dataclass(frozen=True)
+class Change:
+    """One change of an organization's feed that you may read: `action` is `created`,
+    `updated`, `removed`, `moved` or `shared`; a file's `path` or an item's `key`; `to` is a
+    move's destination."""
+
+    revision: int
+    action: str
+    at: str
+    path: str | None = None
+    key: str | None = None
+    to: str | None = None
+    author: str | None = None
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> Change:
+        return Change(
+            revision=data["revision"],
+            action=data["action"],
+            at=data["at"],
+            path=data.get("path"),
+            key=data.get("key"),
+            to=data.get("to"),
+            author=data.get("author"),
+        )
+
+
+@dataclass(frozen=True)
 class Notification:
     """One notification of your feed: `kind` is `reminder` (a Chrono reminder fell due),
     `session_added` or `shared`; `id` numbers your feed from 1."""

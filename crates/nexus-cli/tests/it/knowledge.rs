@@ -348,3 +348,48 @@ fn notifications_from_the_command_line() {
     let refused = nexus.run(&as_bob(&["notifications", "read", "1"]));
     assert_eq!(refused.code, 3, "{}", refused.stderr);
 }
+
+#[test]
+fn the_change_feed_from_the_command_line() {
+    let nexus = provisioned();
+    nexus.ok(&as_bob(&["write", "/orgs/acme/sales/plan.md", "the plan"]));
+    let created = nexus.json(&as_bob(&[
+        "item",
+        "create",
+        "kb",
+        "--kind",
+        "node",
+        "--data",
+        r#"{"title": "Mine", "body": "private"}"#,
+    ]));
+    let key = created["key"].as_str().unwrap().to_owned();
+    let bobs = nexus.ok(&as_bob(&["changes", "--org", "acme"]));
+    let plan = bobs
+        .lines()
+        .find(|line| line.contains("/orgs/acme/sales/plan.md"))
+        .unwrap_or_else(|| panic!("{bobs}"));
+    let fields: Vec<&str> = plan.split('\t').collect();
+    assert_eq!(
+        fields[2..],
+        [
+            "created",
+            "/orgs/acme/sales/plan.md",
+            "-",
+            "user:bob@acme.com"
+        ]
+    );
+    assert!(bobs.contains(&key), "{bobs}");
+    // Carol reads the plan's workspace, not bob's personal item.
+    let carols = nexus.ok(&["--as", "user:carol@acme.com", "changes", "--org", "acme"]);
+    assert!(carols.contains("/orgs/acme/sales/plan.md"), "{carols}");
+    assert!(!carols.contains(&key), "{carols}");
+    // `--after` skips what was seen.
+    let revision: u64 = fields[0].parse().unwrap();
+    let later = nexus.ok(&as_bob(&["changes", "--org", "acme", "--after", fields[0]]));
+    assert!(!later.contains("plan.md"), "{later}");
+    assert!(
+        later
+            .lines()
+            .all(|line| line.split('\t').next().unwrap().parse::<u64>().unwrap() > revision)
+    );
+}

@@ -602,6 +602,7 @@ impl Accounts<'_> {
                 path: folder.clone(),
                 recursive: true,
                 if_match: None,
+                author: "system".to_owned(),
                 at: Timestamp::now(),
             };
             let applied = self

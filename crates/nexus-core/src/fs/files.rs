@@ -346,6 +346,7 @@ impl Files<'_> {
             path: path.clone(),
             recursive,
             if_match,
+            author: context.principal.to_string(),
             at: Timestamp::now(),
         };
         let _membership = if structure {

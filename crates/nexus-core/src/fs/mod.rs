@@ -12,6 +12,7 @@
 //!     ├── sessions()       Sessions       knowledge/sessions.rs: solo and group sessions
 //!     ├── reminders()      Reminders      knowledge/reminders.rs: firing due reminders
 //!     ├── notifications()  Notifications  knowledge/reminders.rs: notification feeds
+//!     ├── changes()        Changes        changes.rs: the permission-filtered change feed
 //!     └── audit()          Audit          audit.rs: the audit log
 //! ```
 //!
@@ -23,6 +24,7 @@
 
 mod accounts;
 mod audit;
+mod changes;
 mod cursor;
 mod files;
 pub mod knowledge;
@@ -124,6 +126,10 @@ service!(
 service!(
     /// The audit log service of a [`Fs`] (see [`Fs::audit`]).
     Audit
+);
+service!(
+    /// The change feeds of a [`Fs`] (see [`Fs::changes`]).
+    Changes
 );
 service!(
     /// The reminder scheduler of a [`Fs`] (see [`Fs::reminders`]).
@@ -244,6 +250,11 @@ impl Fs {
     /// The audit log: record, read, prune.
     pub fn audit(&self) -> Audit<'_> {
         Audit { fs: self }
+    }
+
+    /// Organizations' change feeds, each caller seeing what it may read.
+    pub fn changes(&self) -> Changes<'_> {
+        Changes { fs: self }
     }
 
     /// Chrono's scheduler: fires due reminders into notification feeds.

@@ -9,6 +9,7 @@
 )]
 
 mod bad_input;
+mod changes;
 mod concurrency;
 mod lockers;
 mod operations;

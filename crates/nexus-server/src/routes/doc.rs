@@ -40,6 +40,7 @@ use utoipa::OpenApi;
         (name = "accounts", description = "Principals"),
         (name = "keys", description = "API keys"),
         (name = "audit", description = "The audit log"),
+        (name = "changes", description = "Organizations' change feeds, filtered by what the caller may read"),
         (name = "notifications", description = "Each caller's notification feed: reminders, sessions, shares"),
         (name = "acl", description = "ACL entries"),
         (name = "relationships", description = "Relationships (ReBAC) and their change log"),

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod acl;
 pub mod audit;
+pub mod changes;
 pub mod doc;
 pub mod files;
 pub mod items;
@@ -13,6 +14,7 @@ pub mod notifications;
 pub mod orgs;
 pub mod permissions;
 pub mod relationships;
+mod stream;
 pub mod system;
 
 use std::sync::Arc;
@@ -231,6 +233,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(notifications::notifications_list))
         .routes(routes!(notifications::notifications_read))
         .routes(routes!(notifications::notifications_stream))
+        .routes(routes!(changes::changes_list))
+        .routes(routes!(changes::changes_stream))
         .routes(routes!(
             files::files_cat,
             files::files_write,

@@ -11,6 +11,7 @@
 
 mod audit;
 mod auth;
+mod changes;
 mod client;
 mod hardening;
 mod harness;

@@ -289,21 +289,35 @@ fn feeds_page_mark_read_and_tell_of_shares() {
     assert_eq!(feed(&server, &people, "bob")[1]["read"], true);
 }
 
-/// A live notification stream, read off a raw connection.
-struct EventStream {
+/// A live event stream, read off a raw connection.
+pub struct EventStream {
     stream: TcpStream,
-    text: String,
-    ended: bool,
+    pub text: String,
+    pub ended: bool,
 }
 
 impl EventStream {
     fn open(server: &Server, credential: &str, last_event_id: Option<u64>) -> EventStream {
+        EventStream::open_route(
+            server,
+            "/api/notifications/stream",
+            credential,
+            last_event_id,
+        )
+    }
+
+    pub fn open_route(
+        server: &Server,
+        route: &str,
+        credential: &str,
+        last_event_id: Option<u64>,
+    ) -> EventStream {
         let mut stream = TcpStream::connect(server.address).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_millis(100)))
             .unwrap();
         let mut request = format!(
-            "GET /api/notifications/stream HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {credential}\r\nAccept: text/event-stream\r\nConnection: close\r\n",
+            "GET {route} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {credential}\r\nAccept: text/event-stream\r\nConnection: close\r\n",
             server.address
         );
         if let Some(id) = last_event_id {
@@ -323,7 +337,7 @@ impl EventStream {
     }
 
     /// Reads what arrives within `wait` (or until the stream ends).
-    fn pump(&mut self, wait: Duration) {
+    pub fn pump(&mut self, wait: Duration) {
         let deadline = Instant::now() + wait;
         let mut buffer = [0_u8; 4096];
         while Instant::now() < deadline && !self.ended {
@@ -347,7 +361,7 @@ impl EventStream {
     }
 
     /// The ids of the events received so far.
-    fn ids(&self) -> Vec<u64> {
+    pub fn ids(&self) -> Vec<u64> {
         self.text
             .lines()
             .filter_map(|line| line.strip_prefix("id: "))
@@ -356,7 +370,7 @@ impl EventStream {
     }
 
     /// Reads until `count` events have arrived (at most 5 s).
-    fn wait_for(&mut self, count: usize) -> Vec<u64> {
+    pub fn wait_for(&mut self, count: usize) -> Vec<u64> {
         let deadline = Instant::now() + Duration::from_secs(5);
         while self.ids().len() < count && Instant::now() < deadline && !self.ended {
             self.pump(Duration::from_millis(100));

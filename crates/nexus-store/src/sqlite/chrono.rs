@@ -1,4 +1,5 @@
-//! Chrono: the reminder schedule and the notification feeds.
+//! What happens over time: organizations' change feeds, the reminder schedule and the
+//! notification feeds.
 
 use nexus_path::{OrgId, VfsPath};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
@@ -6,7 +7,9 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use super::mutate::Failure;
 use super::{to_i64, to_u64};
 use crate::error::{Rejection, StoreError};
-use crate::meta::{NotificationQuery, NotificationRecord, ScheduledReminder};
+use crate::meta::{
+    ChangeQuery, ChangeRecord, NotificationQuery, NotificationRecord, ScheduledReminder,
+};
 use crate::types::Timestamp;
 
 pub(super) async fn schedule(
@@ -191,4 +194,63 @@ fn parse_org(text: &str) -> Result<Option<OrgId>, StoreError> {
         .map_err(|error| StoreError::InvalidData {
             message: format!("invalid organization `{text}`: {error}"),
         })
+}
+
+pub(super) async fn record_changes(
+    connection: &mut SqliteConnection,
+    changes: &[ChangeRecord],
+) -> Result<(), Failure> {
+    // One statement each: an organization's next number depends on the rows before it.
+    for change in changes {
+        sqlx::query(
+            "INSERT INTO changes (org, revision, at, action, path, to_path, author)
+             VALUES (?1, (SELECT coalesce(max(revision), 0) + 1 FROM changes WHERE org = ?1),
+                     ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(change.org.as_str())
+        .bind(change.at.as_micros())
+        .bind(&change.action)
+        .bind(change.path.as_str())
+        .bind(change.to.as_ref().map(VfsPath::as_str))
+        .bind(&change.author)
+        .execute(&mut *connection)
+        .await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn file_changes(
+    pool: &SqlitePool,
+    query: &ChangeQuery,
+) -> Result<Vec<ChangeRecord>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT revision, at, action, path, to_path, author FROM changes
+         WHERE org = ? AND revision > ? ORDER BY revision LIMIT ?",
+    )
+    .bind(query.org.as_str())
+    .bind(to_i64(query.after)?)
+    .bind(to_i64(u64::try_from(query.limit).unwrap_or(u64::MAX))?)
+    .fetch_all(pool)
+    .await?;
+    let path = |text: String| {
+        VfsPath::parse(&text).map_err(|error| StoreError::InvalidData {
+            message: format!("change of invalid path `{text}`: {error}"),
+        })
+    };
+    rows.iter()
+        .map(|row| {
+            Ok(ChangeRecord {
+                org: query.org.clone(),
+                revision: to_u64(row.try_get("revision")?)?,
+                at: Timestamp(row.try_get("at")?),
+                action: row.try_get("action")?,
+                path: path(row.try_get("path")?)?,
+                to: row
+                    .try_get::<Option<String>, _>("to_path")?
+                    .map(path)
+                    .transpose()?,
+                author: row.try_get("author")?,
+            })
+        })
+        .collect()
 }

@@ -284,6 +284,9 @@ impl MetadataStore for SqliteMetadataStore {
                     }
                 }
             }
+            if outcome.is_ok() {
+                outcome = mutate::record_group(&mut savepoint, group, &applied).await;
+            }
             match outcome {
                 Ok(()) => {
                     savepoint.commit().await?;
@@ -360,6 +363,13 @@ impl MetadataStore for SqliteMetadataStore {
         query: &crate::meta::AuditQuery,
     ) -> Result<Vec<crate::meta::AuditRecord>, StoreError> {
         audit::read(&self.readers, query).await
+    }
+
+    async fn file_changes(
+        &self,
+        query: &crate::meta::ChangeQuery,
+    ) -> Result<Vec<crate::meta::ChangeRecord>, StoreError> {
+        chrono::file_changes(&self.readers, query).await
     }
 
     async fn due_reminders(

@@ -9,8 +9,8 @@ use sqlx::{Row, SqliteConnection};
 use super::{node_columns, node_from_row, policy_from_row, subtree_range, to_i64, to_u64};
 use crate::error::StoreError;
 use crate::meta::{
-    ApiKeyRecord, Applied, AuditRecord, LockerKeyRecord, Mutation, NotificationRecord,
-    PrincipalRecord, RelationshipBatch,
+    ApiKeyRecord, Applied, AuditRecord, ChangeRecord, LockerKeyRecord, Mutation,
+    NotificationRecord, PrincipalRecord, RelationshipBatch,
 };
 pub(super) use crate::rules::Failure;
 use crate::rules::{NewNode, Rows};
@@ -28,6 +28,15 @@ pub(super) async fn apply(
     mutation: &Mutation,
 ) -> Result<Applied, Failure> {
     crate::rules::apply(&mut SqliteRows { connection }, mutation).await
+}
+
+/// Records what an applied group did in the change feed, on `connection`.
+pub(super) async fn record_group(
+    connection: &mut SqliteConnection,
+    group: &[Mutation],
+    applied: &[Applied],
+) -> Result<(), Failure> {
+    crate::rules::record_group(&mut SqliteRows { connection }, group, applied).await
 }
 
 /// One SQLite transaction (or savepoint) as [`Rows`].
@@ -342,6 +351,10 @@ impl Rows for SqliteRows<'_> {
 
     async fn prune_audit(&mut self, before: Timestamp) -> Result<(), Failure> {
         super::audit::prune(self.connection, before).await
+    }
+
+    async fn record_changes(&mut self, changes: &[ChangeRecord]) -> Result<(), Failure> {
+        super::chrono::record_changes(self.connection, changes).await
     }
 
     async fn schedule_reminder(

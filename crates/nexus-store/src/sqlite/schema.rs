@@ -260,6 +260,19 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (recipient, id)
     ) STRICT, WITHOUT ROWID;
     ",
+    // 11: the change feed: per organization, numbered from 1, what happened to which path.
+    "
+    CREATE TABLE changes (
+        org      TEXT    NOT NULL,
+        revision INTEGER NOT NULL,
+        at       INTEGER NOT NULL,
+        action   TEXT    NOT NULL,
+        path     TEXT    NOT NULL,
+        to_path  TEXT,
+        author   TEXT,
+        PRIMARY KEY (org, revision)
+    ) STRICT, WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build writes.

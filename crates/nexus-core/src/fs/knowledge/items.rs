@@ -380,12 +380,14 @@ impl Items<'_> {
             path: path.clone(),
             due: None,
         });
-        self.remove_item(&org, &path, if_match, unschedule).await
+        self.remove_item(context, &org, &path, if_match, unschedule)
+            .await
     }
 
     /// Removes an item's file and its relationships, in one transaction.
     async fn remove_item(
         self,
+        context: &CallContext,
         org: &OrgId,
         path: &VfsPath,
         if_match: Option<String>,
@@ -396,6 +398,7 @@ impl Items<'_> {
             path: path.clone(),
             recursive: false,
             if_match,
+            author: context.principal.to_string(),
             at: Timestamp::now(),
         };
         let mut mutations = vec![remove];
@@ -1394,7 +1397,13 @@ impl Items<'_> {
                     continue;
                 }
                 match self
-                    .remove_item(&org, &node.path, Some(node.etag()), None)
+                    .remove_item(
+                        &CallContext::system(),
+                        &org,
+                        &node.path,
+                        Some(node.etag()),
+                        None,
+                    )
                     .await
                 {
                     Ok(()) => {
