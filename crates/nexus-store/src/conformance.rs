@@ -726,12 +726,24 @@ pub async fn reminders_fire_once(store: &dyn MetadataStore) {
                 path: second.clone(),
                 due: at(due),
                 next: next.map(at),
+                etag: None,
             },
             Mutation::AddNotifications {
                 notifications: vec![note("user:u_0001", title), note("user:u_0002", title)],
             },
         ]
     };
+    // Not if its file changed since `next` was computed (here: it has no file at all).
+    refused(
+        store,
+        Mutation::FireReminder {
+            path: second.clone(),
+            due: at(50),
+            next: Some(at(150)),
+            etag: Some("v1-0000".to_owned()),
+        },
+    )
+    .await;
     apply(store, fire(50, Some(150), "first")).await.unwrap();
     // The same occurrence again: refused, and its notifications are not added.
     let again = apply(store, fire(50, Some(150), "twice"))
@@ -748,29 +760,33 @@ pub async fn reminders_fire_once(store: &dyn MetadataStore) {
             path: second.clone(),
             due: at(150),
             next: None,
+            etag: None,
         },
     )
     .await;
     assert_eq!(due(1000).await, [(first.as_str().to_owned(), 100)]);
     ok(store, schedule(&first, None)).await;
     assert_eq!(due(1000).await, []);
-    let feed = |recipient: &'static str| async move {
-        store
-            .notifications(&NotificationQuery {
-                recipient: recipient.to_owned(),
-                limit: 10,
-                ..NotificationQuery::default()
-            })
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|record| (record.id, record.title))
-            .collect::<Vec<_>>()
-    };
+    let feed = |recipient: &'static str| feed_titles(store, recipient);
     let expected = [(1, "first".to_owned()), (2, "last".to_owned())];
     assert_eq!(feed("user:u_0001").await, expected);
     assert_eq!(feed("user:u_0002").await, expected);
     assert_eq!(feed("user:u_0003").await, []);
+}
+
+/// A feed's notifications, as (id, title).
+async fn feed_titles(store: &dyn MetadataStore, recipient: &str) -> Vec<(u64, String)> {
+    store
+        .notifications(&NotificationQuery {
+            recipient: recipient.to_owned(),
+            limit: 10,
+            ..NotificationQuery::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|record| (record.id, record.title))
+        .collect()
 }
 
 /// Notifications are numbered per recipient, page by number, and are marked read by their

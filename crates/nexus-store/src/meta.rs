@@ -146,12 +146,14 @@ pub enum Mutation {
         due: Option<Timestamp>,
     },
     /// Fires the reminder at `path` scheduled for `due`: moves it to `next` (`None`: off
-    /// the schedule). Refused unless it is scheduled for exactly `due`, so an occurrence
-    /// fires once; the notifications it sends go in the same group.
+    /// the schedule). Refused unless it is scheduled for exactly `due` (so an occurrence
+    /// fires once) and, with `etag`, its file is still that version (so `next`, computed
+    /// from it, is not stale); the notifications it sends go in the same group.
     FireReminder {
         path: VfsPath,
         due: Timestamp,
         next: Option<Timestamp>,
+        etag: Option<String>,
     },
     /// Adds notifications to their recipients' feeds (the store numbers them per recipient).
     AddNotifications {

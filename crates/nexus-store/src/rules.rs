@@ -248,10 +248,10 @@ pub async fn record_group<R: Rows + ?Sized>(
 }
 
 /// What the change feed records of an applied mutation: files created, updated (written
-/// again or restored), removed and moved (files or directories; one record for a whole
-/// subtree), and shares granted on files (a grant that replaces the same relation of the
-/// same file for another subject in one batch is a rename, not a share). Directories created
-/// are not recorded.
+/// again, restored or copied over), removed, moved and copied (files or directories; one
+/// record for a whole subtree), and shares granted on files (a grant that replaces the same
+/// relation of the same file for another subject in one batch is a rename, not a share).
+/// Directories made with `mkdir` are not recorded.
 fn feed_changes(mutation: &Mutation, applied: &Applied) -> Vec<ChangeRecord> {
     let record =
         |org: &OrgId, action: &str, path: &VfsPath, author: Option<&str>, at: Timestamp| {
@@ -289,7 +289,15 @@ fn feed_changes(mutation: &Mutation, applied: &Applied) -> Vec<ChangeRecord> {
         } => applied
             .node
             .as_ref()
-            .map(|node| record(org, "created", &node.path, Some(author), *at))
+            .map(|node| {
+                // A file copied over another is a new version of it.
+                let action = if node.version > 1 {
+                    "updated"
+                } else {
+                    "created"
+                };
+                record(org, action, &node.path, Some(author), *at)
+            })
             .into_iter()
             .collect(),
         Mutation::Remove {
@@ -465,7 +473,18 @@ pub async fn apply<R: Rows + ?Sized>(rows: &mut R, mutation: &Mutation) -> Outco
             rows.schedule_reminder(org, path, *due).await?;
             Ok(Applied::default())
         }
-        Mutation::FireReminder { path, due, next } => {
+        Mutation::FireReminder {
+            path,
+            due,
+            next,
+            etag,
+        } => {
+            if let Some(etag) = etag {
+                let current = rows.node(path).await?.map(|node| node.etag());
+                if current.as_deref() != Some(etag.as_str()) {
+                    return Err(Rejection::ReminderMoved { path: path.clone() }.into());
+                }
+            }
             rows.fire_reminder(path, *due, *next).await?;
             Ok(Applied::default())
         }

@@ -15,6 +15,7 @@ mod lockers;
 mod operations;
 mod orgs;
 mod permissions;
+mod reminders;
 mod roundtrip;
 mod search;
 mod versions;

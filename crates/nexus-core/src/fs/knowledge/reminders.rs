@@ -141,10 +141,10 @@ pub(crate) fn schedule(
     })
 }
 
-/// Whether a reminder's update changes when it fires.
+/// Whether a reminder's update changes when it fires (the same moment written another
+/// way does not).
 pub(crate) fn reschedules(key: &ItemKey, old: &Value, new: &Value) -> bool {
-    key.env == Environment::Chrono
-        && (old.get("due") != new.get("due") || old.get("recurrence") != new.get("recurrence"))
+    key.env == Environment::Chrono && Series::of(old) != Series::of(new)
 }
 
 /// A notification for `recipient`, created now.
@@ -201,19 +201,24 @@ impl Fs {
         self.authz.allowed(&context, path, Permission::Read)
     }
 
-    /// Adds notifications in their own transaction and wakes the feeds' streams.
-    pub(crate) async fn send_notifications(
-        &self,
-        notifications: Vec<NotificationRecord>,
-    ) -> Result<(), FsError> {
+    /// Adds notifications of a change that has committed, in their own transaction, and
+    /// wakes the feeds' streams. A failure is logged, not returned: the change stands, and
+    /// its caller must not be told otherwise (nor retry it).
+    pub(crate) async fn send_notifications(&self, notifications: Vec<NotificationRecord>) {
         if notifications.is_empty() {
-            return Ok(());
+            return;
         }
-        self.store
+        let count = notifications.len();
+        match self
+            .store
             .apply(Mutation::AddNotifications { notifications })
-            .await?;
-        self.notified();
-        Ok(())
+            .await
+        {
+            Ok(_) => self.notified(),
+            Err(error) => {
+                tracing::warn!(%error, count, "notifications of a committed change were not written");
+            }
+        }
     }
 
     /// Wakes the streams of notification feeds (after notifications were committed).
@@ -224,19 +229,36 @@ impl Fs {
 }
 
 impl Reminders<'_> {
-    /// Fires every reminder due at `now`; returns how many occurrences fired.
+    /// Fires every reminder due at `now`; returns how many occurrences fired. A reminder
+    /// that cannot be fired now (its file unreadable, a store error) is logged and left due
+    /// for the next pass; it does not hold up the others.
     pub async fn fire_due(self, now: DateTime<Utc>) -> Result<usize, FsError> {
         let until = Timestamp(now.timestamp_micros());
         let mut fired = 0;
+        let mut failed: Vec<VfsPath> = Vec::new();
         loop {
-            let due = self.store.due_reminders(until, FIRE_PAGE).await?;
-            let full = due.len() == FIRE_PAGE;
+            let due = self
+                .store
+                .due_reminders(until, FIRE_PAGE + failed.len())
+                .await?;
+            let full = due.len() == FIRE_PAGE + failed.len();
+            let mut progressed = false;
             for reminder in due {
-                if self.fire(&reminder, now).await? {
-                    fired += 1;
+                if failed.contains(&reminder.path) {
+                    continue;
+                }
+                match self.fire(&reminder, now).await {
+                    Ok(sent) => {
+                        progressed = true;
+                        fired += usize::from(sent);
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, path = %reminder.path, "a reminder could not fire; retrying at the next pass");
+                        failed.push(reminder.path.clone());
+                    }
                 }
             }
-            if !full {
+            if !full || !progressed {
                 return Ok(fired);
             }
         }
@@ -250,17 +272,18 @@ impl Reminders<'_> {
         let series_and_data = match (&parsed, node.as_ref().filter(|node| !node.is_dir())) {
             (Some(_), Some(node)) => {
                 let data = self.items().data_of(node).await?;
-                Series::of(&data).map(|series| (series, data))
+                Series::of(&data).map(|series| (series, data, node.etag()))
             }
             _ => None,
         };
         let mut group = Vec::new();
         match (parsed, series_and_data) {
-            (Some((org, key)), Some((series, data))) => {
+            (Some((org, key)), Some((series, data, etag))) => {
                 group.push(Mutation::FireReminder {
                     path: reminder.path.clone(),
                     due: reminder.due,
                     next: series.next_after(reminder.due, now),
+                    etag: Some(etag),
                 });
                 let title = data
                     .get("title")
@@ -288,6 +311,7 @@ impl Reminders<'_> {
                 path: reminder.path.clone(),
                 due: reminder.due,
                 next: None,
+                etag: None,
             }),
         }
         if self.authz.faults().refire_reminders()

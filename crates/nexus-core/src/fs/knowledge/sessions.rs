@@ -323,7 +323,7 @@ impl Sessions<'_> {
             .await?;
         let added: Vec<String> = record.members.iter().skip(1).cloned().collect();
         self.tell_added(context, &org, &key, &record.title, &added)
-            .await?;
+            .await;
         self.session_view(&org, record).await
     }
 
@@ -335,7 +335,7 @@ impl Sessions<'_> {
         key: &ItemKey,
         title: &str,
         members: &[String],
-    ) -> Result<(), FsError> {
+    ) {
         let actor = self.display_subject(&context.principal.to_string());
         let notifications = members
             .iter()
@@ -349,7 +349,7 @@ impl Sessions<'_> {
                 )
             })
             .collect();
-        self.send_notifications(notifications).await
+        self.send_notifications(notifications).await;
     }
 
     /// An unused session id of `org`.
@@ -513,7 +513,7 @@ impl Sessions<'_> {
         self.rewrite(context, &org, &node, &record, updates).await?;
         if let Ok((_, key)) = ItemKey::from_path(&node.path) {
             self.tell_added(context, &org, &key, &record.title, &[member])
-                .await?;
+                .await;
         }
         self.session_view(&org, record).await
     }
