@@ -88,20 +88,12 @@ impl Audit<'_> {
             .as_bytes(),
         );
         let scope = TokenScope::Caller(format!("audit:{}", fingerprint.to_hex()));
-        let after = match query.cursor.as_deref() {
-            None => 0,
-            Some(cursor) => {
-                let (issued_for, seq) = self.authz.keys().open(cursor).map_err(|_| {
-                    FsError::invalid("invalid `cursor`: pass `next_cursor` of the previous page")
-                })?;
-                if issued_for != scope {
-                    return Err(FsError::invalid(
-                        "invalid `cursor`: it belongs to another audit query (same filters needed)",
-                    ));
-                }
-                seq
-            }
-        };
+        let after = super::cursor::position(
+            self.authz.keys(),
+            query.cursor.as_deref(),
+            &scope,
+            "another audit query (same filters needed)",
+        )?;
         let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
         let actor = query
             .actor

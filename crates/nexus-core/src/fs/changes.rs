@@ -36,20 +36,12 @@ impl Changes<'_> {
     ) -> Result<ChangePage, FsError> {
         let org = self.feed_org(context, org)?;
         let scope = Self::cursor_scope(context, &org);
-        let after = match query.cursor.as_deref() {
-            None => 0,
-            Some(cursor) => {
-                let (issued_for, revision) = self.authz.keys().open(cursor).map_err(|_| {
-                    FsError::invalid("invalid `cursor`: pass `next_cursor` of an earlier page")
-                })?;
-                if issued_for != scope {
-                    return Err(FsError::invalid(
-                        "invalid `cursor`: it belongs to another caller or organization",
-                    ));
-                }
-                revision
-            }
-        };
+        let after = super::cursor::position(
+            self.authz.keys(),
+            query.cursor.as_deref(),
+            &scope,
+            "another caller or organization",
+        )?;
         let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
         let (changes, last) = self.after(context, &org, after, limit).await?;
         Ok(ChangePage {

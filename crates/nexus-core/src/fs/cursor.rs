@@ -97,6 +97,29 @@ fn pad(bytes: &[u8]) -> [u8; 32] {
     out
 }
 
+/// The position a sequence cursor (`Keys::issue` for `scope`) names: 0 without one. A
+/// cursor that does not open, or was issued for another scope (`belongs` says what it then
+/// belongs to), is refused.
+pub(crate) fn position(
+    keys: &Keys,
+    cursor: Option<&str>,
+    scope: &crate::authz::tokens::Scope,
+    belongs: &str,
+) -> Result<u64, FsError> {
+    let Some(cursor) = cursor else {
+        return Ok(0);
+    };
+    let (issued_for, position) = keys
+        .open(cursor)
+        .map_err(|_| FsError::invalid("invalid `cursor`: pass `next_cursor` of an earlier page"))?;
+    if &issued_for != scope {
+        return Err(FsError::invalid(format!(
+            "invalid `cursor`: it belongs to {belongs}"
+        )));
+    }
+    Ok(position)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,13 +79,7 @@ impl stream::Source for ChangeSource {
             .await?;
         let events = changes
             .iter()
-            .filter_map(|change| {
-                Event::default()
-                    .event("change")
-                    .id(change.revision.to_string())
-                    .json_data(change)
-                    .ok()
-            })
+            .filter_map(|change| stream::event("change", change.revision, change))
             .collect();
         Ok((events, position))
     }

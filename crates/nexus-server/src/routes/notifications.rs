@@ -97,13 +97,7 @@ impl stream::Source for NotificationSource {
         let position = batch.last().map_or(after, |last| last.id);
         let events = batch
             .iter()
-            .filter_map(|notification| {
-                Event::default()
-                    .event("notification")
-                    .id(notification.id.to_string())
-                    .json_data(notification)
-                    .ok()
-            })
+            .filter_map(|notification| stream::event("notification", notification.id, notification))
             .collect();
         Ok((events, position))
     }

@@ -46,6 +46,15 @@ pub(crate) fn last_event_id(headers: &HeaderMap) -> Result<u64, ApiError> {
     }
 }
 
+/// One event of a stream: `event: {kind}`, `id: {id}`, `data:` the JSON of `data`.
+pub(crate) fn event(kind: &str, id: u64, data: &impl serde::Serialize) -> Option<Event> {
+    Event::default()
+        .event(kind)
+        .id(id.to_string())
+        .json_data(data)
+        .ok()
+}
+
 /// The stream of `source` for the caller, from `after`.
 pub(crate) fn events<S: Source>(
     state: AppState,

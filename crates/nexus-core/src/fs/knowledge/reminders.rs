@@ -390,20 +390,12 @@ impl Notifications<'_> {
     ) -> Result<NotificationPage, FsError> {
         let recipient = Self::recipient(context)?;
         let scope = Self::cursor_scope(&recipient);
-        let after = match query.cursor.as_deref() {
-            None => 0,
-            Some(cursor) => {
-                let (issued_for, id) = self.authz.keys().open(cursor).map_err(|_| {
-                    FsError::invalid("invalid `cursor`: pass `next_cursor` of an earlier page")
-                })?;
-                if issued_for != scope {
-                    return Err(FsError::invalid(
-                        "invalid `cursor`: it belongs to another feed",
-                    ));
-                }
-                id
-            }
-        };
+        let after = crate::fs::cursor::position(
+            self.authz.keys(),
+            query.cursor.as_deref(),
+            &scope,
+            "another feed",
+        )?;
         let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
         let notifications = self
             .after(context, after, limit, query.unread.unwrap_or(false))
