@@ -25,11 +25,12 @@ use nexus_path::{OrgId, VfsPath};
 
 use crate::error::Rejection;
 use crate::meta::{
-    ApiKeyRecord, Applied, AuditQuery, AuditRecord, ChangeOperation, ChangeQuery, LockerKeyRecord,
-    MetadataStore, Mutation, NotificationQuery, NotificationRecord, Precondition, PrincipalRecord,
-    RelationshipBatch, RelationshipChange, ScheduledReminder,
+    ApiKeyRecord, Applied, AuditQuery, AuditRecord, ChangeOperation, ChangeQuery, ChangeRecord,
+    ImportedNode, ImportedVersion, LockerKeyRecord, MetadataStore, Mutation, NotificationQuery,
+    NotificationRecord, OrgImport, Precondition, PrincipalRecord, RelationshipBatch,
+    RelationshipChange, ScheduledReminder,
 };
-use crate::types::{BlobRef, ContentHash, ListQuery, Timestamp, VersionPolicy};
+use crate::types::{BlobRef, ContentHash, ListQuery, NodeKind, Timestamp, VersionPolicy};
 
 fn org() -> OrgId {
     OrgId::parse("acme").unwrap()
@@ -982,6 +983,170 @@ pub async fn the_change_feed_records_what_happened(store: &dyn MetadataStore) {
     assert_eq!(first[0].at, at(2));
 }
 
+fn imported_file(text: &str, versions: &[(u64, &str)]) -> ImportedNode {
+    ImportedNode {
+        path: path(text),
+        kind: NodeKind::File,
+        created_at: at(5),
+        author: "user:u_0001".to_owned(),
+        versions: versions
+            .iter()
+            .map(|(version, content)| ImportedVersion {
+                version: *version,
+                blob: blob(content),
+                created_at: at(10 + i64::try_from(*version).unwrap()),
+                author: format!("user:u_000{version}"),
+            })
+            .collect(),
+    }
+}
+
+fn imported_dir(text: &str) -> ImportedNode {
+    ImportedNode {
+        path: path(text),
+        kind: NodeKind::Directory,
+        created_at: at(1),
+        author: "system".to_owned(),
+        versions: Vec::new(),
+    }
+}
+
+fn org_import(nodes: Vec<ImportedNode>, replace: bool) -> Mutation {
+    Mutation::ImportOrg(Box::new(OrgImport {
+        org: org(),
+        replace,
+        policy: VersionPolicy {
+            keep_last: Some(7),
+            keep_days: None,
+        },
+        nodes,
+        reminders: vec![(path("/orgs/acme/d/f"), at(99))],
+        changes: vec![ChangeRecord {
+            org: org(),
+            revision: 1,
+            at: at(12),
+            action: "created".to_owned(),
+            path: path("/orgs/acme/d/f"),
+            to: None,
+            author: Some("user:u_0001".to_owned()),
+        }],
+        audit: vec![AuditRecord {
+            org: Some(org()),
+            at: at(12),
+            actor: "user:u_0001".to_owned(),
+            action: "files_write".to_owned(),
+            target: "/orgs/acme/d/f".to_owned(),
+            outcome: "ok".to_owned(),
+            ..AuditRecord::default()
+        }],
+        locker_key: None,
+    }))
+}
+
+/// An imported organization has its files with their versions under their original numbers
+/// (pruned ones stay missing), its policy, schedule, feed and audit entries; it is refused
+/// over an existing organization unless replacing it, and a refused import leaves nothing.
+pub async fn organizations_import_whole(store: &dyn MetadataStore) {
+    let nodes = || {
+        vec![
+            imported_dir("/orgs/acme"),
+            imported_dir("/orgs/acme/d"),
+            imported_file("/orgs/acme/d/f", &[(3, "three"), (5, "five")]),
+            imported_file("/orgs/acme/g", &[(1, "one"), (2, "two")]),
+        ]
+    };
+    // Out-of-order versions: refused, and nothing of it stays.
+    let mut bad = nodes();
+    bad[3].versions.reverse();
+    let rejection = refused(store, org_import(bad, false)).await;
+    assert!(
+        matches!(rejection, Rejection::InvalidImport { .. }),
+        "{rejection:?}"
+    );
+    assert!(!exists(store, "/orgs/acme").await);
+    assert!(store.org_reminders(&org()).await.unwrap().is_empty());
+
+    ok(store, org_import(nodes(), false)).await;
+    let file = store.node(&path("/orgs/acme/d/f")).await.unwrap().unwrap();
+    assert_eq!((file.version, file.hash), (5, Some(blob("five").hash)));
+    assert_eq!(file.author, "user:u_0005");
+    assert_eq!(file.created_at, at(5));
+    let numbers: Vec<u64> = store
+        .versions(file.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|version| version.version)
+        .collect();
+    assert_eq!(
+        numbers,
+        [5, 3],
+        "the original numbers, the pruned ones missing"
+    );
+    let other = store.node(&path("/orgs/acme/g")).await.unwrap().unwrap();
+    let versions = store.versions(other.id).await.unwrap();
+    assert_eq!(versions.len(), 2);
+    assert_eq!((versions[1].version, versions[1].created_at), (1, at(11)));
+    assert_eq!(
+        store.version_policy(&org()).await.unwrap().keep_last,
+        Some(7)
+    );
+    assert_eq!(
+        store.org_reminders(&org()).await.unwrap(),
+        [ScheduledReminder {
+            org: org(),
+            path: path("/orgs/acme/d/f"),
+            due: at(99),
+        }]
+    );
+    assert_eq!(feed_of(store, org(), 0).await.len(), 1);
+    let audit = audit_ids(
+        store,
+        AuditQuery {
+            org: Some(Some(org())),
+            limit: 10,
+            ..AuditQuery::default()
+        },
+    )
+    .await;
+    assert_eq!(audit.len(), 1);
+    assert!(store.check().await.unwrap().problems.is_empty());
+
+    let rejection = refused(store, org_import(nodes(), false)).await;
+    assert!(
+        matches!(rejection, Rejection::AlreadyExists { .. }),
+        "{rejection:?}"
+    );
+    // Replacing: the old tree goes, the feed is the archive's again, the audit log grows.
+    let Mutation::ImportOrg(mut smaller) = org_import(nodes()[..2].to_vec(), true) else {
+        unreachable!()
+    };
+    smaller.reminders.clear();
+    ok(store, Mutation::ImportOrg(smaller)).await;
+    assert!(store.org_reminders(&org()).await.unwrap().is_empty());
+    assert!(!exists(store, "/orgs/acme/g").await);
+    assert_eq!(feed_of(store, org(), 0).await.len(), 1);
+    let audit = store
+        .audit(&AuditQuery {
+            org: Some(Some(org())),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        audit.len(),
+        2,
+        "the log is append-only, also when replacing"
+    );
+    let rows = store.blob_rows().await.unwrap();
+    assert!(
+        rows.iter().all(|row| row.refcount == 0),
+        "the replaced files released their content: {rows:?}"
+    );
+    assert!(store.check().await.unwrap().problems.is_empty());
+}
+
 /// Runs every conformance check as its own test: `$make` is an async block returning
 /// `(Arc<dyn MetadataStore>, guard)` for a fresh, empty store (the guard, e.g. a temporary
 /// directory, lives as long as the test).
@@ -1005,6 +1170,7 @@ macro_rules! metadata_conformance_tests {
             reminders_fire_once,
             notifications_are_per_recipient,
             the_change_feed_records_what_happened,
+            organizations_import_whole,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

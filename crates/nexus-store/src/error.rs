@@ -48,6 +48,8 @@ pub enum Rejection {
     NoSuchNotification { id: u64 },
     #[error("the reminder `{path}` is not due at that time (fired or rescheduled already)")]
     ReminderMoved { path: VfsPath },
+    #[error("the archive cannot be imported: {problem}")]
+    InvalidImport { problem: String },
     #[error("relationship `{relationship}` cannot be stored: {problem}")]
     InvalidRelationship {
         relationship: String,

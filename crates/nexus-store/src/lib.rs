@@ -35,9 +35,10 @@ pub use blob::{BlobStore, LocalBlobStore, StoredBlob};
 pub use error::{Error, Rejection, StoreError};
 pub use meta::{
     AccountsSnapshot, ApiKeyRecord, Applied, AuditQuery, AuditRecord, AuthorizationSnapshot,
-    BlobRow, ChangeOperation, ChangeQuery, ChangeRecord, LockerKeyRecord, MetadataCheck,
-    MetadataStore, Mutation, NotificationQuery, NotificationRecord, Precondition, PrincipalRecord,
-    RecordedChange, RelationshipBatch, RelationshipChange, ScheduledReminder,
+    BlobRow, ChangeOperation, ChangeQuery, ChangeRecord, ImportedNode, ImportedVersion,
+    LockerKeyRecord, MetadataCheck, MetadataStore, Mutation, NotificationQuery, NotificationRecord,
+    OrgImport, Precondition, PrincipalRecord, RecordedChange, RelationshipBatch,
+    RelationshipChange, ScheduledReminder,
 };
 pub use sqlite::{SCHEMA_VERSION, SqliteMetadataStore};
 pub use store::{CheckReport, GcReport, MARKER_FILE, Storage, Store, StoreOptions, WriteRequest};

@@ -165,6 +165,53 @@ pub enum Mutation {
         id: u64,
         at: Timestamp,
     },
+    /// Writes a whole organization from an archive: its tree with every version, its version
+    /// policy, reminder schedule, change feed, audit entries and wrapped locker key. Refused
+    /// if the organization exists, unless `replace`, which first deletes what it has (its
+    /// audit entries stay: the log is append-only). Relationships and principals go in the
+    /// same group as their own mutations.
+    ImportOrg(Box<OrgImport>),
+}
+
+/// What [`Mutation::ImportOrg`] writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgImport {
+    pub org: OrgId,
+    /// Replace an organization that exists.
+    pub replace: bool,
+    pub policy: VersionPolicy,
+    /// Every node of the organization, its root first and each parent before its children.
+    pub nodes: Vec<ImportedNode>,
+    /// The reminder schedule: `(path, due)`.
+    pub reminders: Vec<(VfsPath, Timestamp)>,
+    /// The change feed, numbered from 1 without gaps (the store numbers them again, the
+    /// same way).
+    pub changes: Vec<ChangeRecord>,
+    /// Audit entries, appended to the organization's log in this order.
+    pub audit: Vec<AuditRecord>,
+    pub locker_key: Option<LockerKeyRecord>,
+}
+
+/// One node of an [`OrgImport`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedNode {
+    pub path: VfsPath,
+    pub kind: crate::types::NodeKind,
+    pub created_at: Timestamp,
+    /// Who created it (a directory's author; a file's authors are its versions').
+    pub author: String,
+    /// A file's versions, oldest first, the last one current; none for a directory.
+    pub versions: Vec<ImportedVersion>,
+}
+
+/// One version of an [`ImportedNode`]: its number, its content (already stored) and who
+/// wrote it when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedVersion {
+    pub version: u64,
+    pub blob: BlobRef,
+    pub created_at: Timestamp,
+    pub author: String,
 }
 
 /// One change in an organization's change feed: a file created, updated, removed, moved,
@@ -362,11 +409,16 @@ pub struct AuthorizationSnapshot {
 }
 
 impl Mutation {
-    /// The newly stored blob this mutation makes the store reference, if any.
-    pub fn new_blob(&self) -> Option<&BlobRef> {
+    /// The newly stored blobs this mutation makes the store reference.
+    pub fn new_blobs(&self) -> Vec<&BlobRef> {
         match self {
-            Mutation::WriteFile { blob, .. } => Some(blob),
-            _ => None,
+            Mutation::WriteFile { blob, .. } => vec![blob],
+            Mutation::ImportOrg(import) => import
+                .nodes
+                .iter()
+                .flat_map(|node| node.versions.iter().map(|version| &version.blob))
+                .collect(),
+            _ => Vec::new(),
         }
     }
 
@@ -393,7 +445,8 @@ impl Mutation {
             | Mutation::ScheduleReminder { .. }
             | Mutation::FireReminder { .. }
             | Mutation::AddNotifications { .. }
-            | Mutation::MarkNotificationRead { .. } => None,
+            | Mutation::MarkNotificationRead { .. }
+            | Mutation::ImportOrg(_) => None,
         }
     }
 }
@@ -471,6 +524,9 @@ pub trait MetadataStore: Send + Sync + fmt::Debug {
 
     /// One organization's changes after `query.after`, oldest first, at most `query.limit`.
     async fn file_changes(&self, query: &ChangeQuery) -> Result<Vec<ChangeRecord>, StoreError>;
+
+    /// The reminder schedule of one organization: every scheduled reminder, by path.
+    async fn org_reminders(&self, org: &OrgId) -> Result<Vec<ScheduledReminder>, StoreError>;
 
     /// Reminders scheduled to fire at or before `until`, earliest first, at most `limit`.
     async fn due_reminders(

@@ -21,8 +21,9 @@ use nexus_path::{MAX_PATH_BYTES, OrgId, VfsPath};
 
 use crate::error::{Rejection, StoreError};
 use crate::meta::{
-    ApiKeyRecord, Applied, AuditRecord, ChangeOperation, ChangeRecord, LockerKeyRecord, Mutation,
-    NotificationRecord, Precondition, PrincipalRecord, RelationshipBatch,
+    ApiKeyRecord, Applied, AuditRecord, ChangeOperation, ChangeRecord, ImportedNode,
+    LockerKeyRecord, Mutation, NotificationRecord, OrgImport, Precondition, PrincipalRecord,
+    RelationshipBatch,
 };
 use crate::types::{BlobRef, ContentHash, Node, NodeKind, Timestamp, VersionPolicy};
 
@@ -200,6 +201,10 @@ pub trait Rows: Send {
     /// Stores an organization's wrapped locker data key (refused if it has one).
     async fn create_locker_key(&mut self, key: &LockerKeyRecord) -> Outcome<()>;
 
+    /// Deletes what an organization has beside its tree and relationships: its reminder
+    /// schedule, change feed, locker key and version policy (not its audit entries).
+    async fn forget_org(&mut self, org: &OrgId) -> Result<(), StoreError>;
+
     /// Re-wraps an organization's locker data key (refused unless wrapped by `from`).
     async fn rewrap_locker_key(
         &mut self,
@@ -231,10 +236,11 @@ pub async fn record_group<R: Rows + ?Sized>(
     group: &[Mutation],
     applied: &[Applied],
 ) -> Outcome<()> {
-    // Relationships that follow a moved file are not shares.
+    // Relationships that follow a moved file are not shares, nor are those an imported
+    // organization brings (its feed comes with it).
     let moves = group
         .iter()
-        .any(|mutation| matches!(mutation, Mutation::Move { .. }));
+        .any(|mutation| matches!(mutation, Mutation::Move { .. } | Mutation::ImportOrg(_)));
     let changes: Vec<ChangeRecord> = group
         .iter()
         .zip(applied)
@@ -510,7 +516,179 @@ pub async fn apply<R: Rows + ?Sized>(rows: &mut R, mutation: &Mutation) -> Outco
                 .await?;
             Ok(Applied::default())
         }
+        Mutation::ImportOrg(import) => import_org(rows, import).await,
     }
+}
+
+fn invalid_import(problem: String) -> Failure {
+    Rejection::InvalidImport { problem }.into()
+}
+
+/// Writes an organization from an archive (see [`Mutation::ImportOrg`]).
+async fn import_org<R: Rows + ?Sized>(rows: &mut R, import: &OrgImport) -> Outcome<Applied> {
+    let org = &import.org;
+    let root = VfsPath::org_root(org);
+    if let Some(existing) = rows.node(&root).await? {
+        if !import.replace {
+            return Err(Rejection::AlreadyExists { path: root }.into());
+        }
+        rows.delete_tree(&existing).await?;
+    }
+    rows.forget_org(org).await?;
+    rows.store_version_policy(org, import.policy).await?;
+    if import.nodes.first().map(|node| &node.path) != Some(&root) {
+        return Err(invalid_import(format!("its first node must be `{root}`")));
+    }
+    for node in &import.nodes {
+        import_node(rows, org, node).await?;
+    }
+    for (path, due) in &import.reminders {
+        owned_by(org, path)?;
+        if rows.node(path).await?.is_none_or(|node| node.is_dir()) {
+            return Err(invalid_import(format!(
+                "the reminder `{path}` is not one of its files"
+            )));
+        }
+        rows.schedule_reminder(org, path, Some(*due)).await?;
+    }
+    for (expected, change) in (1_u64..).zip(&import.changes) {
+        if change.revision != expected || &change.org != org {
+            return Err(invalid_import(format!(
+                "change {expected} of its feed is missing or out of order"
+            )));
+        }
+        owned_by(org, &change.path)?;
+    }
+    if !import.changes.is_empty() {
+        rows.record_changes(&import.changes).await?;
+    }
+    if import
+        .audit
+        .iter()
+        .any(|entry| entry.org.as_ref() != Some(org))
+    {
+        return Err(invalid_import(format!(
+            "an audit entry does not belong to organization `{org}`"
+        )));
+    }
+    if !import.audit.is_empty() {
+        rows.append_audit(&import.audit).await?;
+    }
+    if let Some(key) = &import.locker_key {
+        if &key.org != org {
+            return Err(invalid_import(format!(
+                "its locker key does not belong to organization `{org}`"
+            )));
+        }
+        rows.create_locker_key(key).await?;
+    }
+    Ok(Applied {
+        changed: vec![root.clone()],
+        changed_subtrees: vec![root],
+        ..Applied::default()
+    })
+}
+
+/// Inserts one node of an import beneath its (already imported) parent, a file with its
+/// versions under their original numbers.
+async fn import_node<R: Rows + ?Sized>(
+    rows: &mut R,
+    org: &OrgId,
+    node: &ImportedNode,
+) -> Outcome<()> {
+    owned_by(org, &node.path)?;
+    let parent_path = node.path.parent().unwrap_or_else(VfsPath::root);
+    let (existing, parent) = rows.node_and_parent(&node.path, &parent_path).await?;
+    if existing.is_some() {
+        return Err(Rejection::AlreadyExists {
+            path: node.path.clone(),
+        }
+        .into());
+    }
+    let parent_is_dir = parent.as_ref().is_some_and(Node::is_dir) || parent_path.is_fixed();
+    if !parent_is_dir {
+        return Err(Rejection::ParentNotFound {
+            parent: parent_path,
+        }
+        .into());
+    }
+    let Some(first) = node.versions.first() else {
+        if node.kind == NodeKind::File {
+            return Err(invalid_import(format!(
+                "the file `{}` has no version",
+                node.path
+            )));
+        }
+        rows.insert_node(NewNode {
+            org,
+            path: &node.path,
+            kind: NodeKind::Directory,
+            blob: None,
+            author: &node.author,
+            at: node.created_at,
+        })
+        .await?;
+        return Ok(());
+    };
+    if node.kind == NodeKind::Directory {
+        return Err(invalid_import(format!(
+            "the directory `{}` has versions",
+            node.path
+        )));
+    }
+    let increasing = node.versions.windows(2).all(|pair| {
+        pair.first().map(|version| version.version) < pair.get(1).map(|version| version.version)
+    });
+    if first.version == 0 || !increasing {
+        return Err(invalid_import(format!(
+            "the versions of `{}` are not numbered upwards from 1",
+            node.path
+        )));
+    }
+    if node.versions.iter().any(|version| &version.blob.org != org) {
+        return Err(Rejection::WrongOrganization {
+            path: node.path.clone(),
+            org: org.to_string(),
+        }
+        .into());
+    }
+    // The file starts as version 1; older versions the source had pruned stay missing.
+    let file = rows
+        .insert_node(NewNode {
+            org,
+            path: &node.path,
+            kind: NodeKind::File,
+            blob: Some(&first.blob),
+            author: &first.author,
+            at: if first.version == 1 {
+                first.created_at
+            } else {
+                node.created_at
+            },
+        })
+        .await?;
+    let pushed = if first.version == 1 {
+        node.versions.get(1..).unwrap_or_default()
+    } else {
+        &node.versions
+    };
+    for version in pushed {
+        rows.push_version(
+            &file,
+            version.version,
+            &version.blob,
+            &version.author,
+            version.created_at,
+        )
+        .await?;
+    }
+    if first.version != 1 {
+        let current = node.versions.last().map_or(1, |version| version.version);
+        let keep = u32::try_from(node.versions.len()).unwrap_or(u32::MAX);
+        rows.delete_versions(file.id, current, Some(keep), None)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Who changes what, and when: the fields every creating mutation carries.

@@ -488,6 +488,33 @@ impl Store {
         self.inner.commits.subscribe()
     }
 
+    /// The reminder schedule of one organization, by path.
+    pub async fn org_reminders(
+        &self,
+        org: &OrgId,
+    ) -> Result<Vec<crate::meta::ScheduledReminder>, StoreError> {
+        self.inner.meta.org_reminders(org).await
+    }
+
+    /// Stores `content` as a blob of `org` unless it is there already (content-addressed:
+    /// its name is its hash). It stays unreferenced, and garbage collection removes it after
+    /// the grace period, until a committed mutation refers to it.
+    pub async fn put_blob(&self, org: &OrgId, content: Bytes) -> Result<BlobRef, StoreError> {
+        let hash = hash_content(&content).await?;
+        let size = u64::try_from(content.len()).unwrap_or(u64::MAX);
+        self.inner.blobs.put(org, &hash, content).await?;
+        Ok(BlobRef {
+            org: org.clone(),
+            hash,
+            size,
+        })
+    }
+
+    /// The content of blob `hash` of `org`, verified against its hash.
+    pub async fn blob(&self, org: &OrgId, hash: &ContentHash) -> Result<Bytes, StoreError> {
+        self.read_blob(org, hash).await
+    }
+
     /// Reminders scheduled to fire at or before `until`, earliest first.
     pub async fn due_reminders(
         &self,
@@ -811,8 +838,11 @@ impl Committer {
         // A new blob must exist now; collection runs on this task, so it cannot vanish
         // between this check and the commit.
         let checks = futures::future::join_all(batch.iter().map(|(group, _)| async {
-            for blob in group.iter().filter_map(Mutation::new_blob) {
-                if !self.blobs.exists(&blob.org, &blob.hash).await? {
+            let mut checked = std::collections::HashSet::new();
+            for blob in group.iter().flat_map(Mutation::new_blobs) {
+                if checked.insert((&blob.org, blob.hash))
+                    && !self.blobs.exists(&blob.org, &blob.hash).await?
+                {
                     return Ok(false);
                 }
             }
@@ -854,14 +884,14 @@ impl Committer {
             }
         };
         for ((group, reply), result) in admitted.into_iter().zip(results) {
-            match &result {
-                Ok(applied) => {
-                    for applied in applied {
-                        self.invalidate(applied);
-                    }
+            if let Ok(applied) = &result {
+                for applied in applied {
+                    self.invalidate(applied);
                 }
-                Err(_) => {
-                    for blob in group.iter().filter_map(Mutation::new_blob) {
+            } else {
+                let mut discarded = std::collections::HashSet::new();
+                for blob in group.iter().flat_map(Mutation::new_blobs) {
+                    if discarded.insert((&blob.org, blob.hash)) {
                         self.discard_if_unknown(blob).await;
                     }
                 }

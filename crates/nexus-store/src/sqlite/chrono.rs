@@ -134,6 +134,21 @@ pub(super) async fn due(
     .bind(to_i64(u64::try_from(limit).unwrap_or(u64::MAX))?)
     .fetch_all(pool)
     .await?;
+    scheduled(&rows)
+}
+
+pub(super) async fn of_org(
+    pool: &SqlitePool,
+    org: &OrgId,
+) -> Result<Vec<ScheduledReminder>, StoreError> {
+    let rows = sqlx::query("SELECT path, org, due FROM reminders WHERE org = ? ORDER BY path")
+        .bind(org.as_str())
+        .fetch_all(pool)
+        .await?;
+    scheduled(&rows)
+}
+
+fn scheduled(rows: &[sqlx::sqlite::SqliteRow]) -> Result<Vec<ScheduledReminder>, StoreError> {
     rows.iter()
         .map(|row| {
             let path: String = row.try_get("path")?;

@@ -372,6 +372,13 @@ impl MetadataStore for SqliteMetadataStore {
         chrono::file_changes(&self.readers, query).await
     }
 
+    async fn org_reminders(
+        &self,
+        org: &OrgId,
+    ) -> Result<Vec<crate::meta::ScheduledReminder>, StoreError> {
+        chrono::of_org(&self.readers, org).await
+    }
+
     async fn due_reminders(
         &self,
         until: Timestamp,

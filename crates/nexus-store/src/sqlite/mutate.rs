@@ -395,6 +395,21 @@ impl Rows for SqliteRows<'_> {
         super::accounts::create_locker_key(self.connection, key).await
     }
 
+    async fn forget_org(&mut self, org: &OrgId) -> Result<(), StoreError> {
+        for statement in [
+            "DELETE FROM reminders WHERE org = ?",
+            "DELETE FROM changes WHERE org = ?",
+            "DELETE FROM locker_keys WHERE org = ?",
+            "DELETE FROM version_policies WHERE org = ?",
+        ] {
+            sqlx::query(statement)
+                .bind(org.as_str())
+                .execute(&mut *self.connection)
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn rewrap_locker_key(
         &mut self,
         org: &OrgId,
