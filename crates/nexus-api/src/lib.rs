@@ -6,6 +6,7 @@
 pub use nexus_path as path;
 
 pub mod accounts;
+pub mod archive;
 pub mod audit;
 pub mod changes;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod orgs;
 pub mod rebac;
 
 pub use accounts::*;
+pub use archive::{ArchiveReport, ImportOptions};
 pub use audit::{AuditEntry, AuditPage};
 pub use changes::{Change, ChangePage};
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};

@@ -343,6 +343,104 @@ impl Session {
         )
     }
 
+    /// `nexus export`: the archive to `output` (or standard output), what it holds to
+    /// standard output (or, when the archive goes there, standard error).
+    pub(crate) async fn export(&self, org: &str, output: Option<&Path>) -> Result<(), CliError> {
+        use std::io::IsTerminal as _;
+        let to_stdout = output.is_none_or(|path| path == Path::new("-"));
+        if to_stdout && std::io::stdout().is_terminal() {
+            return Err(CliError::new(
+                ErrorCode::InvalidInput,
+                "refusing to write an archive to a terminal",
+            )
+            .with_hint("use `--output FILE`, or redirect standard output to a file"));
+        }
+        let (archive, report) = self.target.client().export_org(org).await?;
+        let written_to = if let Some(path) = output.filter(|_| !to_stdout) {
+            std::fs::write(path, &archive).map_err(|error| {
+                CliError::new(
+                    ErrorCode::InvalidInput,
+                    format!("cannot write `{}`: {error}", path.display()),
+                )
+            })?;
+            path.display().to_string()
+        } else {
+            write_stdout(&archive)?;
+            "standard output".to_owned()
+        };
+        let message = format!(
+            "exported {org} to {written_to}: {} files ({} versions, {} bytes of content), {} relationships, {} principals, {} audit entries, {} changes, {} reminders{}",
+            report.files,
+            report.versions,
+            report.bytes,
+            report.relationships,
+            report.principals,
+            report.audit_entries,
+            report.changes,
+            report.reminders,
+            if report.locker_key {
+                ", sealed locker secrets"
+            } else {
+                ""
+            }
+        );
+        if to_stdout {
+            eprintln!("{message}");
+            return Ok(());
+        }
+        self.done(&report, &message)
+    }
+
+    /// `nexus import`.
+    pub(crate) async fn import(&self, file: &Path, replace: bool) -> Result<(), CliError> {
+        let archive = if file == Path::new("-") {
+            use std::io::Read as _;
+            let mut buffer = Vec::new();
+            std::io::stdin().read_to_end(&mut buffer).map_err(|error| {
+                CliError::new(
+                    ErrorCode::InvalidInput,
+                    format!("cannot read standard input: {error}"),
+                )
+            })?;
+            buffer
+        } else {
+            std::fs::read(file).map_err(|error| {
+                CliError::new(
+                    ErrorCode::InvalidInput,
+                    format!("cannot read `{}`: {error}", file.display()),
+                )
+            })?
+        };
+        let report = self
+            .target
+            .client()
+            .import_org(bytes::Bytes::from(archive), replace)
+            .await?;
+        let message = format!(
+            "{} {}: {} files ({} versions), {} relationships, {} principals ({} new), {} audit entries, {} changes, {} reminders{}",
+            if report.replaced {
+                "replaced"
+            } else {
+                "imported"
+            },
+            report.org,
+            report.files,
+            report.versions,
+            report.relationships,
+            report.principals,
+            report.principals_registered,
+            report.audit_entries,
+            report.changes,
+            report.reminders,
+            if report.locker_key {
+                ", sealed locker secrets"
+            } else {
+                ""
+            }
+        );
+        self.done(&report, &message)
+    }
+
     /// Prints `value` with `--json`, else `message` on stdout.
     fn done<T: serde::Serialize>(&self, value: &T, message: &str) -> Result<(), CliError> {
         if self.printer.json {

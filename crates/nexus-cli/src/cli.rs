@@ -220,6 +220,35 @@ pub enum Command {
         #[arg(long, value_name = "REVISION")]
         after: Option<u64>,
     },
+    /// Export an organization to an archive (system administrator): files with every
+    /// version, relationships, sessions and items, reminders, the change feed, the audit log
+    /// and locker secrets (sealed, never in clear). A zstd-compressed tar; see
+    /// docs/archives.md.
+    #[command(
+        after_help = "Example:\n  nexus export --org acme --output acme.tar.zst\n  nexus export --org acme > acme.tar.zst"
+    )]
+    Export {
+        /// The organization.
+        #[arg(long, value_name = "ORG")]
+        org: String,
+        /// Where to write the archive (default: standard output, unless it is a terminal).
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Import an organization from an archive made by `nexus export` (system
+    /// administrator). Refused if the organization exists, unless `--replace`; an altered
+    /// or damaged archive is refused. Either way nothing changes.
+    #[command(
+        after_help = "Example:\n  nexus import acme.tar.zst\n  nexus import acme.tar.zst --replace"
+    )]
+    Import {
+        /// The archive (`-`: standard input).
+        #[arg(value_name = "FILE")]
+        file: std::path::PathBuf,
+        /// Replace the organization if it exists.
+        #[arg(long)]
+        replace: bool,
+    },
     /// Your notification feed: reminders that fell due, sessions you were added to, items
     /// shared with you.
     #[command(subcommand)]

@@ -117,7 +117,10 @@ fn server_from_env(cli: &Cli) -> Option<(String, &'static str)> {
 /// that write something of their own.
 fn creates_data(command: &Command) -> bool {
     match command {
-        Command::Write(_) | Command::Mkdir(_) | Command::Setfacl { .. } => true,
+        Command::Write(_)
+        | Command::Mkdir(_)
+        | Command::Setfacl { .. }
+        | Command::Import { .. } => true,
         Command::Rebac(rebac) => matches!(
             rebac,
             RebacCommand::Create(_)
@@ -352,6 +355,8 @@ impl Session {
             Command::Audit(command) => self.audit(command).await,
             Command::Notifications(command) => self.notifications(command).await,
             Command::Changes { org, after } => self.org_changes(&org, after).await,
+            Command::Export { org, output } => self.export(&org, output.as_deref()).await,
+            Command::Import { file, replace } => self.import(&file, replace).await,
             Command::Init(_) | Command::Serve(_) | Command::Config(_) | Command::Token(_) => {
                 Err(CliError::new(
                     ErrorCode::Internal,

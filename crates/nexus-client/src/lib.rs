@@ -748,6 +748,33 @@ impl Client {
             .await
     }
 
+    /// Exports organization `org` as an archive (system administrators): its bytes, and what
+    /// it holds.
+    pub async fn export_org(&self, org: &str) -> Result<(Bytes, nexus_api::ArchiveReport)> {
+        let route = format!("/api/admin/orgs/{}/export", component(org));
+        let answer = self.send(Method::GET, &route, &[], None).await?;
+        let report = answer
+            .header("x-nexus-archive")
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+        Ok((answer.body, report))
+    }
+
+    /// Imports an organization from an archive (system administrators); with `replace`, an
+    /// organization that exists is replaced (refused otherwise).
+    pub async fn import_org(
+        &self,
+        archive: Bytes,
+        replace: bool,
+    ) -> Result<nexus_api::ArchiveReport> {
+        let route = format!("/api/admin/orgs/import?replace={replace}");
+        let headers = [("content-type", "application/zstd".to_owned())];
+        let answer = self
+            .send(Method::POST, &route, &headers, Some(archive))
+            .await?;
+        decode(&answer)
+    }
+
     /// One page of an organization's changes the caller may read (oldest first), after
     /// `query.cursor`.
     pub async fn changes(

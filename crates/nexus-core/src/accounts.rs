@@ -55,6 +55,15 @@ impl PrincipalKind {
         }
     }
 
+    /// The kind named `user` or `agent`.
+    pub fn parse(text: &str) -> Option<PrincipalKind> {
+        match text {
+            "user" => Some(PrincipalKind::User),
+            "agent" => Some(PrincipalKind::Agent),
+            _ => None,
+        }
+    }
+
     fn prefix(self) -> &'static str {
         match self {
             PrincipalKind::User => "u_",

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use nexus_path::VfsPath;
+use nexus_path::{OrgId, VfsPath};
 use nexus_rebac::{
     CheckRequest, CheckResult, ObjectRef, Operation, Relationship, RelationshipFilter,
     RelationshipUpdate, Schema, SubjectRef, WriteOutcome, WritePrecondition,
@@ -181,6 +181,57 @@ impl UnitOfWork {
         Ok(self.persist_and_apply(plan, mutations).await?.1)
     }
 
+    /// Commits an imported organization: `mutations` (its store state) together with its
+    /// relationships, which replace every relationship the organization has. The archive's
+    /// relationships were checked to stay inside the organization before (see
+    /// `fs/archive.rs`); the engine still checks them against the schema.
+    pub(crate) async fn import_org(
+        &self,
+        org: &OrgId,
+        relationships: Vec<Relationship>,
+        mutations: Vec<Mutation>,
+    ) -> Result<Vec<nexus_store::Applied>, FsError> {
+        let _serialized = self.writes.lock().await;
+        let plan = {
+            let mut engine = self.state.engine.write();
+            let mut updates: Vec<RelationshipUpdate> = Vec::new();
+            let mut index = std::collections::HashMap::new();
+            let deletes = org_relationships(&engine, org)
+                .into_iter()
+                .map(|relationship| (Operation::Delete, relationship));
+            let touches = relationships
+                .into_iter()
+                .map(|relationship| (Operation::Touch, relationship));
+            // Keyed by the relationship without caveat and expiration: the archive's wins.
+            for (operation, relationship) in deletes.chain(touches) {
+                let key = (
+                    relationship.resource.clone(),
+                    relationship.relation.clone(),
+                    relationship.subject.clone(),
+                );
+                let update = RelationshipUpdate {
+                    operation,
+                    relationship,
+                };
+                if let Some(&position) = index.get(&key) {
+                    if let Some(slot) = updates.get_mut(position) {
+                        *slot = update;
+                    }
+                } else {
+                    index.insert(key, updates.len());
+                    updates.push(update);
+                }
+            }
+            engine.plan(&updates, &[], now())?
+        };
+        Ok(self.persist_and_apply(plan, mutations).await?.1)
+    }
+
+    /// Every stored relationship of `org` (expired ones too).
+    pub(crate) fn relationships_of(&self, org: &OrgId) -> Vec<Relationship> {
+        org_relationships(&self.state.engine.read(), org)
+    }
+
     async fn persist_and_apply(
         &self,
         plan: nexus_rebac::WritePlan,
@@ -319,4 +370,31 @@ impl UnitOfWork {
         self.state.replace_schema_committed(parsed, revision)?;
         Ok(revision)
     }
+}
+
+/// Every stored relationship whose resource belongs to `org` (expired ones too).
+fn org_relationships(engine: &nexus_rebac::Engine, org: &OrgId) -> Vec<Relationship> {
+    let mut found = engine.read(
+        &RelationshipFilter {
+            resource_type: Some("file".to_owned()),
+            resource_subtree: Some(VfsPath::org_root(org).to_string()),
+            ..RelationshipFilter::default()
+        },
+        None,
+        usize::MAX,
+        i64::MIN,
+    );
+    for object_type in ["org", "group", "session", "profile"] {
+        let filter = RelationshipFilter {
+            resource_type: Some(object_type.to_owned()),
+            ..RelationshipFilter::default()
+        };
+        found.extend(
+            engine
+                .read(&filter, None, usize::MAX, i64::MIN)
+                .into_iter()
+                .filter(|relationship| org_of(relationship).as_ref() == Some(org)),
+        );
+    }
+    found
 }

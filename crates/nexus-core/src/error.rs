@@ -99,6 +99,12 @@ impl FsError {
         }
     }
 
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
+        FsError::Internal {
+            message: message.into(),
+        }
+    }
+
     /// The stable code of this error.
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -153,7 +159,8 @@ impl FsError {
                 }
                 Rejection::IntoItself { .. }
                 | Rejection::PathTooLong { .. }
-                | Rejection::InvalidRelationship { .. } => ErrorCode::InvalidInput,
+                | Rejection::InvalidRelationship { .. }
+                | Rejection::InvalidImport { .. } => ErrorCode::InvalidInput,
                 Rejection::BlobMissing { .. } | Rejection::RevisionConflict { .. } => {
                     ErrorCode::Unavailable
                 }

@@ -31,13 +31,14 @@ pub use entry::{
     VersionInfo, format_timestamp,
 };
 pub use error::{ErrorCode, FsError};
-pub use fs::retention;
 pub use fs::{
-    Accounts, Audit, ByteRange, CheckQuery, DEFAULT_PAGE_SIZE, Files, Fs, GlobOptions, GrepOptions,
-    ItemQuery, Items, Layout, ListOptions, LockerRotation, MAX_PAGE_SIZE, MemberKind, MemberRecord,
-    MemberSpec, MemberStatus, ORG_RECORD, OrgRecord, OrgSpec, Orgs, ProvisionReport, Provisioning,
-    ReadOptions, ReadOutput, Relationships, Role, Sessions, WorkspaceSpec, WriteOptions,
+    Accounts, Archives, Audit, ByteRange, CheckQuery, DEFAULT_PAGE_SIZE, Files, Fs, GlobOptions,
+    GrepOptions, ItemQuery, Items, Layout, ListOptions, LockerRotation, MAX_PAGE_SIZE, MemberKind,
+    MemberRecord, MemberSpec, MemberStatus, ORG_RECORD, OrgRecord, OrgSpec, Orgs, ProvisionReport,
+    Provisioning, ReadOptions, ReadOutput, Relationships, Role, Sessions, WorkspaceSpec,
+    WriteOptions,
 };
+pub use fs::{archive, retention};
 pub use nexus_path::{OrgId, VfsPath};
 pub use nexus_store::{
     AuditRecord, ChangeOperation, RecordedChange, Storage, StoreOptions, Timestamp, VersionPolicy,

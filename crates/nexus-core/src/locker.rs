@@ -302,6 +302,11 @@ impl Locker {
             .insert(org.clone(), XChaCha20Poly1305::new(key.into()));
     }
 
+    /// Forgets an organization's data key (its organization was replaced).
+    pub(crate) fn forget(&self, org: &OrgId) {
+        self.keys.write().remove(org);
+    }
+
     /// Opens a data key another writer stored (the record it lost a race to).
     pub(crate) fn install_stored(&self, record: &nexus_store::LockerKeyRecord) -> bool {
         let guard = self.master.read();

@@ -13,7 +13,8 @@
 //!     ├── reminders()      Reminders      knowledge/reminders.rs: firing due reminders
 //!     ├── notifications()  Notifications  knowledge/reminders.rs: notification feeds
 //!     ├── changes()        Changes        changes.rs: the permission-filtered change feed
-//!     └── audit()          Audit          audit.rs: the audit log
+//!     ├── audit()          Audit          audit.rs: the audit log
+//!     └── archives()       Archives       archive.rs: exporting and importing organizations
 //! ```
 //!
 //! Every operation takes the acting [`CallContext`], canonicalizes its paths with
@@ -23,6 +24,7 @@
 //! [`Fs`]); none keeps state of its own.
 
 mod accounts;
+pub mod archive;
 mod audit;
 mod changes;
 mod cursor;
@@ -126,6 +128,10 @@ service!(
 service!(
     /// The audit log service of a [`Fs`] (see [`Fs::audit`]).
     Audit
+);
+service!(
+    /// Organization archives of a [`Fs`] (see [`Fs::archives`]).
+    Archives
 );
 service!(
     /// The change feeds of a [`Fs`] (see [`Fs::changes`]).
@@ -250,6 +256,11 @@ impl Fs {
     /// The audit log: record, read, prune.
     pub fn audit(&self) -> Audit<'_> {
         Audit { fs: self }
+    }
+
+    /// Organization archives: export one organization, import one (system administrators).
+    pub fn archives(&self) -> Archives<'_> {
+        Archives { fs: self }
     }
 
     /// Organizations' change feeds, each caller seeing what it may read.

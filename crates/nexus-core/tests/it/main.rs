@@ -8,6 +8,7 @@
     reason = "test code: a failed unwrap is a failed test; scenario tests read top to bottom"
 )]
 
+mod archive;
 mod bad_input;
 mod changes;
 mod concurrency;

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod acl;
+pub mod archive;
 pub mod audit;
 pub mod changes;
 pub mod doc;
@@ -230,6 +231,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::keys_list, accounts::keys_create))
         .routes(routes!(accounts::keys_revoke))
         .routes(routes!(audit::audit_list))
+        .routes(routes!(archive::orgs_export))
+        .routes(routes!(archive::orgs_import))
         .routes(routes!(notifications::notifications_list))
         .routes(routes!(notifications::notifications_read))
         .routes(routes!(notifications::notifications_stream))

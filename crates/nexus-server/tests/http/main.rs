@@ -9,6 +9,7 @@
     reason = "test code: a failed unwrap is a failed test; scenario tests read top to bottom"
 )]
 
+mod archives;
 mod audit;
 mod auth;
 mod changes;
