@@ -302,6 +302,12 @@ impl Locker {
             .insert(org.clone(), XChaCha20Poly1305::new(key.into()));
     }
 
+    /// Whether the configured master key opens `record` (`None`: no master key).
+    pub(crate) fn opens(&self, record: &nexus_store::LockerKeyRecord) -> Option<bool> {
+        let guard = self.master.read();
+        Some(guard.as_ref()?.open_record(record).is_ok())
+    }
+
     /// Forgets an organization's data key (its organization was replaced).
     pub(crate) fn forget(&self, org: &OrgId) {
         self.keys.write().remove(org);

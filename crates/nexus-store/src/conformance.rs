@@ -1043,6 +1043,35 @@ fn org_import(nodes: Vec<ImportedNode>, replace: bool) -> Mutation {
     }))
 }
 
+/// An import whose versions are out of order, or whose root is not a directory, is refused
+/// and leaves nothing behind.
+pub async fn invalid_imports_leave_nothing(store: &dyn MetadataStore) {
+    let mut bad = vec![
+        imported_dir("/orgs/acme"),
+        imported_file("/orgs/acme/d", &[(3, "three"), (5, "five")]),
+    ];
+    bad[1].versions.reverse();
+    // Out-of-order versions: refused, and nothing of it stays.
+    let rejection = refused(store, org_import(bad, false)).await;
+    assert!(
+        matches!(rejection, Rejection::InvalidImport { .. }),
+        "{rejection:?}"
+    );
+    assert!(!exists(store, "/orgs/acme").await);
+    assert!(store.org_reminders(&org()).await.unwrap().is_empty());
+
+    // A root that is not a directory: refused.
+    let rejection = refused(
+        store,
+        org_import(vec![imported_file("/orgs/acme", &[(1, "one")])], false),
+    )
+    .await;
+    assert!(
+        matches!(rejection, Rejection::InvalidImport { .. }),
+        "{rejection:?}"
+    );
+}
+
 /// An imported organization has its files with their versions under their original numbers
 /// (pruned ones stay missing), its policy, schedule, feed and audit entries; it is refused
 /// over an existing organization unless replacing it, and a refused import leaves nothing.
@@ -1055,17 +1084,6 @@ pub async fn organizations_import_whole(store: &dyn MetadataStore) {
             imported_file("/orgs/acme/g", &[(1, "one"), (2, "two")]),
         ]
     };
-    // Out-of-order versions: refused, and nothing of it stays.
-    let mut bad = nodes();
-    bad[3].versions.reverse();
-    let rejection = refused(store, org_import(bad, false)).await;
-    assert!(
-        matches!(rejection, Rejection::InvalidImport { .. }),
-        "{rejection:?}"
-    );
-    assert!(!exists(store, "/orgs/acme").await);
-    assert!(store.org_reminders(&org()).await.unwrap().is_empty());
-
     ok(store, org_import(nodes(), false)).await;
     let file = store.node(&path("/orgs/acme/d/f")).await.unwrap().unwrap();
     assert_eq!((file.version, file.hash), (5, Some(blob("five").hash)));
@@ -1117,7 +1135,7 @@ pub async fn organizations_import_whole(store: &dyn MetadataStore) {
         matches!(rejection, Rejection::AlreadyExists { .. }),
         "{rejection:?}"
     );
-    // Replacing: the old tree goes, the feed is the archive's again, the audit log grows.
+    // Replacing: the old tree goes; the audit log and the change feed only grow.
     let Mutation::ImportOrg(mut smaller) = org_import(nodes()[..2].to_vec(), true) else {
         unreachable!()
     };
@@ -1125,7 +1143,16 @@ pub async fn organizations_import_whole(store: &dyn MetadataStore) {
     ok(store, Mutation::ImportOrg(smaller)).await;
     assert!(store.org_reminders(&org()).await.unwrap().is_empty());
     assert!(!exists(store, "/orgs/acme/g").await);
-    assert_eq!(feed_of(store, org(), 0).await.len(), 1);
+    let feed: Vec<u64> = feed_of(store, org(), 0)
+        .await
+        .iter()
+        .map(|change| change.0)
+        .collect();
+    assert_eq!(
+        feed,
+        [1, 2],
+        "the archive's changes follow the existing ones"
+    );
     let audit = store
         .audit(&AuditQuery {
             org: Some(Some(org())),
@@ -1171,6 +1198,7 @@ macro_rules! metadata_conformance_tests {
             notifications_are_per_recipient,
             the_change_feed_records_what_happened,
             organizations_import_whole,
+            invalid_imports_leave_nothing,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

@@ -38,7 +38,7 @@ pub use meta::{
     BlobRow, ChangeOperation, ChangeQuery, ChangeRecord, ImportedNode, ImportedVersion,
     LockerKeyRecord, MetadataCheck, MetadataStore, Mutation, NotificationQuery, NotificationRecord,
     OrgImport, Precondition, PrincipalRecord, RecordedChange, RelationshipBatch,
-    RelationshipChange, ScheduledReminder,
+    RelationshipChange, ScheduledReminder, TASK_SCHEDULE_REMINDERS,
 };
 pub use sqlite::{SCHEMA_VERSION, SqliteMetadataStore};
 pub use store::{CheckReport, GcReport, MARKER_FILE, Storage, Store, StoreOptions, WriteRequest};

@@ -165,13 +165,20 @@ pub enum Mutation {
         id: u64,
         at: Timestamp,
     },
+    /// Marks the one-time task `name` done (see [`MetadataStore::pending_tasks`]).
+    CompleteTask { name: String },
     /// Writes a whole organization from an archive: its tree with every version, its version
     /// policy, reminder schedule, change feed, audit entries and wrapped locker key. Refused
-    /// if the organization exists, unless `replace`, which first deletes what it has (its
-    /// audit entries stay: the log is append-only). Relationships and principals go in the
-    /// same group as their own mutations.
+    /// if the organization exists, unless `replace`, which first deletes what it has; its
+    /// audit log and change feed only grow (the archive's entries follow the existing ones,
+    /// so cursors stay valid). Relationships and principals go in the same group as their
+    /// own mutations.
     ImportOrg(Box<OrgImport>),
 }
+
+/// The pending task of scheduling the reminder items of a data directory that was created
+/// before the store kept a reminder schedule.
+pub const TASK_SCHEDULE_REMINDERS: &str = "schedule_reminders";
 
 /// What [`Mutation::ImportOrg`] writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,8 +191,8 @@ pub struct OrgImport {
     pub nodes: Vec<ImportedNode>,
     /// The reminder schedule: `(path, due)`.
     pub reminders: Vec<(VfsPath, Timestamp)>,
-    /// The change feed, numbered from 1 without gaps (the store numbers them again, the
-    /// same way).
+    /// The change feed, numbered from 1 without gaps (the store numbers them after the
+    /// organization's existing changes: the same numbers in a fresh store).
     pub changes: Vec<ChangeRecord>,
     /// Audit entries, appended to the organization's log in this order.
     pub audit: Vec<AuditRecord>,
@@ -446,6 +453,7 @@ impl Mutation {
             | Mutation::FireReminder { .. }
             | Mutation::AddNotifications { .. }
             | Mutation::MarkNotificationRead { .. }
+            | Mutation::CompleteTask { .. }
             | Mutation::ImportOrg(_) => None,
         }
     }
@@ -524,6 +532,10 @@ pub trait MetadataStore: Send + Sync + fmt::Debug {
 
     /// One organization's changes after `query.after`, oldest first, at most `query.limit`.
     async fn file_changes(&self, query: &ChangeQuery) -> Result<Vec<ChangeRecord>, StoreError>;
+
+    /// One-time tasks the store's migrations left for the services above it (names such as
+    /// [`TASK_SCHEDULE_REMINDERS`]), until a [`Mutation::CompleteTask`] commits.
+    async fn pending_tasks(&self) -> Result<Vec<String>, StoreError>;
 
     /// The reminder schedule of one organization: every scheduled reminder, by path.
     async fn org_reminders(&self, org: &OrgId) -> Result<Vec<ScheduledReminder>, StoreError>;

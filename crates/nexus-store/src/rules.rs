@@ -201,8 +201,12 @@ pub trait Rows: Send {
     /// Stores an organization's wrapped locker data key (refused if it has one).
     async fn create_locker_key(&mut self, key: &LockerKeyRecord) -> Outcome<()>;
 
+    /// Marks a one-time task done.
+    async fn complete_task(&mut self, name: &str) -> Result<(), StoreError>;
+
     /// Deletes what an organization has beside its tree and relationships: its reminder
-    /// schedule, change feed, locker key and version policy (not its audit entries).
+    /// schedule, locker key and version policy (not its audit entries or change feed,
+    /// which only grow).
     async fn forget_org(&mut self, org: &OrgId) -> Result<(), StoreError>;
 
     /// Re-wraps an organization's locker data key (refused unless wrapped by `from`).
@@ -516,6 +520,10 @@ pub async fn apply<R: Rows + ?Sized>(rows: &mut R, mutation: &Mutation) -> Outco
                 .await?;
             Ok(Applied::default())
         }
+        Mutation::CompleteTask { name } => {
+            rows.complete_task(name).await?;
+            Ok(Applied::default())
+        }
         Mutation::ImportOrg(import) => import_org(rows, import).await,
     }
 }
@@ -536,8 +544,14 @@ async fn import_org<R: Rows + ?Sized>(rows: &mut R, import: &OrgImport) -> Outco
     }
     rows.forget_org(org).await?;
     rows.store_version_policy(org, import.policy).await?;
-    if import.nodes.first().map(|node| &node.path) != Some(&root) {
-        return Err(invalid_import(format!("its first node must be `{root}`")));
+    if import
+        .nodes
+        .first()
+        .is_none_or(|node| node.path != root || node.kind != NodeKind::Directory)
+    {
+        return Err(invalid_import(format!(
+            "its first node must be the directory `{root}`"
+        )));
     }
     for node in &import.nodes {
         import_node(rows, org, node).await?;

@@ -488,6 +488,12 @@ impl Store {
         self.inner.commits.subscribe()
     }
 
+    /// One-time tasks the store's migrations left for the services (see
+    /// [`crate::meta::MetadataStore::pending_tasks`]).
+    pub async fn pending_tasks(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.meta.pending_tasks().await
+    }
+
     /// The reminder schedule of one organization, by path.
     pub async fn org_reminders(
         &self,

@@ -53,8 +53,8 @@ pub const ARCHIVE_FORMAT: &str = "nexus-org-archive";
 pub const ARCHIVE_VERSION: u32 = 1;
 /// The largest entry an import reads.
 const MAX_ENTRY_BYTES: u64 = 4 << 30;
-/// Entries in flight between the archive's thread and the store.
-const PIPELINE: usize = 16;
+/// Entries in flight between the archive's thread and the store (each read whole).
+const PIPELINE: usize = 2;
 const ZSTD_LEVEL: i32 = 3;
 
 const MANIFEST: &str = "manifest.json";
@@ -305,7 +305,8 @@ fn spawn_reader<R: Read + Send + 'static>(input: R) -> mpsc::Receiver<Result<Pie
                         "entry `{name}` is larger than {MAX_ENTRY_BYTES} bytes"
                     ));
                 }
-                let mut content = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+                let mut content =
+                    Vec::with_capacity(usize::try_from(size.min(1 << 20)).unwrap_or(0));
                 entry
                     .take(MAX_ENTRY_BYTES)
                     .read_to_end(&mut content)
@@ -407,7 +408,7 @@ impl Archives<'_> {
             }
         }
         report.changes = count(changes.len());
-        let reminders = self.store.org_reminders(&org).await?;
+        let reminders = self.reminders_of(&org, &node_lines).await?;
         report.reminders = count(reminders.len());
 
         let principals = self.principal_lines(&names).await?;
@@ -451,6 +452,22 @@ impl Archives<'_> {
             .write_archive(&org, out, exported_at, manifest, metadata, &blobs)
             .await?;
         Ok((report, out))
+    }
+
+    /// The reminder schedule of the files in the archive (one removed meanwhile is not).
+    async fn reminders_of(
+        self,
+        org: &OrgId,
+        node_lines: &[NodeLine],
+    ) -> Result<Vec<nexus_store::ScheduledReminder>, FsError> {
+        let files: HashSet<&str> = node_lines
+            .iter()
+            .filter(|line| !line.versions.is_empty())
+            .map(|line| line.path.as_str())
+            .collect();
+        let mut reminders = self.store.org_reminders(org).await?;
+        reminders.retain(|reminder| files.contains(reminder.path.as_str()));
+        Ok(reminders)
     }
 
     /// The registered principals among `names`.
@@ -516,7 +533,6 @@ impl Archives<'_> {
         let mut node_lines = Vec::with_capacity(nodes.len());
         let mut blobs: BTreeMap<ContentHash, u64> = BTreeMap::new();
         for node in &nodes {
-            mention(&node.author);
             let mut line = NodeLine {
                 path: node.path.to_string(),
                 kind: if node.is_dir() { "directory" } else { "file" }.to_owned(),
@@ -525,8 +541,12 @@ impl Archives<'_> {
                 versions: Vec::new(),
             };
             if !node.is_dir() {
-                report.files += 1;
                 let mut versions = self.store.versions(node).await?;
+                if versions.is_empty() {
+                    // Removed since the listing: not in the archive.
+                    continue;
+                }
+                report.files += 1;
                 versions.reverse();
                 for version in versions {
                     mention(&version.author);
@@ -541,6 +561,7 @@ impl Archives<'_> {
                 }
                 report.versions += count(line.versions.len());
             }
+            mention(&node.author);
             node_lines.push(line);
         }
         Ok((node_lines, blobs))
@@ -558,19 +579,19 @@ impl Archives<'_> {
     ) -> Result<W, FsError> {
         let mtime = u64::try_from(exported_at.as_micros() / 1_000_000).unwrap_or(0);
         let (sender, writer) = spawn_writer(out, mtime);
-        let sent = async {
-            let send = |piece: Piece| async {
-                sender
-                    .send(piece)
-                    .await
-                    .map_err(|_| FsError::internal("the archive writer stopped"))
-            };
+        // `Err(None)`: the writer stopped (its own error says why).
+        let sent: Result<(), Option<FsError>> = async {
+            let send = |piece: Piece| async { sender.send(piece).await.map_err(|_| None) };
             send(Piece::Entry(MANIFEST.to_owned(), Bytes::from(manifest))).await?;
             for (name, content) in metadata {
                 send(Piece::Entry(name.to_owned(), content)).await?;
             }
             for hash in blobs.keys() {
-                let content = self.store.blob(org, hash).await?;
+                let content = self
+                    .store
+                    .blob(org, hash)
+                    .await
+                    .map_err(|error| Some(error.into()))?;
                 send(Piece::Entry(format!("{BLOBS}{hash}"), content)).await?;
             }
             send(Piece::End).await
@@ -580,8 +601,12 @@ impl Archives<'_> {
         let written = writer
             .await
             .map_err(|error| FsError::internal(format!("the archive writer failed: {error}")))?;
-        sent?;
-        written.map_err(|error| FsError::internal(format!("writing the archive: {error}")))
+        match (sent, written) {
+            (Err(Some(error)), _) => Err(error),
+            (_, Err(error)) => Err(FsError::internal(format!("writing the archive: {error}"))),
+            (Err(None), Ok(_)) => Err(FsError::internal("the archive writer stopped")),
+            (Ok(()), Ok(out)) => Ok(out),
+        }
     }
 
     /// Restores an organization from an archive read from `input` (system administrators).
@@ -673,9 +698,10 @@ impl Archives<'_> {
             if !plan.blobs.contains_key(&hash) || !received.insert(hash) {
                 return Err(damaged(format!("unexpected entry `{name}`")));
             }
-            if ContentHash::of(&content) != hash {
+            let expected = plan.blobs.get(&hash).copied().unwrap_or_default();
+            if ContentHash::of(&content) != hash || count(content.len()) != expected {
                 return Err(damaged(format!(
-                    "the content of `{name}` does not match its hash (altered or damaged)"
+                    "the content of `{name}` does not match its hash and length (altered or damaged)"
                 )));
             }
             self.store.put_blob(&plan.org, content).await?;
@@ -683,7 +709,7 @@ impl Archives<'_> {
         if let Some(missing) = plan.blobs.keys().find(|hash| !received.contains(*hash)) {
             return Err(damaged(format!("it lacks the content `{BLOBS}{missing}`")));
         }
-        self.commit_import(plan).await
+        self.commit_import(context, plan).await
     }
 
     /// The archive's principals, checked against those registered here: the same id with
@@ -692,8 +718,9 @@ impl Archives<'_> {
         let principals: Vec<PrincipalLine> = parse_jsonl(PRINCIPALS, content)?;
         let mut registrations = Vec::new();
         let mut named = HashSet::new();
+        let mut handles = HashSet::new();
         for principal in principals {
-            crate::accounts::PrincipalKind::parse(&principal.kind)
+            let kind = crate::accounts::PrincipalKind::parse(&principal.kind)
                 .filter(|kind| kind.is_stable_id(&principal.id))
                 .ok_or_else(|| {
                     damaged(format!(
@@ -701,7 +728,28 @@ impl Archives<'_> {
                         principal.kind, principal.id
                     ))
                 })?;
-            named.insert((principal.kind.clone(), principal.id.clone()));
+            let valid = match kind {
+                crate::accounts::PrincipalKind::User => {
+                    crate::accounts::validate_handle(&principal.handle)
+                }
+                crate::accounts::PrincipalKind::Agent => {
+                    crate::accounts::validate_agent_name(&principal.handle)
+                }
+            };
+            valid.map_err(|error| {
+                damaged(format!(
+                    "principal `{}:{}`: {error}",
+                    principal.kind, principal.id
+                ))
+            })?;
+            if !named.insert((principal.kind.clone(), principal.id.clone()))
+                || !handles.insert((principal.kind.clone(), principal.handle.clone()))
+            {
+                return Err(damaged(format!(
+                    "principal `{}:{}` (`{}`) is listed twice",
+                    principal.kind, principal.id, principal.handle
+                )));
+            }
             match self.registry.handle(&principal.kind, &principal.id) {
                 Some(handle) if handle == principal.handle => {}
                 Some(handle) => {
@@ -849,6 +897,7 @@ impl Archives<'_> {
             .map(|line| audit_record(&org, line))
             .collect();
         report.audit_entries = count(audit.len());
+        check_named(&named, &nodes, &relationships, &audit, &changes)?;
 
         let locker_key = self.plan_locker_key(&org, organization.locker_key)?;
         report.locker_key = locker_key.is_some();
@@ -874,7 +923,11 @@ impl Archives<'_> {
         })
     }
 
-    async fn commit_import(self, plan: Plan) -> Result<ArchiveReport, FsError> {
+    async fn commit_import(
+        self,
+        context: &CallContext,
+        plan: Plan,
+    ) -> Result<ArchiveReport, FsError> {
         let Plan {
             org,
             import,
@@ -884,18 +937,63 @@ impl Archives<'_> {
             ..
         } = plan;
         let locker_key = import.locker_key.clone();
+        // Serialized with data keys being created and the master key being rotated: the
+        // key checked here is the one in force when the import commits.
+        let _creating = self.locker.creating.lock().await;
+        if let Some(key) = &locker_key {
+            self.check_locker_key(key).await?;
+        }
         let _registering = self.registry.registering.lock().await;
         let mut mutations = super::accounts::registrations(&registrations);
         mutations.push(Mutation::ImportOrg(Box::new(import)));
-        self.commit
-            .import_org(&org, relationships, mutations)
-            .await?;
-        self.registry.commit(&registrations);
+        // The replaced organization's data key goes first, so nothing is sealed with it
+        // while the import commits; if the import fails, the stored key is put back.
         self.locker.forget(&org);
-        if let Some(key) = &locker_key {
-            self.locker.install_stored(key);
+        let committed = self.commit.import_org(&org, relationships, mutations).await;
+        let stored = self.store.load_locker_keys().await;
+        if let Some(record) = stored
+            .ok()
+            .and_then(|keys| keys.into_iter().find(|key| key.org == org))
+        {
+            self.locker.install_stored(&record);
         }
+        committed?;
+        self.registry.commit(&registrations);
+        let root = VfsPath::org_root(&org).to_string();
+        self.audit_private(context, &org, "org_import", root)
+            .await?;
         Ok(report)
+    }
+
+    /// An archive's locker key must open with this server's master key, or (with none
+    /// configured) be wrapped by the same master key as the data keys stored here already:
+    /// a data directory whose keys need different master keys could not open its lockers.
+    async fn check_locker_key(self, key: &LockerKeyRecord) -> Result<(), FsError> {
+        match self.locker.opens(key) {
+            Some(true) => Ok(()),
+            Some(false) => Err(FsError::Conflict {
+                message: format!(
+                    "the archive's locker secrets are sealed under master key `{}`, which is not this server's (`{}`): configure the same key to import them",
+                    key.master_id,
+                    self.locker.master_id().unwrap_or_default()
+                ),
+            }),
+            None => {
+                let stored = self.store.load_locker_keys().await?;
+                match stored
+                    .iter()
+                    .find(|other| other.org != key.org && other.master_id != key.master_id)
+                {
+                    Some(other) => Err(FsError::Conflict {
+                        message: format!(
+                            "the archive's locker secrets are sealed under master key `{}`, and this data directory's under `{}`: import with the archive's master key configured",
+                            key.master_id, other.master_id
+                        ),
+                    }),
+                    None => Ok(()),
+                }
+            }
+        }
     }
 
     async fn audit_of(self, org: &OrgId) -> Result<Vec<AuditRecord>, FsError> {
@@ -1000,6 +1098,48 @@ fn plan_nodes(
         return Err(damaged(format!("`{NODES}` is not in path order")));
     }
     Ok((nodes, blobs))
+}
+
+/// Only principals the organization's data names (authors, relationships' subjects, audit
+/// actors) are registered by an import.
+fn check_named(
+    named: &Named,
+    nodes: &[ImportedNode],
+    relationships: &[Relationship],
+    audit: &[AuditRecord],
+    changes: &[ChangeRecord],
+) -> Result<(), FsError> {
+    let mut mentioned = HashSet::new();
+    let mut mention = |text: &str| mentioned.extend(principal_of(text));
+    for node in nodes {
+        mention(&node.author);
+        node.versions
+            .iter()
+            .for_each(|version| mention(&version.author));
+    }
+    for relationship in relationships {
+        mention(&relationship.subject.to_string());
+    }
+    for entry in audit {
+        mention(&entry.actor);
+        entry
+            .on_behalf_of
+            .iter()
+            .for_each(|principal| mention(principal));
+    }
+    changes
+        .iter()
+        .filter_map(|change| change.author.as_deref())
+        .for_each(&mut mention);
+    if let Some((kind, id)) = named
+        .iter()
+        .find(|principal| !mentioned.contains(*principal))
+    {
+        return Err(damaged(format!(
+            "principal `{kind}:{id}` is not named by the organization's data"
+        )));
+    }
+    Ok(())
 }
 
 /// An archive's relationship stays inside its organization: on one of its objects, naming

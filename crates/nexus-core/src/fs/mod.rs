@@ -187,6 +187,7 @@ impl Fs {
         };
         fs.accounts().adopt_unregistered_users().await?;
         fs.accounts().give_agents_stable_ids().await?;
+        fs.reminders().schedule_existing(chrono::Utc::now()).await?;
         Ok(fs)
     }
 

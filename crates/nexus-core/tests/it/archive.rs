@@ -319,8 +319,17 @@ async fn an_imported_organization_answers_every_check_the_same() {
             .map(|entry| (entry.at, entry.actor, entry.action, entry.target))
             .collect::<Vec<_>>()
     };
-    // (Compared first: reading people's private files below adds audit entries.)
-    assert_eq!(audit(target.clone()).await, audit(source.clone()).await);
+    // (Compared first: reading people's private files below adds audit entries.) The
+    // archive's log ends with the export; the import adds its own entry after it.
+    let mut imported_log = audit(target.clone()).await;
+    let import_entry = imported_log.pop().unwrap();
+    assert_eq!(
+        (import_entry.1.as_str(), import_entry.2.as_str()),
+        ("system", "org_import")
+    );
+    let source_log = audit(source.clone()).await;
+    assert_eq!(source_log.last().unwrap().2, "org_export");
+    assert_eq!(imported_log, source_log);
     let expected = decisions(&source).await;
     assert!(expected.iter().any(|decision| decision.3));
     assert!(expected.iter().any(|decision| !decision.3));
@@ -468,6 +477,23 @@ fn pack(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     builder.into_inner().unwrap().finish().unwrap()
 }
 
+/// The archive with `line` appended to entry `name`, and the manifest updated to match.
+fn edited(original: &[(String, Vec<u8>)], name: &str, line: &[u8]) -> Vec<u8> {
+    let mut altered = original.to_vec();
+    let entry = altered.iter_mut().find(|(entry, _)| entry == name).unwrap();
+    entry.1.extend_from_slice(line);
+    let digest = blake3::hash(&entry.1).to_hex().to_string();
+    let length = entry.1.len();
+    let manifest = altered
+        .iter_mut()
+        .find(|(entry, _)| entry == "manifest.json")
+        .unwrap();
+    let mut parsed: serde_json::Value = serde_json::from_slice(&manifest.1).unwrap();
+    parsed["entries"][name] = json!({"blake3": digest, "bytes": length});
+    manifest.1 = serde_json::to_vec(&parsed).unwrap();
+    pack(&altered)
+}
+
 #[tokio::test]
 async fn altered_archives_and_other_callers_are_refused_changing_nothing() {
     let dir = tempfile::TempDir::new().unwrap();
@@ -533,25 +559,29 @@ async fn altered_archives_and_other_callers_are_refused_changing_nothing() {
     altered.remove(position);
     refuse(pack(&altered), "lacks the content").await;
     refuse(archive[..archive.len() / 2].to_vec(), "cannot be read").await;
-    // A relationship reaching into another organization, with a matching manifest.
-    let mut altered = original.clone();
-    let relationships = altered
-        .iter_mut()
-        .find(|(name, _)| name == "relationships.jsonl")
-        .unwrap();
-    relationships.1.extend_from_slice(
-        b"{\"relationship\":\"file:/orgs/acme/ops#viewer@group:globex/staff#member\"}\n",
-    );
-    let digest = blake3::hash(&relationships.1).to_hex().to_string();
-    let length = relationships.1.len();
-    let manifest = altered
-        .iter_mut()
-        .find(|(name, _)| name == "manifest.json")
-        .unwrap();
-    let mut parsed: serde_json::Value = serde_json::from_slice(&manifest.1).unwrap();
-    parsed["entries"]["relationships.jsonl"] = json!({"blake3": digest, "bytes": length});
-    manifest.1 = serde_json::to_vec(&parsed).unwrap();
-    refuse(pack(&altered), "names a subject that is not one").await;
+    // Edited with a manifest to match: still checked. A relationship reaching into another
+    // organization; a principal its data does not name; a reserved handle.
+    let relationship =
+        b"{\"relationship\":\"file:/orgs/acme/ops#viewer@group:globex/staff#member\"}\n";
+    refuse(
+        edited(&original, "relationships.jsonl", relationship),
+        "names a subject that is not one",
+    )
+    .await;
+    let stranger =
+        b"{\"kind\":\"user\",\"id\":\"u_zz99\",\"handle\":\"eve@evil.com\",\"created_at_us\":1}\n";
+    refuse(
+        edited(&original, "principals.jsonl", stranger),
+        "is not named by the organization's data",
+    )
+    .await;
+    let reserved =
+        b"{\"kind\":\"user\",\"id\":\"u_zz98\",\"handle\":\"system\",\"created_at_us\":1}\n";
+    refuse(
+        edited(&original, "principals.jsonl", reserved),
+        "principal `user:u_zz98`",
+    )
+    .await;
 
     // Only the system administrator exports or imports.
     let alice = user(&source, PEOPLE[0]);
@@ -576,11 +606,53 @@ async fn altered_archives_and_other_callers_are_refused_changing_nothing() {
     let stranger = open(&dir.path().join("stranger"), &other).await;
     let wrong_key = stranger
         .archives()
-        .import(&system(), Cursor::new(archive), false)
+        .import(&system(), Cursor::new(archive.clone()), false)
         .await
         .unwrap_err();
     assert_eq!(wrong_key.code(), ErrorCode::Conflict, "{wrong_key}");
+    // Without a master key configured, the archive's must be the one that wrapped the
+    // data keys stored here: a data directory needing two keys could not open its lockers.
+    let mut globex = spec();
+    globex.id = OrgId::parse("globex").unwrap();
+    globex.members.truncate(1);
+    globex.members[0].0.user_id = "zed@globex.com".to_owned();
+    stranger
+        .orgs()
+        .provision(&system(), &[globex])
+        .await
+        .unwrap();
+    let zed = user(&stranger, "zed@globex.com");
+    stranger
+        .items()
+        .create(
+            &zed,
+            "globex",
+            CreateItem {
+                env: "locker".to_owned(),
+                scope: "personal".to_owned(),
+                kind: "cred".to_owned(),
+                id: None,
+                data: json!({"name": "globex db", "secret": "other"}),
+                session: None,
+            },
+        )
+        .await
+        .unwrap();
+    stranger.close().await;
+    let keyless = Fs::open(&dir.path().join("stranger"), StoreOptions::default())
+        .await
+        .unwrap();
+    let two_keys = keyless
+        .archives()
+        .import(&system(), Cursor::new(archive), false)
+        .await
+        .unwrap_err();
+    assert_eq!(two_keys.code(), ErrorCode::Conflict, "{two_keys}");
+    assert!(
+        two_keys.to_string().contains("this data directory's"),
+        "{two_keys}"
+    );
     source.close().await;
     fresh.close().await;
-    stranger.close().await;
+    keyless.close().await;
 }

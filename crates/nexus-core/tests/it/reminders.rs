@@ -145,3 +145,85 @@ async fn the_same_moment_written_another_way_does_not_fire_again() {
     assert_eq!(fs.reminders().fire_due(now).await.unwrap(), 1);
     assert_eq!(titles(&fs, &bob).await, ["Once", "Once"]);
 }
+
+/// A data directory from before the reminder schedule (its reminder items have no row, and
+/// the migration left the task): opening it schedules them once. A one-off that fell due
+/// meanwhile fires once; reopening does not schedule it again.
+#[tokio::test]
+async fn reminders_written_before_the_schedule_existed_are_scheduled_once() {
+    let (dir, fs) = provisioned().await;
+    let bob = fs.context(Principal::User("bob@acme.com".to_owned()));
+    reminder(&fs, &bob, "Missed", "2026-01-01T09:00:00+01:00").await;
+    let weekly = fs
+        .items()
+        .create(
+            &bob,
+            "acme",
+            CreateItem {
+                env: "chrono".to_owned(),
+                scope: "personal".to_owned(),
+                kind: "reminder".to_owned(),
+                id: None,
+                data: json!({"title": "Weekly", "due": "2026-01-05T09:00:00Z", "recurrence": "weekly"}),
+                session: None,
+            },
+        )
+        .await
+        .unwrap();
+    // As written by a build without the schedule: no rows, and the task pending.
+    let acme = OrgId::parse("acme").unwrap();
+    for row in fs.store().org_reminders(&acme).await.unwrap() {
+        fs.store()
+            .apply(Mutation::ScheduleReminder {
+                org: acme.clone(),
+                path: row.path,
+                due: None,
+            })
+            .await
+            .unwrap();
+    }
+    fs.close().await;
+    let data = dir.path().join("data");
+    {
+        use sqlx::Connection as _;
+        let url = format!("sqlite://{}", data.join("meta.db").display());
+        let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("INSERT INTO pending_tasks (name) VALUES ('schedule_reminders')")
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        connection.close().await.unwrap();
+    }
+
+    let fs = Fs::open(&data, StoreOptions::default()).await.unwrap();
+    assert!(fs.store().pending_tasks().await.unwrap().is_empty());
+    let schedule = fs.store().org_reminders(&acme).await.unwrap();
+    assert_eq!(schedule.len(), 2, "{schedule:?}");
+    let weekly_row = schedule
+        .iter()
+        .find(|row| {
+            row.path
+                .as_str()
+                .ends_with(&format!("{}.json", weekly.key.rsplit(':').next().unwrap()))
+        })
+        .unwrap();
+    assert!(
+        weekly_row.due.as_micros() > chrono::Utc::now().timestamp_micros(),
+        "a repeating reminder continues from now"
+    );
+    let bob = fs.context(Principal::User("bob@acme.com".to_owned()));
+    assert_eq!(
+        fs.reminders().fire_due(chrono::Utc::now()).await.unwrap(),
+        1
+    );
+    assert_eq!(titles(&fs, &bob).await, ["Missed"]);
+    fs.close().await;
+    // Done once: reopening leaves the fired one-off off the schedule.
+    let fs = Fs::open(&data, StoreOptions::default()).await.unwrap();
+    assert_eq!(fs.store().org_reminders(&acme).await.unwrap().len(), 1);
+    assert_eq!(
+        fs.reminders().fire_due(chrono::Utc::now()).await.unwrap(),
+        0
+    );
+    fs.close().await;
+}

@@ -372,6 +372,14 @@ impl MetadataStore for SqliteMetadataStore {
         chrono::file_changes(&self.readers, query).await
     }
 
+    async fn pending_tasks(&self) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT name FROM pending_tasks ORDER BY name")
+                .fetch_all(&self.readers)
+                .await?,
+        )
+    }
+
     async fn org_reminders(
         &self,
         org: &OrgId,

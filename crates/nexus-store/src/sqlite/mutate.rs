@@ -395,10 +395,17 @@ impl Rows for SqliteRows<'_> {
         super::accounts::create_locker_key(self.connection, key).await
     }
 
+    async fn complete_task(&mut self, name: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM pending_tasks WHERE name = ?")
+            .bind(name)
+            .execute(&mut *self.connection)
+            .await?;
+        Ok(())
+    }
+
     async fn forget_org(&mut self, org: &OrgId) -> Result<(), StoreError> {
         for statement in [
             "DELETE FROM reminders WHERE org = ?",
-            "DELETE FROM changes WHERE org = ?",
             "DELETE FROM locker_keys WHERE org = ?",
             "DELETE FROM version_policies WHERE org = ?",
         ] {

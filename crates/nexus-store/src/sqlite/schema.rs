@@ -273,7 +273,17 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (org, revision)
     ) STRICT, WITHOUT ROWID;
     ",
+    // 12: one-time tasks for the services above the store, listed by the migration that
+    // needs them (see `migrate`) and completed by a mutation.
+    "
+    CREATE TABLE pending_tasks (
+        name TEXT PRIMARY KEY
+    ) STRICT, WITHOUT ROWID;
+    ",
 ];
+
+/// The first schema with the reminder schedule (migration 10).
+const SCHEDULE_VERSION: i64 = 10;
 
 /// The schema version this build writes.
 #[expect(clippy::cast_possible_wrap, reason = "a handful of migrations")]
@@ -299,6 +309,14 @@ pub async fn migrate(connection: &mut SqliteConnection) -> Result<(), StoreError
         let target = index + 1;
         let mut transaction = connection.begin().await?;
         sqlx::raw_sql(*migration).execute(&mut *transaction).await?;
+        // A database older than the reminder schedule may hold reminder items that have
+        // no place on it: the services schedule them once (existing databases only).
+        if target == 12 && (1..SCHEDULE_VERSION).contains(&current) {
+            sqlx::query("INSERT INTO pending_tasks (name) VALUES (?)")
+                .bind(crate::meta::TASK_SCHEDULE_REMINDERS)
+                .execute(&mut *transaction)
+                .await?;
+        }
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
             "PRAGMA user_version = {target}"
         )))
@@ -337,6 +355,27 @@ mod tests {
         .await
         .unwrap();
         connection
+    }
+
+    /// A database from before the reminder schedule gets the task of scheduling its
+    /// reminder items; a new one, or one that had the schedule, does not.
+    #[tokio::test]
+    async fn old_databases_get_their_reminders_scheduled() {
+        let pending = |mut connection: SqliteConnection| async move {
+            migrate(&mut connection).await.unwrap();
+            sqlx::query_scalar::<_, String>("SELECT name FROM pending_tasks")
+                .fetch_all(&mut connection)
+                .await
+                .unwrap()
+        };
+        assert_eq!(
+            pending(database_at(9).await).await,
+            [crate::meta::TASK_SCHEDULE_REMINDERS]
+        );
+        assert!(pending(database_at(10).await).await.is_empty());
+        assert!(pending(database_at(11).await).await.is_empty());
+        let fresh = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        assert!(pending(fresh).await.is_empty());
     }
 
     /// A change log written by schema version 2 (one row per change) reads the same after

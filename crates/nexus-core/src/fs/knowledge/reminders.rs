@@ -229,6 +229,53 @@ impl Fs {
 }
 
 impl Reminders<'_> {
+    /// Puts on the schedule the reminder items of a data directory created before the
+    /// store kept a schedule (the store's migration left the task): each as if written at
+    /// `now` (a one-off whose `due` has passed fires once, at the next pass; a repeating one
+    /// at its next occurrence). The task is completed in the same transaction, so this
+    /// happens once; an item that cannot be read is logged and left off the schedule.
+    pub(crate) async fn schedule_existing(self, now: DateTime<Utc>) -> Result<usize, FsError> {
+        let tasks = self.store.pending_tasks().await?;
+        if !tasks
+            .iter()
+            .any(|task| task == nexus_store::TASK_SCHEDULE_REMINDERS)
+        {
+            return Ok(0);
+        }
+        let mut group = Vec::new();
+        for org_root in self.all_nodes(&VfsPath::orgs_root(), false).await? {
+            let Some(org) = org_root.org else {
+                continue;
+            };
+            let chrono = VfsPath::parse(&format!(
+                "{}/{}/{}",
+                org_root.path,
+                nexus_knowledge::ITEMS_FOLDER,
+                Environment::Chrono.as_str()
+            ))?;
+            for node in self.all_nodes(&chrono, true).await? {
+                let Ok((_, key)) = ItemKey::from_path(&node.path) else {
+                    continue;
+                };
+                if node.is_dir() || key.kind != "reminder" {
+                    continue;
+                }
+                match self.items().data_of(&node).await {
+                    Ok(data) => group.extend(schedule(&org, &key, &data, now)),
+                    Err(error) => {
+                        tracing::warn!(%error, path = %node.path, "a reminder written before the schedule existed cannot be read; it is not scheduled");
+                    }
+                }
+            }
+        }
+        let scheduled = group.len();
+        group.push(Mutation::CompleteTask {
+            name: nexus_store::TASK_SCHEDULE_REMINDERS.to_owned(),
+        });
+        self.store.apply_group(group).await?;
+        Ok(scheduled)
+    }
+
     /// Fires every reminder due at `now`; returns how many occurrences fired. A reminder
     /// that cannot be fired now (its file unreadable, a store error) is logged and left due
     /// for the next pass; it does not hold up the others.
