@@ -14,6 +14,7 @@ import pytest
 from nexus import (
     AsyncRemoteNexusClient,
     ConflictError,
+    InvalidInputError,
     KbNodeData,
     LockerData,
     NotFoundError,
@@ -166,6 +167,25 @@ def test_the_system_administrator_locks_and_unlocks_accounts(server: Server) -> 
         server.client(token_for="alice@acme.com").unlock_user("bob@acme.com")
     system.unlock_user("bob@acme.com")
     assert bob.get_item("acme", created.key).data["text"] == "mine"
+
+
+def test_the_system_administrator_exports_and_imports_an_organization(server: Server) -> None:
+    _members(server)
+    system = server.client()
+    bob = server.client(token_for="bob@acme.com")
+    created = bob.create_item("acme", "kb", "node", {"title": "kept"})
+    archive = system.export_org("acme")
+    assert archive[:4] == b"\x28\xb5\x2f\xfd", "a zstd frame"
+    with pytest.raises(PermissionDeniedError):
+        server.client(token_for="alice@acme.com").export_org("acme")
+    with pytest.raises(ConflictError):
+        system.import_org(archive)
+    bob.delete_item("acme", created.key)
+    report = system.import_org(archive, replace=True)
+    assert report["replaced"] is True and report["org"] == "acme"
+    assert bob.get_item("acme", created.key).data["title"] == "kept"
+    with pytest.raises(InvalidInputError):
+        system.import_org(archive[: len(archive) // 2], replace=True)
 
 
 def test_locker_secrets_reach_their_owner_only(tmp_path: Path) -> None:

@@ -77,6 +77,10 @@ METHODS = [
      "Emergency lockout (system administrators): the user's API keys are revoked, tokens issued\n        before now refused, and the account locked."),
     ("mark_notification_read", "id: int", "self._calls.mark_notification_read(id)", "None",
      "Marks one of your notifications read (`NotFoundError` if your feed has no such id)."),
+    ("export_org", "org: str", "self._calls.export_org(org)", "bytes",
+     "An organization's archive (system administrators): files with every version,\n        relationships, items, the schedule, the change feed, the audit log and sealed secrets,\n        as a zstd-compressed tar (`docs/archives.md`)."),
+    ("import_org", "archive: bytes, *, replace: bool = False", "self._calls.import_org(archive, replace)", "dict[str, Any]",
+     "Restores an organization from an archive (system administrators); `ConflictError` if\n        it exists unless `replace`, `InvalidInputError` if the archive is damaged. Returns\n        what it restored."),
     ("delete_user", "user: str", "self._calls.delete_user(user)", "dict[str, Any]",
      "Deletes an account (system administrators): removed everywhere, keys revoked, personal\n        items removed."),
 ]

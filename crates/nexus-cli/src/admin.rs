@@ -368,22 +368,7 @@ impl Session {
             write_stdout(&archive)?;
             "standard output".to_owned()
         };
-        let message = format!(
-            "exported {org} to {written_to}: {} files ({} versions, {} bytes of content), {} relationships, {} principals, {} audit entries, {} changes, {} reminders{}",
-            report.files,
-            report.versions,
-            report.bytes,
-            report.relationships,
-            report.principals,
-            report.audit_entries,
-            report.changes,
-            report.reminders,
-            if report.locker_key {
-                ", sealed locker secrets"
-            } else {
-                ""
-            }
-        );
+        let message = format!("exported {org} to {written_to}: {}", summary(&report));
         if to_stdout {
             eprintln!("{message}");
             return Ok(());
@@ -417,26 +402,15 @@ impl Session {
             .import_org(bytes::Bytes::from(archive), replace)
             .await?;
         let message = format!(
-            "{} {}: {} files ({} versions), {} relationships, {} principals ({} new), {} audit entries, {} changes, {} reminders{}",
+            "{} {}: {}; {} principal(s) registered",
             if report.replaced {
                 "replaced"
             } else {
                 "imported"
             },
             report.org,
-            report.files,
-            report.versions,
-            report.relationships,
-            report.principals,
-            report.principals_registered,
-            report.audit_entries,
-            report.changes,
-            report.reminders,
-            if report.locker_key {
-                ", sealed locker secrets"
-            } else {
-                ""
-            }
+            summary(&report),
+            report.principals_registered
         );
         self.done(&report, &message)
     }
@@ -542,4 +516,24 @@ impl Session {
         }
         write_stdout(out.as_bytes())
     }
+}
+
+/// What an archive holds, for people.
+fn summary(report: &nexus_api::ArchiveReport) -> String {
+    format!(
+        "{} files ({} versions, {} bytes of content), {} relationships, {} principals, {} audit entries, {} changes, {} reminders{}",
+        report.files,
+        report.versions,
+        report.bytes,
+        report.relationships,
+        report.principals,
+        report.audit_entries,
+        report.changes,
+        report.reminders,
+        if report.locker_key {
+            ", sealed locker secrets"
+        } else {
+            ""
+        }
+    )
 }

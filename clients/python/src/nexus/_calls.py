@@ -599,5 +599,18 @@ class Calls:
     def lockout_user(self, user: str) -> Call[dict[str, Any]]:
         return Call("POST", f"/api/admin/users/{quote(user, safe='@')}/lockout", lambda reply: reply.json())
 
+    def export_org(self, org: str) -> Call[bytes]:
+        return Call("GET", f"/api/admin/orgs/{quote(org, safe='')}/export", lambda reply: reply.content)
+
+    def import_org(self, archive: bytes, replace: bool) -> Call[dict[str, Any]]:
+        return Call(
+            "POST",
+            "/api/admin/orgs/import",
+            lambda reply: reply.json(),
+            params={"replace": "true" if replace else "false"},
+            headers={"content-type": "application/zstd"},
+            body=archive,
+        )
+
     def delete_user(self, user: str) -> Call[dict[str, Any]]:
         return Call("DELETE", f"/api/admin/users/{quote(user, safe='@')}", lambda reply: reply.json())

@@ -314,6 +314,18 @@ class RemoteNexusClient:
         """Marks one of your notifications read (`NotFoundError` if your feed has no such id)."""
         return self._run(self._calls.mark_notification_read(id))
 
+    def export_org(self, org: str) -> bytes:
+        """An organization's archive (system administrators): files with every version,
+        relationships, items, the schedule, the change feed, the audit log and sealed secrets,
+        as a zstd-compressed tar (`docs/archives.md`)."""
+        return self._run(self._calls.export_org(org))
+
+    def import_org(self, archive: bytes, *, replace: bool = False) -> dict[str, Any]:
+        """Restores an organization from an archive (system administrators); `ConflictError` if
+        it exists unless `replace`, `InvalidInputError` if the archive is damaged. Returns
+        what it restored."""
+        return self._run(self._calls.import_org(archive, replace))
+
     def delete_user(self, user: str) -> dict[str, Any]:
         """Deletes an account (system administrators): removed everywhere, keys revoked, personal
         items removed."""

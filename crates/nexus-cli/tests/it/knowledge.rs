@@ -393,3 +393,77 @@ fn the_change_feed_from_the_command_line() {
             .all(|line| line.split('\t').next().unwrap().parse::<u64>().unwrap() > revision)
     );
 }
+
+#[test]
+fn export_and_import_from_the_command_line() {
+    let nexus = provisioned();
+    let created = nexus.json(&as_bob(&[
+        "item",
+        "create",
+        "kb",
+        "--kind",
+        "node",
+        "--data",
+        r#"{"title": "Moves along"}"#,
+    ]));
+    let key = created["key"].as_str().unwrap().to_owned();
+    nexus.ok(&["write", "/orgs/acme/sales/plan.md", "v1"]);
+    nexus.ok(&["write", "/orgs/acme/sales/plan.md", "v2"]);
+    let archive = nexus.dir.path().join("acme.tar.zst");
+    let archive = archive.to_str().unwrap();
+    // Only the operator exports.
+    let refused = nexus.run(&as_bob(&["export", "--org", "acme", "--output", archive]));
+    assert_eq!(refused.code, 5, "{}", refused.stderr);
+    let report = nexus.json(&["export", "--org", "acme", "--output", archive]);
+    assert_eq!(report["org"], "acme");
+    assert!(report["files"].as_u64().unwrap() >= 3, "{report}");
+    // Into a fresh data directory: the same item, versions and answers.
+    let other = super::Nexus::new();
+    let imported = other.run(&["import", archive]);
+    assert_eq!(imported.code, 0, "{}", imported.stderr);
+    assert!(
+        imported.stdout.starts_with("imported acme: "),
+        "{}",
+        imported.stdout
+    );
+    let read = other.json(&as_bob(&["item", "get", &key]));
+    assert_eq!(read["data"]["title"], "Moves along");
+    assert!(
+        other
+            .ok(&["versions", "/orgs/acme/sales/plan.md"])
+            .contains("v2-")
+    );
+    assert_eq!(
+        other.ok(&[
+            "rebac",
+            "check",
+            "user:carol@acme.com",
+            "read",
+            "/orgs/acme/sales/plan.md"
+        ]),
+        nexus.ok(&[
+            "rebac",
+            "check",
+            "user:carol@acme.com",
+            "read",
+            "/orgs/acme/sales/plan.md"
+        ])
+    );
+    // Again: refused (conflict) unless replacing; from standard input.
+    let again = other.run(&["import", archive]);
+    assert_eq!(again.code, 4, "{}", again.stderr);
+    assert!(again.stderr.contains("--replace"), "{}", again.stderr);
+    let bytes = std::fs::read(archive).unwrap();
+    let replaced = other.run_with_stdin(&["import", "-", "--replace"], Some(&bytes));
+    assert_eq!(replaced.code, 0, "{}", replaced.stderr);
+    assert!(
+        replaced.stdout.starts_with("replaced acme: "),
+        "{}",
+        replaced.stdout
+    );
+    let damaged = other.run_with_stdin(
+        &["import", "-", "--replace"],
+        Some(&bytes[..bytes.len() / 2]),
+    );
+    assert_eq!(damaged.code, 2, "{}", damaged.stderr);
+}
