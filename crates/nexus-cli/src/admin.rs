@@ -60,9 +60,9 @@ pub fn validate(file: &Path, json_output: bool) -> Result<(), CliError> {
     }
     write_stdout(
         format!(
-            "{}: valid ({} organizations, data in {})\n",
+            "{}: valid ({}, data in {})\n",
             file.display(),
-            config.organizations.len(),
+            organizations(config.organizations.len()),
             config.data_dir.display()
         )
         .as_bytes(),
@@ -94,8 +94,8 @@ async fn provision(fs: &Fs, config: &Config, json_output: bool) -> Result<(), Cl
         out.push_str(&format!("+ {change}\n"));
     }
     out.push_str(&format!(
-        "✓ Initialized {} organizations: {} changes, {} already in place\n",
-        config.organizations.len(),
+        "✓ Initialized {}: {} changes, {} already in place\n",
+        organizations(config.organizations.len()),
         report.changes.len(),
         report.unchanged
     ));
@@ -536,4 +536,13 @@ fn summary(report: &nexus_api::ArchiveReport) -> String {
             ""
         }
     )
+}
+
+/// `1 organization`, `2 organizations`.
+fn organizations(count: usize) -> String {
+    if count == 1 {
+        "1 organization".to_owned()
+    } else {
+        format!("{count} organizations")
+    }
 }

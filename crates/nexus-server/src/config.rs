@@ -514,7 +514,14 @@ impl Config {
         config.unset_secrets = unset;
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         if config.data_dir.is_relative() {
-            config.data_dir = base.join(&config.data_dir);
+            // `./data` beside the file reads as `DIR/data`, not `DIR/./data`.
+            config.data_dir = base.join(
+                config
+                    .data_dir
+                    .components()
+                    .filter(|part| *part != std::path::Component::CurDir)
+                    .collect::<PathBuf>(),
+            );
         }
         if let Some(key) = &config.auth.jwt_public_key_file
             && key.is_relative()
