@@ -224,3 +224,13 @@ impl FsError {
         }
     }
 }
+
+/// Why a file could not be read or written, for people: the system's message without its
+/// `(os error N)` suffix (`No such file or directory`).
+pub fn io_reason(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    match text.split_once(" (os error ") {
+        Some((reason, _)) => reason.to_owned(),
+        None => text,
+    }
+}

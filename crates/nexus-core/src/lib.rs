@@ -30,7 +30,7 @@ pub use entry::{
     ContextLine, Entry, EntryKind, GlobResult, GrepMatch, GrepResult, ListPage, RemoveResult,
     VersionInfo, format_timestamp,
 };
-pub use error::{ErrorCode, FsError};
+pub use error::{ErrorCode, FsError, io_reason};
 pub use fs::{
     Accounts, Archives, Audit, ByteRange, CheckQuery, DEFAULT_PAGE_SIZE, Files, Fs, GlobOptions,
     GrepOptions, ItemQuery, Items, Layout, ListOptions, LockerRotation, MAX_PAGE_SIZE, MemberKind,

@@ -38,7 +38,10 @@ pub enum MasterKeyError {
         "the locker master key must be 32 bytes, base64-encoded (e.g. `head -c 32 /dev/urandom | base64`): {0}"
     )]
     Malformed(String),
-    #[error("cannot read the locker key file `{path}`: {source}")]
+    #[error(
+        "cannot read the locker key file `{path}`: {}",
+        crate::io_reason(source)
+    )]
     Unreadable {
         path: String,
         #[source]

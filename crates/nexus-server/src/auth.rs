@@ -26,7 +26,7 @@ pub enum AuthSetupError {
     ShortSecret,
     #[error("`jwt_algorithm: {algorithm}` needs `jwt_public_key_file`")]
     MissingKeyFile { algorithm: String },
-    #[error("cannot read `{}`: {source}", path.display())]
+    #[error("cannot read `{}`: {}", path.display(), nexus_core::io_reason(source))]
     ReadKey {
         path: std::path::PathBuf,
         #[source]

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 /// Why a configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read `{path}`: {source}")]
+    #[error("cannot read `{path}`: {}", nexus_core::io_reason(source))]
     Read {
         path: String,
         #[source]
