@@ -124,44 +124,20 @@ impl UnitOfWork {
         };
         let plan = {
             let mut engine = self.state.engine.write();
-            // Keyed by the relationship without caveat and expiration: the last word wins.
-            let mut updates: Vec<RelationshipUpdate> = Vec::new();
-            let mut index = std::collections::HashMap::new();
-            let mut push = |update: RelationshipUpdate| {
-                let relationship = &update.relationship;
-                let key = (
-                    relationship.resource.clone(),
-                    relationship.relation.clone(),
-                    relationship.subject.clone(),
-                );
-                if let Some(&position) = index.get(&key) {
-                    if let Some(slot) = updates.get_mut(position) {
-                        *slot = update;
-                    }
-                } else {
-                    index.insert(key, updates.len());
-                    updates.push(update);
-                }
-            };
+            let mut updates = LastWordWins::default();
             if let Some(new_root) = new_root {
                 for relationship in engine.read(&subtree(new_root), None, usize::MAX, i64::MIN) {
                     if kept(&relationship) {
                         continue;
                     }
-                    push(RelationshipUpdate {
-                        operation: Operation::Delete,
-                        relationship,
-                    });
+                    updates.push(Operation::Delete, relationship);
                 }
             }
             for relationship in engine.read(&subtree(root), None, usize::MAX, i64::MIN) {
                 if kept(&relationship) {
                     continue;
                 }
-                push(RelationshipUpdate {
-                    operation: Operation::Delete,
-                    relationship: relationship.clone(),
-                });
+                updates.push(Operation::Delete, relationship.clone());
                 let moved = new_root.and_then(|new_root| {
                     VfsPath::parse(&relationship.resource.object_id)
                         .ok()
@@ -170,13 +146,10 @@ impl UnitOfWork {
                 if let Some(moved) = moved {
                     let mut renamed = relationship;
                     renamed.resource.object_id = moved.to_string();
-                    push(RelationshipUpdate {
-                        operation: Operation::Touch,
-                        relationship: renamed,
-                    });
+                    updates.push(Operation::Touch, renamed);
                 }
             }
-            engine.plan(&updates, &[], now())?
+            engine.plan(&updates.updates, &[], now())?
         };
         Ok(self.persist_and_apply(plan, mutations).await?.1)
     }
@@ -194,35 +167,15 @@ impl UnitOfWork {
         let _serialized = self.writes.lock().await;
         let plan = {
             let mut engine = self.state.engine.write();
-            let mut updates: Vec<RelationshipUpdate> = Vec::new();
-            let mut index = std::collections::HashMap::new();
-            let deletes = org_relationships(&engine, org)
-                .into_iter()
-                .map(|relationship| (Operation::Delete, relationship));
-            let touches = relationships
-                .into_iter()
-                .map(|relationship| (Operation::Touch, relationship));
-            // Keyed by the relationship without caveat and expiration: the archive's wins.
-            for (operation, relationship) in deletes.chain(touches) {
-                let key = (
-                    relationship.resource.clone(),
-                    relationship.relation.clone(),
-                    relationship.subject.clone(),
-                );
-                let update = RelationshipUpdate {
-                    operation,
-                    relationship,
-                };
-                if let Some(&position) = index.get(&key) {
-                    if let Some(slot) = updates.get_mut(position) {
-                        *slot = update;
-                    }
-                } else {
-                    index.insert(key, updates.len());
-                    updates.push(update);
-                }
+            // The archive's word wins over a stored relationship's deletion.
+            let mut updates = LastWordWins::default();
+            for relationship in org_relationships(&engine, org) {
+                updates.push(Operation::Delete, relationship);
             }
-            engine.plan(&updates, &[], now())?
+            for relationship in relationships {
+                updates.push(Operation::Touch, relationship);
+            }
+            engine.plan(&updates.updates, &[], now())?
         };
         Ok(self.persist_and_apply(plan, mutations).await?.1)
     }
@@ -369,6 +322,38 @@ impl UnitOfWork {
             .await?;
         self.state.replace_schema_committed(parsed, revision)?;
         Ok(revision)
+    }
+}
+
+/// Relationship updates keyed by the relationship without caveat and expiration, in first
+/// order: a later update of the same key replaces the earlier one (the last word wins).
+#[derive(Default)]
+struct LastWordWins {
+    updates: Vec<RelationshipUpdate>,
+    index: std::collections::HashMap<(ObjectRef, String, SubjectRef), usize>,
+}
+
+impl LastWordWins {
+    fn push(&mut self, operation: Operation, relationship: Relationship) {
+        let key = (
+            relationship.resource.clone(),
+            relationship.relation.clone(),
+            relationship.subject.clone(),
+        );
+        let update = RelationshipUpdate {
+            operation,
+            relationship,
+        };
+        if let Some(slot) = self
+            .index
+            .get(&key)
+            .and_then(|&at| self.updates.get_mut(at))
+        {
+            *slot = update;
+        } else {
+            self.index.insert(key, self.updates.len());
+            self.updates.push(update);
+        }
     }
 }
 

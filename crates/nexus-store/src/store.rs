@@ -546,16 +546,7 @@ impl Store {
     /// Stores `content` as a blob of `org` and returns the mutation that writes it to `path`,
     /// for committing together with other mutations (see [`Store::apply_group`]).
     pub async fn stage_write(&self, request: WriteRequest) -> Result<Mutation, Error> {
-        let hash = hash_content(&request.content).await?;
-        let blob = BlobRef {
-            org: request.org.clone(),
-            hash,
-            size: u64::try_from(request.content.len()).unwrap_or(u64::MAX),
-        };
-        self.inner
-            .blobs
-            .put(&request.org, &hash, request.content.clone())
-            .await?;
+        let blob = self.put_blob(&request.org, request.content).await?;
         Ok(Mutation::WriteFile {
             org: request.org,
             path: request.path,

@@ -761,8 +761,6 @@ impl Archives<'_> {
                     });
                 }
                 None => {
-                    let kind = crate::accounts::PrincipalKind::parse(&principal.kind)
-                        .ok_or_else(|| damaged(format!("principal kind `{}`", principal.kind)))?;
                     if let Some(other) = self.registry.id_of(kind, &principal.handle) {
                         return Err(FsError::Conflict {
                             message: format!(
