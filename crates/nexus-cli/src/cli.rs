@@ -77,6 +77,7 @@ pub struct Cli {
     #[arg(
         long = "as",
         global = true,
+        env = "NEXUS_AS",
         value_name = "PRINCIPAL",
         help_heading = "Global options"
     )]
@@ -262,6 +263,13 @@ pub enum Command {
         after_help = "Example:\n  nexus token create --config nexus.yaml --sub bob@acme.com --ttl 1h"
     )]
     Token(TokenCommand),
+    /// Serve the MCP tools to an AI assistant over standard input and output: on a data
+    /// directory as the principal `--as` (or `NEXUS_AS`) names, or against a server
+    /// (`NEXUS_URL` with `NEXUS_API_KEY` or `NEXUS_TOKEN`) as its credentials name.
+    #[command(
+        after_help = "Example:\n  nexus --data-dir ./nexus-data --as agent:notes-bot mcp\n  NEXUS_URL=http://localhost:8080 NEXUS_API_KEY=nx_... nexus mcp"
+    )]
+    Mcp,
 }
 
 /// The organization of a knowledge command.

@@ -357,6 +357,7 @@ impl Session {
             Command::Changes { org, after } => self.org_changes(&org, after).await,
             Command::Export { org, output } => self.export(&org, output.as_deref()).await,
             Command::Import { file, replace } => self.import(&file, replace).await,
+            Command::Mcp => self.mcp().await,
             Command::Init(_) | Command::Serve(_) | Command::Config(_) | Command::Token(_) => {
                 Err(CliError::new(
                     ErrorCode::Internal,

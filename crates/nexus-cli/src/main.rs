@@ -8,6 +8,7 @@ mod admin;
 mod cli;
 mod commands;
 mod knowledge;
+mod mcp;
 mod output;
 mod rebac;
 mod target;

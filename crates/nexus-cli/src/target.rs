@@ -85,6 +85,8 @@ pub struct Written {
 pub struct Target {
     client: Client,
     data_dir: Option<Fs>,
+    /// Who the commands act as on a data directory.
+    principal: Principal,
 }
 
 fn subject_text(filter: &RelationshipFilter) -> Option<String> {
@@ -123,6 +125,7 @@ impl Target {
         Target {
             client,
             data_dir: None,
+            principal: Principal::System,
         }
     }
 
@@ -130,17 +133,23 @@ impl Target {
     pub fn local(fs: Fs, principal: Principal) -> Target {
         let router = nexus_server::in_process_router(
             fs.clone(),
-            nexus_server::InProcess::command_line(principal),
+            nexus_server::InProcess::command_line(principal.clone()),
         );
         Target {
             client: Client::in_process(Arc::new(Router(router))),
             data_dir: Some(fs),
+            principal,
         }
     }
 
     /// The typed client the commands talk through.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Who the commands act as on a data directory (the operator unless `--as`).
+    pub fn principal(&self) -> &Principal {
+        &self.principal
     }
 
     /// The data directory, when the commands run on one.

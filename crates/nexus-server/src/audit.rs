@@ -256,6 +256,48 @@ pub async fn record(fs: &nexus_core::Fs, request: Finished<'_>) {
     }
 }
 
+/// A finished MCP tool call (or resource or prompt read), for the audit log.
+#[derive(Debug)]
+pub struct ToolCallRecord {
+    /// The principal that acted, as stored.
+    pub actor: String,
+    /// The principal it acted for, as stored, when delegated.
+    pub on_behalf_of: Option<String>,
+    pub call: nexus_mcp::ToolCall,
+    pub request_id: String,
+    pub client: Option<std::net::IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+/// Records an MCP call as `mcp_<tool>` (every call, reads included): in the log of the
+/// organization it acted in when the actor belongs to it, else in the system log. A failure
+/// to record is logged, never hidden.
+pub async fn record_tool_call(fs: &nexus_core::Fs, record: ToolCallRecord) {
+    let org = record
+        .call
+        .org
+        .as_deref()
+        .and_then(|org| OrgId::parse(org).ok())
+        .or_else(|| org_of_path(&record.call.target))
+        .filter(|org| member_or_system(fs, &record.actor, org));
+    let entry = nexus_core::AuditRecord {
+        org,
+        at: nexus_core::Timestamp::now(),
+        actor: record.actor,
+        on_behalf_of: record.on_behalf_of,
+        action: format!("mcp_{}", record.call.tool),
+        target: record.call.target.chars().take(MAX_TARGET_CHARS).collect(),
+        outcome: record.call.outcome,
+        request_id: Some(record.request_id),
+        client: record.client.map(|address| address.to_string()),
+        user_agent: record.user_agent,
+        ..nexus_core::AuditRecord::default()
+    };
+    if let Err(error) = fs.audit().record(vec![entry]).await {
+        tracing::error!(%error, "the audit entry of an MCP call was not recorded");
+    }
+}
+
 /// Whether `actor` (a principal as stored) is the system or a current member of `org`.
 fn member_or_system(fs: &nexus_core::Fs, actor: &str, org: &OrgId) -> bool {
     let Ok(principal) = nexus_core::Principal::parse(actor) else {

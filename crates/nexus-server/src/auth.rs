@@ -121,12 +121,22 @@ pub enum MintError {
 /// Longest credential looked at (anything longer is refused unread).
 pub const MAX_CREDENTIAL_BYTES: usize = 8192;
 
+/// A principal already authenticated by a front end of this process (the MCP endpoint),
+/// carried in a request's extensions to the API it serves in-process. Extensions never come
+/// from the network, and only an authenticator made with [`Authenticator::trusting`] reads
+/// them.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Principal);
+
 /// Verifies credentials.
 pub struct Authenticator {
     kind: AuthKind,
     jwt: Option<JwtVerifier>,
     /// Who requests without credentials act as, in-process (never from configuration).
     acting_as: Option<Principal>,
+    /// Requests act as the [`Authenticated`] principal in their extensions (and are refused
+    /// without one): the API served in-process to the MCP endpoint.
+    trusting: bool,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -136,6 +146,7 @@ impl std::fmt::Debug for Authenticator {
             .field("kind", &self.kind)
             .field("jwt", &self.jwt.as_ref().map(|jwt| jwt.algorithm))
             .field("acting_as", &self.acting_as)
+            .field("trusting", &self.trusting)
             .finish()
     }
 }
@@ -251,7 +262,36 @@ impl Authenticator {
             kind: config.kind,
             jwt,
             acting_as: None,
+            trusting: false,
         })
+    }
+
+    /// For the API served in-process to the MCP endpoint: each request acts as the
+    /// [`Authenticated`] principal its extensions carry; without one it is refused.
+    pub fn trusting() -> Authenticator {
+        Authenticator {
+            kind: AuthKind::ApiKey,
+            jwt: None,
+            acting_as: None,
+            trusting: true,
+        }
+    }
+
+    /// The principal of a request: its credentials', or for a trusting authenticator the
+    /// one its extensions carry.
+    pub fn authenticate_request(
+        &self,
+        fs: &Fs,
+        parts: &axum::http::request::Parts,
+    ) -> Result<Principal, ApiError> {
+        if self.trusting {
+            return parts
+                .extensions
+                .get::<Authenticated>()
+                .map(|found| found.0.clone())
+                .ok_or_else(|| ApiError::unauthenticated("missing credentials"));
+        }
+        self.authenticate(fs, &parts.headers, parts.uri.query())
     }
 
     /// For an API served in-process (no listener): every request without credentials acts
@@ -261,6 +301,7 @@ impl Authenticator {
             kind: AuthKind::None,
             jwt: None,
             acting_as: Some(principal),
+            trusting: false,
         }
     }
 

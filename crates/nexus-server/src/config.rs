@@ -71,6 +71,9 @@ pub struct Config {
     pub retention: RetentionConfig,
     #[serde(default)]
     pub locker: LockerConfig,
+    /// The MCP endpoint (`/mcp`).
+    #[serde(default)]
+    pub mcp: McpConfig,
     /// Variables of secrets that were not set when the file was loaded for a command that
     /// does not use them (see [`Config::load_deferring_secrets`]).
     #[serde(skip)]
@@ -294,6 +297,52 @@ fn default_host() -> String {
 
 fn default_port() -> u16 {
     8080
+}
+
+/// The MCP endpoint at `/mcp` (see `docs/mcp.md`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpConfig {
+    /// Serve `/mcp` (default true).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// The server's URL as clients reach it (`https://nexus.example.com`): the OAuth
+    /// protected resource is `<public_url>/mcp`. Unset: `http://<Host of the request>`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Browser origins allowed to call `/mcp` (`https://app.example.com`, `http://localhost:*`).
+    /// A request carrying any other `Origin` is refused; requests without one (assistants,
+    /// command-line clients) are not affected.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// Host names `/mcp` answers to (DNS-rebinding protection). Unset: loopback names when
+    /// the server listens on a loopback address, else any (every request is authenticated).
+    #[serde(default)]
+    pub allowed_hosts: Option<Vec<String>>,
+    /// Tool calls (and other MCP requests) one principal may make per minute; past it,
+    /// `429` with `Retry-After`.
+    #[serde(default = "default_mcp_rate")]
+    pub requests_per_minute: u32,
+}
+
+impl Default for McpConfig {
+    fn default() -> Self {
+        McpConfig {
+            enabled: true,
+            public_url: None,
+            allowed_origins: Vec::new(),
+            allowed_hosts: None,
+            requests_per_minute: default_mcp_rate(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_mcp_rate() -> u32 {
+    1200
 }
 
 /// Where the locker master key comes from (see `docs/knowledge.md`, "Lockers"). The key is

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod config;
 pub mod docs;
 pub mod error;
+pub mod mcp;
 pub mod metrics;
 pub mod routes;
 
@@ -93,7 +94,13 @@ pub async fn serve(
         stopped,
     ));
     let scheduler = tokio::spawn(fire_reminders(state.fs.clone(), stop.subscribe()));
-    let app = routes::router(state, config.limits.max_body_bytes);
+    let mut app = routes::router(state.clone(), config.limits.max_body_bytes);
+    let mut streams = None;
+    if config.mcp.enabled {
+        let (mcp, cancel) = mcp::routes(&state, config, address.ip());
+        app = mcp.merge(app);
+        streams = Some(cancel);
+    }
     tracing::info!(%address, "serving");
     let served = axum::serve(
         listener,
@@ -102,6 +109,10 @@ pub async fn serve(
     .with_graceful_shutdown(async move {
         shutdown.await;
         draining.store(true, std::sync::atomic::Ordering::Relaxed);
+        // Open MCP streams end, so that the connections carrying them can close.
+        if let Some(streams) = streams {
+            streams.cancel();
+        }
         tracing::info!("shutting down: finishing requests in flight");
     })
     .await

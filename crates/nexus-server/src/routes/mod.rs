@@ -74,10 +74,7 @@ impl FromRequestParts<AppState> for Caller {
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|info| info.0.ip());
-        match state
-            .auth
-            .authenticate(&state.fs, &parts.headers, parts.uri.query())
-        {
+        match state.auth.authenticate_request(&state.fs, parts) {
             Ok(principal) => {
                 let mut context = state.fs.context(principal);
                 crate::audit::note_actor(context.principal.to_string());
@@ -102,7 +99,7 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 /// The client's `User-Agent`, shortened to 200 characters.
-fn user_agent(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn user_agent(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok())
@@ -401,7 +398,8 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     response
 }
 
-fn new_request_id() -> String {
+/// A new random request id (16 hex digits).
+pub fn new_request_id() -> String {
     use rand::RngExt;
     let mut bytes = [0u8; 8];
     rand::rng().fill(&mut bytes);
