@@ -31,6 +31,10 @@ pub struct Whoami {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handle: Option<String>,
     pub orgs: Vec<String>,
+    /// For an agent acting on behalf of a user (a delegation): that user, as people know it
+    /// (`user:alice@acme.com`). The organizations are those both belong to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
 }
 
 /// An API key as listed (never its secret).
@@ -41,6 +45,12 @@ pub struct ApiKeyInfo {
     pub description: String,
     pub created_at: String,
     pub revoked: bool,
+    /// For a delegation: the user the agent acts for (`user:u_k3x9`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
+    /// When the key stops working by itself (delegations), RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
 }
 
 /// `GET /api/keys`.
@@ -71,6 +81,51 @@ pub struct CreateKeyRequest {
     pub principal: Option<String>,
     #[serde(default)]
     pub description: String,
+}
+
+/// A delegation: an agent acting on behalf of a user, with the intersection of their
+/// permissions, until it expires (see `docs/mcp.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Delegation {
+    /// The delegation's id (its key's id).
+    pub id: String,
+    /// The agent, as stored (`agent:a_7pq2`).
+    pub agent: String,
+    /// The user it acts for, as stored (`user:u_k3x9`).
+    pub user: String,
+    pub description: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub revoked: bool,
+}
+
+/// `POST /api/delegations`: a user lets an agent act on their behalf.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDelegation {
+    /// The agent, by name or stable id (`notes-bot`, `a_7pq2`, `agent:notes-bot`); it must
+    /// belong to one of the caller's organizations.
+    pub agent: String,
+    /// How long it lasts: `<number><s|m|h|d>`, at most `30d` (default `8h`).
+    #[serde(default)]
+    pub expires_in: Option<String>,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// A new delegation: the only time its secret is known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct NewDelegation {
+    #[serde(flatten)]
+    pub delegation: Delegation,
+    /// The credential the agent presents (`Authorization: Bearer <secret>`); shown once.
+    pub secret: String,
+}
+
+/// `GET /api/delegations`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DelegationList {
+    pub delegations: Vec<Delegation>,
 }
 
 /// The answer to revoking a key.

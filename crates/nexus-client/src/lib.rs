@@ -662,6 +662,31 @@ impl Client {
         self.delete(&format!("/api/keys/{}", component(id))).await
     }
 
+    /// Lets `agent` act on the caller's behalf for `expires_in` (`8h` when absent).
+    pub async fn delegate(
+        &self,
+        agent: &str,
+        expires_in: Option<&str>,
+        description: &str,
+    ) -> Result<nexus_api::NewDelegation> {
+        let request = nexus_api::CreateDelegation {
+            agent: agent.to_owned(),
+            expires_in: expires_in.map(ToOwned::to_owned),
+            description: description.to_owned(),
+        };
+        self.post("/api/delegations", &request).await
+    }
+
+    pub async fn delegations(&self) -> Result<Vec<nexus_api::Delegation>> {
+        let list: nexus_api::DelegationList = self.get("/api/delegations").await?;
+        Ok(list.delegations)
+    }
+
+    pub async fn revoke_delegation(&self, id: &str) -> Result<RevokeKeyResponse> {
+        self.delete(&format!("/api/delegations/{}", component(id)))
+            .await
+    }
+
     pub async fn keys(&self) -> Result<Vec<ApiKeyInfo>> {
         let list: KeyList = self.get("/api/keys").await?;
         Ok(list.keys)

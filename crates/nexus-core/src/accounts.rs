@@ -231,6 +231,14 @@ fn fresh_id(
 }
 
 /// The hash under which a key secret is stored.
+/// Who an API key acts as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyHolder {
+    pub principal: Principal,
+    /// For a delegation: the user the agent acts for.
+    pub on_behalf_of: Option<Principal>,
+}
+
 pub fn hash_secret(secret: &str) -> String {
     blake3::hash(secret.as_bytes()).to_hex().to_string()
 }
@@ -439,6 +447,8 @@ impl Registry {
             description: description.to_owned(),
             created_at: Timestamp::now(),
             revoked_at: None,
+            on_behalf_of: None,
+            expires_at: None,
         };
         (record, secret)
     }
@@ -478,22 +488,48 @@ impl Registry {
                 description: key.description.clone(),
                 created_at: crate::format_timestamp(key.created_at),
                 revoked: key.revoked_at.is_some(),
+                on_behalf_of: key.on_behalf_of.clone(),
+                expires_at: key.expires_at.map(crate::format_timestamp),
             })
             .collect()
     }
 
-    /// The principal a key secret acts as; `None` for unknown or revoked keys.
-    pub fn authenticate_key(&self, secret: &str) -> Option<Principal> {
+    /// Every key record, oldest first.
+    pub fn key_records(&self) -> Vec<ApiKeyRecord> {
+        let state = self.state.read();
+        let mut keys: Vec<ApiKeyRecord> = state.keys.values().cloned().collect();
+        keys.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        keys
+    }
+
+    /// Who a key secret acts as (and for whom, for a delegation); `None` for unknown,
+    /// revoked or expired keys, and for a delegation whose user was locked out since.
+    pub fn authenticate_key(&self, secret: &str) -> Option<KeyHolder> {
         if !secret.starts_with(API_KEY_PREFIX) || secret.len() > 200 {
             return None;
         }
         let hash = hash_secret(secret);
-        let state = self.state.read();
-        let key = state.keys.get(&hash)?;
-        if key.revoked_at.is_some() {
+        let key = self.state.read().keys.get(&hash)?.clone();
+        if key.revoked_at.is_some() || key.expires_at.is_some_and(|at| at <= Timestamp::now()) {
             return None;
         }
-        Principal::parse(&key.principal).ok()
+        let on_behalf_of = match &key.on_behalf_of {
+            None => None,
+            Some(text) => {
+                let user = Principal::parse(text).ok()?;
+                if self
+                    .locked_out_at(&user)
+                    .is_some_and(|at| at >= key.created_at)
+                {
+                    return None;
+                }
+                Some(user)
+            }
+        };
+        Some(KeyHolder {
+            principal: Principal::parse(&key.principal).ok()?,
+            on_behalf_of,
+        })
     }
 }
 
@@ -632,7 +668,9 @@ mod tests {
             "agent:sales-bot"
         );
         assert_eq!(
-            accounts.authenticate_key(&secret),
+            accounts
+                .authenticate_key(&secret)
+                .map(|holder| holder.principal),
             Some(Principal::Agent(fresh.id.clone()))
         );
         let listed = accounts.list();
@@ -650,11 +688,31 @@ mod tests {
         let principal = Principal::User("u_ab12".into());
         let (record, secret) = Registry::new_key(&principal, "test");
         assert!(!record.hash.contains(&secret) && record.hash != secret);
-        assert_eq!(accounts.authenticate_key(&secret), None);
+        assert_eq!(
+            accounts
+                .authenticate_key(&secret)
+                .map(|holder| holder.principal),
+            None
+        );
         accounts.commit_key(record.clone());
-        assert_eq!(accounts.authenticate_key(&secret), Some(principal));
-        assert_eq!(accounts.authenticate_key(&format!("{secret}x")), None);
+        assert_eq!(
+            accounts
+                .authenticate_key(&secret)
+                .map(|holder| holder.principal),
+            Some(principal)
+        );
+        assert_eq!(
+            accounts
+                .authenticate_key(&format!("{secret}x"))
+                .map(|holder| holder.principal),
+            None
+        );
         accounts.commit_revocation(&record.id, Timestamp::now());
-        assert_eq!(accounts.authenticate_key(&secret), None);
+        assert_eq!(
+            accounts
+                .authenticate_key(&secret)
+                .map(|holder| holder.principal),
+            None
+        );
     }
 }

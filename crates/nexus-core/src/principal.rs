@@ -84,6 +84,9 @@ pub struct CallContext {
     pub name: Option<String>,
     /// Where the call came from, for the audit log (set by network front ends).
     pub origin: Option<std::sync::Arc<Origin>>,
+    /// For an agent acting on behalf of a user (a delegation): that user. Every decision is
+    /// then made for both, and allows only what both may do (see `authz`).
+    pub on_behalf_of: Option<Principal>,
 }
 
 /// The request a call serves: what the audit log records besides the principal.
@@ -104,6 +107,7 @@ impl CallContext {
             tenant: Tenant::System,
             name: None,
             origin: None,
+            on_behalf_of: None,
         }
     }
 
@@ -114,6 +118,7 @@ impl CallContext {
             tenant: Tenant::Org(org),
             name: None,
             origin: None,
+            on_behalf_of: None,
         }
     }
 

@@ -36,13 +36,16 @@ pub struct AuditSlot(Arc<Mutex<SlotState>>);
 #[derive(Debug, Default)]
 struct SlotState {
     actor: Option<String>,
+    on_behalf_of: Option<String>,
     place: Option<(Option<OrgId>, String)>,
 }
 
 impl AuditSlot {
-    /// The principal acting (as stored: stable ids).
-    pub fn set_actor(&self, actor: String) {
-        self.0.lock().actor = Some(actor);
+    /// The principal acting (as stored: stable ids), and the user it acts for.
+    pub fn set_actor(&self, actor: String, on_behalf_of: Option<String>) {
+        let mut state = self.0.lock();
+        state.actor = Some(actor);
+        state.on_behalf_of = on_behalf_of;
     }
 
     /// What the request acted on, when the URL does not carry it.
@@ -52,6 +55,10 @@ impl AuditSlot {
 
     pub(crate) fn actor(&self) -> Option<String> {
         self.0.lock().actor.clone()
+    }
+
+    pub(crate) fn on_behalf_of(&self) -> Option<String> {
+        self.0.lock().on_behalf_of.clone()
     }
 
     pub(crate) fn place(&self) -> Option<(Option<OrgId>, String)> {
@@ -64,9 +71,9 @@ tokio::task_local! {
     pub static SLOT: AuditSlot;
 }
 
-/// Notes who is acting in the request being served.
-pub fn note_actor(actor: String) {
-    let _ = SLOT.try_with(|slot| slot.set_actor(actor));
+/// Notes who is acting in the request being served, and for whom.
+pub fn note_actor(actor: String, on_behalf_of: Option<String>) {
+    let _ = SLOT.try_with(|slot| slot.set_actor(actor, on_behalf_of));
 }
 
 /// Notes what the request being served acts on, when its URL does not say (a body's path):
@@ -242,6 +249,7 @@ pub async fn record(fs: &nexus_core::Fs, request: Finished<'_>) {
     let entry = nexus_core::AuditRecord {
         org,
         at: nexus_core::Timestamp::now(),
+        on_behalf_of: request.slot.on_behalf_of(),
         actor: actor.unwrap_or_else(|| "anonymous".to_owned()),
         action: operation.map_or_else(|| request.route.to_owned(), ToOwned::to_owned),
         target,

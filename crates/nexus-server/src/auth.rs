@@ -121,12 +121,37 @@ pub enum MintError {
 /// Longest credential looked at (anything longer is refused unread).
 pub const MAX_CREDENTIAL_BYTES: usize = 8192;
 
-/// A principal already authenticated by a front end of this process (the MCP endpoint),
+/// Who credentials name: a principal, and for a delegation the user the agent acts for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub principal: Principal,
+    pub on_behalf_of: Option<Principal>,
+}
+
+impl Identity {
+    /// A principal acting for itself.
+    pub fn of(principal: Principal) -> Identity {
+        Identity {
+            principal,
+            on_behalf_of: None,
+        }
+    }
+
+    /// The call context of this identity (handles resolved to stable ids).
+    pub fn context(&self, fs: &Fs) -> nexus_core::CallContext {
+        match &self.on_behalf_of {
+            Some(user) => fs.delegated_context(self.principal.clone(), user.clone()),
+            None => fs.context(self.principal.clone()),
+        }
+    }
+}
+
+/// An identity already authenticated by a front end of this process (the MCP endpoint),
 /// carried in a request's extensions to the API it serves in-process. Extensions never come
 /// from the network, and only an authenticator made with [`Authenticator::trusting`] reads
 /// them.
 #[derive(Debug, Clone)]
-pub struct Authenticated(pub Principal);
+pub struct Authenticated(pub Identity);
 
 /// Verifies credentials.
 pub struct Authenticator {
@@ -195,6 +220,14 @@ struct Claims {
     iss: Option<String>,
     #[serde(default)]
     aud: Option<Audience>,
+    #[serde(default)]
+    act: Option<Actor>,
+}
+
+/// RFC 8693's `act` claim: the acting party.
+#[derive(Deserialize)]
+struct Actor {
+    sub: String,
 }
 
 #[derive(Deserialize)]
@@ -283,7 +316,7 @@ impl Authenticator {
         &self,
         fs: &Fs,
         parts: &axum::http::request::Parts,
-    ) -> Result<Principal, ApiError> {
+    ) -> Result<Identity, ApiError> {
         if self.trusting {
             return parts
                 .extensions
@@ -310,13 +343,13 @@ impl Authenticator {
         self.kind == AuthKind::None
     }
 
-    /// The principal the request's credentials name.
+    /// Who the request's credentials name.
     pub fn authenticate(
         &self,
         fs: &Fs,
         headers: &HeaderMap,
         query: Option<&str>,
-    ) -> Result<Principal, ApiError> {
+    ) -> Result<Identity, ApiError> {
         let mut values = headers.get_all(header::AUTHORIZATION).iter();
         let first = values.next();
         if values.next().is_some() {
@@ -337,10 +370,10 @@ impl Authenticator {
         }
         let Some(value) = first else {
             if let Some(principal) = &self.acting_as {
-                return Ok(principal.clone());
+                return Ok(Identity::of(principal.clone()));
             }
             if self.is_open() {
-                return Ok(Principal::System);
+                return Ok(Identity::of(Principal::System));
             }
             return Err(ApiError::unauthenticated(
                 "missing credentials: send `Authorization: Bearer <API key or token>`",
@@ -364,56 +397,99 @@ impl Authenticator {
             return fs
                 .registry()
                 .authenticate_key(token)
-                .ok_or_else(|| ApiError::unauthenticated("invalid or revoked API key"));
+                .map(|holder| Identity {
+                    principal: holder.principal,
+                    on_behalf_of: holder.on_behalf_of,
+                })
+                .ok_or_else(|| ApiError::unauthenticated("invalid, revoked or expired API key"));
         }
         let Some(jwt) = &self.jwt else {
             return Err(ApiError::unauthenticated("invalid credentials"));
         };
-        let (subject, issued_at) = jwt.verify(token).map_err(|reason| {
+        let verified = jwt.verify(token).map_err(|reason| {
             tracing::info!(%reason, "token refused");
             ApiError::unauthenticated(format!("invalid token: {reason}"))
         })?;
-        if nexus_core::accounts::is_reserved_name(&subject)
-            || subject
-                .split_once(':')
-                .is_some_and(|(_, id)| nexus_core::accounts::is_reserved_name(id))
-        {
+        // RFC 8693: `act.sub` is the party acting for `sub` (an agent for a user).
+        let Some(actor) = verified.actor else {
+            return Ok(Identity::of(token_principal(
+                fs,
+                &verified.subject,
+                verified.issued_at,
+                "sub",
+            )?));
+        };
+        let user = token_principal(fs, &verified.subject, verified.issued_at, "sub")?;
+        let agent = token_principal(fs, &actor, verified.issued_at, "act.sub")?;
+        if !matches!(user, Principal::User(_)) || !matches!(agent, Principal::Agent(_)) {
             return Err(ApiError::unauthenticated(
-                "invalid token: its subject (`sub`) is a reserved name",
+                "invalid token: a delegated token names a user in `sub` and an agent (`agent:<id>`) in `act.sub`",
             ));
         }
-        let principal = match subject.split_once(':') {
-            Some(("agent", id)) => Principal::Agent(id.to_owned()),
-            Some(("user", id)) => Principal::User(id.to_owned()),
-            _ => Principal::User(subject),
-        };
-        match &principal {
-            Principal::User(id) if fs.registry().user_id(id).is_none() => Err(
-                ApiError::unauthenticated("the token's subject is not a known user"),
-            ),
-            Principal::Agent(id) if !fs.registry().agent_known(id) => Err(
-                ApiError::unauthenticated("the token's subject is not a known agent"),
-            ),
-            _ => {
-                // An emergency lockout voids every token issued before it (and every token
-                // that does not say when it was issued).
-                let resolved = fs.resolve_principal(principal.clone());
-                if let Some(at) = fs.registry().locked_out_at(&resolved) {
-                    let issued_micros = issued_at
-                        .and_then(|secs| i64::try_from(secs).ok())
-                        .map(|secs| secs.saturating_mul(1_000_000));
-                    if issued_micros.is_none_or(|issued| issued <= at.0) {
-                        return Err(ApiError::unauthenticated(
-                            "invalid token: it was issued before the account was locked out; sign in again",
-                        ));
-                    }
+        Ok(Identity {
+            principal: agent,
+            on_behalf_of: Some(user),
+        })
+    }
+}
+
+/// The principal a token claim names: a known user (handle or stable id) or agent
+/// (`agent:<id>`), not locked out since the token was issued.
+fn token_principal(
+    fs: &Fs,
+    subject: &str,
+    issued_at: Option<u64>,
+    claim: &str,
+) -> Result<Principal, ApiError> {
+    if nexus_core::accounts::is_reserved_name(subject)
+        || subject
+            .split_once(':')
+            .is_some_and(|(_, id)| nexus_core::accounts::is_reserved_name(id))
+    {
+        return Err(ApiError::unauthenticated(format!(
+            "invalid token: its `{claim}` is a reserved name"
+        )));
+    }
+    let principal = match subject.split_once(':') {
+        Some(("agent", id)) => Principal::Agent(id.to_owned()),
+        Some(("user", id)) => Principal::User(id.to_owned()),
+        _ => Principal::User(subject.to_owned()),
+    };
+    match &principal {
+        Principal::User(id) if fs.registry().user_id(id).is_none() => Err(
+            ApiError::unauthenticated(format!("the token's `{claim}` is not a known user")),
+        ),
+        Principal::Agent(id) if !fs.registry().agent_known(id) => Err(ApiError::unauthenticated(
+            format!("the token's `{claim}` is not a known agent"),
+        )),
+        _ => {
+            // An emergency lockout voids every token issued before it (and every token
+            // that does not say when it was issued).
+            let resolved = fs.resolve_principal(principal.clone());
+            if let Some(at) = fs.registry().locked_out_at(&resolved) {
+                let issued_micros = issued_at
+                    .and_then(|secs| i64::try_from(secs).ok())
+                    .map(|secs| secs.saturating_mul(1_000_000));
+                if issued_micros.is_none_or(|issued| issued <= at.0) {
+                    return Err(ApiError::unauthenticated(
+                        "invalid token: it was issued before the account was locked out; sign in again",
+                    ));
                 }
-                // Handles become stable ids when the caller's context is built
-                // (`Fs::context`).
-                Ok(principal)
             }
+            // Handles become stable ids when the caller's context is built
+            // (`Fs::context`).
+            Ok(principal)
         }
     }
+}
+
+/// What a verified token says.
+#[derive(Debug)]
+struct Verified {
+    subject: String,
+    issued_at: Option<u64>,
+    /// `act.sub`: who acts for the subject.
+    actor: Option<String>,
 }
 
 impl JwtVerifier {
@@ -475,8 +551,8 @@ impl JwtVerifier {
         })
     }
 
-    /// The token's `sub`, if the token is valid; else which check failed (never the token).
-    fn verify(&self, token: &str) -> Result<(String, Option<u64>), TokenRefusal> {
+    /// What the token says, if it is valid; else which check failed (never the token).
+    fn verify(&self, token: &str) -> Result<Verified, TokenRefusal> {
         let mut parts = token.split('.');
         let (Some(header), Some(_), Some(_), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -550,7 +626,18 @@ impl JwtVerifier {
         if subject.is_empty() || subject.len() > 256 {
             return Err(TokenRefusal::Subject);
         }
-        Ok((subject, data.claims.iat))
+        let actor = data.claims.act.map(|actor| actor.sub);
+        if actor
+            .as_ref()
+            .is_some_and(|actor| actor.is_empty() || actor.len() > 256)
+        {
+            return Err(TokenRefusal::Subject);
+        }
+        Ok(Verified {
+            subject,
+            issued_at: data.claims.iat,
+            actor,
+        })
     }
 
     fn wrong_algorithm(&self) -> TokenRefusal {
@@ -697,7 +784,7 @@ mod tests {
         };
         let token = mint_token(&config, "bob@acme.com", 60).unwrap();
         let verifier = JwtVerifier::new(&config).unwrap();
-        assert_eq!(verifier.verify(&token).unwrap().0, "bob@acme.com");
+        assert_eq!(verifier.verify(&token).unwrap().subject, "bob@acme.com");
         for bad in ["system", "agent:UNIV", "a b", "user:*"] {
             assert!(mint_token(&config, bad, 60).is_err(), "{bad}");
         }

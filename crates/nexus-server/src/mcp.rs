@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use nexus_client::{Client, Transport, TransportError};
-use nexus_core::{ErrorCode, Fs, Principal};
+use nexus_core::{ErrorCode, Fs};
 use nexus_mcp::rmcp::service::{RequestContext, RoleServer};
 use nexus_mcp::rmcp::transport::streamable_http_server::{
     StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
@@ -31,7 +31,7 @@ use nexus_mcp::{Connection, Connector, NexusMcp, ToolCall, ToolError};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
-use crate::auth::Authenticated;
+use crate::auth::{Authenticated, Identity};
 use crate::config::{Config, McpConfig};
 use crate::error::{ApiError, REQUEST_ID};
 use crate::routes::AppState;
@@ -43,9 +43,11 @@ pub const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 #[derive(Debug, Clone)]
 pub struct McpCaller {
     /// As the credentials name it (the API resolves handles to stable ids).
-    pub principal: Principal,
-    /// As stored (`user:u_k3x9`): the key of what the server remembers per caller.
+    pub identity: Identity,
+    /// The acting principal as stored (`agent:a_7pq2`).
     pub stored: String,
+    /// For a delegation, the user it acts for, as stored (`user:u_k3x9`).
+    pub on_behalf_of: Option<String>,
     pub client: Option<SocketAddr>,
     /// The MCP client's `User-Agent`.
     pub user_agent: Option<String>,
@@ -130,7 +132,7 @@ impl Transport for CallerTransport {
             let mut request = request.map(axum::body::Body::from);
             request
                 .extensions_mut()
-                .insert(Authenticated(caller.principal.clone()));
+                .insert(Authenticated(caller.identity.clone()));
             if let Some(client) = caller.client {
                 request.extensions_mut().insert(ConnectInfo(client));
             }
@@ -181,7 +183,10 @@ impl Connector for HttpConnector {
                 api: self.api.clone(),
                 caller: caller.clone(),
             })),
-            caller: caller.stored.clone(),
+            caller: match &caller.on_behalf_of {
+                Some(user) => format!("{} for {user}", caller.stored),
+                None => caller.stored.clone(),
+            },
         })
     }
 
@@ -198,7 +203,7 @@ impl Connector for HttpConnector {
                 &self.fs,
                 crate::audit::ToolCallRecord {
                     actor: caller.stored.clone(),
-                    on_behalf_of: None,
+                    on_behalf_of: caller.on_behalf_of.clone(),
                     call,
                     request_id: caller.request_id.clone(),
                     client: caller.client.map(|address| address.ip()),
@@ -306,8 +311,10 @@ async fn guard(State(mcp): State<Arc<McpState>>, request: Request, next: Next) -
                 .auth
                 .authenticate(&mcp.app.fs, &parts.headers, parts.uri.query())
             {
-                Ok(principal) => {
-                    let stored = mcp.app.fs.context(principal.clone()).principal.to_string();
+                Ok(identity) => {
+                    let context = identity.context(&mcp.app.fs);
+                    let stored = context.principal.to_string();
+                    let on_behalf_of = context.on_behalf_of.as_ref().map(ToString::to_string);
                     if let Some(retry) = mcp.limiter.over(&stored) {
                         return ApiError {
                             retry_after: Some(retry),
@@ -322,8 +329,9 @@ async fn guard(State(mcp): State<Arc<McpState>>, request: Request, next: Next) -
                         .into_response();
                     }
                     parts.extensions.insert(McpCaller {
-                        principal,
+                        identity,
                         stored,
+                        on_behalf_of,
                         client,
                         user_agent: crate::routes::user_agent(&parts.headers),
                         request_id: request_id.clone(),

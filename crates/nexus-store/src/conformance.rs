@@ -467,12 +467,31 @@ pub async fn stable_ids_are_assigned_once(store: &dyn MetadataStore) {
             description: String::new(),
             created_at: at(1),
             revoked_at: None,
+            on_behalf_of: None,
+            expires_at: None,
         },
     };
     ok(store, agent("bot", "bot")).await;
     ok(store, agent("a_0002", "other")).await;
     ok(store, key("key_1", "agent:bot")).await;
     ok(store, key("key_2", "agent:bots")).await;
+    // A delegation: the agent acting on behalf of a user until it expires.
+    ok(
+        store,
+        Mutation::CreateApiKey {
+            key: ApiKeyRecord {
+                id: "key_3".to_owned(),
+                hash: "hash-key_3".to_owned(),
+                principal: "agent:a_0002".to_owned(),
+                description: "delegated".to_owned(),
+                created_at: at(1),
+                revoked_at: None,
+                on_behalf_of: Some("user:u_0001".to_owned()),
+                expires_at: Some(at(9)),
+            },
+        },
+    )
+    .await;
     // The id is taken, or there is no such registration: refused, nothing changes.
     refused(store, assign("bot", "a_0002")).await;
     refused(store, assign("nobody", "a_0003")).await;
@@ -494,17 +513,30 @@ pub async fn stable_ids_are_assigned_once(store: &dyn MetadataStore) {
             ("a_0002".to_owned(), "other".to_owned())
         ]
     );
-    let mut keys: Vec<(String, String)> = accounts
+    let mut keys: Vec<(String, String, Option<String>, Option<Timestamp>)> = accounts
         .api_keys
         .iter()
-        .map(|key| (key.id.clone(), key.principal.clone()))
+        .map(|key| {
+            (
+                key.id.clone(),
+                key.principal.clone(),
+                key.on_behalf_of.clone(),
+                key.expires_at,
+            )
+        })
         .collect();
     keys.sort();
     assert_eq!(
         keys,
         [
-            ("key_1".to_owned(), "agent:a_0001".to_owned()),
-            ("key_2".to_owned(), "agent:bots".to_owned())
+            ("key_1".to_owned(), "agent:a_0001".to_owned(), None, None),
+            ("key_2".to_owned(), "agent:bots".to_owned(), None, None),
+            (
+                "key_3".to_owned(),
+                "agent:a_0002".to_owned(),
+                Some("user:u_0001".to_owned()),
+                Some(at(9))
+            )
         ]
     );
 }

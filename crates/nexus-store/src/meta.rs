@@ -361,6 +361,10 @@ pub struct ApiKeyRecord {
     pub description: String,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
+    /// For a delegation: the user the key's agent acts for (`user:<id>`).
+    pub on_behalf_of: Option<String>,
+    /// When the key stops working, if it does by itself (delegations).
+    pub expires_at: Option<Timestamp>,
 }
 
 /// Every principal and API key.

@@ -202,22 +202,12 @@ impl Authorizer {
         path: &VfsPath,
         permission: Permission,
     ) -> Result<bool, FsError> {
-        let Some(subject) = self.subject_of(&context.principal) else {
-            return Ok(true);
-        };
-        let engine = self.state.engine.read();
-        let result = engine.check(&CheckRequest {
-            resource: &file_object(path),
-            permission: permission.name(),
-            subject: &subject,
-            context: None,
-            now: now(),
-        })?;
-        Ok(result == CheckResult::Has)
+        self.holds(context, &file_object(path), permission.name())
     }
 
     /// Whether `context` has `permission` (any permission or relation of the schema) on
-    /// `object` (the system has everything).
+    /// `object` (the system has everything). A delegated call has it only when both the
+    /// agent (or its reach through the delegation, see [`delegated_org`]) and the user do.
     pub fn holds(
         &self,
         context: &CallContext,
@@ -228,14 +218,77 @@ impl Authorizer {
             return Ok(true);
         };
         let engine = self.state.engine.read();
-        let result = engine.check(&CheckRequest {
-            resource: object,
-            permission,
-            subject: &subject,
-            context: None,
-            now: now(),
-        })?;
-        Ok(result == CheckResult::Has)
+        let Some(user) = self.delegator(context) else {
+            return holds_as(&engine, &subject, object, permission);
+        };
+        let agent = reaches_by_delegation(&engine, &subject, &user, object)?
+            || holds_as(&engine, &subject, object, permission)?;
+        Ok(agent && holds_as(&engine, &user, object, permission)?)
+    }
+
+    /// Whether `subject` itself has `permission` on `object` (no delegation involved).
+    pub fn subject_holds(
+        &self,
+        subject: &SubjectRef,
+        object: &ObjectRef,
+        permission: &str,
+    ) -> Result<bool, FsError> {
+        holds_as(&self.state.engine.read(), subject, object, permission)
+    }
+
+    /// For a delegated call, the subject of the user the agent acts for.
+    pub fn delegator(&self, context: &CallContext) -> Option<SubjectRef> {
+        context
+            .on_behalf_of
+            .as_ref()
+            .and_then(|user| self.subject_of(user))
+    }
+
+    /// Whether the caller belongs to `org` (for a delegated call: the agent and the user
+    /// both do; the system belongs everywhere).
+    pub fn member(&self, context: &CallContext, org: &OrgId) -> Result<bool, FsError> {
+        let Some(subject) = self.subject_of(&context.principal) else {
+            return Ok(true);
+        };
+        if !self.is_member(&subject, org)? {
+            return Ok(false);
+        }
+        match self.delegator(context) {
+            Some(user) => self.is_member(&user, org),
+            None => Ok(true),
+        }
+    }
+
+    /// The subject a call acts for: the user of a delegated call (everything both may read
+    /// is among what the user may, so the user's grants propose what a listing may show,
+    /// each then decided for the call), else the caller's (`None`: the system).
+    pub fn acting_for(&self, context: &CallContext) -> Option<SubjectRef> {
+        self.delegator(context)
+            .or_else(|| self.subject_of(&context.principal))
+    }
+
+    /// Many checks for the call, sharing work between them; `None` for the system (which
+    /// is not checked). Borrows `engine`: use it within one read of the state.
+    pub fn checker<'a>(
+        &self,
+        engine: &'a Engine,
+        context: &CallContext,
+    ) -> Result<Option<ContextChecker<'a>>, FsError> {
+        let Some(subject) = self.subject_of(&context.principal) else {
+            return Ok(None);
+        };
+        let at = now();
+        let user = match self.delegator(context) {
+            Some(user) => Some((
+                engine.checker(&user, None, at)?,
+                user.object.object_id.clone(),
+            )),
+            None => None,
+        };
+        Ok(Some(ContextChecker {
+            acting: engine.checker(&subject, None, at)?,
+            user,
+        }))
     }
 
     /// Refuses unless `context` may `permission` the path. A caller who cannot see the parent
@@ -256,13 +309,14 @@ impl Authorizer {
         if self.allowed(context, path, permission)? {
             return Ok(());
         }
+        let _ = subject;
         // A non-member learns nothing about an organization, not even that it exists.
         let outsider = match path
             .location()
             .ok()
             .and_then(|location| location.org().cloned())
         {
-            Some(org) => !self.is_member(&subject, &org)?,
+            Some(org) => !self.member(context, &org)?,
             None => false,
         };
         let visible_parent = !outsider
@@ -283,24 +337,42 @@ impl Authorizer {
 
     /// Whether the caller sees the directory `path`: the fixed directories, the roots of
     /// its organizations, what it can read, and folders it holds a grant beneath (the way
-    /// down to what was shared with it). Decided from the path's organization only.
+    /// down to what was shared with it). Decided from the path's organization only. A
+    /// delegated call sees what both the agent (with its reach through the delegation) and
+    /// the user see.
     pub fn sees(&self, context: &CallContext, path: &VfsPath) -> Result<bool, FsError> {
         let Some(subject) = self.subject_of(&context.principal) else {
             return Ok(true);
         };
         let org = match path.location() {
-            Ok(Location::OrgRoot(org)) => return self.is_member(&subject, &org),
+            Ok(Location::OrgRoot(org)) => return self.member(context, &org),
             Ok(Location::InOrg(org)) => org,
             Ok(location) if location.is_fixed() => return Ok(true),
             Ok(_) | Err(_) => return Ok(false),
         };
-        if !self.is_member(&subject, &org)? {
+        if !self.member(context, &org)? {
             return Ok(false);
         }
         if self.allowed(context, path, Permission::Read)? {
             return Ok(true);
         }
-        Ok(self.towards_grants_in(&subject, &org)?.contains(path))
+        let Some(user) = self.delegator(context) else {
+            return Ok(self.towards_grants_in(&subject, &org)?.contains(path));
+        };
+        let agent = delegated_way(path.as_str(), &user.object.object_id)
+            || self.sees_as(&subject, &org, path)?;
+        Ok(agent && self.sees_as(&user, &org, path)?)
+    }
+
+    /// Whether `subject`, a member of `org`, may read `path` or holds a grant beneath it.
+    fn sees_as(&self, subject: &SubjectRef, org: &OrgId, path: &VfsPath) -> Result<bool, FsError> {
+        let readable = holds_as(
+            &self.state.engine.read(),
+            subject,
+            &file_object(path),
+            Permission::Read.name(),
+        )?;
+        Ok(readable || self.towards_grants_in(subject, org)?.contains(path))
     }
 
     /// The paths of `org` the subject holds a grant on, with every folder above them. A
@@ -348,11 +420,27 @@ impl Authorizer {
 
     /// What a caller can see when listing: paths it holds grants on, organizations it is in.
     /// Computed once per caller and revision (a schema with expiring relationships computes
-    /// it every time, since time alone can change it).
+    /// it every time, since time alone can change it). A delegated call sees what both the
+    /// agent and the user see.
     pub fn visibility(&self, context: &CallContext) -> Result<Arc<Visibility>, FsError> {
         let Some(subject) = self.subject_of(&context.principal) else {
             return Ok(Arc::new(Visibility::Everything));
         };
+        let acting = self.visibility_of(subject)?;
+        match self.delegator(context) {
+            None => Ok(acting),
+            Some(user) => {
+                let user_id = user.object.object_id.clone();
+                Ok(Arc::new(Visibility::Delegated {
+                    agent: acting,
+                    user: self.visibility_of(user)?,
+                    user_id,
+                }))
+            }
+        }
+    }
+
+    fn visibility_of(&self, subject: SubjectRef) -> Result<Arc<Visibility>, FsError> {
         let engine = self.state.engine.read();
         let revision = engine.revision();
         let cacheable = !engine.schema().uses_expiration();
@@ -530,6 +618,96 @@ fn towards_grants(
     Ok(found)
 }
 
+/// Whether `subject` has `permission` on `object` now.
+fn holds_as(
+    engine: &Engine,
+    subject: &SubjectRef,
+    object: &ObjectRef,
+    permission: &str,
+) -> Result<bool, FsError> {
+    Ok(engine.check(&CheckRequest {
+        resource: object,
+        permission,
+        subject,
+        context: None,
+        now: now(),
+    })? == CheckResult::Has)
+}
+
+/// The organization of `path` when it is among the personal items of the user `user_id`
+/// (their scope folder or anything in it), in any environment but Locker: what a delegation
+/// lets the agent reach on the user's behalf. Secrets are never delegated.
+pub fn delegated_org<'a>(path: &'a str, user_id: &str) -> Option<&'a str> {
+    let place = nexus_knowledge::Place::of(path)?;
+    (place.scope == Some(user_id) && place.env.is_some_and(|env| env != "locker"))
+        .then_some(place.org)
+}
+
+/// Whether `path` is on the way down to a delegated user's personal items: the items
+/// folder, an environment folder other than Locker, or the items themselves.
+fn delegated_way(path: &str, user_id: &str) -> bool {
+    match nexus_knowledge::Place::of(path) {
+        Some(place) => match (place.env, place.scope) {
+            (None, _) => true,
+            (Some(env), None) => env != "locker",
+            (Some(_), Some(_)) => delegated_org(path, user_id).is_some(),
+        },
+        None => false,
+    }
+}
+
+/// Whether the agent `agent`, acting for `user`, reaches `object` through the delegation:
+/// it is among the user's personal items (see [`delegated_org`]) of an organization the
+/// agent belongs to.
+fn reaches_by_delegation(
+    engine: &Engine,
+    agent: &SubjectRef,
+    user: &SubjectRef,
+    object: &ObjectRef,
+) -> Result<bool, FsError> {
+    if object.object_type != FILE {
+        return Ok(false);
+    }
+    match delegated_org(&object.object_id, &user.object.object_id) {
+        Some(org) => holds_as(engine, agent, &ObjectRef::new("org", org), "membership"),
+        None => Ok(false),
+    }
+}
+
+/// Checks for one call, sharing work between them: the caller's, and for a delegated call
+/// the user's too (see [`Authorizer::checker`]).
+#[derive(Debug)]
+pub struct ContextChecker<'a> {
+    acting: nexus_rebac::Checker<'a>,
+    /// The delegating user's checker and stable id.
+    user: Option<(nexus_rebac::Checker<'a>, String)>,
+}
+
+impl ContextChecker<'_> {
+    /// Whether the call has `permission` on the file `path` (both the agent, or its reach,
+    /// and the user for a delegated call).
+    pub fn check_file(
+        &mut self,
+        path: &VfsPath,
+        permission: &str,
+    ) -> Result<CheckResult, nexus_rebac::CheckError> {
+        let Some((user, user_id)) = &mut self.user else {
+            return self.acting.check_object(FILE, path.as_str(), permission);
+        };
+        let reached = match delegated_org(path.as_str(), user_id) {
+            Some(org) => self.acting.check_object("org", org, "membership")? == CheckResult::Has,
+            None => false,
+        };
+        if !reached {
+            let agent = self.acting.check_object(FILE, path.as_str(), permission)?;
+            if agent != CheckResult::Has {
+                return Ok(agent);
+            }
+        }
+        user.check_object(FILE, path.as_str(), permission)
+    }
+}
+
 /// What a caller can see in listings.
 #[derive(Debug, Clone)]
 pub enum Visibility {
@@ -543,6 +721,14 @@ pub enum Visibility {
         /// Test-only fault: every organization counts as the caller's.
         every_org: bool,
     },
+    /// An agent acting for a user: what both see (the agent also sees the way to the
+    /// user's personal items, which the delegation lets it reach).
+    Delegated {
+        agent: Arc<Visibility>,
+        user: Arc<Visibility>,
+        /// The user's stable id.
+        user_id: String,
+    },
 }
 
 impl Visibility {
@@ -554,6 +740,13 @@ impl Visibility {
         context: &CallContext,
         path: &VfsPath,
     ) -> Result<bool, FsError> {
+        if let Visibility::Delegated { .. } = self {
+            let engine = authorizer.engine();
+            return Ok(match authorizer.checker(&engine, context)? {
+                Some(mut checker) => self.is_visible_with(&mut checker, path),
+                None => true,
+            });
+        }
         match self.decide(path) {
             Some(decided) => Ok(decided),
             None => authorizer.allowed(context, path, Permission::Read),
@@ -563,18 +756,46 @@ impl Visibility {
     /// Like [`Visibility::is_visible`] with a checker shared across many paths. A path
     /// whose permission cannot be evaluated (a group nested too deep, ...) is not visible;
     /// the listing goes on without it.
-    pub fn is_visible_with(&self, checker: &mut nexus_rebac::Checker<'_>, path: &VfsPath) -> bool {
-        match self.decide(path) {
-            Some(decided) => decided,
-            None => readable(checker, path),
+    pub fn is_visible_with(&self, checker: &mut ContextChecker<'_>, path: &VfsPath) -> bool {
+        match (self, &mut checker.user) {
+            (
+                Visibility::Delegated {
+                    agent,
+                    user,
+                    user_id,
+                },
+                Some((user_checker, _)),
+            ) => {
+                let agent_sees = delegated_way(path.as_str(), user_id)
+                    && member_org_of(&mut checker.acting, path)
+                    || agent.side_visible(&mut checker.acting, path);
+                agent_sees && user.side_visible(user_checker, path)
+            }
+            _ => self.side_visible(&mut checker.acting, path),
         }
     }
 
     /// Whether this is a file the caller can read (files are never visible by grants beneath).
-    pub fn can_read_with(&self, checker: &mut nexus_rebac::Checker<'_>, path: &VfsPath) -> bool {
+    pub fn can_read_with(&self, checker: &mut ContextChecker<'_>, path: &VfsPath) -> bool {
         match self {
             Visibility::Everything => true,
-            Visibility::Limited { .. } => readable(checker, path),
+            Visibility::Limited { .. } | Visibility::Delegated { .. } => {
+                match checker.check_file(path, Permission::Read.name()) {
+                    Ok(result) => result == CheckResult::Has,
+                    Err(error) => {
+                        tracing::warn!(%path, %error, "a permission could not be evaluated; the entry is left out of the listing");
+                        false
+                    }
+                }
+            }
+        }
+    }
+
+    /// One subject's visibility of `path`, with its checker.
+    fn side_visible(&self, checker: &mut nexus_rebac::Checker<'_>, path: &VfsPath) -> bool {
+        match self.decide(path) {
+            Some(decided) => decided,
+            None => readable(checker, path),
         }
     }
 
@@ -603,6 +824,17 @@ impl Visibility {
             return Some(true);
         }
         None
+    }
+}
+
+/// Whether the checker's subject belongs to the organization of `path`.
+fn member_org_of(checker: &mut nexus_rebac::Checker<'_>, path: &VfsPath) -> bool {
+    match path.location() {
+        Ok(Location::OrgRoot(org) | Location::InOrg(org)) => matches!(
+            checker.check_object("org", org.as_str(), "membership"),
+            Ok(CheckResult::Has)
+        ),
+        _ => false,
     }
 }
 

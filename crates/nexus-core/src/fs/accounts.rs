@@ -15,7 +15,36 @@ use crate::error::FsError;
 use crate::principal::{CallContext, Principal};
 use nexus_api::{AccountChange, MemberStatus, Whoami};
 
+/// A delegation as shown, from its key.
+fn delegation_of(record: &nexus_store::ApiKeyRecord) -> nexus_api::Delegation {
+    nexus_api::Delegation {
+        id: record.id.clone(),
+        agent: record.principal.clone(),
+        user: record.on_behalf_of.clone().unwrap_or_default(),
+        description: record.description.clone(),
+        created_at: crate::format_timestamp(record.created_at),
+        expires_at: record
+            .expires_at
+            .map(crate::format_timestamp)
+            .unwrap_or_default(),
+        revoked: record.revoked_at.is_some(),
+    }
+}
+
 impl Accounts<'_> {
+    /// Refuses credentials management to an agent acting on a user's behalf: a delegation
+    /// cannot outlive itself by minting keys or other delegations.
+    fn refuse_delegated(context: &CallContext, what: &'static str) -> Result<(), FsError> {
+        if context.on_behalf_of.is_some() {
+            return Err(FsError::PermissionDenied {
+                principal: context.name(),
+                permission: what,
+                path: VfsPath::root(),
+            });
+        }
+        Ok(())
+    }
+
     /// Refuses unless the caller is the system or `owner` itself.
     fn require_self_or_system(context: &CallContext, owner: &Principal) -> Result<(), FsError> {
         if context.principal == Principal::System || &context.principal == owner {
@@ -37,6 +66,7 @@ impl Accounts<'_> {
         principal: &str,
         description: &str,
     ) -> Result<NewApiKey, FsError> {
+        Self::refuse_delegated(context, "create keys while acting on behalf of a user")?;
         let owner = if context.principal == Principal::System {
             self.key_owner(principal)?
         } else {
@@ -133,9 +163,11 @@ impl Accounts<'_> {
                 id.chars().take(80).collect::<String>()
             ),
         };
+        Self::refuse_delegated(context, "revoke keys while acting on behalf of a user")?;
         let key = self.registry.key(id).ok_or_else(missing)?;
         let owner = Principal::parse(&key.principal).map_err(|_| missing())?;
-        if Self::require_self_or_system(context, &owner).is_err() {
+        let granted_by_caller = key.on_behalf_of.as_deref() == Some(&context.principal.to_string());
+        if !granted_by_caller && Self::require_self_or_system(context, &owner).is_err() {
             // Another principal's key is as invisible as a missing one.
             return Err(missing());
         }
@@ -148,6 +180,92 @@ impl Accounts<'_> {
             .await?;
         self.registry.commit_revocation(id, at);
         Ok(())
+    }
+
+    /// Lets `agent` act on behalf of the caller (a user) for `ttl_secs`: a key acting as
+    /// the agent for the caller, with the intersection of their permissions. The agent must
+    /// belong to one of the caller's organizations; to anyone else no other agent exists.
+    pub async fn create_delegation(
+        self,
+        context: &CallContext,
+        agent: &str,
+        ttl_secs: u64,
+        description: &str,
+    ) -> Result<nexus_api::NewDelegation, FsError> {
+        Self::refuse_delegated(context, "delegate while acting on behalf of a user")?;
+        let Principal::User(user_id) = &context.principal else {
+            return Err(FsError::invalid(
+                "only a user delegates: an agent acts on behalf of the user who grants it",
+            ));
+        };
+        if description.len() > 200 || description.chars().any(char::is_control) {
+            return Err(FsError::invalid(
+                "a description is at most 200 characters without control characters",
+            ));
+        }
+        let name = agent.strip_prefix("agent:").unwrap_or(agent);
+        let unknown = || FsError::Missing {
+            message: format!(
+                "there is no agent `{}` in your organizations",
+                name.chars().take(80).collect::<String>()
+            ),
+        };
+        let agent_id = self.registry.agent_id(name).ok_or_else(unknown)?;
+        let agent_subject = nexus_rebac::SubjectRef::object("agent", agent_id.clone());
+        let user_subject = nexus_rebac::SubjectRef::object("user", user_id.clone());
+        let mut shared = false;
+        for org in self.files().store_org_ids().await? {
+            if self.authz.is_member(&agent_subject, &org)?
+                && self.authz.is_member(&user_subject, &org)?
+            {
+                shared = true;
+                break;
+            }
+        }
+        if !shared {
+            return Err(unknown());
+        }
+        let agent = Principal::Agent(agent_id);
+        let (mut record, secret) = Registry::new_key(&agent, description);
+        record.on_behalf_of = Some(context.principal.to_string());
+        let ttl_micros = i64::try_from(ttl_secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
+        record.expires_at = Some(Timestamp(record.created_at.0.saturating_add(ttl_micros)));
+        let delegation = delegation_of(&record);
+        self.store_key(record).await?;
+        Ok(nexus_api::NewDelegation { delegation, secret })
+    }
+
+    /// The delegations the caller may see: those it granted (a user), those granted to it
+    /// (an agent), or all (the system).
+    pub fn delegations(self, context: &CallContext) -> Vec<nexus_api::Delegation> {
+        let own = context.principal.to_string();
+        self.registry
+            .key_records()
+            .into_iter()
+            .filter_map(|record| {
+                let user = record.on_behalf_of.as_deref()?;
+                let visible = context.principal == Principal::System
+                    || (context.on_behalf_of.is_none() && (user == own || record.principal == own));
+                visible.then(|| delegation_of(&record))
+            })
+            .collect()
+    }
+
+    /// Ends a delegation now: the user who granted it, the agent, or the system.
+    pub async fn revoke_delegation(self, context: &CallContext, id: &str) -> Result<(), FsError> {
+        let is_delegation = self
+            .registry
+            .key(id)
+            .is_some_and(|key| key.on_behalf_of.is_some());
+        if !is_delegation {
+            return Err(FsError::Missing {
+                message: format!(
+                    "there is no delegation `{}`",
+                    id.chars().take(80).collect::<String>()
+                ),
+            });
+        }
+        self.revoke_key(context, id).await
     }
 
     /// Keys the caller may see: all for the system, else its own.
@@ -185,6 +303,10 @@ impl Accounts<'_> {
             id,
             handle,
             orgs,
+            on_behalf_of: context
+                .on_behalf_of
+                .as_ref()
+                .map(|user| self.display_subject(&user.to_string())),
         })
     }
 
@@ -483,7 +605,8 @@ impl Accounts<'_> {
         let subject = format!("user:{id}");
         let mut revoked_keys = 0;
         for key in self.registry.keys() {
-            if key.principal == subject && !key.revoked {
+            let delegated = key.on_behalf_of.as_deref() == Some(subject.as_str());
+            if (key.principal == subject || delegated) && !key.revoked {
                 self.revoke_key(context, &key.id).await?;
                 revoked_keys += 1;
             }
@@ -572,7 +695,8 @@ impl Accounts<'_> {
         let subject = format!("user:{id}");
         let mut revoked_keys = 0;
         for key in self.registry.keys() {
-            if key.principal == subject && !key.revoked {
+            let delegated = key.on_behalf_of.as_deref() == Some(subject.as_str());
+            if (key.principal == subject || delegated) && !key.revoked {
                 self.revoke_key(context, &key.id).await?;
                 revoked_keys += 1;
             }

@@ -92,9 +92,7 @@ impl Changes<'_> {
     /// The organization of a feed: the caller must belong to it (or be the system).
     pub fn feed_org(self, context: &CallContext, org: &str) -> Result<OrgId, FsError> {
         let org = Fs::org_of_context(context, org)?;
-        if let Some(subject) = self.authz.subject_of(&context.principal)
-            && !self.authz.is_member(&subject, &org)?
-        {
+        if !self.authz.member(context, &org)? {
             return Err(FsError::WrongOrganization {
                 path: VfsPath::org_root(&org),
             });

@@ -559,12 +559,11 @@ impl Files<'_> {
         kept: &mut Vec<Node>,
         cap: usize,
     ) -> Result<(), FsError> {
-        let Some(subject) = self.authz.subject_of(&context.principal) else {
+        let engine = self.authz.engine();
+        let Some(mut checker) = self.authz.checker(&engine, context)? else {
             kept.extend(nodes.into_iter().take(cap.saturating_sub(kept.len())));
             return Ok(());
         };
-        let engine = self.authz.engine();
-        let mut checker = engine.checker(&subject, None, authz::now())?;
         for node in nodes {
             if kept.len() >= cap {
                 break;

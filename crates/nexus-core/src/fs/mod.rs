@@ -56,7 +56,7 @@ use std::sync::Arc;
 use nexus_rebac::EngineConfig;
 
 use crate::accounts::Registry;
-use crate::authz::{self, Authorizer, Permission, PermissionState};
+use crate::authz::{Authorizer, Permission, PermissionState};
 use crate::commit::UnitOfWork;
 use crate::entry::{Entry, VersionInfo};
 use crate::error::FsError;
@@ -318,6 +318,16 @@ impl Fs {
             tenant: crate::Tenant::System,
             name,
             origin: None,
+            on_behalf_of: None,
+        }
+    }
+
+    /// The context of an agent acting on behalf of a user (a delegation): both resolved to
+    /// stable ids; every decision is made for both.
+    pub fn delegated_context(&self, agent: Principal, user: Principal) -> CallContext {
+        CallContext {
+            on_behalf_of: Some(self.resolve_principal(user)),
+            ..self.context(agent)
         }
     }
 
@@ -493,9 +503,9 @@ impl Fs {
         permission: Permission,
     ) -> Result<(), FsError> {
         self.authorize(context, root, permission)?;
-        let Some(subject) = self.authz.subject_of(&context.principal) else {
+        if self.authz.subject_of(&context.principal).is_none() {
             return Ok(());
-        };
+        }
         let mut after = None;
         loop {
             let page = self
@@ -509,9 +519,11 @@ impl Fs {
                 .await?;
             {
                 let engine = self.authz.engine();
-                let mut checker = engine.checker(&subject, None, authz::now())?;
+                let Some(mut checker) = self.authz.checker(&engine, context)? else {
+                    return Ok(());
+                };
                 for node in &page {
-                    if checker.check_object(authz::FILE, node.path.as_str(), permission.name())?
+                    if checker.check_file(&node.path, permission.name())?
                         != nexus_rebac::CheckResult::Has
                     {
                         return Err(FsError::PermissionDenied {

@@ -417,6 +417,8 @@ async fn agents_named_by_name_get_stable_ids_on_open() {
                     description: "before stable ids".to_owned(),
                     created_at: nexus_store::Timestamp(1),
                     revoked_at: None,
+                    on_behalf_of: None,
+                    expires_at: None,
                 },
             })
             .await
@@ -456,7 +458,11 @@ async fn agents_named_by_name_get_stable_ids_on_open() {
     }
     assert_ne!(bot, helper);
     // The key acts for the agent's stable id, and the agent keeps what it was granted.
-    let principal = fs.registry().authenticate_key(secret).unwrap();
+    let principal = fs
+        .registry()
+        .authenticate_key(secret)
+        .map(|holder| holder.principal)
+        .unwrap();
     assert_eq!(principal, Principal::Agent(bot.clone()));
     let context = fs.context(principal);
     fs.files()
@@ -511,7 +517,9 @@ async fn agents_named_by_name_get_stable_ids_on_open() {
     assert_eq!(fs.registry().agent_id("sales-bot"), Some(bot.clone()));
     assert_eq!(fs.registry().agent_id("helper"), Some(helper));
     assert_eq!(
-        fs.registry().authenticate_key(secret),
+        fs.registry()
+            .authenticate_key(secret)
+            .map(|holder| holder.principal),
         Some(Principal::Agent(bot))
     );
 }

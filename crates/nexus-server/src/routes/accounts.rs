@@ -1,10 +1,11 @@
-//! Who is calling, the registry of principals, and API keys: `/api/whoami`, `/api/users`,
-//! `/api/keys`.
+//! Who is calling, the registry of principals, API keys and delegations: `/api/whoami`,
+//! `/api/users`, `/api/keys`, `/api/delegations`.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use nexus_api::{
-    AccountChange, CreateKeyRequest, KeyList, NewApiKey, RevokeKeyResponse, UserList, Whoami,
+    AccountChange, CreateDelegation, CreateKeyRequest, DelegationList, KeyList, NewApiKey,
+    NewDelegation, RevokeKeyResponse, UserList, Whoami,
 };
 
 use super::{AppState, Caller, JsonBody};
@@ -131,5 +132,53 @@ pub async fn keys_revoke(
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<RevokeKeyResponse>> {
     state.fs.accounts().revoke_key(&context, &id).await?;
+    Ok(axum::Json(RevokeKeyResponse { revoked: id }))
+}
+
+/// Let an agent act on your behalf until the delegation expires (users only). The agent
+/// presents the returned `secret`; each of its requests then has the intersection of the
+/// agent's and your permissions (your personal items, except Locker, count as the agent's),
+/// and the audit log names both. The secret is shown once.
+#[utoipa::path(post, path = "/api/delegations", tag = "keys", operation_id = "delegations_create",
+    request_body = CreateDelegation,
+    responses((status = 201, description = "Created; `secret` is shown only now", body = NewDelegation)))]
+pub async fn delegations_create(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    JsonBody(body): JsonBody<CreateDelegation>,
+) -> ApiResult<(StatusCode, axum::Json<NewDelegation>)> {
+    let ttl = crate::auth::parse_ttl(body.expires_in.as_deref().unwrap_or("8h"))
+        .map_err(|error| crate::error::ApiError::invalid(format!("`expires_in`: {error}")))?;
+    let created = state
+        .fs
+        .accounts()
+        .create_delegation(&context, &body.agent, ttl, &body.description)
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(created)))
+}
+
+/// The delegations you granted (a user), those granted to you (an agent), or all (the
+/// system administrator); never their secrets.
+#[utoipa::path(get, path = "/api/delegations", tag = "keys", operation_id = "delegations_list",
+    responses((status = 200, description = "The delegations", body = DelegationList)))]
+pub async fn delegations_list(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+) -> axum::Json<DelegationList> {
+    axum::Json(DelegationList {
+        delegations: state.fs.accounts().delegations(&context),
+    })
+}
+
+/// End a delegation now (the user who granted it, the agent, or the system administrator).
+#[utoipa::path(delete, path = "/api/delegations/{id}", tag = "keys", operation_id = "delegations_revoke",
+    params(("id" = String, Path, description = "The delegation's id")),
+    responses((status = 200, description = "Revoked", body = RevokeKeyResponse)))]
+pub async fn delegations_revoke(
+    State(state): State<AppState>,
+    Caller(context): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<RevokeKeyResponse>> {
+    state.fs.accounts().revoke_delegation(&context, &id).await?;
     Ok(axum::Json(RevokeKeyResponse { revoked: id }))
 }

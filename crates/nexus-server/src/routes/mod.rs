@@ -75,9 +75,12 @@ impl FromRequestParts<AppState> for Caller {
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|info| info.0.ip());
         match state.auth.authenticate_request(&state.fs, parts) {
-            Ok(principal) => {
-                let mut context = state.fs.context(principal);
-                crate::audit::note_actor(context.principal.to_string());
+            Ok(identity) => {
+                let mut context = identity.context(&state.fs);
+                crate::audit::note_actor(
+                    context.principal.to_string(),
+                    context.on_behalf_of.as_ref().map(ToString::to_string),
+                );
                 context.origin = Some(Arc::new(nexus_core::Origin {
                     request_id: crate::error::request_id(),
                     client: client.map(|address| address.to_string()),
@@ -227,6 +230,11 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::users_delete))
         .routes(routes!(accounts::keys_list, accounts::keys_create))
         .routes(routes!(accounts::keys_revoke))
+        .routes(routes!(
+            accounts::delegations_list,
+            accounts::delegations_create
+        ))
+        .routes(routes!(accounts::delegations_revoke))
         .routes(routes!(audit::audit_list))
         .routes(routes!(archive::orgs_export))
         .routes(routes!(archive::orgs_import))

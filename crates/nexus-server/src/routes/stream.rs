@@ -148,8 +148,10 @@ impl<S: Source> Feed<S> {
         self.state
             .auth
             .authenticate(&self.state.fs, &self.headers, self.query.as_deref())
-            .is_ok_and(|principal| {
-                self.state.fs.resolve_principal(principal) == self.context.principal
+            .is_ok_and(|identity| {
+                let context = identity.context(&self.state.fs);
+                context.principal == self.context.principal
+                    && context.on_behalf_of == self.context.on_behalf_of
             })
     }
 }

@@ -43,8 +43,8 @@ pub async fn system_metrics(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     // Metrics reveal routes and volumes: system administrators only.
-    let principal = state.auth.authenticate(&state.fs, &headers, None)?;
-    Fs::require_system(&state.fs.context(principal), "reading metrics")?;
+    let identity = state.auth.authenticate(&state.fs, &headers, None)?;
+    Fs::require_system(&identity.context(&state.fs), "reading metrics")?;
     Ok((
         [(
             header::CONTENT_TYPE,

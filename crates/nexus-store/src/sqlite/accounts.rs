@@ -80,6 +80,11 @@ pub(super) async fn assign_stable_id(
         .bind(format!("{kind}:{handle}"))
         .execute(&mut *connection)
         .await?;
+    sqlx::query("UPDATE api_keys SET on_behalf_of = ?1 WHERE on_behalf_of = ?2")
+        .bind(format!("{kind}:{id}"))
+        .bind(format!("{kind}:{handle}"))
+        .execute(&mut *connection)
+        .await?;
     Ok(())
 }
 
@@ -100,8 +105,9 @@ pub(super) async fn create_key(
         .into());
     }
     sqlx::query(
-        "INSERT INTO api_keys (id, hash, principal, description, created_at, revoked_at)
-         VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO api_keys
+             (id, hash, principal, description, created_at, revoked_at, on_behalf_of, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&key.id)
     .bind(&key.hash)
@@ -109,6 +115,8 @@ pub(super) async fn create_key(
     .bind(&key.description)
     .bind(key.created_at.as_micros())
     .bind(key.revoked_at.map(Timestamp::as_micros))
+    .bind(&key.on_behalf_of)
+    .bind(key.expires_at.map(Timestamp::as_micros))
     .execute(&mut *connection)
     .await?;
     Ok(())
@@ -142,7 +150,8 @@ pub(super) async fn load(pool: &SqlitePool) -> Result<AccountsSnapshot, StoreErr
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     let api_keys = sqlx::query(
-        "SELECT id, hash, principal, description, created_at, revoked_at FROM api_keys",
+        "SELECT id, hash, principal, description, created_at, revoked_at, on_behalf_of, expires_at
+         FROM api_keys",
     )
     .fetch_all(pool)
     .await?
@@ -155,6 +164,8 @@ pub(super) async fn load(pool: &SqlitePool) -> Result<AccountsSnapshot, StoreErr
             description: row.try_get("description")?,
             created_at: Timestamp(row.try_get("created_at")?),
             revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(Timestamp),
+            on_behalf_of: row.try_get("on_behalf_of")?,
+            expires_at: row.try_get::<Option<i64>, _>("expires_at")?.map(Timestamp),
         })
     })
     .collect::<Result<Vec<_>, sqlx::Error>>()?;

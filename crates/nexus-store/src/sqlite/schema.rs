@@ -280,6 +280,11 @@ const MIGRATIONS: &[&str] = &[
         name TEXT PRIMARY KEY
     ) STRICT, WITHOUT ROWID;
     ",
+    // 13: delegations: an agent's key acting on behalf of a user, until it expires.
+    "
+    ALTER TABLE api_keys ADD COLUMN on_behalf_of TEXT;
+    ALTER TABLE api_keys ADD COLUMN expires_at INTEGER;
+    ",
 ];
 
 /// The first schema with the reminder schedule (migration 10).

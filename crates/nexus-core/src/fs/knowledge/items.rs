@@ -259,11 +259,17 @@ impl Items<'_> {
         // The creator of an item outside their own scope owns it: they may change, share
         // and delete it.
         let mut updates = Vec::new();
-        if let (Scope::Universal | Scope::Session(_), Some(creator)) =
-            (&key.scope, self.authz.subject_of(&context.principal))
-        {
-            let owner = Relationship::new(file_object(path), "owner", creator);
-            updates.push(update(Operation::Touch, owner));
+        if let Scope::Universal | Scope::Session(_) = &key.scope {
+            // An agent acting for a user creates it for both: each may change it later.
+            let creators = self
+                .authz
+                .subject_of(&context.principal)
+                .into_iter()
+                .chain(self.authz.delegator(context));
+            for creator in creators {
+                let owner = Relationship::new(file_object(path), "owner", creator);
+                updates.push(update(Operation::Touch, owner));
+            }
         }
         if let Some(session) = reminder_session {
             let object = session_object(org, session);
@@ -789,16 +795,16 @@ impl Items<'_> {
     /// the engine when listed.
     fn visible(self, context: &CallContext, org: &OrgId) -> Result<Visible, FsError> {
         let mut found = std::collections::BTreeSet::new();
-        let Some(subject) = self.authz.subject_of(&context.principal) else {
+        let Some(subject) = self.authz.acting_for(context) else {
             return Ok(Visible {
                 scopes: None,
                 candidates: found,
             });
         };
         // Organization admins may read nearly every scope folder: each is checked.
-        let admin = self
-            .authz
-            .holds(context, &ObjectRef::new("org", org.as_str()), "admin")?;
+        let admin =
+            self.authz
+                .subject_holds(&subject, &ObjectRef::new("org", org.as_str()), "admin")?;
         let mut scopes = std::collections::BTreeSet::new();
         scopes.insert(RESERVED_UNIVERSAL.to_owned());
         if let Ok(own) = self.own_scope(context) {
@@ -1245,7 +1251,7 @@ impl Items<'_> {
                     path,
                 });
             }
-            let caller = self.authz.subject_of(&context.principal);
+            let caller = self.authz.acting_for(context);
             for subject in &subjects {
                 let in_team = Some(subject) == caller.as_ref()
                     || self.authz.holds(

@@ -125,9 +125,7 @@ impl Fs {
     pub(crate) fn knowledge_org(&self, context: &CallContext, org: &str) -> Result<OrgId, FsError> {
         let org = Fs::org_of_context(context, org)?;
         self.require_knowledge_schema()?;
-        if let Some(subject) = self.authz.subject_of(&context.principal)
-            && !self.authz.is_member(&subject, &org)?
-        {
+        if !self.authz.member(context, &org)? {
             return Err(FsError::WrongOrganization {
                 path: VfsPath::org_root(&org),
             });
@@ -137,7 +135,12 @@ impl Fs {
 
     /// The caller's own scope: a user's stable id, or an agent's `a_XXXX`.
     pub(crate) fn own_scope(&self, context: &CallContext) -> Result<Scope, FsError> {
-        match self.resolve_principal(context.principal.clone()) {
+        // An agent acting for a user works in the user's personal scope.
+        let principal = context
+            .on_behalf_of
+            .clone()
+            .unwrap_or_else(|| context.principal.clone());
+        match self.resolve_principal(principal) {
             Principal::User(id) => match Scope::parse(&id) {
                 Ok(scope @ Scope::User(_)) => Ok(scope),
                 _ => Err(FsError::invalid(format!(

@@ -415,9 +415,11 @@ impl Reminders<'_> {
 }
 
 impl Notifications<'_> {
-    /// The feed of the caller (the system administrator has none).
+    /// The feed of the caller, or of the user a delegated agent acts for (the system
+    /// administrator has none).
     fn recipient(context: &CallContext) -> Result<String, FsError> {
-        match &context.principal {
+        // An agent acting for a user reads the user's feed.
+        match context.on_behalf_of.as_ref().unwrap_or(&context.principal) {
             Principal::System => Err(FsError::invalid(
                 "the system administrator has no notification feed: act as a user or an agent",
             )),

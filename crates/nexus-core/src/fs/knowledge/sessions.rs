@@ -378,16 +378,32 @@ impl Sessions<'_> {
         active: Option<bool>,
     ) -> Result<SessionList, FsError> {
         let org = self.knowledge_org(context, org)?;
-        let ids = match self.authz.subject_of(&context.principal) {
+        let ids = match self.authz.acting_for(context) {
             Some(subject) => {
                 let prefix = format!("{org}/");
-                self.authz
-                    .engine()
-                    .lookup_resources("session", "participant", &subject, None, authz::now())?
-                    .into_iter()
-                    .filter(|found| found.result == CheckResult::Has)
-                    .filter_map(|found| found.id.strip_prefix(&prefix).map(str::to_owned))
-                    .collect()
+                let found = self.authz.engine().lookup_resources(
+                    "session",
+                    "participant",
+                    &subject,
+                    None,
+                    authz::now(),
+                )?;
+                let mut ids = Vec::new();
+                for found in found {
+                    // A delegated call sees the sessions both the agent and the user take
+                    // part in.
+                    if found.result == CheckResult::Has
+                        && let Some(id) = found.id.strip_prefix(&prefix)
+                        && self.authz.holds(
+                            context,
+                            &ObjectRef::new("session", found.id.as_str()),
+                            "participant",
+                        )?
+                    {
+                        ids.push(id.to_owned());
+                    }
+                }
+                ids
             }
             None => self.all_session_ids(&org).await?,
         };
