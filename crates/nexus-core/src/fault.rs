@@ -24,6 +24,9 @@ pub enum Fault {
     /// Show every change of the feed, readable or not: the change feed's differential test
     /// must catch it.
     UnfilteredChanges,
+    /// Decide delegated calls for the agent alone, forgetting the user it acts for: the
+    /// delegation tests must catch the agent reaching what the user may not.
+    IgnoreDelegation,
 }
 
 /// The faults switched on for one authorizer (none without the feature).
@@ -41,6 +44,8 @@ pub struct Faults {
     refire_reminders: std::sync::atomic::AtomicBool,
     #[cfg(feature = "fault-inject")]
     unfiltered_changes: std::sync::atomic::AtomicBool,
+    #[cfg(feature = "fault-inject")]
+    ignore_delegation: std::sync::atomic::AtomicBool,
 }
 
 impl Faults {
@@ -122,6 +127,19 @@ impl Faults {
         false
     }
 
+    /// Whether delegated calls are decided for the agent alone.
+    #[cfg(feature = "fault-inject")]
+    pub fn ignore_delegation(&self) -> bool {
+        self.ignore_delegation
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Without the `fault-inject` feature there is no fault.
+    #[cfg(not(feature = "fault-inject"))]
+    pub const fn ignore_delegation(&self) -> bool {
+        false
+    }
+
     /// Switches `fault` on.
     #[cfg(feature = "fault-inject")]
     pub fn inject(&self, fault: Fault) {
@@ -143,6 +161,9 @@ impl Faults {
                 .store(true, std::sync::atomic::Ordering::Relaxed),
             Fault::UnfilteredChanges => self
                 .unfiltered_changes
+                .store(true, std::sync::atomic::Ordering::Relaxed),
+            Fault::IgnoreDelegation => self
+                .ignore_delegation
                 .store(true, std::sync::atomic::Ordering::Relaxed),
         }
     }

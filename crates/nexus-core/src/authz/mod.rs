@@ -238,6 +238,9 @@ impl Authorizer {
 
     /// For a delegated call, the subject of the user the agent acts for.
     pub fn delegator(&self, context: &CallContext) -> Option<SubjectRef> {
+        if self.faults.ignore_delegation() {
+            return None;
+        }
         context
             .on_behalf_of
             .as_ref()

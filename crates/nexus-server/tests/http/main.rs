@@ -14,6 +14,7 @@ mod audit;
 mod auth;
 mod changes;
 mod client;
+mod delegation;
 mod hardening;
 mod harness;
 mod input;
