@@ -25,6 +25,9 @@ step "$venv/bin/python" -m pip install --quiet --upgrade "./clients/python[test]
 step env VIRTUAL_ENV="$PWD/$venv" "$venv/bin/maturin" develop --quiet --locked -m crates/nexus-py/Cargo.toml
 step "$venv/bin/python" -m mypy --strict clients/python/src/nexus
 step "$venv/bin/python" -m pytest -q clients/python/tests
+# The MCP server driven by the official MCP Python SDK (pinned), over HTTP and stdio.
+step "$venv/bin/python" -m pip install --quiet -r tests/mcp/requirements.txt
+step "$venv/bin/python" -m pytest -q tests/mcp
 # The README's blocks, in order, in one shell, as a newcomer runs them (the venv's pip and
 # python3 first on PATH).
 step env PATH="$PWD/$venv/bin:$PATH" "$venv/bin/python" scripts/readme_test.py

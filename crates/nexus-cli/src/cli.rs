@@ -270,6 +270,42 @@ pub enum Command {
         after_help = "Example:\n  nexus --data-dir ./nexus-data --as agent:notes-bot mcp\n  NEXUS_URL=http://localhost:8080 NEXUS_API_KEY=nx_... nexus mcp"
     )]
     Mcp,
+    /// Let an agent act on your behalf until it expires: each of its requests then has the
+    /// intersection of its permissions and yours.
+    #[command(subcommand)]
+    #[command(
+        after_help = "Example:\n  nexus delegation create --agent notes-bot --expires-in 8h\n  nexus delegation ls\n  nexus delegation revoke key_0123456789abcdef"
+    )]
+    Delegation(DelegationCommand),
+}
+
+/// `nexus delegation ...`
+#[derive(Debug, Subcommand)]
+pub enum DelegationCommand {
+    /// Let an agent act on your behalf (its secret is shown once: give it to the agent).
+    #[command(
+        after_help = "Example:\n  nexus delegation create --agent notes-bot --expires-in 8h --description \"laptop assistant\""
+    )]
+    Create {
+        /// The agent, by name or stable id.
+        #[arg(long)]
+        agent: String,
+        /// How long it lasts: `<number><s|m|h|d>`, at most `30d`.
+        #[arg(long, default_value = "8h")]
+        expires_in: String,
+        /// A note to recognise it by.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// The delegations you granted (or, for an agent, those granted to it).
+    #[command(after_help = "Example:\n  nexus delegation ls")]
+    Ls,
+    /// End a delegation now.
+    #[command(after_help = "Example:\n  nexus delegation revoke key_0123456789abcdef")]
+    Revoke {
+        /// The delegation's id, as shown by `create` and `ls`.
+        id: String,
+    },
 }
 
 /// The organization of a knowledge command.

@@ -358,6 +358,7 @@ impl Session {
             Command::Export { org, output } => self.export(&org, output.as_deref()).await,
             Command::Import { file, replace } => self.import(&file, replace).await,
             Command::Mcp => self.mcp().await,
+            Command::Delegation(command) => self.delegation(command).await,
             Command::Init(_) | Command::Serve(_) | Command::Config(_) | Command::Token(_) => {
                 Err(CliError::new(
                     ErrorCode::Internal,

@@ -1,4 +1,5 @@
-//! `nexus mcp`: the MCP tools over standard input and output (see `docs/mcp.md`).
+//! `nexus mcp`: the MCP tools over standard input and output, and `nexus delegation`
+//! (see `docs/mcp.md`).
 
 use std::sync::Arc;
 
@@ -7,8 +8,9 @@ use nexus_core::{ErrorCode, Fs, Principal};
 use nexus_mcp::rmcp::ServiceExt as _;
 use nexus_mcp::{FixedConnector, NexusMcp, Recorder, ToolCall};
 
+use crate::cli::DelegationCommand;
 use crate::commands::Session;
-use crate::output::CliError;
+use crate::output::{CliError, print_json, write_stdout};
 
 /// Records the tool calls made on a data directory in its audit log (a server records
 /// what its API does itself).
@@ -80,5 +82,66 @@ impl Session {
             )
         })?;
         Ok(())
+    }
+}
+
+impl Session {
+    pub(crate) async fn delegation(&self, command: DelegationCommand) -> Result<(), CliError> {
+        let client = self.target.client();
+        match command {
+            DelegationCommand::Create {
+                agent,
+                expires_in,
+                description,
+            } => {
+                let created = client
+                    .delegate(&agent, Some(&expires_in), &description)
+                    .await?;
+                if self.printer.json {
+                    return print_json(&created);
+                }
+                write_stdout(
+                    format!(
+                        "{} may act for {} until {} (secret shown once; give it to the agent):\n  {}\n  id: {}\n",
+                        created.delegation.agent,
+                        created.delegation.user,
+                        created.delegation.expires_at,
+                        created.secret,
+                        created.delegation.id
+                    )
+                    .as_bytes(),
+                )
+            }
+            DelegationCommand::Ls => {
+                let delegations = client.delegations().await?;
+                if self.printer.json {
+                    return print_json(&delegations);
+                }
+                let mut out = String::new();
+                for delegation in delegations {
+                    out.push_str(&format!(
+                        "{}\t{}\t{}\t{}\t{}\t{}\n",
+                        delegation.id,
+                        delegation.agent,
+                        delegation.user,
+                        delegation.expires_at,
+                        if delegation.revoked {
+                            "revoked"
+                        } else {
+                            "active"
+                        },
+                        delegation.description
+                    ));
+                }
+                write_stdout(out.as_bytes())
+            }
+            DelegationCommand::Revoke { id } => {
+                client.revoke_delegation(&id).await?;
+                if self.printer.json {
+                    return print_json(&serde_json::json!({"revoked": id}));
+                }
+                write_stdout(format!("revoked {id}\n").as_bytes())
+            }
+        }
     }
 }

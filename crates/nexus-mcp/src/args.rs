@@ -182,9 +182,8 @@ pub(crate) struct CreateItem {
     /// What the item is in its environment: `node` (kb), `project` or `task` (track),
     /// `note` (context), `protocol` (workflow), `reminder` (chrono), ...
     pub kind: String,
-    /// The item's data in its environment's schema, e.g. kb: `{"title", "body", "tags",
-    /// "links"}`, track: `{"title", "status", "assignees", "due"}`, context: `{"title",
-    /// "body"}`, workflow: `{"name", "steps"}`, chrono: `{"title", "due"}`.
+    /// The item's data, in the schema of its environment (see this tool's schema: `data`
+    /// by `env`), e.g. kb `{"title": "Phoenix", "body": "..."}`, context `{"text": "..."}`.
     pub data: Map<String, Value>,
     /// The item's id (lowercase letters, digits, `-`, `_`); a random one when absent.
     #[serde(default)]

@@ -11,10 +11,12 @@
 //!   args.rs       tool arguments (their JSON schemas are what `tools/list` shows)
 //!   tools.rs      the tools
 //!   resources.rs  resources (files by URI, workflow protocols, active sessions) and prompts
+//!   schemas.rs    the environments' data schemas in `create_item`'s input schema
 //! ```
 
 mod args;
 mod resources;
+mod schemas;
 mod tools;
 
 use std::collections::HashMap;
@@ -247,10 +249,23 @@ const INSTRUCTIONS: &str = "Nexus keeps files and knowledge items for an organiz
 impl NexusMcp {
     /// A handler whose tools act through `connector`.
     pub fn new(connector: Arc<dyn Connector>) -> Self {
+        let mut tool_router = Self::tool_router();
+        // Item data is checked against its environment's schema: say which.
+        if let Some(route) = tool_router.map.get_mut("create_item") {
+            let mut input = (*route.attr.input_schema).clone();
+            schemas::with_data_by_environment(&mut input);
+            route.attr.input_schema = Arc::new(input);
+        }
+        if let Some(route) = tool_router.map.get_mut("update_item")
+            && let Some(description) = &route.attr.description
+        {
+            route.attr.description =
+                Some(format!("{description} {}", schemas::data_summary()).into());
+        }
         NexusMcp {
             connector,
             memory: Arc::new(Memory::default()),
-            tool_router: Self::tool_router(),
+            tool_router,
         }
     }
 
