@@ -181,11 +181,11 @@ def init(directory: Path, config: str) -> str:
     return str(json.loads(done.stdout)["admin_key"]["secret"])
 
 
-@pytest.fixture
-def nexus(tmp_path: Path) -> Iterator[Nexus]:
-    admin_key = init(tmp_path, CONFIG)
+def serve(directory: Path, config: str) -> tuple[Nexus, subprocess.Popen[str]]:
+    """Provisions `config` in `directory` and serves it on a free port."""
+    admin_key = init(directory, config)
     process = subprocess.Popen(
-        [str(nexus_binary()), "serve", "--port", "0", "--config", str(tmp_path / "nexus.yaml")],
+        [str(nexus_binary()), "serve", "--port", "0", "--config", str(directory / "nexus.yaml")],
         env=clean_env(),
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
@@ -201,8 +201,14 @@ def nexus(tmp_path: Path) -> Iterator[Nexus]:
         raise RuntimeError("nexus serve exited before listening")
     stderr = process.stderr
     threading.Thread(target=lambda: [None for _ in stderr], daemon=True).start()
+    return Nexus(f"http://{address}", admin_key, directory, clean_env()), process
+
+
+@pytest.fixture
+def nexus(tmp_path: Path) -> Iterator[Nexus]:
+    running, process = serve(tmp_path, CONFIG)
     try:
-        yield Nexus(f"http://{address}", admin_key, tmp_path, clean_env())
+        yield running
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -444,9 +444,14 @@ impl Command {
             if jsonl {
                 out.push_str(&serde_json::to_string(entry).unwrap_or_default());
             } else {
+                // An agent acting for a user reads `agent:notes-bot for user:bob@acme.com`.
+                let actor = match &entry.on_behalf_of {
+                    Some(user) => format!("{} for {user}", entry.actor),
+                    None => entry.actor.clone(),
+                };
                 out.push_str(&format!(
-                    "{}\t{}\t{}\t{}\t{}",
-                    entry.at, entry.actor, entry.action, entry.target, entry.outcome
+                    "{}\t{actor}\t{}\t{}\t{}",
+                    entry.at, entry.action, entry.target, entry.outcome
                 ));
             }
             out.push('\n');

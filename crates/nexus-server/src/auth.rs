@@ -41,6 +41,11 @@ pub enum AuthSetupError {
     },
     #[error("unsupported `jwt_algorithm` `{0}`")]
     UnsupportedAlgorithm(String),
+    #[error("`{}`: not a JWKS document: {reason}", path.display())]
+    Jwks {
+        path: std::path::PathBuf,
+        reason: String,
+    },
 }
 
 /// Which check a bearer token failed. Never carries the token.
@@ -87,6 +92,8 @@ pub enum TokenRefusal {
     Subject,
     #[error("it is malformed")]
     Malformed,
+    #[error("it names a signing key its issuer does not publish (`kid`)")]
+    UnknownKey,
 }
 
 /// A token lifetime that is not `<number><s|m|h|d>` within 30 days.
@@ -157,6 +164,7 @@ pub struct Authenticated(pub Identity);
 pub struct Authenticator {
     kind: AuthKind,
     jwt: Option<JwtVerifier>,
+    oidc: Option<OidcVerifier>,
     /// Who requests without credentials act as, in-process (never from configuration).
     acting_as: Option<Principal>,
     /// Requests act as the [`Authenticated`] principal in their extensions (and are refused
@@ -170,6 +178,7 @@ impl std::fmt::Debug for Authenticator {
             .debug_struct("Authenticator")
             .field("kind", &self.kind)
             .field("jwt", &self.jwt.as_ref().map(|jwt| jwt.algorithm))
+            .field("oidc", &self.oidc.as_ref().map(|oidc| &oidc.issuer))
             .field("acting_as", &self.acting_as)
             .field("trusting", &self.trusting)
             .finish()
@@ -192,11 +201,9 @@ struct Header {
     typ: Option<String>,
     #[serde(default)]
     crit: Option<serde_json::Value>,
+    /// Which key of an OIDC issuer signed it (for this server's own tokens, parsed only
+    /// so a duplicate `kid` is refused).
     #[serde(default)]
-    #[expect(
-        dead_code,
-        reason = "parsed only so a duplicate `kid` is refused; never used"
-    )]
     kid: Option<serde_json::Value>,
 }
 
@@ -222,6 +229,10 @@ struct Claims {
     aud: Option<Audience>,
     #[serde(default)]
     act: Option<Actor>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    preferred_username: Option<String>,
 }
 
 /// RFC 8693's `act` claim: the acting party.
@@ -291,9 +302,14 @@ impl Authenticator {
             AuthKind::Jwt => Some(JwtVerifier::new(config)?),
             AuthKind::ApiKey | AuthKind::None => None,
         };
+        let oidc = match &config.oidc {
+            Some(oidc) => Some(OidcVerifier::new(oidc, config.leeway_secs)?),
+            None => None,
+        };
         Ok(Authenticator {
             kind: config.kind,
             jwt,
+            oidc,
             acting_as: None,
             trusting: false,
         })
@@ -305,6 +321,7 @@ impl Authenticator {
         Authenticator {
             kind: AuthKind::ApiKey,
             jwt: None,
+            oidc: None,
             acting_as: None,
             trusting: true,
         }
@@ -333,6 +350,7 @@ impl Authenticator {
         Authenticator {
             kind: AuthKind::None,
             jwt: None,
+            oidc: None,
             acting_as: Some(principal),
             trusting: false,
         }
@@ -403,10 +421,25 @@ impl Authenticator {
                 })
                 .ok_or_else(|| ApiError::unauthenticated("invalid, revoked or expired API key"));
         }
-        let Some(jwt) = &self.jwt else {
-            return Err(ApiError::unauthenticated("invalid credentials"));
+        // A token of the configured authorization server goes to its verifier; any other to
+        // this server's own (when tokens are configured).
+        let claimed = claimed_issuer(token);
+        let outcome = match (&self.oidc, &self.jwt) {
+            (Some(oidc), _) if claimed.as_deref() == Some(oidc.issuer.as_str()) => {
+                oidc.verify(token)
+            }
+            // With an authorization server besides, a token of neither issuer is refused
+            // for its issuer.
+            (Some(_), Some(jwt))
+                if jwt.issuer.is_some() && claimed.as_deref() != jwt.issuer.as_deref() =>
+            {
+                Err(TokenRefusal::Issuer)
+            }
+            (_, Some(jwt)) => jwt.verify(token),
+            (Some(_), None) => Err(TokenRefusal::Issuer),
+            (None, None) => return Err(ApiError::unauthenticated("invalid credentials")),
         };
-        let verified = jwt.verify(token).map_err(|reason| {
+        let verified = outcome.map_err(|reason| {
             tracing::info!(%reason, "token refused");
             ApiError::unauthenticated(format!("invalid token: {reason}"))
         })?;
@@ -553,41 +586,85 @@ impl JwtVerifier {
 
     /// What the token says, if it is valid; else which check failed (never the token).
     fn verify(&self, token: &str) -> Result<Verified, TokenRefusal> {
-        let mut parts = token.split('.');
-        let (Some(header), Some(_), Some(_), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(TokenRefusal::NotAJwt);
-        };
-        let header = URL_SAFE_NO_PAD
-            .decode(header)
-            .map_err(|_| TokenRefusal::HeaderEncoding)?;
-        let header: Header = serde_json::from_slice(&header).map_err(|_| TokenRefusal::Header)?;
+        let header = read_header(token)?;
         if header.alg != self.algorithm_name {
             return Err(self.wrong_algorithm());
         }
-        if header.crit.is_some() {
-            return Err(TokenRefusal::Critical);
+        let checks = Checks {
+            algorithm: self.algorithm,
+            issuer: self.issuer.as_deref(),
+            audience: self.audience.as_deref(),
+            leeway: self.leeway,
+        };
+        let claims = checks.decode(token, &self.key)?;
+        verified(claims, "sub")
+    }
+
+    fn wrong_algorithm(&self) -> TokenRefusal {
+        TokenRefusal::Algorithm {
+            accepted: self.algorithm_name.clone(),
         }
-        if let Some(typ) = &header.typ
-            && !typ.eq_ignore_ascii_case("JWT")
-            && !typ.eq_ignore_ascii_case("at+jwt")
-        {
-            return Err(TokenRefusal::Type);
-        }
+    }
+}
+
+/// A token's header, with the checks every token passes: JOSE, no `crit`, an access
+/// token's `typ` when present; and the key id it names.
+fn read_header(token: &str) -> Result<Header, TokenRefusal> {
+    let mut parts = token.split('.');
+    let (Some(header), Some(_), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenRefusal::NotAJwt);
+    };
+    let header = URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| TokenRefusal::HeaderEncoding)?;
+    let header: Header = serde_json::from_slice(&header).map_err(|_| TokenRefusal::Header)?;
+    if header.crit.is_some() {
+        return Err(TokenRefusal::Critical);
+    }
+    if let Some(typ) = &header.typ
+        && !typ.eq_ignore_ascii_case("JWT")
+        && !typ.eq_ignore_ascii_case("at+jwt")
+    {
+        return Err(TokenRefusal::Type);
+    }
+    Ok(header)
+}
+
+/// The issuer a token claims, unverified: which verifier decides it.
+fn claimed_issuer(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("iss")?.as_str().map(ToOwned::to_owned)
+}
+
+/// What a token's signature and claims are checked against.
+struct Checks<'a> {
+    algorithm: Algorithm,
+    issuer: Option<&'a str>,
+    audience: Option<&'a str>,
+    leeway: u64,
+}
+
+impl Checks<'_> {
+    /// The claims of `token` signed by `key`, if they pass: `exp` required, `nbf` and `iat`
+    /// not in the future, `iss` and `aud` as configured, each claim of its type.
+    fn decode(&self, token: &str, key: &DecodingKey) -> Result<Claims, TokenRefusal> {
         let mut validation = Validation::new(self.algorithm);
         validation.leeway = self.leeway;
         validation.validate_exp = true;
         validation.validate_nbf = true;
-        let mut required = vec!["exp", "sub"];
-        match &self.issuer {
+        let mut required = vec!["exp"];
+        match self.issuer {
             Some(issuer) => {
                 validation.set_issuer(&[issuer]);
                 required.push("iss");
             }
             None => validation.iss = None,
         }
-        match &self.audience {
+        match self.audience {
             Some(audience) => {
                 validation.set_audience(&[audience]);
                 required.push("aud");
@@ -595,26 +672,23 @@ impl JwtVerifier {
             None => validation.validate_aud = false,
         }
         validation.set_required_spec_claims(&required);
-        let data =
-            jsonwebtoken::decode::<Claims>(token, &self.key, &validation).map_err(|error| {
-                use jsonwebtoken::errors::ErrorKind;
-                match error.kind() {
-                    ErrorKind::InvalidSignature => TokenRefusal::Signature,
-                    ErrorKind::ExpiredSignature => TokenRefusal::Expired,
-                    ErrorKind::ImmatureSignature => TokenRefusal::NotYetValid,
-                    ErrorKind::InvalidIssuer => TokenRefusal::Issuer,
-                    ErrorKind::InvalidAudience => TokenRefusal::Audience,
-                    ErrorKind::MissingRequiredClaim(claim) => {
-                        TokenRefusal::MissingClaim(claim.clone())
-                    }
-                    ErrorKind::InvalidClaimFormat(claim) => {
-                        TokenRefusal::WrongClaimType(claim.clone())
-                    }
-                    ErrorKind::InvalidAlgorithm => self.wrong_algorithm(),
-                    ErrorKind::Json(_) => mistyped_claim(token),
-                    _ => TokenRefusal::Malformed,
-                }
-            })?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|error| {
+            use jsonwebtoken::errors::ErrorKind;
+            match error.kind() {
+                ErrorKind::InvalidSignature => TokenRefusal::Signature,
+                ErrorKind::ExpiredSignature => TokenRefusal::Expired,
+                ErrorKind::ImmatureSignature => TokenRefusal::NotYetValid,
+                ErrorKind::InvalidIssuer => TokenRefusal::Issuer,
+                ErrorKind::InvalidAudience => TokenRefusal::Audience,
+                ErrorKind::MissingRequiredClaim(claim) => TokenRefusal::MissingClaim(claim.clone()),
+                ErrorKind::InvalidClaimFormat(claim) => TokenRefusal::WrongClaimType(claim.clone()),
+                ErrorKind::InvalidAlgorithm => TokenRefusal::Algorithm {
+                    accepted: format!("{:?}", self.algorithm),
+                },
+                ErrorKind::Json(_) => mistyped_claim(token),
+                _ => TokenRefusal::Malformed,
+            }
+        })?;
         if data
             .claims
             .iat
@@ -622,28 +696,163 @@ impl JwtVerifier {
         {
             return Err(TokenRefusal::IssuedInTheFuture);
         }
-        let subject = data.claims.sub.unwrap_or_default();
-        if subject.is_empty() || subject.len() > 256 {
-            return Err(TokenRefusal::Subject);
+        Ok(data.claims)
+    }
+}
+
+/// The subject (from `claim`), issue time and actor of verified claims.
+fn verified(claims: Claims, claim: &str) -> Result<Verified, TokenRefusal> {
+    let subject = match claim {
+        "email" => claims.email,
+        "preferred_username" => claims.preferred_username,
+        _ => claims.sub,
+    }
+    .ok_or_else(|| TokenRefusal::MissingClaim(claim.to_owned()))?;
+    if subject.is_empty() || subject.len() > 256 {
+        return Err(TokenRefusal::Subject);
+    }
+    let actor = claims.act.map(|actor| actor.sub);
+    if actor
+        .as_ref()
+        .is_some_and(|actor| actor.is_empty() || actor.len() > 256)
+    {
+        return Err(TokenRefusal::Subject);
+    }
+    Ok(Verified {
+        subject,
+        issued_at: claims.iat,
+        actor,
+    })
+}
+
+/// Access tokens of an external authorization server (`auth.oidc`), verified with the keys
+/// of its JWKS document.
+struct OidcVerifier {
+    issuer: String,
+    audience: String,
+    algorithms: Vec<Algorithm>,
+    subject_claim: String,
+    leeway: u64,
+    jwks_file: std::path::PathBuf,
+    keys: parking_lot::RwLock<OidcKeys>,
+}
+
+/// The keys read from the JWKS document, and when it was last read.
+struct OidcKeys {
+    keys: Vec<(Option<String>, DecodingKey)>,
+    read_at: std::time::Instant,
+}
+
+/// Shortest time between two readings of the JWKS document for unknown key ids.
+const JWKS_REREAD: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn read_jwks(path: &std::path::Path) -> Result<Vec<(Option<String>, DecodingKey)>, AuthSetupError> {
+    let bytes = std::fs::read(path).map_err(|source| AuthSetupError::ReadKey {
+        path: path.to_owned(),
+        source,
+    })?;
+    let set: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_slice(&bytes).map_err(|error| AuthSetupError::Jwks {
+            path: path.to_owned(),
+            reason: error.to_string(),
+        })?;
+    let mut keys = Vec::new();
+    for jwk in &set.keys {
+        if let Ok(key) = DecodingKey::from_jwk(jwk) {
+            keys.push((jwk.common.key_id.clone(), key));
         }
-        let actor = data.claims.act.map(|actor| actor.sub);
-        if actor
-            .as_ref()
-            .is_some_and(|actor| actor.is_empty() || actor.len() > 256)
-        {
-            return Err(TokenRefusal::Subject);
-        }
-        Ok(Verified {
-            subject,
-            issued_at: data.claims.iat,
-            actor,
+    }
+    if keys.is_empty() {
+        return Err(AuthSetupError::Jwks {
+            path: path.to_owned(),
+            reason: "it holds no usable RSA or EC key".to_owned(),
+        });
+    }
+    Ok(keys)
+}
+
+impl OidcVerifier {
+    fn new(
+        config: &crate::config::OidcConfig,
+        leeway: u64,
+    ) -> Result<OidcVerifier, AuthSetupError> {
+        let algorithms = config
+            .algorithms
+            .iter()
+            .map(|name| match name.as_str() {
+                "RS256" => Ok(Algorithm::RS256),
+                "ES256" => Ok(Algorithm::ES256),
+                other => Err(AuthSetupError::UnsupportedAlgorithm(other.to_owned())),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(OidcVerifier {
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            algorithms,
+            subject_claim: config.subject_claim.clone(),
+            leeway,
+            keys: parking_lot::RwLock::new(OidcKeys {
+                keys: read_jwks(&config.jwks_file)?,
+                read_at: std::time::Instant::now(),
+            }),
+            jwks_file: config.jwks_file.clone(),
         })
     }
 
-    fn wrong_algorithm(&self) -> TokenRefusal {
-        TokenRefusal::Algorithm {
-            accepted: self.algorithm_name.clone(),
+    /// The key a token names: by `kid`, or the only key when it names none. An unknown
+    /// `kid` re-reads the JWKS document (at most every [`JWKS_REREAD`]): the issuer rotated.
+    fn key(&self, kid: Option<&str>) -> Option<DecodingKey> {
+        let find = |keys: &OidcKeys| match kid {
+            Some(kid) => keys
+                .keys
+                .iter()
+                .find(|(id, _)| id.as_deref() == Some(kid))
+                .map(|(_, key)| key.clone()),
+            None => match keys.keys.as_slice() {
+                [(_, only)] => Some(only.clone()),
+                _ => None,
+            },
+        };
+        if let Some(key) = find(&self.keys.read()) {
+            return Some(key);
         }
+        let mut keys = self.keys.write();
+        if keys.read_at.elapsed() >= JWKS_REREAD {
+            keys.read_at = std::time::Instant::now();
+            match read_jwks(&self.jwks_file) {
+                Ok(fresh) => keys.keys = fresh,
+                Err(error) => {
+                    tracing::warn!(%error, "the OIDC issuer's keys could not be read again");
+                }
+            }
+        }
+        find(&keys)
+    }
+
+    fn verify(&self, token: &str) -> Result<Verified, TokenRefusal> {
+        let header = read_header(token)?;
+        let algorithm = self
+            .algorithms
+            .iter()
+            .copied()
+            .find(|algorithm| format!("{algorithm:?}") == header.alg)
+            .ok_or_else(|| TokenRefusal::Algorithm {
+                accepted: self
+                    .algorithms
+                    .iter()
+                    .map(|algorithm| format!("{algorithm:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        let kid = header.kid.as_ref().and_then(serde_json::Value::as_str);
+        let key = self.key(kid).ok_or(TokenRefusal::UnknownKey)?;
+        let checks = Checks {
+            algorithm,
+            issuer: Some(&self.issuer),
+            audience: Some(&self.audience),
+            leeway: self.leeway,
+        };
+        verified(checks.decode(token, &key)?, &self.subject_claim)
     }
 }
 

@@ -253,6 +253,40 @@ pub struct AuthConfig {
     /// Clock skew tolerated on `exp` and `nbf`, in seconds.
     #[serde(default = "default_leeway")]
     pub leeway_secs: u64,
+    /// An OAuth 2.1 / `OpenID` Connect authorization server whose access tokens this server
+    /// accepts (as the MCP endpoint's authorization server), besides API keys and the
+    /// tokens above.
+    #[serde(default)]
+    pub oidc: Option<OidcConfig>,
+}
+
+/// An external authorization server (see `docs/mcp.md`, "Authentication").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The issuer (`iss` of its tokens), e.g. `https://login.example.com/realms/acme`.
+    pub issuer: String,
+    /// This server's identifier at the issuer: a token whose `aud` does not name it is
+    /// refused.
+    pub audience: String,
+    /// The issuer's signing keys, a JWKS document (relative to the configuration file); it
+    /// is read again when a token names a key it does not hold.
+    pub jwks_file: PathBuf,
+    /// Signature algorithms accepted (default `RS256` and `ES256`).
+    #[serde(default = "default_oidc_algorithms")]
+    pub algorithms: Vec<String>,
+    /// The claim naming the user (a handle, a stable id, or `agent:<name>`): `sub` by
+    /// default, or e.g. `email`.
+    #[serde(default = "default_subject_claim")]
+    pub subject_claim: String,
+}
+
+fn default_oidc_algorithms() -> Vec<String> {
+    vec!["RS256".to_owned(), "ES256".to_owned()]
+}
+
+fn default_subject_claim() -> String {
+    "sub".to_owned()
 }
 
 fn default_leeway() -> u64 {
@@ -577,6 +611,11 @@ impl Config {
         {
             config.auth.jwt_public_key_file = Some(base.join(key));
         }
+        if let Some(oidc) = &mut config.auth.oidc
+            && oidc.jwks_file.is_relative()
+        {
+            oidc.jwks_file = base.join(&oidc.jwks_file);
+        }
         if let Some(key) = &config.locker.key_file
             && key.is_relative()
         {
@@ -664,6 +703,33 @@ impl Config {
             }
             seen.push(&org.id);
             validate_org(org, &at)?;
+        }
+        if let Some(oidc) = &self.auth.oidc {
+            if oidc.issuer.trim().is_empty() || oidc.audience.trim().is_empty() {
+                return Err(Problem(
+                    "auth.oidc needs an `issuer` and an `audience` (this server's identifier at the issuer)"
+                        .to_owned(),
+                ));
+            }
+            if oidc.algorithms.is_empty()
+                || oidc
+                    .algorithms
+                    .iter()
+                    .any(|algorithm| !matches!(algorithm.as_str(), "RS256" | "ES256"))
+            {
+                return Err(Problem(
+                    "auth.oidc.algorithms: use RS256 and/or ES256".to_owned(),
+                ));
+            }
+            if !matches!(
+                oidc.subject_claim.as_str(),
+                "sub" | "email" | "preferred_username"
+            ) {
+                return Err(Problem(
+                    "auth.oidc.subject_claim: use `sub`, `email` or `preferred_username`"
+                        .to_owned(),
+                ));
+            }
         }
         match self.auth.kind {
             AuthKind::Jwt => {
@@ -1052,6 +1118,18 @@ auth:
             (
                 "data_dir: /d\nauth:\n  type: jwt\n  jwt_algorithm: RS256\n",
                 "jwt_public_key_file",
+            ),
+            (
+                "data_dir: /d\nauth:\n  oidc:\n    issuer: https://idp\n    audience: ''\n    jwks_file: k.json\n",
+                "needs an `issuer` and an `audience`",
+            ),
+            (
+                "data_dir: /d\nauth:\n  oidc:\n    issuer: https://idp\n    audience: nexus\n    jwks_file: k.json\n    algorithms: [HS256]\n",
+                "RS256 and/or ES256",
+            ),
+            (
+                "data_dir: /d\nauth:\n  oidc:\n    issuer: https://idp\n    audience: nexus\n",
+                "missing field `jwks_file`",
             ),
             (
                 "data_dir: /d\norganizations:\n  - id: Acme!\n    name: A\n",

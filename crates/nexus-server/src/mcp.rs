@@ -95,7 +95,7 @@ impl RateLimiter {
 struct McpState {
     app: AppState,
     public_url: Option<String>,
-    /// The authorization servers the metadata names (`auth.issuer`).
+    /// The authorization servers the metadata names (`auth.oidc.issuer`, else `auth.issuer`).
     authorization_servers: Vec<String>,
     limiter: RateLimiter,
 }
@@ -261,7 +261,16 @@ pub fn routes(state: &AppState, config: &Config, listening: IpAddr) -> (Router, 
     let shared = Arc::new(McpState {
         app: state.clone(),
         public_url: config.mcp.public_url.clone(),
-        authorization_servers: config.auth.issuer.iter().cloned().collect(),
+        // The external authorization server when there is one, else this server's own
+        // token issuer.
+        authorization_servers: config
+            .auth
+            .oidc
+            .as_ref()
+            .map(|oidc| oidc.issuer.clone())
+            .or_else(|| config.auth.issuer.clone())
+            .into_iter()
+            .collect(),
         limiter: RateLimiter {
             limit: config.mcp.requests_per_minute,
             seen: parking_lot::Mutex::new(HashMap::new()),
