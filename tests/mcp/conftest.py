@@ -139,13 +139,13 @@ class Nexus:
         return str(created.body["secret"])
 
     @asynccontextmanager
-    async def http(self, credential: str, mode: str = "auto") -> AsyncIterator[Client]:
+    async def http(self, credential: str, mode: str = "auto", **options: Any) -> AsyncIterator[Client]:
         """An MCP client over streamable HTTP at /mcp, presenting `credential`."""
         transport = streamable_http_client(
             self.url + "/mcp",
             http_client=httpx2.AsyncClient(headers={"Authorization": f"Bearer {credential}"}, timeout=30),
         )
-        async with Client(transport, mode=mode) as client:
+        async with Client(transport, mode=mode, **options) as client:
             yield client
 
     @asynccontextmanager

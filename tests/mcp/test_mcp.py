@@ -391,3 +391,55 @@ def test_a_user_token_for_another_audience_is_refused_on_stdio_too(nexus: Nexus)
 
     run(check())
     assert AUDIENCE != "elsewhere"
+
+
+@pytest.mark.filterwarnings("ignore:resources/")
+def test_subscriptions_announce_only_changes_the_caller_may_read(nexus: Nexus) -> None:
+    """`subscriptions/listen` (2026-07-28) and `resources/subscribe` (earlier revisions),
+    both fed by the permission-filtered change feed."""
+    bob = nexus.key("user:bob@acme.com")
+    watched = "nexus://orgs/acme/sales/watched.md"
+    hidden = "nexus://orgs/acme/eng/secret.md"
+
+    def write(path: str, text: str) -> None:
+        assert nexus.rest("PUT", f"/api/fs{path}", bob, text).status in (200, 201)
+
+    async def modern() -> None:
+        import anyio
+
+        async with nexus.http(nexus.key("agent:helper")) as client:
+            async with client.listen(resource_subscriptions=[watched, hidden, "nexus://workflow/acme"]) as sub:
+                assert set(sub.honored.resource_subscriptions or []) == {watched, hidden}
+                await anyio.sleep(1.5)
+                write("/orgs/acme/eng/secret.md", "eng only")
+                write("/orgs/acme/sales/watched.md", "v1")
+                with anyio.fail_after(15):
+                    event = await sub.__anext__()
+                assert getattr(event, "uri", None) == watched, event
+
+    run(modern())
+
+    async def legacy() -> None:
+        import anyio
+
+        seen: list[str] = []
+
+        async def handler(message: Any) -> None:
+            seen.append(repr(message))
+
+        async with nexus.http(nexus.key("agent:helper"), mode="legacy", message_handler=handler) as client:
+            await client.session.subscribe_resource(watched)
+            missing = None
+            try:
+                await client.session.subscribe_resource(hidden)
+            except Exception as error:  # the caller may not see it: not found
+                missing = error
+            assert missing is not None
+            await anyio.sleep(1.5)
+            write("/orgs/acme/sales/watched.md", "v2")
+            with anyio.fail_after(15):
+                while not any(watched in entry for entry in seen):
+                    await anyio.sleep(0.1)
+            await client.session.unsubscribe_resource(watched)
+
+    run(legacy())

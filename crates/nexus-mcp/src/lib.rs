@@ -12,11 +12,13 @@
 //!   tools.rs      the tools
 //!   resources.rs  resources (files by URI, workflow protocols, active sessions) and prompts
 //!   schemas.rs    the environments' data schemas in `create_item`'s input schema
+//!   subscriptions.rs  resource subscriptions fed by the permission-filtered change feed
 //! ```
 
 mod args;
 mod resources;
 mod schemas;
+mod subscriptions;
 mod tools;
 
 use std::collections::HashMap;
@@ -161,11 +163,15 @@ impl From<ClientError> for ToolError {
 /// Most callers whose working session is remembered at once (the oldest are forgotten).
 const MAX_WORKING_SESSIONS: usize = 16_384;
 
-/// What the server remembers between calls: each caller's working session.
+/// What the server remembers between calls: each caller's working session, and the
+/// resource subscriptions of earlier protocol revisions.
 #[derive(Debug, Default)]
 pub(crate) struct Memory {
     /// caller → (organization, session stable id).
     working: parking_lot::Mutex<HashMap<String, (String, String)>>,
+    /// (caller, uri) → what stops its watcher.
+    pub(crate) subscriptions:
+        parking_lot::Mutex<HashMap<(String, String), tokio_util::sync::CancellationToken>>,
 }
 
 impl Memory {
@@ -350,6 +356,7 @@ impl ServerHandler for NexusMcp {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_resources()
+                .enable_resources_subscribe()
                 .enable_prompts()
                 .build(),
         )
@@ -379,6 +386,33 @@ impl ServerHandler for NexusMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::ReadResourceResponse, ErrorData> {
         resources::read(self, &context, &request.uri).await
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &rmcp::model::SubscriptionFilter,
+    ) -> Option<rmcp::model::SubscriptionFilter> {
+        Some(subscriptions::accepted(requested))
+    }
+
+    async fn listen(&self, context: rmcp::service::SubscriptionContext) -> Result<(), ErrorData> {
+        self.serve_subscription(context).await
+    }
+
+    async fn subscribe(
+        &self,
+        request: rmcp::model::SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.subscribe_legacy(context, request.uri).await
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: rmcp::model::UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.unsubscribe_legacy(&context, request.uri)
     }
 
     async fn list_prompts(
