@@ -13,6 +13,7 @@ import pytest
 
 from nexus import (
     AsyncRemoteNexusClient,
+    AuthenticationError,
     ConflictError,
     InvalidInputError,
     KbNodeData,
@@ -167,6 +168,24 @@ def test_the_system_administrator_locks_and_unlocks_accounts(server: Server) -> 
         server.client(token_for="alice@acme.com").unlock_user("bob@acme.com")
     system.unlock_user("bob@acme.com")
     assert bob.get_item("acme", created.key).data["text"] == "mine"
+
+
+def test_a_user_delegates_to_an_agent(server: Server) -> None:
+    _members(server)
+    server.client(token_for="alice@acme.com").orgs.add_member("acme", "helper", role="assistant", workspaces=["sales"], type="agent")
+    bob = server.client(token_for="bob@acme.com")
+    created = bob.delegate("helper", expires_in="1h", description="laptop assistant")
+    assert created["agent"].startswith("agent:a_") and created["user"].startswith("user:u_")
+    agent = server.client(api_key=created["secret"])
+    assert agent.whoami()["on_behalf_of"] == "user:bob@acme.com"
+    # On bob's behalf: his personal items, as his.
+    note = agent.create_item("acme", "context", "note", {"text": "for bob"})
+    assert bob.get_item("acme", note.key).data["text"] == "for bob"
+    assert [entry["id"] for entry in bob.delegations()] == [created["id"]]
+    bob.revoke_delegation(created["id"])
+    assert bob.delegations()[0]["revoked"] is True
+    with pytest.raises(AuthenticationError):
+        agent.whoami()
 
 
 def test_the_system_administrator_exports_and_imports_an_organization(server: Server) -> None:

@@ -367,6 +367,16 @@ class Calls:
     def whoami(self) -> Call[dict[str, Any]]:
         return Call("GET", "/api/whoami", lambda reply: reply.json())
 
+    def delegate(self, agent: str, expires_in: str, description: str) -> Call[dict[str, Any]]:
+        body = {"agent": agent, "expires_in": expires_in, "description": description}
+        return Call("POST", "/api/delegations", lambda reply: dict(reply.json()), body=_json_body(body))
+
+    def delegations(self) -> Call[list[dict[str, Any]]]:
+        return Call("GET", "/api/delegations", lambda reply: list(reply.json()["delegations"]))
+
+    def revoke_delegation(self, id: str) -> Call[None]:
+        return Call("DELETE", f"/api/delegations/{quote(id, safe='')}", lambda reply: None)
+
     def add_member(self, org: str, user_id: str, role: str, workspaces: list[str], kind: str) -> Call[dict[str, Any]]:
         body = {"user_id": user_id, "role": role, "workspaces": workspaces, "type": kind}
         return Call("POST", f"/api/orgs/{quote(org, safe='')}/members", lambda reply: reply.json(), body=_json_body(body))

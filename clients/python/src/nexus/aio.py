@@ -235,6 +235,20 @@ class AsyncRemoteNexusClient:
         """Who the credentials name, and their organizations."""
         return await self._run(self._calls.whoami())
 
+    async def delegate(self, agent: str, *, expires_in: str = "8h", description: str = "") -> dict[str, Any]:
+        """Lets an agent act on your behalf until `expires_in` (at most `30d`): each of its calls
+        then has what both of you may do. The answer's `secret` (shown once) is the agent's
+        credential."""
+        return await self._run(self._calls.delegate(agent, expires_in, description))
+
+    async def delegations(self) -> list[dict[str, Any]]:
+        """The delegations you granted (or, for an agent, those granted to it)."""
+        return await self._run(self._calls.delegations())
+
+    async def revoke_delegation(self, id: str) -> None:
+        """Ends a delegation now."""
+        return await self._run(self._calls.revoke_delegation(id))
+
     async def create_item(self, org: str, env: str, kind: str, data: ItemData, *, scope: str = "personal", id: str | None = None, session: str | None = None) -> ItemCreated:
         """Creates a knowledge item (personal unless `scope` is `UNIV` or a session's `s_XXXX`).
         `session` names the group session you work in: the answer's `sharing_hint` then offers
