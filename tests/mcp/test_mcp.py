@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -198,6 +199,13 @@ def test_knowledge_sessions_and_the_seeds_sharing_behaviour(nexus: Nexus) -> Non
             assert nexus.rest("GET", f"/api/orgs/acme/items/{second['key']}", carol_rest).status == 200
             sessions = await ok(client, "list_sessions")
             assert sid in [entry["stable_id"] for entry in sessions["sessions"]]
+            # Carol joins it: her new items offer to be shared with it too.
+            async with nexus.http(carol_rest) as carol:
+                joined = await ok(carol, "join_session", {"session": sid})
+                assert joined["stable_id"] == sid
+                assert (await ok(carol, "whoami"))["working_session"]["session"] == sid
+                hers = await ok(carol, "create_item", {"env": "context", "kind": "note", "data": {"text": "carol's"}})
+                assert hers["sharing_hint"]["session"] == sid
             added = await ok(client, "add_session_member", {"session": sid, "user": "alice@acme.com"})
             assert len(added["members"]) == 3
             reminder = await ok(client, "create_reminder", {"title": "demo", "due": "2030-01-01T09:00:00+00:00", "session": "current"})
@@ -299,7 +307,7 @@ def test_the_resource_server_challenge_metadata_audience_and_origin(nexus: Nexus
     metadata = nexus.rest("GET", "/.well-known/oauth-protected-resource/mcp", None)
     assert metadata.status == 200
     assert metadata.body["resource"] == nexus.url + "/mcp"
-    assert metadata.body["authorization_servers"] == ["https://idp.example.test"]
+    assert metadata.body["authorization_servers"] == []  # no external authorization server configured
     assert metadata.body["bearer_methods_supported"] == ["header"]
     assert nexus.rest("GET", "/.well-known/oauth-protected-resource", None).body == metadata.body
 
@@ -329,6 +337,35 @@ def test_the_resource_server_challenge_metadata_audience_and_origin(nexus: Nexus
     with pytest.raises(urllib.error.HTTPError) as refused_origin:
         urllib.request.urlopen(request, timeout=10)
     assert refused_origin.value.code == 403
+
+    # An MCP session (2025-11-25) answers only to the principal that opened it.
+    opened = urllib.request.Request(
+        nexus.url + "/mcp",
+        data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"}}}).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token('bob@acme.com')}", "Content-Type": "application/json",
+                 "Accept": "application/json, text/event-stream"},
+    )
+    with urllib.request.urlopen(opened, timeout=10) as response:
+        session = response.headers["Mcp-Session-Id"]
+    assert session
+    for who, allowed in [("carol@acme.com", False), ("bob@acme.com", True)]:
+        probe = urllib.request.Request(
+            nexus.url + "/mcp",
+            data=b'{"jsonrpc":"2.0","method":"notifications/initialized"}',
+            method="POST",
+            headers={"Authorization": f"Bearer {token(who)}", "Content-Type": "application/json",
+                     "Accept": "application/json, text/event-stream", "Mcp-Session-Id": session,
+                     "MCP-Protocol-Version": "2025-11-25"},
+        )
+        try:
+            with urllib.request.urlopen(probe, timeout=10) as answer:
+                status = answer.status
+        except urllib.error.HTTPError as error:
+            status = error.code
+        assert (status < 300) == allowed, (who, status)
 
     async def with_jwt() -> None:
         async with nexus.http(token("bob@acme.com")) as client:

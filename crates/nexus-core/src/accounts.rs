@@ -386,6 +386,9 @@ impl Registry {
             if key.principal == before {
                 key.principal.clone_from(&after);
             }
+            if key.on_behalf_of.as_deref() == Some(before.as_str()) {
+                key.on_behalf_of = Some(after.clone());
+            }
         }
     }
 

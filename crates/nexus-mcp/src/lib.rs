@@ -70,6 +70,13 @@ pub trait Connector: Send + Sync + std::fmt::Debug + 'static {
         context: &'a RequestContext<RoleServer>,
         call: ToolCall,
     ) -> BoxFuture<'a, ()>;
+
+    /// Whether the credentials of `context`'s request still name the same caller (checked
+    /// by long-lived work, such as a subscription, before each step). By default they do:
+    /// an API called over HTTP checks them on every call anyway.
+    fn still_valid(&self, _context: &RequestContext<RoleServer>) -> bool {
+        true
+    }
 }
 
 /// A connector for one fixed API client (stdio): every request acts as its credentials.
@@ -204,6 +211,8 @@ pub struct NexusMcp {
     connector: Arc<dyn Connector>,
     memory: Arc<Memory>,
     tool_router: ToolRouter<NexusMcp>,
+    /// Ends background work (subscriptions) when the server shuts down.
+    shutdown: tokio_util::sync::CancellationToken,
 }
 
 /// The API for one call, with what the server remembers of its caller.
@@ -272,7 +281,15 @@ impl NexusMcp {
             connector,
             memory: Arc::new(Memory::default()),
             tool_router,
+            shutdown: tokio_util::sync::CancellationToken::new(),
         }
+    }
+
+    /// Ends background work (subscriptions) when `shutdown` is cancelled.
+    #[must_use]
+    pub fn with_shutdown(mut self, shutdown: tokio_util::sync::CancellationToken) -> Self {
+        self.shutdown = shutdown;
+        self
     }
 
     /// Runs `work` as the caller of `context`'s request and records it as `what` on
@@ -412,7 +429,7 @@ impl ServerHandler for NexusMcp {
         request: rmcp::model::UnsubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        self.unsubscribe_legacy(&context, request.uri)
+        self.unsubscribe_legacy(&context, &request.uri)
     }
 
     async fn list_prompts(

@@ -54,9 +54,11 @@ pub(crate) fn accepted(requested: &SubscriptionFilter) -> SubscriptionFilter {
     filter
 }
 
-/// Reads `org`'s feed to its end: where to look for what happens from now on.
+/// Reads `org`'s feed to its end: where to look for what happens from now on. A page may
+/// come back empty before the end (the feed scans a bounded number of records per page);
+/// the end is where the cursor stops moving (cursors of one position are equal).
 async fn end_of_feed(api: &Api, org: &str) -> Result<String, ToolError> {
-    let mut cursor = None;
+    let mut cursor: Option<String> = None;
     loop {
         let page = api
             .client
@@ -68,7 +70,7 @@ async fn end_of_feed(api: &Api, org: &str) -> Result<String, ToolError> {
                 },
             )
             .await?;
-        if page.changes.is_empty() {
+        if page.changes.is_empty() && cursor.as_ref() == Some(&page.next_cursor) {
             return Ok(page.next_cursor);
         }
         cursor = Some(page.next_cursor);
@@ -89,12 +91,14 @@ fn watched<'a>(uris: impl IntoIterator<Item = &'a String>) -> Watched {
 }
 
 /// Reads the feeds of `watched` as `api` every [`POLL`] from now on, and calls `notify`
-/// with each URI a change concerns, until `stop` completes, `notify` answers `false` (the
-/// client is gone) or the feed refuses the caller.
+/// with each URI a change concerns, until `stop` completes, `alive` says no (the client is
+/// gone, or its credentials no longer hold), `notify` answers `false`, or the feed refuses
+/// the caller.
 async fn watch<N, F>(
     api: &Api,
     watched: &Watched,
     stop: impl std::future::Future<Output = ()>,
+    alive: impl Fn() -> Result<(), ToolError>,
     mut notify: N,
 ) -> Result<(), ToolError>
 where
@@ -111,6 +115,7 @@ where
             () = &mut stop => return Ok(()),
             () = tokio::time::sleep(POLL) => {}
         }
+        alive()?;
         for (org, subscribed) in watched {
             let Some(cursor) = cursors.get(org).cloned() else {
                 continue;
@@ -147,14 +152,34 @@ where
     }
 }
 
+/// Most `resources/subscribe` subscriptions one caller (one session) holds at once.
+const MAX_SUBSCRIPTIONS_PER_CALLER: usize = 64;
+
+/// `uri` without a trailing `/` (one subscription per file or directory).
+fn canonical(uri: &str) -> String {
+    uri.trim_end_matches('/').to_owned()
+}
+
 impl NexusMcp {
-    /// Serves one `subscriptions/listen` until the client cancels it or the caller's access
-    /// to the feed ends.
+    /// Whether the credentials of `context` still hold.
+    fn alive(&self, context: &RequestContext<RoleServer>) -> Result<(), ToolError> {
+        if self.connector.still_valid(context) {
+            Ok(())
+        } else {
+            Err(ToolError::new(
+                nexus_api::ErrorCode::Unauthenticated,
+                "the credentials of this subscription no longer hold",
+            ))
+        }
+    }
+
+    /// Serves one `subscriptions/listen` until the client cancels it, its credentials end
+    /// or the caller's access to the feed ends.
     pub(crate) async fn serve_subscription(
         &self,
         subscription: SubscriptionContext,
     ) -> Result<(), ErrorData> {
-        let uris = subscription
+        let uris: Vec<String> = subscription
             .accepted()
             .resource_subscriptions
             .clone()
@@ -162,11 +187,22 @@ impl NexusMcp {
         let watched = watched(&uris);
         let context = subscription.request_context().clone();
         let target = watched.keys().cloned().collect::<Vec<_>>().join(",");
+        let shutdown = self.shutdown.clone();
         self.run(&context, "subscribe", target, |api| async move {
             let sink = subscription.sink();
-            watch(&api, &watched, subscription.cancelled(), |uri| async move {
-                sink.notify_resource_updated(uri).await.is_ok()
-            })
+            let stop = async {
+                tokio::select! {
+                    () = subscription.cancelled() => {}
+                    () = shutdown.cancelled() => {}
+                }
+            };
+            watch(
+                &api,
+                &watched,
+                stop,
+                || self.alive(subscription.request_context()),
+                |uri| async move { sink.notify_resource_updated(uri).await.is_ok() },
+            )
             .await
         })
         .await
@@ -176,12 +212,14 @@ impl NexusMcp {
     }
 
     /// `resources/subscribe` (revisions before 2026-07-28): watches `uri` for the caller in
-    /// the background until `resources/unsubscribe`, or the session ends.
+    /// the background until `resources/unsubscribe`, the end of the session, the end of its
+    /// credentials, or the server's shutdown.
     pub(crate) async fn subscribe_legacy(
         &self,
         context: RequestContext<RoleServer>,
         uri: String,
     ) -> Result<(), ErrorData> {
+        let uri = canonical(&uri);
         let Some((_, path)) = file_of(&uri) else {
             return Err(ErrorData::invalid_params(
                 format!(
@@ -203,54 +241,111 @@ impl NexusMcp {
                     None,
                 )
             })?;
-        let stop = tokio_util::sync::CancellationToken::new();
-        if let Some(previous) = self
-            .memory
-            .subscriptions
-            .lock()
-            .insert((key.clone(), uri.clone()), stop.clone())
-        {
-            previous.cancel();
-        }
+        let stop = self.register(&key, &uri)?;
         let server = self.clone();
         tokio::spawn(async move {
-            let peer = context.peer.clone();
             let watched = watched([&uri]);
+            let (checker, checked, peer, until) = (
+                server.clone(),
+                context.clone(),
+                context.peer.clone(),
+                stop.clone(),
+            );
             let outcome = server
-                .run(&context, "subscription", uri.clone(), |api| async move {
-                    watch(&api, &watched, stop.cancelled(), |uri| {
-                        let peer = peer.clone();
-                        async move {
-                            !peer.is_transport_closed()
-                                && peer
-                                    .notify_resource_updated(
+                .run(
+                    &context,
+                    "subscription",
+                    uri.clone(),
+                    move |api| async move {
+                        let notifier = peer.clone();
+                        watch(
+                            &api,
+                            &watched,
+                            until.cancelled(),
+                            || {
+                                if peer.is_transport_closed() {
+                                    return Err(ToolError::new(
+                                        nexus_api::ErrorCode::Unavailable,
+                                        "the session ended",
+                                    ));
+                                }
+                                checker.alive(&checked)
+                            },
+                            |uri| {
+                                let peer = notifier.clone();
+                                async move {
+                                    peer.notify_resource_updated(
                                         rmcp::model::ResourceUpdatedNotificationParam::new(uri),
                                     )
                                     .await
                                     .is_ok()
-                        }
-                    })
-                    .await
-                })
+                                }
+                            },
+                        )
+                        .await
+                    },
+                )
                 .await;
             if let Err(error) = outcome {
                 tracing::debug!(%uri, code = error.code.as_str(), "a resource subscription ended");
             }
+            // Forget it, unless a newer subscription to the same URI replaced it.
+            let mut subscriptions = server.memory.subscriptions.lock();
+            let entry = (key, uri);
+            if subscriptions
+                .get(&entry)
+                .is_some_and(|current| current == &stop || current.is_cancelled())
+            {
+                subscriptions.remove(&entry);
+            }
         });
         Ok(())
+    }
+
+    /// Remembers a new subscription of `key` to `uri` (replacing one to the same URI): what
+    /// stops it. Refused past [`MAX_SUBSCRIPTIONS_PER_CALLER`].
+    fn register(
+        &self,
+        key: &str,
+        uri: &str,
+    ) -> Result<tokio_util::sync::CancellationToken, ErrorData> {
+        let stop = self.shutdown.child_token();
+        let mut subscriptions = self.memory.subscriptions.lock();
+        let entry = (key.to_owned(), uri.to_owned());
+        let held = subscriptions
+            .keys()
+            .filter(|(caller, _)| caller == key)
+            .count();
+        if held >= MAX_SUBSCRIPTIONS_PER_CALLER && !subscriptions.contains_key(&entry) {
+            return Err(ErrorData::invalid_params(
+                format!(
+                    "at most {MAX_SUBSCRIPTIONS_PER_CALLER} subscriptions at once: unsubscribe from some first"
+                ),
+                None,
+            ));
+        }
+        if let Some(previous) = subscriptions.insert(entry, stop.clone()) {
+            previous.cancel();
+        }
+        Ok(stop)
     }
 
     /// `resources/unsubscribe`.
     pub(crate) fn unsubscribe_legacy(
         &self,
         context: &RequestContext<RoleServer>,
-        uri: String,
+        uri: &str,
     ) -> Result<(), ErrorData> {
         let key = match self.connector.connect(context) {
             Ok(connection) => connection.caller,
             Err(error) => return Err(ErrorData::invalid_params(error.message, None)),
         };
-        if let Some(stop) = self.memory.subscriptions.lock().remove(&(key, uri)) {
+        if let Some(stop) = self
+            .memory
+            .subscriptions
+            .lock()
+            .remove(&(key, canonical(uri)))
+        {
             stop.cancel();
         }
         Ok(())

@@ -79,20 +79,12 @@ impl Api {
         }
     }
 
-    /// The session an item is created in context of: the one given, else the working one.
-    fn context_session(
-        &self,
-        org: &str,
-        given: Option<String>,
-    ) -> Result<Option<String>, ToolError> {
-        match self.session(org, given)? {
-            Some(session) => Ok(Some(session)),
-            None => Ok(self
-                .memory
-                .working(&self.caller)
-                .filter(|(working_org, _)| working_org == org)
-                .map(|(_, session)| session)),
-        }
+    /// The working session, when it is in `org`.
+    fn working_in(&self, org: &str) -> Option<String> {
+        self.memory
+            .working(&self.caller)
+            .filter(|(working_org, _)| working_org == org)
+            .map(|(_, session)| session)
     }
 }
 
@@ -271,6 +263,12 @@ impl NexusMcp {
                 return Err(ToolError::invalid("`old` must not be empty"));
             }
             let read = api.client.read(&args.path, None, None).await?;
+            let Some(etag) = read.etag.clone() else {
+                return Err(ToolError::new(
+                    ErrorCode::Conflict,
+                    format!("`{}` has no etag to edit against; nothing was written", args.path),
+                ));
+            };
             let text = as_text(&read.content).ok_or_else(|| {
                 ToolError::invalid(format!("`{}` is not a text file", args.path))
             })?;
@@ -299,7 +297,7 @@ impl NexusMcp {
                 .write(
                     &args.path,
                     Bytes::from(edited.into_bytes()),
-                    read.etag.as_deref(),
+                    Some(&etag),
                     false,
                     false,
                 )
@@ -533,16 +531,38 @@ impl NexusMcp {
         let target = format!("{}:{}", args.env, args.kind);
         self.call(&context, "create_item", target, |api| async move {
             let org = api.org(args.org).await?;
-            let session = api.context_session(&org, args.session)?;
-            let request = nexus_api::CreateItem {
+            let named = api.session(&org, args.session)?;
+            // The working session only asks for the sharing hint: never for a reminder
+            // (which `session` would share with the session's members).
+            let remembered = if named.is_none() && args.env != "chrono" {
+                api.working_in(&org)
+            } else {
+                None
+            };
+            let mut request = nexus_api::CreateItem {
                 env: args.env,
                 scope: args.scope.unwrap_or_else(|| "personal".to_owned()),
                 kind: args.kind,
                 id: args.id,
                 data: Value::Object(args.data),
-                session,
+                session: named.or_else(|| remembered.clone()),
             };
-            created(&org, &api.client.items_create(&org, &request).await?)
+            match api.client.items_create(&org, &request).await {
+                Ok(answer) => created(&org, &answer),
+                // A remembered session that has ended or that the caller left is forgotten,
+                // and the item created without it.
+                Err(error)
+                    if remembered.is_some()
+                        && matches!(error.code, ErrorCode::NotFound | ErrorCode::Conflict) =>
+                {
+                    if let Some(session) = &remembered {
+                        api.memory.leave(&api.caller, session);
+                    }
+                    request.session = None;
+                    created(&org, &api.client.items_create(&org, &request).await?)
+                }
+                Err(error) => Err(error.into()),
+            }
         })
         .await
     }

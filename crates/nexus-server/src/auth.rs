@@ -94,6 +94,8 @@ pub enum TokenRefusal {
     Malformed,
     #[error("it names a signing key its issuer does not publish (`kid`)")]
     UnknownKey,
+    #[error("its `email` is not verified (`email_verified`)")]
+    UnverifiedEmail,
 }
 
 /// A token lifetime that is not `<number><s|m|h|d>` within 30 days.
@@ -231,6 +233,8 @@ struct Claims {
     act: Option<Actor>,
     #[serde(default)]
     email: Option<String>,
+    #[serde(default)]
+    email_verified: Option<bool>,
     #[serde(default)]
     preferred_username: Option<String>,
 }
@@ -737,14 +741,22 @@ struct OidcVerifier {
     keys: parking_lot::RwLock<OidcKeys>,
 }
 
-/// The keys read from the JWKS document, and when it was last read.
+/// The keys read from the JWKS document, the document's modification time then, and when
+/// it was last looked at.
 struct OidcKeys {
     keys: Vec<(Option<String>, DecodingKey)>,
-    read_at: std::time::Instant,
+    modified: Option<SystemTime>,
+    checked_at: std::time::Instant,
 }
 
-/// Shortest time between two readings of the JWKS document for unknown key ids.
-const JWKS_REREAD: std::time::Duration = std::time::Duration::from_secs(10);
+/// How often the JWKS document is looked at for a change (a key added, or removed).
+const JWKS_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn modified(path: &std::path::Path) -> Option<SystemTime> {
+    std::fs::metadata(path)
+        .and_then(|meta| meta.modified())
+        .ok()
+}
 
 fn read_jwks(path: &std::path::Path) -> Result<Vec<(Option<String>, DecodingKey)>, AuthSetupError> {
     let bytes = std::fs::read(path).map_err(|source| AuthSetupError::ReadKey {
@@ -792,17 +804,42 @@ impl OidcVerifier {
             subject_claim: config.subject_claim.clone(),
             leeway,
             keys: parking_lot::RwLock::new(OidcKeys {
+                modified: modified(&config.jwks_file),
                 keys: read_jwks(&config.jwks_file)?,
-                read_at: std::time::Instant::now(),
+                checked_at: std::time::Instant::now(),
             }),
             jwks_file: config.jwks_file.clone(),
         })
     }
 
-    /// The key a token names: by `kid`, or the only key when it names none. An unknown
-    /// `kid` re-reads the JWKS document (at most every [`JWKS_REREAD`]): the issuer rotated.
+    /// The key a token names: by `kid`, or the only key when it names none. The JWKS
+    /// document is read again when it changes (looked at every [`JWKS_CHECK`]): a key the
+    /// issuer adds is accepted, one it removes refused.
     fn key(&self, kid: Option<&str>) -> Option<DecodingKey> {
-        let find = |keys: &OidcKeys| match kid {
+        let stale = self.keys.read().checked_at.elapsed() >= JWKS_CHECK;
+        if stale {
+            let mut keys = self.keys.write();
+            if keys.checked_at.elapsed() >= JWKS_CHECK {
+                keys.checked_at = std::time::Instant::now();
+                let now = modified(&self.jwks_file);
+                if now != keys.modified {
+                    match read_jwks(&self.jwks_file) {
+                        Ok(fresh) => {
+                            keys.keys = fresh;
+                            keys.modified = now;
+                        }
+                        Err(error) => {
+                            // Keys that cannot be read are trusted no more.
+                            tracing::warn!(%error, "the OIDC issuer's keys could not be read; its tokens are refused until they can");
+                            keys.keys.clear();
+                            keys.modified = now;
+                        }
+                    }
+                }
+            }
+        }
+        let keys = self.keys.read();
+        match kid {
             Some(kid) => keys
                 .keys
                 .iter()
@@ -812,21 +849,7 @@ impl OidcVerifier {
                 [(_, only)] => Some(only.clone()),
                 _ => None,
             },
-        };
-        if let Some(key) = find(&self.keys.read()) {
-            return Some(key);
         }
-        let mut keys = self.keys.write();
-        if keys.read_at.elapsed() >= JWKS_REREAD {
-            keys.read_at = std::time::Instant::now();
-            match read_jwks(&self.jwks_file) {
-                Ok(fresh) => keys.keys = fresh,
-                Err(error) => {
-                    tracing::warn!(%error, "the OIDC issuer's keys could not be read again");
-                }
-            }
-        }
-        find(&keys)
     }
 
     fn verify(&self, token: &str) -> Result<Verified, TokenRefusal> {
@@ -852,7 +875,21 @@ impl OidcVerifier {
             audience: Some(&self.audience),
             leeway: self.leeway,
         };
-        verified(checks.decode(token, &key)?, &self.subject_claim)
+        let claims = checks.decode(token, &key)?;
+        if self.subject_claim == "email" && claims.email_verified != Some(true) {
+            return Err(TokenRefusal::UnverifiedEmail);
+        }
+        let verified = verified(claims, &self.subject_claim)?;
+        // A claim the person may choose at the issuer (`email`, `preferred_username`) names
+        // a user by handle only: never a stable id or an agent.
+        if self.subject_claim != "sub"
+            && (verified.subject.contains(':')
+                || nexus_core::accounts::is_stable_user_id(&verified.subject)
+                || nexus_core::accounts::is_stable_agent_id(&verified.subject))
+        {
+            return Err(TokenRefusal::Subject);
+        }
+        Ok(verified)
     }
 }
 

@@ -684,6 +684,45 @@ impl Config {
         }
     }
 
+    /// `auth.oidc`, when given: an issuer, an audience, signature algorithms and a subject
+    /// claim this server supports, and this server's own tokens told apart from its.
+    fn validate_oidc(&self) -> Result<(), Problem> {
+        let Some(oidc) = &self.auth.oidc else {
+            return Ok(());
+        };
+        if oidc.issuer.trim().is_empty() || oidc.audience.trim().is_empty() {
+            return Err(Problem(
+                "auth.oidc needs an `issuer` and an `audience` (this server's identifier at the issuer)"
+                    .to_owned(),
+            ));
+        }
+        if oidc.algorithms.is_empty()
+            || oidc
+                .algorithms
+                .iter()
+                .any(|algorithm| !matches!(algorithm.as_str(), "RS256" | "ES256"))
+        {
+            return Err(Problem(
+                "auth.oidc.algorithms: use RS256 and/or ES256".to_owned(),
+            ));
+        }
+        if self.auth.kind == AuthKind::Jwt && self.auth.issuer.is_none() {
+            return Err(Problem(
+                "auth: with `oidc`, this server's own tokens (`type: jwt`) need their `issuer`, so that the two are told apart"
+                    .to_owned(),
+            ));
+        }
+        if !matches!(
+            oidc.subject_claim.as_str(),
+            "sub" | "email" | "preferred_username"
+        ) {
+            return Err(Problem(
+                "auth.oidc.subject_claim: use `sub`, `email` or `preferred_username`".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> Result<(), Problem> {
         if self.data_dir.as_os_str().is_empty() {
             return Err(Problem("`data_dir` is empty".to_owned()));
@@ -704,33 +743,7 @@ impl Config {
             seen.push(&org.id);
             validate_org(org, &at)?;
         }
-        if let Some(oidc) = &self.auth.oidc {
-            if oidc.issuer.trim().is_empty() || oidc.audience.trim().is_empty() {
-                return Err(Problem(
-                    "auth.oidc needs an `issuer` and an `audience` (this server's identifier at the issuer)"
-                        .to_owned(),
-                ));
-            }
-            if oidc.algorithms.is_empty()
-                || oidc
-                    .algorithms
-                    .iter()
-                    .any(|algorithm| !matches!(algorithm.as_str(), "RS256" | "ES256"))
-            {
-                return Err(Problem(
-                    "auth.oidc.algorithms: use RS256 and/or ES256".to_owned(),
-                ));
-            }
-            if !matches!(
-                oidc.subject_claim.as_str(),
-                "sub" | "email" | "preferred_username"
-            ) {
-                return Err(Problem(
-                    "auth.oidc.subject_claim: use `sub`, `email` or `preferred_username`"
-                        .to_owned(),
-                ));
-            }
-        }
+        self.validate_oidc()?;
         match self.auth.kind {
             AuthKind::Jwt => {
                 let algorithm = self.auth.jwt_algorithm.as_deref().unwrap_or("HS256");

@@ -52,6 +52,25 @@ pub struct McpCaller {
     /// The MCP client's `User-Agent`.
     pub user_agent: Option<String>,
     pub request_id: String,
+    /// The MCP session the request belongs to (`Mcp-Session-Id`), if any.
+    pub session: Option<String>,
+}
+
+impl McpCaller {
+    /// Whose state the server keeps (the working session, subscriptions): the principal,
+    /// for whom it acts, and the MCP session, so two clients of one principal never share it.
+    fn key(&self) -> String {
+        let mut key = self.stored.clone();
+        if let Some(user) = &self.on_behalf_of {
+            key.push_str(" for ");
+            key.push_str(user);
+        }
+        if let Some(session) = &self.session {
+            key.push_str(" in ");
+            key.push_str(session);
+        }
+        key
+    }
 }
 
 /// Requests per principal in fixed one-minute windows.
@@ -90,12 +109,44 @@ impl RateLimiter {
     }
 }
 
+/// Most MCP sessions whose principal is remembered (the oldest are forgotten first; a
+/// forgotten session's requests are refused as of an unknown session).
+const MAX_BOUND_SESSIONS: usize = 65_536;
+
+/// Which principal opened each MCP session (`Mcp-Session-Id`): a session answers only to
+/// the principal that opened it.
+#[derive(Debug, Default)]
+struct SessionOwners {
+    owners: HashMap<String, String>,
+    /// Sessions in the order they were opened.
+    order: std::collections::VecDeque<String>,
+}
+
+impl SessionOwners {
+    fn bind(&mut self, session: &str, owner: &str) {
+        if self
+            .owners
+            .insert(session.to_owned(), owner.to_owned())
+            .is_none()
+        {
+            self.order.push_back(session.to_owned());
+        }
+        while self.order.len() > MAX_BOUND_SESSIONS {
+            if let Some(oldest) = self.order.pop_front() {
+                self.owners.remove(&oldest);
+            }
+        }
+    }
+}
+
 /// What the `/mcp` routes share.
 #[derive(Debug)]
 struct McpState {
+    /// Which principal opened each MCP session.
+    sessions: parking_lot::Mutex<SessionOwners>,
     app: AppState,
     public_url: Option<String>,
-    /// The authorization servers the metadata names (`auth.oidc.issuer`, else `auth.issuer`).
+    /// The authorization servers the metadata names (`auth.oidc.issuer`).
     authorization_servers: Vec<String>,
     limiter: RateLimiter,
 }
@@ -164,6 +215,8 @@ impl Transport for CallerTransport {
 struct HttpConnector {
     api: Router,
     fs: Fs,
+    /// The API's authenticator: long-lived work checks its request's credentials again.
+    auth: Arc<crate::auth::Authenticator>,
 }
 
 fn caller_of(context: &RequestContext<RoleServer>) -> Option<&McpCaller> {
@@ -183,11 +236,24 @@ impl Connector for HttpConnector {
                 api: self.api.clone(),
                 caller: caller.clone(),
             })),
-            caller: match &caller.on_behalf_of {
-                Some(user) => format!("{} for {user}", caller.stored),
-                None => caller.stored.clone(),
-            },
+            caller: caller.key(),
         })
+    }
+
+    fn still_valid(&self, context: &RequestContext<RoleServer>) -> bool {
+        let Some(parts) = context.extensions.get::<http::request::Parts>() else {
+            return false;
+        };
+        let Some(caller) = parts.extensions.get::<McpCaller>() else {
+            return false;
+        };
+        self.auth
+            .authenticate(&self.fs, &parts.headers, parts.uri.query())
+            .is_ok_and(|identity| {
+                let now = identity.context(&self.fs);
+                now.principal.to_string() == caller.stored
+                    && now.on_behalf_of.as_ref().map(ToString::to_string) == caller.on_behalf_of
+            })
     }
 
     fn record<'a>(
@@ -241,7 +307,9 @@ pub fn routes(state: &AppState, config: &Config, listening: IpAddr) -> (Router, 
     let handler = NexusMcp::new(Arc::new(HttpConnector {
         api,
         fs: state.fs.clone(),
-    }));
+        auth: state.auth.clone(),
+    }))
+    .with_shutdown(cancel.child_token());
     let hosts = allowed_hosts(&config.mcp, listening);
     let mut http = StreamableHttpServerConfig::default()
         .with_cancellation_token(cancel.child_token())
@@ -259,16 +327,16 @@ pub fn routes(state: &AppState, config: &Config, listening: IpAddr) -> (Router, 
         http,
     );
     let shared = Arc::new(McpState {
+        sessions: parking_lot::Mutex::new(SessionOwners::default()),
         app: state.clone(),
         public_url: config.mcp.public_url.clone(),
-        // The external authorization server when there is one, else this server's own
-        // token issuer.
+        // The external authorization server, when there is one (API keys and this
+        // server's own tokens are given out by the operator, not by an OAuth flow).
         authorization_servers: config
             .auth
             .oidc
             .as_ref()
             .map(|oidc| oidc.issuer.clone())
-            .or_else(|| config.auth.issuer.clone())
             .into_iter()
             .collect(),
         limiter: RateLimiter {
@@ -307,12 +375,7 @@ async fn guard(State(mcp): State<Arc<McpState>>, request: Request, next: Next) -
     let request_id = crate::routes::new_request_id();
     let started = Instant::now();
     let method = request.method().clone();
-    let (mut parts, body) = request.into_parts();
-    let client = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0);
-    let presented = parts.headers.contains_key(header::AUTHORIZATION);
+    let (parts, body) = request.into_parts();
     let response = REQUEST_ID
         .scope(request_id.clone(), async {
             match mcp
@@ -321,54 +384,10 @@ async fn guard(State(mcp): State<Arc<McpState>>, request: Request, next: Next) -
                 .authenticate(&mcp.app.fs, &parts.headers, parts.uri.query())
             {
                 Ok(identity) => {
-                    let context = identity.context(&mcp.app.fs);
-                    let stored = context.principal.to_string();
-                    let on_behalf_of = context.on_behalf_of.as_ref().map(ToString::to_string);
-                    if let Some(retry) = mcp.limiter.over(&stored) {
-                        return ApiError {
-                            retry_after: Some(retry),
-                            ..ApiError::new(
-                                ErrorCode::TooManyRequests,
-                                format!(
-                                    "more than {} MCP requests in a minute from {stored}; retry later",
-                                    mcp.limiter.limit
-                                ),
-                            )
-                        }
-                        .into_response();
-                    }
-                    parts.extensions.insert(McpCaller {
-                        identity,
-                        stored,
-                        on_behalf_of,
-                        client,
-                        user_agent: crate::routes::user_agent(&parts.headers),
-                        request_id: request_id.clone(),
-                    });
-                    next.run(Request::from_parts(parts, body)).await
+                    serve_caller(&mcp, identity, parts, body, next, request_id.clone()).await
                 }
                 Err(error) if error.code == ErrorCode::Unauthenticated => {
-                    if let Some(client) = client
-                        && mcp.app.failures.fail(client.ip())
-                    {
-                        return ApiError::too_many_failures(mcp.app.failures.window_secs())
-                            .into_response();
-                    }
-                    let base = mcp.base(&parts.headers);
-                    let mut response = error.into_response();
-                    let challenge = if presented {
-                        format!(
-                            "Bearer error=\"invalid_token\", resource_metadata=\"{base}{METADATA_PATH}/mcp\""
-                        )
-                    } else {
-                        format!("Bearer resource_metadata=\"{base}{METADATA_PATH}/mcp\"")
-                    };
-                    if let Ok(value) = HeaderValue::from_str(&challenge) {
-                        response
-                            .headers_mut()
-                            .insert(header::WWW_AUTHENTICATE, value);
-                    }
-                    response
+                    challenge(&mcp, &parts, error)
                 }
                 Err(error) => error.into_response(),
             }
@@ -386,6 +405,108 @@ async fn guard(State(mcp): State<Arc<McpState>>, request: Request, next: Next) -
     );
     if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
         crate::metrics::denied();
+    }
+    response
+}
+
+/// An authenticated request: limited per principal, held to its MCP session's principal,
+/// then served with the caller in its extensions.
+async fn serve_caller(
+    mcp: &McpState,
+    identity: Identity,
+    mut parts: axum::http::request::Parts,
+    body: axum::body::Body,
+    next: Next,
+    request_id: String,
+) -> Response {
+    let context = identity.context(&mcp.app.fs);
+    let stored = context.principal.to_string();
+    let on_behalf_of = context.on_behalf_of.as_ref().map(ToString::to_string);
+    if let Some(retry) = mcp.limiter.over(&stored) {
+        return ApiError {
+            retry_after: Some(retry),
+            ..ApiError::new(
+                ErrorCode::TooManyRequests,
+                format!(
+                    "more than {} MCP requests in a minute from {stored}; retry later",
+                    mcp.limiter.limit
+                ),
+            )
+        }
+        .into_response();
+    }
+    let session = parts
+        .headers
+        .get("mcp-session-id")
+        .and_then(|value| value.to_str().ok())
+        .map(ToOwned::to_owned);
+    let owner = match &on_behalf_of {
+        Some(user) => format!("{stored} for {user}"),
+        None => stored.clone(),
+    };
+    if let Some(session) = &session {
+        // Another principal's session is as unknown as a missing one.
+        let bound = mcp.sessions.lock().owners.get(session).cloned();
+        if bound.is_none_or(|bound| bound != owner) {
+            return ApiError::not_found("no such MCP session: initialize a new one")
+                .into_response();
+        }
+    }
+    let client = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0);
+    parts.extensions.insert(McpCaller {
+        identity,
+        stored,
+        on_behalf_of,
+        client,
+        user_agent: crate::routes::user_agent(&parts.headers),
+        request_id,
+        session: session.clone(),
+    });
+    let deleting = parts.method == axum::http::Method::DELETE;
+    let response = next.run(Request::from_parts(parts, body)).await;
+    // A session opened by this request belongs to its principal; a deleted one is
+    // forgotten.
+    if let Some(opened) = response
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|value| value.to_str().ok())
+    {
+        mcp.sessions.lock().bind(opened, &owner);
+    }
+    if deleting
+        && response.status().is_success()
+        && let Some(session) = &session
+    {
+        let mut sessions = mcp.sessions.lock();
+        sessions.owners.remove(session);
+        sessions.order.retain(|kept| kept != session);
+    }
+    response
+}
+
+/// A request without valid credentials: `401` with the challenge naming the metadata
+/// (`429` past the per-address limit of failures).
+fn challenge(mcp: &McpState, parts: &axum::http::request::Parts, error: ApiError) -> Response {
+    if let Some(client) = parts.extensions.get::<ConnectInfo<SocketAddr>>()
+        && mcp.app.failures.fail(client.0.ip())
+    {
+        return ApiError::too_many_failures(mcp.app.failures.window_secs()).into_response();
+    }
+    let base = mcp.base(&parts.headers);
+    let presented = parts.headers.contains_key(header::AUTHORIZATION);
+    let mut response = error.into_response();
+    let challenge = if presented {
+        format!("Bearer error=\"invalid_token\", resource_metadata=\"{base}{METADATA_PATH}/mcp\"")
+    } else {
+        format!("Bearer resource_metadata=\"{base}{METADATA_PATH}/mcp\"")
+    };
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
     }
     response
 }

@@ -221,7 +221,7 @@ impl Authorizer {
         let Some(user) = self.delegator(context) else {
             return holds_as(&engine, &subject, object, permission);
         };
-        let agent = reaches_by_delegation(&engine, &subject, &user, object)?
+        let agent = reaches_by_delegation(&engine, &subject, &user, object, permission)?
             || holds_as(&engine, &subject, object, permission)?;
         Ok(agent && holds_as(&engine, &user, object, permission)?)
     }
@@ -659,16 +659,22 @@ fn delegated_way(path: &str, user_id: &str) -> bool {
     }
 }
 
-/// Whether the agent `agent`, acting for `user`, reaches `object` through the delegation:
-/// it is among the user's personal items (see [`delegated_org`]) of an organization the
-/// agent belongs to.
+/// The permissions a delegation reaches on the user's personal items: using them, never
+/// managing them (sharing, ACLs, ownership): an agent acting for a user cannot give itself
+/// access that would outlive the delegation.
+const DELEGATED_PERMISSIONS: [&str; 3] = ["read", "write", "create"];
+
+/// Whether the agent `agent`, acting for `user`, reaches `permission` on `object` through
+/// the delegation: one of [`DELEGATED_PERMISSIONS`] on the user's personal items (see
+/// [`delegated_org`]) of an organization the agent belongs to.
 fn reaches_by_delegation(
     engine: &Engine,
     agent: &SubjectRef,
     user: &SubjectRef,
     object: &ObjectRef,
+    permission: &str,
 ) -> Result<bool, FsError> {
-    if object.object_type != FILE {
+    if object.object_type != FILE || !DELEGATED_PERMISSIONS.contains(&permission) {
         return Ok(false);
     }
     match delegated_org(&object.object_id, &user.object.object_id) {
@@ -698,8 +704,10 @@ impl ContextChecker<'_> {
             return self.acting.check_object(FILE, path.as_str(), permission);
         };
         let reached = match delegated_org(path.as_str(), user_id) {
-            Some(org) => self.acting.check_object("org", org, "membership")? == CheckResult::Has,
-            None => false,
+            Some(org) if DELEGATED_PERMISSIONS.contains(&permission) => {
+                self.acting.check_object("org", org, "membership")? == CheckResult::Has
+            }
+            _ => false,
         };
         if !reached {
             let agent = self.acting.check_object(FILE, path.as_str(), permission)?;
@@ -804,13 +812,15 @@ impl Visibility {
 
     /// What can be decided without a check (`None`: check `read`).
     fn decide(&self, path: &VfsPath) -> Option<bool> {
-        let Visibility::Limited {
-            towards_grants,
-            orgs,
-            every_org,
-        } = self
-        else {
-            return Some(true);
+        let (towards_grants, orgs, every_org) = match self {
+            Visibility::Everything => return Some(true),
+            Visibility::Limited {
+                towards_grants,
+                orgs,
+                every_org,
+            } => (towards_grants, orgs, every_org),
+            // Decided side by side (see `is_visible_with`); never as a whole.
+            Visibility::Delegated { .. } => return Some(false),
         };
         match path.location() {
             Ok(location) if location.is_fixed() => return Some(true),

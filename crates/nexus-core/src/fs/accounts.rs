@@ -268,8 +268,12 @@ impl Accounts<'_> {
         self.revoke_key(context, id).await
     }
 
-    /// Keys the caller may see: all for the system, else its own.
+    /// Keys the caller may see: all for the system, else its own (none while acting on a
+    /// user's behalf).
     pub fn keys(self, context: &CallContext) -> Vec<ApiKeyInfo> {
+        if context.on_behalf_of.is_some() {
+            return Vec::new();
+        }
         let own = context.principal.to_string();
         self.registry
             .keys()

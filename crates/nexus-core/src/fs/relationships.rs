@@ -539,8 +539,9 @@ impl Relationships<'_> {
             subject: &subject,
             ..query
         };
-        let asking_for_self =
-            self.authz.subject_of(&context.principal).as_ref() == Some(query.subject);
+        // A delegated call has no "self" of its own: it asks as whoever may manage.
+        let asking_for_self = context.on_behalf_of.is_none()
+            && self.authz.subject_of(&context.principal).as_ref() == Some(query.subject);
         if !asking_for_self {
             self.authorize_manage(context, query.resource)?;
         }
@@ -589,7 +590,9 @@ impl Relationships<'_> {
         let mut resolved = subject.clone();
         self.resolve_subject(&mut resolved, None)?;
         let subject = &resolved;
-        if self.authz.subject_of(&context.principal).as_ref() != Some(subject) {
+        if context.on_behalf_of.is_some()
+            || self.authz.subject_of(&context.principal).as_ref() != Some(subject)
+        {
             Fs::require_system(context, "looking up another subject's resources")?;
         }
         let found = self.authz.engine().lookup_resources(

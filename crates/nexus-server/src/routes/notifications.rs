@@ -89,12 +89,11 @@ impl stream::Source for NotificationSource {
         context: &CallContext,
         after: u64,
     ) -> Result<(Vec<Event>, u64), FsError> {
-        let batch = state
+        let (batch, position) = state
             .fs
             .notifications()
             .after(context, after, STREAM_BATCH, false)
             .await?;
-        let position = batch.last().map_or(after, |last| last.id);
         let events = batch
             .iter()
             .filter_map(|notification| stream::event("notification", notification.id, notification))

@@ -207,7 +207,30 @@ fn a_delegated_agent_has_the_intersection_of_both_permissions() {
     assert_eq!(server.get(&path, &token("bob@acme.com")).status, 200);
     assert_eq!(server.get(&path, &token("agent:helper")).status, 404);
 
-    // A delegation cannot outlive itself: no keys, no further delegations.
+    // A delegation cannot outlive itself: it uses bob's personal items but cannot share
+    // them (with itself or anyone), mint keys or further delegations.
+    for grantee in ["agent:helper", "alice@acme.com"] {
+        let shared = server.call(
+            "POST",
+            &format!("/api/orgs/acme/items/{}/share", world.bob_note),
+            secret,
+            Some(&json!({"users": [grantee]})),
+        );
+        assert!(
+            shared.status == 403 || shared.status == 404,
+            "{grantee}: {}",
+            shared.text()
+        );
+    }
+    assert_eq!(
+        server
+            .get(
+                &format!("/api/orgs/acme/items/{}", world.bob_note),
+                &token("agent:helper")
+            )
+            .status,
+        404
+    );
     let key = server.call("POST", "/api/keys", secret, Some(&json!({})));
     assert_eq!(key.status, 403, "{}", key.text());
     let again = server.call(

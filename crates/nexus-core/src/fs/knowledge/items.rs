@@ -259,17 +259,13 @@ impl Items<'_> {
         // The creator of an item outside their own scope owns it: they may change, share
         // and delete it.
         let mut updates = Vec::new();
-        if let Scope::Universal | Scope::Session(_) = &key.scope {
-            // An agent acting for a user creates it for both: each may change it later.
-            let creators = self
-                .authz
-                .subject_of(&context.principal)
-                .into_iter()
-                .chain(self.authz.delegator(context));
-            for creator in creators {
-                let owner = Relationship::new(file_object(path), "owner", creator);
-                updates.push(update(Operation::Touch, owner));
-            }
+        // An agent acting for a user creates it for the user: the agent gains nothing that
+        // outlives the delegation.
+        if let (Scope::Universal | Scope::Session(_), Some(creator)) =
+            (&key.scope, self.authz.acting_for(context))
+        {
+            let owner = Relationship::new(file_object(path), "owner", creator);
+            updates.push(update(Operation::Touch, owner));
         }
         if let Some(session) = reminder_session {
             let object = session_object(org, session);

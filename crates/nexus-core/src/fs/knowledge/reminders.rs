@@ -446,24 +446,26 @@ impl Notifications<'_> {
             "another feed",
         )?;
         let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-        let notifications = self
+        let (notifications, last) = self
             .after(context, after, limit, query.unread.unwrap_or(false))
             .await?;
-        let last = notifications.last().map_or(after, |last| last.id);
         Ok(NotificationPage {
             notifications,
             next_cursor: self.authz.keys().issue(&scope, last),
         })
     }
 
-    /// Up to `limit` of the caller's notifications numbered after `after`, oldest first.
+    /// Up to `limit` of the caller's notifications numbered after `after`, oldest first, and
+    /// the number to continue after. An agent acting for a user reads the user's feed, but
+    /// only what both may know of: notifications of organizations both belong to, about
+    /// items both may read.
     pub async fn after(
         self,
         context: &CallContext,
         after: u64,
         limit: usize,
         unread_only: bool,
-    ) -> Result<Vec<Notification>, FsError> {
+    ) -> Result<(Vec<Notification>, u64), FsError> {
         let recipient = Self::recipient(context)?;
         let records = self
             .store
@@ -474,9 +476,13 @@ impl Notifications<'_> {
                 limit,
             })
             .await?;
-        Ok(records
-            .into_iter()
-            .map(|record| Notification {
+        let last = records.last().map_or(after, |record| record.id);
+        let mut shown = Vec::with_capacity(records.len());
+        for record in records {
+            if context.on_behalf_of.is_some() && !self.both_may_know(context, &record)? {
+                continue;
+            }
+            shown.push(Notification {
                 id: record.id,
                 kind: record.kind,
                 title: record.title,
@@ -484,8 +490,33 @@ impl Notifications<'_> {
                 org: record.org.map(|org| org.to_string()),
                 created_at: crate::format_timestamp(record.created_at),
                 read: record.read_at.is_some(),
-            })
-            .collect())
+            });
+        }
+        Ok((shown, last))
+    }
+
+    /// Whether a delegated call may see a notification of the user's feed.
+    fn both_may_know(
+        self,
+        context: &CallContext,
+        record: &nexus_store::NotificationRecord,
+    ) -> Result<bool, FsError> {
+        let Some(org) = &record.org else {
+            return Ok(false);
+        };
+        if !self.authz.member(context, org)? {
+            return Ok(false);
+        }
+        match &record.item_key {
+            None => Ok(true),
+            Some(key) => match nexus_knowledge::ItemKey::parse(key)
+                .ok()
+                .and_then(|key| key.path(org).ok())
+            {
+                Some(path) => self.authz.allowed(context, &path, Permission::Read),
+                None => Ok(false),
+            },
+        }
     }
 
     /// Marks one of the caller's notifications read.

@@ -231,6 +231,31 @@ impl Fs {
 }
 
 impl Sessions<'_> {
+    /// An agent acting for a user starts the user's session and takes part in it: a session
+    /// it could not see would be of no use to it.
+    fn with_delegated_agent(
+        self,
+        context: &CallContext,
+        mut request: CreateSession,
+    ) -> Result<CreateSession, FsError> {
+        let Some(agent) = context
+            .on_behalf_of
+            .as_ref()
+            .and(self.authz.subject_of(&context.principal))
+        else {
+            return Ok(request);
+        };
+        if request.session_type == SessionType::Solo {
+            return Err(FsError::invalid(
+                "acting for a user, start a `group` session: the user owns it and you take part in it",
+            ));
+        }
+        request
+            .members
+            .push(format!("agent:{}", agent.object.object_id));
+        Ok(request)
+    }
+
     /// Starts a session owned by the caller: solo, or group with members of the
     /// organization.
     pub async fn start(
@@ -252,6 +277,7 @@ impl Sessions<'_> {
                 "a solo session has one member, its owner: start a `group` session to work with others",
             ));
         }
+        let request = self.with_delegated_agent(context, request)?;
         let owner_subject = match &owner {
             Scope::Agent(id) => SubjectRef::object("agent", id),
             other => SubjectRef::object("user", other.as_str()),
