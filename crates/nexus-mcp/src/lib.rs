@@ -210,7 +210,8 @@ impl Memory {
 pub struct NexusMcp {
     connector: Arc<dyn Connector>,
     memory: Arc<Memory>,
-    tool_router: ToolRouter<NexusMcp>,
+    /// Shared by the clones (one per MCP session or stateless request).
+    tool_router: Arc<ToolRouter<NexusMcp>>,
     /// Ends background work (subscriptions) when the server shuts down.
     shutdown: tokio_util::sync::CancellationToken,
 }
@@ -280,7 +281,7 @@ impl NexusMcp {
         NexusMcp {
             connector,
             memory: Arc::new(Memory::default()),
-            tool_router,
+            tool_router: Arc::new(tool_router),
             shutdown: tokio_util::sync::CancellationToken::new(),
         }
     }
