@@ -277,10 +277,9 @@ pub struct ToolCallRecord {
     pub user_agent: Option<String>,
 }
 
-/// Records an MCP call as `mcp_<tool>` (every call, reads included): in the log of the
-/// organization it acted in when the actor belongs to it, else in the system log. A failure
-/// to record is logged, never hidden.
-pub async fn record_tool_call(fs: &nexus_core::Fs, record: ToolCallRecord) {
+/// The audit entry of an MCP call, `mcp_<tool>` (every call, reads included): in the log of
+/// the organization it acted in when the actor belongs to it, else in the system log.
+pub fn tool_call_entry(fs: &nexus_core::Fs, record: ToolCallRecord) -> nexus_core::AuditRecord {
     let org = record
         .call
         .org
@@ -288,7 +287,7 @@ pub async fn record_tool_call(fs: &nexus_core::Fs, record: ToolCallRecord) {
         .and_then(|org| OrgId::parse(org).ok())
         .or_else(|| org_of_path(&record.call.target))
         .filter(|org| member_or_system(fs, &record.actor, org));
-    let entry = nexus_core::AuditRecord {
+    nexus_core::AuditRecord {
         org,
         at: nexus_core::Timestamp::now(),
         actor: record.actor,
@@ -300,9 +299,40 @@ pub async fn record_tool_call(fs: &nexus_core::Fs, record: ToolCallRecord) {
         client: record.client.map(|address| address.to_string()),
         user_agent: record.user_agent,
         ..nexus_core::AuditRecord::default()
-    };
+    }
+}
+
+/// Records an MCP call (see [`tool_call_entry`]), durably when this returns. A failure to
+/// record is logged, never hidden.
+pub async fn record_tool_call(fs: &nexus_core::Fs, record: ToolCallRecord) {
+    let entry = tool_call_entry(fs, record);
     if let Err(error) = fs.audit().record(vec![entry]).await {
         tracing::error!(%error, "the audit entry of an MCP call was not recorded");
+    }
+}
+
+/// Most audit entries written in one batch by [`write_behind`].
+const BATCH: usize = 1024;
+
+/// Writes the entries sent to it in batches (one transaction each), until every sender is
+/// gone and everything sent is written: the MCP endpoint's calls are recorded without
+/// each waiting for its own durable write. A failure to record is logged, never hidden.
+pub async fn write_behind(
+    fs: nexus_core::Fs,
+    mut entries: tokio::sync::mpsc::Receiver<nexus_core::AuditRecord>,
+) {
+    while let Some(first) = entries.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match entries.try_recv() {
+                Ok(entry) => batch.push(entry),
+                Err(_) => break,
+            }
+        }
+        let count = batch.len();
+        if let Err(error) = fs.audit().record(batch).await {
+            tracing::error!(%error, count, "audit entries of MCP calls were not recorded");
+        }
     }
 }
 

@@ -96,10 +96,12 @@ pub async fn serve(
     let scheduler = tokio::spawn(fire_reminders(state.fs.clone(), stop.subscribe()));
     let mut app = routes::router(state.clone(), config.limits.max_body_bytes);
     let mut streams = None;
+    let mut audit_writer = None;
     if config.mcp.enabled {
-        let (mcp, cancel) = mcp::routes(&state, config, address.ip());
+        let (mcp, mounted) = mcp::routes(&state, config, address.ip());
         app = mcp.merge(app);
-        streams = Some(cancel);
+        streams = Some(mounted.streams);
+        audit_writer = Some(mounted.audit);
     }
     tracing::info!(%address, "serving");
     let served = axum::serve(
@@ -121,6 +123,16 @@ pub async fn serve(
     let _ = stop.send(true);
     let _ = sweeper.await;
     let _ = scheduler.await;
+    // The MCP calls' audit entries still waiting are written (the writer ends once the last
+    // handler holding its channel is gone; a session's handler may outlive the listener by
+    // a moment).
+    if let Some(writer) = audit_writer
+        && tokio::time::timeout(Duration::from_secs(5), writer)
+            .await
+            .is_err()
+    {
+        tracing::warn!("some audit entries of MCP calls may not have been written at shutdown");
+    }
     served
 }
 

@@ -217,7 +217,12 @@ struct HttpConnector {
     fs: Fs,
     /// The API's authenticator: long-lived work checks its request's credentials again.
     auth: Arc<crate::auth::Authenticator>,
+    /// Where the calls' audit entries go (written behind, in batches).
+    audit: tokio::sync::mpsc::Sender<nexus_core::AuditRecord>,
 }
+
+/// Audit entries waiting to be written, at most (past it, calls wait for room).
+const AUDIT_BACKLOG: usize = 16_384;
 
 fn caller_of(context: &RequestContext<RoleServer>) -> Option<&McpCaller> {
     context
@@ -265,7 +270,7 @@ impl Connector for HttpConnector {
             let Some(caller) = caller_of(context) else {
                 return;
             };
-            crate::audit::record_tool_call(
+            let entry = crate::audit::tool_call_entry(
                 &self.fs,
                 crate::audit::ToolCallRecord {
                     actor: caller.stored.clone(),
@@ -275,8 +280,12 @@ impl Connector for HttpConnector {
                     client: caller.client.map(|address| address.ip()),
                     user_agent: caller.user_agent.clone(),
                 },
-            )
-            .await;
+            );
+            if self.audit.send(entry).await.is_err() {
+                tracing::error!(
+                    "the audit entry of an MCP call was not recorded: the writer stopped"
+                );
+            }
         })
     }
 }
@@ -295,10 +304,21 @@ fn allowed_hosts(config: &McpConfig, listening: IpAddr) -> Vec<String> {
     }
 }
 
-/// The `/mcp` routes and the metadata document, and the token that ends their streams at
-/// shutdown. `state` is the API's; its authenticator checks the credentials.
-pub fn routes(state: &AppState, config: &Config, listening: IpAddr) -> (Router, CancellationToken) {
+/// What [`routes`] returns besides the routes: the token that ends their streams at
+/// shutdown, and the task writing their audit entries (it ends once the routes are dropped
+/// and everything is written).
+#[derive(Debug)]
+pub struct Mounted {
+    pub streams: CancellationToken,
+    pub audit: tokio::task::JoinHandle<()>,
+}
+
+/// The `/mcp` routes and the metadata document. `state` is the API's; its authenticator
+/// checks the credentials.
+pub fn routes(state: &AppState, config: &Config, listening: IpAddr) -> (Router, Mounted) {
     let cancel = CancellationToken::new();
+    let (audit, entries) = tokio::sync::mpsc::channel(AUDIT_BACKLOG);
+    let writer = tokio::spawn(crate::audit::write_behind(state.fs.clone(), entries));
     let api_state = AppState {
         auth: Arc::new(crate::auth::Authenticator::trusting()),
         ..state.clone()
@@ -308,10 +328,12 @@ pub fn routes(state: &AppState, config: &Config, listening: IpAddr) -> (Router, 
         api,
         fs: state.fs.clone(),
         auth: state.auth.clone(),
+        audit,
     }))
     .with_shutdown(cancel.child_token());
     let hosts = allowed_hosts(&config.mcp, listening);
     let mut http = StreamableHttpServerConfig::default()
+        .with_json_response(true)
         .with_cancellation_token(cancel.child_token())
         .with_max_request_body_bytes(state.max_body_bytes)
         .with_allowed_origins(config.mcp.allowed_origins.clone())
@@ -354,7 +376,13 @@ pub fn routes(state: &AppState, config: &Config, listening: IpAddr) -> (Router, 
             axum::routing::get(metadata),
         )
         .with_state(shared);
-    (mcp.merge(metadata), cancel)
+    (
+        mcp.merge(metadata),
+        Mounted {
+            streams: cancel,
+            audit: writer,
+        },
+    )
 }
 
 /// `GET /.well-known/oauth-protected-resource`: RFC 9728 Protected Resource Metadata.
