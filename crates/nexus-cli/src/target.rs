@@ -7,13 +7,12 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::future::BoxFuture;
 use nexus_api::{
     AddMemberRequest, CheckRequest, CreateOrgRequest, ExpandRequest, GrepRequest,
     LookupResourcesRequest, LookupSubjectsRequest, RelationshipFilterRequest,
     RelationshipUpdateRequest, SetVersionPolicyRequest, WriteRelationshipsRequest,
 };
-use nexus_client::{Client, ClientError, Transport, TransportError};
+use nexus_client::{Client, ClientError};
 use nexus_core::authz::acl::AclListing;
 use nexus_core::{
     Entry, Fs, GlobResult, GrepOptions, GrepResult, ListOptions, ListPage, MemberRecord,
@@ -23,7 +22,6 @@ use nexus_core::{
 };
 use nexus_rebac::{ObjectRef, Relationship, RelationshipFilter, RelationshipUpdate, SubjectRef};
 use serde_json::{Value, json};
-use tower::ServiceExt as _;
 
 use crate::output::CliError;
 
@@ -35,30 +33,6 @@ impl From<ClientError> for CliError {
             cli = cli.with_hint(hint);
         }
         cli
-    }
-}
-
-/// The API's router, served in-process.
-#[derive(Debug)]
-struct Router(axum::Router);
-
-impl Transport for Router {
-    fn send(
-        &self,
-        request: http::Request<Bytes>,
-    ) -> BoxFuture<'_, Result<http::Response<Bytes>, TransportError>> {
-        let router = self.0.clone();
-        Box::pin(async move {
-            let response = router
-                .oneshot(request.map(axum::body::Body::from))
-                .await
-                .map_err(|error| TransportError(Box::new(error)))?;
-            let (parts, body) = response.into_parts();
-            let body = axum::body::to_bytes(body, usize::MAX)
-                .await
-                .map_err(|error| TransportError(Box::new(error)))?;
-            Ok(http::Response::from_parts(parts, body))
-        })
     }
 }
 
@@ -136,7 +110,7 @@ impl Target {
             nexus_server::InProcess::command_line(principal.clone()),
         );
         Target {
-            client: Client::in_process(Arc::new(Router(router))),
+            client: Client::in_process(Arc::new(nexus_server::RouterTransport(router))),
             data_dir: Some(fs),
             principal,
         }

@@ -251,6 +251,43 @@ pub fn in_process_router(fs: Fs, options: InProcess) -> axum::Router {
     routes::router(state, options.max_body_bytes)
 }
 
+/// The API's router as a transport of the typed client (`nexus_client::Client`): each
+/// request is served in-process, by the router itself.
+#[derive(Debug, Clone)]
+pub struct RouterTransport(pub axum::Router);
+
+impl nexus_client::Transport for RouterTransport {
+    fn send(
+        &self,
+        request: http::Request<bytes::Bytes>,
+    ) -> futures::future::BoxFuture<
+        '_,
+        Result<http::Response<bytes::Bytes>, nexus_client::TransportError>,
+    > {
+        Box::pin(serve_in_process(
+            self.0.clone(),
+            request.map(axum::body::Body::from),
+        ))
+    }
+}
+
+/// Serves `request` with `router` in-process and reads the answer whole.
+pub(crate) async fn serve_in_process(
+    router: axum::Router,
+    request: http::Request<axum::body::Body>,
+) -> Result<http::Response<bytes::Bytes>, nexus_client::TransportError> {
+    use tower::ServiceExt as _;
+    let response = router
+        .oneshot(request)
+        .await
+        .map_err(|error| nexus_client::TransportError(Box::new(error)))?;
+    let (parts, body) = response.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .map_err(|error| nexus_client::TransportError(Box::new(error)))?;
+    Ok(http::Response::from_parts(parts, body))
+}
+
 /// The API as a router over `fs` for in-process use: every request acts as the operator of
 /// the data directory. Used by the embedded Python client.
 pub fn embedded_router(fs: Fs) -> axum::Router {

@@ -29,7 +29,6 @@ use nexus_mcp::rmcp::transport::streamable_http_server::{
 };
 use nexus_mcp::{Connection, Connector, NexusMcp, ToolCall, ToolError};
 use tokio_util::sync::CancellationToken;
-use tower::ServiceExt as _;
 
 use crate::auth::{Authenticated, Identity};
 use crate::config::{Config, McpConfig};
@@ -197,15 +196,7 @@ impl Transport for CallerTransport {
             if let Ok(id) = HeaderValue::from_str(&caller.request_id) {
                 request.headers_mut().insert("x-request-id", id);
             }
-            let response = api
-                .oneshot(request)
-                .await
-                .map_err(|error| TransportError(Box::new(error)))?;
-            let (parts, body) = response.into_parts();
-            let body = axum::body::to_bytes(body, usize::MAX)
-                .await
-                .map_err(|error| TransportError(Box::new(error)))?;
-            Ok(http::Response::from_parts(parts, body))
+            crate::serve_in_process(api, request).await
         })
     }
 }
