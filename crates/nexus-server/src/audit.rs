@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use nexus_core::OrgId;
@@ -314,23 +315,32 @@ pub async fn record_tool_call(fs: &nexus_core::Fs, record: ToolCallRecord) {
 /// Most audit entries written in one batch by [`write_behind`].
 const BATCH: usize = 1024;
 
-/// Writes the entries sent to it in batches (one transaction each), until every sender is
-/// gone and everything sent is written: the MCP endpoint's calls are recorded without
-/// each waiting for its own durable write. A failure to record is logged, never hidden.
+/// How long [`write_behind`] gathers entries after the first of a batch: at most this much
+/// later than its call is an entry written, and under load one transaction (one WAL sync)
+/// carries every call of the window instead of each few calls paying for their own.
+pub const GATHER: Duration = Duration::from_millis(10);
+
+/// Writes the entries sent to it in batches (one transaction each, gathered for at most
+/// [`GATHER`]), until every sender is gone and everything sent is written: the MCP
+/// endpoint's calls are recorded without each waiting for its own durable write. A failure
+/// to record is logged, never hidden.
 pub async fn write_behind(
     fs: nexus_core::Fs,
     mut entries: tokio::sync::mpsc::Receiver<nexus_core::AuditRecord>,
 ) {
-    while let Some(first) = entries.recv().await {
-        let mut batch = vec![first];
+    let mut batch = Vec::with_capacity(BATCH);
+    while entries.recv_many(&mut batch, BATCH).await > 0 {
+        let window = tokio::time::Instant::now() + GATHER;
         while batch.len() < BATCH {
-            match entries.try_recv() {
-                Ok(entry) => batch.push(entry),
-                Err(_) => break,
+            let room = BATCH - batch.len();
+            match tokio::time::timeout_at(window, entries.recv_many(&mut batch, room)).await {
+                // The window is over, or every sender is gone.
+                Err(_) | Ok(0) => break,
+                Ok(_) => {}
             }
         }
         let count = batch.len();
-        if let Err(error) = fs.audit().record(batch).await {
+        if let Err(error) = fs.audit().record(std::mem::take(&mut batch)).await {
             tracing::error!(%error, count, "audit entries of MCP calls were not recorded");
         }
     }
@@ -387,6 +397,75 @@ pub fn place(template: &str, path: &str) -> (Option<OrgId>, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entry(target: String) -> nexus_core::AuditRecord {
+        nexus_core::AuditRecord {
+            at: nexus_core::Timestamp::now(),
+            actor: "agent:bot".to_owned(),
+            action: "mcp_read_file".to_owned(),
+            target,
+            outcome: "ok".to_owned(),
+            ..nexus_core::AuditRecord::default()
+        }
+    }
+
+    async fn stored(fs: &nexus_core::Fs) -> Vec<String> {
+        let mut targets = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = fs
+                .audit()
+                .list(
+                    &nexus_core::CallContext::system(),
+                    nexus_api::audit::AuditQuery {
+                        org: Some("system".to_owned()),
+                        action: Some("mcp_read_file".to_owned()),
+                        limit: Some(1000),
+                        cursor,
+                        ..nexus_api::audit::AuditQuery::default()
+                    },
+                )
+                .await
+                .unwrap();
+            targets.extend(page.entries.into_iter().map(|entry| entry.target));
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return targets,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn entries_written_behind_are_all_stored_soon_and_at_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = nexus_core::Fs::open(dir.path(), nexus_core::StoreOptions::default())
+            .await
+            .unwrap();
+        let (sender, entries) = tokio::sync::mpsc::channel(AUDIT_TEST_BACKLOG);
+        let writer = tokio::spawn(write_behind(fs.clone(), entries));
+        // One entry, with the sender still open: stored within moments of its window.
+        sender.send(entry("/first".to_owned())).await.unwrap();
+        let mut seen = Vec::new();
+        for _ in 0..200 {
+            seen = stored(&fs).await;
+            if !seen.is_empty() {
+                break;
+            }
+            tokio::time::sleep(GATHER / 2).await;
+        }
+        assert_eq!(seen, ["/first"]);
+        // More than a batch holds, then the senders go: every one is written before the
+        // writer ends.
+        for index in 0..(BATCH * 2 + 7) {
+            sender.send(entry(format!("/{index}"))).await.unwrap();
+        }
+        drop(sender);
+        writer.await.unwrap();
+        assert_eq!(stored(&fs).await.len(), BATCH * 2 + 8);
+    }
+
+    /// Room for every entry the test sends without waiting for the writer.
+    const AUDIT_TEST_BACKLOG: usize = BATCH * 3;
 
     #[test]
     fn requests_name_their_organization_and_target() {
