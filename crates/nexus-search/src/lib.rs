@@ -1,0 +1,555 @@
+//! Full-text indexes of one organization each (tantivy: BM25, English stemming, phrases,
+//! prefixes). Documents go in, scored candidates come out: which candidates a caller may
+//! see is decided above this crate (by `nexus-core`, with the permission engine), over
+//! every candidate, before anything is ranked or counted.
+//!
+//! An index remembers, in its commit, the position in the organization's change feed it
+//! reflects ([`OrgIndex::applied`]), and its format ([`FORMAT`]); an index of another
+//! format, or one that cannot be opened, is reported so the caller rebuilds it.
+
+mod query;
+
+use std::path::{Path, PathBuf};
+
+use parking_lot::Mutex;
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value,
+};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{
+    DocAddress, DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentOrdinal,
+    SegmentReader, TantivyDocument, Term,
+};
+
+pub use query::{ParsedQuery, QueryError};
+
+/// The index format; an index written in another is rebuilt. Bump it when the schema, the
+/// tokenizer or what documents hold changes.
+pub const FORMAT: u32 = 1;
+
+/// Memory of one index writer (tantivy's minimum is 15 MB per thread).
+const WRITER_MEMORY: usize = 32 << 20;
+
+/// What an index could not do.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("search index: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    #[error("search index: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("search index at {path}: {reason}")]
+    Unusable { path: PathBuf, reason: String },
+}
+
+/// One searchable document: a file, or a knowledge item (a file under `.nexus/`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Document {
+    /// The file's path, its identity in the index.
+    pub path: String,
+    /// The item key, for knowledge items.
+    pub key: Option<String>,
+    /// The file's name (items: their kind and id).
+    pub name: String,
+    pub env: Option<String>,
+    pub kind: Option<String>,
+    pub scope: Option<String>,
+    /// Who last changed it, as stored (`user:u_k3x9`).
+    pub author: Option<String>,
+    /// Last change, microseconds since the epoch.
+    pub modified: i64,
+    /// When it stops being readable (Temp items), microseconds since the epoch.
+    pub expires: Option<i64>,
+    /// The extracted text (empty for binary files: found by name only).
+    pub text: String,
+}
+
+/// Narrowing of a search, each optional; all given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filters {
+    /// A folder or file path: the document or everything under it.
+    pub path_prefix: Option<String>,
+    pub env: Option<String>,
+    pub scope: Option<String>,
+    pub kind: Option<String>,
+    pub author: Option<String>,
+    /// Modified at or after (microseconds).
+    pub since: Option<i64>,
+    /// Modified before (microseconds).
+    pub until: Option<i64>,
+}
+
+/// What a search found: every candidate, and what describes them.
+pub struct Matches {
+    searcher: tantivy::Searcher,
+    pub candidates: Vec<Candidate>,
+    query: Box<dyn Query>,
+}
+
+impl std::fmt::Debug for Matches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Matches")
+            .field("candidates", &self.candidates.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A matching document before permission filtering.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub address: DocAddress,
+    pub path: String,
+    pub score: Score,
+    /// When it stops being readable (microseconds), if ever.
+    pub expires: Option<i64>,
+}
+
+/// A stored document's fields, as shown in a hit.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stored {
+    pub key: Option<String>,
+    pub env: Option<String>,
+    pub kind: Option<String>,
+    pub scope: Option<String>,
+    pub author: Option<String>,
+    pub modified: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Fields {
+    path: Field,
+    folders: Field,
+    name: Field,
+    key: Field,
+    env: Field,
+    kind: Field,
+    scope: Field,
+    author: Field,
+    modified: Field,
+    expires: Field,
+    text: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let stemmed = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("en_stem")
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let fields = Fields {
+        path: builder.add_text_field("path", STRING | STORED | FAST),
+        folders: builder.add_text_field("folders", STRING),
+        name: builder.add_text_field("name", stemmed.clone() | STORED),
+        key: builder.add_text_field("key", STRING | STORED),
+        env: builder.add_text_field("env", STRING | STORED),
+        kind: builder.add_text_field("kind", STRING | STORED),
+        scope: builder.add_text_field("scope", STRING | STORED),
+        author: builder.add_text_field("author", STRING | STORED),
+        modified: builder.add_i64_field("modified", INDEXED | STORED | FAST),
+        expires: builder.add_i64_field("expires", STORED | FAST),
+        text: builder.add_text_field("text", stemmed | STORED),
+    };
+    (builder.build(), fields)
+}
+
+/// What the commit payload holds.
+fn payload(applied: u64) -> String {
+    format!("nexus-search format={FORMAT} applied={applied}")
+}
+
+fn parse_payload(text: &str) -> Option<(u32, u64)> {
+    let rest = text.strip_prefix("nexus-search format=")?;
+    let (format, applied) = rest.split_once(" applied=")?;
+    Some((format.parse().ok()?, applied.parse().ok()?))
+}
+
+/// The index of one organization.
+pub struct OrgIndex {
+    dir: PathBuf,
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    fields: Fields,
+    applied: Mutex<u64>,
+}
+
+impl std::fmt::Debug for OrgIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrgIndex")
+            .field("dir", &self.dir)
+            .field("applied", &*self.applied.lock())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How [`OrgIndex::open`] found the index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opened {
+    /// In this format, reflecting the feed up to this revision.
+    Current { applied: u64 },
+    /// Created empty: missing, of another format, or unreadable (the reason says which).
+    /// Fill it from the store.
+    Rebuilt { reason: String },
+}
+
+impl OrgIndex {
+    /// Opens the index in `dir`, or creates it there (replacing one of another format or one
+    /// that cannot be opened).
+    pub fn open(dir: &Path) -> Result<(OrgIndex, Opened), IndexError> {
+        match Self::open_existing(dir) {
+            Ok(Some(found)) => return Ok(found),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(dir = %dir.display(), %error, "the search index is rebuilt");
+                let reason = error.to_string();
+                return Ok((Self::create(dir)?, Opened::Rebuilt { reason }));
+            }
+        }
+        let reason = if dir.exists() {
+            "of an earlier format".to_owned()
+        } else {
+            "missing".to_owned()
+        };
+        Ok((Self::create(dir)?, Opened::Rebuilt { reason }))
+    }
+
+    /// `None` when there is no index of this format in `dir`.
+    fn open_existing(dir: &Path) -> Result<Option<(OrgIndex, Opened)>, IndexError> {
+        if !dir.join("meta.json").exists() {
+            return Ok(None);
+        }
+        let index = Index::open_in_dir(dir)?;
+        let metas = index.load_metas()?;
+        let Some((format, applied)) = metas.payload.as_deref().and_then(parse_payload) else {
+            return Ok(None);
+        };
+        if format != FORMAT {
+            return Ok(None);
+        }
+        let (expected, fields) = schema();
+        if index.schema() != expected {
+            return Ok(None);
+        }
+        let opened = Self::with_index(dir, index, fields, applied)?;
+        Ok(Some((opened, Opened::Current { applied })))
+    }
+
+    fn create(dir: &Path) -> Result<OrgIndex, IndexError> {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir)?;
+        }
+        std::fs::create_dir_all(dir)?;
+        let (schema, fields) = schema();
+        let index = Index::create_in_dir(dir, schema)?;
+        let created = Self::with_index(dir, index, fields, 0)?;
+        created.commit(0)?;
+        Ok(created)
+    }
+
+    fn with_index(
+        dir: &Path,
+        index: Index,
+        fields: Fields,
+        applied: u64,
+    ) -> Result<OrgIndex, IndexError> {
+        let writer = index.writer_with_num_threads(1, WRITER_MEMORY)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(OrgIndex {
+            dir: dir.to_owned(),
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+            applied: Mutex::new(applied),
+        })
+    }
+
+    /// The change-feed revision the committed index reflects.
+    pub fn applied(&self) -> u64 {
+        *self.applied.lock()
+    }
+
+    /// Adds or replaces the document of `document.path` (committed by [`OrgIndex::commit`]).
+    pub fn upsert(&self, document: &Document) -> Result<(), IndexError> {
+        let fields = self.fields;
+        let writer = self.writer.lock();
+        writer.delete_term(Term::from_field_text(fields.path, &document.path));
+        let mut doc = TantivyDocument::default();
+        doc.add_text(fields.path, &document.path);
+        for folder in ancestors(&document.path) {
+            doc.add_text(fields.folders, folder);
+        }
+        doc.add_text(fields.name, &document.name);
+        let optional = [
+            (fields.key, &document.key),
+            (fields.env, &document.env),
+            (fields.kind, &document.kind),
+            (fields.scope, &document.scope),
+            (fields.author, &document.author),
+        ];
+        for (field, value) in optional {
+            if let Some(value) = value {
+                doc.add_text(field, value);
+            }
+        }
+        doc.add_i64(fields.modified, document.modified);
+        doc.add_i64(fields.expires, document.expires.unwrap_or(i64::MAX));
+        doc.add_text(fields.text, &document.text);
+        writer.add_document(doc)?;
+        Ok(())
+    }
+
+    /// Removes the document of `path` and every document under it (a removed folder).
+    pub fn remove(&self, path: &str) {
+        let writer = self.writer.lock();
+        writer.delete_term(Term::from_field_text(self.fields.path, path));
+        writer.delete_term(Term::from_field_text(self.fields.folders, path));
+    }
+
+    /// Removes every document (before a rebuild).
+    pub fn clear(&self) -> Result<(), IndexError> {
+        self.writer.lock().delete_all_documents()?;
+        Ok(())
+    }
+
+    /// Makes the changes since the last commit durable and searchable, recording that the
+    /// index now reflects the feed up to `applied`.
+    pub fn commit(&self, applied: u64) -> Result<(), IndexError> {
+        {
+            let mut writer = self.writer.lock();
+            let mut prepared = writer.prepare_commit()?;
+            prepared.set_payload(&payload(applied));
+            prepared.commit()?;
+        }
+        self.reader.reload()?;
+        *self.applied.lock() = applied;
+        Ok(())
+    }
+
+    /// Every live document matching `query` and `filters`, with its score, unranked.
+    pub fn candidates(
+        &self,
+        query: &ParsedQuery,
+        filters: &Filters,
+    ) -> Result<Matches, IndexError> {
+        let searcher = self.reader.searcher();
+        let compiled = self.compile(query, filters)?;
+        let candidates = searcher.search(
+            &compiled,
+            &AllMatches {
+                path: "path",
+                expires: "expires",
+            },
+        )?;
+        Ok(Matches {
+            searcher,
+            candidates,
+            query: compiled,
+        })
+    }
+
+    fn compile(
+        &self,
+        query: &ParsedQuery,
+        filters: &Filters,
+    ) -> Result<Box<dyn Query>, IndexError> {
+        let fields = self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        clauses.push((
+            Occur::Must,
+            query.compile(&self.index, fields.text, fields.name)?,
+        ));
+        let exact = |field: Field, value: &str| -> Box<dyn Query> {
+            Box::new(TermQuery::new(
+                Term::from_field_text(field, value),
+                IndexRecordOption::Basic,
+            ))
+        };
+        if let Some(prefix) = &filters.path_prefix {
+            let prefix = prefix.trim_end_matches('/');
+            clauses.push((
+                Occur::Must,
+                filter(Box::new(BooleanQuery::new(vec![
+                    (Occur::Should, exact(fields.path, prefix)),
+                    (Occur::Should, exact(fields.folders, prefix)),
+                ]))),
+            ));
+        }
+        for (field, value) in [
+            (fields.env, &filters.env),
+            (fields.scope, &filters.scope),
+            (fields.kind, &filters.kind),
+            (fields.author, &filters.author),
+        ] {
+            if let Some(value) = value {
+                clauses.push((Occur::Must, filter(exact(field, value))));
+            }
+        }
+        if filters.since.is_some() || filters.until.is_some() {
+            use std::ops::Bound;
+            let lower = filters.since.map_or(Bound::Unbounded, |since| {
+                Bound::Included(Term::from_field_i64(fields.modified, since))
+            });
+            let upper = filters.until.map_or(Bound::Unbounded, |until| {
+                Bound::Excluded(Term::from_field_i64(fields.modified, until))
+            });
+            clauses.push((Occur::Must, filter(Box::new(RangeQuery::new(lower, upper)))));
+        }
+        Ok(Box::new(BooleanQuery::new(clauses)))
+    }
+
+    /// The stored fields of a candidate, and a snippet of its text around what matched.
+    pub fn describe(
+        &self,
+        matches: &Matches,
+        address: DocAddress,
+        snippet_chars: usize,
+    ) -> Result<(Stored, String), IndexError> {
+        let searcher = &matches.searcher;
+        let query = matches.query.as_ref();
+        let doc: TantivyDocument = searcher.doc(address)?;
+        let fields = self.fields;
+        let text = |field: Field| {
+            doc.get_first(field)
+                .and_then(|value| value.as_str())
+                .map(ToOwned::to_owned)
+        };
+        let stored = Stored {
+            key: text(fields.key),
+            env: text(fields.env),
+            kind: text(fields.kind),
+            scope: text(fields.scope),
+            author: text(fields.author),
+            modified: doc
+                .get_first(fields.modified)
+                .and_then(|value| value.as_i64())
+                .unwrap_or(0),
+        };
+        let mut generator = SnippetGenerator::create(searcher, query, fields.text)?;
+        generator.set_max_num_chars(snippet_chars);
+        let snippet = generator.snippet_from_doc(&doc);
+        let fragment = snippet.fragment().trim();
+        let fragment = if fragment.is_empty() {
+            // Matched by name or prefix only: the text's beginning.
+            let start: String = text(fields.text)
+                .unwrap_or_default()
+                .chars()
+                .take(snippet_chars)
+                .collect();
+            start.trim().to_owned()
+        } else {
+            fragment.to_owned()
+        };
+        Ok((stored, fragment))
+    }
+
+    /// Live documents in the index.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Whether the index holds no live document.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A condition that narrows without changing scores.
+fn filter(query: Box<dyn Query>) -> Box<dyn Query> {
+    Box::new(ConstScoreQuery::new(query, 0.0))
+}
+
+/// The folders above `path` (`/orgs/acme/a/b.md` → `/orgs/acme/a`, `/orgs/acme`, `/orgs`).
+fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    let mut end = path.len();
+    std::iter::from_fn(move || {
+        let cut = path[..end].rfind('/')?;
+        if cut == 0 {
+            return None;
+        }
+        end = cut;
+        Some(&path[..cut])
+    })
+}
+
+/// Collects every match with its score and path.
+struct AllMatches {
+    path: &'static str,
+    expires: &'static str,
+}
+
+struct SegmentMatches {
+    segment: SegmentOrdinal,
+    paths: Option<StrColumn>,
+    expires: Column<i64>,
+    found: Vec<(DocId, Score)>,
+}
+
+impl Collector for AllMatches {
+    type Fruit = Vec<Candidate>;
+    type Child = SegmentMatches;
+
+    fn for_segment(
+        &self,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentMatches> {
+        Ok(SegmentMatches {
+            segment,
+            paths: reader.fast_fields().str(self.path)?,
+            expires: reader.fast_fields().i64(self.expires)?,
+            found: Vec::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        true
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<Candidate>>) -> tantivy::Result<Vec<Candidate>> {
+        Ok(fruits.into_iter().flatten().collect())
+    }
+}
+
+impl SegmentCollector for SegmentMatches {
+    type Fruit = Vec<Candidate>;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        self.found.push((doc, score));
+    }
+
+    fn harvest(self) -> Vec<Candidate> {
+        let Some(paths) = self.paths else {
+            return Vec::new();
+        };
+        let mut path = String::new();
+        let mut out = Vec::with_capacity(self.found.len());
+        for (doc, score) in self.found {
+            let Some(ord) = paths.term_ords(doc).next() else {
+                continue;
+            };
+            path.clear();
+            if !paths.ord_to_str(ord, &mut path).unwrap_or(false) {
+                continue;
+            }
+            let expires = self.expires.first(doc).filter(|at| *at != i64::MAX);
+            out.push(Candidate {
+                address: DocAddress::new(self.segment, doc),
+                path: path.clone(),
+                score,
+                expires,
+            });
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;
