@@ -15,6 +15,7 @@ pub mod items;
 pub mod notifications;
 pub mod orgs;
 pub mod rebac;
+pub mod search;
 
 pub use accounts::*;
 pub use archive::{ArchiveReport, ImportOptions};
@@ -26,6 +27,7 @@ pub use items::*;
 pub use notifications::{Notification, NotificationPage};
 pub use orgs::*;
 pub use rebac::*;
+pub use search::{SearchHit, SearchRequest, SearchResponse};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -129,6 +129,13 @@ pub enum Command {
         after_help = "Example:\n  nexus grep -i -C 1 planning /orgs/acme\n  (exits 3 when nothing matches, with or without --json)"
     )]
     Grep(GrepArgs),
+    /// Search the files and knowledge items you may read: words (all must match; stemmed),
+    /// "quoted phrases", prefix*, -excluded. `nexus search reindex` rebuilds an
+    /// organization's index (system administrator).
+    #[command(
+        after_help = "Example:\n  nexus search deploy friday\n  nexus search '\"payment service\"' --path /orgs/acme/eng\n  nexus search onboard* --env kb --limit 20\n  nexus search reindex --org acme\n  (exits 3 when nothing matches)"
+    )]
+    Search(SearchArgs),
     /// List, read and restore old versions of a file; set retention.
     #[command(
         after_help = "Example:\n  nexus versions /orgs/acme/sales/q1.md\n  nexus versions restore /orgs/acme/sales/q1.md 1\n  nexus versions policy acme --keep 20"
@@ -314,6 +321,63 @@ pub struct OrgArg {
     /// The organization (default: the only one the caller belongs to).
     #[arg(long, env = "NEXUS_ORG", value_name = "ORG")]
     pub org: Option<String>,
+}
+
+/// `nexus search`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct SearchArgs {
+    #[command(subcommand)]
+    pub command: Option<SearchCommand>,
+    /// What to look for (the words are joined with spaces).
+    #[arg(required = true, num_args = 1.., value_name = "QUERY")]
+    pub query: Vec<String>,
+    #[command(flatten)]
+    pub org: OrgArg,
+    /// `keyword`, `semantic` or `hybrid`.
+    #[arg(long, value_name = "MODE")]
+    pub mode: Option<String>,
+    /// Only under this folder (or this file).
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<String>,
+    /// Only knowledge items of this environment.
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Only items of this scope (`personal`, `UNIV`, `s_XXXX`, a person).
+    #[arg(long, value_name = "SCOPE")]
+    pub scope: Option<String>,
+    /// Only items of this kind.
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// Only what this person or agent changed last.
+    #[arg(long, value_name = "WHO")]
+    pub author: Option<String>,
+    /// Changed at or after (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Changed before (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Hits to show (at most 100).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub limit: usize,
+    /// Continue after an earlier page (its `next_cursor`).
+    #[arg(long, value_name = "CURSOR")]
+    pub cursor: Option<String>,
+    /// Wait until the index reflects every change committed before the search.
+    #[arg(long)]
+    pub consistent: bool,
+}
+
+/// `nexus search reindex`.
+#[derive(Debug, Subcommand)]
+pub enum SearchCommand {
+    /// Rebuild an organization's search index from the store (system administrator).
+    #[command(after_help = "Example:\n  nexus search reindex --org acme")]
+    Reindex {
+        #[command(flatten)]
+        org: OrgArg,
+    },
 }
 
 /// An item's data: a JSON argument, or a file (`-`: standard input).

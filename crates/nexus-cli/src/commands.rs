@@ -341,6 +341,7 @@ impl Session {
             }
             Command::Glob(args) => self.glob(args).await,
             Command::Grep(args) => self.grep(args).await,
+            Command::Search(args) => self.search(args).await,
             Command::Versions(args) => self.versions(args).await,
             Command::Gc(args) => self.gc(args).await,
             Command::Fsck(args) => self.fsck(args).await,

@@ -96,7 +96,7 @@ fn session_line(session: &Session) -> String {
 impl Command {
     /// The organization a knowledge command acts in: `--org`/`NEXUS_ORG`, else the only one
     /// the caller belongs to.
-    async fn org(&self, arg: &OrgArg) -> Result<String, CliError> {
+    pub(crate) async fn org(&self, arg: &OrgArg) -> Result<String, CliError> {
         if let Some(org) = &arg.org {
             return Ok(org.clone());
         }

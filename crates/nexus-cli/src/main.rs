@@ -11,6 +11,7 @@ mod knowledge;
 mod mcp;
 mod output;
 mod rebac;
+mod search;
 mod target;
 
 use std::process::ExitCode;

@@ -706,6 +706,25 @@ impl Client {
         format!("/api/orgs/{}/items/{}", component(org), component(key))
     }
 
+    /// A page of what the caller may read in `org` that matches the search.
+    pub async fn search(
+        &self,
+        org: &str,
+        request: &nexus_api::search::SearchRequest,
+    ) -> Result<nexus_api::search::SearchResponse> {
+        self.post(&format!("/api/orgs/{}/search", component(org)), request)
+            .await
+    }
+
+    /// Rebuilds the organization's search index (system administrator).
+    pub async fn search_reindex(&self, org: &str) -> Result<nexus_api::search::ReindexReport> {
+        self.post(
+            &format!("/api/orgs/{}/search/reindex", component(org)),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
     pub async fn items_create(&self, org: &str, request: &CreateItem) -> Result<ItemCreated> {
         self.post(&format!("/api/orgs/{}/items", component(org)), request)
             .await

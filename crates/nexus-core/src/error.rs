@@ -56,6 +56,9 @@ pub enum FsError {
         "lockers are not available: secrets are stored only encrypted, and no locker key is configured"
     )]
     LockerUnavailable,
+    /// Something needed is busy or down for now; retrying later may work.
+    #[error("{message}")]
+    Unavailable { message: String },
     /// A sealed secret that does not open with its organization's data key: sealed for
     /// another item, or damaged.
     #[error(
@@ -121,6 +124,7 @@ impl FsError {
             FsError::Internal { .. } => ErrorCode::Internal,
             FsError::ScopeNotAllowed { .. } => ErrorCode::ScopeNotAllowed,
             FsError::LockerUnavailable => ErrorCode::LockerUnavailable,
+            FsError::Unavailable { .. } => ErrorCode::Unavailable,
             FsError::SecretUnreadable { .. } => ErrorCode::DataCorrupt,
             FsError::RangeNotSatisfiable { .. } => ErrorCode::RangeNotSatisfiable,
             FsError::PermissionDenied { .. } | FsError::SystemOnly { .. } => {

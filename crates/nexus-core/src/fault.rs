@@ -27,6 +27,9 @@ pub enum Fault {
     /// Decide delegated calls for the agent alone, forgetting the user it acts for: the
     /// delegation tests must catch the agent reaching what the user may not.
     IgnoreDelegation,
+    /// Rank and count every matching document, readable or not: the search differential
+    /// test must catch it.
+    UnfilteredSearch,
 }
 
 /// The faults switched on for one authorizer (none without the feature).
@@ -46,9 +49,24 @@ pub struct Faults {
     unfiltered_changes: std::sync::atomic::AtomicBool,
     #[cfg(feature = "fault-inject")]
     ignore_delegation: std::sync::atomic::AtomicBool,
+    #[cfg(feature = "fault-inject")]
+    unfiltered_search: std::sync::atomic::AtomicBool,
 }
 
 impl Faults {
+    /// Whether searches rank and count unreadable documents.
+    #[cfg(feature = "fault-inject")]
+    pub fn unfiltered_search(&self) -> bool {
+        self.unfiltered_search
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Without the `fault-inject` feature there is no fault.
+    #[cfg(not(feature = "fault-inject"))]
+    pub const fn unfiltered_search(&self) -> bool {
+        false
+    }
+
     /// Whether the organization filter is dropped.
     #[cfg(feature = "fault-inject")]
     pub fn drop_org_filter(&self) -> bool {
@@ -164,6 +182,9 @@ impl Faults {
                 .store(true, std::sync::atomic::Ordering::Relaxed),
             Fault::IgnoreDelegation => self
                 .ignore_delegation
+                .store(true, std::sync::atomic::Ordering::Relaxed),
+            Fault::UnfilteredSearch => self
+                .unfiltered_search
                 .store(true, std::sync::atomic::Ordering::Relaxed),
         }
     }

@@ -41,8 +41,9 @@ pub enum IndexError {
     Tantivy(#[from] tantivy::TantivyError),
     #[error("search index: {0}")]
     Io(#[from] std::io::Error),
-    #[error("search index at {path}: {reason}")]
-    Unusable { path: PathBuf, reason: String },
+    /// Another process (or handle) writes this index.
+    #[error("the search index at {path} is in use by another process")]
+    Busy { path: PathBuf },
 }
 
 /// One searchable document: a file, or a knowledge item (a file under `.nexus/`).
@@ -203,6 +204,12 @@ impl OrgIndex {
         match Self::open_existing(dir) {
             Ok(Some(found)) => return Ok(found),
             Ok(None) => {}
+            // Never rebuilt under another writer's feet.
+            Err(IndexError::Tantivy(tantivy::TantivyError::LockFailure(..))) => {
+                return Err(IndexError::Busy {
+                    path: dir.to_owned(),
+                });
+            }
             Err(error) => {
                 tracing::warn!(dir = %dir.display(), %error, "the search index is rebuilt");
                 let reason = error.to_string();

@@ -19,7 +19,7 @@ use parking_lot::Mutex;
 const MAX_TARGET_CHARS: usize = 1024;
 
 /// `POST` operations that only read: recorded only when refused.
-pub const READ_ONLY_POSTS: [&str; 7] = [
+pub const READ_ONLY_POSTS: [&str; 8] = [
     "permissions_check",
     "permissions_expand",
     "permissions_lookup_resources",
@@ -27,6 +27,7 @@ pub const READ_ONLY_POSTS: [&str; 7] = [
     "files_glob",
     "files_grep",
     "relationships_read",
+    "search_query",
 ];
 
 /// Filled while a request is served: who acted, and what it was done to when the URL does

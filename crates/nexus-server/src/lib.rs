@@ -94,6 +94,8 @@ pub async fn serve(
         stopped,
     ));
     let scheduler = tokio::spawn(fire_reminders(state.fs.clone(), stop.subscribe()));
+    // Search indexes follow every commit from now on.
+    let indexer = state.fs.search().spawn_indexer();
     let mut app = routes::router(state.clone(), config.limits.max_body_bytes);
     let mut streams = None;
     let mut audit_writer = None;
@@ -123,6 +125,7 @@ pub async fn serve(
     let _ = stop.send(true);
     let _ = sweeper.await;
     let _ = scheduler.await;
+    indexer.abort();
     // The MCP calls' audit entries still waiting are written (the writer ends once the last
     // handler holding its channel is gone; a session's handler may outlive the listener by
     // a moment).

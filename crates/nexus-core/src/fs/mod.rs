@@ -13,6 +13,7 @@
 //!     ├── reminders()      Reminders      knowledge/reminders.rs: firing due reminders
 //!     ├── notifications()  Notifications  knowledge/reminders.rs: notification feeds
 //!     ├── changes()        Changes        changes.rs: the permission-filtered change feed
+//!     ├── search()         Search         retrieval.rs: permission-filtered full-text search
 //!     ├── audit()          Audit          audit.rs: the audit log
 //!     └── archives()       Archives       archive.rs: exporting and importing organizations
 //! ```
@@ -33,6 +34,7 @@ pub mod knowledge;
 mod orgs;
 mod relationships;
 pub mod retention;
+mod retrieval;
 mod search;
 
 use std::path::Path;
@@ -81,6 +83,8 @@ pub struct Fs {
     locker: Arc<crate::locker::Locker>,
     /// Bumped after notifications are committed; feeds' streams wait on it.
     notices: Arc<tokio::sync::watch::Sender<u64>>,
+    /// The organizations' search indexes.
+    search_indexes: Arc<retrieval::Indexes>,
 }
 
 macro_rules! service {
@@ -138,6 +142,10 @@ service!(
     Changes
 );
 service!(
+    /// Search over files and knowledge items (see [`Fs::search`]).
+    Search
+);
+service!(
     /// The reminder scheduler of a [`Fs`] (see [`Fs::reminders`]).
     Reminders
 );
@@ -156,7 +164,9 @@ pub(crate) enum Scope {
 impl Fs {
     /// Opens the embedded store in `data_dir`.
     pub async fn open(data_dir: &Path, options: StoreOptions) -> Result<Fs, FsError> {
-        Self::from_store(Store::open(data_dir, options).await?).await
+        Ok(Self::from_store(Store::open(data_dir, options).await?)
+            .await?
+            .with_search_dir(data_dir.join("search")))
     }
 
     /// Opens the store `storage` describes (the backends chosen by configuration).
@@ -164,7 +174,10 @@ impl Fs {
         storage: &nexus_store::Storage,
         options: StoreOptions,
     ) -> Result<Fs, FsError> {
-        Self::from_store(Store::connect(storage, options).await?).await
+        let fs = Self::from_store(Store::connect(storage, options).await?).await?;
+        Ok(match storage {
+            nexus_store::Storage::Embedded { dir } => fs.with_search_dir(dir.join("search")),
+        })
     }
 
     /// Wraps an already open store, loading its authorization state.
@@ -184,11 +197,24 @@ impl Fs {
             item_cache: Arc::new(knowledge::ItemCache::default()),
             locker: Arc::new(crate::locker::Locker::default()),
             notices: Arc::new(tokio::sync::watch::Sender::new(0)),
+            search_indexes: Arc::new(retrieval::Indexes::at(None)),
         };
         fs.accounts().adopt_unregistered_users().await?;
         fs.accounts().give_agents_stable_ids().await?;
         fs.reminders().schedule_existing(chrono::Utc::now()).await?;
         Ok(fs)
+    }
+
+    /// The same filesystem with its search indexes in `dir` (one folder per organization).
+    #[must_use]
+    pub fn with_search_dir(mut self, dir: std::path::PathBuf) -> Fs {
+        self.search_indexes = Arc::new(retrieval::Indexes::at(Some(dir)));
+        self
+    }
+
+    /// The search service.
+    pub fn search(&self) -> Search<'_> {
+        Search { fs: self }
     }
 
     /// The same filesystem with workspaces placed by `layout`.
@@ -357,6 +383,8 @@ impl Fs {
 
     /// Waits for queued commits and releases the data directory.
     pub async fn close(&self) {
+        // The indexes' writers let go of their directories.
+        self.search_indexes.close();
         self.store.close().await;
     }
 

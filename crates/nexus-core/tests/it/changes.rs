@@ -15,10 +15,10 @@ use rand::{RngExt, SeedableRng};
 
 use crate::system;
 
-const USERS: [&str; 3] = ["bob@acme.com", "carol@acme.com", "dan@acme.com"];
+pub(crate) const USERS: [&str; 3] = ["bob@acme.com", "carol@acme.com", "dan@acme.com"];
 const ROUNDS: usize = 150;
 
-async fn provisioned() -> (tempfile::TempDir, Fs) {
+pub(crate) async fn provisioned() -> (tempfile::TempDir, Fs) {
     let dir = tempfile::TempDir::new().unwrap();
     let fs = Fs::open(&dir.path().join("data"), StoreOptions::default())
         .await

@@ -17,6 +17,7 @@ mod operations;
 mod orgs;
 mod permissions;
 mod reminders;
+mod retrieval;
 mod roundtrip;
 mod search;
 mod versions;

@@ -47,6 +47,7 @@ use utoipa::OpenApi;
         (name = "permissions", description = "Checks, expansions, lookups and the schema"),
         (name = "items", description = "Knowledge items of the thirteen environments, their sharing and workflow resolution"),
         (name = "sessions", description = "Solo and group sessions"),
+        (name = "search", description = "Search over the files and knowledge items the caller may read"),
         (name = "system", description = "Health, readiness, metrics and this document"),
     ),
 )]

@@ -15,6 +15,7 @@ pub mod notifications;
 pub mod orgs;
 pub mod permissions;
 pub mod relationships;
+pub mod search;
 mod stream;
 pub mod system;
 
@@ -290,6 +291,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(items::sessions_get))
         .routes(routes!(items::sessions_add))
         .routes(routes!(items::sessions_end))
+        .routes(routes!(search::search_query))
+        .routes(routes!(search::search_reindex))
 }
 
 /// The OpenAPI document of the routes, as committed in `openapi.json`.

@@ -477,6 +477,15 @@ impl Items<'_> {
         Ok(self.cached(node).await?.data.clone())
     }
 
+    /// An item's parsed data and searchable text (sealed secrets left out), for the
+    /// search index.
+    pub(crate) async fn searchable(
+        self,
+        node: &Node,
+    ) -> Result<std::sync::Arc<CachedItem>, FsError> {
+        self.cached(node).await
+    }
+
     /// An item's parsed data and searchable text, from the cache or its content.
     async fn cached(self, node: &Node) -> Result<std::sync::Arc<CachedItem>, FsError> {
         if let Some(hash) = &node.hash

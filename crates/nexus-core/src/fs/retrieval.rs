@@ -1,0 +1,622 @@
+//! Search over files and knowledge items (`POST /api/orgs/{org}/search`), answered only
+//! from what the caller may read.
+//!
+//! Each organization has its own index (`nexus-search`), fed from the organization's
+//! committed change feed, so it is a function of the committed state: it records the last
+//! feed revision it reflects, and catching up applies the changes after it (a changed file
+//! is read again, a removed one or a removed folder's content leaves the index, a moved
+//! folder's content is indexed at its new place). Knowledge items are indexed by the text of
+//! their values (sealed Locker secrets never), other JSON files by their values, text files
+//! by their text, binary files by name only.
+//!
+//! **Permission filtering before ranking.** The index returns every document that matches
+//! (with its BM25 score), unranked; each is checked against the permission engine's current
+//! state with the caller's shared checker (what `cat` or an item read would allow; expired
+//! Temp items are out), and only then are the survivors ranked, counted and paged. Totals,
+//! ranks, snippets and "more results" therefore never reflect a document the caller cannot
+//! read, and a revoked grant hides a document at the next search, however far behind the
+//! index is. The hits of the page are finally checked against the store: a document deleted
+//! since the index last caught up is left out. The cost is one check per matching document:
+//! see `docs/search.md`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::{DateTime, Utc};
+use nexus_api::search::{
+    Consistency, ConsistencyLevel, SearchFilters, SearchHit, SearchMode, SearchRequest,
+    SearchResponse,
+};
+use nexus_knowledge::{Environment, ItemKey};
+use nexus_path::{OrgId, VfsPath};
+use nexus_rebac::CheckResult;
+use nexus_search::{Candidate, Document, Filters, Opened, OrgIndex, ParsedQuery};
+use nexus_store::{ListQuery, Node, Timestamp};
+
+use super::{Fs, Search};
+use crate::authz::Permission;
+use crate::authz::tokens::Scope as TokenScope;
+use crate::error::FsError;
+use crate::principal::CallContext;
+
+/// Hits per page when the request does not say, and the most.
+const DEFAULT_LIMIT: usize = 10;
+const MAX_LIMIT: usize = 100;
+/// Longest snippet, in characters.
+const SNIPPET_CHARS: usize = 200;
+/// Most bytes of a file whose text is indexed (the rest is not searchable).
+const MAX_INDEXED_BYTES: u64 = 1 << 20;
+/// How much of a file is inspected for NUL bytes to decide it is binary.
+const BINARY_SNIFF_BYTES: usize = 8192;
+/// Changes read from the feed per step of catching up.
+const FEED_BATCH: usize = 1000;
+/// Files listed per step of a walk.
+const WALK_BATCH: usize = 1000;
+
+/// The organizations' indexes of a data directory.
+#[derive(Debug, Default)]
+pub struct Indexes {
+    /// Where the indexes live (`<data dir>/search`); none: search is unavailable.
+    root: Option<PathBuf>,
+    orgs: parking_lot::Mutex<HashMap<OrgId, Arc<OrgEntry>>>,
+    /// Whether a background task keeps the indexes current; without one, every search
+    /// catches its organization's index up first.
+    background: AtomicBool,
+}
+
+impl Indexes {
+    pub(crate) fn at(root: Option<PathBuf>) -> Indexes {
+        Indexes {
+            root,
+            ..Indexes::default()
+        }
+    }
+
+    /// Drops the open indexes (their writers let go of their directories).
+    pub(crate) fn close(&self) {
+        self.orgs.lock().clear();
+    }
+}
+
+#[derive(Debug)]
+struct OrgEntry {
+    index: OrgIndex,
+    /// Held while the index catches up or is rebuilt: one writer of the index at a time.
+    sync: tokio::sync::Mutex<()>,
+}
+
+fn index_error(error: nexus_search::IndexError) -> FsError {
+    match error {
+        nexus_search::IndexError::Busy { .. } => FsError::Unavailable {
+            message: format!(
+                "{error}: search through the server that keeps it (`nexus serve`), or stop it first"
+            ),
+        },
+        error => FsError::Internal {
+            message: error.to_string(),
+        },
+    }
+}
+
+fn rfc3339(field: &str, text: &str) -> Result<i64, FsError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|at| at.with_timezone(&Utc).timestamp_micros())
+        .map_err(|_| {
+            FsError::invalid(format!(
+                "`filters.{field}` must be an RFC 3339 time such as 2026-12-07T10:00:00Z"
+            ))
+        })
+}
+
+/// The text of a JSON value's strings and numbers, not its keys, one per line. A sealed
+/// Locker secret is never text: it is left out whole.
+fn json_text(value: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => {
+            out.push_str(text);
+            out.push('\n');
+        }
+        Value::Number(number) => {
+            out.push_str(&number.to_string());
+            out.push('\n');
+        }
+        Value::Array(values) => values.iter().for_each(|value| json_text(value, out)),
+        Value::Object(_) if crate::locker::is_sealed(value) => {}
+        Value::Object(map) => map.values().for_each(|value| json_text(value, out)),
+        Value::Bool(_) | Value::Null => {}
+    }
+}
+
+impl Search<'_> {
+    /// A page of what the caller may read in `org` that matches the request.
+    pub async fn query(
+        self,
+        context: &CallContext,
+        org: &str,
+        request: &SearchRequest,
+    ) -> Result<SearchResponse, FsError> {
+        let org = Fs::org_of_context(context, org)?;
+        if !self.authz.member(context, &org)? {
+            return Err(FsError::WrongOrganization {
+                path: VfsPath::org_root(&org),
+            });
+        }
+        let query = ParsedQuery::parse(&request.query)
+            .map_err(|error| FsError::invalid(format!("`query`: {error}")))?;
+        let (mode, notice) = match request.mode.unwrap_or_default() {
+            SearchMode::Keyword => (SearchMode::Keyword, None),
+            SearchMode::Hybrid => (
+                SearchMode::Keyword,
+                Some(
+                    "no embedder is configured on this server: these are keyword results only"
+                        .to_owned(),
+                ),
+            ),
+            SearchMode::Semantic => {
+                return Err(FsError::invalid(
+                    "semantic search needs an embedder, and none is configured on this server: use `keyword` (or `hybrid`, which falls back to it)",
+                ));
+            }
+        };
+        let filters = self.filters(context, &org, &request.filters)?;
+        let limit = request.limit.unwrap_or(DEFAULT_LIMIT);
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(FsError::invalid(format!(
+                "`limit` must be between 1 and {MAX_LIMIT}"
+            )));
+        }
+        let wait = match &request.consistency {
+            None | Some(Consistency::Level(ConsistencyLevel::MinimizeLatency)) => {
+                !self.search_indexes.background.load(Ordering::Acquire)
+            }
+            Some(Consistency::Level(ConsistencyLevel::FullyConsistent)) => true,
+            Some(Consistency::AtLeast(at_least)) => {
+                // Any token the caller may use was issued after its changes committed:
+                // catching up to now covers it.
+                self.authz
+                    .require_fresh(context, Some(at_least.at_least.as_str()))?;
+                true
+            }
+        };
+        // The cursor is sealed with the caller and the search (not the page size).
+        let fingerprint = blake3::hash(
+            serde_json::json!([
+                context.principal.to_string(),
+                org.as_str(),
+                request.query,
+                request.mode,
+                request.filters,
+            ])
+            .to_string()
+            .as_bytes(),
+        );
+        let scope = TokenScope::Caller(format!("search:{}", fingerprint.to_hex()));
+        let offset = super::cursor::position(
+            self.authz.keys(),
+            request.cursor.as_deref(),
+            &scope,
+            "another search (same query and filters needed)",
+        )?;
+        let entry = self.entry(&org).await?;
+        if wait {
+            self.catch_up(&org, &entry).await?;
+        }
+        let indexed_revision = entry.index.applied();
+        let matches = entry
+            .index
+            .candidates(&query, &filters)
+            .map_err(index_error)?;
+        let mut ranked = self.readable(context, &matches.candidates)?;
+        ranked.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.path.cmp(&b.path))
+        });
+        let total = ranked.len() as u64;
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let end = start.saturating_add(limit);
+        let hits = self
+            .hits(
+                &entry,
+                &matches,
+                ranked.iter().skip(start).take(limit).copied(),
+            )
+            .await?;
+        let next_cursor = (end < ranked.len()).then(|| self.authz.keys().issue(&scope, end as u64));
+        Ok(SearchResponse {
+            hits,
+            total,
+            next_cursor,
+            mode,
+            notice,
+            indexed_revision,
+        })
+    }
+
+    /// The candidates the caller may read now (unranked): each checked against the
+    /// engine's current state with one shared checker; expired Temp items are out.
+    fn readable<'m>(
+        self,
+        context: &CallContext,
+        candidates: &'m [Candidate],
+    ) -> Result<Vec<&'m Candidate>, FsError> {
+        let now = Timestamp::now().as_micros();
+        let engine = self.authz.engine();
+        let mut checker = self.authz.checker(&engine, context)?;
+        let unfiltered = self.authz.faults().unfiltered_search();
+        Ok(candidates
+            .iter()
+            .filter(|candidate| candidate.expires.is_none_or(|expires| expires > now))
+            .filter(|candidate| {
+                unfiltered
+                    || match &mut checker {
+                        None => true,
+                        Some(checker) => VfsPath::parse(&candidate.path).is_ok_and(|path| {
+                            checker
+                                .check_file(&path, Permission::Read.name())
+                                .is_ok_and(|result| result == CheckResult::Has)
+                        }),
+                    }
+            })
+            .collect())
+    }
+
+    /// The hits of a page: each still a file in the store (one deleted since the index
+    /// last caught up is left out), with its stored fields and a snippet.
+    async fn hits(
+        self,
+        entry: &OrgEntry,
+        matches: &nexus_search::Matches,
+        page: impl Iterator<Item = &Candidate>,
+    ) -> Result<Vec<SearchHit>, FsError> {
+        let mut hits = Vec::new();
+        for candidate in page {
+            let Ok(path) = VfsPath::parse(&candidate.path) else {
+                continue;
+            };
+            match self.store.node(&path).await? {
+                Some(node) if !node.is_dir() => {}
+                _ => continue,
+            }
+            let (stored, snippet) = entry
+                .index
+                .describe(matches, candidate.address, SNIPPET_CHARS)
+                .map_err(index_error)?;
+            hits.push(SearchHit {
+                path: candidate.path.clone(),
+                key: stored.key,
+                score: candidate.score,
+                snippet,
+                env: stored.env,
+                kind: stored.kind,
+                scope: stored.scope,
+                modified: crate::entry::format_timestamp(Timestamp(stored.modified)),
+            });
+        }
+        Ok(hits)
+    }
+
+    /// The checked filters of a request.
+    fn filters(
+        self,
+        context: &CallContext,
+        org: &OrgId,
+        filters: &SearchFilters,
+    ) -> Result<Filters, FsError> {
+        let path_prefix = match &filters.path_prefix {
+            None => None,
+            Some(text) => {
+                let path = VfsPath::parse(text)?;
+                if !path.as_str().starts_with(VfsPath::org_root(org).as_str()) {
+                    return Err(FsError::invalid(format!(
+                        "`filters.path_prefix` must lie in organization `{org}`"
+                    )));
+                }
+                Some(path.to_string())
+            }
+        };
+        let env = filters
+            .env
+            .as_deref()
+            .map(|env| {
+                env.parse::<Environment>()
+                    .map(|env| env.to_string())
+                    .map_err(|_| {
+                        FsError::invalid(format!(
+                            "`filters.env`: `{}` is not an environment",
+                            env.chars().take(40).collect::<String>()
+                        ))
+                    })
+            })
+            .transpose()?;
+        let scope = filters
+            .scope
+            .as_deref()
+            .map(|scope| {
+                let scope = match scope {
+                    "personal" | "UNIV" => scope.to_owned(),
+                    _ if scope.starts_with("s_")
+                        || scope.starts_with("u_")
+                        || scope.starts_with("a_") =>
+                    {
+                        scope.to_owned()
+                    }
+                    person => self.member_subject(person).object.object_id.clone(),
+                };
+                self.requested_scope(context, &scope)
+                    .map(|scope| scope.to_string())
+            })
+            .transpose()?;
+        Ok(Filters {
+            path_prefix,
+            env,
+            scope,
+            kind: filters.kind.clone(),
+            author: filters
+                .author
+                .as_deref()
+                .map(|author| self.member_subject(author).to_string()),
+            since: filters
+                .since
+                .as_deref()
+                .map(|since| rfc3339("since", since))
+                .transpose()?,
+            until: filters
+                .until
+                .as_deref()
+                .map(|until| rfc3339("until", until))
+                .transpose()?,
+        })
+    }
+
+    /// The organization's index, opened (and, when missing, of an old format or damaged,
+    /// rebuilt from the store) on first use.
+    async fn entry(self, org: &OrgId) -> Result<Arc<OrgEntry>, FsError> {
+        if let Some(entry) = self.search_indexes.orgs.lock().get(org) {
+            return Ok(entry.clone());
+        }
+        let Some(root) = &self.search_indexes.root else {
+            return Err(FsError::Unavailable {
+                message: "search is not available: this store has no place for its indexes"
+                    .to_owned(),
+            });
+        };
+        let dir = root.join(org.as_str());
+        let (index, opened) = OrgIndex::open(&dir).map_err(index_error)?;
+        let entry = Arc::new(OrgEntry {
+            index,
+            sync: tokio::sync::Mutex::new(()),
+        });
+        let entry = {
+            let mut orgs = self.search_indexes.orgs.lock();
+            orgs.entry(org.clone()).or_insert(entry).clone()
+        };
+        if let Opened::Rebuilt { reason } = opened {
+            tracing::info!(%org, %reason, "building the organization's search index");
+            self.rebuild_entry(org, &entry).await?;
+        }
+        Ok(entry)
+    }
+
+    /// Rebuilds the organization's index from the store (`nexus search reindex`); the
+    /// system administrator only. Returns how many documents it holds.
+    pub async fn reindex(self, context: &CallContext, org: &str) -> Result<u64, FsError> {
+        Fs::require_system(context, "rebuilding a search index")?;
+        let org = OrgId::parse(org)?;
+        let entry = self.entry(&org).await?;
+        self.rebuild_entry(&org, &entry).await?;
+        Ok(entry.index.len())
+    }
+
+    async fn rebuild_entry(self, org: &OrgId, entry: &OrgEntry) -> Result<(), FsError> {
+        let _writing = entry.sync.lock().await;
+        // The feed's end before the walk: everything committed up to it is what the walk
+        // reads (or newer); catching up later applies what follows.
+        let head = self.feed_head(org).await?;
+        entry.index.clear().map_err(index_error)?;
+        self.index_tree(&entry.index, &VfsPath::org_root(org))
+            .await?;
+        entry.index.commit(head).map_err(index_error)?;
+        Ok(())
+    }
+
+    /// The last revision of the organization's change feed.
+    async fn feed_head(self, org: &OrgId) -> Result<u64, FsError> {
+        let mut after = 0;
+        loop {
+            let batch = self
+                .store
+                .file_changes(&nexus_store::ChangeQuery {
+                    org: org.clone(),
+                    after,
+                    limit: FEED_BATCH,
+                })
+                .await?;
+            match batch.last() {
+                Some(last) => after = last.revision,
+                None => return Ok(after),
+            }
+            if batch.len() < FEED_BATCH {
+                return Ok(after);
+            }
+        }
+    }
+
+    /// Brings the organization's index up to its feed's end.
+    pub async fn catch_up_org(self, org: &OrgId) -> Result<(), FsError> {
+        let entry = self.entry(org).await?;
+        self.catch_up(org, &entry).await
+    }
+
+    async fn catch_up(self, org: &OrgId, entry: &OrgEntry) -> Result<(), FsError> {
+        let _writing = entry.sync.lock().await;
+        loop {
+            let after = entry.index.applied();
+            let batch = self
+                .store
+                .file_changes(&nexus_store::ChangeQuery {
+                    org: org.clone(),
+                    after,
+                    limit: FEED_BATCH,
+                })
+                .await?;
+            let Some(last) = batch.last().map(|record| record.revision) else {
+                return Ok(());
+            };
+            let mut removed = Vec::new();
+            let mut touched = BTreeSet::new();
+            for record in &batch {
+                match (record.action.as_str(), &record.to) {
+                    (_, Some(to)) => {
+                        removed.push(record.path.clone());
+                        touched.insert(to.clone());
+                    }
+                    ("removed", None) => removed.push(record.path.clone()),
+                    ("shared", None) => {}
+                    (_, None) => {
+                        touched.insert(record.path.clone());
+                    }
+                }
+            }
+            for path in &removed {
+                entry.index.remove(path.as_str());
+            }
+            for path in &touched {
+                match self.store.node(path).await? {
+                    Some(node) if node.is_dir() => self.index_tree(&entry.index, path).await?,
+                    Some(node) => self.index_node(&entry.index, &node).await?,
+                    None => entry.index.remove(path.as_str()),
+                }
+            }
+            entry.index.commit(last).map_err(index_error)?;
+            if batch.len() < FEED_BATCH {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Indexes every file under `dir`.
+    async fn index_tree(self, index: &OrgIndex, dir: &VfsPath) -> Result<(), FsError> {
+        let mut after = None;
+        loop {
+            let page = self
+                .store
+                .list(&ListQuery {
+                    dir: dir.clone(),
+                    recursive: true,
+                    after: after.take(),
+                    limit: WALK_BATCH,
+                })
+                .await?;
+            for node in &page {
+                if !node.is_dir() {
+                    self.index_node(index, node).await?;
+                }
+            }
+            if page.len() < WALK_BATCH {
+                return Ok(());
+            }
+            after = page.last().map(|node| node.path.clone());
+        }
+    }
+
+    /// Adds or replaces the document of a file (or removes it: internal files under
+    /// `.nexus/` that are not items are not searchable).
+    async fn index_node(self, index: &OrgIndex, node: &Node) -> Result<(), FsError> {
+        let Some(document) = self.document(node).await? else {
+            index.remove(node.path.as_str());
+            return Ok(());
+        };
+        index.upsert(&document).map_err(index_error)
+    }
+
+    /// What the index holds of a file.
+    async fn document(self, node: &Node) -> Result<Option<Document>, FsError> {
+        let path = node.path.as_str();
+        let name = path.rsplit('/').next().unwrap_or_default().to_owned();
+        let mut document = Document {
+            path: path.to_owned(),
+            name,
+            author: Some(node.author.clone()),
+            modified: node.modified_at.as_micros(),
+            ..Document::default()
+        };
+        if path.contains("/.nexus/") || path.ends_with("/.nexus") {
+            let Ok((_, key)) = ItemKey::from_path(&node.path) else {
+                return Ok(None);
+            };
+            let item = self.items().searchable(node).await?;
+            document.key = Some(key.to_string());
+            document.env = Some(key.env.to_string());
+            document.kind = Some(key.kind.clone());
+            document.scope = Some(key.scope.to_string());
+            document.name = format!("{} {}", key.kind, key.id);
+            document.expires = super::knowledge::data::expires_at(key.env, &item.data)
+                .map(|at| at.timestamp_micros());
+            json_text(&item.data, &mut document.text);
+            return Ok(Some(document));
+        }
+        let content = if node.size > MAX_INDEXED_BYTES {
+            self.store.read_range(node, 0..MAX_INDEXED_BYTES).await?
+        } else {
+            self.store.read(node).await?
+        };
+        let sniff = content.get(..BINARY_SNIFF_BYTES).unwrap_or(&content);
+        if sniff.contains(&0) {
+            return Ok(Some(document));
+        }
+        let text = match std::str::from_utf8(&content) {
+            Ok(text) => text,
+            // Cut inside a character at the limit: up to the last whole one.
+            Err(error) if error.error_len().is_none() => {
+                std::str::from_utf8(content.get(..error.valid_up_to()).unwrap_or_default())
+                    .unwrap_or_default()
+            }
+            Err(_) => return Ok(Some(document)),
+        };
+        let json = std::path::Path::new(path)
+            .extension()
+            .is_some_and(|extension| extension.eq_ignore_ascii_case("json"));
+        if json && let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
+            json_text(&value, &mut document.text);
+        } else {
+            text.clone_into(&mut document.text);
+        }
+        Ok(Some(document))
+    }
+
+    /// Keeps every organization's index current from now on, in a background task: after
+    /// each commit, the indexes opened so far catch up (and every organization's is opened
+    /// at start). Searches then answer without waiting unless they ask for consistency.
+    pub fn spawn_indexer(self) -> tokio::task::JoinHandle<()> {
+        let fs = self.fs.clone();
+        fs.search_indexes.background.store(true, Ordering::Release);
+        tokio::spawn(async move {
+            let mut commits = fs.changes().subscribe();
+            if let Ok(orgs) = fs.orgs().list(&CallContext::system()).await {
+                for org in orgs
+                    .iter()
+                    .filter_map(|record| OrgId::parse(&record.org_id).ok())
+                {
+                    if let Err(error) = fs.search().catch_up_org(&org).await {
+                        tracing::error!(%org, %error, "the search index could not be built");
+                    }
+                }
+            }
+            loop {
+                let orgs: Vec<OrgId> = fs.search_indexes.orgs.lock().keys().cloned().collect();
+                for org in orgs {
+                    if let Err(error) = fs.search().catch_up_org(&org).await {
+                        tracing::error!(%org, %error, "the search index could not catch up");
+                    }
+                }
+                if commits.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+    }
+}
