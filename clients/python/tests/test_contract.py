@@ -70,6 +70,7 @@ CALLS: list[tuple[str, Any]] = [
     ("cp", lambda c: c.cp("/orgs/acme/a", "/orgs/acme/b", True, False)),
     ("glob", lambda c: c.glob("/orgs/**/*.md", 10)),
     ("grep", lambda c: c.grep("TODO", "/orgs/acme", True, 2, 5)),
+    ("search", lambda c: c.search("acme", "deploy", "hybrid", {"path_prefix": "/orgs/acme/eng", "env": None}, 20, None, True)),
     ("versions", lambda c: c.versions("/orgs/acme/x.txt")),
     ("setfacl", lambda c: c.setfacl("/orgs/acme/d", "user:bob@acme.com:r--")),
     ("getfacl", lambda c: c.getfacl("/orgs/acme/d")),

@@ -235,3 +235,37 @@ def test_locker_secrets_reach_their_owner_only(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_search_answers_from_what_each_caller_may_read(server: Server) -> None:
+    _members(server)
+    admin = server.client(token_for="alice@acme.com")
+    bob = server.client(token_for="bob@acme.com")
+    admin.mkdir("/orgs/acme/eng", parents=True)
+    admin.write("/orgs/acme/eng/roadmap.md", "The quokka migration ships in spring")
+    bob.write("/orgs/acme/sales/pitch.md", "Quokka pricing for the spring launch")
+    note = bob.create_item("acme", "kb", "node", {"title": "Quokka facts", "body": "they smile"})
+    # Each finds what they may read, exactly: the admin what `get_item` and `read` let her
+    # read (Bob's personal note included), Bob not eng.
+    everything = admin.search("acme", "quokka", consistent=True)
+    assert admin.get_item("acme", note.key).key == note.key
+    assert {hit.path for hit in everything.hits} == {
+        "/orgs/acme/eng/roadmap.md", "/orgs/acme/sales/pitch.md", note.item.path}
+    assert everything.total == 3 and everything.mode == "keyword"
+    mine = bob.search("acme", "quokka", consistent=True)
+    assert {hit.path for hit in mine.hits} == {"/orgs/acme/sales/pitch.md", note.item.path}
+    assert mine.total == 2
+    assert [hit.key for hit in mine.hits if hit.key] == [note.key]
+    # Phrases, filters, pages.
+    assert bob.search("acme", '"spring launch"', consistent=True).total == 1
+    items_only = bob.search("acme", "quokka", env="kb", consistent=True)
+    assert [hit.key for hit in items_only.hits] == [note.key]
+    first = bob.search("acme", "quokka", limit=1)
+    assert len(first.hits) == 1 and first.next_cursor
+    second = bob.search("acme", "quokka", limit=1, cursor=first.next_cursor)
+    assert {first.hits[0].path, second.hits[0].path} == {hit.path for hit in mine.hits}
+    # Hybrid without an embedder answers by keyword and says so.
+    hybrid = bob.search("acme", "quokka", mode="hybrid")
+    assert hybrid.mode == "keyword" and hybrid.notice and "embedder" in hybrid.notice
+    with pytest.raises(InvalidInputError):
+        bob.search("acme", '"unclosed')

@@ -24,6 +24,9 @@ METHODS = [
     ("glob", "pattern: str, *, limit: int | None = None", "self._calls.glob(pattern, limit)", "list[str]", "Paths matching a glob (`*`, `?`, `**`, `[...]`, `{a,b}`)."),
     ("grep", "pattern: str, path: str = \"/orgs\", *, ignore_case: bool = False, context: int = 0, max_matches: int | None = None",
      "self._calls.grep(pattern, path, ignore_case, context, max_matches)", "list[GrepMatch]", "Lines matching a regular expression in the files at `path`."),
+    ("search", "org: str, query: str, *, mode: str | None = None, path_prefix: str | None = None, env: str | None = None, scope: str | None = None, kind: str | None = None, author: str | None = None, since: str | None = None, until: str | None = None, limit: int | None = None, cursor: str | None = None, consistent: bool = False",
+     "self._calls.search(org, query, mode, {\"path_prefix\": path_prefix, \"env\": env, \"scope\": scope, \"kind\": kind, \"author\": author, \"since\": since, \"until\": until}, limit, cursor, consistent)", "SearchResults",
+     "Files and knowledge items of `org` you may read that match `query` (words, all must match;\n        `\"phrases\"`, `prefix*`, `-excluded`), best first; `total` counts only what you may read.\n        `consistent`: wait until the index reflects every earlier change."),
     ("versions", "path: str", "self._calls.versions(path)", "list[Version]", "The stored versions of a file, newest first."),
     ("setfacl", "path: str, entry: str", "self._calls.setfacl(path, entry)", "Acl", "Sets one subject's ACL entry (`user:bob@acme.com:rw-`; `---` removes it)."),
     ("getfacl", "path: str", "self._calls.getfacl(path)", "Acl", "The ACL entries and role grants stored on a path."),
@@ -146,6 +149,7 @@ from .types import (
     Notification,
     ReportingLine,
     ResolvedProtocol,
+    SearchResults,
     Session,
     Version,
 )

@@ -262,21 +262,30 @@ pub(crate) struct ListItems {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Search {
-    /// Keywords; an item matches when all of them appear in its data (case-insensitive).
+    /// Words (all must match; `deploying` also finds `deployed`), `"quoted phrases"`,
+    /// `prefix*` and `-excluded` words.
     pub query: String,
     #[serde(default)]
     pub org: Org,
-    /// Only this environment.
+    /// Only files under this folder (or this file), e.g. `/orgs/acme/eng`.
+    #[serde(default)]
+    pub path_prefix: Option<String>,
+    /// Only knowledge items of this environment.
     #[serde(default)]
     pub env: Option<String>,
-    /// Only this scope: `personal`, `UNIV`, `u_XXXX` or `s_XXXX`.
+    /// Only items of this scope: `personal`, `UNIV`, `u_XXXX` or `s_XXXX`.
     #[serde(default)]
     pub scope: Option<String>,
+    /// Only items of this kind.
     #[serde(default)]
     pub kind: Option<String>,
+    /// `keyword` (the default), `semantic` or `hybrid` (the last two need an embedder).
+    #[serde(default)]
+    pub mode: Option<String>,
     /// `next_cursor` of the previous page.
     #[serde(default)]
     pub cursor: Option<String>,
+    /// Hits per page (10 by default, at most 100).
     #[serde(default)]
     pub limit: Option<usize>,
 }

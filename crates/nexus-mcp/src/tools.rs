@@ -5,6 +5,7 @@
 
 use base64::Engine as _;
 use bytes::Bytes;
+use nexus_api::search::{Consistency, ConsistencyLevel, SearchFilters, SearchMode, SearchRequest};
 use nexus_api::{ErrorCode, ItemListQuery, SessionType, ShareRequest};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock, Resource};
@@ -681,8 +682,9 @@ impl NexusMcp {
         .await
     }
 
-    /// Search the knowledge items you may read by keywords ("what do we know about X?").
-    /// For file contents use `grep`.
+    /// Search the files and knowledge items you may read ("what do we know about X?"):
+    /// best matches first, each with a snippet; `total` counts only what you may read. It
+    /// sees your own latest changes. For a regular expression over file contents use `grep`.
     #[tool(
         name = "search",
         annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = false)
@@ -694,16 +696,34 @@ impl NexusMcp {
     ) -> Result<CallToolResult, ErrorData> {
         self.call(&context, "search", args.query.clone(), |api| async move {
             let org = api.org(args.org).await?;
-            let query = ItemListQuery {
-                env: args.env,
-                scope: args.scope,
-                kind: args.kind,
-                q: Some(args.query),
-                cursor: args.cursor,
-                limit: args.limit,
-                ..ItemListQuery::default()
+            let mode = match args.mode.as_deref() {
+                None => None,
+                Some("keyword") => Some(SearchMode::Keyword),
+                Some("semantic") => Some(SearchMode::Semantic),
+                Some("hybrid") => Some(SearchMode::Hybrid),
+                Some(other) => {
+                    return Err(ToolError::new(
+                        ErrorCode::InvalidInput,
+                        format!("`mode`: `{other}` is not `keyword`, `semantic` or `hybrid`"),
+                    ));
+                }
             };
-            answer(&api.client.items_list(&org, &query).await?)
+            let request = SearchRequest {
+                query: args.query,
+                mode,
+                filters: SearchFilters {
+                    path_prefix: args.path_prefix,
+                    env: args.env,
+                    scope: args.scope,
+                    kind: args.kind,
+                    ..SearchFilters::default()
+                },
+                limit: args.limit,
+                cursor: args.cursor,
+                // An assistant searching right after writing expects to find what it wrote.
+                consistency: Some(Consistency::Level(ConsistencyLevel::FullyConsistent)),
+            };
+            answer(&api.client.search(&org, &request).await?)
         })
         .await
     }

@@ -22,6 +22,7 @@ from .types import (
     Notification,
     ReportingLine,
     ResolvedProtocol,
+    SearchResults,
     Session,
     Version,
 )
@@ -267,6 +268,31 @@ class Calls:
             "POST",
             "/api/grep",
             lambda reply: [GrepMatch.from_json(m) for m in reply.json()["matches"]],
+            body=_json_body(body),
+        )
+
+    def search(
+        self,
+        org: str,
+        query: str,
+        mode: str | None,
+        filters: dict[str, str | None],
+        limit: int | None,
+        cursor: str | None,
+        consistent: bool,
+    ) -> Call[SearchResults]:
+        body: dict[str, Any] = {
+            "query": query,
+            "mode": mode,
+            "filters": {name: value for name, value in filters.items() if value is not None},
+            "limit": limit,
+            "cursor": cursor,
+            "consistency": "fully_consistent" if consistent else None,
+        }
+        return Call(
+            "POST",
+            f"/api/orgs/{quote(org, safe='')}/search",
+            lambda reply: SearchResults.from_json(reply.json()),
             body=_json_body(body),
         )
 

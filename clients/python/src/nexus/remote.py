@@ -26,6 +26,7 @@ from .types import (
     Notification,
     ReportingLine,
     ResolvedProtocol,
+    SearchResults,
     Session,
     Version,
 )
@@ -189,6 +190,12 @@ class RemoteNexusClient:
     def grep(self, pattern: str, path: str = "/orgs", *, ignore_case: bool = False, context: int = 0, max_matches: int | None = None) -> list[GrepMatch]:
         """Lines matching a regular expression in the files at `path`."""
         return self._run(self._calls.grep(pattern, path, ignore_case, context, max_matches))
+
+    def search(self, org: str, query: str, *, mode: str | None = None, path_prefix: str | None = None, env: str | None = None, scope: str | None = None, kind: str | None = None, author: str | None = None, since: str | None = None, until: str | None = None, limit: int | None = None, cursor: str | None = None, consistent: bool = False) -> SearchResults:
+        """Files and knowledge items of `org` you may read that match `query` (words, all must match;
+        `"phrases"`, `prefix*`, `-excluded`), best first; `total` counts only what you may read.
+        `consistent`: wait until the index reflects every earlier change."""
+        return self._run(self._calls.search(org, query, mode, {"path_prefix": path_prefix, "env": env, "scope": scope, "kind": kind, "author": author, "since": since, "until": until}, limit, cursor, consistent))
 
     def versions(self, path: str) -> list[Version]:
         """The stored versions of a file, newest first."""

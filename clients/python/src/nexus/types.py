@@ -80,6 +80,56 @@ class GrepMatch:
 
 
 @dataclass(frozen=True)
+class SearchHit:
+    """One search result: a file, or a knowledge item (`key`)."""
+
+    path: str
+    score: float
+    snippet: str
+    modified: str
+    key: str | None = None
+    env: str | None = None
+    kind: str | None = None
+    scope: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SearchHit:
+        return cls(
+            path=data["path"],
+            score=float(data["score"]),
+            snippet=data["snippet"],
+            modified=data["modified"],
+            key=data.get("key"),
+            env=data.get("env"),
+            kind=data.get("kind"),
+            scope=data.get("scope"),
+        )
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """A page of search results; `total` counts only what the caller may read."""
+
+    hits: list[SearchHit]
+    total: int
+    mode: str
+    indexed_revision: int
+    next_cursor: str | None = None
+    notice: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SearchResults:
+        return cls(
+            hits=[SearchHit.from_json(hit) for hit in data["hits"]],
+            total=int(data["total"]),
+            mode=data["mode"],
+            indexed_revision=int(data["indexed_revision"]),
+            next_cursor=data.get("next_cursor"),
+            notice=data.get("notice"),
+        )
+
+
+@dataclass(frozen=True)
 class AclEntry:
     subject: str
     mode: str
