@@ -320,6 +320,12 @@ impl OrgIndex {
         writer.delete_term(Term::from_field_text(self.fields.folders, path));
     }
 
+    /// Forgets every change since the last commit (a failed rebuild or catch-up).
+    pub fn rollback(&self) -> Result<(), IndexError> {
+        self.writer.lock().rollback()?;
+        Ok(())
+    }
+
     /// Removes every document (before a rebuild).
     pub fn clear(&self) -> Result<(), IndexError> {
         self.writer.lock().delete_all_documents()?;
@@ -348,12 +354,15 @@ impl OrgIndex {
     ) -> Result<Matches, IndexError> {
         let searcher = self.reader.searcher();
         let compiled = self.compile(query, filters)?;
-        let candidates = searcher.search(
+        // Scored with fixed corpus statistics, never the index's own: those count every
+        // document, readable or not, and a score would betray them.
+        let candidates = searcher.search_with_statistics_provider(
             &compiled,
             &AllMatches {
                 path: "path",
                 expires: "expires",
             },
+            &FixedStatistics,
         )?;
         Ok(Matches {
             searcher,
@@ -439,8 +448,22 @@ impl OrgIndex {
                 .and_then(|value| value.as_i64())
                 .unwrap_or(0),
         };
-        let mut generator = SnippetGenerator::create(searcher, query, fields.text)?;
-        generator.set_max_num_chars(snippet_chars);
+        // Every query term weighs the same in choosing the fragment (tantivy's own weights
+        // come from index-wide document frequencies, which count unreadable documents).
+        let mut terms = std::collections::BTreeMap::new();
+        query.query_terms(&mut |term, _| {
+            if term.field() == fields.text
+                && let Some(text) = term.value().as_str()
+            {
+                terms.insert(text.to_owned(), 1.0);
+            }
+        });
+        let generator = SnippetGenerator::new(
+            terms,
+            self.index.tokenizer_for_field(fields.text)?,
+            fields.text,
+            snippet_chars,
+        );
         let snippet = generator.snippet_from_doc(&doc);
         let fragment = snippet.fragment().trim();
         let fragment = if fragment.is_empty() {
@@ -465,6 +488,31 @@ impl OrgIndex {
     /// Whether the index holds no live document.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// BM25's corpus statistics as constants: scores then depend on the document and the
+/// query only (term frequency, the document's length), so they are the same whoever else's
+/// documents the index holds. Every term weighs alike (no inverse document frequency).
+struct FixedStatistics;
+
+/// The corpus the constants describe: a million documents of 100 tokens per field, each
+/// term in a thousand of them.
+const FIXED_DOCS: u64 = 1_000_000;
+const FIXED_TOKENS_PER_DOC: u64 = 100;
+const FIXED_DOC_FREQ: u64 = 1_000;
+
+impl tantivy::query::Bm25StatisticsProvider for FixedStatistics {
+    fn total_num_tokens(&self, _field: Field) -> tantivy::Result<u64> {
+        Ok(FIXED_DOCS * FIXED_TOKENS_PER_DOC)
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        Ok(FIXED_DOCS)
+    }
+
+    fn doc_freq(&self, _term: &Term) -> tantivy::Result<u64> {
+        Ok(FIXED_DOC_FREQ)
     }
 }
 

@@ -14,6 +14,9 @@ const MAX_QUERY_CHARS: usize = 1000;
 const MAX_PARTS: usize = 32;
 /// Shortest prefix.
 const MIN_PREFIX_CHARS: usize = 2;
+/// Longest prefix, in bytes: the tokenizer drops longer words, so a longer prefix could
+/// never match (and its automaton would be large).
+const MAX_PREFIX_BYTES: usize = 40;
 
 /// A query the index can run, checked when parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,10 +96,11 @@ impl ParsedQuery {
             if let Some(prefix) = word.strip_suffix('*') {
                 let prefix = prefix.to_lowercase();
                 if prefix.chars().count() < MIN_PREFIX_CHARS
+                    || prefix.len() > MAX_PREFIX_BYTES
                     || !prefix.chars().all(char::is_alphanumeric)
                 {
                     return Err(QueryError(format!(
-                        "`{word}`: a prefix search needs at least {MIN_PREFIX_CHARS} letters or digits before `*`, and nothing else"
+                        "`{word}`: a prefix search needs {MIN_PREFIX_CHARS} to {MAX_PREFIX_BYTES} letters or digits before `*`, and nothing else"
                     )));
                 }
                 parts.push(Part {

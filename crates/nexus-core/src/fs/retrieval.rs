@@ -61,6 +61,8 @@ pub struct Indexes {
     /// Where the indexes live (`<data dir>/search`); none: search is unavailable.
     root: Option<PathBuf>,
     orgs: parking_lot::Mutex<HashMap<OrgId, Arc<OrgEntry>>>,
+    /// Held while an index is opened (or rebuilt on opening): one opener at a time.
+    opening: tokio::sync::Mutex<()>,
     /// Whether a background task keeps the indexes current; without one, every search
     /// catches its organization's index up first.
     background: AtomicBool,
@@ -310,7 +312,8 @@ impl Search<'_> {
             None => None,
             Some(text) => {
                 let path = VfsPath::parse(text)?;
-                if !path.as_str().starts_with(VfsPath::org_root(org).as_str()) {
+                let root = VfsPath::org_root(org);
+                if path != root && !path.as_str().starts_with(&format!("{root}/")) {
                     return Err(FsError::invalid(format!(
                         "`filters.path_prefix` must lie in organization `{org}`"
                     )));
@@ -336,18 +339,19 @@ impl Search<'_> {
             .scope
             .as_deref()
             .map(|scope| {
-                let scope = match scope {
-                    "personal" | "UNIV" => scope.to_owned(),
-                    _ if scope.starts_with("s_")
-                        || scope.starts_with("u_")
-                        || scope.starts_with("a_") =>
-                    {
-                        scope.to_owned()
-                    }
-                    person => self.member_subject(person).object.object_id.clone(),
-                };
-                self.requested_scope(context, &scope)
-                    .map(|scope| scope.to_string())
+                let known = scope == "personal"
+                    || scope == "UNIV"
+                    || ["s_", "u_", "a_"]
+                        .iter()
+                        .any(|prefix| scope.starts_with(prefix));
+                if known {
+                    self.requested_scope(context, scope)
+                        .map(|scope| scope.to_string())
+                } else {
+                    // A person's handle: their stable id, or (someone unknown) a scope no
+                    // item has. Either way the answer says nothing of who exists.
+                    Ok(self.member_subject(scope).object.object_id.clone())
+                }
             })
             .transpose()?;
         Ok(Filters {
@@ -378,6 +382,10 @@ impl Search<'_> {
         if let Some(entry) = self.search_indexes.orgs.lock().get(org) {
             return Ok(entry.clone());
         }
+        let _opening = self.search_indexes.opening.lock().await;
+        if let Some(entry) = self.search_indexes.orgs.lock().get(org) {
+            return Ok(entry.clone());
+        }
         let Some(root) = &self.search_indexes.root else {
             return Err(FsError::Unavailable {
                 message: "search is not available: this store has no place for its indexes"
@@ -390,14 +398,15 @@ impl Search<'_> {
             index,
             sync: tokio::sync::Mutex::new(()),
         });
-        let entry = {
-            let mut orgs = self.search_indexes.orgs.lock();
-            orgs.entry(org.clone()).or_insert(entry).clone()
-        };
         if let Opened::Rebuilt { reason } = opened {
             tracing::info!(%org, %reason, "building the organization's search index");
+            // Not in use before it is whole: a failed build is tried again next time.
             self.rebuild_entry(org, &entry).await?;
         }
+        self.search_indexes
+            .orgs
+            .lock()
+            .insert(org.clone(), entry.clone());
         Ok(entry)
     }
 
@@ -416,11 +425,18 @@ impl Search<'_> {
         // The feed's end before the walk: everything committed up to it is what the walk
         // reads (or newer); catching up later applies what follows.
         let head = self.feed_head(org).await?;
-        entry.index.clear().map_err(index_error)?;
-        self.index_tree(&entry.index, &VfsPath::org_root(org))
-            .await?;
-        entry.index.commit(head).map_err(index_error)?;
-        Ok(())
+        let rebuilt = async {
+            entry.index.clear().map_err(index_error)?;
+            self.index_tree(&entry.index, &VfsPath::org_root(org))
+                .await?;
+            entry.index.commit(head).map_err(index_error)
+        }
+        .await;
+        if rebuilt.is_err() {
+            // Nothing of a half-done rebuild is ever committed.
+            entry.index.rollback().map_err(index_error)?;
+        }
+        rebuilt
     }
 
     /// The last revision of the organization's change feed.
@@ -468,7 +484,16 @@ impl Search<'_> {
             };
             let mut removed = Vec::new();
             let mut touched = BTreeSet::new();
+            let root = VfsPath::org_root(org);
+            let inside =
+                |path: &VfsPath| *path == root || path.as_str().starts_with(&format!("{root}/"));
             for record in &batch {
+                // A record naming another organization's path (never written by this
+                // server) is not followed there.
+                if !inside(&record.path) || record.to.as_ref().is_some_and(|to| !inside(to)) {
+                    tracing::warn!(%org, path = %record.path, "a change outside the organization is not indexed");
+                    continue;
+                }
                 match (record.action.as_str(), &record.to) {
                     (_, Some(to)) => {
                         removed.push(record.path.clone());
@@ -481,17 +506,26 @@ impl Search<'_> {
                     }
                 }
             }
-            for path in &removed {
-                entry.index.remove(path.as_str());
-            }
-            for path in &touched {
-                match self.store.node(path).await? {
-                    Some(node) if node.is_dir() => self.index_tree(&entry.index, path).await?,
-                    Some(node) => self.index_node(&entry.index, &node).await?,
-                    None => entry.index.remove(path.as_str()),
+            let applied = async {
+                for path in &removed {
+                    entry.index.remove(path.as_str());
                 }
+                for path in &touched {
+                    match self.store.node(path).await? {
+                        Some(node) if node.is_dir() => {
+                            self.index_tree(&entry.index, path).await?;
+                        }
+                        Some(node) => self.index_node(&entry.index, &node).await?,
+                        None => entry.index.remove(path.as_str()),
+                    }
+                }
+                entry.index.commit(last).map_err(index_error)
             }
-            entry.index.commit(last).map_err(index_error)?;
+            .await;
+            if let Err(error) = applied {
+                entry.index.rollback().map_err(index_error)?;
+                return Err(error);
+            }
             if batch.len() < FEED_BATCH {
                 return Ok(());
             }
@@ -526,9 +560,30 @@ impl Search<'_> {
     /// Adds or replaces the document of a file (or removes it: internal files under
     /// `.nexus/` that are not items are not searchable).
     async fn index_node(self, index: &OrgIndex, node: &Node) -> Result<(), FsError> {
-        let Some(document) = self.document(node).await? else {
-            index.remove(node.path.as_str());
-            return Ok(());
+        let document = match self.document(node).await {
+            Ok(Some(document)) => document,
+            Ok(None) => {
+                index.remove(node.path.as_str());
+                return Ok(());
+            }
+            // One unreadable file (content that is not what its place says) never stops
+            // the organization's index: it is found by name only.
+            Err(error) => {
+                tracing::warn!(path = %node.path, %error, "indexed by name only");
+                Document {
+                    path: node.path.to_string(),
+                    name: node
+                        .path
+                        .as_str()
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    author: Some(node.author.clone()),
+                    modified: node.modified_at.as_micros(),
+                    ..Document::default()
+                }
+            }
         };
         index.upsert(&document).map_err(index_error)
     }
