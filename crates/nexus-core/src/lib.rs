@@ -31,6 +31,7 @@ pub use entry::{
     VersionInfo, format_timestamp,
 };
 pub use error::{ErrorCode, FsError, io_reason};
+pub use fs::DEFAULT_MIN_SIMILARITY;
 pub use fs::{
     Accounts, Archives, Audit, ByteRange, CheckQuery, DEFAULT_PAGE_SIZE, Files, Fs, GlobOptions,
     GrepOptions, ItemQuery, Items, Layout, ListOptions, LockerRotation, MAX_PAGE_SIZE, MemberKind,
@@ -40,6 +41,9 @@ pub use fs::{
 };
 pub use fs::{archive, retention};
 pub use nexus_path::{OrgId, VfsPath};
+pub use nexus_search::{
+    EmbedError, Embedder, Embedding, StaticModel, normalize, write_static_model,
+};
 pub use nexus_store::{
     AuditRecord, ChangeOperation, RecordedChange, Storage, StoreOptions, Timestamp, VersionPolicy,
 };

@@ -7,7 +7,9 @@
 //! reflects ([`OrgIndex::applied`]), and its format ([`FORMAT`]); an index of another
 //! format, or one that cannot be opened, is reported so the caller rebuilds it.
 
+mod embed;
 mod query;
+mod vectors;
 
 use std::path::{Path, PathBuf};
 
@@ -25,11 +27,14 @@ use tantivy::{
     SegmentReader, TantivyDocument, Term,
 };
 
+pub use embed::{
+    EmbedError, Embedder, Embedding, StaticModel, normalize, similarity, write_static_model,
+};
 pub use query::{ParsedQuery, QueryError};
 
 /// The index format; an index written in another is rebuilt. Bump it when the schema, the
 /// tokenizer or what documents hold changes.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// Memory of one index writer (tantivy's minimum is 15 MB per thread).
 const WRITER_MEMORY: usize = 32 << 20;
@@ -66,6 +71,8 @@ pub struct Document {
     pub expires: Option<i64>,
     /// The extracted text (empty for binary files: found by name only).
     pub text: String,
+    /// Its embedding (unit length), when the index has an embedder.
+    pub vector: Option<Vec<f32>>,
 }
 
 /// Narrowing of a search, each optional; all given must hold.
@@ -86,7 +93,11 @@ pub struct Filters {
 /// What a search found: every candidate, and what describes them.
 pub struct Matches {
     searcher: tantivy::Searcher,
+    /// Every document matching the words, scored by BM25 with fixed statistics.
     pub candidates: Vec<Candidate>,
+    /// Every document whose embedding is at least as similar to the query's as asked,
+    /// scored by that similarity.
+    pub semantic: Vec<Candidate>,
     query: Box<dyn Query>,
 }
 
@@ -94,6 +105,7 @@ impl std::fmt::Debug for Matches {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Matches")
             .field("candidates", &self.candidates.len())
+            .field("semantic", &self.semantic.len())
             .finish_non_exhaustive()
     }
 }
@@ -132,6 +144,7 @@ struct Fields {
     modified: Field,
     expires: Field,
     text: Field,
+    vector: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -153,19 +166,22 @@ fn schema() -> (Schema, Fields) {
         modified: builder.add_i64_field("modified", INDEXED | STORED | FAST),
         expires: builder.add_i64_field("expires", STORED | FAST),
         text: builder.add_text_field("text", stemmed | STORED),
+        vector: builder.add_bytes_field("vector", FAST),
     };
     (builder.build(), fields)
 }
 
-/// What the commit payload holds.
-fn payload(applied: u64) -> String {
-    format!("nexus-search format={FORMAT} applied={applied}")
+/// What the commit payload holds: the format, the feed position and the embedder
+/// (`none` without one).
+fn payload(applied: u64, embedder: &str) -> String {
+    format!("nexus-search format={FORMAT} applied={applied} embedder={embedder}")
 }
 
-fn parse_payload(text: &str) -> Option<(u32, u64)> {
+fn parse_payload(text: &str) -> Option<(u32, u64, &str)> {
     let rest = text.strip_prefix("nexus-search format=")?;
-    let (format, applied) = rest.split_once(" applied=")?;
-    Some((format.parse().ok()?, applied.parse().ok()?))
+    let (format, rest) = rest.split_once(" applied=")?;
+    let (applied, embedder) = rest.split_once(" embedder=").unwrap_or((rest, "none"));
+    Some((format.parse().ok()?, applied.parse().ok()?, embedder))
 }
 
 /// The index of one organization.
@@ -176,6 +192,9 @@ pub struct OrgIndex {
     writer: Mutex<IndexWriter>,
     fields: Fields,
     applied: Mutex<u64>,
+    /// Whose vectors the index holds (`none`).
+    embedder: String,
+    vectors: vectors::VectorCache,
 }
 
 impl std::fmt::Debug for OrgIndex {
@@ -198,10 +217,11 @@ pub enum Opened {
 }
 
 impl OrgIndex {
-    /// Opens the index in `dir`, or creates it there (replacing one of another format or one
-    /// that cannot be opened).
-    pub fn open(dir: &Path) -> Result<(OrgIndex, Opened), IndexError> {
-        match Self::open_existing(dir) {
+    /// Opens the index in `dir`, or creates it there (replacing one of another format, one
+    /// built by another embedder — `embedder` is [`Embedder::id`], or `none` — or one that
+    /// cannot be opened).
+    pub fn open(dir: &Path, embedder: &str) -> Result<(OrgIndex, Opened), IndexError> {
+        match Self::open_existing(dir, embedder) {
             Ok(Some(found)) => return Ok(found),
             Ok(None) => {}
             // Never rebuilt under another writer's feet.
@@ -213,46 +233,47 @@ impl OrgIndex {
             Err(error) => {
                 tracing::warn!(dir = %dir.display(), %error, "the search index is rebuilt");
                 let reason = error.to_string();
-                return Ok((Self::create(dir)?, Opened::Rebuilt { reason }));
+                return Ok((Self::create(dir, embedder)?, Opened::Rebuilt { reason }));
             }
         }
         let reason = if dir.exists() {
-            "of an earlier format".to_owned()
+            "of an earlier format or another embedder".to_owned()
         } else {
             "missing".to_owned()
         };
-        Ok((Self::create(dir)?, Opened::Rebuilt { reason }))
+        Ok((Self::create(dir, embedder)?, Opened::Rebuilt { reason }))
     }
 
-    /// `None` when there is no index of this format in `dir`.
-    fn open_existing(dir: &Path) -> Result<Option<(OrgIndex, Opened)>, IndexError> {
+    /// `None` when there is no index of this format and embedder in `dir`.
+    fn open_existing(dir: &Path, embedder: &str) -> Result<Option<(OrgIndex, Opened)>, IndexError> {
         if !dir.join("meta.json").exists() {
             return Ok(None);
         }
         let index = Index::open_in_dir(dir)?;
         let metas = index.load_metas()?;
-        let Some((format, applied)) = metas.payload.as_deref().and_then(parse_payload) else {
+        let Some((format, applied, built_by)) = metas.payload.as_deref().and_then(parse_payload)
+        else {
             return Ok(None);
         };
-        if format != FORMAT {
+        if format != FORMAT || built_by != embedder {
             return Ok(None);
         }
         let (expected, fields) = schema();
         if index.schema() != expected {
             return Ok(None);
         }
-        let opened = Self::with_index(dir, index, fields, applied)?;
+        let opened = Self::with_index(dir, index, fields, applied, embedder)?;
         Ok(Some((opened, Opened::Current { applied })))
     }
 
-    fn create(dir: &Path) -> Result<OrgIndex, IndexError> {
+    fn create(dir: &Path, embedder: &str) -> Result<OrgIndex, IndexError> {
         if dir.exists() {
             std::fs::remove_dir_all(dir)?;
         }
         std::fs::create_dir_all(dir)?;
         let (schema, fields) = schema();
         let index = Index::create_in_dir(dir, schema)?;
-        let created = Self::with_index(dir, index, fields, 0)?;
+        let created = Self::with_index(dir, index, fields, 0, embedder)?;
         created.commit(0)?;
         Ok(created)
     }
@@ -262,6 +283,7 @@ impl OrgIndex {
         index: Index,
         fields: Fields,
         applied: u64,
+        embedder: &str,
     ) -> Result<OrgIndex, IndexError> {
         let writer = index.writer_with_num_threads(1, WRITER_MEMORY)?;
         let reader = index
@@ -275,6 +297,8 @@ impl OrgIndex {
             writer: Mutex::new(writer),
             fields,
             applied: Mutex::new(applied),
+            embedder: embedder.to_owned(),
+            vectors: vectors::VectorCache::default(),
         })
     }
 
@@ -309,6 +333,9 @@ impl OrgIndex {
         doc.add_i64(fields.modified, document.modified);
         doc.add_i64(fields.expires, document.expires.unwrap_or(i64::MAX));
         doc.add_text(fields.text, &document.text);
+        if let Some(vector) = &document.vector {
+            doc.add_bytes(fields.vector, &vectors::to_bytes(vector));
+        }
         writer.add_document(doc)?;
         Ok(())
     }
@@ -338,7 +365,7 @@ impl OrgIndex {
         {
             let mut writer = self.writer.lock();
             let mut prepared = writer.prepare_commit()?;
-            prepared.set_payload(&payload(applied));
+            prepared.set_payload(&payload(applied, &self.embedder));
             prepared.commit()?;
         }
         self.reader.reload()?;
@@ -352,35 +379,70 @@ impl OrgIndex {
         query: &ParsedQuery,
         filters: &Filters,
     ) -> Result<Matches, IndexError> {
+        self.search(Some(query), None, filters)
+    }
+
+    /// Every live document matching `filters` and, if given, the words of `query` (in
+    /// [`Matches::candidates`]) and, if given, whose vector's similarity to `semantic`'s
+    /// vector is at least its threshold (in [`Matches::semantic`]); unranked, from one
+    /// view of the index. The similarity is computed exactly for every such document.
+    pub fn search(
+        &self,
+        query: Option<&ParsedQuery>,
+        semantic: Option<(&[f32], f32)>,
+        filters: &Filters,
+    ) -> Result<Matches, IndexError> {
         let searcher = self.reader.searcher();
         let compiled = self.compile(query, filters)?;
+        let collector = AllMatches {
+            path: "path",
+            expires: "expires",
+        };
         // Scored with fixed corpus statistics, never the index's own: those count every
         // document, readable or not, and a score would betray them.
-        let candidates = searcher.search_with_statistics_provider(
-            &compiled,
-            &AllMatches {
-                path: "path",
-                expires: "expires",
-            },
-            &FixedStatistics,
-        )?;
+        let candidates = if query.is_some() {
+            searcher.search_with_statistics_provider(&compiled, &collector, &FixedStatistics)?
+        } else {
+            Vec::new()
+        };
+        let semantic = match semantic {
+            None => Vec::new(),
+            Some((vector, threshold)) => {
+                self.vectors.retain(&searcher);
+                let narrowed = self.compile(None, filters)?;
+                searcher.search(
+                    &narrowed,
+                    &vectors::Nearest {
+                        matches: collector,
+                        cache: &self.vectors,
+                        field: "vector",
+                        query: vector.into(),
+                        threshold,
+                    },
+                )?
+            }
+        };
         Ok(Matches {
             searcher,
             candidates,
+            semantic,
             query: compiled,
         })
     }
 
     fn compile(
         &self,
-        query: &ParsedQuery,
+        query: Option<&ParsedQuery>,
         filters: &Filters,
     ) -> Result<Box<dyn Query>, IndexError> {
         let fields = self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         clauses.push((
             Occur::Must,
-            query.compile(&self.index, fields.text, fields.name)?,
+            match query {
+                Some(query) => query.compile(&self.index, fields.text, fields.name)?,
+                None => Box::new(tantivy::query::AllQuery),
+            },
         ));
         let exact = |field: Field, value: &str| -> Box<dyn Query> {
             Box::new(TermQuery::new(

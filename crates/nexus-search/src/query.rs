@@ -44,6 +44,19 @@ enum PartKind {
 pub struct QueryError(pub String);
 
 impl ParsedQuery {
+    /// Checks a text searched by meaning (not parsed): not blank, not too long.
+    pub fn check_text(text: &str) -> Result<(), QueryError> {
+        if text.chars().count() > MAX_QUERY_CHARS {
+            return Err(QueryError(format!(
+                "the query is longer than {MAX_QUERY_CHARS} characters"
+            )));
+        }
+        if text.trim().is_empty() {
+            return Err(QueryError("the query needs at least one word".to_owned()));
+        }
+        Ok(())
+    }
+
     /// Parses a query text.
     pub fn parse(text: &str) -> Result<ParsedQuery, QueryError> {
         if text.chars().count() > MAX_QUERY_CHARS {

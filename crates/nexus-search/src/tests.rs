@@ -25,7 +25,7 @@ fn paths(index: &OrgIndex, query: &str, filters: &Filters) -> Vec<String> {
 #[test]
 fn words_phrases_prefixes_and_exclusions_match_what_they_say() {
     let dir = tempfile::tempdir().unwrap();
-    let (index, opened) = OrgIndex::open(&dir.path().join("acme")).unwrap();
+    let (index, opened) = OrgIndex::open(&dir.path().join("acme"), "none").unwrap();
     assert_eq!(
         opened,
         Opened::Rebuilt {
@@ -91,7 +91,7 @@ fn words_phrases_prefixes_and_exclusions_match_what_they_say() {
 #[test]
 fn scores_do_not_depend_on_other_documents() {
     let dir = tempfile::tempdir().unwrap();
-    let (index, _) = OrgIndex::open(&dir.path().join("acme")).unwrap();
+    let (index, _) = OrgIndex::open(&dir.path().join("acme"), "none").unwrap();
     let query = ParsedQuery::parse("layoffs").unwrap();
     let score = |index: &OrgIndex| {
         let found = index.candidates(&query, &Filters::default()).unwrap();
@@ -151,11 +151,11 @@ fn an_index_reopens_where_it_was_and_one_of_another_format_is_rebuilt() {
     let dir = tempfile::tempdir().unwrap();
     let place = dir.path().join("acme");
     {
-        let (index, _) = OrgIndex::open(&place).unwrap();
+        let (index, _) = OrgIndex::open(&place, "none").unwrap();
         index.upsert(&doc("/orgs/acme/x.md", "kept")).unwrap();
         index.commit(7).unwrap();
     }
-    let (index, opened) = OrgIndex::open(&place).unwrap();
+    let (index, opened) = OrgIndex::open(&place, "none").unwrap();
     assert_eq!(opened, Opened::Current { applied: 7 });
     assert_eq!(
         paths(&index, "kept", &Filters::default()),
@@ -168,13 +168,143 @@ fn an_index_reopens_where_it_was_and_one_of_another_format_is_rebuilt() {
         prepared.commit().unwrap();
     }
     drop(index);
-    let (index, opened) = OrgIndex::open(&place).unwrap();
+    let (index, opened) = OrgIndex::open(&place, "none").unwrap();
     assert!(matches!(opened, Opened::Rebuilt { .. }));
     assert!(index.is_empty());
     // A damaged index is rebuilt too.
     drop(index);
     std::fs::write(place.join("meta.json"), b"{ not json").unwrap();
-    let (index, opened) = OrgIndex::open(&place).unwrap();
+    let (index, opened) = OrgIndex::open(&place, "none").unwrap();
     assert!(matches!(opened, Opened::Rebuilt { .. }), "{opened:?}");
     assert_eq!(index.applied(), 0);
+}
+
+/// A model of four concepts: vehicles, fruit, releases and weather.
+fn toy_model(dir: &Path) -> StaticModel {
+    let concept = |axis: usize, lean: f32| {
+        let mut vector = vec![0.0; 4];
+        vector[axis] = 1.0;
+        vector[(axis + 1) % 4] = lean;
+        vector
+    };
+    let tokens: Vec<(String, Vec<f32>)> = [
+        ("car", concept(0, 0.0)),
+        ("automobile", concept(0, 0.1)),
+        ("vehicle", concept(0, 0.2)),
+        ("banana", concept(1, 0.0)),
+        ("fruit", concept(1, 0.1)),
+        ("deploy", concept(2, 0.0)),
+        ("release", concept(2, 0.1)),
+        ("##s", vec![0.0; 4]),
+        ("rain", concept(3, 0.0)),
+    ]
+    .into_iter()
+    .map(|(token, vector)| (token.to_owned(), vector))
+    .collect();
+    write_static_model(dir, &tokens).unwrap();
+    StaticModel::load(dir).unwrap()
+}
+
+fn embed(model: &StaticModel, text: &str) -> Vec<f32> {
+    futures_lite(model.embed(&[text.to_owned()]))
+        .unwrap()
+        .remove(0)
+}
+
+/// Runs an embedder's future (a static model's is ready at once).
+fn futures_lite<T>(future: impl std::future::Future<Output = T>) -> T {
+    let waker = std::task::Waker::noop();
+    let mut context = std::task::Context::from_waker(waker);
+    let mut future = std::pin::pin!(future);
+    match future.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(value) => value,
+        std::task::Poll::Pending => panic!("a static model answers at once"),
+    }
+}
+
+#[test]
+fn a_static_model_is_loaded_and_averages_its_tokens_vectors() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = toy_model(&dir.path().join("toy"));
+    assert_eq!(model.dimensions(), 4);
+    assert!(model.id().starts_with("static:toy:4:"), "{}", model.id());
+    // Case and punctuation do not matter; unknown words are left out.
+    let car = embed(&model, "The CAR, parked.");
+    assert!((similarity(&car, &[1.0, 0.0, 0.0, 0.0]) - 1.0).abs() < 1e-6);
+    // Word pieces: `cars` is `car` + `##s`.
+    assert!((similarity(&embed(&model, "cars"), &car) - 1.0).abs() < 1e-6);
+    // The mean of two concepts lies between them.
+    let mixed = embed(&model, "car banana");
+    assert!((similarity(&mixed, &car) - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-3);
+    // Nothing known: the zero vector, similar to nothing.
+    assert!(embed(&model, "zzz qqq").iter().all(|x| *x == 0.0));
+    // A missing or broken model is a clear error.
+    let error = StaticModel::load(&dir.path().join("absent")).unwrap_err();
+    assert!(error.to_string().contains("tokenizer.json"), "{error}");
+    std::fs::write(dir.path().join("toy/model.safetensors"), b"not a model").unwrap();
+    let error = StaticModel::load(&dir.path().join("toy")).unwrap_err();
+    assert!(error.to_string().contains("model.safetensors"), "{error}");
+}
+
+#[test]
+fn semantic_candidates_are_every_filtered_document_similar_enough() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = toy_model(&dir.path().join("toy"));
+    let (index, _) = OrgIndex::open(&dir.path().join("acme"), model.id()).unwrap();
+    for (path, text) in [
+        ("/orgs/acme/a/parking.md", "Where to leave the car"),
+        ("/orgs/acme/a/market.md", "banana prices"),
+        ("/orgs/acme/b/fleet.md", "every vehicle we own"),
+        ("/orgs/acme/b/binary.bin", ""),
+    ] {
+        let mut document = doc(path, text);
+        document.vector = Some(embed(&model, &format!("{} {text}", document.name)));
+        index.upsert(&document).unwrap();
+    }
+    index
+        .upsert(&doc("/orgs/acme/b/unembedded.md", "car"))
+        .unwrap();
+    index.commit(4).unwrap();
+    let query = embed(&model, "automobile");
+    let search = |filters: &Filters, threshold: f32| {
+        let mut found: Vec<(String, f32)> = index
+            .search(None, Some((&query, threshold)), filters)
+            .unwrap()
+            .semantic
+            .into_iter()
+            .map(|candidate| (candidate.path, candidate.score))
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found
+    };
+    let found = search(&Filters::default(), 0.5);
+    let paths: Vec<&str> = found.iter().map(|(path, _)| path.as_str()).collect();
+    // No word in common with the query, found by meaning; a document without a vector is
+    // not a semantic candidate.
+    assert_eq!(paths, ["/orgs/acme/a/parking.md", "/orgs/acme/b/fleet.md"]);
+    for (_, score) in &found {
+        assert!(*score > 0.9 && *score <= 1.0 + 1e-6, "{score}");
+    }
+    let narrowed = Filters {
+        path_prefix: Some("/orgs/acme/b".to_owned()),
+        ..Filters::default()
+    };
+    assert_eq!(search(&narrowed, 0.5).len(), 1);
+    // The threshold decides what counts as similar.
+    assert_eq!(search(&Filters::default(), -1.0).len(), 4);
+    // The keyword and the semantic candidates come from one view.
+    let both = index
+        .search(
+            Some(&ParsedQuery::parse("banana").unwrap()),
+            Some((&query, 0.5)),
+            &Filters::default(),
+        )
+        .unwrap();
+    assert_eq!(both.candidates.len(), 1);
+    assert_eq!(both.semantic.len(), 2);
+    // Reopened by another embedder, the index is rebuilt.
+    drop(both);
+    drop(index);
+    let (_, opened) = OrgIndex::open(&dir.path().join("acme"), "none").unwrap();
+    assert!(matches!(opened, Opened::Rebuilt { .. }), "{opened:?}");
 }

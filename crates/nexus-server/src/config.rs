@@ -74,6 +74,9 @@ pub struct Config {
     /// The MCP endpoint (`/mcp`).
     #[serde(default)]
     pub mcp: McpConfig,
+    /// Search: semantic search's embedder.
+    #[serde(default)]
+    pub search: SearchConfig,
     /// Variables of secrets that were not set when the file was loaded for a command that
     /// does not use them (see [`Config::load_deferring_secrets`]).
     #[serde(skip)]
@@ -431,6 +434,43 @@ impl LockerConfig {
     }
 }
 
+/// `search:`: semantic (and hybrid) search, when an embedder is given; keyword search
+/// needs nothing.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchConfig {
+    #[serde(default)]
+    pub embedder: Option<EmbedderConfig>,
+    /// Cosine similarity from which a document is a semantic match (default 0.3).
+    #[serde(default)]
+    pub min_similarity: Option<f32>,
+}
+
+/// `search.embedder:` — what turns documents and queries into vectors.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EmbedderConfig {
+    /// A static model (the `Model2Vec` layout: `model.safetensors` and `tokenizer.json`) in
+    /// a local directory, run on the CPU (relative to the configuration file).
+    Static { path: PathBuf },
+    /// An OpenAI-compatible embeddings endpoint (`POST {url}/embeddings`), such as a local
+    /// Ollama's `http://127.0.0.1:11434/v1`.
+    Openai {
+        url: String,
+        model: String,
+        /// The variable holding the API key, if the endpoint needs one (sent as a bearer
+        /// token).
+        #[serde(default)]
+        api_key_env: Option<String>,
+        /// The vectors' length; asked of the endpoint at start when not given.
+        #[serde(default)]
+        dimensions: Option<usize>,
+        /// The key, as the variable was when the configuration was loaded.
+        #[serde(skip)]
+        api_key: Option<String>,
+    },
+}
+
 /// How often `nexus serve` applies the organizations' retention policies.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -622,6 +662,17 @@ impl Config {
             config.locker.key_file = Some(base.join(key));
         }
         config.locker.key_from_env = lookup(nexus_core::locker::MASTER_KEY_ENV);
+        match &mut config.search.embedder {
+            Some(EmbedderConfig::Static { path }) if path.is_relative() => {
+                *path = base.join(&*path);
+            }
+            Some(EmbedderConfig::Openai {
+                api_key_env: Some(variable),
+                api_key,
+                ..
+            }) => *api_key = lookup(variable),
+            _ => {}
+        }
         Ok(config)
     }
 
@@ -673,7 +724,46 @@ impl Config {
             fs.close().await;
             return Err(error);
         }
-        Ok(fs)
+        match self.embedder().await {
+            Ok(Some(embedder)) => Ok(fs.with_embedder(
+                embedder,
+                self.search
+                    .min_similarity
+                    .unwrap_or(nexus_core::DEFAULT_MIN_SIMILARITY),
+            )),
+            Ok(None) => Ok(fs),
+            Err(message) => {
+                fs.close().await;
+                Err(nexus_core::FsError::InvalidInput { message })
+            }
+        }
+    }
+
+    /// The configured embedder, loaded (a static model) or asked its dimensions (an
+    /// endpoint without `dimensions`).
+    pub async fn embedder(
+        &self,
+    ) -> Result<Option<std::sync::Arc<dyn nexus_core::Embedder>>, String> {
+        let Some(config) = &self.search.embedder else {
+            return Ok(None);
+        };
+        Ok(Some(match config {
+            EmbedderConfig::Static { path } => std::sync::Arc::new(
+                nexus_core::StaticModel::load(path)
+                    .map_err(|error| format!("`search.embedder`: {error}"))?,
+            ),
+            EmbedderConfig::Openai {
+                url,
+                model,
+                dimensions,
+                api_key,
+                ..
+            } => std::sync::Arc::new(
+                crate::embedder::Endpoint::connect(url, model, api_key.clone(), *dimensions)
+                    .await
+                    .map_err(|error| format!("`search.embedder`: {error}"))?,
+            ),
+        }))
     }
 
     /// The backends the store opens.
@@ -682,6 +772,44 @@ impl Config {
         nexus_core::Storage::Embedded {
             dir: self.data_dir.clone(),
         }
+    }
+
+    /// `search:`: a similarity between -1 and 1, an endpoint with a URL and a model.
+    fn validate_search(&self) -> Result<(), Problem> {
+        if let Some(similarity) = self.search.min_similarity
+            && !(-1.0..=1.0).contains(&similarity)
+        {
+            return Err(Problem(
+                "search.min_similarity must lie between -1 and 1 (a cosine similarity)".to_owned(),
+            ));
+        }
+        match &self.search.embedder {
+            Some(EmbedderConfig::Openai {
+                url,
+                model,
+                dimensions,
+                ..
+            }) => {
+                if !url.starts_with("http://") {
+                    return Err(Problem(
+                        "search.embedder.url must be an http:// URL such as http://127.0.0.1:11434/v1 (this build speaks plain HTTP to embedders: a local endpoint, or a TLS proxy in front of a remote one)".to_owned(),
+                    ));
+                }
+                if model.trim().is_empty() {
+                    return Err(Problem("search.embedder.model is empty".to_owned()));
+                }
+                if *dimensions == Some(0) {
+                    return Err(Problem(
+                        "search.embedder.dimensions must be positive".to_owned(),
+                    ));
+                }
+            }
+            Some(EmbedderConfig::Static { path }) if path.as_os_str().is_empty() => {
+                return Err(Problem("search.embedder.path is empty".to_owned()));
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// `auth.oidc`, when given: an issuer, an audience, signature algorithms and a subject
@@ -744,6 +872,7 @@ impl Config {
             validate_org(org, &at)?;
         }
         self.validate_oidc()?;
+        self.validate_search()?;
         match self.auth.kind {
             AuthKind::Jwt => {
                 let algorithm = self.auth.jwt_algorithm.as_deref().unwrap_or("HS256");
@@ -1009,6 +1138,72 @@ auth:
             acme.members.get(1).unwrap().1,
             vec![("/orgs/acme/sales".to_owned(), "rw-".to_owned())]
         );
+    }
+
+    #[test]
+    fn an_embedder_is_configured_or_refused_with_a_reason() {
+        let text = "data_dir: /d\nsearch:\n  embedder:\n    kind: static\n    path: /models/potion\n  min_similarity: 0.4\n";
+        let config = Config::parse(text, "c.yaml", &env).unwrap();
+        assert!(matches!(
+            &config.search.embedder,
+            Some(EmbedderConfig::Static { path }) if path == Path::new("/models/potion")
+        ));
+        assert_eq!(config.search.min_similarity, Some(0.4));
+        let endpoint = "data_dir: /d\nsearch:\n  embedder:\n    kind: openai\n    url: http://127.0.0.1:11434/v1\n    model: nomic-embed-text\n    dimensions: 768\n";
+        assert!(matches!(
+            Config::parse(endpoint, "c.yaml", &env)
+                .unwrap()
+                .search
+                .embedder,
+            Some(EmbedderConfig::Openai {
+                dimensions: Some(768),
+                ..
+            })
+        ));
+        for (text, expected) in [
+            ("search:\n  min_similarity: 2\n", "between -1 and 1"),
+            (
+                "search:\n  embedder:\n    kind: onnx\n",
+                "unknown variant `onnx`",
+            ),
+            (
+                "search:\n  embedder:\n    kind: static\n    path: /m\n    size: 3\n",
+                "unknown field `size`",
+            ),
+            (
+                "search:\n  embedder:\n    kind: openai\n    url: https://api.example.com/v1\n    model: m\n",
+                "plain HTTP",
+            ),
+            (
+                "search:\n  embedder:\n    kind: openai\n    url: http://127.0.0.1:1/v1\n    model: ' '\n",
+                "model is empty",
+            ),
+        ] {
+            let text = format!("data_dir: /d\n{text}");
+            let error = Config::parse(&text, "c.yaml", &env)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(expected), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_missing_model_stops_the_start_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let text =
+            "data_dir: ./data\nsearch:\n  embedder:\n    kind: static\n    path: models/none\n";
+        std::fs::write(dir.path().join("nexus.yaml"), text).unwrap();
+        let config = Config::load_from(&dir.path().join("nexus.yaml"), &env).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let error = runtime
+            .block_on(config.open(nexus_core::StoreOptions::default()))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("search.embedder"), "{error}");
+        assert!(error.contains("models/none"), "{error}");
     }
 
     #[test]

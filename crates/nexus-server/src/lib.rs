@@ -13,6 +13,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod docs;
+pub mod embedder;
 pub mod error;
 pub mod mcp;
 pub mod metrics;

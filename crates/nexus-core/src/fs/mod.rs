@@ -35,6 +35,7 @@ mod orgs;
 mod relationships;
 pub mod retention;
 mod retrieval;
+pub use retrieval::DEFAULT_MIN_SIMILARITY;
 mod search;
 
 use std::path::Path;
@@ -209,6 +210,19 @@ impl Fs {
     #[must_use]
     pub fn with_search_dir(mut self, dir: std::path::PathBuf) -> Fs {
         self.search_indexes = Arc::new(retrieval::Indexes::at(Some(dir)));
+        self
+    }
+
+    /// The same filesystem with semantic (and hybrid) search: documents and queries are
+    /// embedded by `embedder`, and a document is a semantic match from `min_similarity`
+    /// (cosine). Indexes built by another embedder (or none) are rebuilt when opened.
+    #[must_use]
+    pub fn with_embedder(
+        mut self,
+        embedder: Arc<dyn nexus_search::Embedder>,
+        min_similarity: f32,
+    ) -> Fs {
+        self.search_indexes = Arc::new(self.search_indexes.with_embedder(embedder, min_similarity));
         self
     }
 

@@ -32,7 +32,7 @@ use nexus_api::search::{
 use nexus_knowledge::{Environment, ItemKey};
 use nexus_path::{OrgId, VfsPath};
 use nexus_rebac::CheckResult;
-use nexus_search::{Candidate, Document, Filters, Opened, OrgIndex, ParsedQuery};
+use nexus_search::{Candidate, Document, Embedder, Filters, Opened, OrgIndex, ParsedQuery};
 use nexus_store::{ListQuery, Node, Timestamp};
 
 use super::{Fs, Search};
@@ -54,6 +54,14 @@ const BINARY_SNIFF_BYTES: usize = 8192;
 const FEED_BATCH: usize = 1000;
 /// Files listed per step of a walk.
 const WALK_BATCH: usize = 1000;
+/// Texts handed to the embedder at once.
+const EMBED_BATCH: usize = 64;
+/// Most characters of a document that are embedded (its name, then its text).
+const EMBED_CHARS: usize = 8192;
+/// The constant of reciprocal rank fusion: a hit ranked `r` in one list adds `1 / (K + r)`.
+const RRF_K: f32 = 60.0;
+/// Similarity (cosine) from which a document is a semantic match, unless configured.
+pub const DEFAULT_MIN_SIMILARITY: f32 = 0.3;
 
 /// The organizations' indexes of a data directory.
 #[derive(Debug, Default)]
@@ -66,14 +74,39 @@ pub struct Indexes {
     /// Whether a background task keeps the indexes current; without one, every search
     /// catches its organization's index up first.
     background: AtomicBool,
+    /// What embeds documents and queries for semantic search; none: keyword only.
+    embedder: Option<Arc<dyn Embedder>>,
+    /// Similarity from which a document is a semantic match.
+    min_similarity: f32,
 }
 
 impl Indexes {
     pub(crate) fn at(root: Option<PathBuf>) -> Indexes {
         Indexes {
             root,
+            min_similarity: DEFAULT_MIN_SIMILARITY,
             ..Indexes::default()
         }
+    }
+
+    /// The same place, with semantic search by `embedder`.
+    pub(crate) fn with_embedder(
+        &self,
+        embedder: Arc<dyn Embedder>,
+        min_similarity: f32,
+    ) -> Indexes {
+        Indexes {
+            root: self.root.clone(),
+            embedder: Some(embedder),
+            min_similarity,
+            ..Indexes::default()
+        }
+    }
+
+    fn embedder_id(&self) -> &str {
+        self.embedder
+            .as_deref()
+            .map_or("none", |embedder| embedder.id())
     }
 
     /// Drops the open indexes (their writers let go of their directories).
@@ -112,6 +145,48 @@ fn rfc3339(field: &str, text: &str) -> Result<i64, FsError> {
         })
 }
 
+/// Candidates best first (by score, then path).
+fn rank(mut candidates: Vec<&Candidate>) -> Vec<(f32, &Candidate)> {
+    candidates.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.path.cmp(&b.path))
+    });
+    candidates
+        .into_iter()
+        .map(|candidate| (candidate.score, candidate))
+        .collect()
+}
+
+/// Reciprocal rank fusion of ranked lists: each document scores the sum, over the lists
+/// it is in, of `1 / (K + its rank)` (ranks from 1); best first, then by path.
+fn fuse<'m>(lists: &[Vec<(f32, &'m Candidate)>]) -> Vec<(f32, &'m Candidate)> {
+    let mut fused: HashMap<&str, (f32, &Candidate)> = HashMap::new();
+    for list in lists {
+        for (rank, (_, candidate)) in list.iter().enumerate() {
+            #[expect(clippy::cast_precision_loss, reason = "ranks stay far below 2^24")]
+            let share = 1.0 / (RRF_K + (rank + 1) as f32);
+            fused
+                .entry(candidate.path.as_str())
+                .or_insert((0.0, candidate))
+                .0 += share;
+        }
+    }
+    let mut fused: Vec<(f32, &Candidate)> = fused.into_values().collect();
+    fused.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.path.cmp(&b.1.path)));
+    fused
+}
+
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "used as `map_err(embed_error)`"
+)]
+fn embed_error(error: nexus_search::EmbedError) -> FsError {
+    FsError::Unavailable {
+        message: format!("semantic search: {error}"),
+    }
+}
+
 /// The text of a JSON value's strings and numbers, not its keys, one per line. A sealed
 /// Locker secret is never text: it is left out whole.
 fn json_text(value: &serde_json::Value, out: &mut String) {
@@ -146,24 +221,86 @@ impl Search<'_> {
                 path: VfsPath::org_root(&org),
             });
         }
-        let query = ParsedQuery::parse(&request.query)
-            .map_err(|error| FsError::invalid(format!("`query`: {error}")))?;
-        let (mode, notice) = match request.mode.unwrap_or_default() {
-            SearchMode::Keyword => (SearchMode::Keyword, None),
-            SearchMode::Hybrid => (
+        let plan = self.plan(request)?;
+        let filters = self.filters(context, &org, &request.filters)?;
+        self.answer(context, &org, request, plan, filters).await
+    }
+
+    /// The request's mode (and a notice when it falls back), and its words (not parsed in
+    /// semantic mode: the text is embedded as it is).
+    fn plan(
+        self,
+        request: &SearchRequest,
+    ) -> Result<(SearchMode, Option<String>, Option<ParsedQuery>), FsError> {
+        let (mode, notice) = match (
+            request.mode.unwrap_or_default(),
+            &self.search_indexes.embedder,
+        ) {
+            (SearchMode::Hybrid, None) => (
                 SearchMode::Keyword,
                 Some(
                     "no embedder is configured on this server: these are keyword results only"
                         .to_owned(),
                 ),
             ),
-            SearchMode::Semantic => {
+            (SearchMode::Semantic, None) => {
                 return Err(FsError::invalid(
                     "semantic search needs an embedder, and none is configured on this server: use `keyword` (or `hybrid`, which falls back to it)",
                 ));
             }
+            (mode, _) => (mode, None),
         };
-        let filters = self.filters(context, &org, &request.filters)?;
+        // The words, for keyword and hybrid search; the whole text is what semantic search
+        // embeds.
+        let query = match mode {
+            SearchMode::Semantic => {
+                ParsedQuery::check_text(&request.query)
+                    .map_err(|error| FsError::invalid(format!("`query`: {error}")))?;
+                None
+            }
+            SearchMode::Keyword | SearchMode::Hybrid => Some(
+                ParsedQuery::parse(&request.query)
+                    .map_err(|error| FsError::invalid(format!("`query`: {error}")))?,
+            ),
+        };
+        Ok((mode, notice, query))
+    }
+
+    /// The query's embedding, in semantic and hybrid mode.
+    async fn query_vector(
+        self,
+        mode: SearchMode,
+        request: &SearchRequest,
+    ) -> Result<Option<Vec<f32>>, FsError> {
+        let Some(embedder) = &self.search_indexes.embedder else {
+            return Ok(None);
+        };
+        if mode == SearchMode::Keyword {
+            return Ok(None);
+        }
+        let mut vectors = embedder
+            .embed(std::slice::from_ref(&request.query))
+            .await
+            .map_err(embed_error)?;
+        match vectors.pop() {
+            Some(vector) if vector.len() == embedder.dimensions() => Ok(Some(vector)),
+            _ => Err(FsError::Unavailable {
+                message: "semantic search: the embedder answered no vector of the right length"
+                    .to_owned(),
+            }),
+        }
+    }
+
+    /// A page of what the caller may read in `org` that matches the request, once the
+    /// request is checked.
+    async fn answer(
+        self,
+        context: &CallContext,
+        org: &OrgId,
+        request: &SearchRequest,
+        (mode, notice, query): (SearchMode, Option<String>, Option<ParsedQuery>),
+        filters: Filters,
+    ) -> Result<SearchResponse, FsError> {
         let limit = request.limit.unwrap_or(DEFAULT_LIMIT);
         if limit == 0 || limit > MAX_LIMIT {
             return Err(FsError::invalid(format!(
@@ -202,21 +339,29 @@ impl Search<'_> {
             &scope,
             "another search (same query and filters needed)",
         )?;
-        let entry = self.entry(&org).await?;
+        let entry = self.entry(org).await?;
         if wait {
-            self.catch_up(&org, &entry).await?;
+            self.catch_up(org, &entry).await?;
         }
         let indexed_revision = entry.index.applied();
+        let vector = self.query_vector(mode, request).await?;
         let matches = entry
             .index
-            .candidates(&query, &filters)
+            .search(
+                query.as_ref(),
+                vector
+                    .as_deref()
+                    .map(|vector| (vector, self.search_indexes.min_similarity)),
+                &filters,
+            )
             .map_err(index_error)?;
-        let mut ranked = self.readable(context, &matches.candidates)?;
-        ranked.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then_with(|| a.path.cmp(&b.path))
-        });
+        let keyword = rank(self.readable(context, &matches.candidates)?);
+        let semantic = rank(self.readable(context, &matches.semantic)?);
+        let ranked = match mode {
+            SearchMode::Keyword => keyword,
+            SearchMode::Semantic => semantic,
+            SearchMode::Hybrid => fuse(&[keyword, semantic]),
+        };
         let total = ranked.len() as u64;
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
         let end = start.saturating_add(limit);
@@ -272,10 +417,10 @@ impl Search<'_> {
         self,
         entry: &OrgEntry,
         matches: &nexus_search::Matches,
-        page: impl Iterator<Item = &Candidate>,
+        page: impl Iterator<Item = (f32, &Candidate)>,
     ) -> Result<Vec<SearchHit>, FsError> {
         let mut hits = Vec::new();
-        for candidate in page {
+        for (score, candidate) in page {
             let Ok(path) = VfsPath::parse(&candidate.path) else {
                 continue;
             };
@@ -290,7 +435,7 @@ impl Search<'_> {
             hits.push(SearchHit {
                 path: candidate.path.clone(),
                 key: stored.key,
-                score: candidate.score,
+                score,
                 snippet,
                 env: stored.env,
                 kind: stored.kind,
@@ -393,7 +538,8 @@ impl Search<'_> {
             });
         };
         let dir = root.join(org.as_str());
-        let (index, opened) = OrgIndex::open(&dir).map_err(index_error)?;
+        let (index, opened) =
+            OrgIndex::open(&dir, self.search_indexes.embedder_id()).map_err(index_error)?;
         let entry = Arc::new(OrgEntry {
             index,
             sync: tokio::sync::Mutex::new(()),
@@ -510,15 +656,20 @@ impl Search<'_> {
                 for path in &removed {
                     entry.index.remove(path.as_str());
                 }
+                let mut documents = Vec::new();
                 for path in &touched {
                     match self.store.node(path).await? {
                         Some(node) if node.is_dir() => {
                             self.index_tree(&entry.index, path).await?;
                         }
-                        Some(node) => self.index_node(&entry.index, &node).await?,
+                        Some(node) => match self.document_or_name(&node).await {
+                            Some(document) => documents.push(document),
+                            None => entry.index.remove(path.as_str()),
+                        },
                         None => entry.index.remove(path.as_str()),
                     }
                 }
+                self.add(&entry.index, documents).await?;
                 entry.index.commit(last).map_err(index_error)
             }
             .await;
@@ -545,11 +696,17 @@ impl Search<'_> {
                     limit: WALK_BATCH,
                 })
                 .await?;
+            let mut documents = Vec::new();
             for node in &page {
-                if !node.is_dir() {
-                    self.index_node(index, node).await?;
+                if node.is_dir() {
+                    continue;
+                }
+                match self.document_or_name(node).await {
+                    Some(document) => documents.push(document),
+                    None => index.remove(node.path.as_str()),
                 }
             }
+            self.add(index, documents).await?;
             if page.len() < WALK_BATCH {
                 return Ok(());
             }
@@ -557,20 +714,51 @@ impl Search<'_> {
         }
     }
 
-    /// Adds or replaces the document of a file (or removes it: internal files under
-    /// `.nexus/` that are not items are not searchable).
-    async fn index_node(self, index: &OrgIndex, node: &Node) -> Result<(), FsError> {
-        let document = match self.document(node).await {
-            Ok(Some(document)) => document,
-            Ok(None) => {
-                index.remove(node.path.as_str());
-                return Ok(());
+    /// Adds or replaces documents, embedded first when there is an embedder (a failure to
+    /// embed fails the whole step, which then commits nothing and is tried again).
+    async fn add(self, index: &OrgIndex, mut documents: Vec<Document>) -> Result<(), FsError> {
+        if let Some(embedder) = &self.search_indexes.embedder {
+            for chunk in documents.chunks_mut(EMBED_BATCH) {
+                let texts: Vec<String> = chunk
+                    .iter()
+                    .map(|document| {
+                        format!("{}\n{}", document.name, document.text)
+                            .chars()
+                            .take(EMBED_CHARS)
+                            .collect()
+                    })
+                    .collect();
+                let vectors = embedder.embed(&texts).await.map_err(embed_error)?;
+                if vectors.len() != chunk.len()
+                    || vectors
+                        .iter()
+                        .any(|vector| vector.len() != embedder.dimensions())
+                {
+                    return Err(FsError::Unavailable {
+                        message: "semantic search: the embedder answered vectors of the wrong number or length".to_owned(),
+                    });
+                }
+                for (document, vector) in chunk.iter_mut().zip(vectors) {
+                    document.vector = Some(vector);
+                }
             }
+        }
+        for document in &documents {
+            index.upsert(document).map_err(index_error)?;
+        }
+        Ok(())
+    }
+
+    /// The document of a file, or none (internal files under `.nexus/` that are not items
+    /// are not searchable).
+    async fn document_or_name(self, node: &Node) -> Option<Document> {
+        match self.document(node).await {
+            Ok(document) => document,
             // One unreadable file (content that is not what its place says) never stops
             // the organization's index: it is found by name only.
             Err(error) => {
                 tracing::warn!(path = %node.path, %error, "indexed by name only");
-                Document {
+                Some(Document {
                     path: node.path.to_string(),
                     name: node
                         .path
@@ -582,10 +770,9 @@ impl Search<'_> {
                     author: Some(node.author.clone()),
                     modified: node.modified_at.as_micros(),
                     ..Document::default()
-                }
+                })
             }
-        };
-        index.upsert(&document).map_err(index_error)
+        }
     }
 
     /// What the index holds of a file.

@@ -6,10 +6,13 @@
 //! index answers the same.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use nexus_core::api::CreateItem;
-use nexus_core::api::search::{Consistency, ConsistencyLevel, SearchRequest, SearchResponse};
+use nexus_core::api::search::{
+    Consistency, ConsistencyLevel, SearchMode, SearchRequest, SearchResponse,
+};
 use nexus_core::fault::Fault;
 use nexus_core::locker::MasterKey;
 use nexus_core::{CallContext, ErrorCode, Fs, Principal, WriteOptions};
@@ -33,10 +36,45 @@ fn request(query: &str) -> SearchRequest {
 }
 
 async fn search(fs: &Fs, who: &CallContext, query: &str) -> SearchResponse {
+    search_in(fs, who, query, None).await
+}
+
+async fn search_in(
+    fs: &Fs,
+    who: &CallContext,
+    query: &str,
+    mode: Option<SearchMode>,
+) -> SearchResponse {
     fs.search()
-        .query(who, "acme", &request(query))
+        .query(
+            who,
+            "acme",
+            &SearchRequest {
+                mode,
+                ..request(query)
+            },
+        )
         .await
         .unwrap()
+}
+
+/// A static model built here, one axis per token: a text's vector leans toward each word
+/// it holds, so a search by meaning for one word finds exactly the texts holding it (every
+/// such text holds at most a few known words: similarity ≥ 1/√3, above the 0.3 default).
+fn toy_model(tokens: &[&str]) -> (tempfile::TempDir, Arc<dyn nexus_core::Embedder>) {
+    let dir = tempfile::tempdir().unwrap();
+    let rows: Vec<(String, Vec<f32>)> = tokens
+        .iter()
+        .enumerate()
+        .map(|(axis, token)| {
+            let mut vector = vec![0.0; tokens.len()];
+            vector[axis] = 1.0;
+            ((*token).to_owned(), vector)
+        })
+        .collect();
+    nexus_core::write_static_model(dir.path(), &rows).unwrap();
+    let model = nexus_core::StaticModel::load(dir.path()).unwrap();
+    (dir, Arc::new(model))
 }
 
 fn found(response: &SearchResponse) -> BTreeSet<String> {
@@ -85,9 +123,16 @@ fn random_file(rng: &mut SmallRng) -> String {
     )
 }
 
-/// Runs the scenario of `seed`; whether every search matched the model.
-async fn searches_match_the_model(seed: u64, fault: Option<Fault>) -> bool {
+/// Runs the scenario of `seed`; whether every search matched the model. The searches take
+/// turns in `modes`; with a mode other than keyword, the filesystem has an embedder.
+async fn searches_match_the_model(seed: u64, fault: Option<Fault>, modes: &[SearchMode]) -> bool {
     let (_dir, fs) = provisioned().await;
+    let (_model, embedder) = toy_model(&WORDS);
+    let fs = if modes.iter().any(|mode| *mode != SearchMode::Keyword) {
+        fs.with_embedder(embedder, nexus_core::DEFAULT_MIN_SIMILARITY)
+    } else {
+        fs
+    };
     if let Some(fault) = fault {
         fs.inject_fault(fault);
     }
@@ -197,13 +242,14 @@ async fn searches_match_the_model(seed: u64, fault: Option<Fault>) -> bool {
             }
         }
         // After every step: every user, every word; and the system sees everything.
+        let mode = modes[round % modes.len()];
         for word in WORDS {
             for (user, who) in people.iter().enumerate() {
-                let got = search(&fs, who, word).await;
+                let got = search_in(&fs, who, word, Some(mode)).await;
                 let expected = model.expected(Some(user), word);
                 if found(&got) != expected || got.total != expected.len() as u64 {
                     eprintln!(
-                        "seed {seed}, round {round}: {} searching `{word}` got {:?} (total {}), expected {expected:?}",
+                        "seed {seed}, round {round}: {} searching `{word}` ({mode:?}) got {:?} (total {}), expected {expected:?}",
                         USERS[user],
                         found(&got),
                         got.total
@@ -211,9 +257,11 @@ async fn searches_match_the_model(seed: u64, fault: Option<Fault>) -> bool {
                     return false;
                 }
             }
-            let got = search(&fs, &root, word).await;
+            let got = search_in(&fs, &root, word, Some(mode)).await;
             if found(&got) != model.expected(None, word) {
-                eprintln!("seed {seed}, round {round}: the system's search for `{word}` differs");
+                eprintln!(
+                    "seed {seed}, round {round}: the system's search for `{word}` ({mode:?}) differs"
+                );
                 return false;
             }
         }
@@ -235,7 +283,27 @@ async fn each_user_finds_exactly_what_they_may_read() {
     for seed in seeds() {
         eprintln!("search differential: seed {seed}");
         assert!(
-            searches_match_the_model(seed, None).await,
+            searches_match_the_model(seed, None, &[SearchMode::Keyword]).await,
+            "seed {seed}: replay with NEXUS_TEST_SEED={seed}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_user_finds_by_meaning_exactly_what_they_may_read() {
+    for seed in seeds() {
+        eprintln!("semantic search differential: seed {seed}");
+        assert!(
+            searches_match_the_model(
+                seed,
+                None,
+                &[
+                    SearchMode::Keyword,
+                    SearchMode::Semantic,
+                    SearchMode::Hybrid
+                ]
+            )
+            .await,
             "seed {seed}: replay with NEXUS_TEST_SEED={seed}"
         );
     }
@@ -244,7 +312,17 @@ async fn each_user_finds_exactly_what_they_may_read() {
 /// Negative control: a search that ranks and counts unreadable documents is caught.
 #[tokio::test]
 async fn an_unfiltered_search_is_caught() {
-    assert!(!searches_match_the_model(7, Some(Fault::UnfilteredSearch)).await);
+    assert!(
+        !searches_match_the_model(7, Some(Fault::UnfilteredSearch), &[SearchMode::Keyword]).await
+    );
+}
+
+/// Negative controls of the semantic differential, one mode at a time.
+#[tokio::test]
+async fn an_unfiltered_semantic_or_hybrid_search_is_caught() {
+    for mode in [SearchMode::Semantic, SearchMode::Hybrid] {
+        assert!(!searches_match_the_model(7, Some(Fault::UnfilteredSearch), &[mode]).await);
+    }
 }
 
 #[tokio::test]
@@ -320,18 +398,22 @@ async fn revocations_and_deletions_are_never_served_from_a_stale_index() {
 async fn locker_secrets_are_never_found() {
     let (dir, fs) = provisioned().await;
     fs.close().await;
+    let canary = "canaryq7x9secret";
+    // The secret is a word the model knows: were it embedded, a search by meaning would
+    // find it.
+    let (_model, embedder) = toy_model(&[canary, "deploy", "credentials"]);
     let fs = Fs::open(
         &dir.path().join("data"),
         nexus_core::StoreOptions::default(),
     )
     .await
-    .unwrap();
+    .unwrap()
+    .with_embedder(embedder, nexus_core::DEFAULT_MIN_SIMILARITY);
     let (_, key) = MasterKey::generate();
     fs.enable_lockers(MasterKey::from_base64(&key).unwrap())
         .await
         .unwrap();
     let bob = fs.context(Principal::User("bob@acme.com".to_owned()));
-    let canary = "canaryq7x9secret";
     fs.items()
         .create(
             &bob,
@@ -347,13 +429,20 @@ async fn locker_secrets_are_never_found() {
         )
         .await
         .unwrap();
-    // The item is found by what is not secret, by its owner...
-    assert_eq!(search(&fs, &bob, "deploy credentials").await.total, 1);
+    // The item is found by what is not secret, by its owner, in every mode...
+    for mode in [
+        SearchMode::Keyword,
+        SearchMode::Semantic,
+        SearchMode::Hybrid,
+    ] {
+        let response = search_in(&fs, &bob, "deploy credentials", Some(mode)).await;
+        assert_eq!(response.total, 1, "{mode:?}");
+    }
     // ...and its secret by nobody, in any mode, whole or by prefix.
     let alice = fs.context(Principal::User("alice@acme.com".to_owned()));
     for who in [&bob, &alice, &system()] {
         for query in [canary, "canaryq7*", "\"canaryq7x9secret\""] {
-            for mode in [None, Some(nexus_core::api::search::SearchMode::Hybrid)] {
+            for mode in [None, Some(SearchMode::Semantic), Some(SearchMode::Hybrid)] {
                 let response = fs
                     .search()
                     .query(

@@ -22,6 +22,7 @@ mod isolation;
 mod knowledge;
 mod matrix;
 mod notifications;
+mod search;
 
 use harness::{Api, Server, seed_config, token};
 use serde_json::json;
