@@ -16,6 +16,7 @@ mod load;
 mod rebac;
 mod rebac_store;
 mod report;
+mod search;
 
 use std::path::PathBuf;
 
@@ -39,6 +40,8 @@ enum Command {
     Rebac(rebac::RebacArgs),
     /// Knowledge-layer workloads K1-K3.
     Knowledge(knowledge::KnowledgeArgs),
+    /// Search workloads S1-S4.
+    Search(search::SearchArgs),
 }
 
 /// Where benchmark data directories are created (a real disk, so fsync costs what it costs).
@@ -58,5 +61,6 @@ fn main() -> anyhow::Result<()> {
         Command::WriteLoad(args) => runtime.block_on(load::run(args)),
         Command::Rebac(args) => runtime.block_on(rebac::run(args)),
         Command::Knowledge(args) => runtime.block_on(knowledge::run(args)),
+        Command::Search(args) => runtime.block_on(search::run(args)),
     }
 }
