@@ -256,6 +256,12 @@ def test_search_answers_from_what_each_caller_may_read(server: Server) -> None:
     assert {hit.path for hit in mine.hits} == {"/orgs/acme/sales/pitch.md", note.item.path}
     assert mine.total == 2
     assert [hit.key for hit in mine.hits if hit.key] == [note.key]
+    assert all(hit.why is None for hit in mine.hits)
+    # Why bob may read each hit: the relationship path from the document to him.
+    explained = bob.search("acme", "quokka", explain=True)
+    for hit in explained.hits:
+        assert hit.why and hit.why[0] == f"file:{hit.path}"
+        assert hit.why[-1].endswith("user:bob@acme.com"), hit.why
     # Phrases, filters, pages.
     assert bob.search("acme", '"spring launch"', consistent=True).total == 1
     items_only = bob.search("acme", "quokka", env="kb", consistent=True)

@@ -18,6 +18,23 @@ pub enum SearchMode {
     Hybrid,
 }
 
+impl std::str::FromStr for SearchMode {
+    type Err = String;
+
+    /// `keyword`, `semantic` or `hybrid`, as in requests.
+    fn from_str(text: &str) -> Result<SearchMode, String> {
+        match text {
+            "keyword" => Ok(SearchMode::Keyword),
+            "semantic" => Ok(SearchMode::Semantic),
+            "hybrid" => Ok(SearchMode::Hybrid),
+            other => Err(format!(
+                "`{}` is not `keyword`, `semantic` or `hybrid`",
+                other.chars().take(40).collect::<String>()
+            )),
+        }
+    }
+}
+
 /// A named consistency level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -91,6 +108,9 @@ pub struct SearchRequest {
     /// `minimize_latency` when absent.
     #[serde(default)]
     pub consistency: Option<Consistency>,
+    /// Say, on each hit, why the caller may read it (`why`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub explain: bool,
 }
 
 /// One result.
@@ -113,6 +133,12 @@ pub struct SearchHit {
     pub scope: Option<String>,
     /// Last change, RFC 3339.
     pub modified: String,
+    /// With `explain`: why the caller may read it, the relationship path from the document
+    /// to the caller in the permission engine, one step a line: the document, then each
+    /// hop (`parent → file:/orgs/acme/eng`, `viewer → group:acme-eng#member`), ending at
+    /// the caller (`member → user:bob@acme.com`) or everyone (`user:*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<Vec<String>>,
 }
 
 /// The answer of `POST /api/orgs/{org}/search`.

@@ -367,6 +367,9 @@ pub struct SearchArgs {
     /// Wait until the index reflects every change committed before the search.
     #[arg(long)]
     pub consistent: bool,
+    /// Show why you may read each hit (the relationship path from it to you).
+    #[arg(long)]
+    pub why: bool,
 }
 
 /// `nexus search reindex`.

@@ -24,18 +24,12 @@ impl Session {
             );
         }
         let org = self.org(&args.org).await?;
-        let mode = match args.mode.as_deref() {
-            None => None,
-            Some("keyword") => Some(SearchMode::Keyword),
-            Some("semantic") => Some(SearchMode::Semantic),
-            Some("hybrid") => Some(SearchMode::Hybrid),
-            Some(other) => {
-                return Err(CliError::new(
-                    ErrorCode::InvalidInput,
-                    format!("--mode: `{other}` is not `keyword`, `semantic` or `hybrid`"),
-                ));
-            }
-        };
+        let mode = args
+            .mode
+            .as_deref()
+            .map(str::parse::<SearchMode>)
+            .transpose()
+            .map_err(|error| CliError::new(ErrorCode::InvalidInput, format!("--mode: {error}")))?;
         let request = SearchRequest {
             query: args.query.join(" "),
             mode,
@@ -53,6 +47,7 @@ impl Session {
             consistency: args
                 .consistent
                 .then_some(Consistency::Level(ConsistencyLevel::FullyConsistent)),
+            explain: args.why,
         };
         let response = self.target.client().search(&org, &request).await?;
         if self.printer.json {
@@ -68,6 +63,9 @@ impl Session {
                 let snippet = hit.snippet.split_whitespace().collect::<Vec<_>>().join(" ");
                 if !snippet.is_empty() {
                     out.push_str(&format!("\t{snippet}\n"));
+                }
+                if let Some(why) = &hit.why {
+                    out.push_str(&format!("\twhy: {}\n", why.join(", ")));
                 }
             }
             out.push_str(&format!(

@@ -288,6 +288,9 @@ pub(crate) struct Search {
     /// Hits per page (10 by default, at most 100).
     #[serde(default)]
     pub limit: Option<usize>,
+    /// Say on each hit why you may read it (`why`: the relationship path to you).
+    #[serde(default)]
+    pub explain: bool,
 }
 
 /// `solo` or `group`.

@@ -696,18 +696,14 @@ impl NexusMcp {
     ) -> Result<CallToolResult, ErrorData> {
         self.call(&context, "search", args.query.clone(), |api| async move {
             let org = api.org(args.org).await?;
-            let mode = match args.mode.as_deref() {
-                None => None,
-                Some("keyword") => Some(SearchMode::Keyword),
-                Some("semantic") => Some(SearchMode::Semantic),
-                Some("hybrid") => Some(SearchMode::Hybrid),
-                Some(other) => {
-                    return Err(ToolError::new(
-                        ErrorCode::InvalidInput,
-                        format!("`mode`: `{other}` is not `keyword`, `semantic` or `hybrid`"),
-                    ));
-                }
-            };
+            let mode = args
+                .mode
+                .as_deref()
+                .map(str::parse::<SearchMode>)
+                .transpose()
+                .map_err(|error| {
+                    ToolError::new(ErrorCode::InvalidInput, format!("`mode`: {error}"))
+                })?;
             let request = SearchRequest {
                 query: args.query,
                 mode,
@@ -722,6 +718,7 @@ impl NexusMcp {
                 cursor: args.cursor,
                 // An assistant searching right after writing expects to find what it wrote.
                 consistency: Some(Consistency::Level(ConsistencyLevel::FullyConsistent)),
+                explain: args.explain,
             };
             answer(&api.client.search(&org, &request).await?)
         })

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use parking_lot::Mutex;
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::{Column, StrColumn};
+use tantivy::columnar::Column;
 use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
@@ -114,7 +114,8 @@ impl std::fmt::Debug for Matches {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {
     pub address: DocAddress,
-    pub path: String,
+    /// Its path, canonical (as it was indexed).
+    pub path: std::sync::Arc<str>,
     pub score: Score,
     /// When it stops being readable (microseconds), if ever.
     pub expires: Option<i64>,
@@ -195,6 +196,7 @@ pub struct OrgIndex {
     /// Whose vectors the index holds (`none`).
     embedder: String,
     vectors: vectors::VectorCache,
+    paths: vectors::SegmentCache<vectors::SegmentPaths>,
 }
 
 impl std::fmt::Debug for OrgIndex {
@@ -299,6 +301,7 @@ impl OrgIndex {
             applied: Mutex::new(applied),
             embedder: embedder.to_owned(),
             vectors: vectors::VectorCache::default(),
+            paths: vectors::SegmentCache::default(),
         })
     }
 
@@ -393,9 +396,10 @@ impl OrgIndex {
         filters: &Filters,
     ) -> Result<Matches, IndexError> {
         let searcher = self.reader.searcher();
+        self.paths.retain(&searcher);
         let compiled = self.compile(query, filters)?;
         let collector = AllMatches {
-            path: "path",
+            paths: &self.paths,
             expires: "expires",
         };
         // Scored with fixed corpus statistics, never the index's own: those count every
@@ -409,6 +413,10 @@ impl OrgIndex {
             None => Vec::new(),
             Some((vector, threshold)) => {
                 self.vectors.retain(&searcher);
+                let collector = AllMatches {
+                    paths: &self.paths,
+                    expires: "expires",
+                };
                 let narrowed = self.compile(None, filters)?;
                 searcher.search(
                     &narrowed,
@@ -597,19 +605,19 @@ fn ancestors(path: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Collects every match with its score and path.
-struct AllMatches {
-    path: &'static str,
+struct AllMatches<'a> {
+    paths: &'a vectors::SegmentCache<vectors::SegmentPaths>,
     expires: &'static str,
 }
 
 struct SegmentMatches {
     segment: SegmentOrdinal,
-    paths: Option<StrColumn>,
+    paths: std::sync::Arc<vectors::SegmentPaths>,
     expires: Column<i64>,
     found: Vec<(DocId, Score)>,
 }
 
-impl Collector for AllMatches {
+impl Collector for AllMatches<'_> {
     type Fruit = Vec<Candidate>;
     type Child = SegmentMatches;
 
@@ -620,7 +628,9 @@ impl Collector for AllMatches {
     ) -> tantivy::Result<SegmentMatches> {
         Ok(SegmentMatches {
             segment,
-            paths: reader.fast_fields().str(self.path)?,
+            paths: self
+                .paths
+                .get(reader, |reader| vectors::load_paths(reader, "path"))?,
             expires: reader.fast_fields().i64(self.expires)?,
             found: Vec::new(),
         })
@@ -643,23 +653,15 @@ impl SegmentCollector for SegmentMatches {
     }
 
     fn harvest(self) -> Vec<Candidate> {
-        let Some(paths) = self.paths else {
-            return Vec::new();
-        };
-        let mut path = String::new();
         let mut out = Vec::with_capacity(self.found.len());
         for (doc, score) in self.found {
-            let Some(ord) = paths.term_ords(doc).next() else {
+            let Some(path) = self.paths.get(doc as usize).and_then(Clone::clone) else {
                 continue;
             };
-            path.clear();
-            if !paths.ord_to_str(ord, &mut path).unwrap_or(false) {
-                continue;
-            }
             let expires = self.expires.first(doc).filter(|at| *at != i64::MAX);
             out.push(Candidate {
                 address: DocAddress::new(self.segment, doc),
-                path: path.clone(),
+                path,
                 score,
                 expires,
             });

@@ -16,7 +16,7 @@ fn paths(index: &OrgIndex, query: &str, filters: &Filters) -> Vec<String> {
     let mut paths: Vec<String> = found
         .candidates
         .into_iter()
-        .map(|found| found.path)
+        .map(|found| found.path.to_string())
         .collect();
     paths.sort();
     paths
@@ -98,7 +98,7 @@ fn scores_do_not_depend_on_other_documents() {
         found
             .candidates
             .iter()
-            .find(|found| found.path == "/orgs/acme/mine.md")
+            .find(|found| &*found.path == "/orgs/acme/mine.md")
             .map(|found| found.score)
             .unwrap()
     };
@@ -272,7 +272,7 @@ fn semantic_candidates_are_every_filtered_document_similar_enough() {
             .unwrap()
             .semantic
             .into_iter()
-            .map(|candidate| (candidate.path, candidate.score))
+            .map(|candidate| (candidate.path.to_string(), candidate.score))
             .collect();
         found.sort_by(|a, b| a.0.cmp(&b.0));
         found

@@ -1,5 +1,6 @@
-//! Document vectors: kept in the index (a bytes column, little-endian `f32`s), decoded
-//! once per segment into memory, and compared exactly with a query's vector.
+//! Per-segment columns decoded once into memory (segments never change once written):
+//! documents' paths, and their vectors (kept in the index as a bytes column of
+//! little-endian `f32`s), compared exactly with a query's vector.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -85,18 +86,58 @@ impl SegmentVectors {
     }
 }
 
-/// Decoded vectors of the segments in use (segments never change once written).
-#[derive(Debug, Default)]
-pub(crate) struct VectorCache {
-    segments: Mutex<HashMap<SegmentId, Arc<SegmentVectors>>>,
+/// The paths of one segment's documents, by document.
+pub(crate) type SegmentPaths = Vec<Option<Arc<str>>>;
+
+/// Reads every document's path of a segment (the dictionary once, in order).
+pub(crate) fn load_paths(reader: &SegmentReader, field: &str) -> tantivy::Result<SegmentPaths> {
+    let docs = reader.max_doc() as usize;
+    let Some(column) = reader.fast_fields().str(field)? else {
+        return Ok(vec![None; docs]);
+    };
+    let mut by_ord: Vec<Arc<str>> = Vec::with_capacity(column.num_terms());
+    let mut stream = column.dictionary().stream()?;
+    while stream.advance() {
+        by_ord.push(Arc::from(String::from_utf8_lossy(stream.key()).as_ref()));
+    }
+    Ok((0..reader.max_doc())
+        .map(|doc| {
+            column
+                .term_ords(doc)
+                .next()
+                .and_then(|ord| by_ord.get(usize::try_from(ord).ok()?).cloned())
+        })
+        .collect())
 }
 
-impl VectorCache {
-    fn segment(&self, reader: &SegmentReader, field: &str) -> tantivy::Result<Arc<SegmentVectors>> {
+/// Decoded columns of the segments in use, one cache per kind.
+#[derive(Debug)]
+pub(crate) struct SegmentCache<T> {
+    segments: Mutex<HashMap<SegmentId, Arc<T>>>,
+}
+
+impl<T> Default for SegmentCache<T> {
+    fn default() -> Self {
+        SegmentCache {
+            segments: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// The cache of segments' vectors.
+pub(crate) type VectorCache = SegmentCache<SegmentVectors>;
+
+impl<T> SegmentCache<T> {
+    /// The segment's decoded column, loaded by `load` the first time.
+    pub(crate) fn get(
+        &self,
+        reader: &SegmentReader,
+        load: impl FnOnce(&SegmentReader) -> tantivy::Result<T>,
+    ) -> tantivy::Result<Arc<T>> {
         if let Some(found) = self.segments.lock().get(&reader.segment_id()) {
             return Ok(found.clone());
         }
-        let loaded = Arc::new(SegmentVectors::load(reader, field)?);
+        let loaded = Arc::new(load(reader)?);
         self.segments
             .lock()
             .insert(reader.segment_id(), loaded.clone());
@@ -117,7 +158,7 @@ impl VectorCache {
 /// Collects every matching document whose vector is at least `threshold` similar to
 /// `query`, scored by that similarity.
 pub(crate) struct Nearest<'a> {
-    pub(crate) matches: AllMatches,
+    pub(crate) matches: AllMatches<'a>,
     pub(crate) cache: &'a VectorCache,
     pub(crate) field: &'static str,
     pub(crate) query: Arc<[f32]>,
@@ -142,7 +183,9 @@ impl Collector for Nearest<'_> {
     ) -> tantivy::Result<SegmentNearest> {
         Ok(SegmentNearest {
             matches: self.matches.for_segment(segment, reader)?,
-            vectors: self.cache.segment(reader, self.field)?,
+            vectors: self
+                .cache
+                .get(reader, |reader| SegmentVectors::load(reader, self.field))?,
             query: self.query.clone(),
             threshold: self.threshold,
         })

@@ -280,6 +280,7 @@ class Calls:
         limit: int | None,
         cursor: str | None,
         consistent: bool,
+        explain: bool = False,
     ) -> Call[SearchResults]:
         body: dict[str, Any] = {
             "query": query,
@@ -288,6 +289,7 @@ class Calls:
             "limit": limit,
             "cursor": cursor,
             "consistency": "fully_consistent" if consistent else None,
+            "explain": explain,
         }
         return Call(
             "POST",

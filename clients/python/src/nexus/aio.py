@@ -192,11 +192,13 @@ class AsyncRemoteNexusClient:
         """Lines matching a regular expression in the files at `path`."""
         return await self._run(self._calls.grep(pattern, path, ignore_case, context, max_matches))
 
-    async def search(self, org: str, query: str, *, mode: str | None = None, path_prefix: str | None = None, env: str | None = None, scope: str | None = None, kind: str | None = None, author: str | None = None, since: str | None = None, until: str | None = None, limit: int | None = None, cursor: str | None = None, consistent: bool = False) -> SearchResults:
+    async def search(self, org: str, query: str, *, mode: str | None = None, path_prefix: str | None = None, env: str | None = None, scope: str | None = None, kind: str | None = None, author: str | None = None, since: str | None = None, until: str | None = None, limit: int | None = None, cursor: str | None = None, consistent: bool = False, explain: bool = False) -> SearchResults:
         """Files and knowledge items of `org` you may read that match `query` (words, all must match;
         `"phrases"`, `prefix*`, `-excluded`), best first; `total` counts only what you may read.
-        `consistent`: wait until the index reflects every earlier change."""
-        return await self._run(self._calls.search(org, query, mode, {"path_prefix": path_prefix, "env": env, "scope": scope, "kind": kind, "author": author, "since": since, "until": until}, limit, cursor, consistent))
+        `mode`: `keyword` (default), `semantic` or `hybrid` (by meaning; needs an embedder).
+        `consistent`: wait until the index reflects every earlier change. `explain`: each hit's
+        `why`, the relationship path that lets you read it."""
+        return await self._run(self._calls.search(org, query, mode, {"path_prefix": path_prefix, "env": env, "scope": scope, "kind": kind, "author": author, "since": since, "until": until}, limit, cursor, consistent, explain))
 
     async def versions(self, path: str) -> list[Version]:
         """The stored versions of a file, newest first."""

@@ -91,6 +91,8 @@ class SearchHit:
     env: str | None = None
     kind: str | None = None
     scope: str | None = None
+    why: list[str] | None = None
+    """With `explain=True`: the relationship path from the document to you, step by step."""
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SearchHit:
@@ -103,6 +105,7 @@ class SearchHit:
             env=data.get("env"),
             kind=data.get("kind"),
             scope=data.get("scope"),
+            why=data.get("why"),
         )
 
 

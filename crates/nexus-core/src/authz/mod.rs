@@ -700,22 +700,32 @@ impl ContextChecker<'_> {
         path: &VfsPath,
         permission: &str,
     ) -> Result<CheckResult, nexus_rebac::CheckError> {
+        self.check_canonical(path.as_str(), permission)
+    }
+
+    /// [`ContextChecker::check_file`] of a path known to be canonical (the text of a
+    /// [`VfsPath`], e.g. as a search index recorded it): not parsed again.
+    pub fn check_canonical(
+        &mut self,
+        path: &str,
+        permission: &str,
+    ) -> Result<CheckResult, nexus_rebac::CheckError> {
         let Some((user, user_id)) = &mut self.user else {
-            return self.acting.check_object(FILE, path.as_str(), permission);
+            return self.acting.check_object(FILE, path, permission);
         };
-        let reached = match delegated_org(path.as_str(), user_id) {
+        let reached = match delegated_org(path, user_id) {
             Some(org) if DELEGATED_PERMISSIONS.contains(&permission) => {
                 self.acting.check_object("org", org, "membership")? == CheckResult::Has
             }
             _ => false,
         };
         if !reached {
-            let agent = self.acting.check_object(FILE, path.as_str(), permission)?;
+            let agent = self.acting.check_object(FILE, path, permission)?;
             if agent != CheckResult::Has {
                 return Ok(agent);
             }
         }
-        user.check_object(FILE, path.as_str(), permission)
+        user.check_object(FILE, path, permission)
     }
 }
 

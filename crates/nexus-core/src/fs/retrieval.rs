@@ -145,13 +145,25 @@ fn rfc3339(field: &str, text: &str) -> Result<i64, FsError> {
         })
 }
 
-/// Candidates best first (by score, then path).
-fn rank(mut candidates: Vec<&Candidate>) -> Vec<(f32, &Candidate)> {
-    candidates.sort_by(|a, b| {
+/// Candidates best first (by score, then path); with `top`, only the first `top` are put
+/// in order (the others follow, unordered).
+fn rank(mut candidates: Vec<&Candidate>, top: Option<usize>) -> Vec<(f32, &Candidate)> {
+    let order = |a: &&Candidate, b: &&Candidate| {
         b.score
             .total_cmp(&a.score)
             .then_with(|| a.path.cmp(&b.path))
-    });
+    };
+    match top {
+        Some(top) if top < candidates.len() => {
+            if top > 0 {
+                candidates.select_nth_unstable_by(top - 1, order);
+            }
+            if let Some(first) = candidates.get_mut(..top) {
+                first.sort_by(order);
+            }
+        }
+        _ => candidates.sort_by(order),
+    }
     candidates
         .into_iter()
         .map(|candidate| (candidate.score, candidate))
@@ -166,15 +178,64 @@ fn fuse<'m>(lists: &[Vec<(f32, &'m Candidate)>]) -> Vec<(f32, &'m Candidate)> {
         for (rank, (_, candidate)) in list.iter().enumerate() {
             #[expect(clippy::cast_precision_loss, reason = "ranks stay far below 2^24")]
             let share = 1.0 / (RRF_K + (rank + 1) as f32);
-            fused
-                .entry(candidate.path.as_str())
-                .or_insert((0.0, candidate))
-                .0 += share;
+            fused.entry(&*candidate.path).or_insert((0.0, candidate)).0 += share;
         }
     }
     let mut fused: Vec<(f32, &Candidate)> = fused.into_values().collect();
     fused.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.path.cmp(&b.1.path)));
     fused
+}
+
+/// The steps from an expansion's root to `subject`: `relation → subject` where the subject
+/// is stored, `relation → userset` into a userset it belongs to, `tupleset → object` along
+/// an arrow; `None` when no branch reaches it. An intersection needs every branch and is
+/// explained by its first; an exclusion by its base.
+fn path_to(
+    node: &nexus_rebac::ExpandNode,
+    subject: &nexus_rebac::SubjectRef,
+) -> Option<Vec<String>> {
+    use nexus_rebac::ExpandKind;
+    let object = |node: &nexus_rebac::ExpandNode| {
+        format!("{}:{}", node.object.object_type, node.object.object_id)
+    };
+    match &node.kind {
+        ExpandKind::Direct { subjects, children } => {
+            if let Some(found) = subjects.iter().find(|found| {
+                found.subject == *subject
+                    || (found.subject.is_wildcard()
+                        && found.subject.object.object_type == subject.object.object_type)
+            }) {
+                let mut step = format!("{} → {}", node.relation, found.subject);
+                if let Some(caveat) = &found.caveat {
+                    step.push_str(&format!(" (when {caveat} holds)"));
+                }
+                return Some(vec![step]);
+            }
+            children.iter().find_map(|child| {
+                let mut rest = path_to(child, subject)?;
+                rest.insert(
+                    0,
+                    format!("{} → {}#{}", node.relation, object(child), child.relation),
+                );
+                Some(rest)
+            })
+        }
+        ExpandKind::Union(children) => children.iter().find_map(|child| path_to(child, subject)),
+        ExpandKind::Intersection(children) => {
+            let mut paths = children.iter().map(|child| path_to(child, subject));
+            let first = paths.next()??;
+            paths.all(|path| path.is_some()).then_some(first)
+        }
+        ExpandKind::Exclusion(base, _) => path_to(base, subject),
+        ExpandKind::Arrow {
+            tupleset, children, ..
+        } => children.iter().find_map(|child| {
+            let mut rest = path_to(child, subject)?;
+            rest.insert(0, format!("{tupleset} → {}", object(child)));
+            Some(rest)
+        }),
+        ExpandKind::Nil | ExpandKind::Cycle => None,
+    }
 }
 
 #[expect(
@@ -355,8 +416,14 @@ impl Search<'_> {
                 &filters,
             )
             .map_err(index_error)?;
-        let keyword = rank(self.readable(context, &matches.candidates)?);
-        let semantic = rank(self.readable(context, &matches.semantic)?);
+        // Only what the page needs is put in order; fusion needs whole rankings.
+        let top = (mode != SearchMode::Hybrid).then_some(
+            usize::try_from(offset)
+                .unwrap_or(usize::MAX)
+                .saturating_add(limit),
+        );
+        let keyword = rank(self.readable(context, &matches.candidates)?, top);
+        let semantic = rank(self.readable(context, &matches.semantic)?, top);
         let ranked = match mode {
             SearchMode::Keyword => keyword,
             SearchMode::Semantic => semantic,
@@ -367,6 +434,8 @@ impl Search<'_> {
         let end = start.saturating_add(limit);
         let hits = self
             .hits(
+                context,
+                request.explain,
                 &entry,
                 &matches,
                 ranked.iter().skip(start).take(limit).copied(),
@@ -401,11 +470,10 @@ impl Search<'_> {
                 unfiltered
                     || match &mut checker {
                         None => true,
-                        Some(checker) => VfsPath::parse(&candidate.path).is_ok_and(|path| {
-                            checker
-                                .check_file(&path, Permission::Read.name())
-                                .is_ok_and(|result| result == CheckResult::Has)
-                        }),
+                        // Indexed from the store's canonical paths: not parsed again.
+                        Some(checker) => checker
+                            .check_canonical(&candidate.path, Permission::Read.name())
+                            .is_ok_and(|result| result == CheckResult::Has),
                     }
             })
             .collect())
@@ -415,6 +483,8 @@ impl Search<'_> {
     /// last caught up is left out), with its stored fields and a snippet.
     async fn hits(
         self,
+        context: &CallContext,
+        explain: bool,
         entry: &OrgEntry,
         matches: &nexus_search::Matches,
         page: impl Iterator<Item = (f32, &Candidate)>,
@@ -433,7 +503,7 @@ impl Search<'_> {
                 .describe(matches, candidate.address, SNIPPET_CHARS)
                 .map_err(index_error)?;
             hits.push(SearchHit {
-                path: candidate.path.clone(),
+                path: candidate.path.to_string(),
                 key: stored.key,
                 score,
                 snippet,
@@ -441,9 +511,64 @@ impl Search<'_> {
                 kind: stored.kind,
                 scope: stored.scope,
                 modified: crate::entry::format_timestamp(Timestamp(stored.modified)),
+                why: explain.then(|| self.why(context, &path)),
             });
         }
         Ok(hits)
+    }
+
+    /// Why the caller may read `path`: the relationship path in the engine's expansion of
+    /// its `read`, from the document to the caller (for an agent acting for someone, then
+    /// from the document to them). Empty when no single path can be drawn (the check
+    /// allowed it all the same).
+    fn why(self, context: &CallContext, path: &VfsPath) -> Vec<String> {
+        if context.principal == crate::principal::Principal::System {
+            return vec!["the system administrator reads everything".to_owned()];
+        }
+        let engine = self.authz.engine();
+        let Ok(tree) = engine.expand(
+            &crate::authz::file_object(path),
+            Permission::Read.name(),
+            true,
+            crate::authz::now(),
+        ) else {
+            return Vec::new();
+        };
+        drop(engine);
+        let mut steps = vec![format!("file:{path}")];
+        let explain = |subject: &nexus_rebac::SubjectRef, steps: &mut Vec<String>| {
+            if let Some(found) = path_to(&tree, subject) {
+                steps.extend(found.into_iter().map(|step| self.shown(&step)));
+            }
+        };
+        if let Some(subject) = self.authz.subject_of(&context.principal) {
+            explain(&subject, &mut steps);
+        }
+        if context.on_behalf_of.is_some()
+            && let Some(user) = self.authz.acting_for(context)
+        {
+            steps.push(format!(
+                "acting for {}",
+                self.display_subject(&user.to_string())
+            ));
+            explain(&user, &mut steps);
+        }
+        if steps.len() == 1 {
+            return Vec::new();
+        }
+        steps
+    }
+
+    /// A step with its subject shown by handle where there is one.
+    fn shown(self, step: &str) -> String {
+        match step.split_once(" → ") {
+            Some((relation, subject))
+                if subject.starts_with("user:") || subject.starts_with("agent:") =>
+            {
+                format!("{relation} → {}", self.display_subject(subject))
+            }
+            _ => step.to_owned(),
+        }
     }
 
     /// The checked filters of a request.

@@ -539,3 +539,85 @@ async fn a_rebuilt_or_damaged_index_answers_the_same() {
         assert_eq!(&found(&search(&fs, &root, word).await), expected);
     }
 }
+
+#[tokio::test]
+async fn each_hit_says_why_the_caller_may_read_it() {
+    let (_dir, fs) = provisioned().await;
+    let root = system();
+    let bob = fs.context(Principal::User("bob@acme.com".to_owned()));
+    let bob_id = fs.registry().user_id("bob@acme.com").unwrap();
+    fs.files()
+        .write(
+            &root,
+            "/orgs/acme/main/open/plan.md",
+            Bytes::from("the quarterly zephyr plan"),
+            WriteOptions {
+                create_parents: true,
+                ..WriteOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    fs.relationships()
+        .setfacl(&root, "/orgs/acme/main/open", &format!("user:{bob_id}:r--"))
+        .await
+        .unwrap();
+    fs.items()
+        .create(
+            &bob,
+            "acme",
+            CreateItem {
+                env: "kb".to_owned(),
+                scope: "personal".to_owned(),
+                kind: "node".to_owned(),
+                id: None,
+                data: json!({"title": "zephyr notes"}),
+                session: None,
+            },
+        )
+        .await
+        .unwrap();
+    let explaining = SearchRequest {
+        explain: true,
+        ..request("zephyr")
+    };
+    let answer = fs.search().query(&bob, "acme", &explaining).await.unwrap();
+    assert_eq!(answer.total, 2);
+    for hit in &answer.hits {
+        let why = hit.why.as_ref().expect("asked for");
+        assert_eq!(why[0], format!("file:{}", hit.path), "{why:?}");
+        assert_eq!(
+            why.last().map(|step| step.ends_with("user:bob@acme.com")),
+            Some(true),
+            "{why:?}"
+        );
+        if hit.key.is_none() {
+            // The grant on the folder, reached from the file through its parent.
+            assert!(
+                why.contains(&"parent → file:/orgs/acme/main/open".to_owned()),
+                "{why:?}"
+            );
+            assert!(
+                why.iter().any(|step| step.starts_with("acl_read → ")),
+                "{why:?}"
+            );
+        } else {
+            // A personal item: its owner.
+            assert!(
+                why.iter().any(|step| step.contains("scope_owner")),
+                "{why:?}"
+            );
+        }
+    }
+    // Not asked: not said.
+    assert!(
+        search(&fs, &bob, "zephyr")
+            .await
+            .hits
+            .iter()
+            .all(|hit| hit.why.is_none())
+    );
+    let system_answer = fs.search().query(&root, "acme", &explaining).await.unwrap();
+    assert!(system_answer.hits.iter().all(|hit| hit.why.as_deref()
+        == Some(&["the system administrator reads everything".to_owned()][..])));
+}
