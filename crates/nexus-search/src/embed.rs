@@ -23,6 +23,10 @@ pub enum EmbedError {
     /// The texts could not be embedded now (an endpoint down or answering nonsense).
     #[error("embedding: {0}")]
     Failed(String),
+    /// The texts were refused for good (an endpoint answering 4xx: too long, say); the
+    /// same texts would be refused again.
+    #[error("embedding refused: {0}")]
+    Refused(String),
 }
 
 /// A future an embedder returns.
@@ -150,7 +154,13 @@ impl StaticModel {
             || "model".to_owned(),
             |name| name.to_string_lossy().into_owned(),
         );
-        let fingerprint = blake3::hash(&bytes).to_hex();
+        // The weights and the tokenizer: either changing means other vectors.
+        let tokenizer_bytes = std::fs::read(dir.join("tokenizer.json"))
+            .map_err(|error| problem(format!("tokenizer.json: {error}")))?;
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&bytes);
+        hasher.update(&tokenizer_bytes);
+        let fingerprint = hasher.finalize().to_hex();
         Ok(StaticModel {
             id: format!(
                 "static:{name}:{dimensions}:{}",

@@ -88,6 +88,9 @@ pub struct Filters {
     pub since: Option<i64>,
     /// Modified before (microseconds).
     pub until: Option<i64>,
+    /// Only documents at or under one of these paths: a narrowing the caller computes from
+    /// where readable documents can be (every document it lets through is still checked).
+    pub within: Option<Vec<String>>,
 }
 
 /// What a search found: every candidate, and what describes them.
@@ -171,6 +174,9 @@ fn schema() -> (Schema, Fields) {
     };
     (builder.build(), fields)
 }
+
+/// The payload of an index created but not yet filled: it reads as no index (built again).
+const BUILDING: &str = "nexus-search building";
 
 /// What the commit payload holds: the format, the feed position and the embedder
 /// (`none` without one).
@@ -276,7 +282,14 @@ impl OrgIndex {
         let (schema, fields) = schema();
         let index = Index::create_in_dir(dir, schema)?;
         let created = Self::with_index(dir, index, fields, 0, embedder)?;
-        created.commit(0)?;
+        // Marked as being built until its first real commit: an index whose first build
+        // failed is never taken for an empty, current one.
+        {
+            let mut writer = created.writer.lock();
+            let mut prepared = writer.prepare_commit()?;
+            prepared.set_payload(BUILDING);
+            prepared.commit()?;
+        }
         Ok(created)
     }
 
@@ -466,6 +479,18 @@ impl OrgIndex {
                     (Occur::Should, exact(fields.path, prefix)),
                     (Occur::Should, exact(fields.folders, prefix)),
                 ]))),
+            ));
+        }
+        if let Some(within) = &filters.within {
+            let terms = within.iter().flat_map(|path| {
+                [
+                    Term::from_field_text(fields.path, path),
+                    Term::from_field_text(fields.folders, path),
+                ]
+            });
+            clauses.push((
+                Occur::Must,
+                filter(Box::new(tantivy::query::TermSetQuery::new(terms))),
             ));
         }
         for (field, value) in [

@@ -157,6 +157,14 @@ fn an_index_reopens_where_it_was_and_one_of_another_format_is_rebuilt() {
     }
     let (index, opened) = OrgIndex::open(&place, "none").unwrap();
     assert_eq!(opened, Opened::Current { applied: 7 });
+    {
+        // Created but never filled (a first build that failed): built again, never taken
+        // for an empty, current index.
+        let other = dir.path().join("other");
+        drop(OrgIndex::open(&other, "none").unwrap());
+        let (_, opened) = OrgIndex::open(&other, "none").unwrap();
+        assert!(matches!(opened, Opened::Rebuilt { .. }), "{opened:?}");
+    }
     assert_eq!(
         paths(&index, "kept", &Filters::default()),
         ["/orgs/acme/x.md"]
@@ -307,4 +315,39 @@ fn semantic_candidates_are_every_filtered_document_similar_enough() {
     drop(index);
     let (_, opened) = OrgIndex::open(&dir.path().join("acme"), "none").unwrap();
     assert!(matches!(opened, Opened::Rebuilt { .. }), "{opened:?}");
+}
+
+#[test]
+fn a_narrowing_keeps_the_documents_at_or_under_its_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let (index, _) = OrgIndex::open(&dir.path().join("acme"), "none").unwrap();
+    for path in [
+        "/orgs/acme/a/one.md",
+        "/orgs/acme/a/deep/two.md",
+        "/orgs/acme/b/three.md",
+        "/orgs/acme/b/four.md",
+        "/orgs/acme/ab/five.md",
+    ] {
+        index.upsert(&doc(path, "shared word")).unwrap();
+    }
+    index.commit(5).unwrap();
+    let within = |paths: &[&str]| Filters {
+        within: Some(paths.iter().map(|path| (*path).to_owned()).collect()),
+        ..Filters::default()
+    };
+    // A folder: everything beneath it (not its namesake prefix `ab`); a file: itself.
+    assert_eq!(
+        paths(
+            &index,
+            "word",
+            &within(&["/orgs/acme/a", "/orgs/acme/b/four.md"])
+        ),
+        [
+            "/orgs/acme/a/deep/two.md",
+            "/orgs/acme/a/one.md",
+            "/orgs/acme/b/four.md"
+        ]
+    );
+    assert!(paths(&index, "word", &within(&[])).is_empty());
+    assert_eq!(paths(&index, "word", &within(&["/orgs/acme"])).len(), 5);
 }

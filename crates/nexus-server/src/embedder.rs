@@ -88,6 +88,16 @@ impl Endpoint {
             .await
             .map_err(|error| failed(error.to_string()))?;
         let status = response.status();
+        if status.is_client_error()
+            && status != reqwest::StatusCode::REQUEST_TIMEOUT
+            && status != reqwest::StatusCode::TOO_MANY_REQUESTS
+        {
+            // The same texts would be refused again (too long, say).
+            return Err(EmbedError::Refused(format!(
+                "{}: answered {status}",
+                self.url
+            )));
+        }
         if !status.is_success() {
             return Err(failed(format!("answered {status}")));
         }

@@ -58,6 +58,8 @@ const WALK_BATCH: usize = 1000;
 const EMBED_BATCH: usize = 64;
 /// Most characters of a document that are embedded (its name, then its text).
 const EMBED_CHARS: usize = 8192;
+/// Most paths a search is narrowed to (beyond, it is not narrowed: every match is checked).
+const MAX_NARROWING: usize = 1024;
 /// The constant of reciprocal rank fusion: a hit ranked `r` in one list adds `1 / (K + r)`.
 const RRF_K: f32 = 60.0;
 /// Similarity (cosine) from which a document is a semantic match, unless configured.
@@ -226,7 +228,14 @@ fn path_to(
             let first = paths.next()??;
             paths.all(|path| path.is_some()).then_some(first)
         }
-        ExpandKind::Exclusion(base, _) => path_to(base, subject),
+        // Not through a base the caller is excluded from (a sealed locker's admin reach).
+        ExpandKind::Exclusion(base, excluded) => {
+            if path_to(excluded, subject).is_some() {
+                None
+            } else {
+                path_to(base, subject)
+            }
+        }
         ExpandKind::Arrow {
             tupleset, children, ..
         } => children.iter().find_map(|child| {
@@ -243,8 +252,14 @@ fn path_to(
     reason = "used as `map_err(embed_error)`"
 )]
 fn embed_error(error: nexus_search::EmbedError) -> FsError {
-    FsError::Unavailable {
-        message: format!("semantic search: {error}"),
+    match error {
+        // The query itself (too long for the endpoint, say).
+        nexus_search::EmbedError::Refused(_) => {
+            FsError::invalid(format!("semantic search: {error}"))
+        }
+        _ => FsError::Unavailable {
+            message: format!("semantic search: {error}"),
+        },
     }
 }
 
@@ -360,7 +375,7 @@ impl Search<'_> {
         org: &OrgId,
         request: &SearchRequest,
         (mode, notice, query): (SearchMode, Option<String>, Option<ParsedQuery>),
-        filters: Filters,
+        mut filters: Filters,
     ) -> Result<SearchResponse, FsError> {
         let limit = request.limit.unwrap_or(DEFAULT_LIMIT);
         if limit == 0 || limit > MAX_LIMIT {
@@ -406,6 +421,7 @@ impl Search<'_> {
         }
         let indexed_revision = entry.index.applied();
         let vector = self.query_vector(mode, request).await?;
+        filters.within = self.narrowing(context, org)?;
         let matches = entry
             .index
             .search(
@@ -571,6 +587,56 @@ impl Search<'_> {
         }
     }
 
+    /// Where the caller's readable documents can be, a superset of them: the files and
+    /// folders the engine's lookup finds the caller may read (a file readable through an
+    /// ancestor's grant lies beneath that ancestor, which the lookup finds), and every
+    /// knowledge item (readable through scope relations derived from its path, which the
+    /// lookup does not enumerate). Every document it lets through is still checked, so it
+    /// only spares scoring and checking documents that cannot be readable. `None` (not
+    /// narrowed) for the system administrator, an agent acting for someone, an
+    /// administrator of the organization (who reads through the organization, not through
+    /// relationships on files), a lookup that could not evaluate every candidate, and more
+    /// than [`MAX_NARROWING`] paths.
+    fn narrowing(self, context: &CallContext, org: &OrgId) -> Result<Option<Vec<String>>, FsError> {
+        if context.on_behalf_of.is_some() || self.authz.faults().unfiltered_search() {
+            return Ok(None);
+        }
+        let Some(subject) = self.authz.subject_of(&context.principal) else {
+            return Ok(None);
+        };
+        let engine = self.authz.engine();
+        let at = crate::authz::now();
+        let admin = engine.check(&nexus_rebac::CheckRequest {
+            resource: &nexus_rebac::ObjectRef::new("org", org.as_str()),
+            permission: "admin",
+            subject: &subject,
+            context: None,
+            now: at,
+        })?;
+        if admin != CheckResult::No {
+            return Ok(None);
+        }
+        let (found, failed) =
+            engine.lookup_resources_partial("file", Permission::Read.name(), &subject, None, at)?;
+        drop(engine);
+        if !failed.is_empty() {
+            return Ok(None);
+        }
+        let root = VfsPath::org_root(org).to_string();
+        let inside = format!("{root}/");
+        let mut within: Vec<String> = found
+            .into_iter()
+            .filter(|found| found.result != CheckResult::No)
+            .map(|found| found.id)
+            .filter(|id| *id == root || id.starts_with(&inside))
+            .collect();
+        if within.len() > MAX_NARROWING {
+            return Ok(None);
+        }
+        within.push(format!("{root}/.nexus"));
+        Ok(Some(within))
+    }
+
     /// The checked filters of a request.
     fn filters(
         self,
@@ -643,6 +709,7 @@ impl Search<'_> {
                 .as_deref()
                 .map(|until| rfc3339("until", until))
                 .transpose()?,
+            within: None,
         })
     }
 
@@ -853,10 +920,31 @@ impl Search<'_> {
                             .collect()
                     })
                     .collect();
-                let vectors = embedder.embed(&texts).await.map_err(embed_error)?;
+                let vectors = match embedder.embed(&texts).await {
+                    Ok(vectors) => vectors.into_iter().map(Some).collect(),
+                    // Refused for good: one by one, and a document refused alone is
+                    // indexed without a vector (found by its words only), so it never
+                    // holds the organization's index back.
+                    Err(nexus_search::EmbedError::Refused(_)) => {
+                        let mut one_by_one = Vec::with_capacity(texts.len());
+                        for (text, document) in texts.iter().zip(chunk.iter()) {
+                            match embedder.embed(std::slice::from_ref(text)).await {
+                                Ok(mut vector) => one_by_one.push(vector.pop()),
+                                Err(nexus_search::EmbedError::Refused(reason)) => {
+                                    tracing::warn!(path = %document.path, %reason, "indexed without a vector");
+                                    one_by_one.push(None);
+                                }
+                                Err(error) => return Err(embed_error(error)),
+                            }
+                        }
+                        one_by_one
+                    }
+                    Err(error) => return Err(embed_error(error)),
+                };
                 if vectors.len() != chunk.len()
                     || vectors
                         .iter()
+                        .flatten()
                         .any(|vector| vector.len() != embedder.dimensions())
                 {
                     return Err(FsError::Unavailable {
@@ -864,7 +952,7 @@ impl Search<'_> {
                     });
                 }
                 for (document, vector) in chunk.iter_mut().zip(vectors) {
-                    document.vector = Some(vector);
+                    document.vector = vector;
                 }
             }
         }

@@ -65,6 +65,10 @@ impl Endpoint {
                             if is_down.load(Ordering::SeqCst) || body["model"] != "toy" {
                                 return Err(axum::http::StatusCode::SERVICE_UNAVAILABLE);
                             }
+                            // Some texts are refused for good (as a too long one would be).
+                            if body["input"].to_string().contains("refuseme") {
+                                return Err(axum::http::StatusCode::BAD_REQUEST);
+                            }
                             let data: Vec<Value> = body["input"]
                                 .as_array()
                                 .unwrap()
@@ -209,6 +213,7 @@ fn semantic_and_hybrid_search_answer_by_meaning_from_what_the_caller_may_read() 
         Some(&json!({"query": "car"})),
     );
     assert_eq!(stale.status, 200, "{}", stale.text());
+    assert!(paths(&stale.json()).contains(&"/orgs/acme/sales/bills.md".to_owned()));
     // Back up: the write made meanwhile is found (nothing was lost).
     endpoint.down.store(false, Ordering::SeqCst);
     let back = search(&server, &admin, "billing", "semantic");
@@ -218,4 +223,31 @@ fn semantic_and_hybrid_search_answer_by_meaning_from_what_the_caller_may_read() 
         "{back}"
     );
     assert!(endpoint.calls.load(Ordering::SeqCst) > 0);
+
+    // A document the endpoint refuses for good is indexed without a vector: found by its
+    // words, and the index does not stop for it.
+    let put = server.request(
+        "PUT",
+        "/api/fs/orgs/acme/sales/odd.md",
+        &[("Authorization", &format!("Bearer {admin}"))],
+        Some(b"refuseme vehicle"),
+    );
+    assert!(put.status < 300, "{}", put.text());
+    assert_eq!(
+        paths(&search(&server, &admin, "refuseme", "keyword")),
+        ["/orgs/acme/sales/odd.md"]
+    );
+    let by_meaning = search(&server, &admin, "vehicle", "semantic");
+    assert!(
+        !paths(&by_meaning).contains(&"/orgs/acme/sales/odd.md".to_owned()),
+        "{by_meaning}"
+    );
+    // A query the endpoint refuses is the caller's to change.
+    let refused = server.call(
+        "POST",
+        "/api/orgs/acme/search",
+        &admin,
+        Some(&json!({"query": "refuseme", "mode": "semantic"})),
+    );
+    assert_eq!(refused.status, 400, "{}", refused.text());
 }
