@@ -257,6 +257,8 @@ def test_search_answers_from_what_each_caller_may_read(server: Server) -> None:
     assert mine.total == 2
     assert [hit.key for hit in mine.hits if hit.key] == [note.key]
     assert all(hit.why is None for hit in mine.hits)
+    # Facets count the knowledge items among what bob may read: his one note.
+    assert mine.facets == {"env": {"kb": 1}, "kind": {note.item.kind: 1}, "scope": {note.item.scope: 1}}
     # Why bob may read each hit: the relationship path from the document to him.
     explained = bob.search("acme", "quokka", explain=True)
     for hit in explained.hits:

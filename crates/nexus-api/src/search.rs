@@ -157,6 +157,28 @@ pub struct SearchResponse {
     pub notice: Option<String>,
     /// The organization's change-feed revision the index reflected when it answered.
     pub indexed_revision: u64,
+    /// How many of the matches the caller may read (all pages: `total`'s) are knowledge
+    /// items of each environment, kind and scope.
+    #[serde(default, skip_serializing_if = "SearchFacets::is_empty")]
+    pub facets: SearchFacets,
+}
+
+/// Counts of readable matches by a knowledge item's field (files have none).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SearchFacets {
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub env: std::collections::BTreeMap<String, u64>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub kind: std::collections::BTreeMap<String, u64>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub scope: std::collections::BTreeMap<String, u64>,
+}
+
+impl SearchFacets {
+    /// Whether nothing is counted (no knowledge item matched).
+    pub fn is_empty(&self) -> bool {
+        self.env.is_empty() && self.kind.is_empty() && self.scope.is_empty()
+    }
 }
 
 /// The answer of `POST /api/orgs/{org}/search/reindex`.

@@ -34,7 +34,7 @@ pub use query::{ParsedQuery, QueryError};
 
 /// The index format; an index written in another is rebuilt. Bump it when the schema, the
 /// tokenizer or what documents hold changes.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 /// Memory of one index writer (tantivy's minimum is 15 MB per thread).
 const WRITER_MEMORY: usize = 32 << 20;
@@ -122,6 +122,8 @@ pub struct Candidate {
     pub score: Score,
     /// When it stops being readable (microseconds), if ever.
     pub expires: Option<i64>,
+    /// Its environment, kind and scope (knowledge items), for facets.
+    pub facets: [Option<std::sync::Arc<str>>; 3],
 }
 
 /// A stored document's fields, as shown in a hit.
@@ -163,9 +165,9 @@ fn schema() -> (Schema, Fields) {
         folders: builder.add_text_field("folders", STRING),
         name: builder.add_text_field("name", stemmed.clone() | STORED),
         key: builder.add_text_field("key", STRING | STORED),
-        env: builder.add_text_field("env", STRING | STORED),
-        kind: builder.add_text_field("kind", STRING | STORED),
-        scope: builder.add_text_field("scope", STRING | STORED),
+        env: builder.add_text_field("env", STRING | STORED | FAST),
+        kind: builder.add_text_field("kind", STRING | STORED | FAST),
+        scope: builder.add_text_field("scope", STRING | STORED | FAST),
         author: builder.add_text_field("author", STRING | STORED),
         modified: builder.add_i64_field("modified", INDEXED | STORED | FAST),
         expires: builder.add_i64_field("expires", STORED | FAST),
@@ -203,6 +205,7 @@ pub struct OrgIndex {
     embedder: String,
     vectors: vectors::VectorCache,
     paths: vectors::SegmentCache<vectors::SegmentPaths>,
+    facets: vectors::SegmentCache<[vectors::SegmentPaths; 3]>,
 }
 
 impl std::fmt::Debug for OrgIndex {
@@ -315,6 +318,7 @@ impl OrgIndex {
             embedder: embedder.to_owned(),
             vectors: vectors::VectorCache::default(),
             paths: vectors::SegmentCache::default(),
+            facets: vectors::SegmentCache::default(),
         })
     }
 
@@ -410,9 +414,11 @@ impl OrgIndex {
     ) -> Result<Matches, IndexError> {
         let searcher = self.reader.searcher();
         self.paths.retain(&searcher);
+        self.facets.retain(&searcher);
         let compiled = self.compile(query, filters)?;
         let collector = AllMatches {
             paths: &self.paths,
+            facets: &self.facets,
             expires: "expires",
         };
         // Scored with fixed corpus statistics, never the index's own: those count every
@@ -428,6 +434,7 @@ impl OrgIndex {
                 self.vectors.retain(&searcher);
                 let collector = AllMatches {
                     paths: &self.paths,
+                    facets: &self.facets,
                     expires: "expires",
                 };
                 let narrowed = self.compile(None, filters)?;
@@ -632,12 +639,14 @@ fn ancestors(path: &str) -> impl Iterator<Item = &str> {
 /// Collects every match with its score and path.
 struct AllMatches<'a> {
     paths: &'a vectors::SegmentCache<vectors::SegmentPaths>,
+    facets: &'a vectors::SegmentCache<[vectors::SegmentPaths; 3]>,
     expires: &'static str,
 }
 
 struct SegmentMatches {
     segment: SegmentOrdinal,
     paths: std::sync::Arc<vectors::SegmentPaths>,
+    facets: std::sync::Arc<[vectors::SegmentPaths; 3]>,
     expires: Column<i64>,
     found: Vec<(DocId, Score)>,
 }
@@ -656,6 +665,13 @@ impl Collector for AllMatches<'_> {
             paths: self
                 .paths
                 .get(reader, |reader| vectors::load_paths(reader, "path"))?,
+            facets: self.facets.get(reader, |reader| {
+                Ok([
+                    vectors::load_paths(reader, "env")?,
+                    vectors::load_paths(reader, "kind")?,
+                    vectors::load_paths(reader, "scope")?,
+                ])
+            })?,
             expires: reader.fast_fields().i64(self.expires)?,
             found: Vec::new(),
         })
@@ -684,11 +700,18 @@ impl SegmentCollector for SegmentMatches {
                 continue;
             };
             let expires = self.expires.first(doc).filter(|at| *at != i64::MAX);
+            let facet = |at: usize| {
+                self.facets
+                    .get(at)
+                    .and_then(|column| column.get(doc as usize))
+                    .and_then(Clone::clone)
+            };
             out.push(Candidate {
                 address: DocAddress::new(self.segment, doc),
                 path,
                 score,
                 expires,
+                facets: [facet(0), facet(1), facet(2)],
             });
         }
         out

@@ -86,10 +86,12 @@ impl SegmentVectors {
     }
 }
 
-/// The paths of one segment's documents, by document.
+/// The values of one text column (paths, environments...) of a segment's documents, by
+/// document.
 pub(crate) type SegmentPaths = Vec<Option<Arc<str>>>;
 
-/// Reads every document's path of a segment (the dictionary once, in order).
+/// Reads every document's value of a text column of a segment (the dictionary once, in
+/// order).
 pub(crate) fn load_paths(reader: &SegmentReader, field: &str) -> tantivy::Result<SegmentPaths> {
     let docs = reader.max_doc() as usize;
     let Some(column) = reader.fast_fields().str(field)? else {

@@ -119,6 +119,8 @@ class SearchResults:
     indexed_revision: int
     next_cursor: str | None = None
     notice: str | None = None
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Readable matches by knowledge item `env`, `kind` and `scope` (all pages)."""
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SearchResults:
@@ -129,6 +131,8 @@ class SearchResults:
             indexed_revision=int(data["indexed_revision"]),
             next_cursor=data.get("next_cursor"),
             notice=data.get("notice"),
+            facets={name: {value: int(count) for value, count in counts.items()}
+                    for name, counts in data.get("facets", {}).items()},
         )
 
 

@@ -26,8 +26,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 use nexus_api::search::{
-    Consistency, ConsistencyLevel, SearchFilters, SearchHit, SearchMode, SearchRequest,
-    SearchResponse,
+    Consistency, ConsistencyLevel, SearchFacets, SearchFilters, SearchHit, SearchMode,
+    SearchRequest, SearchResponse,
 };
 use nexus_knowledge::{Environment, ItemKey};
 use nexus_path::{OrgId, VfsPath};
@@ -145,6 +145,25 @@ fn rfc3339(field: &str, text: &str) -> Result<i64, FsError> {
                 "`filters.{field}` must be an RFC 3339 time such as 2026-12-07T10:00:00Z"
             ))
         })
+}
+
+/// The knowledge items among `ranked` by environment, kind and scope.
+fn facets(ranked: &[(f32, &Candidate)]) -> SearchFacets {
+    let mut counted: [HashMap<&str, u64>; 3] = Default::default();
+    for (_, candidate) in ranked {
+        for (counts, value) in counted.iter_mut().zip(&candidate.facets) {
+            if let Some(value) = value {
+                *counts.entry(value).or_default() += 1;
+            }
+        }
+    }
+    let [env, kind, scope] = counted.map(|counts| {
+        counts
+            .into_iter()
+            .map(|(value, count)| (value.to_owned(), count))
+            .collect()
+    });
+    SearchFacets { env, kind, scope }
 }
 
 /// Candidates best first (by score, then path); with `top`, only the first `top` are put
@@ -446,6 +465,8 @@ impl Search<'_> {
             SearchMode::Hybrid => fuse(&[keyword, semantic]),
         };
         let total = ranked.len() as u64;
+        // Counted over exactly what `total` counts: the readable matches.
+        let facets = facets(&ranked);
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
         let end = start.saturating_add(limit);
         let hits = self
@@ -465,6 +486,7 @@ impl Search<'_> {
             mode,
             notice,
             indexed_revision,
+            facets,
         })
     }
 

@@ -625,3 +625,53 @@ async fn each_hit_says_why_the_caller_may_read_it() {
     assert!(system_answer.hits.iter().all(|hit| hit.why.as_deref()
         == Some(&["the system administrator reads everything".to_owned()][..])));
 }
+
+#[tokio::test]
+async fn facets_count_only_what_the_caller_may_read() {
+    let (_dir, fs) = provisioned().await;
+    let bob = fs.context(Principal::User("bob@acme.com".to_owned()));
+    let alice = fs.context(Principal::User("alice@acme.com".to_owned()));
+    let item = |env: &str, scope: &str, kind: &str| CreateItem {
+        env: env.to_owned(),
+        scope: scope.to_owned(),
+        kind: kind.to_owned(),
+        id: None,
+        data: json!({"title": "quasar findings", "body": "quasar"}),
+        session: None,
+    };
+    for (who, env, scope, kind) in [
+        (&bob, "kb", "personal", "node"),
+        (&bob, "kb", "personal", "node"),
+        (&alice, "kb", "UNIV", "node"),
+        // Alice's own: bob may not read it, so it is counted nowhere for him.
+        (&alice, "kb", "personal", "node"),
+    ] {
+        fs.items()
+            .create(who, "acme", item(env, scope, kind))
+            .await
+            .unwrap();
+    }
+    let bob_id = fs.registry().user_id("bob@acme.com").unwrap();
+    let answer = search(&fs, &bob, "quasar").await;
+    assert_eq!(answer.total, 3);
+    assert_eq!(answer.facets.env, BTreeMap::from([("kb".to_owned(), 3)]));
+    assert_eq!(answer.facets.kind, BTreeMap::from([("node".to_owned(), 3)]));
+    assert_eq!(
+        answer.facets.scope,
+        BTreeMap::from([(bob_id, 2), ("UNIV".to_owned(), 1)])
+    );
+    // The organization's admin reads all four; files add no facets.
+    fs.files()
+        .write(
+            &system(),
+            "/orgs/acme/main/quasar.md",
+            Bytes::from("quasar"),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap();
+    let answer = search(&fs, &alice, "quasar").await;
+    assert_eq!(answer.total, 5);
+    assert_eq!(answer.facets.env.get("kb"), Some(&4));
+    assert_eq!(answer.facets.scope.values().sum::<u64>(), 4);
+}
