@@ -447,7 +447,7 @@ pub struct SearchConfig {
 }
 
 /// `search.embedder:` — what turns documents and queries into vectors.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EmbedderConfig {
     /// A static model (the `Model2Vec` layout: `model.safetensors` and `tokenizer.json`) in
@@ -469,6 +469,31 @@ pub enum EmbedderConfig {
         #[serde(skip)]
         api_key: Option<String>,
     },
+}
+
+impl std::fmt::Debug for EmbedderConfig {
+    /// Everything but the API key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EmbedderConfig::Static { path } => {
+                f.debug_struct("Static").field("path", path).finish()
+            }
+            EmbedderConfig::Openai {
+                url,
+                model,
+                api_key_env,
+                dimensions,
+                api_key,
+            } => f
+                .debug_struct("Openai")
+                .field("url", url)
+                .field("model", model)
+                .field("api_key_env", api_key_env)
+                .field("dimensions", dimensions)
+                .field("api_key", &api_key.as_ref().map(|_| "<redacted>"))
+                .finish(),
+        }
+    }
 }
 
 /// How often `nexus serve` applies the organizations' retention policies.
@@ -752,6 +777,15 @@ impl Config {
                 nexus_core::StaticModel::load(path)
                     .map_err(|error| format!("`search.embedder`: {error}"))?,
             ),
+            EmbedderConfig::Openai {
+                api_key_env: Some(variable),
+                api_key: None,
+                ..
+            } => {
+                return Err(format!(
+                    "`search.embedder.api_key_env`: the variable {variable} is not set"
+                ));
+            }
             EmbedderConfig::Openai {
                 url,
                 model,
@@ -1204,6 +1238,25 @@ auth:
             .to_string();
         assert!(error.contains("search.embedder"), "{error}");
         assert!(error.contains("models/none"), "{error}");
+        // An endpoint's key variable that is not set stops the start too (never a request
+        // without the key), and the key never shows in a configuration's debug output.
+        let text = "data_dir: ./data\nsearch:\n  embedder:\n    kind: openai\n    url: http://127.0.0.1:9/v1\n    model: m\n    dimensions: 4\n    api_key_env: NEXUS_TEST_UNSET_EMBEDDINGS_KEY\n";
+        std::fs::write(dir.path().join("nexus.yaml"), text).unwrap();
+        let config = Config::load_from(&dir.path().join("nexus.yaml"), &env).unwrap();
+        let error = runtime
+            .block_on(config.open(nexus_core::StoreOptions::default()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("NEXUS_TEST_UNSET_EMBEDDINGS_KEY is not set"),
+            "{error}"
+        );
+        let with_key = |name: &str| (name == "EMBEDDINGS_KEY").then(|| "sk-canary-7q".to_owned());
+        let text = text.replace("NEXUS_TEST_UNSET_EMBEDDINGS_KEY", "EMBEDDINGS_KEY");
+        std::fs::write(dir.path().join("nexus.yaml"), text).unwrap();
+        let config = Config::load_from(&dir.path().join("nexus.yaml"), &with_key).unwrap();
+        assert!(!format!("{config:?}").contains("sk-canary-7q"));
+        assert!(format!("{config:?}").contains("<redacted>"));
     }
 
     #[test]

@@ -11,7 +11,6 @@ use serde::Deserialize;
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An embeddings endpoint.
-#[derive(Debug)]
 pub struct Endpoint {
     id: String,
     url: String,
@@ -19,6 +18,17 @@ pub struct Endpoint {
     api_key: Option<String>,
     dimensions: usize,
     client: reqwest::Client,
+}
+
+impl std::fmt::Debug for Endpoint {
+    /// Everything but the API key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("id", &self.id)
+            .field("dimensions", &self.dimensions)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Deserialize)]
