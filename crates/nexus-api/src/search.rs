@@ -161,6 +161,11 @@ pub struct SearchResponse {
     /// items of each environment, kind and scope.
     #[serde(default, skip_serializing_if = "SearchFacets::is_empty")]
     pub facets: SearchFacets,
+    /// Whether semantic neighbours were found through the index's graphs (a search of
+    /// more candidates than the server compares exactly): the hits and `total` then count
+    /// the readable neighbours found, which may leave out a few as similar.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub approximate: bool,
 }
 
 /// Counts of readable matches by a knowledge item's field (files have none).

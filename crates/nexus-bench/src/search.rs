@@ -11,7 +11,8 @@
 //! - S3: building the index from the store (documents/s), then the lag from an
 //!   acknowledged write to its first search hit while 16 writers write.
 //! - S4: semantic and hybrid queries with a static model of potion-base-8M's shape (29,528
-//!   tokens × 256 dimensions, weights generated here: nothing is downloaded).
+//!   tokens × 256 dimensions, weights generated here: nothing is downloaded), every vector
+//!   compared, then through the index segments' graphs (approximate, with its recall).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -57,6 +58,9 @@ const FOLDERS: usize = 10;
 const DOC_BYTES: usize = 1024;
 const MODEL_TOKENS: usize = 29_528;
 const MODEL_DIMENSIONS: usize = 256;
+/// The exact limit of S4's second half: below the admin's 100,000-odd candidates, so their
+/// searches go through the segments' graphs.
+const GRAPH_EXACT_LIMIT: usize = 50_000;
 
 /// The made-up word of rank `rank` (0 is the most frequent): three or more syllables.
 fn word(rank: usize) -> String {
@@ -419,12 +423,99 @@ async fn index_lag(fs: &Fs, args: &SearchArgs) -> anyhow::Result<Report> {
 }
 
 /// S4: the same data with a static model of potion-base-8M's shape; the index is rebuilt
-/// with vectors (its build time is reported), then semantic and hybrid queries are timed.
+/// with vectors (its build time is reported), then semantic and hybrid queries are timed
+/// with every vector compared, and again with an exact limit of 50,000 (the admin's
+/// searches then go through the segments' graphs: their build time, latency and recall).
 async fn semantic(
     data: &std::path::Path,
     scratch: &std::path::Path,
     args: &SearchArgs,
 ) -> anyhow::Result<()> {
+    let model = synthetic_model(scratch)?;
+    let open = |exact_limit: usize| {
+        let model = model.clone();
+        async move {
+            anyhow::Ok(
+                Fs::open(data, StoreOptions::default())
+                    .await?
+                    .with_embedder(model, nexus_core::DEFAULT_MIN_SIMILARITY)
+                    .with_exact_limit(exact_limit),
+            )
+        }
+    };
+    let fs = open(usize::MAX).await?;
+    let began = Instant::now();
+    fs.search().catch_up_org(&OrgId::parse("bench")?).await?;
+    let built = began.elapsed();
+    Report::new("S4 index build with vectors (static model, 256 dimensions)", vec![built], built)
+        .with_extra(json!({"docs": args.docs, "docs_per_s": args.docs as f64 / built.as_secs_f64(),
+                           "model": "synthetic, potion-base-8M shape", "tokens": MODEL_TOKENS, "dimensions": MODEL_DIMENSIONS}))
+        .print();
+    let member = fs.context(Principal::User("member@bench.org".to_owned()));
+    let admin = fs.context(Principal::User("admin@bench.org".to_owned()));
+    fs.search().spawn_indexer();
+    time_semantic(
+        &fs,
+        &[
+            ("a member reading 10%", &member),
+            ("an admin reading all", &admin),
+        ],
+        "",
+        args,
+    )
+    .await?;
+    let mut exact = Vec::new();
+    for (_, query) in queries() {
+        exact.push(top_paths(&fs, &admin, &query).await?);
+    }
+    fs.close().await;
+    let fs = open(GRAPH_EXACT_LIMIT).await?;
+    let admin = fs.context(Principal::User("admin@bench.org".to_owned()));
+    // Built up front (searches would build them in the background, exact meanwhile).
+    let began = Instant::now();
+    let segments = fs.search().build_graphs(&OrgId::parse("bench")?).await?;
+    let probe = request(&word(0), SearchMode::Semantic);
+    anyhow::ensure!(
+        fs.search()
+            .query(&admin, "bench", &probe)
+            .await?
+            .approximate,
+        "the graphs were not used"
+    );
+    let graphs = began.elapsed();
+    let mut found = 0;
+    let mut wanted = 0;
+    for ((_, query), exact) in queries().iter().zip(&exact) {
+        let approximate = top_paths(&fs, &admin, query).await?;
+        wanted += exact.len();
+        found += exact
+            .iter()
+            .filter(|path| approximate.contains(path))
+            .count();
+    }
+    Report::new(
+        "S4 graphs built (segments of 4,096 vectors or more)",
+        vec![graphs],
+        graphs,
+    )
+    .with_extra(
+        json!({"docs": args.docs, "exact_limit": GRAPH_EXACT_LIMIT, "segments_with_graphs": segments,
+                           "recall_at_10": found as f64 / wanted.max(1) as f64}),
+    )
+    .print();
+    time_semantic(
+        &fs,
+        &[("an admin reading all", &admin)],
+        ", through graphs",
+        args,
+    )
+    .await?;
+    fs.close().await;
+    Ok(())
+}
+
+/// A static model of potion-base-8M's shape, its weights drawn here.
+fn synthetic_model(scratch: &std::path::Path) -> anyhow::Result<Arc<dyn nexus_core::Embedder>> {
     let model_dir = scratch.join("model");
     let mut rng = SmallRng::seed_from_u64(42);
     let tokens: Vec<(String, Vec<f32>)> = (0..MODEL_TOKENS - 1)
@@ -441,32 +532,25 @@ async fn semantic(
         })
         .collect();
     nexus_core::write_static_model(&model_dir, &tokens)?;
-    let model = Arc::new(nexus_core::StaticModel::load(&model_dir)?);
-    let fs = Fs::open(data, StoreOptions::default())
-        .await?
-        .with_embedder(model, nexus_core::DEFAULT_MIN_SIMILARITY);
-    let began = Instant::now();
-    fs.search().catch_up_org(&OrgId::parse("bench")?).await?;
-    let built = began.elapsed();
-    Report::new("S4 index build with vectors (static model, 256 dimensions)", vec![built], built)
-        .with_extra(json!({"docs": args.docs, "docs_per_s": args.docs as f64 / built.as_secs_f64(),
-                           "model": "synthetic, potion-base-8M shape", "tokens": MODEL_TOKENS, "dimensions": MODEL_DIMENSIONS}))
-        .print();
-    let member = fs.context(Principal::User("member@bench.org".to_owned()));
-    let admin = fs.context(Principal::User("admin@bench.org".to_owned()));
-    fs.search().spawn_indexer();
+    Ok(Arc::new(nexus_core::StaticModel::load(&model_dir)?))
+}
+
+/// Times semantic and hybrid queries as each of `who`.
+async fn time_semantic(
+    fs: &Fs,
+    who: &[(&str, &CallContext)],
+    how: &str,
+    args: &SearchArgs,
+) -> anyhow::Result<()> {
     for (mode, name) in [
         (SearchMode::Semantic, "semantic"),
         (SearchMode::Hybrid, "hybrid"),
     ] {
-        for (label, who) in [
-            ("a member reading 10%", &member),
-            ("an admin reading all", &admin),
-        ] {
+        for (label, who) in who {
             time_queries(
-                &fs,
+                fs,
                 who,
-                &format!("S4 {name} query as {label}"),
+                &format!("S4 {name} query as {label}{how}"),
                 mode,
                 args.requests,
             )
@@ -474,6 +558,17 @@ async fn semantic(
             .print();
         }
     }
-    fs.close().await;
     Ok(())
+}
+
+/// The paths of the first page of a semantic search.
+async fn top_paths(fs: &Fs, who: &CallContext, query: &str) -> anyhow::Result<Vec<String>> {
+    Ok(fs
+        .search()
+        .query(who, "bench", &request(query, SearchMode::Semantic))
+        .await?
+        .hits
+        .into_iter()
+        .map(|hit| hit.path)
+        .collect())
 }

@@ -69,9 +69,14 @@ impl Session {
                 }
             }
             out.push_str(&format!(
-                "{} of {} shown{}\n",
+                "{} of {} shown{}{}\n",
                 response.hits.len(),
                 response.total,
+                if response.approximate {
+                    " (approximate: of the nearest found)"
+                } else {
+                    ""
+                },
                 response
                     .next_cursor
                     .as_deref()

@@ -31,7 +31,6 @@ pub use entry::{
     VersionInfo, format_timestamp,
 };
 pub use error::{ErrorCode, FsError, io_reason};
-pub use fs::DEFAULT_MIN_SIMILARITY;
 pub use fs::{
     Accounts, Archives, Audit, ByteRange, CheckQuery, DEFAULT_PAGE_SIZE, Files, Fs, GlobOptions,
     GrepOptions, ItemQuery, Items, Layout, ListOptions, LockerRotation, MAX_PAGE_SIZE, MemberKind,
@@ -39,6 +38,7 @@ pub use fs::{
     Provisioning, ReadOptions, ReadOutput, Relationships, Role, Sessions, WorkspaceSpec,
     WriteOptions,
 };
+pub use fs::{DEFAULT_EXACT_LIMIT, DEFAULT_MIN_SIMILARITY};
 pub use fs::{archive, retention};
 pub use nexus_path::{OrgId, VfsPath};
 pub use nexus_search::{

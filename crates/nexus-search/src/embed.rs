@@ -44,6 +44,14 @@ pub trait Embedder: Send + Sync + std::fmt::Debug {
 
     /// One unit-length vector per text, in order.
     fn embed<'a>(&'a self, texts: &'a [String]) -> Embedding<'a>;
+
+    /// The same, computed here and now, for an embedder that runs on this machine's CPU
+    /// (`None`: it waits on something else, e.g. an endpoint; use [`Embedder::embed`]).
+    /// Callers run it off their async workers.
+    fn embed_now(&self, texts: &[String]) -> Option<Result<Vec<Vec<f32>>, EmbedError>> {
+        let _ = texts;
+        None
+    }
 }
 
 /// Scales `vector` to unit length (a zero vector stays zero).
@@ -237,6 +245,10 @@ impl Embedder for StaticModel {
     fn embed<'a>(&'a self, texts: &'a [String]) -> Embedding<'a> {
         let vectors = texts.iter().map(|text| self.encode(text)).collect();
         Box::pin(std::future::ready(vectors))
+    }
+
+    fn embed_now(&self, texts: &[String]) -> Option<Result<Vec<Vec<f32>>, EmbedError>> {
+        Some(texts.iter().map(|text| self.encode(text)).collect())
     }
 }
 

@@ -8,6 +8,7 @@
 //! format, or one that cannot be opened, is reported so the caller rebuilds it.
 
 mod embed;
+mod graph;
 mod query;
 mod vectors;
 
@@ -31,6 +32,7 @@ pub use embed::{
     EmbedError, Embedder, Embedding, StaticModel, normalize, similarity, write_static_model,
 };
 pub use query::{ParsedQuery, QueryError};
+pub use vectors::Neighbours;
 
 /// The index format; an index written in another is rebuilt. Bump it when the schema, the
 /// tokenizer or what documents hold changes.
@@ -101,6 +103,8 @@ pub struct Matches {
     /// Every document whose embedding is at least as similar to the query's as asked,
     /// scored by that similarity.
     pub semantic: Vec<Candidate>,
+    /// How `semantic` was found.
+    pub neighbours: Neighbours,
     query: Box<dyn Query>,
 }
 
@@ -111,6 +115,20 @@ impl std::fmt::Debug for Matches {
             .field("semantic", &self.semantic.len())
             .finish_non_exhaustive()
     }
+}
+
+/// A semantic search's question.
+#[derive(Debug, Clone, Copy)]
+pub struct Semantic<'a> {
+    /// The query's embedding.
+    pub vector: &'a [f32],
+    /// Similarity from which a document matches.
+    pub threshold: f32,
+    /// Up to this many candidates (documents matching the filters), every candidate's
+    /// vector is compared; beyond, each segment holding at least
+    /// `min(exact_limit, 4096)` vectors is searched through its graph (built in the
+    /// background the first time; exact until then).
+    pub exact_limit: usize,
 }
 
 /// A matching document before permission filtering.
@@ -204,6 +222,7 @@ pub struct OrgIndex {
     /// Whose vectors the index holds (`none`).
     embedder: String,
     vectors: vectors::VectorCache,
+    graphs: std::sync::Arc<graph::GraphCache>,
     paths: vectors::SegmentCache<vectors::SegmentPaths>,
     facets: vectors::SegmentCache<[vectors::SegmentPaths; 3]>,
 }
@@ -317,6 +336,7 @@ impl OrgIndex {
             applied: Mutex::new(applied),
             embedder: embedder.to_owned(),
             vectors: vectors::VectorCache::default(),
+            graphs: std::sync::Arc::default(),
             paths: vectors::SegmentCache::default(),
             facets: vectors::SegmentCache::default(),
         })
@@ -404,12 +424,12 @@ impl OrgIndex {
 
     /// Every live document matching `filters` and, if given, the words of `query` (in
     /// [`Matches::candidates`]) and, if given, whose vector's similarity to `semantic`'s
-    /// vector is at least its threshold (in [`Matches::semantic`]); unranked, from one
-    /// view of the index. The similarity is computed exactly for every such document.
+    /// vector is at least its threshold (in [`Matches::semantic`], found as
+    /// [`Semantic::exact_limit`] says); unranked, from one view of the index.
     pub fn search(
         &self,
         query: Option<&ParsedQuery>,
-        semantic: Option<(&[f32], f32)>,
+        semantic: Option<Semantic<'_>>,
         filters: &Filters,
     ) -> Result<Matches, IndexError> {
         let searcher = self.reader.searcher();
@@ -428,34 +448,73 @@ impl OrgIndex {
         } else {
             Vec::new()
         };
-        let semantic = match semantic {
-            None => Vec::new(),
-            Some((vector, threshold)) => {
-                self.vectors.retain(&searcher);
-                let collector = AllMatches {
-                    paths: &self.paths,
-                    facets: &self.facets,
-                    expires: "expires",
-                };
-                let narrowed = self.compile(None, filters)?;
-                searcher.search(
-                    &narrowed,
-                    &vectors::Nearest {
-                        matches: collector,
-                        cache: &self.vectors,
-                        field: "vector",
-                        query: vector.into(),
-                        threshold,
-                    },
-                )?
-            }
+        let (semantic, neighbours) = match semantic {
+            None => (Vec::new(), Neighbours::Exact),
+            Some(semantic) => self.nearest(&searcher, semantic, filters)?,
         };
         Ok(Matches {
             searcher,
             candidates,
             semantic,
+            neighbours,
             query: compiled,
         })
+    }
+
+    /// The documents matching `filters` whose vectors are at least as similar as asked.
+    fn nearest(
+        &self,
+        searcher: &tantivy::Searcher,
+        semantic: Semantic<'_>,
+        filters: &Filters,
+    ) -> Result<(Vec<Candidate>, Neighbours), IndexError> {
+        // A query no known word of the model gave a direction to is similar to nothing.
+        if semantic.threshold > 0.0 && semantic.vector.iter().all(|x| *x == 0.0) {
+            return Ok((Vec::new(), Neighbours::Exact));
+        }
+        self.vectors.retain(searcher);
+        self.graphs.retain(searcher);
+        let narrowed = self.compile(None, filters)?;
+        let approximate = semantic.exact_limit < usize::MAX
+            && searcher.search(&narrowed, &tantivy::collector::Count)? > semantic.exact_limit;
+        Ok(searcher.search(
+            &narrowed,
+            &vectors::Nearest {
+                matches: AllMatches {
+                    paths: &self.paths,
+                    facets: &self.facets,
+                    expires: "expires",
+                },
+                cache: &self.vectors,
+                field: "vector",
+                query: semantic.vector.into(),
+                threshold: semantic.threshold,
+                graphs: approximate.then_some(&self.graphs),
+                min_graph: graph::MIN_GRAPH_VECTORS.min(semantic.exact_limit),
+            },
+        )?)
+    }
+
+    /// Builds now the graphs a semantic search with this `exact_limit` would use (those of
+    /// segments holding at least `min(exact_limit, 4096)` vectors) and answers how many
+    /// segments have one; searches otherwise build them in the background.
+    pub fn build_graphs(&self, exact_limit: usize) -> Result<usize, IndexError> {
+        let searcher = self.reader.searcher();
+        self.vectors.retain(&searcher);
+        self.graphs.retain(&searcher);
+        let mut ready = 0;
+        for reader in searcher.segment_readers() {
+            let vectors = self.vectors.get(reader, |reader| {
+                vectors::SegmentVectors::load(reader, "vector")
+            })?;
+            if vectors.len() >= graph::MIN_GRAPH_VECTORS.min(exact_limit).max(1) {
+                self.graphs.build_now(reader.segment_id(), &vectors);
+            }
+            if self.graphs.is_ready(reader.segment_id()) {
+                ready += 1;
+            }
+        }
+        Ok(ready)
     }
 
     fn compile(
@@ -637,13 +696,13 @@ fn ancestors(path: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Collects every match with its score and path.
-struct AllMatches<'a> {
+pub(crate) struct AllMatches<'a> {
     paths: &'a vectors::SegmentCache<vectors::SegmentPaths>,
     facets: &'a vectors::SegmentCache<[vectors::SegmentPaths; 3]>,
     expires: &'static str,
 }
 
-struct SegmentMatches {
+pub(crate) struct SegmentMatches {
     segment: SegmentOrdinal,
     paths: std::sync::Arc<vectors::SegmentPaths>,
     facets: std::sync::Arc<[vectors::SegmentPaths; 3]>,

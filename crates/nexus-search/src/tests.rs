@@ -10,6 +10,14 @@ fn doc(path: &str, text: &str) -> Document {
     }
 }
 
+fn exact(vector: &[f32], threshold: f32) -> Semantic<'_> {
+    Semantic {
+        vector,
+        threshold,
+        exact_limit: usize::MAX,
+    }
+}
+
 fn paths(index: &OrgIndex, query: &str, filters: &Filters) -> Vec<String> {
     let query = ParsedQuery::parse(query).unwrap();
     let found = index.candidates(&query, filters).unwrap();
@@ -276,7 +284,7 @@ fn semantic_candidates_are_every_filtered_document_similar_enough() {
     let query = embed(&model, "automobile");
     let search = |filters: &Filters, threshold: f32| {
         let mut found: Vec<(String, f32)> = index
-            .search(None, Some((&query, threshold)), filters)
+            .search(None, Some(exact(&query, threshold)), filters)
             .unwrap()
             .semantic
             .into_iter()
@@ -304,7 +312,7 @@ fn semantic_candidates_are_every_filtered_document_similar_enough() {
     let both = index
         .search(
             Some(&ParsedQuery::parse("banana").unwrap()),
-            Some((&query, 0.5)),
+            Some(exact(&query, 0.5)),
             &Filters::default(),
         )
         .unwrap();
@@ -350,4 +358,172 @@ fn a_narrowing_keeps_the_documents_at_or_under_its_paths() {
     );
     assert!(paths(&index, "word", &within(&[])).is_empty());
     assert_eq!(paths(&index, "word", &within(&["/orgs/acme"])).len(), 5);
+}
+
+/// A deterministic pseudo-random unit vector.
+fn random_unit(seed: &mut u64, dimensions: usize) -> Vec<f32> {
+    let mut vector: Vec<f32> = (0..dimensions)
+        .map(|_| {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            f32::from(u16::try_from(*seed % 2001).unwrap_or(0)) / 1000.0 - 1.0
+        })
+        .collect();
+    normalize(&mut vector);
+    vector
+}
+
+#[test]
+fn large_segments_are_searched_through_graphs_beyond_the_exact_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (index, _) = OrgIndex::open(&dir.path().join("acme"), "test").unwrap();
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let count = 2000;
+    for at in 0..count {
+        let mut document = doc(&format!("/orgs/acme/w{}/d{at}.md", at % 2), "text");
+        document.vector = Some(random_unit(&mut seed, 16));
+        index.upsert(&document).unwrap();
+    }
+    index.commit(1).unwrap();
+    let query = random_unit(&mut seed, 16);
+    let top = |semantic: Semantic<'_>, filters: &Filters| {
+        let matches = index.search(None, Some(semantic), filters).unwrap();
+        let mut found: Vec<(f32, String)> = matches
+            .semantic
+            .iter()
+            .map(|candidate| (candidate.score, candidate.path.to_string()))
+            .collect();
+        found.sort_by(|a, b| b.0.total_cmp(&a.0));
+        (found, matches.neighbours)
+    };
+    let all = Filters::default();
+    let (exact_found, by) = top(exact(&query, 0.5), &all);
+    assert_eq!(by, Neighbours::Exact);
+    assert!(exact_found.len() > 10, "{}", exact_found.len());
+    let approximate = Semantic {
+        exact_limit: 100,
+        ..exact(&query, 0.5)
+    };
+    // Built when asked (searches would start it in the background).
+    assert_eq!(index.build_graphs(100).unwrap(), 1);
+    let (found, by) = top(approximate, &all);
+    assert!(matches!(by, Neighbours::Approximate { .. }), "{by:?}");
+    // Every neighbour found is similar as asked, with its exact similarity...
+    for (score, path) in &found {
+        let exact_score = exact_found
+            .iter()
+            .find(|(_, exact_path)| exact_path == path)
+            .map(|(score, _)| *score);
+        assert!(
+            exact_score.is_some_and(|s| (s - score).abs() < 1e-4),
+            "{path}"
+        );
+    }
+    // ...and nearly all the nearest are found.
+    let recalled = exact_found
+        .iter()
+        .take(10)
+        .filter(|(_, path)| found.iter().any(|(_, found)| found == path))
+        .count();
+    assert!(recalled >= 9, "recall@10 {recalled}/10");
+    // Filters still apply to what the graph answers.
+    let narrowed = Filters {
+        path_prefix: Some("/orgs/acme/w1".to_owned()),
+        ..Filters::default()
+    };
+    let (found, _) = top(approximate, &narrowed);
+    assert!(!found.is_empty());
+    assert!(
+        found
+            .iter()
+            .all(|(_, path)| path.starts_with("/orgs/acme/w1/"))
+    );
+    // Deleted documents are not answered from the graph of their segment.
+    let nearest = found.first().map(|(_, path)| path.clone()).unwrap();
+    index.remove(&nearest);
+    index.commit(2).unwrap();
+    let (found, by) = top(approximate, &all);
+    assert!(matches!(by, Neighbours::Approximate { .. }), "{by:?}");
+    assert!(found.iter().all(|(_, path)| *path != nearest));
+    // A graph answers a bounded number of neighbours: with every document similar enough,
+    // it says it may have left some out.
+    let (found, by) = top(
+        Semantic {
+            threshold: -1.0,
+            ..approximate
+        },
+        &all,
+    );
+    assert_eq!(by, Neighbours::Approximate { complete: false });
+    assert!(found.len() < count - 1);
+    // Under the limit, candidates are compared exactly.
+    let (_, by) = top(
+        Semantic {
+            exact_limit: 1000,
+            ..approximate
+        },
+        &narrowed,
+    );
+    assert_eq!(by, Neighbours::Exact);
+}
+
+#[test]
+fn segment_caches_follow_merges() {
+    let dir = tempfile::tempdir().unwrap();
+    let (index, _) = OrgIndex::open(&dir.path().join("acme"), "test").unwrap();
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    for batch in 0..3u64 {
+        for at in 0..40 {
+            let mut document = doc(&format!("/orgs/acme/a/b{batch}-{at}.md"), "common words");
+            document.vector = Some(random_unit(&mut seed, 8));
+            index.upsert(&document).unwrap();
+        }
+        index.commit(batch + 1).unwrap();
+    }
+    let query = random_unit(&mut seed, 8);
+    let words = ParsedQuery::parse("words").unwrap();
+    let answer = |semantic: Semantic<'_>| {
+        let matches = index
+            .search(Some(&words), Some(semantic), &Filters::default())
+            .unwrap();
+        let mut semantic: Vec<(String, u32)> = matches
+            .semantic
+            .iter()
+            .map(|found| (found.path.to_string(), found.score.to_bits()))
+            .collect();
+        semantic.sort();
+        let mut keyword: Vec<String> = matches
+            .candidates
+            .iter()
+            .map(|found| found.path.to_string())
+            .collect();
+        keyword.sort();
+        (keyword, semantic)
+    };
+    let through_graphs = Semantic {
+        exact_limit: 1,
+        ..exact(&query, -1.0)
+    };
+    let before = answer(exact(&query, -1.0));
+    assert_eq!(before.0.len(), 120);
+    assert_eq!(before.1.len(), 120);
+    let segments = index.reader.searcher().segment_readers().len();
+    assert!(segments >= 2, "{segments}");
+    assert_eq!(index.build_graphs(1).unwrap(), segments);
+    assert_eq!(answer(through_graphs), before);
+    assert_eq!(index.vectors.len(), segments);
+    assert_eq!(index.paths.len(), segments);
+    // Merged into one segment: the same answers, from caches of the live segment only.
+    let ids = index.index.searchable_segment_ids().unwrap();
+    index.writer.lock().merge(&ids).wait().unwrap();
+    index.reader.reload().unwrap();
+    assert_eq!(index.reader.searcher().segment_readers().len(), 1);
+    assert_eq!(answer(exact(&query, -1.0)), before);
+    assert_eq!(index.vectors.len(), 1);
+    assert_eq!(index.paths.len(), 1);
+    assert_eq!(index.facets.len(), 1);
+    assert_eq!(index.build_graphs(1).unwrap(), 1);
+    assert_eq!(index.graphs.len(), 1);
+    assert_eq!(answer(through_graphs), before);
 }

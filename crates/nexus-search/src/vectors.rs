@@ -11,6 +11,7 @@ use tantivy::index::SegmentId;
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 use super::{AllMatches, Candidate, SegmentMatches};
+use crate::graph::GraphCache;
 
 /// A vector as stored.
 pub(crate) fn to_bytes(vector: &[f32]) -> Vec<u8> {
@@ -34,7 +35,7 @@ pub(crate) struct SegmentVectors {
 }
 
 impl SegmentVectors {
-    fn load(reader: &SegmentReader, field: &str) -> tantivy::Result<SegmentVectors> {
+    pub(crate) fn load(reader: &SegmentReader, field: &str) -> tantivy::Result<SegmentVectors> {
         let Some(column) = reader.fast_fields().bytes(field)? else {
             return Ok(SegmentVectors::default());
         };
@@ -76,7 +77,29 @@ impl SegmentVectors {
         Ok(vectors)
     }
 
-    fn get(&self, doc: DocId) -> Option<&[f32]> {
+    /// One vector alone (a query), as document 0.
+    pub(crate) fn single(vector: &[f32]) -> SegmentVectors {
+        SegmentVectors {
+            dimensions: vector.len(),
+            values: vector.to_vec(),
+            present: vec![true],
+        }
+    }
+
+    /// The documents that have a vector.
+    pub(crate) fn documents(&self) -> impl Iterator<Item = DocId> + '_ {
+        self.present
+            .iter()
+            .zip(0..)
+            .filter_map(|(present, doc)| present.then_some(doc))
+    }
+
+    /// How many documents have a vector.
+    pub(crate) fn len(&self) -> usize {
+        self.present.iter().filter(|present| **present).count()
+    }
+
+    pub(crate) fn get(&self, doc: DocId) -> Option<&[f32]> {
         let at = doc as usize;
         if !self.present.get(at).copied().unwrap_or(false) {
             return None;
@@ -146,6 +169,12 @@ impl<T> SegmentCache<T> {
         Ok(loaded)
     }
 
+    /// How many segments are cached.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.segments.lock().len()
+    }
+
     /// Forgets the segments `searcher` no longer uses (merged or emptied away).
     pub(crate) fn retain(&self, searcher: &tantivy::Searcher) {
         let live: std::collections::HashSet<SegmentId> = searcher
@@ -158,13 +187,16 @@ impl<T> SegmentCache<T> {
 }
 
 /// Collects every matching document whose vector is at least `threshold` similar to
-/// `query`, scored by that similarity.
+/// `query`, scored by that similarity: exactly, or (given `graphs`) from the graph of each
+/// segment holding at least `min_graph` vectors.
 pub(crate) struct Nearest<'a> {
     pub(crate) matches: AllMatches<'a>,
     pub(crate) cache: &'a VectorCache,
     pub(crate) field: &'static str,
     pub(crate) query: Arc<[f32]>,
     pub(crate) threshold: f32,
+    pub(crate) graphs: Option<&'a Arc<GraphCache>>,
+    pub(crate) min_graph: usize,
 }
 
 pub(crate) struct SegmentNearest {
@@ -172,10 +204,55 @@ pub(crate) struct SegmentNearest {
     vectors: Arc<SegmentVectors>,
     query: Arc<[f32]>,
     threshold: f32,
+    /// From the segment's graph: the only documents that can match, with their similarity.
+    neighbours: Option<HashMap<DocId, f32>>,
+    /// Whether the graph may have left out documents as similar as asked.
+    truncated: bool,
+    /// Whether the segment was searched through its graph.
+    approximate: bool,
+}
+
+/// What the nearest documents were found by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Neighbours {
+    /// Every candidate's vector was compared.
+    Exact,
+    /// Some segments were searched through their graphs: `complete` when none of them had
+    /// more neighbours as similar as asked than a graph search answers.
+    Approximate { complete: bool },
+}
+
+impl Nearest<'_> {
+    /// The nearest documents of the segment by its graph, when it is searched through one.
+    fn neighbours(
+        &self,
+        reader: &SegmentReader,
+        vectors: &Arc<SegmentVectors>,
+    ) -> Option<(HashMap<DocId, f32>, bool)> {
+        let graphs = self.graphs?;
+        if vectors.len() < self.min_graph.max(1) {
+            return None;
+        }
+        let graph = graphs.ready_or_start(reader.segment_id(), vectors)?;
+        let nearest = graph.nearest(&self.query);
+        // Every neighbour answered as similar as asked, and others left unanswered: some
+        // of those may be as similar.
+        let truncated = nearest.len() < graph.len()
+            && nearest
+                .last()
+                .is_some_and(|(_, similarity)| *similarity >= self.threshold);
+        Some((
+            nearest
+                .into_iter()
+                .filter(|(_, similarity)| *similarity >= self.threshold)
+                .collect(),
+            truncated,
+        ))
+    }
 }
 
 impl Collector for Nearest<'_> {
-    type Fruit = Vec<Candidate>;
+    type Fruit = (Vec<Candidate>, Neighbours);
     type Child = SegmentNearest;
 
     fn for_segment(
@@ -183,13 +260,21 @@ impl Collector for Nearest<'_> {
         segment: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<SegmentNearest> {
+        let vectors = self
+            .cache
+            .get(reader, |reader| SegmentVectors::load(reader, self.field))?;
+        let (neighbours, truncated) = match self.neighbours(reader, &vectors) {
+            Some((neighbours, truncated)) => (Some(neighbours), truncated),
+            None => (None, false),
+        };
         Ok(SegmentNearest {
             matches: self.matches.for_segment(segment, reader)?,
-            vectors: self
-                .cache
-                .get(reader, |reader| SegmentVectors::load(reader, self.field))?,
+            vectors,
             query: self.query.clone(),
             threshold: self.threshold,
+            approximate: neighbours.is_some(),
+            neighbours,
+            truncated,
         })
     }
 
@@ -197,25 +282,95 @@ impl Collector for Nearest<'_> {
         false
     }
 
-    fn merge_fruits(&self, fruits: Vec<Vec<Candidate>>) -> tantivy::Result<Vec<Candidate>> {
-        Ok(fruits.into_iter().flatten().collect())
+    /// A segment searched through its graph visits only the neighbours it answered (each
+    /// tested against the filters by seeking to it), not every document of the filters.
+    fn collect_segment(
+        &self,
+        weight: &dyn tantivy::query::Weight,
+        segment_ord: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<(Vec<Candidate>, Neighbours)> {
+        let mut segment = self.for_segment(segment_ord, reader)?;
+        let alive = |doc: DocId| {
+            reader
+                .alive_bitset()
+                .is_none_or(|alive| alive.is_alive(doc))
+        };
+        match segment.neighbours.take() {
+            None => weight.for_each_no_score(reader, &mut |docs| {
+                for &doc in docs {
+                    if alive(doc) {
+                        segment.collect(doc, 0.0);
+                    }
+                }
+            })?,
+            Some(neighbours) => {
+                let mut nearest: Vec<(DocId, f32)> = neighbours.into_iter().collect();
+                nearest.sort_unstable_by_key(|(doc, _)| *doc);
+                let mut filtered = weight.scorer(reader, 1.0)?;
+                for (doc, similarity) in nearest {
+                    let at = if filtered.doc() < doc {
+                        filtered.seek(doc)
+                    } else {
+                        filtered.doc()
+                    };
+                    if at == doc && alive(doc) {
+                        segment.matches.collect(doc, similarity);
+                    }
+                }
+                segment.approximate = true;
+            }
+        }
+        Ok(segment.harvest())
+    }
+
+    fn merge_fruits(
+        &self,
+        fruits: Vec<(Vec<Candidate>, Neighbours)>,
+    ) -> tantivy::Result<(Vec<Candidate>, Neighbours)> {
+        let mut by = Neighbours::Exact;
+        let mut out = Vec::new();
+        for (candidates, found) in fruits {
+            out.extend(candidates);
+            by = match (by, found) {
+                (Neighbours::Exact, found) | (found, Neighbours::Exact) => found,
+                (
+                    Neighbours::Approximate { complete: a },
+                    Neighbours::Approximate { complete: b },
+                ) => Neighbours::Approximate { complete: a && b },
+            };
+        }
+        Ok((out, by))
     }
 }
 
 impl SegmentCollector for SegmentNearest {
-    type Fruit = Vec<Candidate>;
+    type Fruit = (Vec<Candidate>, Neighbours);
 
     fn collect(&mut self, doc: DocId, _: Score) {
-        let Some(vector) = self.vectors.get(doc) else {
-            return;
+        let similarity = match &self.neighbours {
+            Some(neighbours) => match neighbours.get(&doc) {
+                Some(similarity) => *similarity,
+                None => return,
+            },
+            None => match self.vectors.get(doc) {
+                Some(vector) => super::similarity(&self.query, vector),
+                None => return,
+            },
         };
-        let similarity = super::similarity(&self.query, vector);
         if similarity >= self.threshold {
             self.matches.collect(doc, similarity);
         }
     }
 
-    fn harvest(self) -> Vec<Candidate> {
-        self.matches.harvest()
+    fn harvest(self) -> (Vec<Candidate>, Neighbours) {
+        let found = if self.approximate {
+            Neighbours::Approximate {
+                complete: !self.truncated,
+            }
+        } else {
+            Neighbours::Exact
+        };
+        (self.matches.harvest(), found)
     }
 }

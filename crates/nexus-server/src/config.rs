@@ -444,6 +444,10 @@ pub struct SearchConfig {
     /// Cosine similarity from which a document is a semantic match (default 0.3).
     #[serde(default)]
     pub min_similarity: Option<f32>,
+    /// Up to how many candidates a semantic search compares every vector (default
+    /// 200,000); beyond, large index segments are searched through their graphs.
+    #[serde(default)]
+    pub exact_limit: Option<usize>,
 }
 
 /// `search.embedder:` — what turns documents and queries into vectors.
@@ -750,12 +754,18 @@ impl Config {
             return Err(error);
         }
         match self.embedder().await {
-            Ok(Some(embedder)) => Ok(fs.with_embedder(
-                embedder,
-                self.search
-                    .min_similarity
-                    .unwrap_or(nexus_core::DEFAULT_MIN_SIMILARITY),
-            )),
+            Ok(Some(embedder)) => Ok(fs
+                .with_embedder(
+                    embedder,
+                    self.search
+                        .min_similarity
+                        .unwrap_or(nexus_core::DEFAULT_MIN_SIMILARITY),
+                )
+                .with_exact_limit(
+                    self.search
+                        .exact_limit
+                        .unwrap_or(nexus_core::DEFAULT_EXACT_LIMIT),
+                )),
             Ok(None) => Ok(fs),
             Err(message) => {
                 fs.close().await;
@@ -815,6 +825,11 @@ impl Config {
         {
             return Err(Problem(
                 "search.min_similarity must lie between -1 and 1 (a cosine similarity)".to_owned(),
+            ));
+        }
+        if self.search.exact_limit == Some(0) {
+            return Err(Problem(
+                "search.exact_limit must be at least 1 (candidates compared exactly)".to_owned(),
             ));
         }
         match &self.search.embedder {
@@ -1176,13 +1191,14 @@ auth:
 
     #[test]
     fn an_embedder_is_configured_or_refused_with_a_reason() {
-        let text = "data_dir: /d\nsearch:\n  embedder:\n    kind: static\n    path: /models/potion\n  min_similarity: 0.4\n";
+        let text = "data_dir: /d\nsearch:\n  embedder:\n    kind: static\n    path: /models/potion\n  min_similarity: 0.4\n  exact_limit: 1000\n";
         let config = Config::parse(text, "c.yaml", &env).unwrap();
         assert!(matches!(
             &config.search.embedder,
             Some(EmbedderConfig::Static { path }) if path == Path::new("/models/potion")
         ));
         assert_eq!(config.search.min_similarity, Some(0.4));
+        assert_eq!(config.search.exact_limit, Some(1000));
         let endpoint = "data_dir: /d\nsearch:\n  embedder:\n    kind: openai\n    url: http://127.0.0.1:11434/v1\n    model: nomic-embed-text\n    dimensions: 768\n";
         assert!(matches!(
             Config::parse(endpoint, "c.yaml", &env)
@@ -1196,6 +1212,8 @@ auth:
         ));
         for (text, expected) in [
             ("search:\n  min_similarity: 2\n", "between -1 and 1"),
+            ("search:\n  exact_limit: 0\n", "at least 1"),
+            ("search:\n  exact_limit: -5\n", "exact_limit"),
             (
                 "search:\n  embedder:\n    kind: onnx\n",
                 "unknown variant `onnx`",

@@ -121,6 +121,9 @@ class SearchResults:
     notice: str | None = None
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
     """Readable matches by knowledge item `env`, `kind` and `scope` (all pages)."""
+    approximate: bool = False
+    """Whether semantic neighbours came from the index's graphs (`total` may then leave
+    out a few as similar)."""
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SearchResults:
@@ -133,6 +136,7 @@ class SearchResults:
             notice=data.get("notice"),
             facets={name: {value: int(count) for value, count in counts.items()}
                     for name, counts in data.get("facets", {}).items()},
+            approximate=bool(data.get("approximate", False)),
         )
 
 

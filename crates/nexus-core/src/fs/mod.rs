@@ -35,7 +35,7 @@ mod orgs;
 mod relationships;
 pub mod retention;
 mod retrieval;
-pub use retrieval::DEFAULT_MIN_SIMILARITY;
+pub use retrieval::{DEFAULT_EXACT_LIMIT, DEFAULT_MIN_SIMILARITY};
 mod search;
 
 use std::path::Path;
@@ -223,6 +223,15 @@ impl Fs {
         min_similarity: f32,
     ) -> Fs {
         self.search_indexes = Arc::new(self.search_indexes.with_embedder(embedder, min_similarity));
+        self
+    }
+
+    /// The same filesystem, comparing every vector in a semantic search of up to
+    /// `exact_limit` candidates (documents matching its filters) and searching larger index
+    /// segments through their graphs beyond ([`crate::DEFAULT_EXACT_LIMIT`] unless set).
+    #[must_use]
+    pub fn with_exact_limit(mut self, exact_limit: usize) -> Fs {
+        self.search_indexes = Arc::new(self.search_indexes.with_exact_limit(exact_limit));
         self
     }
 

@@ -32,7 +32,9 @@ use nexus_api::search::{
 use nexus_knowledge::{Environment, ItemKey};
 use nexus_path::{OrgId, VfsPath};
 use nexus_rebac::CheckResult;
-use nexus_search::{Candidate, Document, Embedder, Filters, Opened, OrgIndex, ParsedQuery};
+use nexus_search::{
+    Candidate, Document, Embedder, Filters, Neighbours, Opened, OrgIndex, ParsedQuery,
+};
 use nexus_store::{ListQuery, Node, Timestamp};
 
 use super::{Fs, Search};
@@ -64,6 +66,10 @@ const MAX_NARROWING: usize = 1024;
 const RRF_K: f32 = 60.0;
 /// Similarity (cosine) from which a document is a semantic match, unless configured.
 pub const DEFAULT_MIN_SIMILARITY: f32 = 0.3;
+/// Up to how many candidates (documents matching a search's filters and narrowing) every
+/// vector is compared, unless configured; beyond, large index segments are searched through
+/// their graphs (approximate nearest neighbours).
+pub const DEFAULT_EXACT_LIMIT: usize = 200_000;
 
 /// The organizations' indexes of a data directory.
 #[derive(Debug, Default)]
@@ -80,6 +86,8 @@ pub struct Indexes {
     embedder: Option<Arc<dyn Embedder>>,
     /// Similarity from which a document is a semantic match.
     min_similarity: f32,
+    /// Up to how many candidates semantic search compares every vector.
+    exact_limit: usize,
 }
 
 impl Indexes {
@@ -87,6 +95,7 @@ impl Indexes {
         Indexes {
             root,
             min_similarity: DEFAULT_MIN_SIMILARITY,
+            exact_limit: DEFAULT_EXACT_LIMIT,
             ..Indexes::default()
         }
     }
@@ -101,6 +110,18 @@ impl Indexes {
             root: self.root.clone(),
             embedder: Some(embedder),
             min_similarity,
+            exact_limit: self.exact_limit,
+            ..Indexes::default()
+        }
+    }
+
+    /// The same place and embedder, comparing every vector up to `exact_limit` candidates.
+    pub(crate) fn with_exact_limit(&self, exact_limit: usize) -> Indexes {
+        Indexes {
+            root: self.root.clone(),
+            embedder: self.embedder.clone(),
+            min_similarity: self.min_similarity,
+            exact_limit,
             ..Indexes::default()
         }
     }
@@ -263,6 +284,27 @@ fn path_to(
             Some(rest)
         }),
         ExpandKind::Nil | ExpandKind::Cycle => None,
+    }
+}
+
+/// The vectors of `texts`: a local model's computed on a blocking thread (never on the
+/// async workers, which serve requests meanwhile), an endpoint's awaited.
+async fn embed_batch(
+    embedder: &Arc<dyn Embedder>,
+    texts: Vec<String>,
+) -> Result<Vec<Vec<f32>>, nexus_search::EmbedError> {
+    let local = Arc::clone(embedder);
+    let computed = tokio::task::spawn_blocking(move || {
+        let vectors = local.embed_now(&texts);
+        (texts, vectors)
+    })
+    .await;
+    match computed {
+        Ok((_, Some(vectors))) => vectors,
+        Ok((texts, None)) => embedder.embed(&texts).await,
+        Err(error) => Err(nexus_search::EmbedError::Failed(format!(
+            "the embedding task failed: {error}"
+        ))),
     }
 }
 
@@ -441,22 +483,31 @@ impl Search<'_> {
         let indexed_revision = entry.index.applied();
         let vector = self.query_vector(mode, request).await?;
         filters.within = self.narrowing(context, org)?;
-        let matches = entry
-            .index
-            .search(
-                query.as_ref(),
-                vector
-                    .as_deref()
-                    .map(|vector| (vector, self.search_indexes.min_similarity)),
-                &filters,
-            )
-            .map_err(index_error)?;
+        let needed = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .saturating_add(limit);
+        let search = |exact_limit: usize| {
+            let semantic = vector.as_deref().map(|vector| nexus_search::Semantic {
+                vector,
+                threshold: self.search_indexes.min_similarity,
+                exact_limit,
+            });
+            entry
+                .index
+                .search(query.as_ref(), semantic, &filters)
+                .map_err(index_error)
+        };
+        let mut matches = search(self.search_indexes.exact_limit)?;
+        // Graphs answer a bounded number of neighbours, some of which the caller may not
+        // read: when that leaves the page short, every candidate is compared instead.
+        if matches.neighbours == (Neighbours::Approximate { complete: false })
+            && self.readable(context, &matches.semantic)?.len() < needed
+        {
+            matches = search(usize::MAX)?;
+        }
+        let approximate = matches.neighbours != Neighbours::Exact;
         // Only what the page needs is put in order; fusion needs whole rankings.
-        let top = (mode != SearchMode::Hybrid).then_some(
-            usize::try_from(offset)
-                .unwrap_or(usize::MAX)
-                .saturating_add(limit),
-        );
+        let top = (mode != SearchMode::Hybrid).then_some(needed);
         let keyword = rank(self.readable(context, &matches.candidates)?, top);
         let semantic = rank(self.readable(context, &matches.semantic)?, top);
         let ranked = match mode {
@@ -487,6 +538,7 @@ impl Search<'_> {
             notice,
             indexed_revision,
             facets,
+            approximate,
         })
     }
 
@@ -827,6 +879,20 @@ impl Search<'_> {
         self.catch_up(org, &entry).await
     }
 
+    /// Builds now the graphs the organization's semantic searches beyond the exact limit
+    /// use (searches otherwise build them in the background when first needed); how many
+    /// index segments have one.
+    pub async fn build_graphs(self, org: &OrgId) -> Result<usize, FsError> {
+        let entry = self.entry(org).await?;
+        let exact_limit = self.search_indexes.exact_limit;
+        tokio::task::spawn_blocking(move || entry.index.build_graphs(exact_limit))
+            .await
+            .map_err(|error| FsError::Unavailable {
+                message: format!("building the search graphs failed: {error}"),
+            })?
+            .map_err(index_error)
+    }
+
     async fn catch_up(self, org: &OrgId, entry: &OrgEntry) -> Result<(), FsError> {
         let _writing = entry.sync.lock().await;
         loop {
@@ -942,7 +1008,7 @@ impl Search<'_> {
                             .collect()
                     })
                     .collect();
-                let vectors = match embedder.embed(&texts).await {
+                let vectors = match embed_batch(embedder, texts.clone()).await {
                     Ok(vectors) => vectors.into_iter().map(Some).collect(),
                     // Refused for good: one by one, and a document refused alone is
                     // indexed without a vector (found by its words only), so it never

@@ -675,3 +675,91 @@ async fn facets_count_only_what_the_caller_may_read() {
     assert_eq!(answer.facets.env.get("kb"), Some(&4));
     assert_eq!(answer.facets.scope.values().sum::<u64>(), 4);
 }
+
+#[tokio::test]
+async fn approximate_neighbours_are_checked_and_a_short_page_is_compared_exactly() {
+    let (_dir, fs) = provisioned().await;
+    let (_model, embedder) = toy_model(&WORDS);
+    let fs = fs
+        .with_embedder(embedder, nexus_core::DEFAULT_MIN_SIMILARITY)
+        .with_exact_limit(20);
+    let root = system();
+    let bob_id = fs.registry().user_id("bob@acme.com").unwrap();
+    let bob = fs.context(Principal::User("bob@acme.com".to_owned()));
+    let alice = fs.context(Principal::User("alice@acme.com".to_owned()));
+    // Bob reads 30 of 330 texts, all alike: a graph's neighbours are mostly not his.
+    for (folder, count) in [("open", 30), ("closed", 300)] {
+        fs.files()
+            .mkdir(&root, &format!("/orgs/acme/main/{folder}"), true)
+            .await
+            .unwrap();
+        for at in 0..count {
+            fs.files()
+                .write(
+                    &root,
+                    &format!("/orgs/acme/main/{folder}/n{at}.md"),
+                    Bytes::from("alpha"),
+                    WriteOptions::default(),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    fs.relationships()
+        .setfacl(&root, "/orgs/acme/main/open", &format!("user:{bob_id}:r--"))
+        .await
+        .unwrap();
+    // One segment (its graph is built in the background after the first search needs it).
+    fs.search().reindex(&root, "acme").await.unwrap();
+    let page = |who: &CallContext, limit: usize| {
+        let fs = &fs;
+        let who = who.clone();
+        async move {
+            fs.search()
+                .query(
+                    &who,
+                    "acme",
+                    &SearchRequest {
+                        mode: Some(SearchMode::Semantic),
+                        limit: Some(limit),
+                        ..request("alpha")
+                    },
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let mut answer = page(&alice, 10).await;
+    for _ in 0..200 {
+        if answer.approximate {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        answer = page(&alice, 10).await;
+    }
+    // The admin reads everything: a graph's neighbours fill the page.
+    assert!(answer.approximate, "no graph was built");
+    assert_eq!(answer.hits.len(), 10);
+    assert!(answer.total < 330, "{}", answer.total);
+    // Bob's page of 5 is filled from the neighbours he may read...
+    let small = page(&bob, 5).await;
+    assert!(small.approximate);
+    assert_eq!(small.hits.len(), 5);
+    for hit in &small.hits {
+        assert!(
+            hit.path.starts_with("/orgs/acme/main/open/"),
+            "{}",
+            hit.path
+        );
+    }
+    // ...and a page the neighbours cannot fill is answered by comparing every candidate:
+    // all 30, exactly.
+    let full = page(&bob, 100).await;
+    assert!(!full.approximate);
+    assert_eq!(full.total, 30);
+    assert!(
+        full.hits
+            .iter()
+            .all(|hit| hit.path.starts_with("/orgs/acme/main/open/"))
+    );
+}
