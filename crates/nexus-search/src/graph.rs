@@ -152,7 +152,16 @@ impl GraphCache {
     }
 
     fn finish(&self, segment: SegmentId, vectors: &Arc<SegmentVectors>) {
-        let graph = Arc::new(SegmentGraph::build(vectors));
+        let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            SegmentGraph::build(vectors)
+        }));
+        let Ok(graph) = built else {
+            // Not left marked as being built: the next search that needs it tries again.
+            tracing::warn!("a search graph could not be built; the segment stays exact");
+            self.segments.lock().remove(&segment);
+            return;
+        };
+        let graph = Arc::new(graph);
         let mut segments = self.segments.lock();
         // A segment merged away while its graph was built is not brought back.
         if let Some(slot) = segments.get_mut(&segment) {

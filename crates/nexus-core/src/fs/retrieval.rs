@@ -497,11 +497,11 @@ impl Search<'_> {
                 .search(query.as_ref(), semantic, &filters)
                 .map_err(index_error)
         };
-        let mut matches = search(self.search_indexes.exact_limit)?;
-        // Graphs answer a bounded number of neighbours, some of which the caller may not
-        // read: when that leaves the page short, every candidate is compared instead.
+        let mut matches = search(self.exact_limit(context)?)?;
+        // Graphs answer a bounded number of neighbours: when that may leave the page short
+        // (or hide whether another page exists), every candidate is compared instead.
         if matches.neighbours == (Neighbours::Approximate { complete: false })
-            && self.readable(context, &matches.semantic)?.len() < needed
+            && self.readable(context, &matches.semantic)?.len() <= needed
         {
             matches = search(usize::MAX)?;
         }
@@ -539,6 +539,21 @@ impl Search<'_> {
             indexed_revision,
             facets,
             approximate,
+        })
+    }
+
+    /// Up to how many candidates the caller's semantic searches compare every vector. A
+    /// graph's window of nearest neighbours is taken over every document: were some
+    /// unreadable to the caller, how many readable ones it holds (and so `total`, the
+    /// facets, the pages and the fused ranking) would depend on them. Graphs therefore serve
+    /// only a caller who reads every document (the system administrator); anyone else is
+    /// answered exactly.
+    fn exact_limit(self, context: &CallContext) -> Result<usize, FsError> {
+        let reads_everything = self.authz.checker(&self.authz.engine(), context)?.is_none();
+        Ok(if reads_everything {
+            self.search_indexes.exact_limit
+        } else {
+            usize::MAX
         })
     }
 
