@@ -30,6 +30,10 @@ pub enum Fault {
     /// Rank and count every matching document, readable or not: the search differential
     /// test must catch it.
     UnfilteredSearch,
+    /// Answer everyone's semantic searches from the index's graphs, as if every caller read
+    /// every document: the approximate search test must catch totals that depend on
+    /// documents the caller may not read.
+    GraphsForEveryone,
 }
 
 /// The faults switched on for one authorizer (none without the feature).
@@ -51,9 +55,24 @@ pub struct Faults {
     ignore_delegation: std::sync::atomic::AtomicBool,
     #[cfg(feature = "fault-inject")]
     unfiltered_search: std::sync::atomic::AtomicBool,
+    #[cfg(feature = "fault-inject")]
+    graphs_for_everyone: std::sync::atomic::AtomicBool,
 }
 
 impl Faults {
+    /// Whether every caller's semantic searches may use the graphs.
+    #[cfg(feature = "fault-inject")]
+    pub fn graphs_for_everyone(&self) -> bool {
+        self.graphs_for_everyone
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Without the `fault-inject` feature there is no fault.
+    #[cfg(not(feature = "fault-inject"))]
+    pub const fn graphs_for_everyone(&self) -> bool {
+        false
+    }
+
     /// Whether searches rank and count unreadable documents.
     #[cfg(feature = "fault-inject")]
     pub fn unfiltered_search(&self) -> bool {
@@ -185,6 +204,9 @@ impl Faults {
                 .store(true, std::sync::atomic::Ordering::Relaxed),
             Fault::UnfilteredSearch => self
                 .unfiltered_search
+                .store(true, std::sync::atomic::Ordering::Relaxed),
+            Fault::GraphsForEveryone => self
+                .graphs_for_everyone
                 .store(true, std::sync::atomic::Ordering::Relaxed),
         }
     }

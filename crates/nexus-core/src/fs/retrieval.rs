@@ -549,7 +549,8 @@ impl Search<'_> {
     /// only a caller who reads every document (the system administrator); anyone else is
     /// answered exactly.
     fn exact_limit(self, context: &CallContext) -> Result<usize, FsError> {
-        let reads_everything = self.authz.checker(&self.authz.engine(), context)?.is_none();
+        let reads_everything = self.authz.checker(&self.authz.engine(), context)?.is_none()
+            || self.authz.faults().graphs_for_everyone();
         Ok(if reads_everything {
             self.search_indexes.exact_limit
         } else {
