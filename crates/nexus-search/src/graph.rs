@@ -182,11 +182,7 @@ impl GraphCache {
 
     /// Forgets the segments `searcher` no longer uses.
     pub(crate) fn retain(&self, searcher: &tantivy::Searcher) {
-        let live: std::collections::HashSet<SegmentId> = searcher
-            .segment_readers()
-            .iter()
-            .map(tantivy::SegmentReader::segment_id)
-            .collect();
+        let live = crate::vectors::live_segments(searcher);
         self.segments.lock().retain(|id, _| live.contains(id));
     }
 }

@@ -135,6 +135,15 @@ pub(crate) fn load_paths(reader: &SegmentReader, field: &str) -> tantivy::Result
         .collect())
 }
 
+/// The segments `searcher` uses.
+pub(crate) fn live_segments(searcher: &tantivy::Searcher) -> std::collections::HashSet<SegmentId> {
+    searcher
+        .segment_readers()
+        .iter()
+        .map(SegmentReader::segment_id)
+        .collect()
+}
+
 /// Decoded columns of the segments in use, one cache per kind.
 #[derive(Debug)]
 pub(crate) struct SegmentCache<T> {
@@ -177,11 +186,7 @@ impl<T> SegmentCache<T> {
 
     /// Forgets the segments `searcher` no longer uses (merged or emptied away).
     pub(crate) fn retain(&self, searcher: &tantivy::Searcher) {
-        let live: std::collections::HashSet<SegmentId> = searcher
-            .segment_readers()
-            .iter()
-            .map(SegmentReader::segment_id)
-            .collect();
+        let live = live_segments(searcher);
         self.segments.lock().retain(|id, _| live.contains(id));
     }
 }
