@@ -11,6 +11,13 @@ step() {
 step cargo fmt --all --check
 step cargo clippy --workspace --all-targets --locked -- -D warnings
 step cargo test --workspace --locked
+# The scale-out tier against real services on 127.0.0.1 (PostgreSQL from Debian's packages,
+# the S3 stand-in from PyPI), stopped again when this script ends. Its tests are ignored by
+# a plain `cargo test` and run here with `--ignored`; without the services they fail.
+services_env=$(scripts/services.sh start)
+eval "$services_env"
+trap 'scripts/services.sh stop >/dev/null 2>&1 || true' EXIT
+step cargo test --locked -p nexus-store-postgres -- --ignored
 # The SpiceDB conformance suite through the CLI (every assertion of every file).
 step cargo build --quiet --locked -p nexus-cli
 step ./target/debug/nexus rebac validate conformance/spicedb/*.yaml

@@ -164,6 +164,7 @@ impl FsError {
                 Rejection::IntoItself { .. }
                 | Rejection::PathTooLong { .. }
                 | Rejection::InvalidRelationship { .. }
+                | Rejection::Unstorable { .. }
                 | Rejection::InvalidImport { .. } => ErrorCode::InvalidInput,
                 Rejection::BlobMissing { .. } | Rejection::RevisionConflict { .. } => {
                     ErrorCode::Unavailable

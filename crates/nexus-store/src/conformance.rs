@@ -1206,13 +1206,246 @@ pub async fn organizations_import_whole(store: &dyn MetadataStore) {
     assert!(store.check().await.unwrap().problems.is_empty());
 }
 
+/// Paths and ids are byte-exact: names differing only in case are different, and listings and key ranges follow byte order whatever the database's
+/// collation.
+pub async fn names_are_byte_exact(store: &dyn MetadataStore) {
+    root(store).await;
+    // (Paths are NFC-normalized before they reach the store, so no decomposed form here.)
+    let names = [
+        "B",
+        "Z",
+        "a",
+        "b",
+        "\u{e9}",
+        "\u{1f600}",
+        "a b",
+        "a-b",
+        "a.b",
+        "a_b",
+    ];
+    for name in names {
+        ok(
+            store,
+            write(&format!("/orgs/acme/{name}"), name, Precondition::None),
+        )
+        .await;
+    }
+    ok(store, mkdir("/orgs/acme/a0", false)).await;
+    ok(store, write("/orgs/acme/a0/x", "x", Precondition::None)).await;
+    let listed: Vec<String> = store
+        .list(&ListQuery {
+            dir: path("/orgs/acme"),
+            recursive: false,
+            after: None,
+            limit: 100,
+        })
+        .await
+        .unwrap()
+        .iter()
+        .map(|node| {
+            node.path
+                .as_str()
+                .trim_start_matches("/orgs/acme/")
+                .to_owned()
+        })
+        .collect();
+    let mut expected: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
+    expected.push("a0".to_owned());
+    expected.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    assert_eq!(listed, expected, "a listing is in byte order");
+    assert!(!exists(store, "/orgs/acme/A").await, "case is significant");
+    // `/orgs/acme/a` is not the parent of `/orgs/acme/a0/x` or of `/orgs/acme/a b`.
+    ok(store, rm("/orgs/acme/a", false)).await;
+    assert!(exists(store, "/orgs/acme/a0/x").await);
+    assert!(exists(store, "/orgs/acme/a b").await);
+    let relationship = |subject: &str| RelationshipChange {
+        operation: ChangeOperation::Touch,
+        relationship: nexus_rebac::Relationship::parse(&format!(
+            "file:/orgs/acme/B#viewer@user:{subject}"
+        ))
+        .unwrap(),
+        org: Some(org()),
+    };
+    ok(
+        store,
+        Mutation::WriteRelationships {
+            batch: RelationshipBatch {
+                revision: 1,
+                changes: vec![
+                    relationship("alice"),
+                    relationship("Alice"),
+                    relationship("ALICE"),
+                ],
+            },
+        },
+    )
+    .await;
+    let snapshot = store.load_authorization().await.unwrap();
+    assert_eq!(
+        snapshot.relationships.len(),
+        3,
+        "ids differing in case are distinct"
+    );
+    let principal = |id: &str, handle: &str| Mutation::RegisterPrincipal {
+        principal: PrincipalRecord {
+            kind: "user".to_owned(),
+            id: id.to_owned(),
+            handle: handle.to_owned(),
+            created_at: at(1),
+        },
+    };
+    ok(store, principal("u_a", "bob@acme.com")).await;
+    ok(store, principal("u_A", "Bob@acme.com")).await;
+    assert_eq!(store.load_accounts().await.unwrap().principals.len(), 2);
+}
+
+/// Batches larger than any statement's parameter limit are stored whole, and the result of
+/// a batch equals applying its changes one by one (the last change of a key wins).
+pub async fn large_batches_are_whole(store: &dyn MetadataStore) {
+    const SUBJECTS: usize = 70_000;
+    let change = |operation: ChangeOperation, subject: usize| RelationshipChange {
+        operation,
+        relationship: nexus_rebac::Relationship::parse(&format!(
+            "file:/orgs/acme/a#viewer@user:u{subject}"
+        ))
+        .unwrap(),
+        org: Some(org()),
+    };
+    let mut changes: Vec<RelationshipChange> = (0..SUBJECTS)
+        .map(|subject| change(ChangeOperation::Touch, subject))
+        .collect();
+    // Repeated keys inside one run of touches: the later one wins (here: with a caveat).
+    let mut repeated = change(ChangeOperation::Touch, 7);
+    repeated.relationship.expires_at = Some(4_000_000_000_000_000);
+    changes.push(repeated);
+    ok(
+        store,
+        Mutation::WriteRelationships {
+            batch: RelationshipBatch {
+                revision: 1,
+                changes,
+            },
+        },
+    )
+    .await;
+    let snapshot = store.load_authorization().await.unwrap();
+    assert_eq!(snapshot.relationships.len(), SUBJECTS);
+    let seventh = snapshot
+        .relationships
+        .iter()
+        .find(|(relationship, _)| relationship.subject.object.object_id == "u7")
+        .unwrap();
+    assert_eq!(seventh.0.expires_at, Some(4_000_000_000_000_000));
+    let logged = store.relationship_changes(0, 1).await.unwrap();
+    assert_eq!(
+        logged.len(),
+        SUBJECTS + 1,
+        "the change log holds the whole batch, in order"
+    );
+    assert_eq!(
+        logged.last().unwrap().change.relationship.expires_at,
+        Some(4_000_000_000_000_000)
+    );
+    // Delete every other one, touch one back and delete it again, in one batch.
+    let mut changes: Vec<RelationshipChange> = (0..SUBJECTS)
+        .step_by(2)
+        .map(|subject| change(ChangeOperation::Delete, subject))
+        .collect();
+    changes.push(change(ChangeOperation::Touch, 0));
+    changes.push(change(ChangeOperation::Delete, 0));
+    changes.push(change(ChangeOperation::Touch, 2));
+    ok(
+        store,
+        Mutation::WriteRelationships {
+            batch: RelationshipBatch {
+                revision: 2,
+                changes,
+            },
+        },
+    )
+    .await;
+    let snapshot = store.load_authorization().await.unwrap();
+    assert_eq!(snapshot.relationships.len(), SUBJECTS / 2 + 1);
+    let ids: std::collections::HashSet<&str> = snapshot
+        .relationships
+        .iter()
+        .map(|(relationship, _)| relationship.subject.object.object_id.as_str())
+        .collect();
+    assert!(!ids.contains("u0") && ids.contains("u2") && ids.contains("u1") && !ids.contains("u4"));
+    // An audit append larger than a statement's parameters.
+    let entries: Vec<AuditRecord> = (0..7_000)
+        .map(|n| AuditRecord {
+            org: Some(org()),
+            at: at(n),
+            actor: "system".to_owned(),
+            action: "write".to_owned(),
+            target: format!("/orgs/acme/{n}"),
+            outcome: "ok".to_owned(),
+            ..AuditRecord::default()
+        })
+        .collect();
+    ok(store, Mutation::AppendAudit { entries }).await;
+    let read = store
+        .audit(&AuditQuery {
+            limit: 10_000,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(read.len(), 7_000);
+    assert!(
+        read.windows(2)
+            .all(|pair| pair[0].seq < pair[1].seq && pair[0].at < pair[1].at)
+    );
+}
+
+/// Text the database cannot hold (a NUL character) is either stored exactly or refuses
+/// its group alone: the batch's other groups commit.
+pub async fn unstorable_text_refuses_only_its_group(store: &dyn MetadataStore) {
+    let notification = |title: &str| Mutation::AddNotifications {
+        notifications: vec![NotificationRecord {
+            recipient: "user:u_1".to_owned(),
+            org: Some(org()),
+            kind: "shared".to_owned(),
+            title: title.to_owned(),
+            created_at: at(1),
+            ..NotificationRecord::default()
+        }],
+    };
+    let results = store
+        .apply(&[
+            vec![notification("before")],
+            vec![notification("with \0 inside")],
+            vec![notification("after")],
+        ])
+        .await
+        .expect("the batch commits");
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    let titles: Vec<String> = feed_titles(store, "user:u_1")
+        .await
+        .into_iter()
+        .map(|(_, title)| title)
+        .collect();
+    match &results[1] {
+        Ok(_) => assert_eq!(titles, ["before", "with \0 inside", "after"]),
+        Err(rejection) => {
+            assert!(
+                matches!(rejection, Rejection::Unstorable { .. }),
+                "{rejection:?}"
+            );
+            assert_eq!(titles, ["before", "after"]);
+        }
+    }
+}
+
 /// Runs every conformance check as its own test: `$make` is an async block returning
 /// `(Arc<dyn MetadataStore>, guard)` for a fresh, empty store (the guard, e.g. a temporary
-/// directory, lives as long as the test).
+/// directory, lives as long as the test). Attributes in brackets before it (e.g.
+/// `[#[ignore = "..."]]` for a backend that needs a server) go on every test.
 #[macro_export]
 macro_rules! metadata_conformance_tests {
-    ($make:expr) => {
-        $crate::metadata_conformance_tests!(@each $make;
+    ([$(#[$meta:meta])*] $make:expr) => {
+        $crate::metadata_conformance_tests!(@each [$(#[$meta])*] $make;
             parents_must_exist,
             preconditions_hold,
             groups_are_atomic,
@@ -1231,11 +1464,35 @@ macro_rules! metadata_conformance_tests {
             the_change_feed_records_what_happened,
             organizations_import_whole,
             invalid_imports_leave_nothing,
+            names_are_byte_exact,
+            large_batches_are_whole,
+            unstorable_text_refuses_only_its_group,
         );
     };
-    (@each $make:expr; $($name:ident),* $(,)?) => {
+    ($make:expr) => {
+        $crate::metadata_conformance_tests!([] $make);
+    };
+    (@each $attributes:tt $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            $crate::metadata_conformance_tests!(@one $attributes $make; $name);
+        )*
+    };
+    (@one [$($attribute:tt)*] $make:expr; $name:ident) => {
+        #[tokio::test]
+        $($attribute)*
+        async fn $name() {
+            let (store, _guard) = $make.await;
+            $crate::conformance::$name(&*store).await;
+            store.close().await;
+        }
+    };
+    ($make:expr) => {
+        $crate::metadata_conformance_tests!([] $make);
+    };
+    (@each [$($meta:tt)*] $make:expr; $($name:ident),* $(,)?) => {
         $(
             #[tokio::test]
+            $($meta)*
             async fn $name() {
                 let (store, _guard) = $make.await;
                 $crate::conformance::$name(&*store).await;

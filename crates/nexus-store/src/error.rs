@@ -50,6 +50,8 @@ pub enum Rejection {
     ReminderMoved { path: VfsPath },
     #[error("the archive cannot be imported: {problem}")]
     InvalidImport { problem: String },
+    #[error("the request holds text the metadata database cannot store: {problem}")]
+    Unstorable { problem: String },
     #[error("relationship `{relationship}` cannot be stored: {problem}")]
     InvalidRelationship {
         relationship: String,

@@ -22,6 +22,7 @@
 
 mod blob;
 mod cache;
+pub mod codec;
 mod error;
 mod meta;
 pub mod rules;

@@ -47,6 +47,12 @@ impl From<StoreError> for Failure {
     }
 }
 
+impl From<sqlx::Error> for Failure {
+    fn from(error: sqlx::Error) -> Self {
+        Failure::Store(error.into())
+    }
+}
+
 type Outcome<T> = Result<T, Failure>;
 
 /// A node about to be inserted.

@@ -89,14 +89,16 @@ pub enum NodeKind {
 }
 
 impl NodeKind {
-    pub(crate) fn code(self) -> i64 {
+    /// The kind as stored (1: directory, 2: file).
+    pub fn code(self) -> i64 {
         match self {
             NodeKind::Directory => 1,
             NodeKind::File => 2,
         }
     }
 
-    pub(crate) fn from_code(code: i64) -> Option<Self> {
+    /// The kind stored as `code`.
+    pub fn from_code(code: i64) -> Option<Self> {
         match code {
             1 => Some(NodeKind::Directory),
             2 => Some(NodeKind::File),

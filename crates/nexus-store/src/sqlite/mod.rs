@@ -32,6 +32,8 @@ use crate::types::{
 };
 use relationship::relationship_columns;
 
+pub(crate) use crate::codec::{hash_from_bytes, org_from_text, subtree_range, to_i64, to_u64};
+
 /// The columns [`node_from_row`] reads, in a form `concat!` accepts.
 macro_rules! node_columns {
     () => {
@@ -99,28 +101,8 @@ impl SqliteMetadataStore {
     }
 }
 
-pub(crate) fn to_i64(value: u64) -> Result<i64, StoreError> {
-    i64::try_from(value).map_err(|_| StoreError::InvalidData {
-        message: format!("value {value} does not fit the database"),
-    })
-}
-
-pub(crate) fn to_u64(value: i64) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| StoreError::InvalidData {
-        message: format!("negative value {value} in the database"),
-    })
-}
-
 fn invalid(message: String) -> StoreError {
     StoreError::InvalidData { message }
-}
-
-pub(crate) fn hash_from_bytes(bytes: &[u8]) -> Result<ContentHash, StoreError> {
-    ContentHash::from_slice(bytes).ok_or_else(|| invalid(format!("hash of {} bytes", bytes.len())))
-}
-
-pub(crate) fn org_from_text(text: &str) -> Result<OrgId, StoreError> {
-    OrgId::parse(text).map_err(|error| invalid(error.to_string()))
 }
 
 pub(crate) fn node_from_row(row: &SqliteRow) -> Result<Node, StoreError> {
@@ -154,18 +136,6 @@ pub(crate) fn version_from_row(row: &SqliteRow) -> Result<VersionRecord, StoreEr
         created_at: Timestamp(row.try_get("created_at")?),
         author: row.try_get("author")?,
     })
-}
-
-/// The half-open key range `[low, high)` holding every path strictly beneath `dir`.
-pub(crate) fn subtree_range(dir: &VfsPath) -> (String, String) {
-    let low = if dir.is_root() {
-        "/".to_owned()
-    } else {
-        format!("{dir}/")
-    };
-    // '0' is the character after '/', so `high` bounds exactly the paths starting with `low`.
-    let high = format!("{}0", low.get(..low.len() - 1).unwrap_or(""));
-    (low, high)
 }
 
 pub(crate) fn policy_from_row(row: Option<&SqliteRow>) -> Result<VersionPolicy, StoreError> {
@@ -427,7 +397,7 @@ impl MetadataStore for SqliteMetadataStore {
             .fetch_all(&self.readers)
             .await?;
             for part in parts {
-                changes.extend(relationship::decode_changes(to_u64(revision)?, &part)?);
+                changes.extend(crate::codec::decode_changes(to_u64(revision)?, &part)?);
             }
             after = revision;
         }

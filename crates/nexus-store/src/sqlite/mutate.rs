@@ -16,12 +16,6 @@ pub(super) use crate::rules::Failure;
 use crate::rules::{NewNode, Rows};
 use crate::types::{BlobRef, ContentHash, Node, Timestamp, VersionPolicy};
 
-impl From<sqlx::Error> for Failure {
-    fn from(error: sqlx::Error) -> Self {
-        Failure::Store(error.into())
-    }
-}
-
 /// Applies one mutation on `connection`, inside the caller's savepoint.
 pub(super) async fn apply(
     connection: &mut SqliteConnection,

@@ -3,16 +3,18 @@
 use nexus_path::OrgId;
 use std::borrow::Cow;
 
-use nexus_rebac::{ObjectRef, Relationship, RelationshipCaveat, SubjectRef};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use nexus_rebac::Relationship;
 use sqlx::query_builder::Separated;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
-use super::{org_from_text, to_i64, to_u64};
+#[cfg(test)]
+pub(super) use crate::codec::decode_changes;
+use crate::codec::{
+    StoredChange, TOUCH, change_log_parts, decode_relationship, org_from_text, to_i64, to_u64,
+};
 use crate::error::{Rejection, StoreError};
-use crate::meta::{ChangeOperation, RecordedChange, RelationshipBatch, RelationshipChange};
+use crate::meta::RelationshipBatch;
 
 /// The columns [`RowDecoder`] reads, in its order.
 macro_rules! relationship_columns {
@@ -21,10 +23,6 @@ macro_rules! relationship_columns {
     };
 }
 pub(crate) use relationship_columns;
-
-fn invalid(message: String) -> StoreError {
-    StoreError::InvalidData { message }
-}
 
 /// Decodes rows selected with [`relationship_columns`], by position. Rows of one
 /// organization usually come together, so the last organization parsed is reused.
@@ -40,43 +38,8 @@ impl RowDecoder {
     ) -> Result<(Relationship, Option<OrgId>), StoreError> {
         let key: &str = row.try_get(0)?;
         let org: &str = row.try_get(1)?;
-        let caveat_name: Option<String> = row.try_get(2)?;
-        let caveat_context: Option<&str> = row.try_get(3)?;
-        let caveat = match caveat_name {
-            None => None,
-            Some(name) => {
-                let context = caveat_context
-                    .map(|text| {
-                        serde_json::from_str(text)
-                            .map_err(|error| invalid(format!("caveat context: {error}")))
-                    })
-                    .transpose()?;
-                Some(RelationshipCaveat { name, context })
-            }
-        };
-        let mut parts = key.split(KEY_SEPARATOR);
-        let mut next = || {
-            parts
-                .next()
-                .ok_or_else(|| invalid(format!("relationship key {key:?} has too few parts")))
-        };
-        let (resource_type, resource_id, relation) = (next()?, next()?, next()?);
-        let (subject_type, subject_id, subject_relation) = (next()?, next()?, next()?);
-        if parts.next().is_some() {
-            return Err(invalid(format!(
-                "relationship key {key:?} has too many parts"
-            )));
-        }
-        let relationship = Relationship {
-            resource: ObjectRef::new(resource_type, resource_id),
-            relation: relation.to_owned(),
-            subject: SubjectRef {
-                object: ObjectRef::new(subject_type, subject_id),
-                relation: (!subject_relation.is_empty()).then(|| subject_relation.to_owned()),
-            },
-            caveat,
-            expires_at: row.try_get(4)?,
-        };
+        let relationship =
+            decode_relationship(key, row.try_get(2)?, row.try_get(3)?, row.try_get(4)?)?;
         Ok((relationship, self.org(org)?))
     }
 
@@ -93,140 +56,6 @@ impl RowDecoder {
             }
         }
     }
-}
-
-/// One change-log entry as stored in `relationship_change_parts.changes` (a JSON array of
-/// these).
-/// Short keys keep a large batch's row small; empty and absent fields are omitted.
-#[derive(Serialize, Deserialize)]
-struct StoredChange<'a> {
-    /// `t` (touch) or `d` (delete).
-    op: Cow<'a, str>,
-    rt: Cow<'a, str>,
-    ri: Cow<'a, str>,
-    r: Cow<'a, str>,
-    st: Cow<'a, str>,
-    si: Cow<'a, str>,
-    #[serde(default, skip_serializing_if = "str::is_empty")]
-    sr: Cow<'a, str>,
-    #[serde(default, skip_serializing_if = "str::is_empty")]
-    org: Cow<'a, str>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    caveat: Option<Cow<'a, str>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    context: Option<Cow<'a, Map<String, Value>>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    expires: Option<i64>,
-}
-
-const TOUCH: &str = "t";
-const DELETE: &str = "d";
-
-impl<'a> StoredChange<'a> {
-    fn new(change: &'a RelationshipChange) -> Self {
-        let relationship = &change.relationship;
-        StoredChange {
-            op: Cow::Borrowed(match change.operation {
-                ChangeOperation::Touch => TOUCH,
-                ChangeOperation::Delete => DELETE,
-            }),
-            rt: Cow::Borrowed(&relationship.resource.object_type),
-            ri: Cow::Borrowed(&relationship.resource.object_id),
-            r: Cow::Borrowed(&relationship.relation),
-            st: Cow::Borrowed(&relationship.subject.object.object_type),
-            si: Cow::Borrowed(&relationship.subject.object.object_id),
-            sr: Cow::Borrowed(relationship.subject.relation.as_deref().unwrap_or("")),
-            org: Cow::Borrowed(change.org.as_ref().map_or("", OrgId::as_str)),
-            caveat: relationship
-                .caveat
-                .as_ref()
-                .map(|caveat| Cow::Borrowed(caveat.name.as_str())),
-            context: relationship
-                .caveat
-                .as_ref()
-                .and_then(|caveat| caveat.context.as_ref())
-                .map(Cow::Borrowed),
-            expires: relationship.expires_at,
-        }
-    }
-
-    /// The primary key, in the table's column order.
-    fn key(&self) -> [&str; 6] {
-        [&self.rt, &self.ri, &self.r, &self.st, &self.si, &self.sr]
-    }
-
-    /// The stored key: the six parts joined by [`KEY_SEPARATOR`]. Refused if a part holds the
-    /// separator (the engine never admits one: ids, types and relations have no control
-    /// characters), since the key could then be read back differently.
-    fn stored_key(&self) -> Result<String, Rejection> {
-        let parts = self.key();
-        if parts.iter().any(|part| part.contains(KEY_SEPARATOR)) {
-            return Err(Rejection::InvalidRelationship {
-                relationship: parts.join(" ").escape_debug().to_string(),
-                problem: "a type, relation or id contains a control character".to_owned(),
-            });
-        }
-        Ok(parts.join(KEY_SEPARATOR_STR))
-    }
-
-    /// Binds `org, caveat_name, caveat_context, expires_at`.
-    fn push_attributes(&self, tuple: &mut Separated<'_, Sqlite, &'static str>) {
-        tuple
-            .push_bind(self.org.clone().into_owned())
-            .push_bind(self.caveat.clone().map(Cow::into_owned))
-            .push_bind(
-                self.context
-                    .as_ref()
-                    .map(|context| Value::Object(context.clone().into_owned()).to_string()),
-            )
-            .push_bind(self.expires);
-    }
-}
-
-/// Decodes one revision's stored changes.
-pub(super) fn decode_changes(revision: u64, text: &str) -> Result<Vec<RecordedChange>, StoreError> {
-    let stored: Vec<StoredChange<'_>> = serde_json::from_str(text)
-        .map_err(|error| invalid(format!("change log of revision {revision}: {error}")))?;
-    stored
-        .into_iter()
-        .map(|stored| {
-            let operation = match stored.op.as_ref() {
-                TOUCH => ChangeOperation::Touch,
-                DELETE => ChangeOperation::Delete,
-                other => {
-                    return Err(invalid(format!(
-                        "change log of revision {revision}: unknown operation `{other}`"
-                    )));
-                }
-            };
-            let relationship = Relationship {
-                resource: ObjectRef::new(stored.rt.into_owned(), stored.ri.into_owned()),
-                relation: stored.r.into_owned(),
-                subject: SubjectRef {
-                    object: ObjectRef::new(stored.st.into_owned(), stored.si.into_owned()),
-                    relation: (!stored.sr.is_empty()).then(|| stored.sr.into_owned()),
-                },
-                caveat: stored.caveat.map(|name| RelationshipCaveat {
-                    name: name.into_owned(),
-                    context: stored.context.map(Cow::into_owned),
-                }),
-                expires_at: stored.expires,
-            };
-            let org = if stored.org.is_empty() {
-                None
-            } else {
-                Some(org_from_text(&stored.org)?)
-            };
-            Ok(RecordedChange {
-                revision,
-                change: RelationshipChange {
-                    operation,
-                    relationship,
-                    org,
-                },
-            })
-        })
-        .collect()
 }
 
 /// Checks that `revision` follows the stored one and records it.
@@ -256,14 +85,6 @@ pub(super) async fn advance_revision(
 
 /// Rows per multi-row statement: 6 columns each stays far below SQLite's 32,766 variables.
 const ROWS_PER_STATEMENT: usize = 5000;
-
-/// Joins the parts of a stored relationship key (migration 4).
-const KEY_SEPARATOR: char = '\u{1f}';
-const KEY_SEPARATOR_STR: &str = "\u{1f}";
-
-/// Changes per change-log row: a revision of any size is stored as parts of bounded size
-/// (migration 3 converts older logs with the same figure).
-const CHANGES_PER_PART: usize = 10_000;
 
 /// Applies a batch in a few multi-row statements. Consecutive changes with the same
 /// operation are grouped, so the result equals applying the changes one by one in order (a
@@ -296,7 +117,7 @@ pub(super) async fn write_batch(
                 ));
                 builder.push_values(rows, |mut tuple, (key, row)| {
                     tuple.push_bind(key.clone());
-                    row.push_attributes(&mut tuple);
+                    push_attributes(row, &mut tuple);
                     tuple.push_bind(revision);
                 });
                 builder.push(
@@ -324,9 +145,7 @@ pub(super) async fn write_batch(
         }
     }
     // The change log: the batch's changes in order, a JSON array per part.
-    for (part, changes) in stored.chunks(CHANGES_PER_PART).enumerate() {
-        let text = serde_json::to_string(changes)
-            .map_err(|error| invalid(format!("change log: {error}")))?;
+    for (part, text) in change_log_parts(&stored)?.into_iter().enumerate() {
         sqlx::query(
             "INSERT INTO relationship_change_parts (revision, part, changes) VALUES (?, ?, ?)",
         )
@@ -370,4 +189,13 @@ pub(super) async fn set_schema(
         .await
         .map_err(StoreError::from)?;
     Ok(())
+}
+
+/// Binds `org, caveat_name, caveat_context, expires_at` of a stored change.
+fn push_attributes(change: &StoredChange<'_>, tuple: &mut Separated<'_, Sqlite, &'static str>) {
+    tuple
+        .push_bind(change.org.clone().into_owned())
+        .push_bind(change.caveat.clone().map(Cow::into_owned))
+        .push_bind(change.context_text())
+        .push_bind(change.expires);
 }

@@ -1,0 +1,312 @@
+//! [`MetadataStore`] on PostgreSQL: the metadata of the scale-out tier, shared by every node.
+//!
+//! ```text
+//!   PgMetadataStore ── a connection pool (reads run on any connection)
+//!     apply: one transaction per batch; it first bumps `write_state` (a row lock), so the
+//!            write transactions of every node commit one after another, in the order of
+//!            their commit number, and every rule of `nexus_store::rules` sees a settled state
+//!     rows.rs: the statements the rules run (the `Rows` of one transaction)
+//!     schema.rs: migrations (`nexus_schema`), an advisory lock while they run
+//! ```
+//!
+//! Only what PostgreSQL-compatible distributed SQL databases also offer is used on the
+//! core path: no triggers, no `LISTEN/NOTIFY`, no large objects; arrays (`UNNEST`) for
+//! batches, so no statement approaches the protocol's limit of 65,535 bound parameters
+//! whatever the batch size. Text that PostgreSQL cannot store (a NUL character) refuses the
+//! mutation group that carries it; the batch's other groups commit.
+
+mod read;
+mod rows;
+mod schema;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use nexus_path::{OrgId, VfsPath};
+use nexus_store::rules::Failure;
+use nexus_store::{
+    AccountsSnapshot, Applied, AuditQuery, AuditRecord, AuthorizationSnapshot, BlobRow,
+    ChangeQuery, ChangeRecord, ContentHash, ListQuery, LockerKeyRecord, MetadataCheck,
+    MetadataStore, Mutation, Node, NotificationQuery, NotificationRecord, RecordedChange,
+    Rejection, ScheduledReminder, StoreError, Timestamp, VersionPolicy, VersionRecord,
+};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Connection, PgConnection};
+
+pub use schema::SCHEMA_VERSION;
+
+/// How to reach the database and how many connections to keep.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// `postgres://user[:password]@host[:port]/database[?params]`.
+    pub url: String,
+    /// The schema (namespace) holding Nexus's tables; `None`: the connection's default
+    /// (`public`, normally).
+    pub schema: Option<String>,
+    /// Most connections open at once (reads share them; one writes at a time per node).
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before failing as unavailable.
+    pub acquire_timeout: Duration,
+    /// Bring the schema up to date when opening; otherwise refuse a database that is not.
+    pub migrate: bool,
+}
+
+impl PgOptions {
+    /// Options for `url` with the documented defaults (16 connections, migrate on open).
+    pub fn new(url: impl Into<String>) -> PgOptions {
+        PgOptions {
+            url: url.into(),
+            schema: None,
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+            migrate: true,
+        }
+    }
+
+    fn connect_options(&self) -> Result<PgConnectOptions, StoreError> {
+        let options: PgConnectOptions =
+            self.url
+                .parse()
+                .map_err(|error: sqlx::Error| StoreError::InvalidData {
+                    message: format!("the PostgreSQL URL is not valid: {}", redact(&error)),
+                })?;
+        let options = options.application_name("nexus");
+        Ok(match &self.schema {
+            Some(schema) => options.options([("search_path", schema.as_str())]),
+            None => options,
+        })
+    }
+}
+
+/// An error's text without a URL it may quote (which may hold a password).
+fn redact(error: &sqlx::Error) -> String {
+    let text = error.to_string();
+    match text.find("postgres") {
+        Some(at) => text.get(..at).unwrap_or_default().trim_end().to_owned(),
+        None => text,
+    }
+}
+
+/// Metadata in a PostgreSQL database.
+#[derive(Debug)]
+pub struct PgMetadataStore {
+    pool: PgPool,
+}
+
+impl PgMetadataStore {
+    /// Connects, and migrates when `options.migrate` (refusing a database that is behind
+    /// otherwise, or ahead of this build in any case).
+    pub async fn open(options: &PgOptions) -> Result<PgMetadataStore, StoreError> {
+        let connect = options.connect_options()?;
+        let mut connection = PgConnection::connect_with(&connect).await?;
+        if options.migrate {
+            schema::migrate(&mut connection).await?;
+        } else {
+            let version = schema::version(&mut connection).await?;
+            if version != SCHEMA_VERSION {
+                return Err(StoreError::InvalidData {
+                    message: format!(
+                        "the metadata database has schema version {version}, this build needs {SCHEMA_VERSION}: run `nexus migrate`"
+                    ),
+                });
+            }
+        }
+        connection.close().await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(2))
+            .min_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await?;
+        Ok(PgMetadataStore { pool })
+    }
+
+    /// Brings the database `options` names up to this build's schema. Returns the versions
+    /// it went from and to (equal: nothing to do).
+    pub async fn migrate(options: &PgOptions) -> Result<(i64, i64), StoreError> {
+        let mut connection = PgConnection::connect_with(&options.connect_options()?).await?;
+        let versions = schema::migrate(&mut connection).await?;
+        connection.close().await?;
+        Ok(versions)
+    }
+
+    /// The pool, for tests and tools of this crate's users (e.g. dropping a test schema).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// Whether a failed statement was refused for the data it carried (SQLSTATE class 22: a NUL
+/// character, a value out of range) rather than for the state of the database.
+fn refused_data(error: &StoreError) -> Option<String> {
+    let StoreError::Database { source } = error else {
+        return None;
+    };
+    let database = source.downcast_ref::<sqlx::Error>()?.as_database_error()?;
+    let code = database.code()?;
+    code.starts_with("22")
+        .then(|| format!("{} (SQLSTATE {code})", database.message()))
+}
+
+#[async_trait]
+impl MetadataStore for PgMetadataStore {
+    async fn node(&self, path: &VfsPath) -> Result<Option<Node>, StoreError> {
+        read::node(&self.pool, path).await
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Vec<Node>, StoreError> {
+        read::list(&self.pool, query).await
+    }
+
+    async fn versions(&self, file_id: i64) -> Result<Vec<VersionRecord>, StoreError> {
+        read::versions(&self.pool, file_id).await
+    }
+
+    async fn version(
+        &self,
+        file_id: i64,
+        version: u64,
+    ) -> Result<Option<VersionRecord>, StoreError> {
+        read::version(&self.pool, file_id, version).await
+    }
+
+    async fn version_policy(&self, org: &OrgId) -> Result<VersionPolicy, StoreError> {
+        read::version_policy(&self.pool, org).await
+    }
+
+    async fn apply(
+        &self,
+        batch: &[Vec<Mutation>],
+    ) -> Result<Vec<Result<Vec<Applied>, Rejection>>, StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        rows::take_write_turn(&mut transaction).await?;
+        let mut results = Vec::with_capacity(batch.len());
+        for group in batch {
+            let mut savepoint = transaction.begin().await?;
+            let mut applied = Vec::with_capacity(group.len());
+            let mut outcome = Ok(());
+            for mutation in group {
+                match rows::apply(&mut savepoint, mutation).await {
+                    Ok(done) => applied.push(done),
+                    Err(failure) => {
+                        outcome = Err(failure);
+                        break;
+                    }
+                }
+            }
+            if outcome.is_ok() {
+                outcome = rows::record_group(&mut savepoint, group, &applied).await;
+            }
+            match outcome {
+                Ok(()) => {
+                    savepoint.commit().await?;
+                    results.push(Ok(applied));
+                }
+                Err(Failure::Rejected(rejection)) => {
+                    savepoint.rollback().await?;
+                    results.push(Err(rejection));
+                }
+                Err(Failure::Store(error)) => match refused_data(&error) {
+                    Some(problem) => {
+                        savepoint.rollback().await?;
+                        results.push(Err(Rejection::Unstorable { problem }));
+                    }
+                    None => return Err(error),
+                },
+            }
+        }
+        transaction.commit().await?;
+        Ok(results)
+    }
+
+    async fn load_authorization(&self) -> Result<AuthorizationSnapshot, StoreError> {
+        read::authorization(&self.pool).await
+    }
+
+    async fn load_accounts(&self) -> Result<AccountsSnapshot, StoreError> {
+        read::accounts(&self.pool).await
+    }
+
+    async fn load_locker_keys(&self) -> Result<Vec<LockerKeyRecord>, StoreError> {
+        read::locker_keys(&self.pool).await
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        read::audit(&self.pool, query).await
+    }
+
+    async fn file_changes(&self, query: &ChangeQuery) -> Result<Vec<ChangeRecord>, StoreError> {
+        read::file_changes(&self.pool, query).await
+    }
+
+    async fn pending_tasks(&self) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT name FROM pending_tasks ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn org_reminders(&self, org: &OrgId) -> Result<Vec<ScheduledReminder>, StoreError> {
+        read::org_reminders(&self.pool, org).await
+    }
+
+    async fn due_reminders(
+        &self,
+        until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<ScheduledReminder>, StoreError> {
+        read::due_reminders(&self.pool, until, limit).await
+    }
+
+    async fn notifications(
+        &self,
+        query: &NotificationQuery,
+    ) -> Result<Vec<NotificationRecord>, StoreError> {
+        read::notifications(&self.pool, query).await
+    }
+
+    async fn relationship_changes(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedChange>, StoreError> {
+        read::relationship_changes(&self.pool, after, limit).await
+    }
+
+    async fn blob_known(&self, org: &OrgId, hash: &ContentHash) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM blobs WHERE org = $1 AND hash = $2)")
+                .bind(org.as_str())
+                .bind(hash.0.as_slice())
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn collect_unreferenced(
+        &self,
+        cutoff: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(OrgId, ContentHash)>, StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        // In turn with writers: a blob found unreferenced here is not referenced again
+        // before this transaction commits.
+        rows::take_write_turn(&mut transaction).await?;
+        let collected = rows::collect_unreferenced(&mut transaction, cutoff, limit).await?;
+        transaction.commit().await?;
+        Ok(collected)
+    }
+
+    async fn blob_rows(&self) -> Result<Vec<BlobRow>, StoreError> {
+        read::blob_rows(&self.pool).await
+    }
+
+    async fn check(&self) -> Result<MetadataCheck, StoreError> {
+        read::check(&self.pool).await
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
