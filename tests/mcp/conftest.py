@@ -167,10 +167,28 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-def init(directory: Path, config: str) -> str:
-    """Provisions `config` in `directory` as `nexus init` does; the administrator's key."""
+def on_tier(config: str) -> str:
+    """With `NEXUS_TEST_TIER=scale-out`, the server keeps its data on the scale-out tier
+    (PostgreSQL in a schema of its own, S3 under a prefix of its own: the services of
+    `scripts/services.sh`), unless the configuration chooses storage itself."""
+    tier = os.environ.get("NEXUS_TEST_TIER", "embedded")
+    if tier not in ("embedded", "scale-out"):
+        raise RuntimeError(f"NEXUS_TEST_TIER is `embedded` or `scale-out`, not `{tier}`")
+    if tier == "embedded" or "\nstorage:" in config:
+        return config
+    schema = f"mcp_{os.getpid()}_{time.time_ns()}"
+    return (
+        config.rstrip()
+        + "\nstorage:\n  metadata: ${NEXUS_PG_URL}\n"
+        + f"  blobs: ${{NEXUS_S3_URL}}/{schema}\n  schema: {schema}\n  migrate: true\n"
+    )
+
+
+def init(directory: Path, config: str, *, embedded: bool = False) -> str:
+    """Provisions `config` in `directory` as `nexus init` does; the administrator's key.
+    `embedded`: a data directory whatever the tier (for `--data-dir` commands)."""
     path = directory / "nexus.yaml"
-    path.write_text(config)
+    path.write_text(config if embedded else on_tier(config))
     done = subprocess.run(
         [str(nexus_binary()), "--json", "init", "--config", str(path)],
         env=clean_env(),

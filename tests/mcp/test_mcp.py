@@ -397,7 +397,7 @@ def test_stdio_against_a_server_and_on_a_data_directory(nexus: Nexus, tmp_path: 
     # A data directory of its own (the server holds the other one), acting as `--as`.
     local = tmp_path / "local"
     local.mkdir()
-    init(local, CONFIG)
+    init(local, CONFIG, embedded=True)
     data = str(local / "data")
 
     async def on_data_dir() -> None:

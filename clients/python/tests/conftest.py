@@ -89,10 +89,27 @@ class Server:
         return RemoteNexusClient(url=self.url, api_key=api_key or self.admin_key)
 
 
+def on_tier(config: str) -> str:
+    """With `NEXUS_TEST_TIER=scale-out`, the server keeps its data on the scale-out tier
+    (PostgreSQL in a schema of its own, S3 under a prefix of its own: the services of
+    `scripts/services.sh`), unless the configuration chooses storage itself."""
+    tier = os.environ.get("NEXUS_TEST_TIER", "embedded")
+    if tier not in ("embedded", "scale-out"):
+        raise RuntimeError(f"NEXUS_TEST_TIER is `embedded` or `scale-out`, not `{tier}`")
+    if tier == "embedded" or "\nstorage:" in config:
+        return config
+    schema = f"py_{os.getpid()}_{time.time_ns()}"
+    return (
+        config.rstrip()
+        + "\nstorage:\n  metadata: ${NEXUS_PG_URL}\n"
+        + f"  blobs: ${{NEXUS_S3_URL}}/{schema}\n  schema: {schema}\n  migrate: true\n"
+    )
+
+
 def start(directory: Path, config: str) -> tuple[Server, subprocess.Popen[str]]:
     binary = nexus_binary()
     config_path = directory / "nexus.yaml"
-    config_path.write_text(config)
+    config_path.write_text(on_tier(config))
     env = {**os.environ, "JWT_SECRET": SECRET, "NEXUS_LOG": "warn"}
     for name in ("NEXUS_URL", "NEXUS_HOST", "NEXUS_API_KEY", "NEXUS_TOKEN", "NEXUS_ADMIN_KEY"):
         env.pop(name, None)

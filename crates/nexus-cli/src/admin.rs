@@ -136,15 +136,34 @@ async fn bootstrap_key(fs: &Fs) -> Result<Option<nexus_core::accounts::NewApiKey
     ))
 }
 
-/// `nexus serve --config FILE [--host H] [--port P]`.
-pub async fn serve(
-    file: &Path,
-    host: Option<String>,
-    port: Option<u16>,
-    lock_timeout: u64,
-) -> Result<(), CliError> {
-    let config = load_config(file)?;
-    let host = host.unwrap_or_else(|| config.server.host.clone());
+/// `nexus migrate --config FILE`.
+pub async fn migrate(file: &Path, json_output: bool) -> Result<(), CliError> {
+    let config = load_without_secrets(file, json_output)?;
+    let (from, to) = config
+        .storage()
+        .migrate()
+        .await
+        .map_err(nexus_core::FsError::from)?;
+    if json_output {
+        return print_json(&json!({"from": from, "to": to}));
+    }
+    if from == to {
+        println!("the metadata schema is up to date (version {to})");
+    } else {
+        println!("migrated the metadata schema from version {from} to {to}");
+    }
+    Ok(())
+}
+
+/// `nexus serve --config FILE [--host H] [--port P] [--migrate]`.
+pub async fn serve(args: &crate::cli::ServeArgs, lock_timeout: u64) -> Result<(), CliError> {
+    let mut config = load_config(&args.config)?;
+    config.storage.migrate |= args.migrate;
+    let port = args.port;
+    let host = args
+        .host
+        .clone()
+        .unwrap_or_else(|| config.server.host.clone());
     let address: IpAddr = host.parse().map_err(|_| {
         CliError::new(
             ErrorCode::InvalidInput,

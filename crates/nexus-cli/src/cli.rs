@@ -179,6 +179,10 @@ pub enum Command {
         after_help = "Example:\n  nexus serve --config nexus.yaml\n  nexus serve --config nexus.yaml --host 0.0.0.0 --port 8080"
     )]
     Serve(ServeArgs),
+    /// Bring the configured metadata database's schema up to this version of Nexus.
+    /// Idempotent; safe while other nodes start (one migrates, the others wait).
+    #[command(after_help = "Example:\n  nexus migrate --config nexus.yaml")]
+    Migrate(ConfigArg),
     /// Configuration files.
     #[command(subcommand)]
     #[command(after_help = "Example:\n  nexus config validate nexus.yaml")]
@@ -703,6 +707,10 @@ pub struct ServeArgs {
     /// free one).
     #[arg(long)]
     pub port: Option<u16>,
+    /// Bring the PostgreSQL schema up to date before serving (as `nexus migrate`; the
+    /// configuration's `storage.migrate: true` does the same).
+    #[arg(long)]
+    pub migrate: bool,
 }
 
 #[derive(Debug, Subcommand)]

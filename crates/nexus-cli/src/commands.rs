@@ -178,13 +178,10 @@ pub async fn run(cli: Cli, sources: Sources) -> Result<(), CliError> {
             return crate::admin::init(&args.config, cli.json, cli.lock_timeout).await;
         }
         Command::Serve(args) => {
-            return crate::admin::serve(
-                &args.config,
-                args.host.clone(),
-                args.port,
-                cli.lock_timeout,
-            )
-            .await;
+            return crate::admin::serve(args, cli.lock_timeout).await;
+        }
+        Command::Migrate(args) => {
+            return crate::admin::migrate(&args.config, cli.json).await;
         }
         Command::Config(crate::cli::ConfigCommand::Validate { file }) => {
             return crate::admin::validate(file, cli.json);
@@ -360,12 +357,14 @@ impl Session {
             Command::Import { file, replace } => self.import(&file, replace).await,
             Command::Mcp => self.mcp().await,
             Command::Delegation(command) => self.delegation(command).await,
-            Command::Init(_) | Command::Serve(_) | Command::Config(_) | Command::Token(_) => {
-                Err(CliError::new(
-                    ErrorCode::Internal,
-                    "this command is handled before opening a data directory",
-                ))
-            }
+            Command::Init(_)
+            | Command::Serve(_)
+            | Command::Migrate(_)
+            | Command::Config(_)
+            | Command::Token(_) => Err(CliError::new(
+                ErrorCode::Internal,
+                "this command is handled before opening a data directory",
+            )),
         }
     }
 

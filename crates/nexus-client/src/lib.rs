@@ -192,6 +192,7 @@ impl Client {
                 hint: None,
             });
         }
+        install_tls_provider();
         let http = reqwest::Client::builder()
             .build()
             .map_err(|error| ClientError::unreachable(&base, &error))?;
@@ -1041,6 +1042,17 @@ fn error_of(answer: &Answer) -> ClientError {
         etag,
         hint,
     }
+}
+
+/// HTTPS through rustls with ring: installs the process's default TLS provider (another
+/// part of the process may have installed the same one already).
+fn install_tls_provider() {
+    #[expect(
+        deprecated,
+        reason = "ring's provider lacks post-quantum key exchange; the alternative, aws-lc-rs, needs a C and assembler build"
+    )]
+    let provider = rustls::crypto::ring::default_provider();
+    let _ = provider.install_default();
 }
 
 #[cfg(test)]

@@ -172,9 +172,10 @@ impl FsError {
                 Rejection::LockerKey { .. } => ErrorCode::Conflict,
             },
             FsError::Store(error) => match error {
-                StoreError::Locked { .. } | StoreError::Closed | StoreError::Poisoned { .. } => {
-                    ErrorCode::Unavailable
-                }
+                StoreError::Locked { .. }
+                | StoreError::Closed
+                | StoreError::Poisoned { .. }
+                | StoreError::Unavailable { .. } => ErrorCode::Unavailable,
                 StoreError::Corrupt { .. } | StoreError::MissingBlob { .. } => {
                     ErrorCode::DataCorrupt
                 }

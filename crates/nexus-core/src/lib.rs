@@ -21,6 +21,7 @@ pub mod fault;
 mod fs;
 pub mod locker;
 mod principal;
+mod storage;
 pub mod views;
 pub mod wire;
 
@@ -45,6 +46,8 @@ pub use nexus_search::{
     EmbedError, Embedder, Embedding, StaticModel, normalize, write_static_model,
 };
 pub use nexus_store::{
-    AuditRecord, ChangeOperation, RecordedChange, Storage, StoreOptions, Timestamp, VersionPolicy,
+    AuditRecord, ChangeOperation, RecordedChange, StoreOptions, Timestamp, VersionPolicy,
 };
+pub use nexus_store_postgres::is_plain_schema_name;
 pub use principal::{CallContext, InvalidPrincipal, Origin, Principal, Tenant};
+pub use storage::{ScaleOut, Storage};

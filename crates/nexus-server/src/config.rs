@@ -100,8 +100,10 @@ pub enum Backend {
 }
 
 /// `storage:`: which backend keeps metadata (files, versions, relationships, accounts) and
-/// which keeps content. This build has the embedded tier only: `metadata: sqlite`
-/// (`DATA_DIR/meta.db`) and `blobs: local` (`DATA_DIR/blobs/`), the defaults.
+/// which keeps content. The embedded tier (the default): `metadata: sqlite`
+/// (`DATA_DIR/meta.db`) and `blobs: local` (`DATA_DIR/blobs/`). The scale-out tier:
+/// `metadata: postgres://user@host/db` (usually `${NEXUS_PG_URL}`) with `blobs: s3://bucket/prefix`
+/// (S3 credentials from the environment), or with `blobs: local` for a single node.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
@@ -109,6 +111,17 @@ pub struct StorageConfig {
     pub metadata: String,
     #[serde(default = "default_blobs")]
     pub blobs: String,
+    /// Most PostgreSQL connections of one node (default 16).
+    #[serde(default)]
+    pub max_connections: Option<u32>,
+    /// Bring the PostgreSQL schema up to date when the server starts (as `nexus migrate`
+    /// does); otherwise a database that is behind is refused.
+    #[serde(default)]
+    pub migrate: bool,
+    /// The PostgreSQL schema (namespace) holding this installation's tables, created when
+    /// missing (several installations may share a database); default: the connection's.
+    #[serde(default)]
+    pub schema: Option<String>,
 }
 
 fn default_metadata() -> String {
@@ -124,13 +137,24 @@ impl Default for StorageConfig {
         StorageConfig {
             metadata: default_metadata(),
             blobs: default_blobs(),
+            max_connections: None,
+            migrate: false,
+            schema: None,
         }
     }
 }
 
+/// The default `storage.max_connections`.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
+
 impl StorageConfig {
-    /// Refuses backends this build does not have. The value is not repeated (a database
-    /// URL may hold a password); its scheme is.
+    /// Whether the metadata lives in PostgreSQL (the scale-out tier).
+    pub fn is_postgres(&self) -> bool {
+        self.metadata.starts_with("postgres://") || self.metadata.starts_with("postgresql://")
+    }
+
+    /// Refuses backends this build does not have, and combinations that make no sense. A
+    /// value is not repeated (a database URL may hold a password); its scheme is.
     fn validate(&self) -> Result<(), Problem> {
         let scheme = |value: &str| {
             value
@@ -140,17 +164,45 @@ impl StorageConfig {
                 .take(40)
                 .collect::<String>()
         };
-        if self.metadata != "sqlite" {
+        if self.metadata != "sqlite" && !self.is_postgres() {
             return Err(Problem(format!(
-                "storage.metadata: `{}` is not available in this build: use `sqlite` (the embedded tier, `DATA_DIR/meta.db`)",
+                "storage.metadata: `{}` is not a metadata backend: use `sqlite` (the embedded tier, `DATA_DIR/meta.db`) or `postgres://user@host/database` (the scale-out tier)",
                 scheme(&self.metadata)
             )));
         }
-        if self.blobs != "local" {
+        let s3 = self.blobs.starts_with("s3://");
+        if self.blobs != "local" && !s3 {
             return Err(Problem(format!(
-                "storage.blobs: `{}` is not available in this build: use `local` (the embedded tier, `DATA_DIR/blobs/`)",
+                "storage.blobs: `{}` is not a blob store: use `local` (`DATA_DIR/blobs/`) or `s3://bucket/prefix`",
                 scheme(&self.blobs)
             )));
+        }
+        if s3 && self.blobs.trim_start_matches("s3://").split('/').next() == Some("") {
+            return Err(Problem(
+                "storage.blobs: an s3:// URL names a bucket: `s3://bucket/prefix`".to_owned(),
+            ));
+        }
+        if s3 && !self.is_postgres() {
+            return Err(Problem(
+                "storage.blobs: `s3` needs `storage.metadata: postgres://...` (content shared between nodes needs metadata they share)".to_owned(),
+            ));
+        }
+        if let Some(schema) = &self.schema {
+            if !nexus_core::is_plain_schema_name(schema) {
+                return Err(Problem(
+                    "storage.schema must be a plain name: lowercase letters, digits and `_` (at most 63)".to_owned(),
+                ));
+            }
+            if !self.is_postgres() {
+                return Err(Problem(
+                    "storage.schema applies to `metadata: postgres://...` only".to_owned(),
+                ));
+            }
+        }
+        if self.max_connections == Some(0) {
+            return Err(Problem(
+                "storage.max_connections must be at least 1".to_owned(),
+            ));
         }
         Ok(())
     }
@@ -812,10 +864,23 @@ impl Config {
 
     /// The backends the store opens.
     pub fn storage(&self) -> nexus_core::Storage {
-        // `validate` admitted only the embedded tier (`backend: local`, `sqlite` + `local`).
-        nexus_core::Storage::Embedded {
-            dir: self.data_dir.clone(),
+        if !self.storage.is_postgres() {
+            // `validate` admitted `local` blobs only with `sqlite`.
+            return nexus_core::Storage::Embedded {
+                dir: self.data_dir.clone(),
+            };
         }
+        nexus_core::Storage::ScaleOut(nexus_core::ScaleOut {
+            metadata: self.storage.metadata.clone(),
+            blobs: (self.storage.blobs != "local").then(|| self.storage.blobs.clone()),
+            dir: self.data_dir.clone(),
+            max_connections: self
+                .storage
+                .max_connections
+                .unwrap_or(DEFAULT_MAX_CONNECTIONS),
+            migrate: self.storage.migrate,
+            schema: self.storage.schema.clone(),
+        })
     }
 
     /// `search:`: a similarity between -1 and 1, an endpoint with a URL and a model.
@@ -1289,14 +1354,35 @@ auth:
         );
         let explicit = "data_dir: /d\nstorage:\n  metadata: sqlite\n  blobs: local\n";
         assert!(Config::parse(explicit, "c.yaml", &env).is_ok());
+        let scale = "data_dir: /d\nstorage:\n  metadata: postgres://nexus:hunter2@db/nexus\n  blobs: s3://bucket/prefix\n  max_connections: 8\n";
+        let config = Config::parse(scale, "c.yaml", &env).unwrap();
+        let nexus_core::Storage::ScaleOut(storage) = config.storage() else {
+            panic!("postgres metadata is the scale-out tier");
+        };
+        assert_eq!(storage.blobs.as_deref(), Some("s3://bucket/prefix"));
+        assert_eq!(storage.max_connections, 8);
+        assert!(!storage.migrate);
+        assert!(!format!("{storage:?}").contains("hunter2"));
         for (text, expected) in [
             (
-                "data_dir: /d\nstorage:\n  metadata: postgres://nexus:hunter2@db/nexus\n",
-                "storage.metadata: `postgres` is not available in this build",
+                "data_dir: /d\nstorage:\n  metadata: mysql://nexus:hunter2@db/nexus\n",
+                "storage.metadata: `mysql` is not a metadata backend",
             ),
             (
                 "data_dir: /d\nstorage:\n  blobs: s3://bucket/prefix\n",
-                "storage.blobs: `s3` is not available in this build",
+                "storage.blobs: `s3` needs `storage.metadata: postgres://...`",
+            ),
+            (
+                "data_dir: /d\nstorage:\n  metadata: postgres://db/nexus\n  blobs: gs://bucket\n",
+                "storage.blobs: `gs` is not a blob store",
+            ),
+            (
+                "data_dir: /d\nstorage:\n  metadata: postgres://db/nexus\n  blobs: s3:///prefix\n",
+                "an s3:// URL names a bucket",
+            ),
+            (
+                "data_dir: /d\nstorage:\n  metadata: postgres://db/nexus\n  max_connections: 0\n",
+                "storage.max_connections must be at least 1",
             ),
             (
                 "data_dir: /d\nstorage:\n  metdata: sqlite\n",

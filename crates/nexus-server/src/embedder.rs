@@ -52,6 +52,7 @@ impl Endpoint {
         api_key: Option<String>,
         dimensions: Option<usize>,
     ) -> Result<Endpoint, EmbedError> {
+        install_tls_provider();
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .build()
@@ -158,4 +159,15 @@ impl Embedder for Endpoint {
             Ok(vectors)
         })
     }
+}
+
+/// HTTPS through rustls with ring: installs the process's default TLS provider (another
+/// part of the process may have installed the same one already).
+fn install_tls_provider() {
+    #[expect(
+        deprecated,
+        reason = "ring's provider lacks post-quantum key exchange; the alternative, aws-lc-rs, needs a C and assembler build"
+    )]
+    let provider = rustls::crypto::ring::default_provider();
+    let _ = provider.install_default();
 }

@@ -86,6 +86,9 @@ impl ApiError {
     }
 }
 
+/// The `Retry-After` of a `503 unavailable` answer, in seconds.
+const UNAVAILABLE_RETRY_SECS: u64 = 1;
+
 /// The HTTP status of an error code (the map is [`ErrorCode::status`]).
 pub fn status_of(code: ErrorCode) -> StatusCode {
     StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -100,6 +103,8 @@ impl From<FsError> for ApiError {
             crate::metrics::storage_error();
             if REVEAL_INTERNAL.try_with(|reveal| *reveal).unwrap_or(false) {
                 error.to_string()
+            } else if code == ErrorCode::Unavailable {
+                "the storage is unavailable for the moment; retry shortly".to_owned()
             } else {
                 "the server could not complete the request; see its logs".to_owned()
             }
@@ -113,6 +118,8 @@ impl From<FsError> for ApiError {
             hint,
             etag: error.current_etag().map(|tag| format!("\"{tag}\"")),
             probe: error.is_probe(),
+            // A storage service that is down, or a write that lost its turn: try again soon.
+            retry_after: (code == ErrorCode::Unavailable).then_some(UNAVAILABLE_RETRY_SECS),
             ..ApiError::new(code, message)
         }
     }

@@ -40,8 +40,9 @@ pub use schema::SCHEMA_VERSION;
 pub struct PgOptions {
     /// `postgres://user[:password]@host[:port]/database[?params]`.
     pub url: String,
-    /// The schema (namespace) holding Nexus's tables; `None`: the connection's default
-    /// (`public`, normally).
+    /// The schema (namespace) holding Nexus's tables, created by the first migration when
+    /// missing; `None`: the connection's default (`public`, normally). Several installations
+    /// can share a database, each in a schema of its own.
     pub schema: Option<String>,
     /// Most connections open at once (reads share them; one writes at a time per node).
     pub max_connections: u32,
@@ -63,6 +64,21 @@ impl PgOptions {
         }
     }
 
+    /// The schema, if it is a plain identifier (letters, digits, `_`; at most 63 bytes).
+    fn namespace(&self) -> Result<Option<&str>, StoreError> {
+        let Some(schema) = &self.schema else {
+            return Ok(None);
+        };
+        if !is_plain_schema_name(schema) {
+            return Err(StoreError::InvalidData {
+                message: format!(
+                    "the PostgreSQL schema `{schema}` is not a plain name (lowercase letters, digits and `_`, at most 63)"
+                ),
+            });
+        }
+        Ok(Some(schema))
+    }
+
     fn connect_options(&self) -> Result<PgConnectOptions, StoreError> {
         let options: PgConnectOptions =
             self.url
@@ -71,11 +87,22 @@ impl PgOptions {
                     message: format!("the PostgreSQL URL is not valid: {}", redact(&error)),
                 })?;
         let options = options.application_name("nexus");
-        Ok(match &self.schema {
-            Some(schema) => options.options([("search_path", schema.as_str())]),
+        Ok(match self.namespace()? {
+            Some(schema) => options.options([("search_path", schema)]),
             None => options,
         })
     }
+}
+
+/// Whether `name` may name a schema: lowercase ASCII letters, digits and `_`, not starting
+/// with a digit, at most 63 bytes (PostgreSQL's limit), so it never needs escaping.
+pub fn is_plain_schema_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// An error's text without a URL it may quote (which may hold a password).
@@ -100,7 +127,7 @@ impl PgMetadataStore {
         let connect = options.connect_options()?;
         let mut connection = PgConnection::connect_with(&connect).await?;
         if options.migrate {
-            schema::migrate(&mut connection).await?;
+            schema::migrate(&mut connection, options.namespace()?).await?;
         } else {
             let version = schema::version(&mut connection).await?;
             if version != SCHEMA_VERSION {
@@ -125,14 +152,30 @@ impl PgMetadataStore {
     /// it went from and to (equal: nothing to do).
     pub async fn migrate(options: &PgOptions) -> Result<(i64, i64), StoreError> {
         let mut connection = PgConnection::connect_with(&options.connect_options()?).await?;
-        let versions = schema::migrate(&mut connection).await?;
+        let versions = schema::migrate(&mut connection, options.namespace()?).await?;
         connection.close().await?;
         Ok(versions)
     }
 
-    /// The pool, for tests and tools of this crate's users (e.g. dropping a test schema).
+    /// The pool, for tests and tools of this crate's users.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Drops the schema `options.schema` with everything in it (tests' clean-up; nothing
+    /// when no schema is named).
+    pub async fn drop_schema(options: &PgOptions) -> Result<(), StoreError> {
+        let Some(namespace) = options.namespace()? else {
+            return Ok(());
+        };
+        let mut connection = PgConnection::connect_with(&options.connect_options()?).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS \"{namespace}\" CASCADE"
+        )))
+        .execute(&mut connection)
+        .await?;
+        connection.close().await?;
+        Ok(())
     }
 }
 

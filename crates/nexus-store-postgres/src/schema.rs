@@ -216,12 +216,24 @@ pub async fn version(connection: &mut PgConnection) -> Result<i64, StoreError> {
 
 /// Brings the database up to [`SCHEMA_VERSION`]; refuses databases from a newer build.
 /// Returns the versions it went from and to.
-pub async fn migrate(connection: &mut PgConnection) -> Result<(i64, i64), StoreError> {
+/// Creates `namespace` (the schema the connection's `search_path` names) when it is missing.
+pub async fn migrate(
+    connection: &mut PgConnection,
+    namespace: Option<&str>,
+) -> Result<(i64, i64), StoreError> {
     let mut transaction = connection.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(MIGRATION_LOCK)
         .execute(&mut *transaction)
         .await?;
+    if let Some(namespace) = namespace {
+        // An identifier (checked by `PgOptions`), quoted.
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE SCHEMA IF NOT EXISTS \"{namespace}\""
+        )))
+        .execute(&mut *transaction)
+        .await?;
+    }
     sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS nexus_schema (id BIGINT PRIMARY KEY CHECK (id = 1), version BIGINT NOT NULL);
          INSERT INTO nexus_schema (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING",

@@ -101,15 +101,59 @@ pub enum StoreError {
     Poisoned { message: String },
     #[error("the store is closed")]
     Closed,
+    /// A service the store depends on (the metadata database, the object store) cannot be
+    /// reached or refused for a while; nothing was changed by the failed operation, unless it
+    /// was a commit whose outcome could not be learned.
+    #[error("{what} is unavailable; retry shortly: {source}")]
+    Unavailable {
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("stored data is invalid: {message}")]
     InvalidData { message: String },
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
-        StoreError::Database {
-            source: Box::new(error),
+        if transient(&error) {
+            StoreError::Unavailable {
+                what: "the metadata database",
+                source: Box::new(error),
+            }
+        } else {
+            StoreError::Database {
+                source: Box::new(error),
+            }
         }
+    }
+}
+
+/// Whether a database error says the database cannot be reached or used for now (the
+/// connection broke, the pool is exhausted, the server shuts down or is starting, a
+/// transaction lost a serialization race) rather than that the request or the data is wrong.
+fn transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(database) => database.code().is_some_and(|code| {
+            // 08: connection exception; 57P: operator intervention (shutdown, starting up);
+            // 53300: too many connections; 40001 / 40P01: serialization failure, deadlock.
+            code.starts_with("08")
+                || code.starts_with("57P")
+                || matches!(code.as_ref(), "53300" | "40001" | "40P01")
+        }),
+        _ => false,
+    }
+}
+
+impl StoreError {
+    /// Whether the failure is temporary (a service is unreachable): retrying later may
+    /// succeed, and nothing about the stored data is in doubt.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable { .. })
     }
 }
 

@@ -42,7 +42,7 @@ pub use meta::{
     RelationshipChange, ScheduledReminder, TASK_SCHEDULE_REMINDERS,
 };
 pub use sqlite::{SCHEMA_VERSION, SqliteMetadataStore};
-pub use store::{CheckReport, GcReport, MARKER_FILE, Storage, Store, StoreOptions, WriteRequest};
+pub use store::{CheckReport, GcReport, MARKER_FILE, Store, StoreOptions, WriteRequest};
 pub use types::{
     BlobRef, ContentHash, ListQuery, Node, NodeKind, Timestamp, VersionPolicy, VersionRecord,
 };

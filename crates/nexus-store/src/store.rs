@@ -154,22 +154,7 @@ struct DirectoryLock {
     _file: std::fs::File,
 }
 
-/// Where a store keeps its data: which backends, chosen by configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Storage {
-    /// The embedded tier: SQLite metadata (`meta.db`) and local content-addressed blobs
-    /// (`blobs/`) in one data directory, used by one process at a time.
-    Embedded { dir: std::path::PathBuf },
-}
-
 impl Store {
-    /// Opens the store `storage` describes.
-    pub async fn connect(storage: &Storage, options: StoreOptions) -> Result<Store, StoreError> {
-        match storage {
-            Storage::Embedded { dir } => Self::open(dir, options).await,
-        }
-    }
-
     /// A store over backends built elsewhere (a backend crate): caches, the group-commit
     /// committer and garbage collection are the same above every backend. Call within a
     /// Tokio runtime.
@@ -866,6 +851,22 @@ impl Committer {
         let groups: Vec<Vec<Mutation>> = admitted.iter().map(|(group, _)| group.clone()).collect();
         let results = match self.meta.apply(&groups).await {
             Ok(results) => results,
+            Err(error) if error.is_unavailable() => {
+                // The database is out of reach (a remote backend): nothing is acknowledged,
+                // and the store stays open for when it is back. If the connection broke
+                // while committing, the batch may have committed: forget cached metadata.
+                tracing::warn!(%error, "commit failed: the metadata database is unavailable");
+                self.nodes.clear();
+                self.listings.clear();
+                for (_, reply) in admitted {
+                    let _ = reply.send(Err(StoreError::Unavailable {
+                        what: "the metadata database",
+                        source: error.to_string().into(),
+                    }
+                    .into()));
+                }
+                return;
+            }
             Err(error) => {
                 tracing::error!(%error, "commit failed; refusing further writes");
                 self.poisoned = Some(error.to_string());

@@ -171,14 +171,9 @@ impl Fs {
     }
 
     /// Opens the store `storage` describes (the backends chosen by configuration).
-    pub async fn connect(
-        storage: &nexus_store::Storage,
-        options: StoreOptions,
-    ) -> Result<Fs, FsError> {
-        let fs = Self::from_store(Store::connect(storage, options).await?).await?;
-        Ok(match storage {
-            nexus_store::Storage::Embedded { dir } => fs.with_search_dir(dir.join("search")),
-        })
+    pub async fn connect(storage: &crate::Storage, options: StoreOptions) -> Result<Fs, FsError> {
+        let fs = Self::from_store(storage.open(options).await?).await?;
+        Ok(fs.with_search_dir(storage.local_dir().join("search")))
     }
 
     /// Wraps an already open store, loading its authorization state.

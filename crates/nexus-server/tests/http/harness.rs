@@ -13,13 +13,45 @@ pub use crate::client::{
     Api, Response, SECRET, b64, http, now, seed_config, sign_raw, token, token_with,
 };
 
-/// The variables configurations in these tests may name.
+/// The variables configurations in these tests may name (the services' URLs come from
+/// `scripts/services.sh`).
 fn lookup(name: &str) -> Option<String> {
-    (name == "JWT_SECRET").then(|| SECRET.to_owned())
+    match name {
+        "JWT_SECRET" => Some(SECRET.to_owned()),
+        "NEXUS_PG_URL" | "NEXUS_S3_URL" => std::env::var(name).ok(),
+        _ => None,
+    }
+}
+
+/// With `NEXUS_TEST_TIER=scale-out` every server of these tests keeps its data on the
+/// scale-out tier (PostgreSQL in a schema of its own, S3 under a prefix of its own) instead
+/// of the embedded one, unless its configuration chooses storage itself.
+fn on_tier(config: &str) -> (String, Option<String>) {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let scale_out = match std::env::var("NEXUS_TEST_TIER").as_deref() {
+        Ok("scale-out") => true,
+        Ok("embedded") | Err(_) => false,
+        Ok(other) => panic!("NEXUS_TEST_TIER is `embedded` or `scale-out`, not `{other}`"),
+    };
+    if !scale_out || config.contains("\nstorage:") {
+        return (config.to_owned(), None);
+    }
+    let schema = format!(
+        "http_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let config = format!(
+        "{}\nstorage:\n  metadata: ${{NEXUS_PG_URL}}\n  blobs: ${{NEXUS_S3_URL}}/{schema}\n  schema: {schema}\n  migrate: true\n",
+        config.trim_end()
+    );
+    (config, Some(schema))
 }
 
 pub struct Server {
     pub dir: TempDir,
+    /// On the scale-out tier: the storage to drop when the test ends.
+    scale_out: Option<nexus_core::Storage>,
     pub address: SocketAddr,
     pub admin_key: String,
     fault: Option<Fault>,
@@ -54,18 +86,21 @@ impl Server {
 
     fn start_with(config: &str, fault: Option<Fault>) -> Server {
         let dir = TempDir::new().unwrap();
+        let (config, schema) = on_tier(config);
         std::fs::write(dir.path().join("nexus.yaml"), config).unwrap();
         // For configurations that name it (`locker: {key_file: locker.key}`).
         let (_, locker_key) = nexus_core::locker::MasterKey::generate();
         std::fs::write(dir.path().join("locker.key"), locker_key).unwrap();
         let mut server = Server {
             dir,
+            scale_out: None,
             address: "127.0.0.1:1".parse().unwrap(),
             admin_key: String::new(),
             fault,
             running: None,
         };
         let config = server.config();
+        server.scale_out = schema.map(|_| config.storage());
         server.admin_key = runtime().block_on(async {
             let fs = config.open(StoreOptions::default()).await.unwrap();
             let system = CallContext::system();
@@ -145,5 +180,10 @@ impl Api for Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
+        if let Some(storage) = self.scale_out.take()
+            && let Err(error) = runtime().block_on(storage.drop_schema())
+        {
+            eprintln!("could not drop the test's schema: {error}");
+        }
     }
 }
