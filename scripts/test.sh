@@ -18,6 +18,9 @@ services_env=$(scripts/services.sh start)
 eval "$services_env"
 trap 'scripts/services.sh stop >/dev/null 2>&1 || true' EXIT
 step cargo test --locked -p nexus-store-postgres -p nexus-store-s3 -- --ignored
+# Several nodes on one database: read-your-writes across nodes with revisions (10,000
+# pairs), following without one, writers on several nodes, and the negative control.
+step cargo test --locked -p nexus-core --test it nodes:: -- --ignored
 # The end-to-end HTTP suite again with every server on the scale-out tier.
 step env NEXUS_TEST_TIER=scale-out cargo test --locked -p nexus-server --test http
 # The SpiceDB conformance suite through the CLI (every assertion of every file).

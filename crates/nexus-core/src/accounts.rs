@@ -262,6 +262,14 @@ impl Registry {
         accounts
     }
 
+    /// Replaces everything with `snapshot` (a node sharing its store with others learns
+    /// their account changes this way).
+    pub(crate) fn reload(&self, snapshot: AccountsSnapshot) {
+        let fresh = Registry::load(snapshot);
+        let fresh = std::mem::take(&mut *fresh.state.write());
+        *self.state.write() = fresh;
+    }
+
     /// The stable id of a registered principal of `kind`, given its id or handle. (An agent
     /// registered before agents had stable ids is found by its name until it gets one.)
     pub fn id_of(&self, kind: PrincipalKind, text: &str) -> Option<String> {

@@ -12,11 +12,18 @@ use nexus_rebac::{
     CheckRequest, CheckResult, ObjectRef, Operation, Relationship, RelationshipFilter,
     RelationshipUpdate, Schema, SubjectRef, WriteOutcome, WritePrecondition,
 };
-use nexus_store::{ChangeOperation, Mutation, RelationshipBatch, RelationshipChange, Store};
+use nexus_store::{
+    ChangeOperation, Mutation, Rejection, RelationshipBatch, RelationshipChange, Store,
+};
 
 use crate::authz::{PermissionState, now, org_of, org_of_object, schema};
 use crate::error::FsError;
 use crate::principal::CallContext;
+
+/// How many times a write is planned again after another node committed first.
+const REPLANS: usize = 8;
+/// Changes read from the change log at a time while catching up.
+const CATCH_UP_PAGE: usize = 10_000;
 
 /// See the module documentation.
 #[derive(Debug)]
@@ -60,13 +67,16 @@ impl UnitOfWork {
         mutations: Vec<Mutation>,
     ) -> Result<(WriteOutcome, Vec<nexus_store::Applied>), FsError> {
         let _serialized = self.writes.lock().await;
-        let plan = self
-            .state
-            .engine
-            .write()
-            .plan(&updates, &preconditions, now())?;
-        self.check_tenancy(context, &plan.changes)?;
-        self.persist_and_apply(plan, mutations).await
+        let _ = context;
+        self.commit_planned(
+            |engine| {
+                let plan = engine.plan(&updates, &preconditions, now())?;
+                check_tenancy(engine, &plan.changes)?;
+                Ok(plan)
+            },
+            mutations,
+        )
+        .await
     }
 
     /// Commits relationship updates and mutations that only rename what is stored (a
@@ -78,8 +88,10 @@ impl UnitOfWork {
         mutations: Vec<Mutation>,
     ) -> Result<WriteOutcome, FsError> {
         let _serialized = self.writes.lock().await;
-        let plan = self.state.engine.write().plan(&updates, &[], now())?;
-        Ok(self.persist_and_apply(plan, mutations).await?.0)
+        Ok(self
+            .commit_planned(|engine| Ok(engine.plan(&updates, &[], now())?), mutations)
+            .await?
+            .0)
     }
 
     /// Plans deleting every relationship matching `filter`, then persists and applies it.
@@ -89,12 +101,13 @@ impl UnitOfWork {
         preconditions: Vec<WritePrecondition>,
     ) -> Result<WriteOutcome, FsError> {
         let _serialized = self.writes.lock().await;
-        let plan = self
-            .state
-            .engine
-            .write()
-            .plan_delete_matching(filter, &preconditions, now())?;
-        Ok(self.persist_and_apply(plan, Vec::new()).await?.0)
+        Ok(self
+            .commit_planned(
+                |engine| Ok(engine.plan_delete_matching(filter, &preconditions, now())?),
+                Vec::new(),
+            )
+            .await?
+            .0)
     }
 
     /// Commits a file mutation that removes (`new_root: None`) or moves the subtree at
@@ -122,8 +135,7 @@ impl UnitOfWork {
             resource_subtree: Some(path.to_string()),
             ..RelationshipFilter::default()
         };
-        let plan = {
-            let mut engine = self.state.engine.write();
+        let plan = |engine: &mut nexus_rebac::Engine| {
             let mut updates = LastWordWins::default();
             if let Some(new_root) = new_root {
                 for relationship in engine.read(&subtree(new_root), None, usize::MAX, i64::MIN) {
@@ -149,9 +161,9 @@ impl UnitOfWork {
                     updates.push(Operation::Touch, renamed);
                 }
             }
-            engine.plan(&updates.updates, &[], now())?
+            Ok(engine.plan(&updates.updates, &[], now())?)
         };
-        Ok(self.persist_and_apply(plan, mutations).await?.1)
+        Ok(self.commit_planned(plan, mutations).await?.1)
     }
 
     /// Commits an imported organization: `mutations` (its store state) together with its
@@ -165,24 +177,94 @@ impl UnitOfWork {
         mutations: Vec<Mutation>,
     ) -> Result<Vec<nexus_store::Applied>, FsError> {
         let _serialized = self.writes.lock().await;
-        let plan = {
-            let mut engine = self.state.engine.write();
+        let plan = |engine: &mut nexus_rebac::Engine| {
             // The archive's word wins over a stored relationship's deletion.
             let mut updates = LastWordWins::default();
-            for relationship in org_relationships(&engine, org) {
+            for relationship in org_relationships(engine, org) {
                 updates.push(Operation::Delete, relationship);
             }
-            for relationship in relationships {
-                updates.push(Operation::Touch, relationship);
+            for relationship in &relationships {
+                updates.push(Operation::Touch, relationship.clone());
             }
-            engine.plan(&updates.updates, &[], now())?
+            Ok(engine.plan(&updates.updates, &[], now())?)
         };
-        Ok(self.persist_and_apply(plan, mutations).await?.1)
+        Ok(self.commit_planned(plan, mutations).await?.1)
     }
 
     /// Every stored relationship of `org` (expired ones too).
     pub(crate) fn relationships_of(&self, org: &OrgId) -> Vec<Relationship> {
         org_relationships(&self.state.engine.read(), org)
+    }
+
+    /// Plans against the current state, persists and applies; when another node committed
+    /// a revision first (the store refuses the plan's revision), catches up from the
+    /// change log and plans again, a few times. Call with `writes` held.
+    async fn commit_planned(
+        &self,
+        plan: impl Fn(&mut nexus_rebac::Engine) -> Result<nexus_rebac::WritePlan, FsError>,
+        mutations: Vec<Mutation>,
+    ) -> Result<(WriteOutcome, Vec<nexus_store::Applied>), FsError> {
+        // Nodes sharing the store take turns: within its turn, a node that caught up plans
+        // against what every node committed.
+        let turn = self.store.relationship_turn().await?;
+        let shared = turn.is_some();
+        let outcome = async {
+            if shared {
+                self.catch_up_locked().await?;
+            }
+            let mut attempt = 0;
+            loop {
+                let planned = plan(&mut self.state.engine.write())?;
+                match self.persist_and_apply(planned, mutations.clone()).await {
+                    Err(FsError::Rejected(Rejection::RevisionConflict { .. }))
+                        if attempt < REPLANS =>
+                    {
+                        attempt += 1;
+                        self.catch_up_locked().await?;
+                    }
+                    outcome => return outcome,
+                }
+            }
+        }
+        .await;
+        if let Some(turn) = turn {
+            turn.release().await;
+        }
+        outcome
+    }
+
+    /// Puts in force what other nodes sharing the store committed since this node's
+    /// revision (relationships from the change log; the whole state again after a schema
+    /// replacement). Returns the revision now in force.
+    pub async fn catch_up(&self) -> Result<u64, FsError> {
+        let _serialized = self.writes.lock().await;
+        self.catch_up_locked().await
+    }
+
+    async fn catch_up_locked(&self) -> Result<u64, FsError> {
+        let stored = self.store.authorization_revision().await?;
+        loop {
+            let current = self.state.engine.read().revision();
+            if current >= stored {
+                return Ok(current);
+            }
+            let changes = self
+                .store
+                .relationship_changes(current, CATCH_UP_PAGE)
+                .await?;
+            let followed = self.state.apply_recorded(&changes)?;
+            let reached = self.state.engine.read().revision();
+            if !followed || (changes.is_empty() && reached < stored) {
+                // A schema replacement (not in the log) came between: load it all again.
+                tracing::info!(
+                    from = reached,
+                    to = stored,
+                    "reloading the permission state"
+                );
+                self.state.reload(self.store.load_authorization().await?)?;
+                return Ok(self.state.engine.read().revision());
+            }
+        }
     }
 
     async fn persist_and_apply(
@@ -228,101 +310,133 @@ impl UnitOfWork {
         Ok((outcome, applied))
     }
 
-    /// A relationship inside an organization may only name subjects of that organization:
-    /// members (users, agents) and its own groups. Membership relationships themselves, and
-    /// wildcards (which membership limits anyway), are exempt.
-    fn check_tenancy(
-        &self,
-        _context: &CallContext,
-        changes: &[nexus_rebac::Change],
-    ) -> Result<(), FsError> {
-        let engine = self.state.engine.read();
-        let at = now();
-        let joining: BTreeSet<(String, SubjectRef)> = changes
-            .iter()
-            .filter(|change| {
-                change.operation != Operation::Delete
-                    && change.relationship.resource.object_type == "org"
-            })
-            .map(|change| {
-                (
-                    change.relationship.resource.object_id.clone(),
-                    change.relationship.subject.clone(),
-                )
-            })
-            .collect();
-        for change in changes
-            .iter()
-            .filter(|change| change.operation != Operation::Delete)
-        {
-            let relationship = &change.relationship;
-            if relationship.subject.is_wildcard() {
-                continue;
-            }
-            let Some(org) = org_of(relationship) else {
-                continue;
-            };
-            let subject = &relationship.subject;
-            if relationship.resource.object_type == "org" {
-                // Users and agents join through these; groups must be the organization's own.
-                if subject.object.object_type == "group"
-                    && org_of_object(&subject.object).as_ref() != Some(&org)
-                {
-                    return Err(FsError::CrossTenant {
-                        subject: subject.to_string(),
-                        org: org.to_string(),
-                    });
-                }
-                continue;
-            }
-            let belongs = match subject.object.object_type.as_str() {
-                "group" | "session" | "profile" | "org" => {
-                    org_of_object(&subject.object).as_ref() == Some(&org)
-                }
-                "user" | "agent" => {
-                    joining.contains(&(org.to_string(), subject.clone()))
-                        || engine
-                            .check(&CheckRequest {
-                                resource: &ObjectRef::new("org", org.as_str()),
-                                permission: "membership",
-                                subject,
-                                context: None,
-                                now: at,
-                            })
-                            .is_ok_and(|result| result == CheckResult::Has)
-                }
-                _ => true,
-            };
-            if !belongs {
-                return Err(FsError::CrossTenant {
-                    subject: subject.to_string(),
-                    org: org.to_string(),
-                });
-            }
-        }
-        Ok(())
-    }
-
     /// Replaces the schema (validated, checked against the filesystem's contract, and
     /// refused if relationships would lose their relation).
     pub async fn write_schema(&self, source: &str) -> Result<u64, FsError> {
         let parsed = Schema::parse(source)?;
         schema::check_contract(&parsed).map_err(|error| FsError::invalid(error.to_string()))?;
         let _serialized = self.writes.lock().await;
-        let revision = {
-            let engine = self.state.engine.read();
-            engine.check_schema_replacement(&parsed)?;
-            engine.revision() + 1
-        };
-        self.store
-            .apply(Mutation::SetAuthorizationSchema {
-                source: source.to_owned(),
-                revision,
-            })
-            .await?;
-        self.state.replace_schema_committed(parsed, revision)?;
-        Ok(revision)
+        let turn = self.store.relationship_turn().await?;
+        let outcome = self
+            .write_schema_in_turn(parsed, source, turn.is_some())
+            .await;
+        if let Some(turn) = turn {
+            turn.release().await;
+        }
+        outcome
     }
+
+    async fn write_schema_in_turn(
+        &self,
+        parsed: Schema,
+        source: &str,
+        shared: bool,
+    ) -> Result<u64, FsError> {
+        if shared {
+            self.catch_up_locked().await?;
+        }
+        let mut attempt = 0;
+        loop {
+            let revision = {
+                let engine = self.state.engine.read();
+                engine.check_schema_replacement(&parsed)?;
+                engine.revision() + 1
+            };
+            match self
+                .store
+                .apply(Mutation::SetAuthorizationSchema {
+                    source: source.to_owned(),
+                    revision,
+                })
+                .await
+            {
+                Ok(_) => {
+                    self.state.replace_schema_committed(parsed, revision)?;
+                    return Ok(revision);
+                }
+                Err(nexus_store::Error::Rejected(Rejection::RevisionConflict { .. }))
+                    if attempt < REPLANS =>
+                {
+                    attempt += 1;
+                    self.catch_up_locked().await?;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+}
+
+/// A relationship inside an organization may only name subjects of that organization:
+/// members (users, agents) and its own groups. Membership relationships themselves, and
+/// wildcards (which membership limits anyway), are exempt.
+fn check_tenancy(
+    engine: &nexus_rebac::Engine,
+    changes: &[nexus_rebac::Change],
+) -> Result<(), FsError> {
+    let at = now();
+    let joining: BTreeSet<(String, SubjectRef)> = changes
+        .iter()
+        .filter(|change| {
+            change.operation != Operation::Delete
+                && change.relationship.resource.object_type == "org"
+        })
+        .map(|change| {
+            (
+                change.relationship.resource.object_id.clone(),
+                change.relationship.subject.clone(),
+            )
+        })
+        .collect();
+    for change in changes
+        .iter()
+        .filter(|change| change.operation != Operation::Delete)
+    {
+        let relationship = &change.relationship;
+        if relationship.subject.is_wildcard() {
+            continue;
+        }
+        let Some(org) = org_of(relationship) else {
+            continue;
+        };
+        let subject = &relationship.subject;
+        if relationship.resource.object_type == "org" {
+            // Users and agents join through these; groups must be the organization's own.
+            if subject.object.object_type == "group"
+                && org_of_object(&subject.object).as_ref() != Some(&org)
+            {
+                return Err(FsError::CrossTenant {
+                    subject: subject.to_string(),
+                    org: org.to_string(),
+                });
+            }
+            continue;
+        }
+        let belongs = match subject.object.object_type.as_str() {
+            "group" | "session" | "profile" | "org" => {
+                org_of_object(&subject.object).as_ref() == Some(&org)
+            }
+            "user" | "agent" => {
+                joining.contains(&(org.to_string(), subject.clone()))
+                    || engine
+                        .check(&CheckRequest {
+                            resource: &ObjectRef::new("org", org.as_str()),
+                            permission: "membership",
+                            subject,
+                            context: None,
+                            now: at,
+                        })
+                        .is_ok_and(|result| result == CheckResult::Has)
+            }
+            _ => true,
+        };
+        if !belongs {
+            return Err(FsError::CrossTenant {
+                subject: subject.to_string(),
+                org: org.to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Relationship updates keyed by the relationship without caveat and expiration, in first

@@ -34,6 +34,10 @@ pub enum Fault {
     /// every document: the approximate search test must catch totals that depend on
     /// documents the caller may not read.
     GraphsForEveryone,
+    /// Stop following the store other nodes write: the node never puts their permission
+    /// changes in force, not even for a request carrying a newer revision token. The
+    /// multi-node tests must catch the stale answers.
+    NoFollowing,
 }
 
 /// The faults switched on for one authorizer (none without the feature).
@@ -57,9 +61,23 @@ pub struct Faults {
     unfiltered_search: std::sync::atomic::AtomicBool,
     #[cfg(feature = "fault-inject")]
     graphs_for_everyone: std::sync::atomic::AtomicBool,
+    #[cfg(feature = "fault-inject")]
+    no_following: std::sync::atomic::AtomicBool,
 }
 
 impl Faults {
+    /// Whether the node ignores what other nodes commit.
+    #[cfg(feature = "fault-inject")]
+    pub fn no_following(&self) -> bool {
+        self.no_following.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Without the `fault-inject` feature there is no fault.
+    #[cfg(not(feature = "fault-inject"))]
+    pub const fn no_following(&self) -> bool {
+        false
+    }
+
     /// Whether every caller's semantic searches may use the graphs.
     #[cfg(feature = "fault-inject")]
     pub fn graphs_for_everyone(&self) -> bool {
@@ -207,6 +225,9 @@ impl Faults {
                 .store(true, std::sync::atomic::Ordering::Relaxed),
             Fault::GraphsForEveryone => self
                 .graphs_for_everyone
+                .store(true, std::sync::atomic::Ordering::Relaxed),
+            Fault::NoFollowing => self
+                .no_following
                 .store(true, std::sync::atomic::Ordering::Relaxed),
         }
     }

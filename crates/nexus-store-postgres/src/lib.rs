@@ -28,7 +28,7 @@ use nexus_store::{
     AccountsSnapshot, Applied, AuditQuery, AuditRecord, AuthorizationSnapshot, BlobRow,
     ChangeQuery, ChangeRecord, ContentHash, ListQuery, LockerKeyRecord, MetadataCheck,
     MetadataStore, Mutation, Node, NotificationQuery, NotificationRecord, RecordedChange,
-    Rejection, ScheduledReminder, StoreError, Timestamp, VersionPolicy, VersionRecord,
+    Rejection, ScheduledReminder, StoreError, Timestamp, Turn, VersionPolicy, VersionRecord,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection};
@@ -179,6 +179,27 @@ impl PgMetadataStore {
     }
 }
 
+/// A turn at changing relationships: an open transaction holding the lock on the `turns`
+/// row, rolled back (nothing was written in it) to release the lock.
+struct PgTurn(Option<sqlx::Transaction<'static, sqlx::Postgres>>);
+
+impl std::fmt::Debug for PgTurn {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("PgTurn")
+    }
+}
+
+#[async_trait]
+impl Turn for PgTurn {
+    async fn release(mut self: Box<Self>) {
+        if let Some(transaction) = self.0.take()
+            && let Err(error) = transaction.rollback().await
+        {
+            tracing::warn!(%error, "releasing the relationship turn failed (the connection closes, which releases it)");
+        }
+    }
+}
+
 /// Whether a failed statement was refused for the data it carried (SQLSTATE class 22: a NUL
 /// character, a value out of range) rather than for the state of the database.
 fn refused_data(error: &StoreError) -> Option<String> {
@@ -264,6 +285,29 @@ impl MetadataStore for PgMetadataStore {
 
     async fn load_authorization(&self) -> Result<AuthorizationSnapshot, StoreError> {
         read::authorization(&self.pool).await
+    }
+
+    async fn authorization_revision(&self) -> Result<u64, StoreError> {
+        let revision: i64 =
+            sqlx::query_scalar("SELECT revision FROM authorization_state WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?;
+        nexus_store::codec::to_u64(revision)
+    }
+
+    async fn relationship_turn(&self) -> Result<Option<Box<dyn Turn>>, StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        sqlx::query("SELECT name FROM turns WHERE name = 'relationships' FOR UPDATE")
+            .fetch_one(&mut *transaction)
+            .await?;
+        Ok(Some(Box::new(PgTurn(Some(transaction)))))
+    }
+
+    async fn accounts_version(&self) -> Result<Option<u64>, StoreError> {
+        let version: i64 = sqlx::query_scalar("SELECT accounts FROM write_state WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Some(nexus_store::codec::to_u64(version)?))
     }
 
     async fn load_accounts(&self) -> Result<AccountsSnapshot, StoreError> {

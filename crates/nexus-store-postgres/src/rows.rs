@@ -406,6 +406,7 @@ impl Rows for PgRows<'_> {
         .bind(principal.created_at.as_micros())
         .execute(&mut *self.connection)
         .await?;
+        accounts_changed(self.connection).await?;
         Ok(())
     }
 
@@ -452,6 +453,7 @@ impl Rows for PgRows<'_> {
                 .execute(&mut *self.connection)
                 .await?;
         }
+        accounts_changed(self.connection).await?;
         Ok(())
     }
 
@@ -483,6 +485,7 @@ impl Rows for PgRows<'_> {
         .bind(key.expires_at.map(Timestamp::as_micros))
         .execute(&mut *self.connection)
         .await?;
+        accounts_changed(self.connection).await?;
         Ok(())
     }
 
@@ -492,6 +495,7 @@ impl Rows for PgRows<'_> {
             .bind(id)
             .execute(&mut *self.connection)
             .await?;
+        accounts_changed(self.connection).await?;
         Ok(())
     }
 
@@ -505,6 +509,7 @@ impl Rows for PgRows<'_> {
         .bind(at.as_micros())
         .execute(&mut *self.connection)
         .await?;
+        accounts_changed(self.connection).await?;
         Ok(())
     }
 
@@ -772,6 +777,15 @@ impl PgRows<'_> {
         .await?;
         Ok(())
     }
+}
+
+/// Counts a change of principals, API keys or lockouts (see
+/// `MetadataStore::accounts_version`); the transaction holds the write turn's row already.
+async fn accounts_changed(connection: &mut PgConnection) -> Result<(), StoreError> {
+    sqlx::query("UPDATE write_state SET accounts = accounts + 1 WHERE id = 1")
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
 }
 
 /// Checks that `revision` follows the stored one and records it.

@@ -187,6 +187,15 @@ const MIGRATIONS: &[&str] = &[
         name TEXT COLLATE "C" PRIMARY KEY
     );
     "#,
+    // 2: nodes take turns at changing relationships (each turn locks the row), and a
+    // counter of account changes (bumped by every change of principals, keys, lockouts).
+    r#"
+    CREATE TABLE turns (
+        name TEXT COLLATE "C" PRIMARY KEY
+    );
+    INSERT INTO turns (name) VALUES ('relationships');
+    ALTER TABLE write_state ADD COLUMN accounts BIGINT NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this build writes.

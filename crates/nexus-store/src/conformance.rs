@@ -422,6 +422,20 @@ pub async fn relationship_revisions_are_ordered(store: &dyn MetadataStore) {
     let snapshot = store.load_authorization().await.unwrap();
     assert_eq!(snapshot.revision, 2);
     assert_eq!(snapshot.relationships.len(), 3);
+    assert_eq!(store.authorization_revision().await.unwrap(), 2);
+    ok(
+        store,
+        Mutation::SetAuthorizationSchema {
+            source: "definition user {}".to_owned(),
+            revision: 3,
+        },
+    )
+    .await;
+    assert_eq!(
+        store.authorization_revision().await.unwrap(),
+        3,
+        "a schema replacement is a revision without relationship changes"
+    );
     // A page never splits a revision.
     let page = store.relationship_changes(0, 1).await.unwrap();
     assert_eq!(page.len(), 2);

@@ -39,7 +39,7 @@ pub use meta::{
     BlobRow, ChangeOperation, ChangeQuery, ChangeRecord, ImportedNode, ImportedVersion,
     LockerKeyRecord, MetadataCheck, MetadataStore, Mutation, NotificationQuery, NotificationRecord,
     OrgImport, Precondition, PrincipalRecord, RecordedChange, RelationshipBatch,
-    RelationshipChange, ScheduledReminder, TASK_SCHEDULE_REMINDERS,
+    RelationshipChange, ScheduledReminder, TASK_SCHEDULE_REMINDERS, Turn,
 };
 pub use sqlite::{SCHEMA_VERSION, SqliteMetadataStore};
 pub use store::{CheckReport, GcReport, MARKER_FILE, Store, StoreOptions, WriteRequest};

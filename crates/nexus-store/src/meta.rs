@@ -492,6 +492,15 @@ pub struct BlobRow {
     pub refcount: u64,
 }
 
+/// A turn at changing relationships, held by one node of those sharing a store while it
+/// catches up, plans and commits (see [`MetadataStore::relationship_turn`]). Release it
+/// when done; dropping it releases it too, later.
+#[async_trait]
+pub trait Turn: Send + fmt::Debug {
+    /// Ends the turn.
+    async fn release(self: Box<Self>);
+}
+
 /// Persistence for the namespace. See the module documentation for the contract.
 #[async_trait]
 pub trait MetadataStore: Send + Sync + fmt::Debug {
@@ -524,6 +533,26 @@ pub trait MetadataStore: Send + Sync + fmt::Debug {
 
     /// The authorization schema, revision and every relationship.
     async fn load_authorization(&self) -> Result<AuthorizationSnapshot, StoreError>;
+
+    /// The stored authorization revision (what [`MetadataStore::load_authorization`] would
+    /// report), cheaply: nodes sharing a database poll it to learn that another node
+    /// changed relationships or the schema.
+    async fn authorization_revision(&self) -> Result<u64, StoreError>;
+
+    /// Waits for this node's turn at changing relationships: while a node holds it, no
+    /// other node sharing the store plans or commits relationship changes, so a plan made
+    /// after catching up is made against the state every node committed. `None` from a
+    /// backend that one process uses alone (nothing to take turns with).
+    async fn relationship_turn(&self) -> Result<Option<Box<dyn Turn>>, StoreError> {
+        Ok(None)
+    }
+
+    /// A number that changes whenever principals, API keys or lockouts change, so that
+    /// nodes sharing the store know when to load the accounts again. `None` from a backend
+    /// that one process uses alone.
+    async fn accounts_version(&self) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
 
     /// Every registered principal and API key.
     async fn load_accounts(&self) -> Result<AccountsSnapshot, StoreError>;

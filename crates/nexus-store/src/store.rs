@@ -224,6 +224,11 @@ impl Store {
         }
     }
 
+    /// Whether the store has been closed (its committer stopped).
+    pub fn is_closed(&self) -> bool {
+        *self.inner.closed.borrow()
+    }
+
     /// The options the store was opened with.
     pub fn options(&self) -> &StoreOptions {
         &self.inner.options
@@ -548,6 +553,24 @@ impl Store {
         &self,
     ) -> Result<crate::meta::AuthorizationSnapshot, StoreError> {
         self.inner.meta.load_authorization().await
+    }
+
+    /// This node's turn at changing relationships (see
+    /// [`MetadataStore::relationship_turn`]).
+    pub async fn relationship_turn(
+        &self,
+    ) -> Result<Option<Box<dyn crate::meta::Turn>>, StoreError> {
+        self.inner.meta.relationship_turn().await
+    }
+
+    /// See [`MetadataStore::accounts_version`].
+    pub async fn accounts_version(&self) -> Result<Option<u64>, StoreError> {
+        self.inner.meta.accounts_version().await
+    }
+
+    /// The stored authorization revision (see [`MetadataStore::authorization_revision`]).
+    pub async fn authorization_revision(&self) -> Result<u64, StoreError> {
+        self.inner.meta.authorization_revision().await
     }
 
     /// Relationship changes committed after `revision`.

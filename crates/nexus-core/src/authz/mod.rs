@@ -542,8 +542,26 @@ impl Authorizer {
         context: &CallContext,
         at_least: Option<&str>,
     ) -> Result<(), FsError> {
-        let Some(text) = at_least else {
+        let Some(wanted) = self.wanted_revision(context, at_least)? else {
             return Ok(());
+        };
+        if wanted > self.revision() {
+            return Err(FsError::invalid(
+                "the revision asked for is newer than this server's state: it was not issued by this store",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The revision the token `at_least` asks for, once checked as
+    /// [`Authorizer::require_fresh`] checks it (`None` without a token).
+    pub fn wanted_revision(
+        &self,
+        context: &CallContext,
+        at_least: Option<&str>,
+    ) -> Result<Option<u64>, FsError> {
+        let Some(text) = at_least else {
+            return Ok(None);
         };
         let subject = self.subject_of(&context.principal);
         let wanted = if !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit()) {
@@ -569,12 +587,7 @@ impl Authorizer {
             }
             revision
         };
-        if wanted > self.revision() {
-            return Err(FsError::invalid(
-                "the revision asked for is newer than this server's state: it was not issued by this store",
-            ));
-        }
-        Ok(())
+        Ok(Some(wanted))
     }
 
     /// The keys of revision tokens and list cursors.

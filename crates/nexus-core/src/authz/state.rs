@@ -6,8 +6,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use nexus_path::OrgId;
-use nexus_rebac::{Engine, EngineConfig, Schema, WriteOutcome, WritePlan};
-use nexus_store::AuthorizationSnapshot;
+use nexus_rebac::{
+    Engine, EngineConfig, Operation, RelationshipUpdate, Schema, WriteOutcome, WritePlan,
+};
+use nexus_store::{AuthorizationSnapshot, ChangeOperation, RecordedChange};
 use parking_lot::RwLock;
 
 use super::{org_of, schema, tokens};
@@ -86,6 +88,51 @@ impl PermissionState {
             org_revisions.insert(org, outcome.revision);
         }
         Ok(outcome)
+    }
+
+    /// Applies changes another node committed, as the change log recorded them, revision by
+    /// revision; revisions already in force are skipped. Returns `false` (and stops) at a
+    /// revision that does not follow the state's: a schema replacement came between, which
+    /// the log does not hold (reload the state).
+    pub(crate) fn apply_recorded(&self, changes: &[RecordedChange]) -> Result<bool, FsError> {
+        for batch in changes.chunk_by(|a, b| a.revision == b.revision) {
+            let Some(revision) = batch.first().map(|change| change.revision) else {
+                continue;
+            };
+            let current = self.engine.read().revision();
+            if revision <= current {
+                continue;
+            }
+            if revision != current + 1 {
+                return Ok(false);
+            }
+            let updates: Vec<RelationshipUpdate> = batch
+                .iter()
+                .map(|recorded| RelationshipUpdate {
+                    operation: match recorded.change.operation {
+                        ChangeOperation::Touch => Operation::Touch,
+                        ChangeOperation::Delete => Operation::Delete,
+                    },
+                    relationship: recorded.change.relationship.clone(),
+                })
+                .collect();
+            let plan = self.engine.write().plan(&updates, &[], super::now())?;
+            self.apply_committed(plan)?;
+        }
+        Ok(true)
+    }
+
+    /// Replaces the whole state with a fresh snapshot (a node that fell behind a schema
+    /// replacement). The keys stay: the server key never changes.
+    pub(crate) fn reload(&self, snapshot: AuthorizationSnapshot) -> Result<(), FsError> {
+        let (fresh, _keys) = PermissionState::load(snapshot, EngineConfig::default())?;
+        let mut engine = self.engine.write();
+        *engine = fresh.engine.into_inner();
+        *self.custom_schema.write() = fresh.custom_schema.into_inner();
+        *self.org_revisions.write() = fresh.org_revisions.into_inner();
+        self.shared_revision
+            .fetch_max(fresh.shared_revision.into_inner(), Ordering::Release);
+        Ok(())
     }
 
     /// Puts a durable schema replacement in force as `revision`.

@@ -86,6 +86,10 @@ pub struct Fs {
     notices: Arc<tokio::sync::watch::Sender<u64>>,
     /// The organizations' search indexes.
     search_indexes: Arc<retrieval::Indexes>,
+    /// Whether other nodes write the same store (see [`Fs::follow`]).
+    shared_store: bool,
+    /// The store's accounts version the registry holds (`u64::MAX`: not known yet).
+    accounts_seen: Arc<std::sync::atomic::AtomicU64>,
 }
 
 macro_rules! service {
@@ -155,6 +159,28 @@ service!(
     Notifications
 );
 
+/// Loads the accounts again when the store's accounts version moved since `seen` (another
+/// node registered someone, created or revoked a key, locked someone out).
+async fn follow_accounts(
+    store: &Store,
+    registry: &Registry,
+    seen: &std::sync::atomic::AtomicU64,
+) -> Result<(), FsError> {
+    let Some(version) = store.accounts_version().await? else {
+        return Ok(());
+    };
+    if seen.load(std::sync::atomic::Ordering::Acquire) == version {
+        return Ok(());
+    }
+    let _registering = registry.registering.lock().await;
+    registry.reload(store.load_accounts().await?);
+    seen.store(version, std::sync::atomic::Ordering::Release);
+    Ok(())
+}
+
+/// How often a node sharing its store with others polls it for their changes.
+pub const FOLLOW_INTERVAL: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// The organization that owns a path, or the fixed directory it is (`/` and `/orgs`,
 /// defined by [`nexus_path::Location::is_fixed`] and materialized by the store).
 pub(crate) enum Scope {
@@ -172,8 +198,92 @@ impl Fs {
 
     /// Opens the store `storage` describes (the backends chosen by configuration).
     pub async fn connect(storage: &crate::Storage, options: StoreOptions) -> Result<Fs, FsError> {
-        let fs = Self::from_store(storage.open(options).await?).await?;
-        Ok(fs.with_search_dir(storage.local_dir().join("search")))
+        let fs = Self::from_store(storage.open(options).await?)
+            .await?
+            .with_search_dir(storage.local_dir().join("search"));
+        Ok(match storage {
+            crate::Storage::Embedded { .. } => fs,
+            crate::Storage::ScaleOut(_) => fs.follow(FOLLOW_INTERVAL),
+        })
+    }
+
+    /// The same filesystem following a store that other nodes write too: every `interval`
+    /// it puts in force the permission changes they committed (from the change log), and a
+    /// request carrying a newer revision token catches up first. Call within a Tokio
+    /// runtime; the follower stops once the store is closed.
+    #[must_use]
+    pub fn follow(mut self, interval: std::time::Duration) -> Fs {
+        self.shared_store = true;
+        let commit = Arc::downgrade(&self.commit);
+        let authz = Arc::downgrade(&self.authz);
+        let registry = Arc::downgrade(&self.registry);
+        let seen = self.accounts_seen.clone();
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut failing = false;
+            loop {
+                ticker.tick().await;
+                let (Some(commit), Some(authz), Some(registry)) =
+                    (commit.upgrade(), authz.upgrade(), registry.upgrade())
+                else {
+                    break;
+                };
+                if store.is_closed() {
+                    break;
+                }
+                if authz.faults().no_following() {
+                    continue;
+                }
+                let followed = match commit.catch_up().await {
+                    Ok(_) => follow_accounts(&store, &registry, &seen).await,
+                    Err(error) => Err(error),
+                };
+                match followed {
+                    Ok(()) if failing => {
+                        tracing::info!("following the store again");
+                        failing = false;
+                    }
+                    Ok(()) => {}
+                    Err(error) => {
+                        if !failing {
+                            tracing::warn!(%error, "cannot follow the store; retrying");
+                        }
+                        failing = true;
+                    }
+                }
+            }
+        });
+        self
+    }
+
+    /// On a node sharing its store, puts in force the account changes other nodes
+    /// committed (before deciding whether a principal must be registered).
+    pub(crate) async fn catch_up_accounts(&self) -> Result<(), FsError> {
+        if !self.shared_store {
+            return Ok(());
+        }
+        follow_accounts(&self.store, &self.registry, &self.accounts_seen).await
+    }
+
+    /// Waits until answers are at least as fresh as the revision token `at_least` (see
+    /// [`Relationships::await_fresh`]).
+    pub(crate) async fn await_fresh(
+        &self,
+        context: &CallContext,
+        at_least: Option<&str>,
+    ) -> Result<(), FsError> {
+        let Some(wanted) = self.authz.wanted_revision(context, at_least)? else {
+            return Ok(());
+        };
+        if wanted > self.authz.revision()
+            && self.shared_store
+            && !self.authz.faults().no_following()
+        {
+            self.commit.catch_up().await?;
+        }
+        self.authz.require_fresh(context, at_least)
     }
 
     /// Wraps an already open store, loading its authorization state.
@@ -194,6 +304,8 @@ impl Fs {
             locker: Arc::new(crate::locker::Locker::default()),
             notices: Arc::new(tokio::sync::watch::Sender::new(0)),
             search_indexes: Arc::new(retrieval::Indexes::at(None)),
+            shared_store: false,
+            accounts_seen: Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX)),
         };
         fs.accounts().adopt_unregistered_users().await?;
         fs.accounts().give_agents_stable_ids().await?;

@@ -182,6 +182,8 @@ impl Relationships<'_> {
                 ),
             });
         }
+        // Whoever another node registered is known before deciding who must be registered.
+        self.catch_up_accounts().await?;
         // Whether an organization is managed by its record cannot change while we hold this.
         let _membership = self.membership.lock().await;
         let managed = self
@@ -670,6 +672,18 @@ impl Relationships<'_> {
         about: Option<&OrgId>,
     ) -> Result<String, FsError> {
         self.authz.revision_token(context, about)
+    }
+
+    /// Waits until answers are at least as fresh as the token `at_least`: on a node sharing
+    /// its store with others, it first puts in force what they committed up to now (a token
+    /// is issued after its revision committed, so that covers it). Refuses a token this
+    /// store did not issue, or one for another organization or caller.
+    pub async fn await_fresh(
+        self,
+        context: &CallContext,
+        at_least: Option<&str>,
+    ) -> Result<(), FsError> {
+        self.fs.await_fresh(context, at_least).await
     }
 
     /// Refuses unless answers are at least as fresh as the token `at_least`.

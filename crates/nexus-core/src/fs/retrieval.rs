@@ -452,8 +452,8 @@ impl Search<'_> {
             Some(Consistency::AtLeast(at_least)) => {
                 // Any token the caller may use was issued after its changes committed:
                 // catching up to now covers it.
-                self.authz
-                    .require_fresh(context, Some(at_least.at_least.as_str()))?;
+                self.await_fresh(context, Some(at_least.at_least.as_str()))
+                    .await?;
                 true
             }
         };

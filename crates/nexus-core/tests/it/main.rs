@@ -13,6 +13,7 @@ mod bad_input;
 mod changes;
 mod concurrency;
 mod lockers;
+mod nodes;
 mod operations;
 mod orgs;
 mod permissions;

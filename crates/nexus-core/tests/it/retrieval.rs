@@ -734,7 +734,8 @@ async fn approximate_neighbours_scenario(fault: Option<Fault>) -> bool {
         }
     };
     let mut answer = page(&root, 10).await;
-    for _ in 0..200 {
+    // The graphs build in the background: up to a minute on a loaded machine.
+    for _ in 0..1200 {
         if answer.approximate {
             break;
         }

@@ -27,6 +27,11 @@ pub async fn permissions_check(
     let resource = parse_object(&body.object)?;
     let subject = parse_subject(&body.subject)?;
     let at_least = at_least_text(body.at_least.as_ref())?;
+    state
+        .fs
+        .relationships()
+        .await_fresh(&context, at_least.as_deref())
+        .await?;
     let result = state.fs.relationships().check(
         &context,
         nexus_core::CheckQuery {

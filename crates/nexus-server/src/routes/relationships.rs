@@ -74,7 +74,8 @@ pub async fn relationships_read(
     state
         .fs
         .relationships()
-        .require_fresh(&context, at_least_text(body.at_least.as_ref())?.as_deref())?;
+        .await_fresh(&context, at_least_text(body.at_least.as_ref())?.as_deref())
+        .await?;
     let filter = filter_of(&body)?;
     let limit = body.limit.unwrap_or(1000).clamp(1, 10_000);
     let after = body.after.as_deref().map(parse_relationship).transpose()?;

@@ -320,6 +320,14 @@ impl MetadataStore for SqliteMetadataStore {
         })
     }
 
+    async fn authorization_revision(&self) -> Result<u64, StoreError> {
+        let revision: i64 =
+            sqlx::query_scalar("SELECT revision FROM authorization_state WHERE id = 1")
+                .fetch_one(&self.readers)
+                .await?;
+        to_u64(revision)
+    }
+
     async fn load_accounts(&self) -> Result<crate::meta::AccountsSnapshot, StoreError> {
         accounts::load(&self.readers).await
     }
