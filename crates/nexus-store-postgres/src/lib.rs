@@ -118,6 +118,25 @@ fn redact(error: &sqlx::Error) -> String {
 #[derive(Debug)]
 pub struct PgMetadataStore {
     pool: PgPool,
+    /// The commits this process made, to tell them from other processes' (see
+    /// [`MetadataStore::others_committed`]).
+    commits: std::sync::Mutex<Commits>,
+}
+
+/// Write transactions' numbers (`write_state.commits`): the last one looked at, and this
+/// process's own since.
+#[derive(Debug, Default)]
+struct Commits {
+    seen: i64,
+    own: std::collections::BTreeSet<i64>,
+}
+
+impl PgMetadataStore {
+    fn own_commit(&self, number: i64) {
+        if let Ok(mut commits) = self.commits.lock() {
+            commits.own.insert(number);
+        }
+    }
 }
 
 impl PgMetadataStore {
@@ -145,7 +164,10 @@ impl PgMetadataStore {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect)
             .await?;
-        Ok(PgMetadataStore { pool })
+        Ok(PgMetadataStore {
+            pool,
+            commits: std::sync::Mutex::default(),
+        })
     }
 
     /// Brings the database `options` names up to this build's schema. Returns the versions
@@ -243,7 +265,7 @@ impl MetadataStore for PgMetadataStore {
         batch: &[Vec<Mutation>],
     ) -> Result<Vec<Result<Vec<Applied>, Rejection>>, StoreError> {
         let mut transaction = self.pool.begin().await?;
-        rows::take_write_turn(&mut transaction).await?;
+        let number = rows::take_write_turn(&mut transaction).await?;
         let mut results = Vec::with_capacity(batch.len());
         for group in batch {
             let mut savepoint = transaction.begin().await?;
@@ -280,6 +302,7 @@ impl MetadataStore for PgMetadataStore {
             }
         }
         transaction.commit().await?;
+        self.own_commit(number);
         Ok(results)
     }
 
@@ -301,6 +324,25 @@ impl MetadataStore for PgMetadataStore {
             .fetch_one(&mut *transaction)
             .await?;
         Ok(Some(Box::new(PgTurn(Some(transaction)))))
+    }
+
+    async fn others_committed(&self) -> Result<bool, StoreError> {
+        let current: i64 = sqlx::query_scalar("SELECT commits FROM write_state WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        let Ok(mut commits) = self.commits.lock() else {
+            return Ok(true);
+        };
+        if current <= commits.seen {
+            return Ok(false);
+        }
+        let seen = commits.seen;
+        // Every number after the last one looked at is this process's, or another's.
+        let own = commits.own.range(seen + 1..=current).count();
+        let others = i64::try_from(own).map_or(true, |own| own < current - seen);
+        commits.own = commits.own.split_off(&(current + 1));
+        commits.seen = current;
+        Ok(others)
     }
 
     async fn accounts_version(&self) -> Result<Option<u64>, StoreError> {
@@ -379,9 +421,10 @@ impl MetadataStore for PgMetadataStore {
         let mut transaction = self.pool.begin().await?;
         // In turn with writers: a blob found unreferenced here is not referenced again
         // before this transaction commits.
-        rows::take_write_turn(&mut transaction).await?;
+        let number = rows::take_write_turn(&mut transaction).await?;
         let collected = rows::collect_unreferenced(&mut transaction, cutoff, limit).await?;
         transaction.commit().await?;
+        self.own_commit(number);
         Ok(collected)
     }
 

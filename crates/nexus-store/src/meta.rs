@@ -554,6 +554,13 @@ pub trait MetadataStore: Send + Sync + fmt::Debug {
         Ok(None)
     }
 
+    /// Whether another process sharing the database committed since the last call (a node
+    /// then drops the metadata it cached). Always `false` for a backend that one process
+    /// uses alone.
+    async fn others_committed(&self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
     /// Every registered principal and API key.
     async fn load_accounts(&self) -> Result<AccountsSnapshot, StoreError>;
 

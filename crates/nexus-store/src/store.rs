@@ -563,6 +563,18 @@ impl Store {
         self.inner.meta.relationship_turn().await
     }
 
+    /// Drops cached metadata (nodes, listings) when another process sharing the database
+    /// committed since the last call; returns whether it did. Content is cached by hash and
+    /// never goes stale.
+    pub async fn follow_others(&self) -> Result<bool, StoreError> {
+        let others = self.inner.meta.others_committed().await?;
+        if others {
+            self.inner.nodes.clear();
+            self.inner.listings.clear();
+        }
+        Ok(others)
+    }
+
     /// See [`MetadataStore::accounts_version`].
     pub async fn accounts_version(&self) -> Result<Option<u64>, StoreError> {
         self.inner.meta.accounts_version().await

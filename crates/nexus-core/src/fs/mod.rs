@@ -236,10 +236,13 @@ impl Fs {
                 if authz.faults().no_following() {
                     continue;
                 }
-                let followed = match commit.catch_up().await {
-                    Ok(_) => follow_accounts(&store, &registry, &seen).await,
-                    Err(error) => Err(error),
-                };
+                let followed = async {
+                    commit.catch_up().await?;
+                    follow_accounts(&store, &registry, &seen).await?;
+                    store.follow_others().await?;
+                    Ok::<(), FsError>(())
+                }
+                .await;
                 match followed {
                     Ok(()) if failing => {
                         tracing::info!("following the store again");

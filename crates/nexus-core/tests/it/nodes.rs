@@ -251,3 +251,38 @@ async fn writers_on_several_nodes_interleave() {
     fresh.close().await;
     close(&storage, nodes).await;
 }
+
+/// A file written on one node is read on the others (content and listings), within the
+/// follower's interval, although they had cached its older version; a node that does not
+/// follow keeps serving what it cached (the negative control).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL and S3: scripts/services.sh start, then cargo test -- --ignored"]
+async fn files_written_on_one_node_are_read_on_the_others() {
+    let (_dir, storage, nodes) = nodes(3).await;
+    nodes[2].inject_fault(Fault::NoFollowing);
+    crate::put(&nodes[0], "/orgs/acme/notes/plan.md", "first").await;
+    for node in &nodes[1..] {
+        assert_eq!(crate::cat(node, "/orgs/acme/notes/plan.md").await, "first");
+        assert_eq!(crate::tree(node, "/orgs/acme/notes").await.len(), 1);
+    }
+    crate::put(&nodes[0], "/orgs/acme/notes/plan.md", "second").await;
+    crate::put(&nodes[0], "/orgs/acme/notes/more.md", "more").await;
+    let started = Instant::now();
+    while crate::cat(&nodes[1], "/orgs/acme/notes/plan.md").await != "second"
+        || crate::tree(&nodes[1], "/orgs/acme/notes").await.len() != 2
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "node 1 still serves the old version after 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eprintln!("node 1 read the new version after {:?}", started.elapsed());
+    // Node 2 does not follow: after many intervals, it still answers from its cache.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        crate::cat(&nodes[2], "/orgs/acme/notes/plan.md").await,
+        "first"
+    );
+    close(&storage, nodes).await;
+}
