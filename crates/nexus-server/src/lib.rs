@@ -143,15 +143,26 @@ pub async fn serve(
 /// How often the scheduler looks for due reminders: a reminder fires within this of its
 /// time.
 const REMINDER_TICK: Duration = Duration::from_secs(1);
+/// The lease of the reminder scheduler, renewed every tick: a node that stops leaves the
+/// scheduler to another within this.
+const REMINDER_LEASE_TTL: Duration = Duration::from_secs(5);
+const REMINDERS_LEASE: &str = "reminders";
+const RETENTION_LEASE: &str = "retention";
 
 /// Fires due reminders at start (those that fell due while the server was down fire once)
 /// and then every [`REMINDER_TICK`], until told to stop. A pass in progress completes.
 async fn fire_reminders(fs: Fs, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
-        match fs.reminders().fire_due(chrono::Utc::now()).await {
-            Ok(0) => {}
-            Ok(fired) => tracing::debug!(fired, "reminders fired"),
-            Err(error) => tracing::warn!(%error, "firing reminders failed; retrying shortly"),
+        // One node at a time fires (an occurrence fires once anyway: firing moves it on
+        // the schedule in the same transaction); another takes over when it stops.
+        match fs.hold_lease(REMINDERS_LEASE, REMINDER_LEASE_TTL).await {
+            Ok(true) => match fs.reminders().fire_due(chrono::Utc::now()).await {
+                Ok(0) => {}
+                Ok(fired) => tracing::debug!(fired, "reminders fired"),
+                Err(error) => tracing::warn!(%error, "firing reminders failed; retrying shortly"),
+            },
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, "the scheduler's lease failed; retrying shortly"),
         }
         tokio::select! {
             () = tokio::time::sleep(REMINDER_TICK) => {}
@@ -171,34 +182,50 @@ async fn sweep_retention(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
-        if let Some(keep) = audit_keep
-            && let Err(error) = fs.audit().prune(keep).await
-        {
-            tracing::warn!(%error, "pruning the audit log failed; retrying at the next pass");
-        }
+        // One node at a time runs the passes; the lease outlives a pass by an interval, so
+        // another node takes over when this one stops renewing it.
         match fs
-            .files()
-            .apply_retention(nexus_core::Timestamp::now())
+            .hold_lease(RETENTION_LEASE, interval.saturating_mul(2))
             .await
         {
-            Ok(report) => metrics::retention_removed(report.removed.len()),
-            Err(error) => tracing::warn!(%error, "retention pass failed; retrying at the next"),
-        }
-        match fs.sessions().end_expired(chrono::Utc::now()).await {
-            Ok(ended) => metrics::retention_removed(ended.len()),
+            Ok(true) => retention_pass(&fs, audit_keep).await,
+            Ok(false) => {}
             Err(error) => {
-                tracing::warn!(%error, "ending expired sessions failed; retrying at the next pass");
-            }
-        }
-        match fs.items().remove_expired(chrono::Utc::now()).await {
-            Ok(removed) => metrics::retention_removed(removed.len()),
-            Err(error) => {
-                tracing::warn!(%error, "removing expired Temp items failed; retrying at the next pass");
+                tracing::warn!(%error, "the retention lease failed; retrying at the next pass");
             }
         }
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
             _ = stop.changed() => return,
+        }
+    }
+}
+
+/// One pass of [`sweep_retention`].
+async fn retention_pass(fs: &Fs, audit_keep: Option<Duration>) {
+    if let Some(keep) = audit_keep
+        && let Err(error) = fs.audit().prune(keep).await
+    {
+        tracing::warn!(%error, "pruning the audit log failed; retrying at the next pass");
+    }
+    match fs
+        .files()
+        .apply_retention(nexus_core::Timestamp::now())
+        .await
+    {
+        Ok(report) => metrics::retention_removed(report.removed.len()),
+        Err(error) => tracing::warn!(%error, "retention pass failed; retrying at the next"),
+    }
+    match fs.sessions().end_expired(chrono::Utc::now()).await {
+        Ok(ended) => metrics::retention_removed(ended.len()),
+        Err(error) => {
+            tracing::warn!(%error, "ending expired sessions failed; retrying at the next pass");
+        }
+    }
+    match fs.items().remove_expired(chrono::Utc::now()).await {
+        Ok(removed) => metrics::retention_removed(removed.len()),
+        Err(error) => {
+            tracing::warn!(%error, "removing expired Temp items failed; retrying at the next pass");
         }
     }
 }

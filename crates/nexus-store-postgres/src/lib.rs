@@ -345,6 +345,28 @@ impl MetadataStore for PgMetadataStore {
         Ok(others)
     }
 
+    async fn hold_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let ttl = i64::try_from(ttl.as_micros()).unwrap_or(i64::MAX);
+        let held: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, {now} + $3)
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+             WHERE leases.holder = excluded.holder OR leases.expires_at < {now}
+             RETURNING holder",
+            now = rows::NOW_MICROS
+        )))
+        .bind(name)
+        .bind(holder)
+        .bind(ttl)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(held.is_some())
+    }
+
     async fn accounts_version(&self) -> Result<Option<u64>, StoreError> {
         let version: i64 = sqlx::query_scalar("SELECT accounts FROM write_state WHERE id = 1")
             .fetch_one(&self.pool)

@@ -22,7 +22,8 @@ use crate::read::{node_columns, node_from_row, policy_from_row};
 
 /// The database's clock in microseconds since the epoch (when a blob lost its last
 /// reference: every node compares it with the same clock).
-const NOW_MICROS: &str = "CAST(extract(epoch FROM clock_timestamp()) * 1000000 AS BIGINT)";
+pub(crate) const NOW_MICROS: &str =
+    "CAST(extract(epoch FROM clock_timestamp()) * 1000000 AS BIGINT)";
 
 /// Audit entries per statement (11 bound values each: 11,000, far below the protocol's
 /// 65,535).

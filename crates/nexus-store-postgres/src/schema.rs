@@ -196,6 +196,14 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO turns (name) VALUES ('relationships');
     ALTER TABLE write_state ADD COLUMN accounts BIGINT NOT NULL DEFAULT 0;
     "#,
+    // 3: leases on background work (one node at a time runs what holds one).
+    r#"
+    CREATE TABLE leases (
+        name       TEXT COLLATE "C" PRIMARY KEY,
+        holder     TEXT COLLATE "C" NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -564,15 +564,29 @@ impl Store {
     }
 
     /// Drops cached metadata (nodes, listings) when another process sharing the database
-    /// committed since the last call; returns whether it did. Content is cached by hash and
-    /// never goes stale.
+    /// committed since the last call, and wakes whoever waits for commits; returns whether
+    /// it did. Content is cached by hash and never goes stale.
     pub async fn follow_others(&self) -> Result<bool, StoreError> {
         let others = self.inner.meta.others_committed().await?;
         if others {
             self.inner.nodes.clear();
             self.inner.listings.clear();
+            // Whoever waits for commits (change streams, indexers) looks again.
+            self.inner
+                .commits
+                .send_modify(|count| *count = count.wrapping_add(1));
         }
         Ok(others)
+    }
+
+    /// See [`MetadataStore::hold_lease`].
+    pub async fn hold_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.inner.meta.hold_lease(name, holder, ttl).await
     }
 
     /// See [`MetadataStore::accounts_version`].

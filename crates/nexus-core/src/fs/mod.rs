@@ -90,6 +90,8 @@ pub struct Fs {
     shared_store: bool,
     /// The store's accounts version the registry holds (`u64::MAX`: not known yet).
     accounts_seen: Arc<std::sync::atomic::AtomicU64>,
+    /// This filesystem's name as the holder of leases (random).
+    node: Arc<str>,
 }
 
 macro_rules! service {
@@ -218,6 +220,7 @@ impl Fs {
         let authz = Arc::downgrade(&self.authz);
         let registry = Arc::downgrade(&self.registry);
         let seen = self.accounts_seen.clone();
+        let notices = Arc::downgrade(&self.notices);
         let store = self.store.clone();
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(interval);
@@ -239,7 +242,13 @@ impl Fs {
                 let followed = async {
                     commit.catch_up().await?;
                     follow_accounts(&store, &registry, &seen).await?;
-                    store.follow_others().await?;
+                    if store.follow_others().await?
+                        && let Some(notices) = notices.upgrade()
+                    {
+                        // Notification feeds' streams look again (another node may have
+                        // notified someone).
+                        notices.send_modify(|count| *count = count.wrapping_add(1));
+                    }
                     Ok::<(), FsError>(())
                 }
                 .await;
@@ -259,6 +268,18 @@ impl Fs {
             }
         });
         self
+    }
+
+    /// Takes or renews the lease `name` on background work for `ttl` (see
+    /// [`nexus_store::MetadataStore::hold_lease`]): whether this node may do the work now.
+    /// Always `true` on a store no other node shares.
+    pub async fn hold_lease(&self, name: &str, ttl: std::time::Duration) -> Result<bool, FsError> {
+        Ok(self.store.hold_lease(name, &self.node, ttl).await?)
+    }
+
+    /// This node's name as the holder of leases.
+    pub fn node_name(&self) -> &str {
+        &self.node
     }
 
     /// On a node sharing its store, puts in force the account changes other nodes
@@ -309,6 +330,7 @@ impl Fs {
             search_indexes: Arc::new(retrieval::Indexes::at(None)),
             shared_store: false,
             accounts_seen: Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX)),
+            node: format!("node-{:016x}", rand::random::<u64>()).into(),
         };
         fs.accounts().adopt_unregistered_users().await?;
         fs.accounts().give_agents_stable_ids().await?;

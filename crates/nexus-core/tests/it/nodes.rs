@@ -286,3 +286,134 @@ async fn files_written_on_one_node_are_read_on_the_others() {
     );
     close(&storage, nodes).await;
 }
+
+/// Each node runs the scheduler's loop (fire due reminders while holding the lease), as
+/// `nexus serve` does.
+fn scheduler(node: Fs, stop: tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while !*stop.borrow() {
+            if node
+                .hold_lease("reminders", Duration::from_millis(600))
+                .await
+                .unwrap_or(false)
+            {
+                let _ = node.reminders().fire_due(chrono::Utc::now()).await;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+}
+
+/// A reminder fires exactly once with three nodes running the scheduler, also when the
+/// node holding the scheduler's lease stops: another takes over once the lease expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL and S3: scripts/services.sh start, then cargo test -- --ignored"]
+async fn reminders_fire_once_across_nodes() {
+    use nexus_core::api::CreateItem;
+    use nexus_core::api::notifications::NotificationQuery;
+    use nexus_core::{MemberKind, MemberSpec, OrgId, OrgSpec, Principal, Role};
+
+    let (_dir, storage, nodes) = nodes(3).await;
+    let spec = OrgSpec {
+        id: OrgId::parse("acme").unwrap(),
+        name: "Acme".to_owned(),
+        workspaces: Vec::new(),
+        members: vec![(
+            MemberSpec {
+                user_id: "bob@acme.com".to_owned(),
+                role: Role::Member,
+                kind: MemberKind::Human,
+                workspaces: Vec::new(),
+            },
+            Vec::new(),
+        )],
+        settings: serde_json::Map::new(),
+    };
+    nodes[0]
+        .orgs()
+        .provision(&CallContext::system(), &[spec])
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    // Node 0 starts first and takes the lease.
+    let mut loops = vec![scheduler(nodes[0].clone(), stopped.clone())];
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    loops.push(scheduler(nodes[1].clone(), stopped.clone()));
+    loops.push(scheduler(nodes[2].clone(), stopped.clone()));
+    let remind = |node: usize, title: &'static str| {
+        let node = nodes[node].clone();
+        async move {
+            // Let the node learn bob (registered on node 0).
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let bob = node.context(Principal::User("bob@acme.com".to_owned()));
+            let due = (chrono::Utc::now() + chrono::Duration::milliseconds(300)).to_rfc3339();
+            node.items()
+                .create(
+                    &bob,
+                    "acme",
+                    CreateItem {
+                        env: "chrono".to_owned(),
+                        scope: "personal".to_owned(),
+                        kind: "reminder".to_owned(),
+                        id: None,
+                        data: serde_json::json!({"title": title, "due": due}),
+                        session: None,
+                    },
+                )
+                .await
+                .unwrap();
+        }
+    };
+    let fired = |title: &'static str| {
+        let node = nodes[1].clone();
+        async move {
+            let bob = node.context(Principal::User("bob@acme.com".to_owned()));
+            node.notifications()
+                .list(&bob, &NotificationQuery::default())
+                .await
+                .unwrap()
+                .notifications
+                .iter()
+                .filter(|notification| notification.title == title)
+                .count()
+        }
+    };
+    remind(1, "first").await;
+    let started = Instant::now();
+    while fired("first").await == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the reminder did not fire"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        fired("first").await,
+        1,
+        "fired exactly once with three schedulers"
+    );
+    // The lease holder stops: another node takes the scheduler over.
+    let mut loops = loops.into_iter();
+    loops.next().unwrap().abort();
+    remind(2, "second").await;
+    let started = Instant::now();
+    while fired("second").await == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no other node took the scheduler over"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(fired("second").await, 1);
+    eprintln!(
+        "the second reminder fired {:?} after it was created (lease 600 ms)",
+        started.elapsed()
+    );
+    stop.send(true).unwrap();
+    for task in loops {
+        task.await.unwrap();
+    }
+    close(&storage, nodes).await;
+}

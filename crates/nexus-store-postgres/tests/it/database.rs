@@ -123,3 +123,33 @@ async fn two_writers_take_turns() {
     first.close().await;
     second.close().await;
 }
+
+/// A lease is held by one holder at a time, renewed by it, and taken by another once it
+/// expires.
+#[tokio::test]
+#[ignore = "needs PostgreSQL: scripts/services.sh start, then cargo test -- --ignored"]
+async fn leases_are_exclusive_until_they_expire() {
+    use nexus_store::MetadataStore;
+    use std::time::Duration;
+
+    let schema = TestSchema::new().await;
+    let store = schema.open().await;
+    let ttl = Duration::from_millis(300);
+    assert!(store.hold_lease("reminders", "a", ttl).await.unwrap());
+    assert!(!store.hold_lease("reminders", "b", ttl).await.unwrap());
+    assert!(
+        store.hold_lease("retention", "b", ttl).await.unwrap(),
+        "leases are per name"
+    );
+    assert!(
+        store.hold_lease("reminders", "a", ttl).await.unwrap(),
+        "the holder renews"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        store.hold_lease("reminders", "b", ttl).await.unwrap(),
+        "expired: taken over"
+    );
+    assert!(!store.hold_lease("reminders", "a", ttl).await.unwrap());
+    store.close().await;
+}
