@@ -264,10 +264,53 @@ impl Registry {
 
     /// Replaces everything with `snapshot` (a node sharing its store with others learns
     /// their account changes this way).
+    ///
+    /// The snapshot may predate what this node put in force meanwhile (it commits, then
+    /// updates the registry): keys it created, revocations and lockouts, principals it
+    /// registered. The store never deletes any of these and only ever makes a revocation or
+    /// lockout later, so they are kept: a reload never revives a revoked key.
     pub(crate) fn reload(&self, snapshot: AccountsSnapshot) {
-        let fresh = Registry::load(snapshot);
-        let fresh = std::mem::take(&mut *fresh.state.write());
-        *self.state.write() = fresh;
+        let loaded = Registry::load(snapshot);
+        let mut fresh = std::mem::take(&mut *loaded.state.write());
+        let mut state = self.state.write();
+        for (hash, key) in &state.keys {
+            match fresh.keys.get_mut(hash) {
+                None => {
+                    fresh.keys.insert(hash.clone(), key.clone());
+                }
+                Some(stored) => {
+                    if stored.revoked_at.is_none() {
+                        stored.revoked_at = key.revoked_at;
+                    }
+                }
+            }
+        }
+        for (who, at) in &state.lockouts {
+            let kept = fresh.lockouts.entry(who.clone()).or_insert(*at);
+            *kept = (*kept).max(*at);
+        }
+        let registered: Vec<PrincipalRecord> = state
+            .handles
+            .iter()
+            .filter(|((kind, id), handle)| {
+                !fresh.handles.contains_key(&(kind.clone(), id.clone()))
+                    && !fresh.ids.contains_key(&(kind.clone(), (*handle).clone()))
+            })
+            .map(|((kind, id), handle)| PrincipalRecord {
+                kind: kind.clone(),
+                id: id.clone(),
+                handle: handle.clone(),
+                created_at: state
+                    .created
+                    .get(&(kind.clone(), id.clone()))
+                    .copied()
+                    .unwrap_or(Timestamp(0)),
+            })
+            .collect();
+        for record in &registered {
+            fresh.insert(record);
+        }
+        *state = fresh;
     }
 
     /// The stable id of a registered principal of `kind`, given its id or handle. (An agent

@@ -237,8 +237,27 @@ impl UnitOfWork {
     /// revision (relationships from the change log; the whole state again after a schema
     /// replacement). Returns the revision now in force.
     pub async fn catch_up(&self) -> Result<u64, FsError> {
+        // Most polls find nothing new: they need not wait for (or hold up) local writers.
+        let stored = self.store.authorization_revision().await?;
+        let current = self.state.engine.read().revision();
+        if stored <= current {
+            return Ok(current);
+        }
         let _serialized = self.writes.lock().await;
         self.catch_up_locked().await
+    }
+
+    /// Like [`UnitOfWork::catch_up`], unless a local write is under way (it catches up
+    /// itself, within its turn): then nothing, rather than waiting behind it.
+    pub async fn try_catch_up(&self) -> Result<(), FsError> {
+        let stored = self.store.authorization_revision().await?;
+        if stored <= self.state.engine.read().revision() {
+            return Ok(());
+        }
+        let Ok(_serialized) = self.writes.try_lock() else {
+            return Ok(());
+        };
+        self.catch_up_locked().await.map(drop)
     }
 
     async fn catch_up_locked(&self) -> Result<u64, FsError> {

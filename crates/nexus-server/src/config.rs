@@ -104,7 +104,7 @@ pub enum Backend {
 /// (`DATA_DIR/meta.db`) and `blobs: local` (`DATA_DIR/blobs/`). The scale-out tier:
 /// `metadata: postgres://user@host/db` (usually `${NEXUS_PG_URL}`) with `blobs: s3://bucket/prefix`
 /// (S3 credentials from the environment), or with `blobs: local` for a single node.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
     #[serde(default = "default_metadata")]
@@ -141,6 +141,24 @@ impl Default for StorageConfig {
             migrate: false,
             schema: None,
         }
+    }
+}
+
+impl std::fmt::Debug for StorageConfig {
+    /// The metadata URL may hold a password: only its scheme is shown.
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let metadata = match self.metadata.split_once("://") {
+            Some((scheme, _)) => format!("{scheme}://<redacted>"),
+            None => self.metadata.clone(),
+        };
+        formatter
+            .debug_struct("StorageConfig")
+            .field("metadata", &metadata)
+            .field("blobs", &self.blobs)
+            .field("max_connections", &self.max_connections)
+            .field("migrate", &self.migrate)
+            .field("schema", &self.schema)
+            .finish()
     }
 }
 
@@ -1363,6 +1381,7 @@ auth:
         assert_eq!(storage.max_connections, 8);
         assert!(!storage.migrate);
         assert!(!format!("{storage:?}").contains("hunter2"));
+        assert!(!format!("{config:?}").contains("hunter2"), "{config:?}");
         for (text, expected) in [
             (
                 "data_dir: /d\nstorage:\n  metadata: mysql://nexus:hunter2@db/nexus\n",

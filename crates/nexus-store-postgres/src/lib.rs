@@ -36,7 +36,7 @@ use sqlx::{Connection, PgConnection};
 pub use schema::SCHEMA_VERSION;
 
 /// How to reach the database and how many connections to keep.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PgOptions {
     /// `postgres://user[:password]@host[:port]/database[?params]`.
     pub url: String,
@@ -50,6 +50,19 @@ pub struct PgOptions {
     pub acquire_timeout: Duration,
     /// Bring the schema up to date when opening; otherwise refuse a database that is not.
     pub migrate: bool,
+}
+
+impl std::fmt::Debug for PgOptions {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("PgOptions")
+            .field("url", &"<redacted>")
+            .field("schema", &self.schema)
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("migrate", &self.migrate)
+            .finish()
+    }
 }
 
 impl PgOptions {
@@ -86,7 +99,10 @@ impl PgOptions {
                 .map_err(|error: sqlx::Error| StoreError::InvalidData {
                     message: format!("the PostgreSQL URL is not valid: {}", redact(&error)),
                 })?;
-        let options = options.application_name("nexus");
+        // A transaction left idle (a node that stopped mid-turn) ends after a minute.
+        let options = options
+            .application_name("nexus")
+            .options([("idle_in_transaction_session_timeout", "60s")]);
         Ok(match self.namespace()? {
             Some(schema) => options.options([("search_path", schema)]),
             None => options,
@@ -222,15 +238,26 @@ impl Turn for PgTurn {
     }
 }
 
+/// Write transactions run at `READ COMMITTED` whatever the database's default: once a
+/// transaction has the write turn, each statement sees everything committed before it.
+async fn read_committed(connection: &mut PgConnection) -> Result<(), StoreError> {
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
+}
+
 /// Whether a failed statement was refused for the data it carried (SQLSTATE class 22: a NUL
-/// character, a value out of range) rather than for the state of the database.
+/// character, a value out of range; 54000: a key too large for an index) rather than for the
+/// state of the database.
 fn refused_data(error: &StoreError) -> Option<String> {
     let StoreError::Database { source } = error else {
         return None;
     };
     let database = source.downcast_ref::<sqlx::Error>()?.as_database_error()?;
     let code = database.code()?;
-    code.starts_with("22")
+    // 22: data exception; 54000: a value too large for an index (a path near the limit).
+    (code.starts_with("22") || code == "54000")
         .then(|| format!("{} (SQLSTATE {code})", database.message()))
 }
 
@@ -265,6 +292,7 @@ impl MetadataStore for PgMetadataStore {
         batch: &[Vec<Mutation>],
     ) -> Result<Vec<Result<Vec<Applied>, Rejection>>, StoreError> {
         let mut transaction = self.pool.begin().await?;
+        read_committed(&mut transaction).await?;
         let number = rows::take_write_turn(&mut transaction).await?;
         let mut results = Vec::with_capacity(batch.len());
         for group in batch {
@@ -320,6 +348,11 @@ impl MetadataStore for PgMetadataStore {
 
     async fn relationship_turn(&self) -> Result<Option<Box<dyn Turn>>, StoreError> {
         let mut transaction = self.pool.begin().await?;
+        // A node that cannot get its turn for a while answers 503 rather than waiting on a
+        // holder that may be gone (its connection dies with it, which ends the turn).
+        sqlx::query("SET LOCAL lock_timeout = '10s'")
+            .execute(&mut *transaction)
+            .await?;
         sqlx::query("SELECT name FROM turns WHERE name = 'relationships' FOR UPDATE")
             .fetch_one(&mut *transaction)
             .await?;
@@ -441,6 +474,7 @@ impl MetadataStore for PgMetadataStore {
         limit: usize,
     ) -> Result<Vec<(OrgId, ContentHash)>, StoreError> {
         let mut transaction = self.pool.begin().await?;
+        read_committed(&mut transaction).await?;
         // In turn with writers: a blob found unreferenced here is not referenced again
         // before this transaction commits.
         let number = rows::take_write_turn(&mut transaction).await?;

@@ -691,6 +691,7 @@ impl Rows for PgRows<'_> {
             }
             .into());
         }
+        accounts_changed(self.connection).await?;
         Ok(())
     }
 
@@ -740,6 +741,7 @@ impl Rows for PgRows<'_> {
             }
             .into());
         }
+        accounts_changed(self.connection).await?;
         Ok(())
     }
 }
@@ -780,7 +782,7 @@ impl PgRows<'_> {
     }
 }
 
-/// Counts a change of principals, API keys or lockouts (see
+/// Counts a change of principals, API keys, lockouts or locker keys (see
 /// `MetadataStore::accounts_version`); the transaction holds the write turn's row already.
 async fn accounts_changed(connection: &mut PgConnection) -> Result<(), StoreError> {
     sqlx::query("UPDATE write_state SET accounts = accounts + 1 WHERE id = 1")

@@ -97,17 +97,22 @@ impl S3BlobStore {
     /// `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`...), as for every S3 client.
     pub fn connect(options: &S3Options) -> Result<S3BlobStore, StoreError> {
         let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
-        Self::build(options, endpoint.as_deref())
+        Self::build(options, endpoint.as_deref(), false)
     }
 
     /// Connects as [`S3BlobStore::connect`] does, to the endpoint `endpoint` (an S3-compatible
     /// service) whatever the environment says, with the environment's credentials or, when
-    /// it has none, anonymous requests.
+    /// it names none, anonymous requests (for a local stand-in).
     pub fn connect_to(options: &S3Options, endpoint: &str) -> Result<S3BlobStore, StoreError> {
-        Self::build(options, Some(endpoint))
+        let anonymous = std::env::var_os("AWS_ACCESS_KEY_ID").is_none();
+        Self::build(options, Some(endpoint), anonymous)
     }
 
-    fn build(options: &S3Options, endpoint: Option<&str>) -> Result<S3BlobStore, StoreError> {
+    fn build(
+        options: &S3Options,
+        endpoint: Option<&str>,
+        anonymous: bool,
+    ) -> Result<S3BlobStore, StoreError> {
         install_tls_provider();
         let (bucket, prefix) = options.bucket_and_prefix()?;
         let retry = RetryConfig {
@@ -131,7 +136,7 @@ impl S3BlobStore {
                 .with_endpoint(endpoint)
                 .with_allow_http(endpoint.starts_with("http://"));
         }
-        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+        if anonymous {
             builder = builder.with_skip_signature(true);
         }
         let store = builder.build().map_err(|error| StoreError::Blob {
@@ -218,11 +223,18 @@ impl S3BlobStore {
     }
 }
 
-/// An object store failure: the store is unavailable (after the client's retries).
+/// An object store failure: the store is unavailable (after the client's retries), unless
+/// it refused the credentials (a configuration error, not worth retrying).
 fn unavailable(error: object_store::Error) -> StoreError {
-    StoreError::Unavailable {
-        what: "the object store",
-        source: Box::new(error),
+    match error {
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => StoreError::Blob {
+            source: Box::new(error),
+        },
+        other => StoreError::Unavailable {
+            what: "the object store",
+            source: Box::new(other),
+        },
     }
 }
 

@@ -1452,6 +1452,45 @@ pub async fn unstorable_text_refuses_only_its_group(store: &dyn MetadataStore) {
     }
 }
 
+/// A path too long for the database's indexes (PostgreSQL's are limited to about 2.7 KB
+/// per entry) is stored exactly or refused alone; the store goes on.
+pub async fn long_paths_are_stored_or_refused_alone(store: &dyn MetadataStore) {
+    root(store).await;
+    let component = "x".repeat(200);
+    let long = format!("/orgs/acme/{}", vec![component.as_str(); 17].join("/"));
+    assert!(long.len() > 3000 && long.len() < 4096, "{}", long.len());
+    let deep = Mutation::WriteFile {
+        org: org(),
+        path: path(&long),
+        blob: blob("deep"),
+        precondition: Precondition::None,
+        create_parents: true,
+        author: "system".to_owned(),
+        at: at(2),
+    };
+    let results = store
+        .apply(&[
+            vec![write("/orgs/acme/before", "b", Precondition::None)],
+            vec![deep],
+            vec![write("/orgs/acme/after", "a", Precondition::None)],
+        ])
+        .await
+        .expect("the batch commits");
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    match &results[1] {
+        Ok(_) => assert!(exists(store, &long).await),
+        Err(rejection) => {
+            assert!(
+                matches!(rejection, Rejection::Unstorable { .. }),
+                "{rejection:?}"
+            );
+            assert!(!exists(store, &format!("/orgs/acme/{component}")).await);
+        }
+    }
+    ok(store, write("/orgs/acme/later", "l", Precondition::None)).await;
+    assert!(store.check().await.unwrap().problems.is_empty());
+}
+
 /// Runs every conformance check as its own test: `$make` is an async block returning
 /// `(Arc<dyn MetadataStore>, guard)` for a fresh, empty store (the guard, e.g. a temporary
 /// directory, lives as long as the test). Attributes in brackets before it (e.g.
@@ -1481,6 +1520,7 @@ macro_rules! metadata_conformance_tests {
             names_are_byte_exact,
             large_batches_are_whole,
             unstorable_text_refuses_only_its_group,
+            long_paths_are_stored_or_refused_alone,
         );
     };
     ($make:expr) => {

@@ -140,10 +140,15 @@ fn transient(error: &sqlx::Error) -> bool {
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(database) => database.code().is_some_and(|code| {
             // 08: connection exception; 57P: operator intervention (shutdown, starting up);
-            // 53300: too many connections; 40001 / 40P01: serialization failure, deadlock.
+            // 53300: too many connections; 40001 / 40P01: serialization failure, deadlock;
+            // 57014: statement timeout or cancel; 55P03: lock timeout; 25P03: idle in a
+            // transaction too long.
             code.starts_with("08")
                 || code.starts_with("57P")
-                || matches!(code.as_ref(), "53300" | "40001" | "40P01")
+                || matches!(
+                    code.as_ref(),
+                    "53300" | "40001" | "40P01" | "57014" | "55P03" | "25P03"
+                )
         }),
         _ => false,
     }

@@ -547,8 +547,8 @@ pub trait MetadataStore: Send + Sync + fmt::Debug {
         Ok(None)
     }
 
-    /// A number that changes whenever principals, API keys or lockouts change, so that
-    /// nodes sharing the store know when to load the accounts again. `None` from a backend
+    /// A number that changes whenever principals, API keys, lockouts or locker keys change,
+    /// so that nodes sharing the store know when to load them again. `None` from a backend
     /// that one process uses alone.
     async fn accounts_version(&self) -> Result<Option<u64>, StoreError> {
         Ok(None)

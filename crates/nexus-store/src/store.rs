@@ -935,7 +935,10 @@ impl Committer {
                 for applied in applied {
                     self.invalidate(applied);
                 }
-            } else {
+            } else if self.lock.is_some() {
+                // Only a store this process has alone deletes the content a refused write
+                // brought: on a shared one, another node may have checked that the same
+                // content exists and be about to commit a reference to it.
                 let mut discarded = std::collections::HashSet::new();
                 for blob in group.iter().flat_map(Mutation::new_blobs) {
                     if discarded.insert((&blob.org, blob.hash)) {
@@ -964,6 +967,19 @@ impl Committer {
         }
     }
 
+    /// Refuses deleting content from a store that other processes share (see
+    /// docs/scale-out.md: collection across nodes needs the existence check of a write and
+    /// the deletion to exclude each other through the database).
+    fn exclusive(&self) -> Result<(), StoreError> {
+        if self.lock.is_some() {
+            Ok(())
+        } else {
+            Err(StoreError::InvalidData {
+                message: "garbage collection is not available on a store shared by several nodes in this version".to_owned(),
+            })
+        }
+    }
+
     /// Deletes a blob that a refused mutation uploaded, unless metadata refers to it.
     async fn discard_if_unknown(&self, blob: &BlobRef) {
         match self.meta.blob_known(&blob.org, &blob.hash).await {
@@ -978,6 +994,7 @@ impl Committer {
     }
 
     async fn collect_unreferenced(&self, cutoff: Timestamp) -> Result<u64, StoreError> {
+        self.exclusive()?;
         let mut total = 0;
         loop {
             let collected = self.meta.collect_unreferenced(cutoff, 1000).await?;
@@ -998,6 +1015,7 @@ impl Committer {
         &self,
         candidates: Vec<(OrgId, ContentHash)>,
     ) -> Result<u64, StoreError> {
+        self.exclusive()?;
         let mut deleted = 0;
         for (org, hash) in candidates {
             if !self.meta.blob_known(&org, &hash).await? {

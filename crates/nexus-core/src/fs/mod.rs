@@ -166,6 +166,7 @@ service!(
 async fn follow_accounts(
     store: &Store,
     registry: &Registry,
+    locker: &crate::locker::Locker,
     seen: &std::sync::atomic::AtomicU64,
 ) -> Result<(), FsError> {
     let Some(version) = store.accounts_version().await? else {
@@ -176,6 +177,11 @@ async fn follow_accounts(
     }
     let _registering = registry.registering.lock().await;
     registry.reload(store.load_accounts().await?);
+    // Organizations' locker data keys another node created or re-wrapped (the same version
+    // counts them).
+    for record in store.load_locker_keys().await? {
+        locker.install_stored(&record);
+    }
     seen.store(version, std::sync::atomic::Ordering::Release);
     Ok(())
 }
@@ -219,6 +225,7 @@ impl Fs {
         let commit = Arc::downgrade(&self.commit);
         let authz = Arc::downgrade(&self.authz);
         let registry = Arc::downgrade(&self.registry);
+        let locker = Arc::downgrade(&self.locker);
         let seen = self.accounts_seen.clone();
         let notices = Arc::downgrade(&self.notices);
         let store = self.store.clone();
@@ -228,9 +235,12 @@ impl Fs {
             let mut failing = false;
             loop {
                 ticker.tick().await;
-                let (Some(commit), Some(authz), Some(registry)) =
-                    (commit.upgrade(), authz.upgrade(), registry.upgrade())
-                else {
+                let (Some(commit), Some(authz), Some(registry), Some(locker)) = (
+                    commit.upgrade(),
+                    authz.upgrade(),
+                    registry.upgrade(),
+                    locker.upgrade(),
+                ) else {
                     break;
                 };
                 if store.is_closed() {
@@ -240,8 +250,10 @@ impl Fs {
                     continue;
                 }
                 let followed = async {
-                    commit.catch_up().await?;
-                    follow_accounts(&store, &registry, &seen).await?;
+                    // Accounts and caches are followed even while a local write holds
+                    // the relationship state (it catches up itself).
+                    commit.try_catch_up().await?;
+                    follow_accounts(&store, &registry, &locker, &seen).await?;
                     if store.follow_others().await?
                         && let Some(notices) = notices.upgrade()
                     {
@@ -288,7 +300,13 @@ impl Fs {
         if !self.shared_store {
             return Ok(());
         }
-        follow_accounts(&self.store, &self.registry, &self.accounts_seen).await
+        follow_accounts(
+            &self.store,
+            &self.registry,
+            &self.locker,
+            &self.accounts_seen,
+        )
+        .await
     }
 
     /// Waits until answers are at least as fresh as the revision token `at_least` (see
