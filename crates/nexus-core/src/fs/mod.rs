@@ -289,11 +289,6 @@ impl Fs {
         Ok(self.store.hold_lease(name, &self.node, ttl).await?)
     }
 
-    /// This node's name as the holder of leases.
-    pub fn node_name(&self) -> &str {
-        &self.node
-    }
-
     /// On a node sharing its store, puts in force the account changes other nodes
     /// committed (before deciding whether a principal must be registered).
     pub(crate) async fn catch_up_accounts(&self) -> Result<(), FsError> {
